@@ -1,0 +1,23 @@
+//! Link settings for the binary only (never for the library's tests).
+//!
+//! The cross targets link with rust-lld (see .cargo/config.toml), which needs
+//! nothing here. When the linker is a C compiler driver — the host's `cc`, or
+//! a cross gcc as Buildroot uses — it must not add the C runtime's start files
+//! or libc: tend brings its own `_start` and calls the kernel directly.
+use std::env;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os != "linux" {
+        return;
+    }
+    let linker = env::var("RUSTC_LINKER").unwrap_or_default();
+    let is_lld = linker.ends_with("lld") || linker.ends_with("ld.lld") || linker.ends_with("/ld");
+    if !is_lld {
+        for arg in ["-nostartfiles", "-nostdlib", "-static", "-no-pie"] {
+            println!("cargo:rustc-link-arg-bins={arg}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Program entry without libc: `_start` for each architecture, the panic
+//! handler, and the handful of symbols the compiler's runtime expects.
+//!
+//! # Inventory of unsafe operations
+//! - `_start` (global assembly) hands the initial stack pointer to `entry`.
+//! - `entry` reads argc, argv and envp from the initial stack, whose layout
+//!   the kernel's ELF loader fixes (System V ABI).
+//! - `rustix::param::init` is given that envp, from which rustix finds the
+//!   auxiliary vector; it runs once, before anything else.
+//! - The release panic handler calls a symbol nobody defines, so a build that
+//!   keeps any panic path fails to link (see scripts/find-panics).
+#![no_std]
+#![no_main]
+#![allow(unsafe_code)]
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call {entry}",
+    "ud2",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "mov x29, xzr",
+    "mov x30, xzr",
+    "mov x0, sp",
+    "and sp, x0, #-16",
+    "bl {entry}",
+    "udf #0",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "arm")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".type _start,%function",
+    "_start:",
+    "mov fp, #0",
+    "mov lr, #0",
+    "mov r0, sp",
+    "bic sp, sp, #15",
+    "bl {entry}",
+    "udf #0",
+    entry = sym entry,
+);
+
+/// Reads the initial stack and runs tend; never returns.
+unsafe extern "C" fn entry(sp: *const usize) -> ! {
+    // SAFETY: the kernel puts argc at the stack pointer, then argc argument
+    // pointers, a null, the environment pointers and a null (System V ABI).
+    let (argc, argv, envp) = unsafe {
+        let argc = *sp;
+        let argv = sp.add(1) as *const *const u8;
+        (argc, argv, argv.add(argc + 1))
+    };
+    // SAFETY: envp is the process's real environment block, followed by the
+    // auxiliary vector; called once, before any other rustix call.
+    unsafe { rustix::param::init(envp as *mut *mut u8) };
+    // SAFETY: argv holds argc valid pointers (see above).
+    let args = unsafe { core::slice::from_raw_parts(argv, argc) };
+    let mut env_len = 0;
+    // SAFETY: the environment block ends with a null pointer.
+    while unsafe { !(*envp.add(env_len)).is_null() } {
+        env_len += 1;
+    }
+    // SAFETY: as above; env_len entries precede the null.
+    let env = unsafe { core::slice::from_raw_parts(envp, env_len) };
+    let code = tend::main(&Args(args), &Args(env));
+    tend::sys::exit_group(code)
+}
+
+/// The process's argument or environment vector.
+struct Args<'a>(&'a [*const u8]);
+
+impl tend::cli::Argv for Args<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let p = *self.0.get(i)?;
+        let mut len = 0;
+        // SAFETY: every entry is a NUL-terminated string from the kernel, so
+        // each byte up to and including the NUL is readable.
+        // (A volatile read, so the loop is not turned into a call to strlen.)
+        while unsafe { p.add(len).read_volatile() } != 0 {
+            len += 1;
+        }
+        // SAFETY: the `len` bytes before the NUL, as just measured.
+        Some(unsafe { core::slice::from_raw_parts(p, len) })
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    extern "C" {
+        // Defined nowhere: a release build that can still panic does not link.
+        // Run scripts/find-panics to see which function keeps a panic path.
+        fn tend_release_build_still_has_a_panic_path() -> !;
+    }
+    // SAFETY: never executed in a linked binary (the symbol does not exist).
+    unsafe { tend_release_build_still_has_a_panic_path() }
+}
+
+#[cfg(debug_assertions)]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    let _ = rustix::io::write(tend::sys::stderr(), b"tend: internal error: panic\n");
+    tend::sys::exit_group(101)
+}
+
+/// Unwinding is never used (panic = "abort"), but non-LTO and ARM builds
+/// still refer to the personality routine.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}
+
+/// ARM's EHABI refers to these from code built with unwind tables.
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr0() {}
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr1() {}
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr2() {}
+
+/// compiler_builtins asks the C library for CPU features on aarch64; there is
+/// none, so no optional feature is reported.
+#[cfg(target_arch = "aarch64")]
+#[no_mangle]
+extern "C" fn getauxval(_type: usize) -> usize {
+    0
+}

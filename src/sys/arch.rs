@@ -1,0 +1,64 @@
+//! One raw system call entry per architecture: `syscall6(nr, a0..a5)`.
+//!
+//! The kernel returns `-errno` in the result register for errors
+//! (values in `-4095..0`); [`super::check`] turns that into a `Result`.
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the call's arguments; `syscall` clobbers
+    // rcx and r11 and nothing else.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack)
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the call's arguments; `svc 0` preserves
+    // every register but x0.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            in("x8") nr as usize,
+            inlateout("x0") a[0] => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            options(nostack)
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "arm")]
+#[inline(always)]
+pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the call's arguments. r7 carries the
+    // number (EABI); it may be the frame pointer, so it is saved around the
+    // call, as rustix does for Thumb.
+    unsafe {
+        core::arch::asm!(
+            "mov {tmp}, r7",
+            "mov r7, {nr}",
+            "svc 0",
+            "mov r7, {tmp}",
+            nr = in(reg) nr as usize,
+            tmp = out(reg) _,
+            inlateout("r0") a[0] => ret,
+            in("r1") a[1], in("r2") a[2], in("r3") a[3], in("r4") a[4], in("r5") a[5],
+            options(nostack)
+        );
+    }
+    ret
+}

@@ -1,0 +1,209 @@
+//! The fenced module of raw system calls: the few calls rustix does not offer
+//! publicly (fork, execve, exit_group, sigprocmask, signalfd) and the ones
+//! whose rustix helpers keep a panic path alive (clock_gettime through the
+//! vDSO, SO_PEERCRED's length assert).
+//!
+//! # Inventory of unsafe operations
+//! - `arch::syscall6`: inline assembly entering the kernel. Every caller below
+//!   passes arguments of the types and lengths the kernel expects for that
+//!   call number, listed at each call.
+//! - `fork`: `clone(SIGCHLD)` without a new stack. Sound because tend is
+//!   single-threaded: the child gets a copy of the only thread, and runs only
+//!   async-signal-safe code (raw system calls) until it execs or exits.
+//! - `execve`: pointers to NUL-terminated strings and NULL-terminated arrays
+//!   that outlive the call (the kernel copies them).
+//! - `exit_group`: never returns.
+//! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`,
+//!   `close_range`: plain-old-data buffers owned by the caller, of the exact
+//!   size passed.
+#![allow(unsafe_code)]
+
+mod arch;
+
+use core::ffi::CStr;
+use core::mem::size_of;
+use linux_raw_sys::general as nr;
+use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use rustix::io::Errno;
+
+/// A set of signals, as the kernel's 64-bit `sigset_t` (bit `n-1` for
+/// signal `n`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    pub const EMPTY: SigSet = SigSet(0);
+    pub const fn with(self, sig: u32) -> SigSet {
+        SigSet(self.0 | (1u64 << (sig - 1)))
+    }
+}
+
+fn check(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// What [`fork`] returns on each side.
+pub enum Fork {
+    Child,
+    Parent(i32),
+}
+
+/// `clone(SIGCHLD, 0)`—the classic `fork(2)`.
+pub fn fork() -> Result<Fork, Errno> {
+    // SAFETY: no new stack, no shared memory (see the inventory): with one
+    // thread this is fork(2). The flags word is SIGCHLD so the parent is told.
+    let ret = check(unsafe { arch::syscall6(nr::__NR_clone, [nr::SIGCHLD as usize, 0, 0, 0, 0, 0]) })?;
+    Ok(if ret == 0 { Fork::Child } else { Fork::Parent(ret as i32) })
+}
+
+/// `execve(2)`: returns only on failure, with the error.
+///
+/// `argv` and `envp` must end with a null pointer; every other entry must
+/// point to a NUL-terminated string.
+pub fn execve(path: &CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
+    if argv.last().is_none_or(|p| !p.is_null()) || envp.last().is_none_or(|p| !p.is_null()) {
+        return Errno::INVAL;
+    }
+    // SAFETY: both arrays are null-terminated (checked above) and their
+    // entries point at NUL-terminated strings that outlive the call.
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_execve,
+            [path.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize, 0, 0, 0],
+        )
+    };
+    match check(ret) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
+/// `exit_group(2)`.
+pub fn exit_group(code: i32) -> ! {
+    loop {
+        // SAFETY: ends the process; no pointer arguments.
+        unsafe { arch::syscall6(nr::__NR_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+    }
+}
+
+/// `rt_sigprocmask(SIG_SETMASK, set)`: replaces the blocked-signal mask.
+pub fn set_signal_mask(set: SigSet) -> Result<(), Errno> {
+    let mask = set.0;
+    // SAFETY: `mask` is a 64-bit sigset that lives across the call; the old
+    // set pointer is null; the size is the kernel's sigset size (8).
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_rt_sigprocmask,
+            [nr::SIG_SETMASK as usize, &mask as *const u64 as usize, 0, size_of::<u64>(), 0, 0],
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `signalfd4(-1, set, SFD_CLOEXEC|SFD_NONBLOCK)`.
+pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
+    let mask = set.0;
+    let flags = nr::O_CLOEXEC | nr::O_NONBLOCK;
+    // SAFETY: as for set_signal_mask; fd -1 asks for a new descriptor.
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_signalfd4,
+            [usize::MAX, &mask as *const u64 as usize, size_of::<u64>(), flags as usize, 0, 0],
+        )
+    };
+    let fd = check(ret)?;
+    // SAFETY: the kernel just returned this new descriptor; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Reads one signal number from a signalfd, or `None` when none is pending.
+pub fn read_signal(fd: impl AsFd) -> Option<u32> {
+    // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
+    let mut info = [0u8; 128];
+    match rustix::io::read(fd, &mut info) {
+        Ok(128) => Some(u32::from_ne_bytes([info[0], info[1], info[2], info[3]])),
+        _ => None,
+    }
+}
+
+/// Milliseconds since boot (`CLOCK_BOOTTIME`), by the plain system call.
+pub fn now_ms() -> u64 {
+    // `struct timespec` is two `long`s on all three targets.
+    let mut ts = [0isize; 2];
+    // SAFETY: `ts` is a timespec-sized buffer that lives across the call.
+    let ret = unsafe {
+        arch::syscall6(nr::__NR_clock_gettime, [nr::CLOCK_BOOTTIME as usize, ts.as_mut_ptr() as usize, 0, 0, 0, 0])
+    };
+    if check(ret).is_err() {
+        return 0;
+    }
+    (ts[0] as u64).wrapping_mul(1000).wrapping_add(ts[1] as u64 / 1_000_000)
+}
+
+/// The uid of the process at the other end of a Unix socket (`SO_PEERCRED`).
+pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+    let mut cred = [0u32; 3];
+    let mut len: u32 = size_of::<[u32; 3]>() as u32;
+    // SAFETY: `cred` and `len` live across the call and `len` holds
+    // `cred`'s size, so the kernel writes at most that much.
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_getsockopt,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                linux_raw_sys::net::SOL_SOCKET as usize,
+                linux_raw_sys::net::SO_PEERCRED as usize,
+                cred.as_mut_ptr() as usize,
+                &mut len as *mut u32 as usize,
+                0,
+            ],
+        )
+    };
+    check(ret)?;
+    if len as usize != size_of::<[u32; 3]>() {
+        return Err(Errno::INVAL);
+    }
+    Ok(cred[1])
+}
+
+/// `close_range(first, last, 0)`; on kernels without it, closes one by one.
+pub fn close_range(first: u32, last: u32) {
+    if first > last {
+        return;
+    }
+    // SAFETY: no pointer arguments; closing descriptors the child inherited
+    // that it must not keep (the caller owns no Rust object for them).
+    let ret = unsafe { arch::syscall6(nr::__NR_close_range, [first as usize, last as usize, 0, 0, 0, 0]) };
+    if check(ret).is_err() {
+        let mut fd = first;
+        while fd <= last && fd < 4096 {
+            // SAFETY: as above, one descriptor at a time.
+            unsafe { arch::syscall6(nr::__NR_close, [fd as usize, 0, 0, 0, 0, 0]) };
+            fd += 1;
+        }
+    }
+}
+
+/// Standard output. Descriptors 0–2 are never closed by tend (as PID 1 it
+/// points them at the console first), so a `'static` borrow is sound.
+pub fn stdout() -> rustix::fd::BorrowedFd<'static> {
+    // SAFETY: fd 1 stays open for the life of the process (see above).
+    unsafe { rustix::fd::BorrowedFd::borrow_raw(1) }
+}
+
+/// Standard error, as [`stdout`].
+pub fn stderr() -> rustix::fd::BorrowedFd<'static> {
+    // SAFETY: fd 2 stays open for the life of the process (see above).
+    unsafe { rustix::fd::BorrowedFd::borrow_raw(2) }
+}
+
+/// Standard input, as [`stdout`].
+pub fn stdin() -> rustix::fd::BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open for the life of the process (see above).
+    unsafe { rustix::fd::BorrowedFd::borrow_raw(0) }
+}
