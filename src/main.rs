@@ -142,3 +142,114 @@ extern "C" fn __aeabi_unwind_cpp_pr2() {}
 extern "C" fn getauxval(_type: usize) -> usize {
     0
 }
+
+// The C memory functions the compiler calls for copies, fills and
+// comparisons. With no libc they must come from here. Volatile accesses keep
+// LLVM from turning these very loops back into calls to themselves.
+
+const WORD: usize = core::mem::size_of::<usize>();
+
+/// # Safety
+/// `dst` and `src` are valid for `n` bytes and do not overlap.
+#[no_mangle]
+unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: same contract as memmove, which also handles this case.
+    unsafe { memmove(dst, src, n) }
+}
+
+/// # Safety
+/// `dst` and `src` are valid for `n` bytes; they may overlap.
+#[no_mangle]
+unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    let (d, s) = (dst as usize, src as usize);
+    let words = d % WORD == s % WORD;
+    // SAFETY: every access stays within the n bytes the caller vouches for;
+    // copying forwards when dst is below src and backwards otherwise keeps
+    // overlapping copies right.
+    unsafe {
+        if d <= s || d >= s + n {
+            let mut i = 0;
+            if words {
+                while i < n && (d + i) % WORD != 0 {
+                    dst.add(i).write_volatile(src.add(i).read_volatile());
+                    i += 1;
+                }
+                while i + WORD <= n {
+                    (dst.add(i) as *mut usize).write_volatile((src.add(i) as *const usize).read_volatile());
+                    i += WORD;
+                }
+            }
+            while i < n {
+                dst.add(i).write_volatile(src.add(i).read_volatile());
+                i += 1;
+            }
+        } else {
+            let mut i = n;
+            if words {
+                while i > 0 && (d + i) % WORD != 0 {
+                    i -= 1;
+                    dst.add(i).write_volatile(src.add(i).read_volatile());
+                }
+                while i >= WORD {
+                    i -= WORD;
+                    (dst.add(i) as *mut usize).write_volatile((src.add(i) as *const usize).read_volatile());
+                }
+            }
+            while i > 0 {
+                i -= 1;
+                dst.add(i).write_volatile(src.add(i).read_volatile());
+            }
+        }
+    }
+    dst
+}
+
+/// # Safety
+/// `dst` is valid for `n` bytes.
+#[no_mangle]
+unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    let byte = c as u8;
+    // (No array here: building one would call memset.)
+    let word = usize::from(byte) * (usize::MAX / 255);
+    let mut i = 0;
+    // SAFETY: every write stays within the n bytes the caller vouches for.
+    unsafe {
+        while i < n && (dst as usize + i) % WORD != 0 {
+            dst.add(i).write_volatile(byte);
+            i += 1;
+        }
+        while i + WORD <= n {
+            (dst.add(i) as *mut usize).write_volatile(word);
+            i += WORD;
+        }
+        while i < n {
+            dst.add(i).write_volatile(byte);
+            i += 1;
+        }
+    }
+    dst
+}
+
+/// # Safety
+/// `a` and `b` are valid for `n` bytes.
+#[no_mangle]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i < n, within what the caller vouches for.
+        let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+        i += 1;
+    }
+    0
+}
+
+/// # Safety
+/// `a` and `b` are valid for `n` bytes.
+#[no_mangle]
+unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract.
+    unsafe { memcmp(a, b, n) }
+}

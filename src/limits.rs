@@ -1,0 +1,65 @@
+//! Every capacity tend is built with, and the RAM and descriptor budget they
+//! add up to. All storage is static; nothing grows at run time.
+
+/// Services in one table.
+pub const MAX_SERVICES: usize = 64;
+/// Bytes of a service name (`[A-Za-z0-9_.@-]`).
+pub const NAME_MAX_BYTES: usize = 32;
+/// Bytes of the table file.
+pub const TABLE_MAX_BYTES: usize = 32 * 1024;
+/// Bytes of /etc/passwd and of /etc/group read to resolve `user`/`group`.
+pub const ACCOUNTS_MAX_BYTES: usize = 16 * 1024;
+/// Bytes of the string pool holding every service's argv, env and chdir.
+pub const POOL_BYTES: usize = 16 * 1024;
+/// Arguments of one `run` line.
+pub const MAX_ARGS: usize = 32;
+/// `env` entries of one service.
+pub const MAX_ENV: usize = 16;
+/// Names in one service's `after`.
+pub const MAX_AFTER: usize = 8;
+/// Supplementary groups of one service's user.
+pub const MAX_GROUPS: usize = 16;
+/// Errors reported for one table before giving up.
+pub const MAX_TABLE_ERRORS: usize = 32;
+
+/// RAM shared by all log rings (tend's own ring included).
+pub const LOG_ARENA_BYTES: usize = 1024 * 1024;
+/// A service's ring when the table says nothing.
+pub const LOG_DEFAULT_BYTES: u32 = 4 * 1024;
+/// tend's own ring (`tend log tend`).
+pub const LOG_SELF_BYTES: u32 = 8 * 1024;
+/// A longer line is split into pieces of this size.
+pub const LINE_MAX_BYTES: usize = 1024;
+/// Bytes of log lines frozen in a service's last-crash record.
+pub const CRASH_TAIL_BYTES: usize = 1024;
+/// Bytes read from one log pipe per poll round, so one flood cannot starve
+/// the others.
+pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;
+
+/// Control clients served at once; more are refused with a message.
+pub const MAX_CLIENTS: usize = 8;
+/// Bytes of one control request.
+pub const REQUEST_MAX_BYTES: usize = 1024;
+/// Bytes of one client's output buffer (replies are produced as it drains).
+pub const CLIENT_OUT_BYTES: usize = 2048;
+/// A client that has not sent a whole request by then is dropped.
+pub const CLIENT_REQUEST_TIMEOUT_MS: u64 = 2_000;
+/// A client whose reply has not drained by then is dropped (not `-f`).
+pub const CLIENT_REPLY_TIMEOUT_MS: u64 = 10_000;
+
+/// First restart delay of a service that keeps dying.
+pub const RESTART_MIN_DELAY_MS: u64 = 100;
+/// The delay doubles up to this cap.
+pub const RESTART_MAX_DELAY_MS: u64 = 60_000;
+/// A service that ran this long (or became ready) is restarted at once.
+pub const STABLE_RUN_MS: u64 = 1_000;
+/// `stop-timeout` when the table says nothing.
+pub const STOP_TIMEOUT_DEFAULT_MS: u32 = 5_000;
+
+/// Descriptors tend holds at most: per service a log pipe (2) and, while it
+/// starts, a readiness pipe (1); the clients; the listening socket, the
+/// signalfd, /dev/null and fds 0–2.
+pub const FD_BUDGET: usize = MAX_SERVICES * 3 + MAX_CLIENTS + 6;
+/// Entries of the poll set: signalfd, listener, log pipes, readiness pipes,
+/// clients.
+pub const POLL_MAX: usize = 2 + MAX_SERVICES * 2 + MAX_CLIENTS;
