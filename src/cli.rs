@@ -1,4 +1,15 @@
-//! Command line.
+//! The command line: `tend supervise`, `tend check`, and the client
+//! commands that talk to a running supervisor.
+
+use crate::client;
+use crate::event_loop::{self, Options};
+use crate::load;
+use crate::proto::{valid_name, Request, Verb};
+use crate::say::{parse_u64, Buf};
+use crate::shell::write_all;
+use crate::signal;
+use crate::sys;
+use crate::world::World;
 
 /// The process's argument vector, without allocation.
 pub trait Argv {
@@ -6,8 +17,130 @@ pub trait Argv {
     fn get(&self, i: usize) -> Option<&[u8]>;
 }
 
-pub fn main(args: &dyn Argv, _env: &dyn Argv) -> i32 {
-    let _ = rustix::io::write(crate::sys::stdout(), args.get(0).unwrap_or(b"?"));
-    let _ = rustix::io::write(crate::sys::stdout(), b"\n");
-    crate::sys::now_ms() as i32 & 1
+pub const DEFAULT_TABLE: &[u8] = b"/etc/tend.conf";
+pub const DEFAULT_SOCKET: &[u8] = b"/run/tend.sock";
+
+/// Exit status for usage errors and tables that do not load.
+pub const USAGE: i32 = 100;
+
+const HELP: &[u8] = b"usage: tend COMMAND [ARGS]
+  supervise [-c FILE]        supervise the services of FILE (default /etc/tend.conf)
+  check [-r ROOT] [FILE]     check a table offline (users and groups from ROOT/etc)
+  status [NAME...] [--json]  show services; exit 0 all as wanted, 3 not, 4 unknown name
+  log NAME [-n N] [-f]       show a service's log (NAME tend: tend's own); -f follows
+  start NAME...              start and keep running
+  stop NAME...               stop, until started again
+  restart NAME...            stop and start again
+  signal NAME SIG            send SIG to the service's process group
+  reboot | poweroff | halt   ask tend as PID 1 to shut down
+The control socket is /run/tend.sock unless TEND_SOCKET names another.
+";
+
+fn usage(why: &[u8]) -> i32 {
+    let mut msg = Buf::<160>::new();
+    msg.s(b"tend: usage: ").s(why).s(b" (tend help for the commands)\n");
+    write_all(sys::stderr(), msg.as_bytes());
+    USAGE
+}
+
+fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
+    (0..env.len()).filter_map(|i| env.get(i)).find_map(|kv| {
+        let rest = kv.strip_prefix(key)?;
+        rest.strip_prefix(b"=")
+    })
+}
+
+/// Runs the command `args` asks for; returns the exit status.
+pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static mut [u8]) -> i32 {
+    let socket = env_var(env, b"TEND_SOCKET").filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SOCKET);
+    if rustix::process::getpid().is_init() {
+        let opt = Options { table: DEFAULT_TABLE, socket, pid1: true };
+        return event_loop::supervise(world, arena, &opt);
+    }
+    let arg = |i: usize| args.get(i);
+    let Some(cmd) = arg(1) else { return usage(b"no command") };
+    match cmd {
+        b"supervise" => {
+            let table = match (arg(2), arg(3), arg(4)) {
+                (None, _, _) => DEFAULT_TABLE,
+                (Some(b"-c"), Some(file), None) => file,
+                _ => return usage(b"supervise [-c FILE]"),
+            };
+            event_loop::supervise(world, arena, &Options { table, socket, pid1: false })
+        }
+        b"check" => {
+            let (root, file) = match (arg(2), arg(3), arg(4), arg(5)) {
+                (None, ..) => (b"".as_slice(), DEFAULT_TABLE),
+                (Some(b"-r"), Some(root), None, _) => (root, DEFAULT_TABLE),
+                (Some(b"-r"), Some(root), Some(file), None) => (root, file),
+                (Some(file), None, ..) if !file.starts_with(b"-") => (b"".as_slice(), file),
+                _ => return usage(b"check [-r ROOT] [FILE]"),
+            };
+            check(world, file, root)
+        }
+        b"help" | b"--help" | b"-h" => {
+            write_all(sys::stdout(), HELP);
+            0
+        }
+        _ => match client_request(args) {
+            Ok(req) => client::run(socket, &req),
+            Err(why) => usage(why),
+        },
+    }
+}
+
+fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
+    let errors = load::load(world, file, root);
+    if errors > 0 {
+        return 1;
+    }
+    let mut msg = Buf::<320>::new();
+    msg.s(file).s(b": ok, ").u(world.table.len() as u64).s(b" services\n");
+    write_all(sys::stdout(), msg.as_bytes());
+    0
+}
+
+/// Builds the request for a client command, or says what is wrong.
+fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
+    let cmd = args.get(1).unwrap_or(b"");
+    let verb = Verb::from_word(cmd).ok_or(b"unknown command".as_slice())?;
+    let mut req = Request::new(verb);
+    let mut i = 2;
+    while let Some(a) = args.get(i) {
+        i += 1;
+        match (verb, a) {
+            (Verb::Status, b"--json" | b"-j") => req.json = true,
+            (Verb::Log, b"-f" | b"--follow") => req.follow = true,
+            (Verb::Log, b"-n") => {
+                let n = args.get(i).and_then(parse_u64).and_then(|n| u32::try_from(n).ok());
+                req.lines = Some(n.ok_or(b"log: -n takes a number of lines".as_slice())?);
+                i += 1;
+            }
+            (Verb::Signal, sig) if req.names.len() == 1 => {
+                req.signal = Some(signal::number(sig).ok_or(b"signal: unknown signal".as_slice())?);
+            }
+            (_, name) if valid_name(name) => {
+                req.names.push(name).map_err(|_| b"too many names".as_slice())?;
+            }
+            _ => return Err(b"bad argument"),
+        }
+    }
+    let ok = match verb {
+        Verb::Status => true,
+        Verb::Log => req.names.len() == 1,
+        Verb::Start | Verb::Stop | Verb::Restart => !req.names.is_empty(),
+        Verb::Signal => req.names.len() == 1 && req.signal.is_some(),
+        Verb::Halt | Verb::Poweroff | Verb::Reboot => req.names.is_empty(),
+    };
+    if ok {
+        Ok(req)
+    } else {
+        Err(match verb {
+            Verb::Status => b"status [NAME...] [--json]",
+            Verb::Log => b"log NAME [-n N] [-f]",
+            Verb::Start | Verb::Stop | Verb::Restart => b"start|stop|restart NAME...",
+            Verb::Signal => b"signal NAME SIG",
+            Verb::Halt | Verb::Poweroff | Verb::Reboot => b"reboot|poweroff|halt",
+        })
+    }
 }

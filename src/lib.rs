@@ -1,9 +1,10 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
-//! The core (`limits`, `say`, `signal`, `table`, `ring`, `service`,
-//! `supervisor`, `proto`, `status`) is plain Rust with no system calls: time
-//! comes in as an argument and decisions come out as values. The shell around
-//! it (`event_loop`, `spawn`, `ctl`, `client`, `cli`, `sys`) carries them out.
+//! The core (`limits`, `say`, `signal`, `errno`, `table`, `ring`, `service`,
+//! `supervisor`, `proto`, `status`, `crash`) is plain Rust with no system
+//! calls: time comes in as an argument and decisions come out as values. The
+//! shell around it (`event_loop`, `shell`, `spawn`, `ctl`, `client`, `load`,
+//! `cli`) carries them out, and `sys` holds the few raw system calls.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -12,11 +13,24 @@
 )]
 
 pub mod cli;
+pub mod client;
+pub mod crash;
+pub mod ctl;
+pub mod errno;
+pub mod event_loop;
 pub mod limits;
+pub mod load;
+pub mod proto;
 pub mod ring;
 pub mod say;
+pub mod service;
+pub mod shell;
 pub mod signal;
+pub mod spawn;
+pub mod status;
+pub mod supervisor;
 pub mod sys;
 pub mod table;
+pub mod world;
 
 pub use cli::main;

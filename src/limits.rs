@@ -39,7 +39,7 @@ pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;
 /// Control clients served at once; more are refused with a message.
 pub const MAX_CLIENTS: usize = 8;
 /// Bytes of one control request.
-pub const REQUEST_MAX_BYTES: usize = 1024;
+pub const REQUEST_MAX_BYTES: usize = 2304;
 /// Bytes of one client's output buffer (replies are produced as it drains).
 pub const CLIENT_OUT_BYTES: usize = 2048;
 /// A client that has not sent a whole request by then is dropped.

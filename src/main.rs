@@ -54,6 +54,11 @@ core::arch::global_asm!(
     entry = sym entry,
 );
 
+/// All of tend's run-time state, in .bss: it costs RAM only as it is used.
+static mut WORLD: tend::world::World = tend::world::World::new();
+/// The bytes every log ring is carved from.
+static mut ARENA: [u8; tend::limits::LOG_ARENA_BYTES] = [0; tend::limits::LOG_ARENA_BYTES];
+
 /// Reads the initial stack and runs tend; never returns.
 unsafe extern "C" fn entry(sp: *const usize) -> ! {
     // SAFETY: the kernel puts argc at the stack pointer, then argc argument
@@ -75,7 +80,11 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     }
     // SAFETY: as above; env_len entries precede the null.
     let env = unsafe { core::slice::from_raw_parts(envp, env_len) };
-    let code = tend::main(&Args(args), &Args(env));
+    // From now on, tend must not die: all storage is in place.
+    // SAFETY: `entry` runs once, on the only thread, so these are the only
+    // references ever made to the two statics.
+    let (world, arena) = unsafe { (&mut *core::ptr::addr_of_mut!(WORLD), &mut *core::ptr::addr_of_mut!(ARENA)) };
+    let code = tend::main(&Args(args), &Args(env), world, arena.as_mut_slice());
     tend::sys::exit_group(code)
 }
 
@@ -100,7 +109,7 @@ impl tend::cli::Argv for Args<'_> {
     }
 }
 
-#[cfg(not(debug_assertions))]
+#[cfg(not(any(debug_assertions, tend_panic_trace)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     extern "C" {
@@ -112,7 +121,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     unsafe { tend_release_build_still_has_a_panic_path() }
 }
 
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, tend_panic_trace))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     let _ = rustix::io::write(tend::sys::stderr(), b"tend: internal error: panic\n");

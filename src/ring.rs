@@ -1,0 +1,911 @@
+//! A service's log: whole lines kept in a fixed byte ring, oldest dropped
+//! first.
+//!
+//! The ring holds a stream of records, each an 8-byte header (stamp in ms
+//! since boot as a little-endian u48, content length as a little-endian u16)
+//! followed by the content. Positions are absolute byte offsets into that
+//! endless stream; the record at position `p` lives at `p % capacity`, and
+//! both headers and content may wrap around the end of the buffer.
+//!
+//! Records between [`Ring::oldest`] and [`Ring::end`] are complete. Right
+//! after `end` there may be one open record, the line still being written;
+//! readers never see it. Its header is written when it is closed (at `\n`,
+//! at the line limit, or by [`Ring::end_line`]).
+
+use crate::limits::LINE_MAX_BYTES;
+use crate::say::Buf;
+
+/// Bytes of a record's header: 6 of stamp (ms, u48 LE) and 2 of length
+/// (u16 LE).
+pub const RECORD_HEADER_BYTES: usize = 8;
+
+const HEADER: u64 = RECORD_HEADER_BYTES as u64;
+/// A smaller buffer is not used at all.
+const MIN_CAPACITY: usize = 256;
+/// Stamps are stored as u48 milliseconds.
+const STAMP_MASK: u64 = (1 << 48) - 1;
+
+/// One service's log ring.
+pub struct Ring<'a> {
+    /// The storage; empty when the ring keeps nothing.
+    buf: &'a mut [u8],
+    /// Content bytes per record at most.
+    limit: usize,
+    /// Position of the oldest complete record.
+    oldest: u64,
+    /// Position just past the last complete record (where the open one is).
+    end: u64,
+    /// Whether a record is open (a partial line) at `end`.
+    open: bool,
+    open_stamp: u64,
+    open_len: usize,
+    /// Complete records held.
+    lines: usize,
+    /// Content bytes of the complete records held.
+    complete_bytes: u64,
+    written: u64,
+    dropped: u64,
+}
+
+/// One complete record, its content in at most two slices.
+#[cfg_attr(test, derive(Debug))]
+pub struct Line<'a> {
+    pub stamp_ms: u64,
+    pub head: &'a [u8],
+    pub tail: &'a [u8],
+}
+
+impl Line<'_> {
+    /// Content bytes.
+    fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Whether the content ends with its own newline.
+    fn ends_with_newline(&self) -> bool {
+        self.tail.last().or(self.head.last()) == Some(&b'\n')
+    }
+}
+
+impl<'a> Ring<'a> {
+    /// A ring with no storage: everything pushed is counted as dropped.
+    pub const fn empty() -> Ring<'a> {
+        Ring {
+            buf: &mut [],
+            limit: 0,
+            oldest: 0,
+            end: 0,
+            open: false,
+            open_stamp: 0,
+            open_len: 0,
+            lines: 0,
+            complete_bytes: 0,
+            written: 0,
+            dropped: 0,
+        }
+    }
+
+    /// A ring over `buf`; one under 256 bytes keeps nothing.
+    pub fn new(buf: &'a mut [u8]) -> Ring<'a> {
+        let mut ring = Ring::empty();
+        if buf.len() >= MIN_CAPACITY {
+            ring.limit = LINE_MAX_BYTES.min((buf.len() / 2).saturating_sub(RECORD_HEADER_BYTES));
+            ring.buf = buf;
+        }
+        ring
+    }
+
+    /// Bytes of storage (0 for a ring that keeps nothing).
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends bytes read from the service's pipe, stamped `now_ms`.
+    pub fn push(&mut self, now_ms: u64, data: &[u8]) {
+        self.written = self.written.wrapping_add(data.len() as u64);
+        if self.buf.is_empty() {
+            self.dropped = self.dropped.wrapping_add(data.len() as u64);
+            return;
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            // Room left in the open (or a new) record before the line limit.
+            let room = self.limit.saturating_sub(self.open_len);
+            let window = rest.get(..room).unwrap_or(rest);
+            let (take, close) = match window.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (window.len(), window.len() >= room),
+            };
+            let Some((chunk, after)) = rest.split_at_checked(take) else {
+                break;
+            };
+            if self.open {
+                self.make_room(take);
+            } else {
+                self.make_room(RECORD_HEADER_BYTES + take);
+                self.open = true;
+                self.open_stamp = now_ms & STAMP_MASK;
+                self.open_len = 0;
+            }
+            let at = self.end + HEADER + self.open_len as u64;
+            self.write(at, chunk);
+            self.open_len += take;
+            if close {
+                self.close();
+            }
+            rest = after;
+        }
+    }
+
+    /// Closes the partial line (its writer died): the open record becomes
+    /// complete as it is, without a newline.
+    pub fn end_line(&mut self) {
+        self.close();
+    }
+
+    /// All bytes ever pushed.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Bytes lost: content of evicted records, and everything pushed into a
+    /// ring that keeps nothing.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Content bytes held now, the open record's included.
+    pub fn kept(&self) -> u64 {
+        self.complete_bytes + self.open_len as u64
+    }
+
+    /// Complete records held now.
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// Position of the oldest record.
+    pub fn oldest(&self) -> u64 {
+        self.oldest
+    }
+
+    /// Position just past the last complete record.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// The complete record at `*pos` (at [`Ring::oldest`] if `*pos` is older,
+    /// its record having been evicted), advancing `*pos` past it; `None` at
+    /// [`Ring::end`]. A cursor past the end is brought back to it.
+    pub fn read(&self, pos: &mut u64) -> Option<Line<'_>> {
+        if *pos < self.oldest {
+            *pos = self.oldest;
+        }
+        if *pos > self.end {
+            *pos = self.end;
+        }
+        let (line, next) = self.line_at(*pos)?;
+        *pos = next;
+        Some(line)
+    }
+
+    /// Position of the `n`-th last complete record ([`Ring::oldest`] if there
+    /// are fewer).
+    pub fn last_lines(&self, n: usize) -> u64 {
+        let mut pos = self.oldest;
+        for _ in 0..self.lines.saturating_sub(n) {
+            match self.line_at(pos) {
+                Some((_, next)) => pos = next,
+                None => break,
+            }
+        }
+        pos
+    }
+
+    /// Position of the first complete record stamped at or after `stamp_ms`
+    /// ([`Ring::end`] if none).
+    pub fn since(&self, stamp_ms: u64) -> u64 {
+        let stamp_ms = stamp_ms & STAMP_MASK;
+        let mut pos = self.oldest;
+        while let Some((line, next)) = self.line_at(pos) {
+            if line.stamp_ms >= stamp_ms {
+                return pos;
+            }
+            pos = next;
+        }
+        self.end
+    }
+
+    /// Renders the complete lines at or after `from` as `[    12.345] text\n`
+    /// into `out`, keeping the most recent ones that fit whole; returns how
+    /// many lines were rendered.
+    pub fn render_tail<const N: usize>(&self, from: u64, out: &mut Buf<N>) -> usize {
+        let mut pos = from.max(self.oldest);
+        if pos >= self.end {
+            return 0;
+        }
+        let mut total = 0usize;
+        let mut at = pos;
+        while let Some((line, next)) = self.line_at(at) {
+            total = total.saturating_add(rendered_len(&line));
+            at = next;
+        }
+        let room = out.room();
+        while total > room {
+            match self.line_at(pos) {
+                Some((line, next)) => {
+                    total -= rendered_len(&line).min(total);
+                    pos = next;
+                }
+                None => break,
+            }
+        }
+        let mut count = 0;
+        while let Some((line, next)) = self.line_at(pos) {
+            out.stamp(line.stamp_ms).s(line.head).s(line.tail);
+            if !line.ends_with_newline() {
+                out.byte(b'\n');
+            }
+            count += 1;
+            pos = next;
+        }
+        count
+    }
+
+    /// The complete record at `pos` and the position after it; `None` at or
+    /// past the end (or if the header is damaged).
+    fn line_at(&self, pos: u64) -> Option<(Line<'_>, u64)> {
+        if pos < self.oldest || pos >= self.end {
+            return None;
+        }
+        let (stamp_ms, len) = self.header(pos);
+        let next = pos + HEADER + len as u64;
+        if next > self.end {
+            return None;
+        }
+        let (head, tail) = self.slices(pos + HEADER, len);
+        Some((
+            Line {
+                stamp_ms,
+                head,
+                tail,
+            },
+            next,
+        ))
+    }
+
+    /// Closes the open record, if any.
+    fn close(&mut self) {
+        if !self.open {
+            return;
+        }
+        let len = self.open_len;
+        let [s0, s1, s2, s3, s4, s5, _, _] = self.open_stamp.to_le_bytes();
+        let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_le_bytes();
+        self.write(self.end, &[s0, s1, s2, s3, s4, s5, l0, l1]);
+        self.end += HEADER + len as u64;
+        self.complete_bytes += len as u64;
+        self.lines += 1;
+        self.open = false;
+        self.open_len = 0;
+    }
+
+    /// Evicts the oldest complete records until `n` more bytes fit after the
+    /// open record. The line limit keeps the open record within half the
+    /// ring, so it never has to go itself.
+    fn make_room(&mut self, n: usize) {
+        let cap = self.buf.len() as u64;
+        let open = if self.open {
+            HEADER + self.open_len as u64
+        } else {
+            0
+        };
+        let need = open + n as u64;
+        while self.oldest < self.end && (self.end - self.oldest) + need > cap {
+            let (_, len) = self.header(self.oldest);
+            self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
+            self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
+            self.dropped = self.dropped.wrapping_add(len as u64);
+            self.lines = self.lines.saturating_sub(1);
+        }
+    }
+
+    /// The stamp and content length in the header at `pos`.
+    fn header(&self, pos: u64) -> (u64, usize) {
+        let mut bytes = [0u8; RECORD_HEADER_BYTES];
+        let (head, tail) = self.slices(pos, RECORD_HEADER_BYTES);
+        for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
+            *dst = *src;
+        }
+        let [s0, s1, s2, s3, s4, s5, l0, l1] = bytes;
+        let stamp = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, 0, 0]);
+        (stamp, usize::from(u16::from_le_bytes([l0, l1])))
+    }
+
+    /// Index in the buffer of position `pos`.
+    fn index(&self, pos: u64) -> usize {
+        pos.checked_rem(self.buf.len() as u64)
+            .map_or(0, |i| i as usize)
+    }
+
+    /// The `len` bytes at `pos`, in at most two slices.
+    fn slices(&self, pos: u64, len: usize) -> (&[u8], &[u8]) {
+        let Some((before, after)) = self.buf.split_at_checked(self.index(pos)) else {
+            return (&[], &[]);
+        };
+        let first = len.min(after.len());
+        let head = after.get(..first).unwrap_or(&[]);
+        let tail = before.get(..len - first).unwrap_or(&[]);
+        (head, tail)
+    }
+
+    /// Copies `data` in at `pos`, in at most two slice copies.
+    fn write(&mut self, pos: u64, data: &[u8]) {
+        let at = self.index(pos);
+        let Some((before, after)) = self.buf.split_at_mut_checked(at) else {
+            return;
+        };
+        let first = data.len().min(after.len());
+        let Some((head, tail)) = data.split_at_checked(first) else {
+            return;
+        };
+        if let Some(dst) = after.get_mut(..head.len()) {
+            dst.copy_from_slice(head);
+        }
+        if let Some(dst) = before.get_mut(..tail.len()) {
+            dst.copy_from_slice(tail);
+        }
+    }
+}
+
+/// Bytes `line` takes once rendered by [`Ring::render_tail`].
+fn rendered_len(line: &Line<'_>) -> usize {
+    let mut stamp = Buf::<24>::new();
+    stamp.stamp(line.stamp_ms);
+    stamp.len() + line.len() + usize::from(!line.ends_with_newline())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// Reads every complete record from a cursor at 0.
+    fn all(ring: &Ring<'_>) -> Vec<(u64, Vec<u8>)> {
+        let mut pos = 0;
+        let mut out = Vec::new();
+        while let Some(line) = ring.read(&mut pos) {
+            out.push((line.stamp_ms, [line.head, line.tail].concat()));
+        }
+        assert_eq!(pos, ring.end());
+        out
+    }
+
+    fn texts(ring: &Ring<'_>) -> Vec<Vec<u8>> {
+        all(ring).into_iter().map(|(_, t)| t).collect()
+    }
+
+    fn balanced(ring: &Ring<'_>) {
+        assert_eq!(ring.written(), ring.kept() + ring.dropped());
+    }
+
+    #[test]
+    fn single_line() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        assert_eq!(ring.capacity(), 256);
+        ring.push(42, b"hello\n");
+        assert_eq!(all(&ring), vec![(42, b"hello\n".to_vec())]);
+        assert_eq!(
+            (ring.lines(), ring.kept(), ring.written(), ring.dropped()),
+            (1, 6, 6, 0)
+        );
+        assert_eq!((ring.oldest(), ring.end()), (0, 8 + 6));
+        balanced(&ring);
+    }
+
+    #[test]
+    fn several_lines_in_one_push() {
+        let mut buf = vec![0u8; 512];
+        let mut ring = Ring::new(&mut buf);
+        ring.push(7, b"a\nbb\n\nccc\nrest");
+        assert_eq!(
+            texts(&ring),
+            vec![
+                b"a\n".to_vec(),
+                b"bb\n".to_vec(),
+                b"\n".to_vec(),
+                b"ccc\n".to_vec()
+            ]
+        );
+        assert_eq!(ring.lines(), 4);
+        assert_eq!(ring.kept(), 14);
+        assert_eq!(ring.end(), 4 * 8 + 10);
+        balanced(&ring);
+    }
+
+    #[test]
+    fn line_split_across_pushes_keeps_first_stamp() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        ring.push(100, b"par");
+        ring.push(200, b"tial");
+        assert_eq!(ring.lines(), 0);
+        ring.push(300, b" line\nnext");
+        ring.push(400, b"\n");
+        assert_eq!(
+            all(&ring),
+            vec![(100, b"partial line\n".to_vec()), (300, b"next\n".to_vec())]
+        );
+        balanced(&ring);
+    }
+
+    #[test]
+    fn open_record_is_invisible() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        ring.push(1, b"done\nhalf");
+        assert_eq!(ring.lines(), 1);
+        assert_eq!(ring.kept(), 9);
+        let end = ring.end();
+        assert_eq!(end, 8 + 5);
+        let mut pos = end;
+        assert!(ring.read(&mut pos).is_none());
+        assert_eq!(pos, end);
+        assert_eq!(ring.last_lines(5), 0);
+        assert_eq!(ring.since(0), 0);
+        assert_eq!(ring.since(2), end);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(out.as_bytes(), b"[     0.001] done\n");
+        balanced(&ring);
+    }
+
+    #[test]
+    fn end_line_closes_the_partial_line() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        ring.end_line(); // nothing open: no record
+        assert_eq!((ring.lines(), ring.end()), (0, 0));
+        ring.push(5, b"no newline");
+        ring.end_line();
+        ring.end_line();
+        ring.push(6, b"x\n");
+        assert_eq!(
+            all(&ring),
+            vec![(5, b"no newline".to_vec()), (6, b"x\n".to_vec())]
+        );
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out), 2);
+        assert_eq!(out.as_bytes(), b"[     0.005] no newline\n[     0.006] x\n");
+        balanced(&ring);
+    }
+
+    #[test]
+    fn long_lines_are_split_at_the_limit() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        let limit = 256 / 2 - RECORD_HEADER_BYTES; // 120
+        let mut line = vec![b'x'; 300];
+        line.push(b'\n');
+        ring.push(1, &line);
+        // 120 + 120 + 61: the first piece is evicted to make room.
+        let got = all(&ring);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], (1, vec![b'x'; limit]));
+        let mut last = vec![b'x'; 60];
+        last.push(b'\n');
+        assert_eq!(got[1], (1, last));
+        assert_eq!(ring.dropped(), limit as u64);
+        balanced(&ring);
+
+        // A piece reaching the limit is closed at once; the rest of the line
+        // is stamped when it arrives.
+        let mut buf = vec![0u8; 4096];
+        let mut ring = Ring::new(&mut buf);
+        ring.push(1, &vec![b'a'; LINE_MAX_BYTES - 1]);
+        assert_eq!(ring.lines(), 0);
+        ring.push(2, b"b");
+        assert_eq!(ring.lines(), 1);
+        ring.push(3, b"c\n");
+        let got = all(&ring);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, 1);
+        assert_eq!(got[0].1.len(), LINE_MAX_BYTES);
+        assert_eq!(got[1], (3, b"c\n".to_vec()));
+        // A line of exactly the limit, newline included, is one record.
+        let mut exact = vec![b'e'; LINE_MAX_BYTES - 1];
+        exact.push(b'\n');
+        ring.push(4, &exact);
+        assert_eq!(all(&ring).last().unwrap(), &(4, exact));
+        balanced(&ring);
+    }
+
+    #[test]
+    fn eviction_is_oldest_first_and_exact() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        // Records of 8 + 24 = 32 bytes: 8 fill the ring exactly.
+        for i in 0..8u8 {
+            let mut line = vec![b'a' + i; 23];
+            line.push(b'\n');
+            ring.push(u64::from(i), &line);
+        }
+        assert_eq!(
+            (ring.lines(), ring.dropped(), ring.oldest(), ring.end()),
+            (8, 0, 0, 256)
+        );
+        // One more byte evicts exactly the first record.
+        ring.push(8, b"z");
+        assert_eq!((ring.lines(), ring.dropped(), ring.oldest()), (7, 24, 32));
+        assert_eq!(all(&ring)[0].0, 1);
+        balanced(&ring);
+        // Growing the open line to 33 content bytes (41 with header) needs a
+        // second eviction only once it passes 24 content bytes.
+        ring.push(9, &[b'z'; 23]);
+        assert_eq!((ring.lines(), ring.dropped()), (7, 24));
+        ring.push(9, b"z");
+        assert_eq!((ring.lines(), ring.dropped(), ring.oldest()), (6, 48, 64));
+        ring.push(10, b"\n");
+        let got = all(&ring);
+        assert_eq!(
+            got.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6, 7, 8]
+        );
+        assert_eq!(got[6].1, [vec![b'z'; 25], b"\n".to_vec()].concat());
+        assert_eq!(ring.kept(), 6 * 24 + 26);
+        balanced(&ring);
+    }
+
+    #[test]
+    fn wraps_at_every_offset() {
+        for cap in [256usize, 263] {
+            for start in 0..cap as u64 {
+                let mut buf = vec![0u8; cap];
+                let mut ring = Ring::new(&mut buf);
+                // Fillers move the end to `cap + start`, past one wrap.
+                let mut distance = cap as u64 + start;
+                let mut n = 0u8;
+                while distance > 0 {
+                    let size = if distance > 128 { 64 } else { distance };
+                    let mut line = vec![b'f'; size as usize - 9];
+                    line.push(b'\n');
+                    ring.push(0, &line);
+                    distance -= size;
+                    n = n.wrapping_add(1);
+                }
+                assert_eq!(ring.end(), cap as u64 + start);
+                let first: Vec<u8> = (0..40u8).map(|i| b'A' + i % 26).chain([b'\n']).collect();
+                let second: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+                ring.push(0x1234_5678_9abc, &first[..3]);
+                ring.push(0xffff_0000_0000_0001, &first[3..]);
+                ring.push(77, &second);
+                ring.end_line();
+                let got = all(&ring);
+                let k = got.len();
+                assert_eq!(
+                    got[k - 2],
+                    (0x1234_5678_9abc, first.clone()),
+                    "cap {cap} start {start}"
+                );
+                assert_eq!(got[k - 1], (77, second.clone()), "cap {cap} start {start}");
+                assert_eq!(ring.end(), cap as u64 + start + 8 + 41 + 8 + 100);
+                // The remaining records are whole fillers.
+                for (_, f) in &got[..k - 2] {
+                    assert!(f.iter().all(|&b| b == b'f' || b == b'\n'));
+                    assert_eq!(f.last(), Some(&b'\n'));
+                }
+                assert!(ring.end() - ring.oldest() <= cap as u64);
+                balanced(&ring);
+            }
+        }
+    }
+
+    #[test]
+    fn stale_cursor_jumps_to_oldest() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        let mut cursor = 0;
+        ring.push(1, b"first\n");
+        assert_eq!(ring.read(&mut cursor).unwrap().head, b"first\n");
+        for i in 0..40u64 {
+            ring.push(i + 2, b"some filler line\n");
+        }
+        assert!(ring.oldest() > cursor);
+        let line = ring.read(&mut cursor).unwrap();
+        assert_eq!(line.stamp_ms, all(&ring)[0].0);
+        assert!(cursor > ring.oldest());
+        // A cursor past the end is brought back to it.
+        let mut far = ring.end() + 1000;
+        assert!(ring.read(&mut far).is_none());
+        assert_eq!(far, ring.end());
+    }
+
+    #[test]
+    fn last_lines_and_since() {
+        let mut buf = vec![0u8; 1024];
+        let mut ring = Ring::new(&mut buf);
+        for i in 0..10u64 {
+            ring.push(i * 10, format!("line {i}\n").as_bytes());
+        }
+        ring.push(1000, b"open");
+        let positions: Vec<u64> = {
+            let mut pos = 0;
+            let mut v = vec![pos];
+            while ring.read(&mut pos).is_some() {
+                v.push(pos);
+            }
+            v
+        };
+        assert_eq!(ring.last_lines(0), ring.end());
+        assert_eq!(ring.last_lines(1), positions[9]);
+        assert_eq!(ring.last_lines(3), positions[7]);
+        assert_eq!(ring.last_lines(10), 0);
+        assert_eq!(ring.last_lines(99), 0);
+        assert_eq!(ring.since(0), 0);
+        assert_eq!(ring.since(30), positions[3]);
+        assert_eq!(ring.since(31), positions[4]);
+        assert_eq!(ring.since(90), positions[9]);
+        assert_eq!(ring.since(91), ring.end());
+        let mut pos = ring.last_lines(2);
+        assert_eq!(ring.read(&mut pos).unwrap().head, b"line 8\n");
+    }
+
+    #[test]
+    fn render_tail_keeps_the_most_recent_lines_that_fit() {
+        let mut buf = vec![0u8; 1024];
+        let mut ring = Ring::new(&mut buf);
+        ring.push(1_000, b"one\n");
+        ring.push(12_345, b"two\n");
+        ring.push(123_456_789, b"three");
+        ring.end_line();
+        ring.push(123_456_790, b"open");
+        let whole = "[     1.000] one\n[    12.345] two\n[123456.789] three\n";
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out), 3);
+        assert_eq!(out.as_bytes(), whole.as_bytes());
+        assert!(!out.overflowed());
+
+        // Exactly the last two lines fit.
+        let mut out = Buf::<{ 17 + 19 }>::new();
+        assert_eq!(ring.render_tail(0, &mut out), 2);
+        assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
+        // One byte less: only the last.
+        let mut out = Buf::<{ 17 + 18 }>::new();
+        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(out.as_bytes(), b"[123456.789] three\n");
+        // Nothing fits whole.
+        let mut out = Buf::<18>::new();
+        assert_eq!(ring.render_tail(0, &mut out), 0);
+        assert!(out.is_empty());
+        // Room already used counts.
+        let mut out = Buf::<40>::new();
+        out.s(b"head:");
+        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(out.as_bytes(), b"head:[123456.789] three\n");
+        // `from` limits the lines.
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(ring.since(12_000), &mut out), 2);
+        assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
+        assert_eq!(ring.render_tail(ring.end(), &mut out), 0);
+    }
+
+    #[test]
+    fn empty_ring_drops_everything() {
+        for mut ring in [Ring::empty(), Ring::new(&mut [0u8; 255])] {
+            assert_eq!(ring.capacity(), 0);
+            ring.push(1, b"abc\n");
+            ring.push(2, b"partial");
+            ring.end_line();
+            assert_eq!(
+                (ring.written(), ring.dropped(), ring.kept(), ring.lines()),
+                (11, 11, 0, 0)
+            );
+            assert_eq!(
+                (ring.oldest(), ring.end(), ring.last_lines(3), ring.since(0)),
+                (0, 0, 0, 0)
+            );
+            let mut pos = 0;
+            assert!(ring.read(&mut pos).is_none());
+            let mut out = Buf::<64>::new();
+            assert_eq!(ring.render_tail(0, &mut out), 0);
+        }
+    }
+
+    /// The obvious ring: records in a deque, bytes stored one at a time.
+    struct Model {
+        cap: usize,
+        limit: usize,
+        /// (position, stamp, content)
+        records: VecDeque<(u64, u64, Vec<u8>)>,
+        open: Option<(u64, Vec<u8>)>,
+        next: u64,
+        written: u64,
+        dropped: u64,
+    }
+
+    impl Model {
+        fn new(cap: usize) -> Model {
+            let (cap, limit) = if cap < 256 {
+                (0, 0)
+            } else {
+                (cap, LINE_MAX_BYTES.min(cap / 2 - 8))
+            };
+            Model {
+                cap,
+                limit,
+                records: VecDeque::new(),
+                open: None,
+                next: 0,
+                written: 0,
+                dropped: 0,
+            }
+        }
+
+        fn used(&self) -> usize {
+            self.records.iter().map(|r| 8 + r.2.len()).sum::<usize>()
+                + self.open.as_ref().map_or(0, |o| 8 + o.1.len())
+        }
+
+        fn push(&mut self, now: u64, data: &[u8]) {
+            self.written += data.len() as u64;
+            if self.cap == 0 {
+                self.dropped += data.len() as u64;
+                return;
+            }
+            for &b in data {
+                let need = if self.open.is_none() { 9 } else { 1 };
+                while self.used() + need > self.cap {
+                    let (_, _, text) = self
+                        .records
+                        .pop_front()
+                        .expect("the open line never fills the ring");
+                    self.dropped += text.len() as u64;
+                }
+                let open = self.open.get_or_insert((now & STAMP_MASK, Vec::new()));
+                open.1.push(b);
+                if b == b'\n' || open.1.len() == self.limit {
+                    self.end_line();
+                }
+            }
+        }
+
+        fn end_line(&mut self) {
+            if let Some((stamp, text)) = self.open.take() {
+                let len = text.len() as u64;
+                self.records.push_back((self.next, stamp, text));
+                self.next += 8 + len;
+            }
+        }
+
+        fn oldest(&self) -> u64 {
+            self.records.front().map_or(self.next, |r| r.0)
+        }
+
+        fn check(&self, ring: &Ring<'_>, rng: &mut Rng) {
+            assert_eq!(ring.capacity(), self.cap);
+            assert_eq!(ring.written(), self.written);
+            assert_eq!(ring.dropped(), self.dropped);
+            let kept = self.records.iter().map(|r| r.2.len()).sum::<usize>()
+                + self.open.as_ref().map_or(0, |o| o.1.len());
+            assert_eq!(ring.kept(), kept as u64);
+            balanced(ring);
+            assert_eq!(ring.lines(), self.records.len());
+            assert_eq!(ring.oldest(), self.oldest());
+            assert_eq!(ring.end(), self.next);
+            assert!(self.used() <= self.cap);
+            let mut pos = 0;
+            for (at, stamp, text) in &self.records {
+                let line = ring.read(&mut pos).unwrap();
+                assert_eq!(line.stamp_ms, *stamp);
+                assert_eq!([line.head, line.tail].concat(), *text);
+                assert!(text.len() <= self.limit);
+                assert_eq!(pos, at + 8 + text.len() as u64);
+            }
+            assert!(ring.read(&mut pos).is_none());
+            let n = rng.below(self.records.len() as u64 + 2) as usize;
+            let want = if n >= self.records.len() {
+                self.oldest()
+            } else {
+                self.records[self.records.len() - n].0
+            };
+            assert_eq!(ring.last_lines(n), want);
+            if let Some(r) = self
+                .records
+                .get(rng.below(self.records.len() as u64 + 1) as usize)
+            {
+                let stamp = r.1 + rng.below(3);
+                let want = self
+                    .records
+                    .iter()
+                    .find(|r| r.1 >= stamp)
+                    .map_or(self.next, |r| r.0);
+                assert_eq!(ring.since(stamp), want);
+            }
+        }
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            if n == 0 {
+                0
+            } else {
+                self.next() % n
+            }
+        }
+    }
+
+    #[test]
+    fn randomized_against_a_model() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for &(cap, newline_every, max_chunk) in &[
+            (256usize, 10u64, 40u64),
+            (257, 60, 300),
+            (300, 3, 20),
+            (999, 200, 700),
+            (1000, 2, 5),
+            (4096, 80, 3000),
+            (4096, 3000, 5000),
+            (100, 10, 50),
+        ] {
+            let mut buf = vec![0u8; cap];
+            let mut ring = Ring::new(&mut buf);
+            let mut model = Model::new(cap);
+            let mut now = 0u64;
+            for _ in 0..3000 {
+                now += rng.below(4);
+                if rng.below(25) == 0 {
+                    ring.end_line();
+                    model.end_line();
+                } else {
+                    let len = rng.below(max_chunk + 1);
+                    let data: Vec<u8> = (0..len)
+                        .map(|_| {
+                            if rng.below(newline_every) == 0 {
+                                b'\n'
+                            } else {
+                                b'a' + rng.below(26) as u8
+                            }
+                        })
+                        .collect();
+                    ring.push(now, &data);
+                    model.push(now, &data);
+                }
+                model.check(&ring, &mut rng);
+            }
+            assert!(cap < 256 || model.dropped > 0, "cap {cap} never wrapped");
+        }
+    }
+
+    #[test]
+    fn stamps_are_u48() {
+        let mut buf = vec![0u8; 256];
+        let mut ring = Ring::new(&mut buf);
+        ring.push((1 << 48) + 5, b"x\n");
+        assert_eq!(all(&ring), vec![(5, b"x\n".to_vec())]);
+    }
+
+    #[test]
+    fn bulk_push_of_short_lines() {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut ring = Ring::new(&mut buf);
+        let line: Vec<u8> = (0..63u8).map(|i| b'0' + i % 10).chain([b'\n']).collect();
+        let chunk = line.repeat(64);
+        for i in 0..2048u64 {
+            ring.push(i, &chunk);
+        }
+        assert_eq!(ring.written(), 2048 * 64 * 64);
+        assert_eq!(ring.lines(), 64 * 1024 / 72);
+        balanced(&ring);
+        assert!(all(&ring).iter().all(|(_, t)| *t == line));
+    }
+}

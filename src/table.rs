@@ -94,3 +94,1377 @@ pub trait Accounts {
     /// Adds the gids of every group that lists `user` as a member.
     fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>);
 }
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Table {
+    pub const fn new() -> Self {
+        Table { services: heapless::Vec::new(), pool: heapless::Vec::new() }
+    }
+
+    pub fn clear(&mut self) {
+        self.services.clear();
+        self.pool.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
+    pub fn get(&self, id: SvcId) -> Option<&ServiceConf> {
+        self.services.get(id.index())
+    }
+
+    /// The service called `name`.
+    pub fn find(&self, name: &[u8]) -> Option<SvcId> {
+        let at = self.services.iter().position(|s| s.name.as_slice() == name)?;
+        u8::try_from(at).ok().map(SvcId)
+    }
+
+    /// Every service, in table order.
+    pub fn ids(&self) -> impl Iterator<Item = SvcId> {
+        (0..self.services.len()).filter_map(|i| u8::try_from(i).ok()).map(SvcId)
+    }
+
+    /// The raw bytes of `span`, NULs included.
+    pub fn bytes(&self, span: Span) -> &[u8] {
+        let start = usize::from(span.off);
+        let end = start.saturating_add(usize::from(span.len));
+        self.pool.get(start..end).unwrap_or(&[])
+    }
+
+    /// The NUL-terminated entries of `span`, without their NULs.
+    pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
+        self.bytes(span).split_inclusive(|&b| b == 0).map(|s| s.strip_suffix(&[0]).unwrap_or(s))
+    }
+}
+
+/// Reads a table from `src` into `table`, resolving `user`/`group` through
+/// `acc`. Each error is handed to `err` as its 1-based line and the pieces of
+/// its message; the number of errors reported is returned. After
+/// [`MAX_TABLE_ERRORS`] errors a last `too many errors` ends the parse. With
+/// any error the table's content is unspecified.
+pub fn parse(
+    src: &[u8],
+    acc: &dyn Accounts,
+    table: &mut Table,
+    err: &mut dyn FnMut(u32, &[&[u8]]),
+) -> usize {
+    table.clear();
+    // Every default `chdir` shares this one string.
+    let _ = table.pool.extend_from_slice(b"/\0");
+    let mut p = Parser {
+        table,
+        acc,
+        errs: Errs { out: err, count: 0, done: false },
+        cur: Cur::Outside,
+        log_total: u64::from(LOG_SELF_BYTES),
+        said_log: false,
+        said_pool: false,
+        said_full: false,
+    };
+    for (line, text) in lines(src) {
+        if p.errs.done {
+            break;
+        }
+        p.line(line, text);
+    }
+    p.end_section();
+    p.resolve_after(src);
+    p.check_cycles();
+    p.errs.count
+}
+
+/// Errors, counted and capped.
+struct Errs<'e> {
+    out: &'e mut dyn FnMut(u32, &[&[u8]]),
+    count: usize,
+    done: bool,
+}
+
+impl Errs<'_> {
+    fn say(&mut self, line: u32, parts: &[&[u8]]) {
+        if self.done {
+            return;
+        }
+        self.count = self.count.saturating_add(1);
+        if self.count > MAX_TABLE_ERRORS {
+            self.done = true;
+            (self.out)(line, &[b"too many errors"]);
+        } else {
+            (self.out)(line, parts);
+        }
+    }
+
+    /// `KEY: WHAT "VALUE"TAIL`.
+    fn quoted(&mut self, line: u32, what: &[u8], value: &[u8], tail: &[u8]) {
+        self.say(line, &[what, b"\"", value, b"\"", tail]);
+    }
+}
+
+// Only one exists, on the stack, while a table is parsed.
+#[allow(clippy::large_enum_variant)]
+enum Cur<'a> {
+    /// Before the first header.
+    Outside,
+    /// After a header that was rejected: its lines are skipped.
+    Skip,
+    In(Section<'a>),
+}
+
+struct Parser<'t, 'a, 'e> {
+    table: &'t mut Table,
+    acc: &'a dyn Accounts,
+    errs: Errs<'e>,
+    cur: Cur<'a>,
+    /// Bytes of every ring so far, tend's own included.
+    log_total: u64,
+    said_log: bool,
+    said_pool: bool,
+    said_full: bool,
+}
+
+/// The lines of `src`, numbered from 1, without `\r` and outer blanks.
+fn lines(src: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    src.split(|&b| b == b'\n').zip(1u32..).map(|(text, n)| (n, trim(text.strip_suffix(b"\r").unwrap_or(text))))
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| !is_blank(b)).unwrap_or(text.len());
+    let end = text.iter().rposition(|&b| !is_blank(b)).map_or(start, |i| i.saturating_add(1));
+    text.get(start..end).unwrap_or(&[])
+}
+
+enum Line<'a> {
+    Blank,
+    /// `[…]`, with what is inside the brackets, or `None` for a line that
+    /// starts with `[` but does not end with `]`.
+    Header(Option<&'a [u8]>),
+    Pair(&'a [u8], &'a [u8]),
+    Other,
+}
+
+fn classify(text: &[u8]) -> Line<'_> {
+    if text.is_empty() || text.starts_with(b"#") {
+        return Line::Blank;
+    }
+    if let Some(rest) = text.strip_prefix(b"[") {
+        return Line::Header(rest.strip_suffix(b"]"));
+    }
+    match text.iter().position(|&b| b == b'=') {
+        Some(at) => {
+            let (key, rest) = text.split_at_checked(at).unwrap_or((text, &[]));
+            Line::Pair(trim(key), trim(rest.get(1..).unwrap_or(&[])))
+        }
+        None => Line::Other,
+    }
+}
+
+fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
+}
+
+fn number_text(n: u64, out: &mut [u8; 20]) -> &[u8] {
+    crate::say::decimal(n, out)
+}
+
+fn usize_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl<'a> Parser<'_, 'a, '_> {
+    fn line(&mut self, line: u32, text: &'a [u8]) {
+        if text.contains(&0) {
+            self.errs.say(line, &[b"the line holds a NUL byte"]);
+            return;
+        }
+        match classify(text) {
+            Line::Blank => {}
+            Line::Header(inner) => {
+                self.end_section();
+                self.header(line, text, inner);
+            }
+            Line::Pair(key, value) => match &mut self.cur {
+                Cur::Outside => {
+                    self.errs.quoted(line, b"key ", key, b" comes before any [service] header");
+                    self.cur = Cur::Skip;
+                }
+                Cur::Skip => {}
+                Cur::In(sec) => sec.pair(line, key, value, self.acc, &mut self.errs),
+            },
+            Line::Other => match &self.cur {
+                Cur::Outside => {
+                    self.errs.quoted(line, b"expected a [service] header, not ", text, b"");
+                    self.cur = Cur::Skip;
+                }
+                Cur::Skip => {}
+                Cur::In(_) => self.errs.quoted(line, b"expected \"key = value\", not ", text, b""),
+            },
+        }
+    }
+
+    fn header(&mut self, line: u32, text: &'a [u8], inner: Option<&'a [u8]>) {
+        self.cur = Cur::Skip;
+        let Some(name) = inner else {
+            self.errs.quoted(line, b"bad section header ", text, b"");
+            return;
+        };
+        if name.len() >= NAME_MAX_BYTES {
+            let mut d = [0u8; 20];
+            let max = number_text(usize_u64(NAME_MAX_BYTES.saturating_sub(1)), &mut d);
+            self.errs.say(line, &[b"service name \"", name, b"\" is longer than ", max, b" bytes"]);
+            return;
+        }
+        if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
+            self.errs.quoted(line, b"bad service name ", name, b" (use letters, digits and _ . @ -)");
+            return;
+        }
+        if name == b"tend" {
+            self.errs.say(line, &[b"the name \"tend\" is reserved for tend's own log"]);
+            return;
+        }
+        if let Some(first) = self.table.services.iter().find(|s| s.name.as_slice() == name) {
+            let mut d = [0u8; 20];
+            let at = number_text(u64::from(first.line), &mut d);
+            self.errs.say(line, &[b"duplicate service \"", name, b"\" (first at line ", at, b")"]);
+            return;
+        }
+        if self.table.services.is_full() {
+            if !self.said_full {
+                self.said_full = true;
+                let mut d = [0u8; 20];
+                let max = number_text(usize_u64(MAX_SERVICES), &mut d);
+                self.errs.say(line, &[b"too many services (tend is built for ", max, b")"]);
+            }
+            return;
+        }
+        self.cur = Cur::In(Section::new(name, line));
+    }
+
+    /// Checks the section being read, applies its defaults and adds it to
+    /// the table.
+    fn end_section(&mut self) {
+        let Cur::In(sec) = core::mem::replace(&mut self.cur, Cur::Skip) else {
+            return;
+        };
+        let errs = &mut self.errs;
+        if sec.run.is_none() {
+            errs.say(sec.line, &[b"[", sec.name, b"] has no run line"]);
+        }
+        let kind = sec.kind.unwrap_or(Kind::Daemon);
+        let restart = sec.restart.unwrap_or(match kind {
+            Kind::Daemon => Restart::Always,
+            Kind::Oneshot => Restart::Never,
+        });
+        if let (Kind::Oneshot, Some((_, at))) = (kind, sec.ready) {
+            errs.say(at, &[b"ready: a oneshot cannot declare readiness (it is done when it exits 0)"]);
+        }
+
+        let (log_bytes, log_line) = sec.log.unwrap_or((LOG_DEFAULT_BYTES, sec.line));
+        self.log_total = self.log_total.saturating_add(u64::from(log_bytes));
+        if self.log_total > usize_u64(LOG_ARENA_BYTES) && !self.said_log {
+            self.said_log = true;
+            let mut d = [0u8; 20];
+            let max = number_text(usize_u64(LOG_ARENA_BYTES), &mut d);
+            errs.say(log_line, &[b"log: the rings would need more than the ", max, b" bytes tend is built with"]);
+        }
+
+        let mut w = Writer { pool: &mut self.table.pool, full: false };
+        let mark = w.pool.len();
+        let argv = w.start();
+        if let Some(run) = sec.run {
+            let _ = words(run, &mut |piece| match piece {
+                Piece::Byte(b) => w.put(&[b]),
+                Piece::End => w.put(&[0]),
+            });
+        }
+        let argv = w.span(argv);
+        let env = w.start();
+        for entry in &sec.env {
+            w.put(entry);
+            w.put(&[0]);
+        }
+        let env = w.span(env);
+        let chdir = match sec.chdir {
+            Some(dir) => {
+                let at = w.start();
+                w.put(dir);
+                w.put(&[0]);
+                w.span(at)
+            }
+            None => Span { off: 0, len: 2 },
+        };
+        if w.full {
+            w.pool.truncate(mark);
+            if !self.said_pool {
+                self.said_pool = true;
+                let mut d = [0u8; 20];
+                let max = number_text(usize_u64(POOL_BYTES), &mut d);
+                errs.say(sec.line, &[b"the table's strings exceed the ", max, b" bytes tend is built with"]);
+            }
+        }
+
+        let mut ident = Identity::default();
+        if sec.user.is_some() || sec.group.is_some() {
+            ident.uid = sec.user.map(|(uid, _)| uid);
+            let gid = sec.group.or(sec.user.map(|(_, gid)| gid));
+            ident.gid = gid;
+            for g in gid.iter().chain(sec.groups.iter()) {
+                if !ident.groups.contains(g) {
+                    // A user in more groups than tend keeps loses the rest.
+                    let _ = ident.groups.push(*g);
+                }
+            }
+        }
+
+        let conf = ServiceConf {
+            name: heapless::Vec::from_slice(sec.name).unwrap_or_default(),
+            line: sec.line,
+            kind,
+            restart,
+            argv,
+            argc: sec.argc,
+            env,
+            envc: u8::try_from(sec.env.len()).unwrap_or(u8::MAX),
+            chdir,
+            after: heapless::Vec::new(),
+            ready_fd: sec.ready.map(|(fd, _)| fd),
+            log_bytes,
+            console: sec.console,
+            ident,
+            stop_signal: sec.stop_signal.unwrap_or(STOP_SIGNAL_DEFAULT),
+            stop_timeout_ms: sec.stop_timeout.unwrap_or(STOP_TIMEOUT_DEFAULT_MS),
+        };
+        // Cannot fail: a header is refused when the table is full.
+        let _ = self.table.services.push(conf);
+    }
+
+    /// Second pass: fills in every service's `after` now that every name is
+    /// known, reporting unknown names on their `after` line.
+    fn resolve_after(&mut self, src: &[u8]) {
+        let mut cur: Option<usize> = None;
+        for (line, text) in lines(src) {
+            if self.errs.done {
+                return;
+            }
+            if text.contains(&0) {
+                continue;
+            }
+            match classify(text) {
+                Line::Header(_) => cur = self.table.services.iter().position(|s| s.line == line),
+                Line::Pair(b"after", value) => {
+                    let Some(at) = cur else { continue };
+                    for name in after_names(value) {
+                        let target = self.table.find(name);
+                        let Some(sec) = self.table.services.get_mut(at) else { break };
+                        if sec.name.as_slice() == name {
+                            continue; // reported by the first pass
+                        }
+                        match target {
+                            Some(id) if sec.after.contains(&id) => {}
+                            // When full, the first pass said so.
+                            Some(id) => drop(sec.after.push(id)),
+                            None => self.errs.quoted(line, b"after: no service named ", name, b""),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reports every dependency cycle once, at the header of the service
+    /// where the search found it closing.
+    fn check_cycles(&mut self) {
+        const WHITE: u8 = 0;
+        const GREY: u8 = 1;
+        const BLACK: u8 = 2;
+        let services = &self.table.services;
+        let mut colour = [WHITE; MAX_SERVICES];
+        // The path being explored: (service, next `after` entry to follow).
+        let mut path: heapless::Vec<(usize, usize), MAX_SERVICES> = heapless::Vec::new();
+        for root in 0..services.len() {
+            if colour.get(root) != Some(&WHITE) {
+                continue;
+            }
+            if let Some(c) = colour.get_mut(root) {
+                *c = GREY;
+            }
+            let _ = path.push((root, 0));
+            while let Some(top) = path.last_mut() {
+                let (node, edge) = *top;
+                let next = services.get(node).and_then(|s| s.after.get(edge)).map(|id| id.index());
+                let Some(next) = next else {
+                    if let Some(c) = colour.get_mut(node) {
+                        *c = BLACK;
+                    }
+                    path.pop();
+                    continue;
+                };
+                top.1 = edge.saturating_add(1);
+                match colour.get(next).copied() {
+                    Some(WHITE) => {
+                        if let Some(c) = colour.get_mut(next) {
+                            *c = GREY;
+                        }
+                        let _ = path.push((next, 0));
+                    }
+                    Some(GREY) => {
+                        let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
+                        let cycle = path.get(from..).unwrap_or(&[]);
+                        let name = |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
+                        let mut parts: [&[u8]; 2 * MAX_SERVICES + 2] = [b""; 2 * MAX_SERVICES + 2];
+                        let text = [&b"dependency cycle: "[..]]
+                            .into_iter()
+                            .chain(cycle.iter().flat_map(|&(n, _)| [name(n), &b" -> "[..]]))
+                            .chain([name(next)]);
+                        let mut used = 0;
+                        for (slot, piece) in parts.iter_mut().zip(text) {
+                            *slot = piece;
+                            used += 1;
+                        }
+                        let line = services.get(next).map_or(0, |s| s.line);
+                        self.errs.say(line, parts.get(..used).unwrap_or(&[]));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// `stop-signal` when the table says nothing.
+const STOP_SIGNAL_DEFAULT: u8 = 15;
+
+/// Longest `stop-timeout`: an hour.
+const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
+
+/// Smallest non-zero ring.
+const LOG_MIN_BYTES: u64 = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Run,
+    Type,
+    Restart,
+    After,
+    Ready,
+    Log,
+    Console,
+    User,
+    Group,
+    Env,
+    Chdir,
+    StopSignal,
+    StopTimeout,
+}
+
+const KEYS: [(&[u8], Key); 13] = [
+    (b"run", Key::Run),
+    (b"type", Key::Type),
+    (b"restart", Key::Restart),
+    (b"after", Key::After),
+    (b"ready", Key::Ready),
+    (b"log", Key::Log),
+    (b"console", Key::Console),
+    (b"user", Key::User),
+    (b"group", Key::Group),
+    (b"env", Key::Env),
+    (b"chdir", Key::Chdir),
+    (b"stop-signal", Key::StopSignal),
+    (b"stop-timeout", Key::StopTimeout),
+];
+
+/// A section as read so far; values point into the table text and are
+/// copied into the pool when the section ends.
+struct Section<'a> {
+    name: &'a [u8],
+    line: u32,
+    /// Non-repeatable keys seen, one bit per [`Key`].
+    seen: u16,
+    run: Option<&'a [u8]>,
+    argc: u8,
+    kind: Option<Kind>,
+    restart: Option<Restart>,
+    after: usize,
+    /// The descriptor and the line that declared it.
+    ready: Option<(u8, u32)>,
+    /// The size and the line that set it.
+    log: Option<(u32, u32)>,
+    console: bool,
+    /// `(uid, gid)` of `user`.
+    user: Option<(u32, u32)>,
+    /// The user's supplementary groups.
+    groups: heapless::Vec<u32, MAX_GROUPS>,
+    group: Option<u32>,
+    env: heapless::Vec<&'a [u8], MAX_ENV>,
+    chdir: Option<&'a [u8]>,
+    stop_signal: Option<u8>,
+    stop_timeout: Option<u32>,
+}
+
+impl<'a> Section<'a> {
+    fn new(name: &'a [u8], line: u32) -> Self {
+        Section {
+            name,
+            line,
+            seen: 0,
+            run: None,
+            argc: 0,
+            kind: None,
+            restart: None,
+            after: 0,
+            ready: None,
+            log: None,
+            console: false,
+            user: None,
+            groups: heapless::Vec::new(),
+            group: None,
+            env: heapless::Vec::new(),
+            chdir: None,
+            stop_signal: None,
+            stop_timeout: None,
+        }
+    }
+
+    fn pair(&mut self, line: u32, key: &'a [u8], value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs<'_>) {
+        if key.is_empty() {
+            errs.say(line, &[b"missing key before \"=\""]);
+            return;
+        }
+        let Some(k) = KEYS.iter().find(|(text, _)| *text == key).map(|&(_, k)| k) else {
+            errs.quoted(line, b"unknown key ", key, b"");
+            return;
+        };
+        if !matches!(k, Key::After | Key::Env) {
+            let bit = 1u16 << (k as u16);
+            if self.seen & bit != 0 {
+                errs.quoted(line, b"duplicate key ", key, b"");
+                return;
+            }
+            self.seen |= bit;
+        }
+        if value.is_empty() {
+            errs.say(line, &[key, b": missing value"]);
+            return;
+        }
+        match k {
+            Key::Run => self.run(line, value, errs),
+            Key::Type => match choice(value, &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)]) {
+                Some(kind) => self.kind = Some(kind),
+                None => errs.quoted(line, b"type: expected daemon or oneshot, not ", value, b""),
+            },
+            Key::Restart => {
+                let choices: [(&[u8], Restart); 3] =
+                    [(b"always", Restart::Always), (b"on-failure", Restart::OnFailure), (b"never", Restart::Never)];
+                match choice(value, &choices) {
+                    Some(r) => self.restart = Some(r),
+                    None => errs.quoted(line, b"restart: expected always, on-failure or never, not ", value, b""),
+                }
+            }
+            Key::After => self.after(line, value, errs),
+            Key::Ready => self.ready(line, value, errs),
+            Key::Log => match parse_size(value) {
+                Some(0) => self.log = Some((0, line)),
+                Some(n) if n < LOG_MIN_BYTES => errs.say(line, &[b"log: at least 256 bytes, or 0"]),
+                Some(n) => self.log = Some((u32::try_from(n).unwrap_or(u32::MAX), line)),
+                None => errs.quoted(line, b"bad size ", value, b" (write 4096, 16k or 1m)"),
+            },
+            Key::Console => match choice(value, &[(b"yes", true), (b"no", false)]) {
+                Some(on) => self.console = on,
+                None => errs.quoted(line, b"console: expected yes or no, not ", value, b""),
+            },
+            Key::User => self.user(line, value, acc, errs),
+            Key::Group => match id_number(value).or_else(|| acc.group(value)) {
+                Some(gid) => self.group = Some(gid),
+                None => errs.quoted(line, b"unknown group ", value, b""),
+            },
+            Key::Env => self.env(line, value, errs),
+            Key::Chdir if value.starts_with(b"/") => self.chdir = Some(value),
+            Key::Chdir => errs.quoted(line, b"chdir: ", value, b" is not an absolute path"),
+            Key::StopSignal => match crate::signal::number(value) {
+                Some(sig) => self.stop_signal = Some(sig),
+                None => errs.quoted(line, b"stop-signal: unknown signal ", value, b""),
+            },
+            Key::StopTimeout => match parse_duration(value) {
+                Some(ms) if ms <= STOP_TIMEOUT_MAX_MS => self.stop_timeout = u32::try_from(ms).ok(),
+                Some(_) => errs.say(line, &[b"stop-timeout: at most 1 hour"]),
+                None => errs.quoted(line, b"bad duration ", value, b" (write 500ms, 5s or 2m)"),
+            },
+        }
+    }
+
+    fn run(&mut self, line: u32, value: &'a [u8], errs: &mut Errs<'_>) {
+        let mut max = [0u8; 20];
+        let why: &[&[u8]] = match words(value, &mut |_| {}) {
+            Ok(argc) => {
+                self.run = Some(value);
+                self.argc = argc;
+                return;
+            }
+            Err(RunError::Quote(b'"')) => &[b"run: missing closing \""],
+            Err(RunError::Quote(_)) => &[b"run: missing closing '"],
+            Err(RunError::Backslash) => &[b"run: trailing backslash"],
+            Err(RunError::TooMany) => {
+                &[b"run: more than ", number_text(usize_u64(MAX_ARGS), &mut max), b" arguments"]
+            }
+            Err(RunError::Program) => &[b"run: the program must be an absolute path or a bare name"],
+        };
+        errs.say(line, why);
+    }
+
+    fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs<'_>) {
+        for name in after_names(value) {
+            if name == self.name {
+                errs.quoted(line, b"after: ", name, b" is this service itself");
+                continue;
+            }
+            self.after = self.after.saturating_add(1);
+            if self.after == MAX_AFTER.saturating_add(1) {
+                let mut d = [0u8; 20];
+                let max = number_text(usize_u64(MAX_AFTER), &mut d);
+                errs.say(line, &[b"after: more than ", max, b" names"]);
+            }
+        }
+    }
+
+    fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs<'_>) {
+        if value.eq_ignore_ascii_case(b"none") {
+            self.ready = None;
+            return;
+        }
+        let fd = match value.strip_prefix(b"fd:") {
+            Some(n) => crate::say::parse_u64(n),
+            None => None,
+        };
+        match fd {
+            Some(0..=2) => errs.say(line, &[b"ready: fds 0 to 2 are stdio; use fd:3 to fd:255"]),
+            Some(fd) => match u8::try_from(fd) {
+                Ok(fd) => self.ready = Some((fd, line)),
+                Err(_) => errs.say(line, &[b"ready: use fd:3 to fd:255"]),
+            },
+            None => errs.quoted(line, b"ready: expected none or fd:N, not ", value, b""),
+        }
+    }
+
+    fn user(&mut self, line: u32, value: &[u8], acc: &dyn Accounts, errs: &mut Errs<'_>) {
+        self.groups.clear();
+        if let Some(uid) = id_number(value) {
+            let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
+            self.user = Some((uid, gid));
+        } else if let Some(found) = acc.user(value) {
+            self.user = Some(found);
+            acc.groups_of(value, &mut self.groups);
+        } else {
+            errs.quoted(line, b"unknown user ", value, b"");
+        }
+    }
+
+    fn env(&mut self, line: u32, value: &'a [u8], errs: &mut Errs<'_>) {
+        let Some(eq) = value.iter().position(|&b| b == b'=') else {
+            errs.quoted(line, b"env: expected KEY=VALUE, not ", value, b"");
+            return;
+        };
+        let name = value.get(..eq).unwrap_or(&[]);
+        let good = name.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        if !good {
+            errs.quoted(line, b"env: bad variable name ", name, b"");
+            return;
+        }
+        if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
+            errs.quoted(line, b"env: ", name, b" is set twice");
+            return;
+        }
+        if self.env.push(value).is_err() {
+            let mut d = [0u8; 20];
+            let max = number_text(usize_u64(MAX_ENV), &mut d);
+            errs.say(line, &[b"env: more than ", max, b" entries"]);
+        }
+    }
+}
+
+/// `value` as one of `choices`, ignoring case.
+fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
+    choices.iter().find(|(text, _)| text.eq_ignore_ascii_case(value)).map(|&(_, v)| v)
+}
+
+/// A uid or gid written as a number (`u32::MAX` means "no change" to the
+/// kernel, so it is refused).
+fn id_number(text: &[u8]) -> Option<u32> {
+    crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok()).filter(|&n| n != u32::MAX)
+}
+
+/// The names of an `after` value, separated by blanks and/or commas.
+fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| is_blank(b) || b == b',').filter(|name| !name.is_empty())
+}
+
+/// A size in bytes: digits, then optionally `k` or `m` (either case).
+fn parse_size(text: &[u8]) -> Option<u64> {
+    let (digits, unit) = match text.split_last() {
+        Some((b'k' | b'K', digits)) => (digits, 1024),
+        Some((b'm' | b'M', digits)) => (digits, 1024 * 1024),
+        _ => (text, 1),
+    };
+    crate::say::parse_u64(digits)?.checked_mul(unit)
+}
+
+/// A duration in milliseconds: digits, then `ms`, `s` or `m`.
+fn parse_duration(text: &[u8]) -> Option<u64> {
+    let (digits, unit) = if let Some(d) = text.strip_suffix(b"ms") {
+        (d, 1)
+    } else if let Some(d) = text.strip_suffix(b"s") {
+        (d, 1000)
+    } else if let Some(d) = text.strip_suffix(b"m") {
+        (d, 60_000)
+    } else {
+        return None;
+    };
+    crate::say::parse_u64(digits)?.checked_mul(unit)
+}
+
+/// Appends strings to the pool, remembering when one did not fit.
+struct Writer<'p> {
+    pool: &'p mut heapless::Vec<u8, POOL_BYTES>,
+    full: bool,
+}
+
+impl Writer<'_> {
+    fn start(&self) -> usize {
+        self.pool.len()
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if self.full || self.pool.extend_from_slice(bytes).is_err() {
+            self.full = true;
+        }
+    }
+
+    fn span(&self, start: usize) -> Span {
+        let len = self.pool.len().saturating_sub(start);
+        Span { off: u16::try_from(start).unwrap_or(0), len: u16::try_from(len).unwrap_or(0) }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Piece {
+    Byte(u8),
+    /// The end of an argument.
+    End,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+enum RunError {
+    /// The quote byte that was not closed.
+    Quote(u8),
+    Backslash,
+    TooMany,
+    Program,
+}
+
+/// Splits a `run` value into arguments like a shell would, without any
+/// expansion: blanks separate, `'…'` is literal, `"…"` and bare text take a
+/// backslash as escaping the next byte, and adjacent pieces join. Returns
+/// the number of arguments.
+fn words(text: &[u8], out: &mut dyn FnMut(Piece)) -> Result<u8, RunError> {
+    let mut w = Words { out, argc: 0, open: false, lead: None, slash: false };
+    let mut bytes = text.iter().copied();
+    while let Some(b) = bytes.next() {
+        if is_blank(b) {
+            w.end()?;
+            continue;
+        }
+        w.open()?;
+        match b {
+            b'\'' => loop {
+                match bytes.next() {
+                    Some(b'\'') => break,
+                    Some(c) => w.byte(c),
+                    None => return Err(RunError::Quote(b'\'')),
+                }
+            },
+            b'"' => loop {
+                match bytes.next() {
+                    Some(b'"') => break,
+                    Some(b'\\') => match bytes.next() {
+                        Some(c) => w.byte(c),
+                        None => return Err(RunError::Quote(b'"')),
+                    },
+                    Some(c) => w.byte(c),
+                    None => return Err(RunError::Quote(b'"')),
+                }
+            },
+            b'\\' => match bytes.next() {
+                Some(c) => w.byte(c),
+                None => return Err(RunError::Backslash),
+            },
+            c => w.byte(c),
+        }
+    }
+    w.end()?;
+    if w.argc == 0 {
+        return Err(RunError::Program);
+    }
+    u8::try_from(w.argc).map_err(|_| RunError::TooMany)
+}
+
+struct Words<'o> {
+    out: &'o mut dyn FnMut(Piece),
+    argc: usize,
+    /// Inside an argument.
+    open: bool,
+    /// The program's first byte, and whether it holds a `/`.
+    lead: Option<u8>,
+    slash: bool,
+}
+
+impl Words<'_> {
+    fn open(&mut self) -> Result<(), RunError> {
+        if !self.open {
+            if self.argc >= MAX_ARGS {
+                return Err(RunError::TooMany);
+            }
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self, b: u8) {
+        if self.argc == 0 {
+            self.lead = self.lead.or(Some(b));
+            self.slash |= b == b'/';
+        }
+        (self.out)(Piece::Byte(b));
+    }
+
+    fn end(&mut self) -> Result<(), RunError> {
+        if !self.open {
+            return Ok(());
+        }
+        if self.argc == 0 {
+            match self.lead {
+                Some(lead) if lead == b'/' || !self.slash => {}
+                _ => return Err(RunError::Program),
+            }
+        }
+        self.open = false;
+        self.argc = self.argc.saturating_add(1);
+        (self.out)(Piece::End);
+        Ok(())
+    }
+}
+
+/// [`Accounts`] over the text of /etc/passwd and /etc/group. Malformed lines
+/// are skipped.
+pub struct EtcAccounts<'a> {
+    pub passwd: &'a [u8],
+    pub group: &'a [u8],
+}
+
+/// The `:`-separated fields of each line of an /etc file.
+fn records(text: &[u8]) -> impl Iterator<Item = core::slice::Split<'_, u8, impl FnMut(&u8) -> bool>> {
+    text.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line).split(|&b| b == b':'))
+}
+
+fn plain_number(text: &[u8]) -> Option<u32> {
+    crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok())
+}
+
+impl EtcAccounts<'_> {
+    /// `(name, uid, gid)` of each well-formed passwd line.
+    fn users(&self) -> impl Iterator<Item = (&[u8], u32, u32)> {
+        records(self.passwd).filter_map(|mut f| {
+            let name = f.next().filter(|n| !n.is_empty())?;
+            let _password = f.next()?;
+            let uid = plain_number(f.next()?)?;
+            let gid = plain_number(f.next()?)?;
+            Some((name, uid, gid))
+        })
+    }
+
+    /// `(name, gid, members)` of each well-formed group line.
+    fn groups(&self) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
+        records(self.group).filter_map(|mut f| {
+            let name = f.next().filter(|n| !n.is_empty())?;
+            let _password = f.next()?;
+            let gid = plain_number(f.next()?)?;
+            Some((name, gid, f.next().unwrap_or(&[])))
+        })
+    }
+}
+
+impl Accounts for EtcAccounts<'_> {
+    fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
+        self.users().find(|&(n, _, _)| n == name).map(|(_, uid, gid)| (uid, gid))
+    }
+
+    fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
+        self.users().find(|&(_, u, _)| u == uid).map(|(_, uid, gid)| (uid, gid))
+    }
+
+    fn group(&self, name: &[u8]) -> Option<u32> {
+        self.groups().find(|&(n, _, _)| n == name).map(|(_, gid, _)| gid)
+    }
+
+    fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
+        for (_, gid, members) in self.groups() {
+            if members.split(|&b| b == b',').any(|m| m == user) && !out.contains(&gid) {
+                let _ = out.push(gid);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Users: root 0/0, sensor 1001/1001 (also in i2c 50 and dialout 20),
+    /// www 33/33. Groups: i2c 50, dialout 20, sensor 1001, www 33.
+    struct Fake;
+
+    impl Accounts for Fake {
+        fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
+            match name {
+                b"root" => Some((0, 0)),
+                b"sensor" => Some((1001, 1001)),
+                b"www" => Some((33, 33)),
+                _ => None,
+            }
+        }
+        fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
+            match uid {
+                0 => Some((0, 0)),
+                1001 => Some((1001, 1001)),
+                33 => Some((33, 33)),
+                _ => None,
+            }
+        }
+        fn group(&self, name: &[u8]) -> Option<u32> {
+            match name {
+                b"i2c" => Some(50),
+                b"dialout" => Some(20),
+                b"sensor" => Some(1001),
+                b"www" => Some(33),
+                _ => None,
+            }
+        }
+        fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
+            if user == b"sensor" {
+                out.push(50).unwrap();
+                out.push(20).unwrap();
+            }
+        }
+    }
+
+    fn load_with(src: &str, acc: &dyn Accounts) -> (Box<Table>, Vec<(u32, String)>) {
+        let mut table = Box::new(Table::new());
+        let mut errs = Vec::new();
+        let n = parse(src.as_bytes(), acc, &mut table, &mut |line, parts| {
+            errs.push((line, String::from_utf8(parts.concat()).unwrap()));
+        });
+        assert_eq!(n, errs.len());
+        (table, errs)
+    }
+
+    fn load(src: &str) -> (Box<Table>, Vec<(u32, String)>) {
+        load_with(src, &Fake)
+    }
+
+    fn errors(lines: &[&str]) -> Vec<(u32, String)> {
+        load(&lines.join("\n")).1
+    }
+
+    #[track_caller]
+    fn good(lines: &[&str]) -> Box<Table> {
+        let (t, errs) = load(&lines.join("\n"));
+        assert!(errs.is_empty(), "{errs:?}");
+        t
+    }
+
+    /// The one error `lines` hold.
+    #[track_caller]
+    fn error(lines: &[&str]) -> (u32, String) {
+        let errs = errors(lines);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        errs.into_iter().next().unwrap()
+    }
+
+    fn e(line: u32, msg: &str) -> (u32, String) {
+        (line, msg.to_string())
+    }
+
+    fn svc<'t>(t: &'t Table, name: &str) -> &'t ServiceConf {
+        t.get(t.find(name.as_bytes()).unwrap()).unwrap()
+    }
+
+    fn texts<'t>(it: impl Iterator<Item = &'t [u8]>) -> Vec<String> {
+        it.map(|s| String::from_utf8(s.to_vec()).unwrap()).collect()
+    }
+
+    fn argv(t: &Table, name: &str) -> Vec<String> {
+        texts(t.strings(svc(t, name).argv))
+    }
+
+    fn env(t: &Table, name: &str) -> Vec<String> {
+        texts(t.strings(svc(t, name).env))
+    }
+
+    fn after(t: &Table, name: &str) -> Vec<String> {
+        svc(t, name).after.iter().map(|&id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap()).collect()
+    }
+
+    fn split(text: &str) -> Result<Vec<String>, RunError> {
+        let mut out = vec![Vec::new()];
+        let argc = words(text.as_bytes(), &mut |p| match p {
+            Piece::Byte(b) => out.last_mut().unwrap().push(b),
+            Piece::End => out.push(Vec::new()),
+        })?;
+        out.pop();
+        assert_eq!(usize::from(argc), out.len());
+        Ok(out.into_iter().map(|a| String::from_utf8(a).unwrap()).collect())
+    }
+
+    const EXAMPLE: &str = "\
+[mount]
+type = oneshot
+run = /bin/mount -a
+
+[ntpd]
+run = /usr/sbin/ntpd -n -p pool.ntp.org
+after = mount
+
+[dropbear]
+run = /usr/sbin/dropbear -F -E -p 22
+after = mount
+log = 16k
+
+[sensord]
+run = /usr/bin/sensord --notify-fd 3
+ready = fd:3
+user = sensor
+env = SENSORD_BUS=/dev/i2c-1
+
+[getty]
+run = /sbin/getty -L 115200 console vt100
+console = yes
+";
+
+    #[test]
+    fn the_design_example_loads() {
+        let (t, errs) = load(EXAMPLE);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(t.len(), 5);
+        assert!(!t.is_empty());
+        let names: Vec<_> = t.ids().map(|id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap()).collect();
+        assert_eq!(names, ["mount", "ntpd", "dropbear", "sensord", "getty"]);
+        assert_eq!(t.find(b"sensord"), Some(SvcId(3)));
+        assert_eq!(t.find(b"nope"), None);
+        assert!(t.get(SvcId(5)).is_none());
+
+        let mount = svc(&t, "mount");
+        assert_eq!(mount.line, 1);
+        assert_eq!(mount.kind, Kind::Oneshot);
+        assert_eq!(mount.restart, Restart::Never);
+        assert_eq!(argv(&t, "mount"), ["/bin/mount", "-a"]);
+        assert_eq!(mount.argc, 2);
+        assert_eq!(t.bytes(mount.argv), b"/bin/mount\0-a\0");
+
+        let ntpd = svc(&t, "ntpd");
+        assert_eq!(ntpd.line, 5);
+        assert_eq!(ntpd.kind, Kind::Daemon);
+        assert_eq!(ntpd.restart, Restart::Always);
+        assert_eq!(argv(&t, "ntpd"), ["/usr/sbin/ntpd", "-n", "-p", "pool.ntp.org"]);
+        assert_eq!(after(&t, "ntpd"), ["mount"]);
+        assert_eq!(ntpd.log_bytes, LOG_DEFAULT_BYTES);
+
+        assert_eq!(svc(&t, "dropbear").log_bytes, 16 * 1024);
+        assert_eq!(after(&t, "dropbear"), ["mount"]);
+
+        let sensord = svc(&t, "sensord");
+        assert_eq!(sensord.ready_fd, Some(3));
+        assert_eq!(sensord.ident.uid, Some(1001));
+        assert_eq!(sensord.ident.gid, Some(1001));
+        assert_eq!(sensord.ident.groups.as_slice(), [1001, 50, 20]);
+        assert_eq!(env(&t, "sensord"), ["SENSORD_BUS=/dev/i2c-1"]);
+        assert_eq!(sensord.envc, 1);
+        assert!(sensord.after.is_empty());
+
+        let getty = svc(&t, "getty");
+        assert!(getty.console);
+        assert_eq!(getty.argc, 5);
+        assert!(!svc(&t, "ntpd").console);
+        for id in t.ids() {
+            let s = t.get(id).unwrap();
+            assert_eq!(t.bytes(s.chdir), b"/\0");
+            assert_eq!(s.stop_signal, 15);
+            assert_eq!(s.stop_timeout_ms, STOP_TIMEOUT_DEFAULT_MS);
+            if s.name.as_slice() != b"sensord" {
+                assert!(s.ident.uid.is_none() && s.ident.gid.is_none() && s.ident.groups.is_empty());
+                assert_eq!(s.ready_fd, None);
+                assert_eq!(s.envc, 0);
+                assert_eq!(t.strings(s.env).count(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_is_stored() {
+        let t = good(&[
+            "[web]",
+            "run = httpd -f -p 8080",
+            "type = daemon",
+            "restart = on-failure",
+            "ready = fd:255",
+            "log = 0",
+            "console = no",
+            "user = www",
+            "group = dialout",
+            "env = A=1",
+            "env = EMPTY=",
+            "env = PATH=/opt/bin:/bin",
+            "env = SPACES= a  b ",
+            "chdir = /srv/my www",
+            "stop-signal = SIGquit",
+            "stop-timeout = 1500ms",
+        ]);
+        let s = svc(&t, "web");
+        assert_eq!(argv(&t, "web"), ["httpd", "-f", "-p", "8080"]);
+        assert_eq!(s.restart, Restart::OnFailure);
+        assert_eq!(s.ready_fd, Some(255));
+        assert_eq!(s.log_bytes, 0);
+        assert!(!s.console);
+        assert_eq!((s.ident.uid, s.ident.gid), (Some(33), Some(20)));
+        assert_eq!(s.ident.groups.as_slice(), [20]);
+        assert_eq!(env(&t, "web"), ["A=1", "EMPTY=", "PATH=/opt/bin:/bin", "SPACES= a  b"]);
+        assert_eq!(s.envc, 4);
+        assert_eq!(t.bytes(s.chdir), b"/srv/my www\0");
+        assert_eq!(texts(t.strings(s.chdir)), ["/srv/my www"]);
+        assert_eq!(s.stop_signal, 3);
+        assert_eq!(s.stop_timeout_ms, 1500);
+    }
+
+    #[test]
+    fn values_interleave_yet_spans_stay_whole() {
+        let t = good(&["[a]", "env = X=1", "run = /bin/a 1", "chdir = /tmp", "env = Y=2", "[b]", "env = Z=3", "run = b"]);
+        assert_eq!(env(&t, "a"), ["X=1", "Y=2"]);
+        assert_eq!(argv(&t, "a"), ["/bin/a", "1"]);
+        assert_eq!(t.bytes(svc(&t, "a").chdir), b"/tmp\0");
+        assert_eq!(env(&t, "b"), ["Z=3"]);
+        assert_eq!(argv(&t, "b"), ["b"]);
+    }
+
+    #[test]
+    fn defaults() {
+        let t = good(&[
+            "[d]",
+            "run = /bin/d",
+            "[o]",
+            "type = oneshot",
+            "run = /bin/o",
+            "[o2]",
+            "restart = on-failure",
+            "type = oneshot",
+            "run = /bin/o2",
+            "[d2]",
+            "restart = never",
+            "run = /bin/d2",
+        ]);
+        assert_eq!(svc(&t, "d").restart, Restart::Always);
+        assert_eq!(svc(&t, "d").kind, Kind::Daemon);
+        assert_eq!(svc(&t, "o").restart, Restart::Never);
+        assert_eq!(svc(&t, "o").kind, Kind::Oneshot);
+        assert_eq!(svc(&t, "o2").restart, Restart::OnFailure);
+        assert_eq!(svc(&t, "d2").restart, Restart::Never);
+        for id in t.ids() {
+            let s = t.get(id).unwrap();
+            assert_eq!(s.log_bytes, 4096);
+            assert_eq!(s.stop_signal, 15);
+            assert_eq!(s.stop_timeout_ms, 5000);
+            assert_eq!(texts(t.strings(s.chdir)), ["/"]);
+            assert!(!s.console);
+            assert_eq!(s.ready_fd, None);
+            assert!(s.ident.uid.is_none() && s.ident.gid.is_none() && s.ident.groups.is_empty());
+        }
+    }
+
+    #[test]
+    fn comments_blanks_and_line_ends() {
+        let src = "# head\r\n\r\n  \t\n[a]\r\n  # indented comment\n\trun\t=\t/bin/echo #not-a-comment  \r\nlog = 1k\r\n\n";
+        let (t, errs) = load(src);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(argv(&t, "a"), ["/bin/echo", "#not-a-comment"]);
+        assert_eq!(svc(&t, "a").log_bytes, 1024);
+        assert_eq!(svc(&t, "a").line, 4);
+        assert!(load("").1.is_empty());
+        assert!(load("").0.is_empty());
+        assert!(load("\n# only a comment\n").1.is_empty());
+    }
+
+    #[test]
+    fn quoting() {
+        let ok = |text: &str, want: &[&str]| assert_eq!(split(text).unwrap(), want, "{text}");
+        ok("/bin/x a b", &["/bin/x", "a", "b"]);
+        ok("  x \t a\t\tb  ", &["x", "a", "b"]);
+        ok("x a'b c'd", &["x", "ab cd"]);
+        ok("x '' y", &["x", "", "y"]);
+        ok("x \"\"", &["x", ""]);
+        ok("x ''''", &["x", ""]);
+        ok(r#"x "a\"b""#, &["x", "a\"b"]);
+        ok(r#"x "a\\b""#, &["x", "a\\b"]);
+        ok(r#"x "a\nb""#, &["x", "anb"]);
+        ok(r"x 'a\b'", &["x", "a\\b"]);
+        ok(r"x 'a\'", &["x", "a\\"]);
+        ok(r"x a\ b", &["x", "a b"]);
+        ok(r"x \'", &["x", "'"]);
+        ok(r"x \\", &["x", "\\"]);
+        ok(r#"x "it's""#, &["x", "it's"]);
+        ok(r#"x 'say "hi"'"#, &["x", "say \"hi\""]);
+        ok(r#"x a"b"'c'\d"#, &["x", "abcd"]);
+        ok("x #1 a=b", &["x", "#1", "a=b"]);
+        ok("/bin/sh -c 'echo $HOME; exit 1'", &["/bin/sh", "-c", "echo $HOME; exit 1"]);
+        ok("'/usr/bin/my prog' -v", &["/usr/bin/my prog", "-v"]);
+        ok(r"bare", &["bare"]);
+        ok("\"sh\"", &["sh"]);
+        ok("/", &["/"]);
+        let many = format!("x{}", " a".repeat(MAX_ARGS - 1));
+        assert_eq!(split(&many).unwrap().len(), MAX_ARGS);
+
+        assert_eq!(split("x 'abc"), Err(RunError::Quote(b'\'')));
+        assert_eq!(split("x \"abc"), Err(RunError::Quote(b'"')));
+        assert_eq!(split(r#"x "abc\""#), Err(RunError::Quote(b'"')));
+        assert_eq!(split(r#"x "abc\"#), Err(RunError::Quote(b'"')));
+        assert_eq!(split(r"x abc\"), Err(RunError::Backslash));
+        assert_eq!(split(&format!("{many} b")), Err(RunError::TooMany));
+        for bad in ["bin/x", "./x", "a/b c", "''", "\"\" x", "'.'/x", ""] {
+            assert_eq!(split(bad), Err(RunError::Program), "{bad}");
+        }
+    }
+
+    #[test]
+    fn run_errors() {
+        let at3 = |run: &str| error(&["# x", "[a]", &format!("run = {run}")]);
+        assert_eq!(at3("/bin/x 'abc"), e(3, "run: missing closing '"));
+        assert_eq!(at3("/bin/x \"abc"), e(3, "run: missing closing \""));
+        assert_eq!(at3(r"/bin/x abc\"), e(3, "run: trailing backslash"));
+        assert_eq!(at3(&format!("x{}", " a".repeat(MAX_ARGS))), e(3, "run: more than 32 arguments"));
+        assert_eq!(at3("bin/x"), e(3, "run: the program must be an absolute path or a bare name"));
+        assert_eq!(at3("./x -v"), e(3, "run: the program must be an absolute path or a bare name"));
+        assert_eq!(at3("'' -v"), e(3, "run: the program must be an absolute path or a bare name"));
+        assert_eq!(error(&["[a]", "run ="]), e(2, "run: missing value"));
+        assert_eq!(error(&["[a]", "run = x", "run = y"]), e(3, "duplicate key \"run\""));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size(b"0"), Some(0));
+        assert_eq!(parse_size(b"0k"), Some(0));
+        assert_eq!(parse_size(b"256"), Some(256));
+        assert_eq!(parse_size(b"4k"), Some(4096));
+        assert_eq!(parse_size(b"4K"), Some(4096));
+        assert_eq!(parse_size(b"1M"), Some(1 << 20));
+        assert_eq!(parse_size(b"2m"), Some(2 << 20));
+        for bad in [&b""[..], b"k", b"m", b"12q", b"4kb", b"4 k", b"-1", b"1.5k", b"99999999999999999m"] {
+            assert_eq!(parse_size(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        let log = |v: &str| load(&format!("[a]\nrun = x\nlog = {v}"));
+        assert_eq!(svc(&log("0").0, "a").log_bytes, 0);
+        assert_eq!(svc(&log("256").0, "a").log_bytes, 256);
+        assert_eq!(svc(&log("4k").0, "a").log_bytes, 4096);
+        assert_eq!(svc(&log("1000K").0, "a").log_bytes, 1_024_000);
+        assert_eq!(log("255").1, [e(3, "log: at least 256 bytes, or 0")]);
+        assert_eq!(log("1").1, [e(3, "log: at least 256 bytes, or 0")]);
+        assert_eq!(log("12q").1, [e(3, "bad size \"12q\" (write 4096, 16k or 1m)")]);
+        // The arena holds tend's own ring too: 1m alone is too much.
+        let budget = "log: the rings would need more than the 1048576 bytes tend is built with";
+        assert_eq!(log("1m").1, [e(3, budget)]);
+        assert_eq!(log("99999999999m").1, [e(3, budget)]);
+        assert_eq!(log("1016k").1, []);
+        assert_eq!(log("1017k").1, [e(3, budget)]);
+    }
+
+    #[test]
+    fn the_log_budget_is_shared() {
+        let budget = "log: the rings would need more than the 1048576 bytes tend is built with";
+        let errs = errors(&["[a]", "run = a", "log = 512k", "[b]", "run = b", "log = 512k", "[c]", "run = c", "log = 1m"]);
+        assert_eq!(errs, [e(6, budget)]);
+        // 8k + 1008k + 4k + 4k = 1024k fits; the next default ring does not,
+        // and the error sits on the header of the service with no log line.
+        let errs = errors(&["[a]", "run = a", "log = 1008k", "[b]", "run = b", "[c]", "run = c", "[d]", "run = d"]);
+        assert_eq!(errs, [e(8, budget)]);
+        let errs = errors(&["[a]", "run = a", "log = 1008k", "[b]", "run = b", "[c]", "run = c", "log = 0", "[d]", "run = d"]);
+        assert_eq!(errs, []);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration(b"500ms"), Some(500));
+        assert_eq!(parse_duration(b"5s"), Some(5000));
+        assert_eq!(parse_duration(b"2m"), Some(120_000));
+        assert_eq!(parse_duration(b"0s"), Some(0));
+        assert_eq!(parse_duration(b"0ms"), Some(0));
+        for bad in [&b""[..], b"5", b"5h", b"s", b"ms", b"5 s", b"1.5s", b"5S", b"-1s", b"5sec", b"99999999999999999m"] {
+            assert_eq!(parse_duration(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        let timeout = |v: &str| load(&format!("[a]\nrun = x\nstop-timeout = {v}"));
+        assert_eq!(svc(&timeout("250ms").0, "a").stop_timeout_ms, 250);
+        assert_eq!(svc(&timeout("60m").0, "a").stop_timeout_ms, 3_600_000);
+        assert_eq!(svc(&timeout("3600s").0, "a").stop_timeout_ms, 3_600_000);
+        assert_eq!(timeout("61m").1, [e(3, "stop-timeout: at most 1 hour")]);
+        assert_eq!(timeout("3600001ms").1, [e(3, "stop-timeout: at most 1 hour")]);
+        assert_eq!(timeout("5").1, [e(3, "bad duration \"5\" (write 500ms, 5s or 2m)")]);
+        assert_eq!(timeout("1h").1, [e(3, "bad duration \"1h\" (write 500ms, 5s or 2m)")]);
+    }
+
+    #[test]
+    fn stop_signals() {
+        let sig = |v: &str| load(&format!("[a]\nrun = x\nstop-signal = {v}"));
+        assert_eq!(svc(&sig("INT").0, "a").stop_signal, 2);
+        assert_eq!(svc(&sig("sighup").0, "a").stop_signal, 1);
+        assert_eq!(svc(&sig("9").0, "a").stop_signal, 9);
+        assert_eq!(sig("FOO").1, [e(3, "stop-signal: unknown signal \"FOO\"")]);
+        assert_eq!(sig("0").1, [e(3, "stop-signal: unknown signal \"0\"")]);
+    }
+
+    #[test]
+    fn after_resolves_forward_and_backward() {
+        let t = good(&[
+            "[a]",
+            "run = a",
+            "after = c, b",
+            "after = d",
+            "after = b",
+            "[b]",
+            "run = b",
+            "[c]",
+            "run = c",
+            "after = b,,d\td",
+            "[d]",
+            "run = d",
+        ]);
+        assert_eq!(after(&t, "a"), ["c", "b", "d"]);
+        assert!(after(&t, "b").is_empty());
+        assert_eq!(after(&t, "c"), ["b", "d"]);
+    }
+
+    #[test]
+    fn after_errors() {
+        assert_eq!(error(&["[a]", "run = a", "after = b", "[b]", "run = b", "after = x"]), e(6, "after: no service named \"x\""));
+        assert_eq!(error(&["[a]", "run = a", "after = a"]), e(3, "after: \"a\" is this service itself"));
+        assert_eq!(error(&["[a]", "run = a", "after = ,"]), e(3, "after: missing value").0.pipe(|_| e(3, "after: missing value")));
+    }
+}

@@ -23,7 +23,7 @@ mod arch;
 use core::ffi::CStr;
 use core::mem::size_of;
 use linux_raw_sys::general as nr;
-use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
 use rustix::io::Errno;
 
 /// A set of signals, as the kernel's 64-bit `sigset_t` (bit `n-1` for
@@ -104,8 +104,89 @@ pub fn set_signal_mask(set: SigSet) -> Result<(), Errno> {
     check(ret).map(drop)
 }
 
+/// An owned file descriptor, closed on drop.
+///
+/// rustix's own `OwnedFd` asserts, each time it is made or borrowed, that it
+/// is not -1, and on 64-bit targets the compiler cannot prove that away: a
+/// panic path in every call. `Fd` holds a number below 2^31 by construction,
+/// so its borrow has no assert. Every descriptor tend opens is an `Fd`, made
+/// by the calls below.
+pub struct Fd(u32);
+
+impl Fd {
+    /// Takes ownership of a descriptor number a system call just returned.
+    fn from_ret(ret: usize) -> Fd {
+        Fd(ret as u32 & 0x7fff_ffff)
+    }
+
+    pub fn raw(&self) -> i32 {
+        (self.0 & 0x7fff_ffff) as i32
+    }
+}
+
+impl AsFd for Fd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is open while `self` lives (closed only on
+        // drop), and masked to be non-negative, so never -1.
+        unsafe { BorrowedFd::borrow_raw(self.raw()) }
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this value owns; nothing else refers
+        // to it once the owner is gone.
+        unsafe { arch::syscall6(nr::__NR_close, [self.raw() as usize, 0, 0, 0, 0, 0]) };
+    }
+}
+
+/// `openat(AT_FDCWD, path, flags, mode)`.
+pub fn open(path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> Result<Fd, Errno> {
+    // SAFETY: `path` is NUL-terminated and lives across the call.
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_openat,
+            [nr::AT_FDCWD as isize as usize, path.as_ptr() as usize, flags.bits() as usize, mode as usize, 0, 0],
+        )
+    };
+    check(ret).map(Fd::from_ret)
+}
+
+/// `pipe2(fds, flags)`: `(read end, write end)`.
+pub fn pipe(flags: u32) -> Result<(Fd, Fd), Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for the two descriptors the kernel writes.
+    let ret = unsafe { arch::syscall6(nr::__NR_pipe2, [fds.as_mut_ptr() as usize, flags as usize, 0, 0, 0, 0]) };
+    check(ret)?;
+    Ok((Fd::from_ret(fds[0] as usize), Fd::from_ret(fds[1] as usize)))
+}
+
+/// `socket(AF_UNIX, SOCK_STREAM | flags, 0)`.
+pub fn unix_socket(flags: u32) -> Result<Fd, Errno> {
+    let kind = linux_raw_sys::net::SOCK_STREAM | flags;
+    // SAFETY: no pointer arguments.
+    let ret = unsafe { arch::syscall6(nr::__NR_socket, [linux_raw_sys::net::AF_UNIX as usize, kind as usize, 0, 0, 0, 0]) };
+    check(ret).map(Fd::from_ret)
+}
+
+/// `accept4(fd, NULL, NULL, flags)`.
+pub fn accept(fd: impl AsFd, flags: u32) -> Result<Fd, Errno> {
+    // SAFETY: null address pointers: the peer's address is not wanted.
+    let ret = unsafe { arch::syscall6(nr::__NR_accept4, [fd.as_fd().as_raw_fd() as usize, 0, 0, flags as usize, 0, 0]) };
+    check(ret).map(Fd::from_ret)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a copy numbered `min` or above.
+pub fn dup_at_least(fd: impl AsFd, min: i32) -> Result<Fd, Errno> {
+    // SAFETY: no pointer arguments.
+    let ret = unsafe {
+        arch::syscall6(nr::__NR_fcntl, [fd.as_fd().as_raw_fd() as usize, nr::F_DUPFD_CLOEXEC as usize, min as usize, 0, 0, 0])
+    };
+    check(ret).map(Fd::from_ret)
+}
+
 /// `signalfd4(-1, set, SFD_CLOEXEC|SFD_NONBLOCK)`.
-pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
+pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
     let mask = set.0;
     let flags = nr::O_CLOEXEC | nr::O_NONBLOCK;
     // SAFETY: as for set_signal_mask; fd -1 asks for a new descriptor.
@@ -115,9 +196,7 @@ pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
             [usize::MAX, &mask as *const u64 as usize, size_of::<u64>(), flags as usize, 0, 0],
         )
     };
-    let fd = check(ret)?;
-    // SAFETY: the kernel just returned this new descriptor; we own it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    check(ret).map(Fd::from_ret)
 }
 
 /// Reads one signal number from a signalfd, or `None` when none is pending.
@@ -191,19 +270,59 @@ pub fn close_range(first: u32, last: u32) {
 
 /// Standard output. Descriptors 0–2 are never closed by tend (as PID 1 it
 /// points them at the console first), so a `'static` borrow is sound.
-pub fn stdout() -> rustix::fd::BorrowedFd<'static> {
+pub fn stdout() -> BorrowedFd<'static> {
     // SAFETY: fd 1 stays open for the life of the process (see above).
-    unsafe { rustix::fd::BorrowedFd::borrow_raw(1) }
+    unsafe { BorrowedFd::borrow_raw(1) }
 }
 
 /// Standard error, as [`stdout`].
-pub fn stderr() -> rustix::fd::BorrowedFd<'static> {
+pub fn stderr() -> BorrowedFd<'static> {
     // SAFETY: fd 2 stays open for the life of the process (see above).
-    unsafe { rustix::fd::BorrowedFd::borrow_raw(2) }
+    unsafe { BorrowedFd::borrow_raw(2) }
 }
 
 /// Standard input, as [`stdout`].
-pub fn stdin() -> rustix::fd::BorrowedFd<'static> {
+pub fn stdin() -> BorrowedFd<'static> {
     // SAFETY: fd 0 stays open for the life of the process (see above).
-    unsafe { rustix::fd::BorrowedFd::borrow_raw(0) }
+    unsafe { BorrowedFd::borrow_raw(0) }
+}
+
+/// `dup3(fd, target, 0)`: makes `target` a copy of `fd`, without
+/// close-on-exec. For the child's descriptor set-up before exec, where the
+/// target number is fixed (0–2, or the readiness fd) and owned by nobody.
+pub fn dup2(fd: impl AsFd, target: i32) -> Result<(), Errno> {
+    // SAFETY: no pointer arguments; `target` is replaced atomically, and no
+    // Rust object in the child owns it.
+    let ret = unsafe {
+        arch::syscall6(nr::__NR_dup3, [fd.as_fd().as_raw_fd() as usize, target as usize, 0, 0, 0, 0])
+    };
+    check(ret).map(drop)
+}
+
+/// `kill(-pgid, sig)`: signals a whole process group. Any signal number,
+/// real-time ones included (rustix's `Signal` names only the classic ones).
+pub fn kill_group(pgid: i32, sig: u32) -> Result<(), Errno> {
+    if pgid <= 1 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: no pointer arguments.
+    let ret = unsafe { arch::syscall6(nr::__NR_kill, [pgid.wrapping_neg() as usize, sig as usize, 0, 0, 0, 0]) };
+    check(ret).map(drop)
+}
+
+/// Marks every descriptor from `first` on close-on-exec
+/// (`close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`, Linux 5.11); on older
+/// kernels, one `fcntl` at a time up to 1024.
+pub fn cloexec_from(first: u32) {
+    const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
+    // SAFETY: no pointer arguments; only flags change, no descriptor closes.
+    let ret = unsafe { arch::syscall6(nr::__NR_close_range, [first as usize, u32::MAX as usize, CLOSE_RANGE_CLOEXEC, 0, 0, 0]) };
+    if check(ret).is_ok() {
+        return;
+    }
+    for fd in first..1024 {
+        // SAFETY: F_SETFD on a number that may or may not be open: the
+        // kernel answers EBADF for a closed one; no memory is involved.
+        unsafe { arch::syscall6(nr::__NR_fcntl, [fd as usize, nr::F_SETFD as usize, nr::FD_CLOEXEC as usize, 0, 0, 0]) };
+    }
 }

@@ -1,0 +1,87 @@
+//! The client side of the control socket: send one request, copy the reply
+//! to stdout (or stderr for errors), exit with the status it carries.
+
+use rustix::io::Errno;
+use rustix::net::{self, SocketAddrUnix};
+
+use crate::limits::REQUEST_MAX_BYTES;
+use crate::load::c_path;
+use crate::proto::{self, Request};
+use crate::say::Buf;
+use crate::shell::write_all;
+use crate::sys;
+
+/// Exit status when the supervisor cannot be reached.
+pub const UNREACHABLE: i32 = 1;
+
+fn unreachable(socket: &[u8], e: Errno) -> i32 {
+    let mut msg = Buf::<400>::new();
+    msg.s(b"tend: cannot reach the supervisor at ").s(socket).s(b": ");
+    msg.s(crate::errno::describe(crate::errno::of(e)));
+    if e == Errno::ACCESS || e == Errno::PERM {
+        msg.s(b" (only root and the supervisor's own user may control it)");
+    }
+    msg.byte(b'\n');
+    write_all(sys::stderr(), msg.as_bytes());
+    UNREACHABLE
+}
+
+/// Sends `req` to the supervisor at `socket` and relays the reply.
+pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
+    let mut pbuf = [0u8; 256];
+    let Some(path) = c_path(socket, &mut pbuf) else { return unreachable(socket, Errno::NAMETOOLONG) };
+    let addr = match SocketAddrUnix::new(path) {
+        Ok(a) => a,
+        Err(e) => return unreachable(socket, e),
+    };
+    let fd = match sys::unix_socket(linux_raw_sys::general::O_CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) => return unreachable(socket, e),
+    };
+    if let Err(e) = net::connect(&fd, &addr) {
+        return unreachable(socket, e);
+    }
+    let mut line = Buf::<REQUEST_MAX_BYTES>::new();
+    proto::encode(req, &mut line);
+    if line.overflowed() {
+        write_all(sys::stderr(), b"tend: request too long\n");
+        return 100;
+    }
+    let mut rest = line.as_bytes();
+    while !rest.is_empty() {
+        match net::send(&fd, rest, net::SendFlags::NOSIGNAL) {
+            Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
+            Err(Errno::INTR) => {}
+            Err(e) => return unreachable(socket, e),
+        }
+    }
+    let mut buf = [0u8; 4096];
+    let mut status: Option<i32> = None;
+    loop {
+        let n = match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return unreachable(socket, e),
+        };
+        let mut data = buf.get(..n).unwrap_or(&[]);
+        if status.is_none() {
+            if let Some((&code, tail)) = data.split_first() {
+                status = Some(i32::from(code));
+                data = tail;
+            }
+        }
+        let out = match status {
+            Some(0 | 3) => sys::stdout(),
+            _ => sys::stderr(),
+        };
+        write_all(out, data);
+    }
+    match status {
+        Some(code) => code,
+        None => {
+            write_all(sys::stderr(), b"tend: the supervisor closed the connection without a reply\n");
+            UNREACHABLE
+        }
+    }
+}

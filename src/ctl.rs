@@ -1,0 +1,428 @@
+//! The supervisor's side of the control socket: accepting clients, checking
+//! who they are, reading one request each and streaming the reply as the
+//! client drains it. Everything is non-blocking and every client has a
+//! deadline, so a slow or hostile client can never stall the loop.
+
+use rustix::io::Errno;
+use rustix::net::{self, RecvFlags, SendFlags};
+
+use crate::limits::*;
+use crate::proto::{self, Request, Verb};
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::shell::Shell;
+use crate::status::{self, View, Widths, ROW_MAX_BYTES};
+use crate::supervisor::Supervisor;
+use crate::sys::{self, Fd};
+use crate::table::{SvcId, Table};
+
+/// Whose log a `log` reply reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LogSrc {
+    Own,
+    Service(SvcId),
+}
+
+/// What a client's reply still has to produce.
+#[derive(Clone, Copy)]
+enum Job {
+    /// Waiting for the request line.
+    Request,
+    /// Rows of the status table (or JSON objects) for the services in
+    /// `set`, from `next` on; with one service, its detail follows.
+    Rows { set: u64, next: u8, json: bool, w: Widths, first: bool, detail: bool },
+    /// A `log` reply about to start: the last `lines` lines (or all).
+    LogStart { src: LogSrc, lines: Option<u32>, follow: bool },
+    /// Log lines from `pos`; `follow` keeps the client for new ones.
+    Lines { src: LogSrc, pos: u64, follow: bool, then_crash: Option<SvcId> },
+    /// The frozen crash text of a service, from byte `off`.
+    Crash { id: SvcId, off: usize },
+    /// Everything produced: close once the buffer is sent.
+    Close,
+}
+
+pub struct Client {
+    fd: Option<Fd>,
+    input: Buf<REQUEST_MAX_BYTES>,
+    out: Buf<CLIENT_OUT_BYTES>,
+    job: Job,
+    deadline_ms: u64,
+}
+
+impl Client {
+    pub const fn new() -> Client {
+        Client { fd: None, input: Buf::new(), out: Buf::new(), job: Job::Request, deadline_ms: 0 }
+    }
+
+    pub fn fd(&self) -> Option<&Fd> {
+        self.fd.as_ref()
+    }
+
+    /// Waiting to send: poll for POLLOUT.
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The time by which it must have finished its current phase (`None` for
+    /// an idle follower).
+    pub fn deadline(&self) -> Option<u64> {
+        match (self.fd.is_some(), self.job) {
+            (false, _) => None,
+            (true, Job::Lines { follow: true, .. }) if self.out.is_empty() => None,
+            (true, _) => Some(self.deadline_ms),
+        }
+    }
+
+    fn drop_connection(&mut self) {
+        self.fd = None;
+        self.input.clear();
+        self.out.clear();
+        self.job = Job::Request;
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Everything a reply may read or change.
+pub struct Ctx<'a, 'w> {
+    pub table: &'a Table,
+    pub sup: &'a mut Supervisor,
+    pub shell: &'a mut Shell<'w>,
+    pub now: u64,
+    /// `tend reboot|poweroff|halt` were asked for (PID 1 acts on it).
+    pub power: &'a mut Option<Verb>,
+    pub pid1: bool,
+}
+
+/// Accepts every pending connection; refuses strangers and, when every slot
+/// is taken, evicts the client that has waited longest without a request.
+pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
+    while let Ok(fd) = sys::accept(listener, linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK) {
+        let me = rustix::process::geteuid().as_raw();
+        match sys::peer_uid(&fd) {
+            Ok(uid) if uid == 0 || uid == me => {}
+            _ => {
+                let mut msg = Buf::<96>::new();
+                msg.byte(1).s(b"tend: refused: only root and uid ").u(me.into()).s(b" may control this supervisor\n");
+                let _ = net::send(&fd, msg.as_bytes(), SendFlags::DONTWAIT | SendFlags::NOSIGNAL);
+                continue;
+            }
+        }
+        let slot = match clients.iter().position(|c| c.fd.is_none()) {
+            Some(i) => i,
+            None => {
+                let stuck = clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| matches!(c.job, Job::Request))
+                    .min_by_key(|(_, c)| c.deadline_ms)
+                    .map(|(i, _)| i);
+                match stuck {
+                    Some(i) => i,
+                    None => {
+                        let _ = net::send(&fd, b"\x01tend: busy: too many clients\n", SendFlags::DONTWAIT | SendFlags::NOSIGNAL);
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(c) = clients.get_mut(slot) {
+            c.drop_connection();
+            c.fd = Some(fd);
+            c.deadline_ms = now.saturating_add(CLIENT_REQUEST_TIMEOUT_MS);
+        }
+    }
+}
+
+/// Drops clients whose deadline passed.
+pub fn expire(clients: &mut [Client; MAX_CLIENTS], now: u64) {
+    for c in clients.iter_mut() {
+        if c.deadline().is_some_and(|d| d <= now) {
+            c.drop_connection();
+        }
+    }
+}
+
+/// The client's socket is readable (or hung up): take in request bytes.
+pub fn on_readable(c: &mut Client, ctx: &mut Ctx<'_, '_>) {
+    let Some(fd) = c.fd.as_ref() else { return };
+    let mut buf = [0u8; 512];
+    match net::recv(fd, &mut buf, RecvFlags::DONTWAIT) {
+        Ok((0, _)) => return c.drop_connection(),
+        Ok((n, _)) => {
+            if matches!(c.job, Job::Request) {
+                c.input.s(buf.get(..n).unwrap_or(&[]));
+            }
+        }
+        Err(Errno::AGAIN | Errno::INTR) => return,
+        Err(_) => return c.drop_connection(),
+    }
+    if !matches!(c.job, Job::Request) {
+        return;
+    }
+    match proto::frame(c.input.as_bytes()) {
+        Ok(None) => {}
+        Ok(Some(len)) => {
+            let mut line = Buf::<REQUEST_MAX_BYTES>::new();
+            line.s(c.input.as_bytes().get(..len).unwrap_or(&[]));
+            c.deadline_ms = ctx.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
+            match proto::decode(line.as_bytes()) {
+                Ok(req) => begin(c, &req, ctx),
+                Err(e) => refuse(c, 100, b"bad request", e.describe(), b""),
+            };
+        }
+        Err(e) => refuse(c, 100, b"bad request", e.describe(), b""),
+    }
+}
+
+/// Replies `tend: WHAT: WHY[ DETAIL]` with `code`, then closes.
+fn refuse(c: &mut Client, code: u8, what: &[u8], why: &[u8], detail: &[u8]) {
+    c.out.clear();
+    c.out.byte(code).s(b"tend: ").s(what).s(b": ").s(why).s(detail).byte(b'\n');
+    c.job = Job::Close;
+}
+
+fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
+    let what = req.verb.word();
+    // Every name must be known before anything happens.
+    let mut set: u64 = 0;
+    for name in &req.names {
+        if req.verb == Verb::Log && *name == b"tend" {
+            continue;
+        }
+        match ctx.table.find(name) {
+            Some(id) => set |= bit(id.index()),
+            None => {
+                let mut quoted = Buf::<48>::new();
+                quoted.byte(b'"').s(name).byte(b'"');
+                return refuse(c, 4, what, b"no service named ", quoted.as_bytes());
+            }
+        }
+    }
+    let ids = || ctx.table.ids().filter(move |id| has(set, id.index()));
+    match req.verb {
+        Verb::Status => {
+            if req.names.is_empty() {
+                set = ctx.table.ids().fold(0, |s, id| s | bit(id.index()));
+            }
+            let all_ok = ctx.table.ids().filter(|id| has(set, id.index())).all(|id| {
+                match (ctx.table.get(id), ctx.sup.get(id)) {
+                    (Some(conf), Some(svc)) => svc.as_expected(conf),
+                    _ => false,
+                }
+            });
+            c.out.byte(if all_ok { 0 } else { 3 });
+            let view = View { table: ctx.table, sup: ctx.sup, rings: &[], crashes: &[], now: ctx.now };
+            let w = Widths::measure(&view, ctx.table.ids().filter(|id| has(set, id.index())));
+            c.job = Job::Rows { set, next: 0, json: req.json, w, first: true, detail: req.names.len() == 1 };
+        }
+        Verb::Log => {
+            let src = match ids().next() {
+                Some(id) => LogSrc::Service(id),
+                None => LogSrc::Own,
+            };
+            c.out.byte(0);
+            c.job = Job::LogStart { src, lines: req.lines, follow: req.follow };
+        }
+        Verb::Start | Verb::Stop | Verb::Restart => {
+            if ctx.sup.shutting_down() && req.verb != Verb::Stop {
+                return refuse(c, 1, what, b"shutting down", b"");
+            }
+            for id in ctx.table.ids().filter(|id| has(set, id.index())) {
+                match req.verb {
+                    Verb::Start => ctx.sup.start(ctx.table, id, ctx.now, ctx.shell),
+                    Verb::Stop => ctx.sup.stop(ctx.table, id, ctx.now, ctx.shell),
+                    _ => ctx.sup.restart(ctx.table, id, ctx.now, ctx.shell),
+                }
+            }
+            c.out.byte(0);
+            c.job = Job::Close;
+        }
+        Verb::Signal => {
+            let Some(id) = ids().next() else { return refuse(c, 100, what, b"no service", b"") };
+            let (pid, running) = ctx.sup.get(id).map_or((0, false), |s| (s.pid, s.state.running()));
+            if !running {
+                return refuse(c, 3, what, b"not running: ", ctx.table.get(id).map_or(b"", |s| s.name.as_slice()));
+            }
+            match sys::kill_group(pid, req.signal.unwrap_or(15).into()) {
+                Ok(()) => {
+                    c.out.byte(0);
+                    c.job = Job::Close;
+                }
+                Err(e) => refuse(c, 1, what, crate::errno::describe(crate::errno::of(e)), b""),
+            }
+        }
+        Verb::Halt | Verb::Poweroff | Verb::Reboot => {
+            if !ctx.pid1 {
+                return refuse(c, 1, what, b"tend is not PID 1 here; stop it with SIGTERM", b"");
+            }
+            *ctx.power = Some(req.verb);
+            c.out.byte(0);
+            c.job = Job::Close;
+        }
+    }
+}
+
+/// Produces as much of the reply as fits and sends what the socket takes.
+pub fn pump(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
+    if c.fd.is_none() {
+        return;
+    }
+    loop {
+        produce(c, view, own);
+        let Some(fd) = c.fd.as_ref() else { return };
+        if c.out.is_empty() {
+            break;
+        }
+        match net::send(fd, c.out.as_bytes(), SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+            Ok(n) => c.out.consume(n),
+            Err(Errno::AGAIN) => return,
+            Err(Errno::INTR) => {}
+            Err(_) => return c.drop_connection(),
+        }
+    }
+    if matches!(c.job, Job::Close) && c.out.is_empty() {
+        c.drop_connection();
+    }
+}
+
+fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
+    loop {
+        let room = c.out.room();
+        match c.job {
+            Job::Request | Job::Close => return,
+            Job::Rows { set, next, json, w, first, detail } => {
+                if room < ROW_MAX_BYTES + 64 {
+                    return;
+                }
+                if first {
+                    if json {
+                        c.out.s(b"{\"services\":[");
+                    } else {
+                        status::header(&mut c.out, w);
+                    }
+                }
+                let upcoming = (usize::from(next)..view.table.len()).find(|&i| has(set, i));
+                match upcoming {
+                    Some(i) => {
+                        let id = SvcId(i as u8);
+                        if json {
+                            if !first {
+                                c.out.byte(b',');
+                            }
+                            status::json_service(&mut c.out, view, id);
+                        } else {
+                            status::row(&mut c.out, w, view, id);
+                        }
+                        c.job = Job::Rows { set, next: (i + 1) as u8, json, w, first: false, detail };
+                    }
+                    None if json => {
+                        c.out.s(b"]}\n");
+                        c.job = Job::Close;
+                    }
+                    None => {
+                        let id = (0..view.table.len()).find(|&i| has(set, i));
+                        c.job = match (detail, id) {
+                            (true, Some(i)) => {
+                                let id = SvcId(i as u8);
+                                let ring = view.rings.get(i);
+                                c.out.s(b"\nlast lines:\n");
+                                let pos = ring.map_or(0, |r| r.last_lines(10));
+                                Job::Lines { src: LogSrc::Service(id), pos, follow: false, then_crash: Some(id) }
+                            }
+                            _ => Job::Close,
+                        };
+                    }
+                }
+            }
+            Job::LogStart { src, lines, follow } => {
+                let ring = ring_of(src, view, own);
+                let pos = match lines {
+                    Some(n) => ring.last_lines(n as usize),
+                    None => ring.oldest(),
+                };
+                c.job = Job::Lines { src, pos, follow, then_crash: None };
+            }
+            Job::Lines { src, mut pos, follow, then_crash } => {
+                let ring = ring_of(src, view, own);
+                if room < LINE_MAX_BYTES + 32 {
+                    return;
+                }
+                match ring.read(&mut pos) {
+                    Some(line) => {
+                        c.out.stamp(line.stamp_ms).s(line.head).s(line.tail);
+                        if !line.tail.last().or(line.head.last()).is_some_and(|&b| b == b'\n') {
+                            c.out.byte(b'\n');
+                        }
+                        c.job = Job::Lines { src, pos, follow, then_crash };
+                    }
+                    None if follow => {
+                        c.job = Job::Lines { src, pos, follow, then_crash };
+                        return;
+                    }
+                    None => {
+                        c.job = match then_crash {
+                            Some(id) => {
+                                match view.crashes.get(id.index()).filter(|cr| cr.recorded).map(|cr| (cr.exit, cr.at_ms)) {
+                                    Some((exit, at)) => {
+                                        c.out.s(b"\nlast crash: ");
+                                        status::exit_words(&mut c.out, exit);
+                                        c.out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago\n");
+                                        Job::Crash { id, off: 0 }
+                                    }
+                                    None => {
+                                        c.out.s(b"\nlast crash: none\n");
+                                        Job::Close
+                                    }
+                                }
+                            }
+                            None => Job::Close,
+                        };
+                    }
+                }
+            }
+            Job::Crash { id, off } => {
+                let text = view.crashes.get(id.index()).map_or(&[][..], |cr| cr.text.as_bytes());
+                let rest = text.get(off..).unwrap_or(&[]);
+                let take = rest.len().min(room);
+                c.out.s(rest.get(..take).unwrap_or(&[]));
+                if take == rest.len() {
+                    c.job = Job::Close;
+                } else {
+                    c.job = Job::Crash { id, off: off + take };
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// True for a client following a log that `src` just added to.
+pub fn follows(c: &Client) -> bool {
+    c.fd.is_some() && matches!(c.job, Job::Lines { follow: true, .. })
+}
+
+/// The socket's descriptor for poll, with whether to wait for POLLOUT.
+pub fn poll_fd(c: &Client) -> Option<(&Fd, bool)> {
+    c.fd.as_ref().map(|fd| (fd, c.wants_write()))
+}
+
+fn ring_of<'a>(src: LogSrc, view: &View<'a>, own: &'a Ring<'static>) -> &'a Ring<'static> {
+    match src {
+        LogSrc::Own => own,
+        LogSrc::Service(id) => view.rings.get(id.index()).unwrap_or(own),
+    }
+}
+
+/// The bit of service `i` in a set of services.
+fn bit(i: usize) -> u64 {
+    1u64.checked_shl(i as u32).unwrap_or(0)
+}
+
+fn has(set: u64, i: usize) -> bool {
+    set & bit(i) != 0
+}

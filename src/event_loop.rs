@@ -1,0 +1,369 @@
+//! The one poll loop.
+//!
+//! # Theory of operation
+//! Everything that can happen to tend arrives on a descriptor: signals on a
+//! signalfd (SIGCHLD, SIGTERM, SIGINT…, all blocked), each service's output
+//! on its log pipe, a readiness newline on a readiness pipe, requests on the
+//! control socket and its clients. Each round polls them all with the
+//! nearest deadline (a backoff retry, a stop timeout, a client's) as the
+//! timeout — none when there is nothing to wait for, so an idle tend sleeps
+//! in one poll and makes no wakeups. The round then reaps every child that
+//! ended (orphans too), reads the pipes into the rings, serves the clients,
+//! and lets the supervisor settle: fire due deadlines and start or stop what
+//! can go.
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fd::AsFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::net::{self, SocketAddrUnix};
+use rustix::process::{WaitOptions, WaitStatus};
+
+use linux_raw_sys::general as sig;
+
+use crate::ctl::{self, Ctx};
+use crate::limits::*;
+use crate::load::{self, c_path, complain};
+use crate::proto::Verb;
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::service::{Exit, State};
+use crate::shell::{drain, say, Shell};
+use crate::status::View;
+use crate::sys::{self, Fd, SigSet};
+use crate::table::SvcId;
+use crate::world::{LogPipe, World};
+
+/// How this supervisor was started.
+pub struct Options<'a> {
+    pub table: &'a [u8],
+    pub socket: &'a [u8],
+    pub pid1: bool,
+}
+
+/// What a poll entry is.
+#[derive(Clone, Copy)]
+enum Src {
+    Signals,
+    Listener,
+    Log(u8),
+    Ready(u8),
+    Client(u8),
+}
+
+/// The signals tend takes through its signalfd (all others keep their
+/// default action).
+fn handled() -> SigSet {
+    SigSet::EMPTY
+        .with(sig::SIGCHLD)
+        .with(sig::SIGTERM)
+        .with(sig::SIGINT)
+        .with(sig::SIGHUP)
+        .with(sig::SIGUSR1)
+        .with(sig::SIGUSR2)
+        .with(sig::SIGPIPE)
+}
+
+/// Supervises until told to stop; returns the exit status.
+pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
+    // Descriptors inherited from whoever started tend must not leak into
+    // the services: tend's own are all close-on-exec.
+    sys::cloexec_from(3);
+    let errors = load::load(world, opt.table, b"");
+    if errors > 0 {
+        let mut msg = Buf::<320>::new();
+        msg.s(b"tend: ").s(opt.table).s(b": not started: ").u(errors as u64).s(b" error(s)\n");
+        crate::shell::write_all(sys::stderr(), msg.as_bytes());
+        return 100;
+    }
+    let set = handled();
+    let sigfd = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
+        Ok(fd) => fd,
+        Err(e) => return fatal(b"signalfd", e),
+    };
+    if !opt.pid1 {
+        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            complain(b"warning: cannot become the child subreaper", b"", e);
+        }
+    }
+    let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
+        Ok(fd) => fd,
+        Err(e) => return fatal(b"/dev/null", e),
+    };
+    if let Err(e) = set_up_logs(world, arena) {
+        return fatal(b"log pipes", e);
+    }
+    let listener = match listen(opt.socket) {
+        Ok(fd) => fd,
+        Err(Errno::ADDRINUSE) => {
+            complain(b"another tend is already running on ", opt.socket, Errno::ADDRINUSE);
+            return 111;
+        }
+        Err(e) => {
+            complain(b"cannot listen on ", opt.socket, e);
+            return 111;
+        }
+    };
+    let now = sys::now_ms();
+    world.sup.load(&world.table);
+    let mut msg = Buf::<320>::new();
+    msg.s(b"supervising ").u(world.table.len() as u64).s(b" services from ").s(opt.table);
+    say(&mut world.own, now, msg.as_bytes());
+
+    let mut power: Option<Verb> = None;
+    let mut more_input = false;
+    loop {
+        let now = sys::now_ms();
+        settle(world, &null, now);
+        pump_clients(world, now);
+        if world.sup.finished() {
+            say(&mut world.own, now, b"every service stopped; exiting");
+            let mut pbuf = [0u8; 256];
+            if let Some(p) = c_path(opt.socket, &mut pbuf) {
+                let _ = rustix::fs::unlink(p);
+            }
+            return 0;
+        }
+        let timeout = next_timeout(world, now, more_input);
+        let mut events: heapless::Vec<(Src, PollFlags), POLL_MAX> = heapless::Vec::new();
+        if let Err(e) = wait(world, &sigfd, &listener, timeout, &mut events) {
+            if e != Errno::INTR {
+                complain(b"poll", b"", e);
+            }
+            continue;
+        }
+        let now = sys::now_ms();
+        more_input = false;
+        for &(src, flags) in &events {
+            match src {
+                Src::Signals => on_signals(world, &sigfd, &null, now, opt.pid1),
+                Src::Listener => ctl::accept(&listener, &mut world.clients, now),
+                Src::Log(i) => {
+                    if let (Some(Some(pipe)), Some(ring)) = (world.pipes.get(usize::from(i)), world.rings.get_mut(usize::from(i))) {
+                        more_input |= drain(pipe, ring, now);
+                    }
+                }
+                Src::Ready(i) => on_ready_pipe(world, &null, SvcId(i), now),
+                Src::Client(i) => on_client(world, &null, usize::from(i), flags, now, &mut power, opt.pid1),
+            }
+        }
+        ctl::expire(&mut world.clients, now);
+        if power.take().is_some() {
+            // PID 1's shutdown is a later addition; until then, stop services.
+            run_shell(world, &null, |sup, table, sh| sup.shutdown(table, now, sh));
+        }
+    }
+}
+
+fn fatal(what: &[u8], e: Errno) -> i32 {
+    complain(what, b"", e);
+    111
+}
+
+/// Carves the arena into rings and opens a log pipe per service with one.
+fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
+    let mut rest = arena;
+    let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
+        let all = core::mem::take(rest);
+        let n = n.min(all.len());
+        let (mine, others) = all.split_at_mut(n);
+        *rest = others;
+        mine
+    };
+    world.own = Ring::new(take(&mut rest, LOG_SELF_BYTES as usize));
+    for id in world.table.ids() {
+        let Some(conf) = world.table.get(id) else { continue };
+        let i = id.index();
+        if conf.log_bytes == 0 || conf.console {
+            continue;
+        }
+        if let Some(r) = world.rings.get_mut(i) {
+            *r = Ring::new(take(&mut rest, conf.log_bytes as usize));
+        }
+        let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
+        rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
+        if let Some(p) = world.pipes.get_mut(i) {
+            *p = Some(LogPipe { read, write });
+        }
+    }
+    Ok(())
+}
+
+/// Binds the control socket, mode 0600; refuses if a live tend answers
+/// there already.
+fn listen(path: &[u8]) -> Result<Fd, Errno> {
+    let mut pbuf = [0u8; 256];
+    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
+    let addr = SocketAddrUnix::new(cpath)?;
+    let probe = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC)?;
+    if net::connect(&probe, &addr).is_ok() {
+        return Err(Errno::ADDRINUSE);
+    }
+    drop(probe);
+    let _ = rustix::fs::unlink(cpath);
+    let fd = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+    let old = rustix::process::umask(Mode::from_raw_mode(0o077));
+    let bound = net::bind(&fd, &addr);
+    rustix::process::umask(old);
+    bound?;
+    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o600))?;
+    net::listen(&fd, 64)?;
+    Ok(fd)
+}
+
+/// Runs `f` with the supervisor and a [`Shell`] over the world's parts.
+fn run_shell<R>(
+    world: &mut World,
+    null: &Fd,
+    f: impl FnOnce(&mut crate::supervisor::Supervisor, &crate::table::Table, &mut Shell<'_>) -> R,
+) -> R {
+    let World { table, sup, rings, crashes, own, pipes, ready, .. } = world;
+    let mut sh = Shell { table, rings, crashes, own, pipes, ready, null: null.as_fd() };
+    f(sup, table, &mut sh)
+}
+
+fn settle(world: &mut World, null: &Fd, now: u64) {
+    run_shell(world, null, |sup, table, sh| sup.settle(table, now, sh));
+    // A readiness pipe is only of use while its service starts.
+    for id in world.table.ids() {
+        let starting = world.sup.get(id).is_some_and(|s| s.state == State::Starting);
+        if let (false, Some(slot)) = (starting, world.ready.get_mut(id.index())) {
+            *slot = None;
+        }
+    }
+}
+
+fn pump_clients(world: &mut World, now: u64) {
+    let World { table, sup, rings, crashes, own, clients, .. } = world;
+    let view = View { table, sup, rings: rings.as_slice(), crashes: crashes.as_slice(), now };
+    for c in clients.iter_mut() {
+        ctl::pump(c, &view, own);
+    }
+}
+
+fn next_timeout(world: &World, now: u64, busy: bool) -> Option<u64> {
+    if busy {
+        return Some(0);
+    }
+    let clients = world.clients.iter().filter_map(|c| c.deadline()).min();
+    let deadline = match (world.sup.next_deadline(), clients) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    deadline.map(|d| d.saturating_sub(now))
+}
+
+/// Polls every descriptor tend watches; fills `events` with what is ready.
+fn wait(
+    world: &World,
+    sigfd: &Fd,
+    listener: &Fd,
+    timeout_ms: Option<u64>,
+    events: &mut heapless::Vec<(Src, PollFlags), POLL_MAX>,
+) -> Result<(), Errno> {
+    let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
+    let mut srcs: heapless::Vec<Src, POLL_MAX> = heapless::Vec::new();
+    fn push<'a>(fds: &mut heapless::Vec<PollFd<'a>, POLL_MAX>, srcs: &mut heapless::Vec<Src, POLL_MAX>, fd: PollFd<'a>, src: Src) {
+        if fds.push(fd).is_ok() {
+            let _ = srcs.push(src);
+        }
+    }
+    let mut add = |fd, src| push(&mut fds, &mut srcs, fd, src);
+    add(PollFd::new(sigfd, PollFlags::IN), Src::Signals);
+    add(PollFd::new(listener, PollFlags::IN), Src::Listener);
+    for (i, pipe) in world.pipes.iter().enumerate() {
+        if let Some(p) = pipe {
+            add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i as u8));
+        }
+    }
+    for (i, r) in world.ready.iter().enumerate() {
+        if let Some(fd) = r {
+            add(PollFd::new(fd, PollFlags::IN), Src::Ready(i as u8));
+        }
+    }
+    for (i, c) in world.clients.iter().enumerate() {
+        if let Some((fd, out)) = ctl::poll_fd(c) {
+            let flags = if out { PollFlags::IN | PollFlags::OUT } else { PollFlags::IN };
+            add(PollFd::new(fd, flags), Src::Client(i as u8));
+        }
+    }
+    let ts = timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });
+    poll(&mut fds, ts.as_ref())?;
+    for (fd, src) in fds.iter().zip(srcs.iter()) {
+        let r = fd.revents();
+        if !r.is_empty() {
+            let _ = events.push((*src, r));
+        }
+    }
+    Ok(())
+}
+
+fn on_signals(world: &mut World, sigfd: &Fd, null: &Fd, now: u64, pid1: bool) {
+    let mut reap = false;
+    while let Some(signo) = sys::read_signal(sigfd) {
+        match signo {
+            sig::SIGCHLD => reap = true,
+            sig::SIGTERM | sig::SIGINT if !pid1 => {
+                if !world.sup.shutting_down() {
+                    let mut msg = Buf::<64>::new();
+                    msg.s(b"SIG").s(crate::signal::name(signo as u8)).s(b": stopping every service");
+                    say(&mut world.own, now, msg.as_bytes());
+                    run_shell(world, null, |sup, table, sh| sup.shutdown(table, now, sh));
+                }
+            }
+            _ => {}
+        }
+    }
+    if reap {
+        reap_children(world, null, now);
+    }
+}
+
+/// Reaps every child that ended, services and orphans alike.
+fn reap_children(world: &mut World, null: &Fd, now: u64) {
+    while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+        let exit = exit_of(status);
+        run_shell(world, null, |sup, table, sh| sup.on_exit(table, pid.as_raw_nonzero().get(), exit, now, sh));
+    }
+}
+
+fn exit_of(status: WaitStatus) -> Exit {
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => Exit::Code(code as u8),
+        (None, Some(s)) => Exit::Signal(s as u8),
+        (None, None) => Exit::Code(255),
+    }
+}
+
+fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
+    let Some(slot) = world.ready.get_mut(id.index()) else { return };
+    let Some(fd) = slot.as_ref() else { return };
+    let mut buf = [0u8; 64];
+    let ready = match rustix::io::read(fd, &mut buf) {
+        Ok(0) => {
+            *slot = None;
+            false
+        }
+        Ok(n) => buf.get(..n).is_some_and(|b| b.contains(&b'\n')),
+        Err(Errno::AGAIN | Errno::INTR) => false,
+        Err(_) => {
+            *slot = None;
+            false
+        }
+    };
+    if ready {
+        *slot = None;
+        run_shell(world, null, |sup, table, sh| sup.on_ready(table, id, now, sh));
+    }
+}
+
+fn on_client(world: &mut World, null: &Fd, i: usize, flags: PollFlags, now: u64, power: &mut Option<Verb>, pid1: bool) {
+    if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+        return; // only writable: pump_clients sends.
+    }
+    let World { table, sup, rings, crashes, own, pipes, ready, clients, .. } = world;
+    let Some(c) = clients.get_mut(i) else { return };
+    let mut sh = Shell { table, rings, crashes, own, pipes, ready, null: null.as_fd() };
+    let mut ctx = Ctx { table, sup, shell: &mut sh, now, power, pid1 };
+    ctl::on_readable(c, &mut ctx);
+}

@@ -1,0 +1,250 @@
+//! The control protocol between `tend COMMAND` and the supervisor.
+//!
+//! A request is one line of space-separated words, ended by `\n`:
+//! the verb, then flags (`-j` JSON, `-f` follow, `-nN` lines, `-sN` signal)
+//! and service names. The reply is one byte — the exit status the client
+//! ends with — then text until the supervisor closes the connection. Text
+//! of a reply whose status is 0 or 3 goes to stdout, any other to stderr.
+
+use crate::limits::{MAX_SERVICES, NAME_MAX_BYTES, REQUEST_MAX_BYTES};
+use crate::say::{parse_u64, Buf};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Verb {
+    Status,
+    Log,
+    Start,
+    Stop,
+    Restart,
+    Signal,
+    Halt,
+    Poweroff,
+    Reboot,
+}
+
+const VERBS: &[(Verb, &[u8])] = &[
+    (Verb::Status, b"status"),
+    (Verb::Log, b"log"),
+    (Verb::Start, b"start"),
+    (Verb::Stop, b"stop"),
+    (Verb::Restart, b"restart"),
+    (Verb::Signal, b"signal"),
+    (Verb::Halt, b"halt"),
+    (Verb::Poweroff, b"poweroff"),
+    (Verb::Reboot, b"reboot"),
+];
+
+impl Verb {
+    pub fn word(self) -> &'static [u8] {
+        VERBS.iter().find(|v| v.0 == self).map_or(b"?", |v| v.1)
+    }
+
+    pub fn from_word(word: &[u8]) -> Option<Verb> {
+        VERBS.iter().find(|v| v.1 == word).map(|v| v.0)
+    }
+}
+
+/// A decoded request; names borrow from the request bytes.
+#[cfg_attr(test, derive(Debug))]
+pub struct Request<'a> {
+    pub verb: Verb,
+    pub json: bool,
+    pub follow: bool,
+    /// `-n`: lines of log wanted (None: all).
+    pub lines: Option<u32>,
+    /// `-s`: signal number.
+    pub signal: Option<u8>,
+    pub names: heapless::Vec<&'a [u8], MAX_SERVICES>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(verb: Verb) -> Request<'a> {
+        Request { verb, json: false, follow: false, lines: None, signal: None, names: heapless::Vec::new() }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum ProtoError {
+    /// No `\n` within REQUEST_MAX_BYTES.
+    TooLong,
+    Empty,
+    UnknownVerb,
+    BadFlag,
+    BadName,
+    TooManyNames,
+    /// The verb's arguments are not all there (or too many).
+    Arguments,
+}
+
+impl ProtoError {
+    pub fn describe(self) -> &'static [u8] {
+        match self {
+            ProtoError::TooLong => b"request too long",
+            ProtoError::Empty => b"empty request",
+            ProtoError::UnknownVerb => b"unknown command",
+            ProtoError::BadFlag => b"bad option",
+            ProtoError::BadName => b"bad service name",
+            ProtoError::TooManyNames => b"too many names",
+            ProtoError::Arguments => b"wrong arguments for this command",
+        }
+    }
+}
+
+/// A service name: 1 to NAME_MAX_BYTES-1 bytes of `[A-Za-z0-9_.@-]`.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() < NAME_MAX_BYTES
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-'))
+}
+
+/// Finds the end of a request in what has arrived: `Ok(Some(len))` with the
+/// line's length (without `\n`), `Ok(None)` to wait for more.
+pub fn frame(received: &[u8]) -> Result<Option<usize>, ProtoError> {
+    match received.iter().position(|&b| b == b'\n') {
+        Some(n) => Ok(Some(n)),
+        None if received.len() >= REQUEST_MAX_BYTES => Err(ProtoError::TooLong),
+        None => Ok(None),
+    }
+}
+
+/// Decodes one request line (without its `\n`).
+pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
+    let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let verb = Verb::from_word(words.next().ok_or(ProtoError::Empty)?).ok_or(ProtoError::UnknownVerb)?;
+    let mut req = Request::new(verb);
+    for word in words {
+        match word {
+            [b'-', b'j'] => req.json = true,
+            [b'-', b'f'] => req.follow = true,
+            [b'-', b'n', n @ ..] => {
+                req.lines = Some(parse_u64(n).and_then(|n| u32::try_from(n).ok()).ok_or(ProtoError::BadFlag)?)
+            }
+            [b'-', b's', n @ ..] => {
+                req.signal = Some(parse_u64(n).filter(|n| (1..=64).contains(n)).ok_or(ProtoError::BadFlag)? as u8)
+            }
+            [b'-', ..] => return Err(ProtoError::BadFlag),
+            name if valid_name(name) => req.names.push(name).map_err(|_| ProtoError::TooManyNames)?,
+            _ => return Err(ProtoError::BadName),
+        }
+    }
+    let n = req.names.len();
+    let ok = match verb {
+        Verb::Status => !req.follow && req.lines.is_none() && req.signal.is_none(),
+        Verb::Log => n == 1 && !req.json && req.signal.is_none(),
+        Verb::Start | Verb::Stop | Verb::Restart => n >= 1 && !req.json && !req.follow && req.lines.is_none(),
+        Verb::Signal => n == 1 && req.signal.is_some() && !req.json && !req.follow && req.lines.is_none(),
+        Verb::Halt | Verb::Poweroff | Verb::Reboot => n == 0 && !req.json && !req.follow && req.lines.is_none(),
+    };
+    if ok {
+        Ok(req)
+    } else {
+        Err(ProtoError::Arguments)
+    }
+}
+
+/// Encodes a request as its line, `\n` included.
+pub fn encode<const N: usize>(req: &Request<'_>, out: &mut Buf<N>) {
+    out.s(req.verb.word());
+    if req.json {
+        out.s(b" -j");
+    }
+    if req.follow {
+        out.s(b" -f");
+    }
+    if let Some(n) = req.lines {
+        out.s(b" -n").u(u64::from(n));
+    }
+    if let Some(s) = req.signal {
+        out.s(b" -s").u(u64::from(s));
+    }
+    for name in &req.names {
+        out.byte(b' ').s(name);
+    }
+    out.byte(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(req: &Request<'_>) -> Vec<u8> {
+        let mut b = Buf::<REQUEST_MAX_BYTES>::new();
+        encode(req, &mut b);
+        b.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn encode_decode_roundtrip() {
+        let mut req = Request::new(Verb::Log);
+        req.follow = true;
+        req.lines = Some(20);
+        req.names.push(b"ntpd").unwrap();
+        let line = roundtrip(&req);
+        assert_eq!(line, b"log -f -n20 ntpd\n");
+        let got = decode(&line[..line.len() - 1]).unwrap();
+        assert_eq!(got.verb, Verb::Log);
+        assert!(got.follow && !got.json);
+        assert_eq!(got.lines, Some(20));
+        assert_eq!(got.names.as_slice(), &[b"ntpd".as_slice()]);
+
+        let mut req = Request::new(Verb::Signal);
+        req.signal = Some(10);
+        req.names.push(b"a-b_c.d@e").unwrap();
+        let line = roundtrip(&req);
+        let got = decode(&line[..line.len() - 1]).unwrap();
+        assert_eq!(got.signal, Some(10));
+        assert_eq!(got.names[0], b"a-b_c.d@e");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!(decode(b"").unwrap_err(), ProtoError::Empty);
+        assert_eq!(decode(b"   ").unwrap_err(), ProtoError::Empty);
+        assert_eq!(decode(b"explode").unwrap_err(), ProtoError::UnknownVerb);
+        assert_eq!(decode(b"status -x").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"status -nx").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"signal -s0 a").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"signal -s65 a").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"status a/b").unwrap_err(), ProtoError::BadName);
+        assert_eq!(decode(b"status \xff").unwrap_err(), ProtoError::BadName);
+        assert_eq!(decode(b"log").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"log a b").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"start").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"signal a").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"reboot a").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"status -f").unwrap_err(), ProtoError::Arguments);
+        let many: Vec<u8> = (0..=MAX_SERVICES).flat_map(|i| format!(" s{i}").into_bytes()).collect();
+        let line = [b"status".as_slice(), &many].concat();
+        assert_eq!(decode(&line).unwrap_err(), ProtoError::TooManyNames);
+    }
+
+    #[test]
+    fn accepts_every_verb() {
+        for (verb, word) in VERBS {
+            let line = match verb {
+                Verb::Status | Verb::Halt | Verb::Poweroff | Verb::Reboot => word.to_vec(),
+                Verb::Signal => [word.as_slice(), b" -s15 x"].concat(),
+                _ => [word.as_slice(), b" x"].concat(),
+            };
+            assert_eq!(decode(&line).unwrap().verb, *verb);
+        }
+    }
+
+    #[test]
+    fn framing() {
+        assert_eq!(frame(b"status"), Ok(None));
+        assert_eq!(frame(b"status\nrest"), Ok(Some(6)));
+        assert_eq!(frame(&[b'x'; REQUEST_MAX_BYTES]), Err(ProtoError::TooLong));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name(b"getty@ttyS0"));
+        assert!(!valid_name(b""));
+        assert!(!valid_name(&[b'a'; NAME_MAX_BYTES]));
+        assert!(valid_name(&[b'a'; NAME_MAX_BYTES - 1]));
+        assert!(!valid_name(b"a b"));
+    }
+}

@@ -1,0 +1,556 @@
+//! One service's life: its state, and the state machine that moves it.
+//!
+//! The whole machine is [`Service::step`]: one `match (state, event)` with
+//! no wildcard arm, so every pair is decided here and nowhere else. It does
+//! no I/O; the [`Action`] it returns is carried out by the supervisor.
+
+use crate::limits::{RESTART_MAX_DELAY_MS, RESTART_MIN_DELAY_MS, STABLE_RUN_MS};
+use crate::table::{Kind, Restart, ServiceConf};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+#[repr(u8)]
+pub enum State {
+    /// Not running and not about to (stopped, or waiting for `after`).
+    Down = 0,
+    /// Running, but not yet ready (`ready = fd:N`), or a oneshot running.
+    Starting,
+    /// Running.
+    Up,
+    /// Running and said it is ready.
+    Ready,
+    /// Sent its stop signal; SIGKILL follows at the deadline.
+    Stopping,
+    /// Died too soon; restarts at the deadline.
+    Backoff,
+    /// A oneshot that exited 0.
+    Done,
+    /// Cannot start (exec error, bad user…) until started by hand.
+    Failed,
+}
+
+impl State {
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            State::Down => b"down",
+            State::Starting => b"starting",
+            State::Up => b"up",
+            State::Ready => b"ready",
+            State::Stopping => b"stopping",
+            State::Backoff => b"backoff",
+            State::Done => b"done",
+            State::Failed => b"failed",
+        }
+    }
+
+    /// A process of this service is alive.
+    pub fn running(self) -> bool {
+        matches!(self, State::Starting | State::Up | State::Ready | State::Stopping)
+    }
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Exit {
+    Code(u8),
+    Signal(u8),
+}
+
+impl Exit {
+    pub fn failed(self) -> bool {
+        self != Exit::Code(0)
+    }
+}
+
+/// The step of starting a service that failed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Step {
+    Pipe,
+    Fork,
+    Setup,
+    Setgroups,
+    Setgid,
+    Setuid,
+    Chdir,
+    Exec,
+}
+
+impl Step {
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            Step::Pipe => b"pipe",
+            Step::Fork => b"fork",
+            Step::Setup => b"setup",
+            Step::Setgroups => b"setgroups",
+            Step::Setgid => b"setgid",
+            Step::Setuid => b"setuid",
+            Step::Chdir => b"chdir",
+            Step::Exec => b"exec",
+        }
+    }
+}
+
+/// Why a service could not be started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub struct StartError {
+    pub step: Step,
+    pub errno: u16,
+}
+
+impl StartError {
+    /// Shortage of a resource (processes, memory, descriptors): worth
+    /// retrying later. Anything else will fail the same way again.
+    pub fn temporary(self) -> bool {
+        use linux_raw_sys::errno::*;
+        matches!(u32::from(self.errno), EAGAIN | ENOMEM | EMFILE | ENFILE | ETXTBSY | EINTR | ENOBUFS)
+    }
+}
+
+/// What the service's last run came to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Outcome {
+    None,
+    Exited { exit: Exit, at_ms: u64 },
+    NotStarted { err: StartError, at_ms: u64 },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Event {
+    /// Start now (the supervisor found it wanted and its `after` met, or the
+    /// user asked).
+    Start,
+    /// Stop (the user asked, or shutdown).
+    Stop,
+    Spawned { pid: i32 },
+    SpawnFailed(StartError),
+    /// The readiness newline arrived.
+    Ready,
+    Exited(Exit),
+    /// The deadline passed.
+    Timer,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Action {
+    None,
+    /// Fork and exec the service, then report `Spawned` or `SpawnFailed`.
+    Spawn,
+    /// Send this signal (and SIGCONT) to the service's process group.
+    Signal(u8),
+    /// SIGKILL the service's process group.
+    Kill,
+}
+
+/// The run-time record of one service.
+#[derive(Clone, Copy)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Service {
+    pub state: State,
+    /// Process id while running, else 0.
+    pub pid: i32,
+    pub started_ms: u64,
+    /// Became ready during this run.
+    pub ready_seen: bool,
+    /// Automatic restarts so far.
+    pub restarts: u32,
+    /// The delay the next too-early death will wait (0 before the first:
+    /// RESTART_MIN_DELAY_MS).
+    pub delay_ms: u64,
+    /// Backoff retry time, or SIGKILL time while stopping.
+    pub deadline_ms: Option<u64>,
+    /// The user stopped it (`stop`, until `start`); all-zero is the initial
+    /// record, so a static of them costs nothing in the binary.
+    pub stopped: bool,
+    /// Ended and not to be restarted automatically (restart policy).
+    pub held: bool,
+    pub last: Outcome,
+}
+
+impl Service {
+    pub const fn new() -> Service {
+        Service {
+            state: State::Down,
+            pid: 0,
+            started_ms: 0,
+            ready_seen: false,
+            restarts: 0,
+            delay_ms: 0,
+            deadline_ms: None,
+            stopped: false,
+            held: false,
+            last: Outcome::None,
+        }
+    }
+
+    /// The state machine. Every (state, event) pair is listed.
+    pub fn step(&mut self, conf: &ServiceConf, event: Event, now: u64) -> Action {
+        use Event as E;
+        use State as S;
+        match (self.state, event) {
+            (S::Down | S::Done | S::Failed, E::Start) => Action::Spawn,
+            (S::Backoff, E::Start | E::Timer) => {
+                self.deadline_ms = None;
+                Action::Spawn
+            }
+            (S::Starting | S::Up | S::Ready | S::Stopping, E::Start) => Action::None,
+
+            (S::Starting | S::Up | S::Ready, E::Stop) => {
+                self.state = S::Stopping;
+                self.deadline_ms = Some(now.saturating_add(u64::from(conf.stop_timeout_ms)));
+                Action::Signal(conf.stop_signal)
+            }
+            (S::Backoff | S::Failed, E::Stop) => {
+                self.state = S::Down;
+                self.deadline_ms = None;
+                Action::None
+            }
+            (S::Down | S::Stopping | S::Done, E::Stop) => Action::None,
+
+            (S::Down | S::Backoff | S::Done | S::Failed, E::Spawned { pid }) => {
+                self.pid = pid;
+                self.started_ms = now;
+                self.ready_seen = false;
+                self.deadline_ms = None;
+                let waits = conf.kind == Kind::Oneshot || conf.ready_fd.is_some();
+                self.state = if waits { S::Starting } else { S::Up };
+                Action::None
+            }
+            (S::Down | S::Backoff | S::Done | S::Failed, E::SpawnFailed(err)) => {
+                self.last = Outcome::NotStarted { err, at_ms: now };
+                if err.temporary() {
+                    self.back_off(now);
+                } else {
+                    self.state = S::Failed;
+                    self.deadline_ms = None;
+                }
+                Action::None
+            }
+            // Only spawned from the states above; nothing to do otherwise.
+            (S::Starting | S::Up | S::Ready | S::Stopping, E::Spawned { .. } | E::SpawnFailed(_)) => Action::None,
+
+            (S::Starting, E::Ready) => {
+                self.state = S::Ready;
+                self.ready_seen = true;
+                Action::None
+            }
+            (S::Down | S::Up | S::Ready | S::Stopping | S::Backoff | S::Done | S::Failed, E::Ready) => Action::None,
+
+            (S::Starting | S::Up | S::Ready, E::Exited(exit)) => self.exited(conf, exit, now),
+            (S::Stopping, E::Exited(exit)) => {
+                self.state = S::Down;
+                self.pid = 0;
+                self.deadline_ms = None;
+                self.last = Outcome::Exited { exit, at_ms: now };
+                // Whatever the leader left behind in its group goes too.
+                Action::Kill
+            }
+            (S::Down | S::Backoff | S::Done | S::Failed, E::Exited(_)) => Action::None,
+
+            (S::Stopping, E::Timer) => {
+                self.deadline_ms = None;
+                Action::Kill
+            }
+            (S::Down | S::Starting | S::Up | S::Ready | S::Done | S::Failed, E::Timer) => Action::None,
+        }
+    }
+
+    /// A running service's process ended on its own.
+    fn exited(&mut self, conf: &ServiceConf, exit: Exit, now: u64) -> Action {
+        self.pid = 0;
+        self.last = Outcome::Exited { exit, at_ms: now };
+        if conf.kind == Kind::Oneshot && !exit.failed() {
+            self.state = State::Done;
+            return Action::None;
+        }
+        let again = !self.stopped
+            && match conf.restart {
+                Restart::Always => true,
+                Restart::OnFailure => exit.failed(),
+                Restart::Never => false,
+            };
+        if !again {
+            self.state = State::Down;
+            self.held = true;
+            return Action::None;
+        }
+        self.restarts = self.restarts.saturating_add(1);
+        if self.ready_seen || now.saturating_sub(self.started_ms) >= STABLE_RUN_MS {
+            self.delay_ms = 0;
+            self.state = State::Down;
+            Action::Spawn
+        } else {
+            self.back_off(now);
+            Action::None
+        }
+    }
+
+    fn back_off(&mut self, now: u64) {
+        let delay = self.delay_ms.max(RESTART_MIN_DELAY_MS);
+        self.state = State::Backoff;
+        self.deadline_ms = Some(now.saturating_add(delay));
+        self.delay_ms = delay.saturating_mul(2).min(RESTART_MAX_DELAY_MS);
+    }
+
+    /// In the state it should be in, for `tend status`'s exit code: daemons
+    /// up or ready, oneshots done, and what the user stopped down.
+    pub fn as_expected(&self, conf: &ServiceConf) -> bool {
+        match self.state {
+            State::Up | State::Ready => conf.kind == Kind::Daemon,
+            State::Done => conf.kind == Kind::Oneshot,
+            State::Down => self.stopped,
+            State::Starting | State::Stopping | State::Backoff | State::Failed => false,
+        }
+    }
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::table::{Identity, Span};
+
+    pub(crate) fn conf(kind: Kind, restart: Restart, ready: bool) -> ServiceConf {
+        ServiceConf {
+            name: heapless::Vec::from_slice(b"svc").unwrap(),
+            line: 1,
+            kind,
+            restart,
+            argv: Span::default(),
+            argc: 0,
+            env: Span::default(),
+            envc: 0,
+            chdir: Span::default(),
+            after: heapless::Vec::new(),
+            ready_fd: ready.then_some(3),
+            log_bytes: 4096,
+            console: false,
+            ident: Identity::default(),
+            stop_signal: 15,
+            stop_timeout_ms: 5000,
+        }
+    }
+
+    const ALL_STATES: [State; 8] = [
+        State::Down,
+        State::Starting,
+        State::Up,
+        State::Ready,
+        State::Stopping,
+        State::Backoff,
+        State::Done,
+        State::Failed,
+    ];
+
+    fn events() -> [Event; 9] {
+        [
+            Event::Start,
+            Event::Stop,
+            Event::Spawned { pid: 42 },
+            Event::SpawnFailed(StartError { step: Step::Exec, errno: linux_raw_sys::errno::ENOENT as u16 }),
+            Event::SpawnFailed(StartError { step: Step::Fork, errno: linux_raw_sys::errno::EAGAIN as u16 }),
+            Event::Ready,
+            Event::Exited(Exit::Code(0)),
+            Event::Exited(Exit::Signal(11)),
+            Event::Timer,
+        ]
+    }
+
+    fn in_state(state: State) -> Service {
+        let mut s = Service::new();
+        s.state = state;
+        if state.running() {
+            s.pid = 7;
+            s.started_ms = 1000;
+        }
+        if matches!(state, State::Backoff | State::Stopping) {
+            s.deadline_ms = Some(5000);
+        }
+        s
+    }
+
+    /// The expected (state, action) for every pair, written out as a table
+    /// independent of `step`'s own match, for a daemon with `restart =
+    /// always`, no readiness, that ran 100 ms (too short to be stable).
+    fn expected(state: State, event: Event) -> (State, Action) {
+        use Action as A;
+        use State as S;
+        let temp = |e: &Event| matches!(e, Event::SpawnFailed(err) if err.temporary());
+        match event {
+            Event::Start => match state {
+                S::Down | S::Backoff | S::Done | S::Failed => (state, A::Spawn),
+                _ => (state, A::None),
+            },
+            Event::Stop => match state {
+                S::Starting | S::Up | S::Ready => (S::Stopping, A::Signal(15)),
+                S::Backoff | S::Failed => (S::Down, A::None),
+                _ => (state, A::None),
+            },
+            Event::Spawned { .. } => match state {
+                S::Down | S::Backoff | S::Done | S::Failed => (S::Up, A::None),
+                _ => (state, A::None),
+            },
+            Event::SpawnFailed(_) => match state {
+                S::Down | S::Backoff | S::Done | S::Failed if temp(&event) => (S::Backoff, A::None),
+                S::Down | S::Backoff | S::Done | S::Failed => (S::Failed, A::None),
+                _ => (state, A::None),
+            },
+            Event::Ready => match state {
+                S::Starting => (S::Ready, A::None),
+                _ => (state, A::None),
+            },
+            Event::Exited(_) => match state {
+                S::Starting | S::Up | S::Ready => (S::Backoff, A::None),
+                S::Stopping => (S::Down, A::Kill),
+                _ => (state, A::None),
+            },
+            Event::Timer => match state {
+                S::Backoff => (S::Backoff, A::Spawn),
+                S::Stopping => (S::Stopping, A::Kill),
+                _ => (state, A::None),
+            },
+        }
+    }
+
+    #[test]
+    fn every_state_event_pair() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut pairs = 0;
+        for state in ALL_STATES {
+            for event in events() {
+                let mut s = in_state(state);
+                let action = s.step(&c, event, 1100);
+                let (want_state, want_action) = expected(state, event);
+                assert_eq!((s.state, action), (want_state, want_action), "{state:?} + {event:?}");
+                pairs += 1;
+            }
+        }
+        assert_eq!(pairs, 8 * 9);
+    }
+
+    #[test]
+    fn stop_sets_the_kill_deadline() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut s = in_state(State::Up);
+        assert_eq!(s.step(&c, Event::Stop, 2000), Action::Signal(15));
+        assert_eq!(s.deadline_ms, Some(7000));
+        assert_eq!(s.step(&c, Event::Timer, 7000), Action::Kill);
+        assert_eq!(s.deadline_ms, None);
+        assert_eq!(s.step(&c, Event::Exited(Exit::Signal(9)), 7001), Action::Kill);
+        assert_eq!(s.state, State::Down);
+        assert_eq!(s.last, Outcome::Exited { exit: Exit::Signal(9), at_ms: 7001 });
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets_after_a_stable_run() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut s = Service::new();
+        let mut now = 0;
+        let mut delays = Vec::new();
+        for _ in 0..12 {
+            assert_eq!(s.step(&c, Event::Start, now), Action::Spawn);
+            s.step(&c, Event::Spawned { pid: 9 }, now);
+            now += 10; // dies after 10 ms
+            assert_eq!(s.step(&c, Event::Exited(Exit::Code(1)), now), Action::None);
+            assert_eq!(s.state, State::Backoff);
+            let d = s.deadline_ms.unwrap() - now;
+            delays.push(d);
+            now += d;
+            assert_eq!(s.step(&c, Event::Timer, now), Action::Spawn);
+            s.step(&c, Event::Spawned { pid: 9 }, now);
+            now += 10;
+            s.step(&c, Event::Exited(Exit::Code(1)), now);
+            delays.push(s.deadline_ms.unwrap() - now);
+            now = s.deadline_ms.unwrap();
+            s.state = State::Down;
+            s.deadline_ms = None;
+        }
+        assert_eq!(&delays[..10], &[100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200]);
+        assert!(delays[10..].iter().all(|&d| d == RESTART_MAX_DELAY_MS));
+        assert_eq!(s.restarts, 24);
+
+        // A run of >= 1 s restarts at once and resets the delay.
+        s.step(&c, Event::Start, now);
+        s.step(&c, Event::Spawned { pid: 9 }, now);
+        now += STABLE_RUN_MS;
+        assert_eq!(s.step(&c, Event::Exited(Exit::Code(1)), now), Action::Spawn);
+        assert_eq!(s.state, State::Down);
+        assert_eq!(s.delay_ms, 0);
+    }
+
+    #[test]
+    fn ready_counts_as_stable() {
+        let c = conf(Kind::Daemon, Restart::Always, true);
+        let mut s = Service::new();
+        s.delay_ms = 6400;
+        s.step(&c, Event::Spawned { pid: 3 }, 0);
+        assert_eq!(s.state, State::Starting);
+        s.step(&c, Event::Ready, 5);
+        assert_eq!(s.state, State::Ready);
+        assert_eq!(s.step(&c, Event::Exited(Exit::Signal(11)), 10), Action::Spawn);
+        assert_eq!(s.delay_ms, 0);
+    }
+
+    #[test]
+    fn restart_policies() {
+        for (restart, exit, again) in [
+            (Restart::Always, Exit::Code(0), true),
+            (Restart::OnFailure, Exit::Code(0), false),
+            (Restart::OnFailure, Exit::Code(2), true),
+            (Restart::OnFailure, Exit::Signal(9), true),
+            (Restart::Never, Exit::Code(1), false),
+        ] {
+            let c = conf(Kind::Daemon, restart, false);
+            let mut s = in_state(State::Up);
+            s.step(&c, Event::Exited(exit), 5000);
+            assert_eq!(s.state == State::Down && s.held, !again, "{restart:?} {exit:?}");
+        }
+    }
+
+    #[test]
+    fn oneshots() {
+        let c = conf(Kind::Oneshot, Restart::Never, false);
+        let mut s = Service::new();
+        s.step(&c, Event::Spawned { pid: 5 }, 0);
+        assert_eq!(s.state, State::Starting);
+        s.step(&c, Event::Exited(Exit::Code(0)), 50);
+        assert_eq!(s.state, State::Done);
+        assert!(s.as_expected(&c));
+        let mut s = in_state(State::Starting);
+        s.step(&c, Event::Exited(Exit::Code(1)), 50);
+        assert_eq!((s.state, s.held), (State::Down, true));
+        assert!(!s.as_expected(&c));
+        let c = conf(Kind::Oneshot, Restart::OnFailure, false);
+        let mut s = in_state(State::Starting);
+        s.step(&c, Event::Exited(Exit::Code(1)), 1050);
+        assert_eq!(s.state, State::Backoff);
+    }
+
+    #[test]
+    fn unwanted_services_are_not_restarted() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut s = in_state(State::Up);
+        s.stopped = true;
+        assert_eq!(s.step(&c, Event::Exited(Exit::Code(0)), 9000), Action::None);
+        assert_eq!(s.state, State::Down);
+        assert!(s.as_expected(&c));
+    }
+
+    #[test]
+    fn start_errors_are_sorted() {
+        use linux_raw_sys::errno::*;
+        for (errno, temporary) in [(EAGAIN, true), (ENOMEM, true), (EMFILE, true), (ENOENT, false), (EACCES, false)] {
+            assert_eq!(StartError { step: Step::Exec, errno: errno as u16 }.temporary(), temporary);
+        }
+    }
+}

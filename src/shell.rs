@@ -1,0 +1,152 @@
+//! The supervisor's [`Effects`], carried out for real: spawning with the
+//! service's pipes, signalling process groups, freezing crash records and
+//! saying what happened on stderr and in tend's own ring.
+
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::io::{self, Errno};
+
+use crate::crash::Crash;
+use crate::errno;
+use crate::limits::{MAX_SERVICES, PIPE_READ_BUDGET_BYTES};
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::service::{Exit, Outcome, Service, StartError, State, Step};
+use crate::spawn::{self, Stdio};
+use crate::status;
+use crate::supervisor::Effects;
+use crate::sys::{self, Fd};
+use crate::table::{SvcId, Table};
+use crate::world::LogPipe;
+
+pub struct Shell<'w> {
+    pub table: &'w Table,
+    pub rings: &'w mut [Ring<'static>; MAX_SERVICES],
+    pub crashes: &'w mut [Crash; MAX_SERVICES],
+    pub own: &'w mut Ring<'static>,
+    pub pipes: &'w [Option<LogPipe>; MAX_SERVICES],
+    pub ready: &'w mut [Option<Fd>; MAX_SERVICES],
+    pub null: BorrowedFd<'w>,
+}
+
+/// Writes all of `bytes` to a blocking descriptor (stderr), giving up on
+/// errors: a broken console must never stop the supervisor.
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match io::write(fd, bytes) {
+            Ok(0) | Err(Errno::AGAIN) => return,
+            Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
+            Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Says one line of tend's own: `tend: LINE` on stderr, `LINE` in its ring.
+pub fn say(own: &mut Ring<'static>, now: u64, line: &[u8]) {
+    let mut msg = Buf::<512>::new();
+    msg.s(b"tend: ").s(line).byte(b'\n');
+    write_all(sys::stderr(), msg.as_bytes());
+    own.push(now, msg.as_bytes().get(6..).unwrap_or(&[]));
+}
+
+/// Reads what the service's pipe holds into its ring, up to the per-round
+/// budget. Returns true when the budget ran out with data left.
+pub fn drain(pipe: &LogPipe, ring: &mut Ring<'static>, now: u64) -> bool {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    while total < PIPE_READ_BUDGET_BYTES {
+        match io::read(&pipe.read, &mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                ring.push(now, buf.get(..n).unwrap_or(&[]));
+                total += n;
+            }
+            Err(Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+impl Shell<'_> {
+    fn name(&self, id: SvcId) -> &[u8] {
+        self.table.get(id).map_or(b"?", |c| c.name.as_slice())
+    }
+}
+
+impl Effects for Shell<'_> {
+    fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
+        let conf = self.table.get(id).ok_or(StartError { step: Step::Setup, errno: 22 })?;
+        let slot = self.ready.get_mut(id.index()).ok_or(StartError { step: Step::Setup, errno: 22 })?;
+        *slot = None;
+        let ready = match conf.ready_fd {
+            Some(_) => Some(sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError { step: Step::Pipe, errno: errno::of(e) })?),
+            None => None,
+        };
+        let log = self.pipes.get(id.index()).and_then(|p| p.as_ref()).map(|p| p.write.as_fd());
+        let stdio = Stdio { null: self.null, log, ready: ready.as_ref().map(|(_, w)| w.as_fd()) };
+        let pid = spawn::spawn(self.table, conf, &stdio)?;
+        if let Some((r, _w)) = ready {
+            // The write end closes here (`_w` drops): only the child holds it.
+            let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
+            *slot = Some(r);
+        }
+        Ok(pid)
+    }
+
+    fn signal_group(&mut self, pid: i32, sig: u8) {
+        let _ = sys::kill_group(pid, sig.into());
+        if u32::from(sig) != linux_raw_sys::general::SIGKILL {
+            let _ = sys::kill_group(pid, linux_raw_sys::general::SIGCONT);
+        }
+    }
+
+    fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, now: u64) {
+        let table = self.table;
+        let name = table.get(id).map_or(b"?".as_slice(), |c| c.name.as_slice());
+        let (Some(ring), Some(crash)) = (self.rings.get_mut(id.index()), self.crashes.get_mut(id.index())) else {
+            return;
+        };
+        // Its last words may still be in the pipe.
+        if let Some(pipe) = self.pipes.get(id.index()).and_then(|p| p.as_ref()) {
+            while drain(pipe, ring, now) {}
+        }
+        ring.end_line();
+        crash.record(exit, now, started_ms, ring);
+        let mut msg = Buf::<128>::new();
+        msg.s(name).s(b": crashed, ");
+        status::exit_words(&mut msg, exit);
+        if !crash.text.is_empty() {
+            msg.s(b"; its last lines:");
+        }
+        say(self.own, now, msg.as_bytes());
+        let text = crash.text.as_bytes();
+        write_all(sys::stderr(), text);
+    }
+
+    fn changed(&mut self, id: SvcId, svc: &Service, now: u64) {
+        let mut msg = Buf::<256>::new();
+        msg.s(self.name(id)).s(b": ").s(svc.state.name());
+        match (svc.state, svc.last) {
+            (State::Starting | State::Up, _) => {
+                msg.s(b", pid ").u(svc.pid.unsigned_abs().into());
+            }
+            (State::Backoff, Outcome::Exited { exit, .. }) => {
+                msg.s(b", ");
+                status::exit_words(&mut msg, exit);
+            }
+            (State::Backoff | State::Failed, Outcome::NotStarted { err, .. }) => {
+                msg.s(b", ").s(err.step.name()).s(b": ").s(errno::describe(err.errno));
+            }
+            (State::Down | State::Done, Outcome::Exited { exit, .. }) => {
+                msg.s(b", ");
+                status::exit_words(&mut msg, exit);
+            }
+            _ => {}
+        }
+        if let (State::Backoff, Some(d)) = (svc.state, svc.deadline_ms) {
+            msg.s(b", retry in ").dur(d.saturating_sub(now));
+        }
+        say(self.own, now, msg.as_bytes());
+    }
+}

@@ -1,0 +1,223 @@
+//! Starting one service: fork, set up the child (signal mask, session,
+//! descriptors, identity, directory), exec. The child reports a failure
+//! through a close-on-exec pipe, so the parent learns synchronously whether
+//! the exec happened, and which step failed with which errno.
+
+use core::ffi::CStr;
+
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::io::{self, Errno};
+
+use crate::errno;
+use crate::limits::{MAX_ARGS, MAX_ENV};
+use crate::service::{StartError, Step};
+use crate::sys::{self, Fd, Fork};
+use crate::table::{ServiceConf, Table};
+
+/// The `PATH` a service gets unless its `env` sets one.
+pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where the child's descriptors 0–2 and its readiness fd come from.
+pub struct Stdio<'a> {
+    /// /dev/null, for stdin (and for output when the ring size is 0).
+    pub null: BorrowedFd<'a>,
+    /// The write end of the service's log pipe (None: /dev/null).
+    pub log: Option<BorrowedFd<'a>>,
+    /// The write end of the readiness pipe, for `ready = fd:N`.
+    pub ready: Option<BorrowedFd<'a>>,
+}
+
+fn fail(step: Step, e: Errno) -> StartError {
+    StartError { step, errno: errno::of(e) }
+}
+
+/// Forks and execs `conf`. Returns the child's pid once it has exec'd.
+pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<i32, StartError> {
+    let mut argv: heapless::Vec<*const u8, { MAX_ARGS + 1 }> = heapless::Vec::new();
+    for arg in table.strings(conf.argv) {
+        argv.push(arg.as_ptr()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    }
+    argv.push(core::ptr::null()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    let mut envp: heapless::Vec<*const u8, { MAX_ENV + 2 }> = heapless::Vec::new();
+    let mut path = DEFAULT_PATH;
+    for var in table.strings(conf.env) {
+        if let Some(p) = var.strip_prefix(b"PATH=") {
+            path = p;
+        }
+        envp.push(var.as_ptr()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    }
+    if path.as_ptr() == DEFAULT_PATH.as_ptr() {
+        envp.push(DEFAULT_PATH_ENV.as_ptr().cast()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    }
+    envp.push(core::ptr::null()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    let program = table.strings(conf.argv).next().unwrap_or(b"");
+    let dir = CStr::from_bytes_with_nul(table.bytes(conf.chdir)).unwrap_or(c"/");
+
+    let (report_r, mut report_w) = sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| fail(Step::Pipe, e))?;
+    // The child dup2s onto its ready fd; the report pipe must not sit there.
+    if let Some(n) = conf.ready_fd {
+        if report_w.raw() == i32::from(n) {
+            report_w = sys::dup_at_least(&report_w, i32::from(n) + 1).map_err(|e| fail(Step::Pipe, e))?;
+        }
+    }
+    match sys::fork().map_err(|e| fail(Step::Fork, e))? {
+        Fork::Child => {
+            drop(report_r);
+            let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
+            let errno = errno::of(e).to_le_bytes();
+            let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
+            sys::exit_group(127)
+        }
+        Fork::Parent(pid) => {
+            drop(report_w);
+            let mut report = [0u8; 4];
+            match read_full(&report_r, &mut report) {
+                4 => Err(StartError { step: step_from(report[0]), errno: u16::from_le_bytes([report[2], report[3]]) }),
+                _ => Ok(pid),
+            }
+        }
+    }
+}
+
+fn read_full(fd: &Fd, buf: &mut [u8; 4]) -> usize {
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..) {
+        match io::read(fd, rest) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        if got >= 4 {
+            break;
+        }
+    }
+    got
+}
+
+const STEPS: [Step; 8] =
+    [Step::Pipe, Step::Fork, Step::Setup, Step::Setgroups, Step::Setgid, Step::Setuid, Step::Chdir, Step::Exec];
+
+fn step_from(b: u8) -> Step {
+    STEPS.get(usize::from(b)).copied().unwrap_or(Step::Exec)
+}
+
+/// Runs in the child: returns only on failure, with the step that failed.
+fn child(
+    conf: &ServiceConf,
+    stdio: &Stdio<'_>,
+    argv: &[*const u8],
+    envp: &[*const u8],
+    program: &[u8],
+    path: &[u8],
+    dir: &CStr,
+) -> (Step, Errno) {
+    let setup = |e| (Step::Setup, e);
+    if let Err(e) = sys::set_signal_mask(sys::SigSet::EMPTY) {
+        return setup(e);
+    }
+    if let Err(e) = rustix::process::setsid() {
+        return setup(e);
+    }
+    if !conf.console {
+        let out = stdio.log.unwrap_or(stdio.null);
+        if let Err(e) = dup_onto(stdio.null, 0).and(dup_onto(out, 1)).and(dup_onto(out, 2)) {
+            return setup(e);
+        }
+    } else {
+        // A console service (getty, shell) wants it as controlling terminal.
+        let _ = rustix::process::ioctl_tiocsctty(sys::stdin());
+    }
+    if let (Some(n), Some(w)) = (conf.ready_fd, stdio.ready) {
+        if let Err(e) = dup_onto(w, i32::from(n)) {
+            return setup(e);
+        }
+    }
+    if let Err(e) = set_identity(conf) {
+        return e;
+    }
+    if let Err(e) = rustix::process::chdir(dir) {
+        return (Step::Chdir, e);
+    }
+    (Step::Exec, exec(program, argv, envp, path))
+}
+
+fn c_string<'a>(text: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
+    let dst = buf.get_mut(..text.len())?;
+    dst.copy_from_slice(text);
+    *buf.get_mut(text.len())? = 0;
+    CStr::from_bytes_until_nul(buf).ok()
+}
+
+/// dup2 `fd` onto `target`; when it already is `target`, clear close-on-exec.
+fn dup_onto(fd: BorrowedFd<'_>, target: i32) -> Result<(), Errno> {
+    if fd.as_raw_fd() == target {
+        return io::fcntl_setfd(fd, io::FdFlags::empty());
+    }
+    sys::dup2(fd.as_fd(), target)
+}
+
+fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
+    let id = &conf.ident;
+    if id.uid.is_none() && id.gid.is_none() {
+        return Ok(());
+    }
+    let mut gids: heapless::Vec<rustix::process::Gid, { crate::limits::MAX_GROUPS }> = heapless::Vec::new();
+    for &g in &id.groups {
+        let _ = gids.push(rustix::process::Gid::from_raw(g));
+    }
+    rustix::thread::set_thread_groups(&gids).map_err(|e| (Step::Setgroups, e))?;
+    if let Some(g) = id.gid {
+        rustix::thread::set_thread_res_gid(
+            rustix::process::Gid::from_raw(g),
+            rustix::process::Gid::from_raw(g),
+            rustix::process::Gid::from_raw(g),
+        )
+        .map_err(|e| (Step::Setgid, e))?;
+    }
+    if let Some(u) = id.uid {
+        rustix::thread::set_thread_res_uid(
+            rustix::process::Uid::from_raw(u),
+            rustix::process::Uid::from_raw(u),
+            rustix::process::Uid::from_raw(u),
+        )
+        .map_err(|e| (Step::Setuid, e))?;
+    }
+    Ok(())
+}
+
+/// execve the program, searching `path` for a bare name as execvp does:
+/// the first error other than "not found" wins.
+fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> Errno {
+    let mut buf = [0u8; 256];
+    if program.contains(&b'/') {
+        return match c_string(program, &mut buf) {
+            Some(p) => sys::execve(p, argv, envp),
+            None => Errno::NAMETOOLONG,
+        };
+    }
+    let mut err = Errno::NOENT;
+    for dir in path.split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let Some(len) = dir.len().checked_add(1 + program.len()) else { continue };
+        let Some(full) = buf.get_mut(..len) else { continue };
+        let (d, rest) = full.split_at_mut(dir.len());
+        d.copy_from_slice(dir);
+        if let Some((slash, name)) = rest.split_first_mut() {
+            *slash = b'/';
+            name.copy_from_slice(program);
+        }
+        let mut cbuf = [0u8; 256];
+        let Some(candidate) = buf.get(..len).and_then(|f| c_string(f, &mut cbuf)) else { continue };
+        match sys::execve(candidate, argv, envp) {
+            Errno::NOENT | Errno::NOTDIR => {}
+            e => {
+                if err == Errno::NOENT {
+                    err = e;
+                }
+            }
+        }
+    }
+    err
+}

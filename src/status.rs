@@ -1,0 +1,183 @@
+//! What `tend status` shows: the table of services (DESIGN 1.2), the JSON
+//! form, and the words for a service's last exit.
+//!
+//! Rendering goes one row at a time into the caller's buffer, so a reply of
+//! any length streams through a small, fixed client buffer.
+
+use crate::crash::Crash;
+use crate::ring::Ring;
+use crate::say::{decimal, Buf};
+use crate::service::{Exit, Outcome, State};
+use crate::signal;
+use crate::supervisor::Supervisor;
+use crate::table::{Kind, SvcId, Table};
+
+/// Everything a status reply reads, at one instant.
+pub struct View<'a> {
+    pub table: &'a Table,
+    pub sup: &'a Supervisor,
+    pub rings: &'a [Ring<'static>],
+    pub crashes: &'a [Crash],
+    pub now: u64,
+}
+
+/// Column widths, measured over the services shown.
+#[derive(Clone, Copy, Default)]
+pub struct Widths {
+    name: usize,
+    pid: usize,
+}
+
+/// The widest bytes a row can take, so callers can wait for that much room.
+pub const ROW_MAX_BYTES: usize = 200;
+
+impl Widths {
+    pub fn measure(view: &View<'_>, ids: impl Iterator<Item = SvcId>) -> Widths {
+        let mut w = Widths { name: b"SERVICE".len(), pid: 2 };
+        for id in ids {
+            if let (Some(c), Some(s)) = (view.table.get(id), view.sup.get(id)) {
+                w.name = w.name.max(c.name.len());
+                let mut d = [0u8; 20];
+                w.pid = w.pid.max(decimal(s.pid.unsigned_abs().into(), &mut d).len());
+            }
+        }
+        Widths { name: w.name + 2, pid: w.pid + 1 }
+    }
+}
+
+pub fn header<const N: usize>(out: &mut Buf<N>, w: Widths) {
+    out.left(b"SERVICE", w.name).left(b"STATE", 9).right(b"PID", w.pid);
+    out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
+}
+
+pub fn row<const N: usize>(out: &mut Buf<N>, w: Widths, view: &View<'_>, id: SvcId) {
+    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else { return };
+    out.left(&conf.name, w.name).left(svc.state.name(), 9);
+    let mut num = Buf::<24>::new();
+    if svc.state.running() {
+        num.u(svc.pid.unsigned_abs().into());
+    } else {
+        num.byte(b'-');
+    }
+    out.right(num.as_bytes(), w.pid);
+    num.clear();
+    if svc.state.running() {
+        num.dur(view.now.saturating_sub(svc.started_ms));
+    } else {
+        num.byte(b'-');
+    }
+    out.s(b"  ").right(num.as_bytes(), 6);
+    num.clear();
+    num.u(svc.restarts.into());
+    out.s(b"  ").right(num.as_bytes(), 8).s(b"  ");
+    last_exit(out, view, id);
+    out.byte(b'\n');
+}
+
+/// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`.
+pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
+    let Some(svc) = view.sup.get(id) else { return };
+    let at = match svc.last {
+        Outcome::None => None,
+        Outcome::Exited { exit, at_ms } => {
+            exit_words(out, exit);
+            Some(at_ms)
+        }
+        Outcome::NotStarted { err, at_ms } => {
+            out.s(err.step.name()).s(b": ").s(crate::errno::symbol(err.errno));
+            Some(at_ms)
+        }
+    };
+    match (svc.state, at, svc.deadline_ms) {
+        (State::Backoff, _, Some(deadline)) => {
+            out.s(b", retry in ").dur(deadline.saturating_sub(view.now));
+        }
+        (State::Starting | State::Up | State::Ready | State::Stopping, Some(at), _) => {
+            out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago");
+        }
+        (State::Down, _, _) if !svc.stopped && !svc.held && !view.sup.after_met(view.table, id) => {
+            if at.is_some() {
+                out.s(b", ");
+            }
+            out.s(b"waiting for");
+            let waiting = view.table.get(id).map(|c| c.after.as_slice()).unwrap_or(&[]);
+            for &dep in waiting {
+                if let Some(name) = view.table.get(dep).map(|c| c.name.as_slice()) {
+                    out.byte(b' ').s(name);
+                }
+            }
+            return;
+        }
+        (_, None, _) => {
+            out.byte(b'-');
+        }
+        _ => {}
+    }
+}
+
+/// `exit 1` or `signal SEGV`.
+pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
+    match exit {
+        Exit::Code(c) => out.s(b"exit ").u(c.into()),
+        Exit::Signal(s) => out.s(b"signal ").s(signal::name(s)),
+    };
+}
+
+/// One service as a JSON object (stable field names, see the README).
+pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
+    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else { return };
+    out.s(b"{\"name\":").json_str(&conf.name);
+    out.s(b",\"type\":").s(if conf.kind == Kind::Oneshot { b"\"oneshot\"" } else { b"\"daemon\"" });
+    out.s(b",\"state\":\"").s(svc.state.name()).byte(b'"');
+    out.s(b",\"ok\":").s(if svc.as_expected(conf) { b"true" } else { b"false" });
+    out.s(b",\"wanted\":").s(if svc.stopped { b"false" } else { b"true" });
+    if svc.state.running() {
+        out.s(b",\"pid\":").u(svc.pid.unsigned_abs().into());
+        out.s(b",\"uptime_ms\":").u(view.now.saturating_sub(svc.started_ms));
+    } else {
+        out.s(b",\"pid\":null,\"uptime_ms\":null");
+    }
+    out.s(b",\"restarts\":").u(svc.restarts.into());
+    out.s(b",\"last_exit\":");
+    match svc.last {
+        Outcome::None => {
+            out.s(b"null");
+        }
+        Outcome::Exited { exit, at_ms } => {
+            match exit {
+                Exit::Code(c) => out.s(b"{\"code\":").u(c.into()).s(b",\"signal\":null"),
+                Exit::Signal(s) => out.s(b"{\"code\":null,\"signal\":\"").s(signal::name(s)).byte(b'"'),
+            };
+            out.s(b",\"start_error\":null,\"ago_ms\":").u(view.now.saturating_sub(at_ms)).byte(b'}');
+        }
+        Outcome::NotStarted { err, at_ms } => {
+            out.s(b"{\"code\":null,\"signal\":null,\"start_error\":{\"step\":\"").s(err.step.name());
+            out.s(b"\",\"errno\":\"").s(crate::errno::symbol(err.errno)).s(b"\"},\"ago_ms\":");
+            out.u(view.now.saturating_sub(at_ms)).byte(b'}');
+        }
+    }
+    out.s(b",\"retry_in_ms\":");
+    match (svc.state, svc.deadline_ms) {
+        (State::Backoff, Some(d)) => out.u(d.saturating_sub(view.now)),
+        _ => out.s(b"null"),
+    };
+    if let Some(ring) = view.rings.get(id.index()) {
+        out.s(b",\"log\":{\"size\":").u(ring.capacity() as u64);
+        out.s(b",\"kept\":").u(ring.kept()).s(b",\"dropped\":").u(ring.dropped());
+        out.s(b",\"written\":").u(ring.written()).byte(b'}');
+    }
+    out.s(b",\"last_crash\":");
+    match view.crashes.get(id.index()).filter(|c| c.recorded) {
+        Some(crash) => {
+            let exit = crash.exit;
+            out.s(b"{\"what\":\"");
+            exit_words(out, exit);
+            out.s(b"\",\"ago_ms\":").u(view.now.saturating_sub(crash.at_ms));
+            out.s(b",\"lines\":").json_str(crash.text.as_bytes()).byte(b'}');
+        }
+        None => {
+            out.s(b"null");
+        }
+    }
+    out.byte(b'}');
+}
