@@ -225,8 +225,8 @@ mod tests {
         for (verb, word) in VERBS {
             let line = match verb {
                 Verb::Status | Verb::Halt | Verb::Poweroff | Verb::Reboot => word.to_vec(),
-                Verb::Signal => [word.as_slice(), b" -s15 x"].concat(),
-                _ => [word.as_slice(), b" x"].concat(),
+                Verb::Signal => [&word[..], &b" -s15 x"[..]].concat(),
+                _ => [&word[..], &b" x"[..]].concat(),
             };
             assert_eq!(decode(&line).unwrap().verb, *verb);
         }

@@ -63,7 +63,10 @@ pub fn number(name: &[u8]) -> Option<u8> {
 
 /// The name of signal `n` without its `SIG` prefix (`TERM`), or `?`.
 pub fn name(n: u8) -> &'static [u8] {
-    NAMES.iter().find(|&&(_, num)| num == u32::from(n)).map_or(b"?", |&(text, _)| text)
+    NAMES
+        .iter()
+        .find(|&&(_, num)| num == u32::from(n))
+        .map_or(b"?", |&(text, _)| text)
 }
 
 #[cfg(test)]
@@ -100,7 +103,17 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in [&b""[..], b"SIG", b"sig", b"TERMX", b"SIGSIGTERM", b" TERM", b"TERM ", b"SIG15", b"RTMIN"] {
+        for bad in [
+            &b""[..],
+            b"SIG",
+            b"sig",
+            b"TERMX",
+            b"SIGSIGTERM",
+            b" TERM",
+            b"TERM ",
+            b"SIG15",
+            b"RTMIN",
+        ] {
             assert_eq!(number(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -381,6 +381,7 @@ mod tests {
         sup.shutdown(&t, 10, &mut fx);
         assert_eq!(fx.calls, ["signal 103 15", "signal 104 15"], "only services nobody depends on");
         sup.on_exit(&t, 103, Exit::Signal(15), 20, &mut fx);
+        sup.on_exit(&t, 104, Exit::Signal(15), 20, &mut fx);
         sup.settle(&t, 20, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), "signal 102 15");
         assert!(!sup.finished());
@@ -388,7 +389,6 @@ mod tests {
         sup.settle(&t, 20 + 5000, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), "signal 102 9");
         sup.on_exit(&t, 102, Exit::Signal(9), 5021, &mut fx);
-        sup.on_exit(&t, 104, Exit::Signal(15), 5021, &mut fx);
         sup.settle(&t, 5021, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), "signal 101 15");
         sup.on_exit(&t, 101, Exit::Code(0), 5030, &mut fx);

@@ -103,7 +103,10 @@ impl Default for Table {
 
 impl Table {
     pub const fn new() -> Self {
-        Table { services: heapless::Vec::new(), pool: heapless::Vec::new() }
+        Table {
+            services: heapless::Vec::new(),
+            pool: heapless::Vec::new(),
+        }
     }
 
     pub fn clear(&mut self) {
@@ -125,13 +128,18 @@ impl Table {
 
     /// The service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<SvcId> {
-        let at = self.services.iter().position(|s| s.name.as_slice() == name)?;
+        let at = self
+            .services
+            .iter()
+            .position(|s| s.name.as_slice() == name)?;
         u8::try_from(at).ok().map(SvcId)
     }
 
     /// Every service, in table order.
     pub fn ids(&self) -> impl Iterator<Item = SvcId> {
-        (0..self.services.len()).filter_map(|i| u8::try_from(i).ok()).map(SvcId)
+        (0..self.services.len())
+            .filter_map(|i| u8::try_from(i).ok())
+            .map(SvcId)
     }
 
     /// The raw bytes of `span`, NULs included.
@@ -143,7 +151,9 @@ impl Table {
 
     /// The NUL-terminated entries of `span`, without their NULs.
     pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
-        self.bytes(span).split_inclusive(|&b| b == 0).map(|s| s.strip_suffix(&[0]).unwrap_or(s))
+        self.bytes(span)
+            .split_inclusive(|&b| b == 0)
+            .map(|s| s.strip_suffix(&[0]).unwrap_or(s))
     }
 }
 
@@ -164,7 +174,11 @@ pub fn parse(
     let mut p = Parser {
         table,
         acc,
-        errs: Errs { out: err, count: 0, done: false },
+        errs: Errs {
+            out: err,
+            count: 0,
+            done: false,
+        },
         cur: Cur::Outside,
         log_total: u64::from(LOG_SELF_BYTES),
         said_log: false,
@@ -234,7 +248,9 @@ struct Parser<'t, 'a, 'e> {
 
 /// The lines of `src`, numbered from 1, without `\r` and outer blanks.
 fn lines(src: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
-    src.split(|&b| b == b'\n').zip(1u32..).map(|(text, n)| (n, trim(text.strip_suffix(b"\r").unwrap_or(text))))
+    src.split(|&b| b == b'\n')
+        .zip(1u32..)
+        .map(|(text, n)| (n, trim(text.strip_suffix(b"\r").unwrap_or(text))))
 }
 
 fn is_blank(b: u8) -> bool {
@@ -242,8 +258,14 @@ fn is_blank(b: u8) -> bool {
 }
 
 fn trim(text: &[u8]) -> &[u8] {
-    let start = text.iter().position(|&b| !is_blank(b)).unwrap_or(text.len());
-    let end = text.iter().rposition(|&b| !is_blank(b)).map_or(start, |i| i.saturating_add(1));
+    let start = text
+        .iter()
+        .position(|&b| !is_blank(b))
+        .unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| !is_blank(b))
+        .map_or(start, |i| i.saturating_add(1));
     text.get(start..end).unwrap_or(&[])
 }
 
@@ -298,7 +320,8 @@ impl<'a> Parser<'_, 'a, '_> {
             }
             Line::Pair(key, value) => match &mut self.cur {
                 Cur::Outside => {
-                    self.errs.quoted(line, b"key ", key, b" comes before any [service] header");
+                    self.errs
+                        .quoted(line, b"key ", key, b" comes before any [service] header");
                     self.cur = Cur::Skip;
                 }
                 Cur::Skip => {}
@@ -306,11 +329,14 @@ impl<'a> Parser<'_, 'a, '_> {
             },
             Line::Other => match &self.cur {
                 Cur::Outside => {
-                    self.errs.quoted(line, b"expected a [service] header, not ", text, b"");
+                    self.errs
+                        .quoted(line, b"expected a [service] header, not ", text, b"");
                     self.cur = Cur::Skip;
                 }
                 Cur::Skip => {}
-                Cur::In(_) => self.errs.quoted(line, b"expected \"key = value\", not ", text, b""),
+                Cur::In(_) => self
+                    .errs
+                    .quoted(line, b"expected \"key = value\", not ", text, b""),
             },
         }
     }
@@ -324,21 +350,50 @@ impl<'a> Parser<'_, 'a, '_> {
         if name.len() >= NAME_MAX_BYTES {
             let mut d = [0u8; 20];
             let max = number_text(usize_u64(NAME_MAX_BYTES.saturating_sub(1)), &mut d);
-            self.errs.say(line, &[b"service name \"", name, b"\" is longer than ", max, b" bytes"]);
+            self.errs.say(
+                line,
+                &[
+                    b"service name \"",
+                    name,
+                    b"\" is longer than ",
+                    max,
+                    b" bytes",
+                ],
+            );
             return;
         }
         if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
-            self.errs.quoted(line, b"bad service name ", name, b" (use letters, digits and _ . @ -)");
+            self.errs.quoted(
+                line,
+                b"bad service name ",
+                name,
+                b" (use letters, digits and _ . @ -)",
+            );
             return;
         }
         if name == b"tend" {
-            self.errs.say(line, &[b"the name \"tend\" is reserved for tend's own log"]);
+            self.errs
+                .say(line, &[b"the name \"tend\" is reserved for tend's own log"]);
             return;
         }
-        if let Some(first) = self.table.services.iter().find(|s| s.name.as_slice() == name) {
+        if let Some(first) = self
+            .table
+            .services
+            .iter()
+            .find(|s| s.name.as_slice() == name)
+        {
             let mut d = [0u8; 20];
             let at = number_text(u64::from(first.line), &mut d);
-            self.errs.say(line, &[b"duplicate service \"", name, b"\" (first at line ", at, b")"]);
+            self.errs.say(
+                line,
+                &[
+                    b"duplicate service \"",
+                    name,
+                    b"\" (first at line ",
+                    at,
+                    b")",
+                ],
+            );
             return;
         }
         if self.table.services.is_full() {
@@ -346,7 +401,8 @@ impl<'a> Parser<'_, 'a, '_> {
                 self.said_full = true;
                 let mut d = [0u8; 20];
                 let max = number_text(usize_u64(MAX_SERVICES), &mut d);
-                self.errs.say(line, &[b"too many services (tend is built for ", max, b")"]);
+                self.errs
+                    .say(line, &[b"too many services (tend is built for ", max, b")"]);
             }
             return;
         }
@@ -369,7 +425,10 @@ impl<'a> Parser<'_, 'a, '_> {
             Kind::Oneshot => Restart::Never,
         });
         if let (Kind::Oneshot, Some((_, at))) = (kind, sec.ready) {
-            errs.say(at, &[b"ready: a oneshot cannot declare readiness (it is done when it exits 0)"]);
+            errs.say(
+                at,
+                &[b"ready: a oneshot cannot declare readiness (it is done when it exits 0)"],
+            );
         }
 
         let (log_bytes, log_line) = sec.log.unwrap_or((LOG_DEFAULT_BYTES, sec.line));
@@ -378,10 +437,20 @@ impl<'a> Parser<'_, 'a, '_> {
             self.said_log = true;
             let mut d = [0u8; 20];
             let max = number_text(usize_u64(LOG_ARENA_BYTES), &mut d);
-            errs.say(log_line, &[b"log: the rings would need more than the ", max, b" bytes tend is built with"]);
+            errs.say(
+                log_line,
+                &[
+                    b"log: the rings would need more than the ",
+                    max,
+                    b" bytes tend is built with",
+                ],
+            );
         }
 
-        let mut w = Writer { pool: &mut self.table.pool, full: false };
+        let mut w = Writer {
+            pool: &mut self.table.pool,
+            full: false,
+        };
         let mark = w.pool.len();
         let argv = w.start();
         if let Some(run) = sec.run {
@@ -412,7 +481,14 @@ impl<'a> Parser<'_, 'a, '_> {
                 self.said_pool = true;
                 let mut d = [0u8; 20];
                 let max = number_text(usize_u64(POOL_BYTES), &mut d);
-                errs.say(sec.line, &[b"the table's strings exceed the ", max, b" bytes tend is built with"]);
+                errs.say(
+                    sec.line,
+                    &[
+                        b"the table's strings exceed the ",
+                        max,
+                        b" bytes tend is built with",
+                    ],
+                );
             }
         }
 
@@ -468,7 +544,9 @@ impl<'a> Parser<'_, 'a, '_> {
                     let Some(at) = cur else { continue };
                     for name in after_names(value) {
                         let target = self.table.find(name);
-                        let Some(sec) = self.table.services.get_mut(at) else { break };
+                        let Some(sec) = self.table.services.get_mut(at) else {
+                            break;
+                        };
                         if sec.name.as_slice() == name {
                             continue; // reported by the first pass
                         }
@@ -476,7 +554,9 @@ impl<'a> Parser<'_, 'a, '_> {
                             Some(id) if sec.after.contains(&id) => {}
                             // When full, the first pass said so.
                             Some(id) => drop(sec.after.push(id)),
-                            None => self.errs.quoted(line, b"after: no service named ", name, b""),
+                            None => self
+                                .errs
+                                .quoted(line, b"after: no service named ", name, b""),
                         }
                     }
                 }
@@ -505,7 +585,10 @@ impl<'a> Parser<'_, 'a, '_> {
             let _ = path.push((root, 0));
             while let Some(top) = path.last_mut() {
                 let (node, edge) = *top;
-                let next = services.get(node).and_then(|s| s.after.get(edge)).map(|id| id.index());
+                let next = services
+                    .get(node)
+                    .and_then(|s| s.after.get(edge))
+                    .map(|id| id.index());
                 let Some(next) = next else {
                     if let Some(c) = colour.get_mut(node) {
                         *c = BLACK;
@@ -524,7 +607,8 @@ impl<'a> Parser<'_, 'a, '_> {
                     Some(GREY) => {
                         let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
                         let cycle = path.get(from..).unwrap_or(&[]);
-                        let name = |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
+                        let name =
+                            |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
                         let mut parts: [&[u8]; 2 * MAX_SERVICES + 2] = [b""; 2 * MAX_SERVICES + 2];
                         let text = [&b"dependency cycle: "[..]]
                             .into_iter()
@@ -639,7 +723,14 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn pair(&mut self, line: u32, key: &'a [u8], value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs<'_>) {
+    fn pair(
+        &mut self,
+        line: u32,
+        key: &'a [u8],
+        value: &'a [u8],
+        acc: &dyn Accounts,
+        errs: &mut Errs<'_>,
+    ) {
         if key.is_empty() {
             errs.say(line, &[b"missing key before \"=\""]);
             return;
@@ -662,16 +753,27 @@ impl<'a> Section<'a> {
         }
         match k {
             Key::Run => self.run(line, value, errs),
-            Key::Type => match choice(value, &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)]) {
+            Key::Type => match choice(
+                value,
+                &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)],
+            ) {
                 Some(kind) => self.kind = Some(kind),
                 None => errs.quoted(line, b"type: expected daemon or oneshot, not ", value, b""),
             },
             Key::Restart => {
-                let choices: [(&[u8], Restart); 3] =
-                    [(b"always", Restart::Always), (b"on-failure", Restart::OnFailure), (b"never", Restart::Never)];
+                let choices: [(&[u8], Restart); 3] = [
+                    (b"always", Restart::Always),
+                    (b"on-failure", Restart::OnFailure),
+                    (b"never", Restart::Never),
+                ];
                 match choice(value, &choices) {
                     Some(r) => self.restart = Some(r),
-                    None => errs.quoted(line, b"restart: expected always, on-failure or never, not ", value, b""),
+                    None => errs.quoted(
+                        line,
+                        b"restart: expected always, on-failure or never, not ",
+                        value,
+                        b"",
+                    ),
                 }
             }
             Key::After => self.after(line, value, errs),
@@ -717,10 +819,14 @@ impl<'a> Section<'a> {
             Err(RunError::Quote(b'"')) => &[b"run: missing closing \""],
             Err(RunError::Quote(_)) => &[b"run: missing closing '"],
             Err(RunError::Backslash) => &[b"run: trailing backslash"],
-            Err(RunError::TooMany) => {
-                &[b"run: more than ", number_text(usize_u64(MAX_ARGS), &mut max), b" arguments"]
+            Err(RunError::TooMany) => &[
+                b"run: more than ",
+                number_text(usize_u64(MAX_ARGS), &mut max),
+                b" arguments",
+            ],
+            Err(RunError::Program) => {
+                &[b"run: the program must be an absolute path or a bare name"]
             }
-            Err(RunError::Program) => &[b"run: the program must be an absolute path or a bare name"],
         };
         errs.say(line, why);
     }
@@ -778,7 +884,9 @@ impl<'a> Section<'a> {
             return;
         };
         let name = value.get(..eq).unwrap_or(&[]);
-        let good = name.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        let good = name
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
             && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
         if !good {
             errs.quoted(line, b"env: bad variable name ", name, b"");
@@ -798,18 +906,25 @@ impl<'a> Section<'a> {
 
 /// `value` as one of `choices`, ignoring case.
 fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
-    choices.iter().find(|(text, _)| text.eq_ignore_ascii_case(value)).map(|&(_, v)| v)
+    choices
+        .iter()
+        .find(|(text, _)| text.eq_ignore_ascii_case(value))
+        .map(|&(_, v)| v)
 }
 
 /// A uid or gid written as a number (`u32::MAX` means "no change" to the
 /// kernel, so it is refused).
 fn id_number(text: &[u8]) -> Option<u32> {
-    crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok()).filter(|&n| n != u32::MAX)
+    crate::say::parse_u64(text)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n != u32::MAX)
 }
 
 /// The names of an `after` value, separated by blanks and/or commas.
 fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| is_blank(b) || b == b',').filter(|name| !name.is_empty())
+    value
+        .split(|&b| is_blank(b) || b == b',')
+        .filter(|name| !name.is_empty())
 }
 
 /// A size in bytes: digits, then optionally `k` or `m` (either case).
@@ -855,7 +970,10 @@ impl Writer<'_> {
 
     fn span(&self, start: usize) -> Span {
         let len = self.pool.len().saturating_sub(start);
-        Span { off: u16::try_from(start).unwrap_or(0), len: u16::try_from(len).unwrap_or(0) }
+        Span {
+            off: u16::try_from(start).unwrap_or(0),
+            len: u16::try_from(len).unwrap_or(0),
+        }
     }
 }
 
@@ -881,7 +999,13 @@ enum RunError {
 /// backslash as escaping the next byte, and adjacent pieces join. Returns
 /// the number of arguments.
 fn words(text: &[u8], out: &mut dyn FnMut(Piece)) -> Result<u8, RunError> {
-    let mut w = Words { out, argc: 0, open: false, lead: None, slash: false };
+    let mut w = Words {
+        out,
+        argc: 0,
+        open: false,
+        lead: None,
+        slash: false,
+    };
     let mut bytes = text.iter().copied();
     while let Some(b) = bytes.next() {
         if is_blank(b) {
@@ -976,8 +1100,14 @@ pub struct EtcAccounts<'a> {
 }
 
 /// The `:`-separated fields of each line of an /etc file.
-fn records(text: &[u8]) -> impl Iterator<Item = core::slice::Split<'_, u8, impl FnMut(&u8) -> bool>> {
-    text.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line).split(|&b| b == b':'))
+fn records(
+    text: &[u8],
+) -> impl Iterator<Item = core::slice::Split<'_, u8, impl FnMut(&u8) -> bool>> {
+    text.split(|&b| b == b'\n').map(|line| {
+        line.strip_suffix(b"\r")
+            .unwrap_or(line)
+            .split(|&b| b == b':')
+    })
 }
 
 fn plain_number(text: &[u8]) -> Option<u32> {
@@ -1009,15 +1139,21 @@ impl EtcAccounts<'_> {
 
 impl Accounts for EtcAccounts<'_> {
     fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-        self.users().find(|&(n, _, _)| n == name).map(|(_, uid, gid)| (uid, gid))
+        self.users()
+            .find(|&(n, _, _)| n == name)
+            .map(|(_, uid, gid)| (uid, gid))
     }
 
     fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-        self.users().find(|&(_, u, _)| u == uid).map(|(_, uid, gid)| (uid, gid))
+        self.users()
+            .find(|&(_, u, _)| u == uid)
+            .map(|(_, uid, gid)| (uid, gid))
     }
 
     fn group(&self, name: &[u8]) -> Option<u32> {
-        self.groups().find(|&(n, _, _)| n == name).map(|(_, gid, _)| gid)
+        self.groups()
+            .find(|&(n, _, _)| n == name)
+            .map(|(_, gid, _)| gid)
     }
 
     fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
@@ -1125,7 +1261,11 @@ mod tests {
     }
 
     fn after(t: &Table, name: &str) -> Vec<String> {
-        svc(t, name).after.iter().map(|&id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap()).collect()
+        svc(t, name)
+            .after
+            .iter()
+            .map(|&id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap())
+            .collect()
     }
 
     fn split(text: &str) -> Result<Vec<String>, RunError> {
@@ -1136,7 +1276,10 @@ mod tests {
         })?;
         out.pop();
         assert_eq!(usize::from(argc), out.len());
-        Ok(out.into_iter().map(|a| String::from_utf8(a).unwrap()).collect())
+        Ok(out
+            .into_iter()
+            .map(|a| String::from_utf8(a).unwrap())
+            .collect())
     }
 
     const EXAMPLE: &str = "\
@@ -1170,7 +1313,10 @@ console = yes
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(t.len(), 5);
         assert!(!t.is_empty());
-        let names: Vec<_> = t.ids().map(|id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap()).collect();
+        let names: Vec<_> = t
+            .ids()
+            .map(|id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap())
+            .collect();
         assert_eq!(names, ["mount", "ntpd", "dropbear", "sensord", "getty"]);
         assert_eq!(t.find(b"sensord"), Some(SvcId(3)));
         assert_eq!(t.find(b"nope"), None);
@@ -1188,7 +1334,10 @@ console = yes
         assert_eq!(ntpd.line, 5);
         assert_eq!(ntpd.kind, Kind::Daemon);
         assert_eq!(ntpd.restart, Restart::Always);
-        assert_eq!(argv(&t, "ntpd"), ["/usr/sbin/ntpd", "-n", "-p", "pool.ntp.org"]);
+        assert_eq!(
+            argv(&t, "ntpd"),
+            ["/usr/sbin/ntpd", "-n", "-p", "pool.ntp.org"]
+        );
         assert_eq!(after(&t, "ntpd"), ["mount"]);
         assert_eq!(ntpd.log_bytes, LOG_DEFAULT_BYTES);
 
@@ -1214,7 +1363,9 @@ console = yes
             assert_eq!(s.stop_signal, 15);
             assert_eq!(s.stop_timeout_ms, STOP_TIMEOUT_DEFAULT_MS);
             if s.name.as_slice() != b"sensord" {
-                assert!(s.ident.uid.is_none() && s.ident.gid.is_none() && s.ident.groups.is_empty());
+                assert!(
+                    s.ident.uid.is_none() && s.ident.gid.is_none() && s.ident.groups.is_empty()
+                );
                 assert_eq!(s.ready_fd, None);
                 assert_eq!(s.envc, 0);
                 assert_eq!(t.strings(s.env).count(), 0);
@@ -1250,7 +1401,10 @@ console = yes
         assert!(!s.console);
         assert_eq!((s.ident.uid, s.ident.gid), (Some(33), Some(20)));
         assert_eq!(s.ident.groups.as_slice(), [20]);
-        assert_eq!(env(&t, "web"), ["A=1", "EMPTY=", "PATH=/opt/bin:/bin", "SPACES= a  b"]);
+        assert_eq!(
+            env(&t, "web"),
+            ["A=1", "EMPTY=", "PATH=/opt/bin:/bin", "SPACES= a  b"]
+        );
         assert_eq!(s.envc, 4);
         assert_eq!(t.bytes(s.chdir), b"/srv/my www\0");
         assert_eq!(texts(t.strings(s.chdir)), ["/srv/my www"]);
@@ -1260,7 +1414,16 @@ console = yes
 
     #[test]
     fn values_interleave_yet_spans_stay_whole() {
-        let t = good(&["[a]", "env = X=1", "run = /bin/a 1", "chdir = /tmp", "env = Y=2", "[b]", "env = Z=3", "run = b"]);
+        let t = good(&[
+            "[a]",
+            "env = X=1",
+            "run = /bin/a 1",
+            "chdir = /tmp",
+            "env = Y=2",
+            "[b]",
+            "env = Z=3",
+            "run = b",
+        ]);
         assert_eq!(env(&t, "a"), ["X=1", "Y=2"]);
         assert_eq!(argv(&t, "a"), ["/bin/a", "1"]);
         assert_eq!(t.bytes(svc(&t, "a").chdir), b"/tmp\0");
@@ -1336,7 +1499,10 @@ console = yes
         ok(r#"x 'say "hi"'"#, &["x", "say \"hi\""]);
         ok(r#"x a"b"'c'\d"#, &["x", "abcd"]);
         ok("x #1 a=b", &["x", "#1", "a=b"]);
-        ok("/bin/sh -c 'echo $HOME; exit 1'", &["/bin/sh", "-c", "echo $HOME; exit 1"]);
+        ok(
+            "/bin/sh -c 'echo $HOME; exit 1'",
+            &["/bin/sh", "-c", "echo $HOME; exit 1"],
+        );
         ok("'/usr/bin/my prog' -v", &["/usr/bin/my prog", "-v"]);
         ok(r"bare", &["bare"]);
         ok("\"sh\"", &["sh"]);
@@ -1361,12 +1527,36 @@ console = yes
         assert_eq!(at3("/bin/x 'abc"), e(3, "run: missing closing '"));
         assert_eq!(at3("/bin/x \"abc"), e(3, "run: missing closing \""));
         assert_eq!(at3(r"/bin/x abc\"), e(3, "run: trailing backslash"));
-        assert_eq!(at3(&format!("x{}", " a".repeat(MAX_ARGS))), e(3, "run: more than 32 arguments"));
-        assert_eq!(at3("bin/x"), e(3, "run: the program must be an absolute path or a bare name"));
-        assert_eq!(at3("./x -v"), e(3, "run: the program must be an absolute path or a bare name"));
-        assert_eq!(at3("'' -v"), e(3, "run: the program must be an absolute path or a bare name"));
+        assert_eq!(
+            at3(&format!("x{}", " a".repeat(MAX_ARGS))),
+            e(3, "run: more than 32 arguments")
+        );
+        assert_eq!(
+            at3("bin/x"),
+            e(
+                3,
+                "run: the program must be an absolute path or a bare name"
+            )
+        );
+        assert_eq!(
+            at3("./x -v"),
+            e(
+                3,
+                "run: the program must be an absolute path or a bare name"
+            )
+        );
+        assert_eq!(
+            at3("'' -v"),
+            e(
+                3,
+                "run: the program must be an absolute path or a bare name"
+            )
+        );
         assert_eq!(error(&["[a]", "run ="]), e(2, "run: missing value"));
-        assert_eq!(error(&["[a]", "run = x", "run = y"]), e(3, "duplicate key \"run\""));
+        assert_eq!(
+            error(&["[a]", "run = x", "run = y"]),
+            e(3, "duplicate key \"run\"")
+        );
     }
 
     #[test]
@@ -1378,7 +1568,17 @@ console = yes
         assert_eq!(parse_size(b"4K"), Some(4096));
         assert_eq!(parse_size(b"1M"), Some(1 << 20));
         assert_eq!(parse_size(b"2m"), Some(2 << 20));
-        for bad in [&b""[..], b"k", b"m", b"12q", b"4kb", b"4 k", b"-1", b"1.5k", b"99999999999999999m"] {
+        for bad in [
+            &b""[..],
+            b"k",
+            b"m",
+            b"12q",
+            b"4kb",
+            b"4 k",
+            b"-1",
+            b"1.5k",
+            b"99999999999999999m",
+        ] {
             assert_eq!(parse_size(bad), None, "{}", String::from_utf8_lossy(bad));
         }
         let log = |v: &str| load(&format!("[a]\nrun = x\nlog = {v}"));
@@ -1388,7 +1588,10 @@ console = yes
         assert_eq!(svc(&log("1000K").0, "a").log_bytes, 1_024_000);
         assert_eq!(log("255").1, [e(3, "log: at least 256 bytes, or 0")]);
         assert_eq!(log("1").1, [e(3, "log: at least 256 bytes, or 0")]);
-        assert_eq!(log("12q").1, [e(3, "bad size \"12q\" (write 4096, 16k or 1m)")]);
+        assert_eq!(
+            log("12q").1,
+            [e(3, "bad size \"12q\" (write 4096, 16k or 1m)")]
+        );
         // The arena holds tend's own ring too: 1m alone is too much.
         let budget = "log: the rings would need more than the 1048576 bytes tend is built with";
         assert_eq!(log("1m").1, [e(3, budget)]);
@@ -1400,13 +1603,44 @@ console = yes
     #[test]
     fn the_log_budget_is_shared() {
         let budget = "log: the rings would need more than the 1048576 bytes tend is built with";
-        let errs = errors(&["[a]", "run = a", "log = 512k", "[b]", "run = b", "log = 512k", "[c]", "run = c", "log = 1m"]);
+        let errs = errors(&[
+            "[a]",
+            "run = a",
+            "log = 512k",
+            "[b]",
+            "run = b",
+            "log = 512k",
+            "[c]",
+            "run = c",
+            "log = 1m",
+        ]);
         assert_eq!(errs, [e(6, budget)]);
         // 8k + 1008k + 4k + 4k = 1024k fits; the next default ring does not,
         // and the error sits on the header of the service with no log line.
-        let errs = errors(&["[a]", "run = a", "log = 1008k", "[b]", "run = b", "[c]", "run = c", "[d]", "run = d"]);
+        let errs = errors(&[
+            "[a]",
+            "run = a",
+            "log = 1008k",
+            "[b]",
+            "run = b",
+            "[c]",
+            "run = c",
+            "[d]",
+            "run = d",
+        ]);
         assert_eq!(errs, [e(8, budget)]);
-        let errs = errors(&["[a]", "run = a", "log = 1008k", "[b]", "run = b", "[c]", "run = c", "log = 0", "[d]", "run = d"]);
+        let errs = errors(&[
+            "[a]",
+            "run = a",
+            "log = 1008k",
+            "[b]",
+            "run = b",
+            "[c]",
+            "run = c",
+            "log = 0",
+            "[d]",
+            "run = d",
+        ]);
         assert_eq!(errs, []);
     }
 
@@ -1417,17 +1651,43 @@ console = yes
         assert_eq!(parse_duration(b"2m"), Some(120_000));
         assert_eq!(parse_duration(b"0s"), Some(0));
         assert_eq!(parse_duration(b"0ms"), Some(0));
-        for bad in [&b""[..], b"5", b"5h", b"s", b"ms", b"5 s", b"1.5s", b"5S", b"-1s", b"5sec", b"99999999999999999m"] {
-            assert_eq!(parse_duration(bad), None, "{}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b""[..],
+            b"5",
+            b"5h",
+            b"s",
+            b"ms",
+            b"5 s",
+            b"1.5s",
+            b"5S",
+            b"-1s",
+            b"5sec",
+            b"99999999999999999m",
+        ] {
+            assert_eq!(
+                parse_duration(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let timeout = |v: &str| load(&format!("[a]\nrun = x\nstop-timeout = {v}"));
         assert_eq!(svc(&timeout("250ms").0, "a").stop_timeout_ms, 250);
         assert_eq!(svc(&timeout("60m").0, "a").stop_timeout_ms, 3_600_000);
         assert_eq!(svc(&timeout("3600s").0, "a").stop_timeout_ms, 3_600_000);
         assert_eq!(timeout("61m").1, [e(3, "stop-timeout: at most 1 hour")]);
-        assert_eq!(timeout("3600001ms").1, [e(3, "stop-timeout: at most 1 hour")]);
-        assert_eq!(timeout("5").1, [e(3, "bad duration \"5\" (write 500ms, 5s or 2m)")]);
-        assert_eq!(timeout("1h").1, [e(3, "bad duration \"1h\" (write 500ms, 5s or 2m)")]);
+        assert_eq!(
+            timeout("3600001ms").1,
+            [e(3, "stop-timeout: at most 1 hour")]
+        );
+        assert_eq!(
+            timeout("5").1,
+            [e(3, "bad duration \"5\" (write 500ms, 5s or 2m)")]
+        );
+        assert_eq!(
+            timeout("1h").1,
+            [e(3, "bad duration \"1h\" (write 500ms, 5s or 2m)")]
+        );
     }
 
     #[test]
@@ -1463,8 +1723,602 @@ console = yes
 
     #[test]
     fn after_errors() {
-        assert_eq!(error(&["[a]", "run = a", "after = b", "[b]", "run = b", "after = x"]), e(6, "after: no service named \"x\""));
-        assert_eq!(error(&["[a]", "run = a", "after = a"]), e(3, "after: \"a\" is this service itself"));
-        assert_eq!(error(&["[a]", "run = a", "after = ,"]), e(3, "after: missing value").0.pipe(|_| e(3, "after: missing value")));
+        let lines = [
+            "[a]",
+            "run = a",
+            "after = b",
+            "[b]",
+            "run = b",
+            "after = x y",
+        ];
+        assert_eq!(
+            errors(&lines),
+            [
+                e(6, "after: no service named \"x\""),
+                e(6, "after: no service named \"y\"")
+            ]
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "after = a"]),
+            e(3, "after: \"a\" is this service itself")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "after = b a", "[b]", "run = b"]),
+            e(3, "after: \"a\" is this service itself")
+        );
+        assert!(errors(&["[a]", "run = a", "after = ,"]).is_empty());
+        // Targets that were refused or never existed are unknown.
+        assert_eq!(
+            errors(&[
+                "[a]",
+                "run = a",
+                "after = tend",
+                "[b!]",
+                "run = x",
+                "[c]",
+                "run = c",
+                "after = b!"
+            ]),
+            [
+                e(
+                    4,
+                    "bad service name \"b!\" (use letters, digits and _ . @ -)"
+                ),
+                e(3, "after: no service named \"tend\""),
+                e(8, "after: no service named \"b!\"")
+            ]
+        );
+        let mut lines = vec![
+            "[a]".to_string(),
+            "run = a".to_string(),
+            "after = s0 s1 s2 s3 s4".into(),
+            "after = s5 s6 s7".into(),
+            "after = s8".into(),
+        ];
+        for i in 0..9 {
+            lines.push(format!("[s{i}]"));
+            lines.push(format!("run = s{i}"));
+        }
+        let lines: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        assert_eq!(error(&lines), e(5, "after: more than 8 names"));
+    }
+
+    #[test]
+    fn dependency_cycles() {
+        // Length 2, with the second one named forward.
+        assert_eq!(
+            error(&["[a]", "run = a", "after = b", "[b]", "run = b", "after = a"]),
+            e(1, "dependency cycle: a -> b -> a")
+        );
+        // Length 3.
+        assert_eq!(
+            error(&[
+                "[x]",
+                "run = x",
+                "[a]",
+                "run = a",
+                "after = b",
+                "[b]",
+                "run = b",
+                "after = c",
+                "[c]",
+                "run = c",
+                "after = a"
+            ]),
+            e(3, "dependency cycle: a -> b -> c -> a")
+        );
+        // A cycle reached from a service outside it is reported at one of
+        // its own members.
+        assert_eq!(
+            error(&[
+                "[x]",
+                "run = x",
+                "after = a",
+                "[a]",
+                "run = a",
+                "after = b",
+                "[b]",
+                "run = b",
+                "after = a"
+            ]),
+            e(4, "dependency cycle: a -> b -> a")
+        );
+        // Two separate cycles are both reported; a diamond is no cycle.
+        assert_eq!(
+            errors(&[
+                "[a]",
+                "run = a",
+                "after = b",
+                "[b]",
+                "run = b",
+                "after = a",
+                "[c]",
+                "run = c",
+                "after = d",
+                "[d]",
+                "run = d",
+                "after = c"
+            ]),
+            [
+                e(1, "dependency cycle: a -> b -> a"),
+                e(7, "dependency cycle: c -> d -> c")
+            ]
+        );
+        assert!(errors(&[
+            "[a]",
+            "run = a",
+            "after = b c",
+            "[b]",
+            "run = b",
+            "after = d",
+            "[c]",
+            "run = c",
+            "after = d",
+            "[d]",
+            "run = d"
+        ])
+        .is_empty());
+    }
+
+    #[test]
+    fn users_and_groups() {
+        let ident = |keys: &[&str]| {
+            let mut lines = vec!["[a]", "run = a"];
+            lines.extend_from_slice(keys);
+            let t = good(&lines);
+            let i = svc(&t, "a").ident.clone();
+            (i.uid, i.gid, i.groups.to_vec())
+        };
+        assert_eq!(ident(&[]), (None, None, vec![]));
+        assert_eq!(
+            ident(&["user = sensor"]),
+            (Some(1001), Some(1001), vec![1001, 50, 20])
+        );
+        assert_eq!(
+            ident(&["user = sensor", "group = dialout"]),
+            (Some(1001), Some(20), vec![20, 50])
+        );
+        assert_eq!(
+            ident(&["group = i2c", "user = sensor"]),
+            (Some(1001), Some(50), vec![50, 20])
+        );
+        assert_eq!(ident(&["user = www"]), (Some(33), Some(33), vec![33]));
+        assert_eq!(ident(&["user = root"]), (Some(0), Some(0), vec![0]));
+        assert_eq!(
+            ident(&["user = 1001"]),
+            (Some(1001), Some(1001), vec![1001])
+        );
+        assert_eq!(
+            ident(&["user = 4242"]),
+            (Some(4242), Some(4242), vec![4242])
+        );
+        assert_eq!(
+            ident(&["user = 4242", "group = 7"]),
+            (Some(4242), Some(7), vec![7])
+        );
+        assert_eq!(ident(&["group = i2c"]), (None, Some(50), vec![50]));
+        assert_eq!(ident(&["group = 77"]), (None, Some(77), vec![77]));
+
+        assert_eq!(
+            error(&["[a]", "run = a", "user = nobody"]),
+            e(3, "unknown user \"nobody\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "user = 4294967295"]),
+            e(3, "unknown user \"4294967295\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "group = wheel"]),
+            e(3, "unknown group \"wheel\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "user = www", "user = www"]),
+            e(4, "duplicate key \"user\"")
+        );
+    }
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/bin/false
+broken line
+sensor:x:1001:1001:Sensor:/var/empty:/bin/false\r
+bad:x:notanumber:1::/:
+:x:5:5::/:
+short:x:7
+www:x:33:33
+";
+
+    const GROUP: &str = "root:x:0:
+i2c:x:50:sensor,www
+dialout:x:20:sensor\r
+sensor:x:1001:
+nogid:x::sensor
+junk
+video:x:44
+audio:x:45:www,sensorx
+";
+
+    #[test]
+    fn etc_accounts() {
+        let acc = EtcAccounts {
+            passwd: PASSWD.as_bytes(),
+            group: GROUP.as_bytes(),
+        };
+        assert_eq!(acc.user(b"root"), Some((0, 0)));
+        assert_eq!(acc.user(b"sensor"), Some((1001, 1001)));
+        assert_eq!(acc.user(b"www"), Some((33, 33)));
+        assert_eq!(acc.user(b"bad"), None);
+        assert_eq!(acc.user(b"short"), None);
+        assert_eq!(acc.user(b""), None);
+        assert_eq!(acc.user(b"broken line"), None);
+        assert_eq!(acc.user_by_id(1), Some((1, 1)));
+        assert_eq!(acc.user_by_id(5), None);
+        assert_eq!(acc.user_by_id(99), None);
+        assert_eq!(acc.group(b"i2c"), Some(50));
+        assert_eq!(acc.group(b"video"), Some(44));
+        assert_eq!(acc.group(b"nogid"), None);
+        assert_eq!(acc.group(b"junk"), None);
+        let groups = |user: &[u8]| {
+            let mut out = heapless::Vec::new();
+            acc.groups_of(user, &mut out);
+            out.to_vec()
+        };
+        assert_eq!(groups(b"sensor"), [50, 20]);
+        assert_eq!(groups(b"www"), [50, 45]);
+        assert_eq!(groups(b"root"), [] as [u32; 0]);
+        assert_eq!(groups(b"sensorx"), [45]);
+
+        let src = "[s]\nrun = s\nuser = sensor\n[w]\nrun = w\nuser = www\ngroup = video\n[n]\nrun = n\nuser = 1\n[x]\nrun = x\nuser = ghost\n";
+        let (t, errs) = load_with(src, &acc);
+        assert_eq!(errs, [e(13, "unknown user \"ghost\"")]);
+        let s = &svc(&t, "s").ident;
+        assert_eq!(
+            (s.uid, s.gid, s.groups.as_slice()),
+            (Some(1001), Some(1001), &[1001, 50, 20][..])
+        );
+        let w = &svc(&t, "w").ident;
+        assert_eq!(
+            (w.uid, w.gid, w.groups.as_slice()),
+            (Some(33), Some(44), &[44, 50, 45][..])
+        );
+        let n = &svc(&t, "n").ident;
+        assert_eq!(
+            (n.uid, n.gid, n.groups.as_slice()),
+            (Some(1), Some(1), &[1][..])
+        );
+    }
+
+    #[test]
+    fn header_errors() {
+        assert_eq!(error(&["[x", "run = x"]), e(1, "bad section header \"[x\""));
+        assert_eq!(
+            error(&["[a] # note", "run = x"]),
+            e(1, "bad section header \"[a] # note\"")
+        );
+        assert_eq!(
+            error(&["[a b]", "run = x"]),
+            e(
+                1,
+                "bad service name \"a b\" (use letters, digits and _ . @ -)"
+            )
+        );
+        assert_eq!(
+            error(&["[ a ]", "run = x"]),
+            e(
+                1,
+                "bad service name \" a \" (use letters, digits and _ . @ -)"
+            )
+        );
+        assert_eq!(
+            error(&["[]"]),
+            e(1, "bad service name \"\" (use letters, digits and _ . @ -)")
+        );
+        let long = "n".repeat(NAME_MAX_BYTES);
+        assert_eq!(
+            error(&[&format!("[{long}]"), "run = x"]),
+            e(
+                1,
+                &format!("service name \"{long}\" is longer than 31 bytes")
+            )
+        );
+        let longest = "n".repeat(NAME_MAX_BYTES - 1);
+        assert_eq!(good(&[&format!("[{longest}]"), "run = x"]).len(), 1);
+        let t = good(&["[a.b@c-d_E9]", "run = x"]);
+        assert!(t.find(b"a.b@c-d_E9").is_some());
+        assert_eq!(
+            error(&["[tend]", "run = x"]),
+            e(1, "the name \"tend\" is reserved for tend's own log")
+        );
+        // The keys under a refused header are skipped without more errors.
+        assert_eq!(
+            error(&[
+                "[bad!]",
+                "colour = red",
+                "nonsense",
+                "run = 'x",
+                "[ok]",
+                "run = x"
+            ]),
+            e(
+                1,
+                "bad service name \"bad!\" (use letters, digits and _ . @ -)"
+            )
+        );
+        assert_eq!(
+            errors(&["[a]", "run = a", "", "[a]", "run = b", "colour = x"]),
+            [e(4, "duplicate service \"a\" (first at line 1)")]
+        );
+        assert_eq!(
+            error(&["# c", "[a]", "type = daemon", "[b]", "run = b"]),
+            e(2, "[a] has no run line")
+        );
+    }
+
+    #[test]
+    fn line_errors() {
+        assert_eq!(
+            errors(&["run = x", "log = 0", "[a]", "run = a"]),
+            [e(1, "key \"run\" comes before any [service] header")]
+        );
+        assert_eq!(
+            errors(&["hello", "run = x", "[a]", "run = a"]),
+            [e(1, "expected a [service] header, not \"hello\"")]
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "hello world"]),
+            e(3, "expected \"key = value\", not \"hello world\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "= x"]),
+            e(3, "missing key before \"=\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "colour = red"]),
+            e(3, "unknown key \"colour\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "Run = a"]),
+            e(3, "unknown key \"Run\"")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "log ="]),
+            e(3, "log: missing value")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a", "env = "]),
+            e(3, "env: missing value")
+        );
+        assert_eq!(
+            error(&["[a]", "run = a\0b"]),
+            e(2, "the line holds a NUL byte")
+        );
+    }
+
+    #[test]
+    fn value_errors() {
+        let at3 = |kv: &str| error(&["[a]", "run = a", kv]);
+        assert_eq!(
+            at3("type = service"),
+            e(3, "type: expected daemon or oneshot, not \"service\"")
+        );
+        assert_eq!(
+            at3("restart = sometimes"),
+            e(
+                3,
+                "restart: expected always, on-failure or never, not \"sometimes\""
+            )
+        );
+        assert_eq!(
+            at3("ready = fd3"),
+            e(3, "ready: expected none or fd:N, not \"fd3\"")
+        );
+        assert_eq!(
+            at3("ready = fd:"),
+            e(3, "ready: expected none or fd:N, not \"fd:\"")
+        );
+        assert_eq!(
+            at3("ready = fd:1"),
+            e(3, "ready: fds 0 to 2 are stdio; use fd:3 to fd:255")
+        );
+        assert_eq!(
+            at3("ready = fd:0"),
+            e(3, "ready: fds 0 to 2 are stdio; use fd:3 to fd:255")
+        );
+        assert_eq!(at3("ready = fd:256"), e(3, "ready: use fd:3 to fd:255"));
+        assert_eq!(
+            at3("console = maybe"),
+            e(3, "console: expected yes or no, not \"maybe\"")
+        );
+        assert_eq!(
+            at3("chdir = srv"),
+            e(3, "chdir: \"srv\" is not an absolute path")
+        );
+        assert_eq!(
+            at3("env = NOVALUE"),
+            e(3, "env: expected KEY=VALUE, not \"NOVALUE\"")
+        );
+        assert_eq!(at3("env = 1X=2"), e(3, "env: bad variable name \"1X\""));
+        assert_eq!(at3("env = A-B=2"), e(3, "env: bad variable name \"A-B\""));
+        assert_eq!(at3("env = =2"), e(3, "env: bad variable name \"\""));
+        assert_eq!(
+            error(&["[a]", "run = a", "env = A=1", "env = A=2"]),
+            e(4, "env: \"A\" is set twice")
+        );
+        assert!(errors(&["[a]", "run = a", "env = A=1", "env = AB=2", "env = _x9="]).is_empty());
+        let mut lines = vec!["[a]".to_string(), "run = a".to_string()];
+        lines.extend((0..=MAX_ENV).map(|i| format!("env = V{i}=x")));
+        let lines: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        assert_eq!(error(&lines), e(19, "env: more than 16 entries"));
+        assert_eq!(
+            error(&["[a]", "run = a", "ready = fd:3", "type = oneshot"]),
+            e(
+                3,
+                "ready: a oneshot cannot declare readiness (it is done when it exits 0)"
+            )
+        );
+        assert!(errors(&["[a]", "run = a", "ready = none", "type = oneshot"]).is_empty());
+        assert!(errors(&[
+            "[a]",
+            "run = a",
+            "type = ONESHOT",
+            "console = Yes",
+            "restart = Never"
+        ])
+        .is_empty());
+        for key in [
+            "type = daemon",
+            "restart = never",
+            "ready = none",
+            "log = 0",
+            "console = no",
+            "group = 7",
+            "chdir = /",
+            "stop-signal = 1",
+            "stop-timeout = 1s",
+        ] {
+            let name = key.split(' ').next().unwrap();
+            assert_eq!(
+                error(&["[a]", "run = a", key, key]),
+                e(4, &format!("duplicate key \"{name}\""))
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_services() {
+        let mut src = String::new();
+        for i in 0..MAX_SERVICES + 2 {
+            src.push_str(&format!("[s{i}]\nrun = s\nlog = 0\n"));
+        }
+        let (t, errs) = load(&src);
+        assert_eq!(
+            errs,
+            [e(3 * 64 + 1, "too many services (tend is built for 64)")]
+        );
+        assert_eq!(t.len(), MAX_SERVICES);
+        assert_eq!(t.ids().last(), Some(SvcId(63)));
+    }
+
+    #[test]
+    fn the_string_pool_is_bounded() {
+        let arg = "a".repeat(1000);
+        let big = format!("run = /bin/x{}", format!(" {arg}").repeat(20));
+        let (t, errs) = load(
+            &[
+                "[a]",
+                "run = a",
+                "[b]",
+                &big,
+                "env = X=1",
+                "[c]",
+                "run = /bin/c",
+                "chdir = /c",
+            ]
+            .join("\n"),
+        );
+        assert_eq!(
+            errs,
+            [e(
+                3,
+                "the table's strings exceed the 16384 bytes tend is built with"
+            )]
+        );
+        // What did not fit was taken back, so later services still fit.
+        assert_eq!(argv(&t, "c"), ["/bin/c"]);
+        assert_eq!(t.bytes(svc(&t, "c").chdir), b"/c\0");
+        // Reported once even when several services overflow.
+        let lines = ["[a]", &big, "[b]", &big, "[c]", &big];
+        assert_eq!(errors(&lines).len(), 2);
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let errs = errors(&[
+            "log = 4k",         // 1
+            "[a]",              // 2
+            "run = /bin/a",     // 3
+            "type = deamon",    // 4
+            "colour = blue",    // 5
+            "after = nope",     // 6
+            "[b c]",            // 7
+            "run = x",          // 8
+            "[b]",              // 9
+            "log = 12q",        // 10
+            "stop-timeout = 5", // 11
+            "[c]",              // 12
+            "run = rel/x",      // 13
+            "ready = fd:1",     // 14
+            "[a]",              // 15
+            "run = y",          // 16
+            "[d]",              // 17
+            "run = d",          // 18
+            "after = e",        // 19
+            "[e]",              // 20
+            "run = e",          // 21
+            "after = d",        // 22
+        ]);
+        assert_eq!(
+            errs,
+            [
+                e(1, "key \"log\" comes before any [service] header"),
+                e(4, "type: expected daemon or oneshot, not \"deamon\""),
+                e(5, "unknown key \"colour\""),
+                e(
+                    7,
+                    "bad service name \"b c\" (use letters, digits and _ . @ -)"
+                ),
+                e(10, "bad size \"12q\" (write 4096, 16k or 1m)"),
+                e(11, "bad duration \"5\" (write 500ms, 5s or 2m)"),
+                e(9, "[b] has no run line"),
+                e(
+                    13,
+                    "run: the program must be an absolute path or a bare name"
+                ),
+                e(14, "ready: fds 0 to 2 are stdio; use fd:3 to fd:255"),
+                e(15, "duplicate service \"a\" (first at line 2)"),
+                e(6, "after: no service named \"nope\""),
+                e(17, "dependency cycle: d -> e -> d"),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_are_capped() {
+        let mut lines = vec!["[a]".to_string(), "run = a".to_string()];
+        lines.extend((0..40).map(|i| format!("bad{i} = x")));
+        lines.push("after = nope".into());
+        let lines: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        let (_, errs) = load(&lines.join("\n"));
+        assert_eq!(errs.len(), MAX_TABLE_ERRORS + 1);
+        assert_eq!(errs[0], e(3, "unknown key \"bad0\""));
+        assert_eq!(errs[MAX_TABLE_ERRORS - 1], e(34, "unknown key \"bad31\""));
+        assert_eq!(errs[MAX_TABLE_ERRORS], e(35, "too many errors"));
+        // Exactly at the cap, no "too many".
+        let mut lines = vec!["[a]".to_string(), "run = a".to_string()];
+        lines.extend((0..MAX_TABLE_ERRORS).map(|i| format!("bad{i} = x")));
+        let lines: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        let errs = errors(&lines);
+        assert_eq!(errs.len(), MAX_TABLE_ERRORS);
+        assert!(errs.iter().all(|(_, m)| m != "too many errors"));
+    }
+
+    #[test]
+    fn a_table_is_reused() {
+        let mut table = Table::new();
+        let mut none = |_: u32, _: &[&[u8]]| panic!("no error expected");
+        assert_eq!(parse(EXAMPLE.as_bytes(), &Fake, &mut table, &mut none), 0);
+        assert_eq!(table.len(), 5);
+        assert_eq!(
+            parse(b"[x]\nrun = /bin/x\n", &Fake, &mut table, &mut none),
+            0
+        );
+        assert_eq!(table.len(), 1);
+        assert_eq!(
+            texts(table.strings(table.get(SvcId(0)).unwrap().argv)),
+            ["/bin/x"]
+        );
+        table.clear();
+        assert!(table.is_empty());
+        assert_eq!(table.bytes(Span { off: 100, len: 5 }), b"");
+        assert_eq!(table.strings(Span::default()).count(), 0);
     }
 }
