@@ -10,6 +10,7 @@ use rustix::io::{self, Errno};
 
 use crate::errno;
 use crate::limits::{MAX_ARGS, MAX_ENV};
+use crate::say::Buf;
 use crate::service::{StartError, Step};
 use crate::sys::{self, Fd, Fork};
 use crate::table::{ServiceConf, Table};
@@ -143,11 +144,15 @@ fn child(
     (Step::Exec, exec(program, argv, envp, path))
 }
 
-fn c_string<'a>(text: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
-    let dst = buf.get_mut(..text.len())?;
-    dst.copy_from_slice(text);
-    *buf.get_mut(text.len())? = 0;
-    CStr::from_bytes_until_nul(buf).ok()
+/// `text` and a NUL in `buf`, as a C string (None when too long or when
+/// `text` holds a NUL).
+fn c_string<'a>(text: &[u8], buf: &'a mut Buf<256>) -> Option<&'a CStr> {
+    buf.clear();
+    buf.s(text).byte(0);
+    if buf.overflowed() {
+        return None;
+    }
+    CStr::from_bytes_with_nul(buf.as_bytes()).ok()
 }
 
 /// dup2 `fd` onto `target`; when it already is `target`, clear close-on-exec.
@@ -190,7 +195,7 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
 /// execve the program, searching `path` for a bare name as execvp does:
 /// the first error other than "not found" wins.
 fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> Errno {
-    let mut buf = [0u8; 256];
+    let mut buf = Buf::<256>::new();
     if program.contains(&b'/') {
         return match c_string(program, &mut buf) {
             Some(p) => sys::execve(p, argv, envp),
@@ -200,16 +205,12 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
     let mut err = Errno::NOENT;
     for dir in path.split(|&b| b == b':') {
         let dir = if dir.is_empty() { b".".as_slice() } else { dir };
-        let Some(len) = dir.len().checked_add(1 + program.len()) else { continue };
-        let Some(full) = buf.get_mut(..len) else { continue };
-        let (d, rest) = full.split_at_mut(dir.len());
-        d.copy_from_slice(dir);
-        if let Some((slash, name)) = rest.split_first_mut() {
-            *slash = b'/';
-            name.copy_from_slice(program);
+        buf.clear();
+        buf.s(dir).byte(b'/').s(program).byte(0);
+        if buf.overflowed() {
+            continue;
         }
-        let mut cbuf = [0u8; 256];
-        let Some(candidate) = buf.get(..len).and_then(|f| c_string(f, &mut cbuf)) else { continue };
+        let Ok(candidate) = CStr::from_bytes_with_nul(buf.as_bytes()) else { continue };
         match sys::execve(candidate, argv, envp) {
             Errno::NOENT | Errno::NOTDIR => {}
             e => {
