@@ -128,40 +128,39 @@ impl Table {
 
     /// The service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<SvcId> {
-        let at = self
-            .services
-            .iter()
-            .position(|s| s.name.as_slice() == name)?;
+        let at = self.services.iter().position(|s| s.name == name)?;
         u8::try_from(at).ok().map(SvcId)
     }
 
     /// Every service, in table order.
     pub fn ids(&self) -> impl Iterator<Item = SvcId> {
-        (0..self.services.len())
-            .filter_map(|i| u8::try_from(i).ok())
-            .map(SvcId)
+        let ids = 0..u8::try_from(self.services.len()).unwrap_or(u8::MAX);
+        ids.map(SvcId)
     }
 
-    /// The raw bytes of `span`, NULs included.
+    /// The bytes of `span`, NULs included.
     pub fn bytes(&self, span: Span) -> &[u8] {
         let start = usize::from(span.off);
         let end = start.saturating_add(usize::from(span.len));
         self.pool.get(start..end).unwrap_or(&[])
     }
 
-    /// The NUL-terminated entries of `span`, without their NULs.
+    /// The NUL-terminated strings of `span`, without their NULs.
     pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
-        self.bytes(span)
-            .split_inclusive(|&b| b == 0)
-            .map(|s| s.strip_suffix(&[0]).unwrap_or(s))
+        // (`split_inclusive` would keep a panic path.)
+        let body = self.bytes(span).strip_suffix(&[0]);
+        body.into_iter().flat_map(|b| b.split(|&c| c == 0))
     }
 }
 
-/// Reads a table from `src` into `table`, resolving `user`/`group` through
-/// `acc`. Each error is handed to `err` as its 1-based line and the pieces of
-/// its message; the number of errors reported is returned. After
-/// [`MAX_TABLE_ERRORS`] errors a last `too many errors` ends the parse. With
-/// any error the table's content is unspecified.
+/// Reads a table from `src` into `table`, resolving `user` and `group`
+/// through `acc`. Each error goes to `err` as its 1-based line and the
+/// pieces of its message; the number of errors reported is returned. After
+/// [`MAX_TABLE_ERRORS`] errors, a last `too many errors` ends the parse.
+/// With any error the table's content is unspecified.
+///
+/// The first pass reads every line; the second resolves `after` names, which
+/// may name later services; the last looks for dependency cycles.
 pub fn parse(
     src: &[u8],
     acc: &dyn Accounts,
@@ -179,7 +178,8 @@ pub fn parse(
             count: 0,
             done: false,
         },
-        cur: Cur::Outside,
+        sec: None,
+        outside: true,
         log_total: u64::from(LOG_SELF_BYTES),
         said_log: false,
         said_pool: false,
@@ -197,6 +197,58 @@ pub fn parse(
     p.errs.count
 }
 
+/// Every message: `%` stands for the offending text, `#` for a number.
+mod msg {
+    pub const NUL: &[u8] = b"the line holds a NUL byte";
+    pub const KEY_OUTSIDE: &[u8] = b"key \"%\" comes before any [service] header";
+    pub const OUTSIDE: &[u8] = b"expected a [service] header, not \"%\"";
+    pub const NOT_PAIR: &[u8] = b"expected \"key = value\", not \"%\"";
+    pub const HEADER: &[u8] = b"bad section header \"%\"";
+    pub const LONG_NAME: &[u8] = b"service name \"%\" is longer than # bytes";
+    pub const NAME: &[u8] = b"bad service name \"%\" (use letters, digits and _ . @ -)";
+    pub const RESERVED: &[u8] = b"the name \"tend\" is reserved for tend's own log";
+    pub const DUP_SERVICE: &[u8] = b"duplicate service \"%\" (first at line #)";
+    pub const SERVICES: &[u8] = b"too many services (tend is built for #)";
+    pub const NO_RUN: &[u8] = b"[%] has no run line";
+    pub const POOL: &[u8] = b"the table's strings exceed the # bytes tend is built with";
+    pub const NO_KEY: &[u8] = b"missing key before \"=\"";
+    pub const KEY: &[u8] = b"unknown key \"%\"";
+    pub const DUP_KEY: &[u8] = b"duplicate key \"%\"";
+    pub const NO_VALUE: &[u8] = b"%: missing value";
+    pub const QUOTE: &[u8] = b"run: missing closing '";
+    pub const DQUOTE: &[u8] = b"run: missing closing \"";
+    pub const BACKSLASH: &[u8] = b"run: trailing backslash";
+    pub const ARGS: &[u8] = b"run: more than # arguments";
+    pub const PROGRAM: &[u8] = b"run: the program must be an absolute path or a bare name";
+    pub const TYPE: &[u8] = b"type: expected daemon or oneshot, not \"%\"";
+    pub const RESTART: &[u8] = b"restart: expected always, on-failure or never, not \"%\"";
+    pub const AFTER_SELF: &[u8] = b"after: \"%\" is this service itself";
+    pub const AFTER_MANY: &[u8] = b"after: more than # names";
+    pub const AFTER: &[u8] = b"after: no service named \"%\"";
+    pub const CYCLE: &[u8] = b"dependency cycle: ";
+    pub const READY: &[u8] = b"ready: expected none or fd:N, not \"%\"";
+    pub const READY_STDIO: &[u8] = b"ready: fds 0 to 2 are stdio; use fd:3 to fd:255";
+    pub const READY_FD: &[u8] = b"ready: use fd:3 to fd:255";
+    pub const READY_ONESHOT: &[u8] =
+        b"ready: a oneshot cannot declare readiness (it is done when it exits 0)";
+    pub const LOG_MIN: &[u8] = b"log: at least 256 bytes, or 0";
+    pub const LOG_ARENA: &[u8] =
+        b"log: the rings would need more than the # bytes tend is built with";
+    pub const SIZE: &[u8] = b"bad size \"%\" (write 4096, 16k or 1m)";
+    pub const CONSOLE: &[u8] = b"console: expected yes or no, not \"%\"";
+    pub const USER: &[u8] = b"unknown user \"%\"";
+    pub const GROUP: &[u8] = b"unknown group \"%\"";
+    pub const ENV: &[u8] = b"env: expected KEY=VALUE, not \"%\"";
+    pub const ENV_NAME: &[u8] = b"env: bad variable name \"%\"";
+    pub const ENV_TWICE: &[u8] = b"env: \"%\" is set twice";
+    pub const ENV_MANY: &[u8] = b"env: more than # entries";
+    pub const CHDIR: &[u8] = b"chdir: \"%\" is not an absolute path";
+    pub const SIGNAL: &[u8] = b"stop-signal: unknown signal \"%\"";
+    pub const DURATION: &[u8] = b"bad duration \"%\" (write 500ms, 5s or 2m)";
+    pub const TIMEOUT_MAX: &[u8] = b"stop-timeout: at most 1 hour";
+    pub const TOO_MANY: &[u8] = b"too many errors";
+}
+
 /// Errors, counted and capped.
 struct Errs<'e> {
     out: &'e mut dyn FnMut(u32, &[&[u8]]),
@@ -205,74 +257,74 @@ struct Errs<'e> {
 }
 
 impl Errs<'_> {
-    fn say(&mut self, line: u32, parts: &[&[u8]]) {
+    fn report(&mut self, line: u32, parts: &[&[u8]]) {
         if self.done {
             return;
         }
         self.count = self.count.saturating_add(1);
-        if self.count > MAX_TABLE_ERRORS {
-            self.done = true;
-            (self.out)(line, &[b"too many errors"]);
-        } else {
-            (self.out)(line, parts);
+        self.done = self.count > MAX_TABLE_ERRORS;
+        (self.out)(line, if self.done { &[msg::TOO_MANY] } else { parts });
+    }
+
+    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`.
+    fn say(&mut self, line: u32, msg: &[u8], text: &[u8], n: usize) {
+        let mut digits = [0u8; 20];
+        let n = crate::say::decimal(u64::try_from(n).unwrap_or(u64::MAX), &mut digits);
+        let mut parts: [&[u8]; 6] = [b""; 6];
+        let mut slots = parts.iter_mut();
+        for piece in msg.split_inclusive(|&b| b == b'%' || b == b'#') {
+            let (head, fill) = match piece.split_last() {
+                Some((b'%', head)) => (head, text),
+                Some((b'#', head)) => (head, n),
+                _ => (piece, &[][..]),
+            };
+            for (part, slot) in [head, fill].into_iter().zip(slots.by_ref()) {
+                *slot = part;
+            }
         }
+        self.report(line, &parts);
     }
 
-    /// `KEY: WHAT "VALUE"TAIL`.
-    fn quoted(&mut self, line: u32, what: &[u8], value: &[u8], tail: &[u8]) {
-        self.say(line, &[what, b"\"", value, b"\"", tail]);
+    fn at(&mut self, line: u32, msg: &[u8], text: &[u8]) {
+        self.say(line, msg, text, 0);
     }
-}
 
-// Only one exists, on the stack, while a table is parsed.
-#[allow(clippy::large_enum_variant)]
-enum Cur<'a> {
-    /// Before the first header.
-    Outside,
-    /// After a header that was rejected: its lines are skipped.
-    Skip,
-    In(Section<'a>),
+    /// `found`, or when there is none, reports `msg` about `text`.
+    fn check<T>(&mut self, found: Option<T>, line: u32, msg: &[u8], text: &[u8]) -> Option<T> {
+        if found.is_none() {
+            self.at(line, msg, text);
+        }
+        found
+    }
 }
 
 struct Parser<'t, 'a, 'e> {
     table: &'t mut Table,
     acc: &'a dyn Accounts,
     errs: Errs<'e>,
-    cur: Cur<'a>,
+    /// The section being read: none before the first header or after a
+    /// refused one, whose lines are skipped.
+    sec: Option<Section<'a>>,
+    /// No header yet.
+    outside: bool,
     /// Bytes of every ring so far, tend's own included.
     log_total: u64,
+    /// Errors said once per table: [`msg::LOG_ARENA`], [`msg::POOL`],
+    /// [`msg::SERVICES`].
     said_log: bool,
     said_pool: bool,
     said_full: bool,
 }
 
-/// The lines of `src`, numbered from 1, without `\r` and outer blanks.
+/// The lines of `src`, numbered from 1, without outer blanks (nor `\r`).
 fn lines(src: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
-    src.split(|&b| b == b'\n')
-        .zip(1u32..)
-        .map(|(text, n)| (n, trim(text.strip_suffix(b"\r").unwrap_or(text))))
-}
-
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-fn trim(text: &[u8]) -> &[u8] {
-    let start = text
-        .iter()
-        .position(|&b| !is_blank(b))
-        .unwrap_or(text.len());
-    let end = text
-        .iter()
-        .rposition(|&b| !is_blank(b))
-        .map_or(start, |i| i.saturating_add(1));
-    text.get(start..end).unwrap_or(&[])
+    (1u32..).zip(src.split(|&b| b == b'\n').map(<[u8]>::trim_ascii))
 }
 
 enum Line<'a> {
     Blank,
-    /// `[…]`, with what is inside the brackets, or `None` for a line that
-    /// starts with `[` but does not end with `]`.
+    /// `[…]` and what is inside the brackets, or `None` when a line starts
+    /// with `[` but does not end with `]`.
     Header(Option<&'a [u8]>),
     Pair(&'a [u8], &'a [u8]),
     Other,
@@ -285,226 +337,109 @@ fn classify(text: &[u8]) -> Line<'_> {
     if let Some(rest) = text.strip_prefix(b"[") {
         return Line::Header(rest.strip_suffix(b"]"));
     }
-    match text.iter().position(|&b| b == b'=') {
-        Some(at) => {
-            let (key, rest) = text.split_at_checked(at).unwrap_or((text, &[]));
-            Line::Pair(trim(key), trim(rest.get(1..).unwrap_or(&[])))
+    let eq = text.iter().position(|&b| b == b'=');
+    match eq.and_then(|at| text.split_at_checked(at)) {
+        Some((key, rest)) => {
+            Line::Pair(key.trim_ascii(), rest.get(1..).unwrap_or(&[]).trim_ascii())
         }
         None => Line::Other,
     }
 }
 
-fn name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
-}
-
-fn number_text(n: u64, out: &mut [u8; 20]) -> &[u8] {
-    crate::say::decimal(n, out)
-}
-
-fn usize_u64(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
+/// Marks a once-per-table error as said; true when it was not yet.
+fn first_time(said: &mut bool) -> bool {
+    !core::mem::replace(said, true)
 }
 
 impl<'a> Parser<'_, 'a, '_> {
     fn line(&mut self, line: u32, text: &'a [u8]) {
         if text.contains(&0) {
-            self.errs.say(line, &[b"the line holds a NUL byte"]);
-            return;
+            return self.errs.at(line, msg::NUL, b"");
         }
-        match classify(text) {
-            Line::Blank => {}
-            Line::Header(inner) => {
+        let errs = &mut self.errs;
+        match (classify(text), &mut self.sec) {
+            (Line::Blank, _) => {}
+            (Line::Header(inner), _) => {
                 self.end_section();
+                self.outside = false;
                 self.header(line, text, inner);
             }
-            Line::Pair(key, value) => match &mut self.cur {
-                Cur::Outside => {
-                    self.errs
-                        .quoted(line, b"key ", key, b" comes before any [service] header");
-                    self.cur = Cur::Skip;
-                }
-                Cur::Skip => {}
-                Cur::In(sec) => sec.pair(line, key, value, self.acc, &mut self.errs),
-            },
-            Line::Other => match &self.cur {
-                Cur::Outside => {
-                    self.errs
-                        .quoted(line, b"expected a [service] header, not ", text, b"");
-                    self.cur = Cur::Skip;
-                }
-                Cur::Skip => {}
-                Cur::In(_) => self
-                    .errs
-                    .quoted(line, b"expected \"key = value\", not ", text, b""),
-            },
+            (Line::Pair(key, value), Some(sec)) => sec.pair(line, key, value, self.acc, errs),
+            (Line::Other, Some(_)) => errs.at(line, msg::NOT_PAIR, text),
+            // Only the first line before any header is reported.
+            (Line::Pair(key, _), None) if self.outside => {
+                self.outside = false;
+                errs.at(line, msg::KEY_OUTSIDE, key);
+            }
+            (Line::Other, None) if self.outside => {
+                self.outside = false;
+                errs.at(line, msg::OUTSIDE, text);
+            }
+            (_, None) => {}
         }
     }
 
     fn header(&mut self, line: u32, text: &'a [u8], inner: Option<&'a [u8]>) {
-        self.cur = Cur::Skip;
+        let errs = &mut self.errs;
+        let services = &self.table.services;
         let Some(name) = inner else {
-            self.errs.quoted(line, b"bad section header ", text, b"");
-            return;
+            return errs.at(line, msg::HEADER, text);
         };
         if name.len() >= NAME_MAX_BYTES {
-            let mut d = [0u8; 20];
-            let max = number_text(usize_u64(NAME_MAX_BYTES.saturating_sub(1)), &mut d);
-            self.errs.say(
-                line,
-                &[
-                    b"service name \"",
-                    name,
-                    b"\" is longer than ",
-                    max,
-                    b" bytes",
-                ],
-            );
-            return;
-        }
-        if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
-            self.errs.quoted(
-                line,
-                b"bad service name ",
-                name,
-                b" (use letters, digits and _ . @ -)",
-            );
-            return;
-        }
-        if name == b"tend" {
-            self.errs
-                .say(line, &[b"the name \"tend\" is reserved for tend's own log"]);
-            return;
-        }
-        if let Some(first) = self
-            .table
-            .services
-            .iter()
-            .find(|s| s.name.as_slice() == name)
-        {
-            let mut d = [0u8; 20];
-            let at = number_text(u64::from(first.line), &mut d);
-            self.errs.say(
-                line,
-                &[
-                    b"duplicate service \"",
-                    name,
-                    b"\" (first at line ",
-                    at,
-                    b")",
-                ],
-            );
-            return;
-        }
-        if self.table.services.is_full() {
-            if !self.said_full {
-                self.said_full = true;
-                let mut d = [0u8; 20];
-                let max = number_text(usize_u64(MAX_SERVICES), &mut d);
-                self.errs
-                    .say(line, &[b"too many services (tend is built for ", max, b")"]);
+            errs.say(line, msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
+        } else if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
+            errs.at(line, msg::NAME, name);
+        } else if name == b"tend" {
+            errs.at(line, msg::RESERVED, b"");
+        } else if let Some(first) = services.iter().find(|s| s.name == name) {
+            let first = usize::try_from(first.line).unwrap_or(usize::MAX);
+            errs.say(line, msg::DUP_SERVICE, name, first);
+        } else if services.is_full() {
+            if first_time(&mut self.said_full) {
+                errs.say(line, msg::SERVICES, b"", MAX_SERVICES);
             }
-            return;
-        }
-        self.cur = Cur::In(Section::new(name, line));
-    }
-
-    /// Checks the section being read, applies its defaults and adds it to
-    /// the table.
-    fn end_section(&mut self) {
-        let Cur::In(sec) = core::mem::replace(&mut self.cur, Cur::Skip) else {
-            return;
-        };
-        let errs = &mut self.errs;
-        if sec.run.is_none() {
-            errs.say(sec.line, &[b"[", sec.name, b"] has no run line"]);
-        }
-        let kind = sec.kind.unwrap_or(Kind::Daemon);
-        let restart = sec.restart.unwrap_or(match kind {
-            Kind::Daemon => Restart::Always,
-            Kind::Oneshot => Restart::Never,
-        });
-        if let (Kind::Oneshot, Some((_, at))) = (kind, sec.ready) {
-            errs.say(
-                at,
-                &[b"ready: a oneshot cannot declare readiness (it is done when it exits 0)"],
-            );
-        }
-
-        let (log_bytes, log_line) = sec.log.unwrap_or((LOG_DEFAULT_BYTES, sec.line));
-        self.log_total = self.log_total.saturating_add(u64::from(log_bytes));
-        if self.log_total > usize_u64(LOG_ARENA_BYTES) && !self.said_log {
-            self.said_log = true;
-            let mut d = [0u8; 20];
-            let max = number_text(usize_u64(LOG_ARENA_BYTES), &mut d);
-            errs.say(
-                log_line,
-                &[
-                    b"log: the rings would need more than the ",
-                    max,
-                    b" bytes tend is built with",
-                ],
-            );
-        }
-
-        let mut w = Writer {
-            pool: &mut self.table.pool,
-            full: false,
-        };
-        let mark = w.pool.len();
-        let argv = w.start();
-        if let Some(run) = sec.run {
-            let _ = words(run, &mut |piece| match piece {
-                Piece::Byte(b) => w.put(&[b]),
-                Piece::End => w.put(&[0]),
+        } else {
+            self.sec = Some(Section {
+                name,
+                line,
+                ..Section::default()
             });
         }
-        let argv = w.span(argv);
-        let env = w.start();
-        for entry in &sec.env {
-            w.put(entry);
-            w.put(&[0]);
+    }
+
+    /// Checks the section just read, applies its defaults and adds it to the
+    /// table.
+    fn end_section(&mut self) {
+        let Some(sec) = self.sec.take() else { return };
+        let errs = &mut self.errs;
+        // A `run` line that was wrong has been reported already.
+        if sec.seen & RUN_SEEN == 0 {
+            errs.at(sec.line, msg::NO_RUN, sec.name);
         }
-        let env = w.span(env);
-        let chdir = match sec.chdir {
-            Some(dir) => {
-                let at = w.start();
-                w.put(dir);
-                w.put(&[0]);
-                w.span(at)
-            }
-            None => Span { off: 0, len: 2 },
+        let kind = sec.kind.unwrap_or(Kind::Daemon);
+        let restart = match (sec.restart, kind) {
+            (Some(restart), _) => restart,
+            (None, Kind::Daemon) => Restart::Always,
+            (None, Kind::Oneshot) => Restart::Never,
         };
-        if w.full {
-            w.pool.truncate(mark);
-            if !self.said_pool {
-                self.said_pool = true;
-                let mut d = [0u8; 20];
-                let max = number_text(usize_u64(POOL_BYTES), &mut d);
-                errs.say(
-                    sec.line,
-                    &[
-                        b"the table's strings exceed the ",
-                        max,
-                        b" bytes tend is built with",
-                    ],
-                );
+        if let (Kind::Oneshot, Some((_, at))) = (kind, sec.ready) {
+            errs.at(at, msg::READY_ONESHOT, b"");
+        }
+        let (log_bytes, log_line) = sec.log.unwrap_or((LOG_DEFAULT_BYTES, sec.line));
+        self.log_total = self.log_total.saturating_add(u64::from(log_bytes));
+        let over = self.log_total > LOG_ARENA_BYTES as u64;
+        if over && first_time(&mut self.said_log) {
+            errs.say(log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
+        }
+        let mark = self.table.pool.len();
+        let strings = store(&mut self.table.pool, &sec);
+        if strings.is_none() {
+            self.table.pool.truncate(mark);
+            if first_time(&mut self.said_pool) {
+                errs.say(sec.line, msg::POOL, b"", POOL_BYTES);
             }
         }
-
-        let mut ident = Identity::default();
-        if sec.user.is_some() || sec.group.is_some() {
-            ident.uid = sec.user.map(|(uid, _)| uid);
-            let gid = sec.group.or(sec.user.map(|(_, gid)| gid));
-            ident.gid = gid;
-            for g in gid.iter().chain(sec.groups.iter()) {
-                if !ident.groups.contains(g) {
-                    // A user in more groups than tend keeps loses the rest.
-                    let _ = ident.groups.push(*g);
-                }
-            }
-        }
-
+        let (argv, env, chdir) = strings.unwrap_or_default();
         let conf = ServiceConf {
             name: heapless::Vec::from_slice(sec.name).unwrap_or_default(),
             line: sec.line,
@@ -518,8 +453,8 @@ impl<'a> Parser<'_, 'a, '_> {
             after: heapless::Vec::new(),
             ready_fd: sec.ready.map(|(fd, _)| fd),
             log_bytes,
-            console: sec.console,
-            ident,
+            console: sec.console.unwrap_or(false),
+            ident: sec.identity(),
             stop_signal: sec.stop_signal.unwrap_or(STOP_SIGNAL_DEFAULT),
             stop_timeout_ms: sec.stop_timeout.unwrap_or(STOP_TIMEOUT_DEFAULT_MS),
         };
@@ -527,37 +462,17 @@ impl<'a> Parser<'_, 'a, '_> {
         let _ = self.table.services.push(conf);
     }
 
-    /// Second pass: fills in every service's `after` now that every name is
-    /// known, reporting unknown names on their `after` line.
+    /// The second pass: fills in each service's `after` now that every name
+    /// is known, reporting unknown ones on their `after` line.
     fn resolve_after(&mut self, src: &[u8]) {
-        let mut cur: Option<usize> = None;
+        let mut at = None;
         for (line, text) in lines(src) {
-            if self.errs.done {
-                return;
-            }
-            if text.contains(&0) {
-                continue;
-            }
             match classify(text) {
-                Line::Header(_) => cur = self.table.services.iter().position(|s| s.line == line),
+                _ if text.contains(&0) => {}
+                Line::Header(_) => at = self.table.services.iter().position(|s| s.line == line),
                 Line::Pair(b"after", value) => {
-                    let Some(at) = cur else { continue };
                     for name in after_names(value) {
-                        let target = self.table.find(name);
-                        let Some(sec) = self.table.services.get_mut(at) else {
-                            break;
-                        };
-                        if sec.name.as_slice() == name {
-                            continue; // reported by the first pass
-                        }
-                        match target {
-                            Some(id) if sec.after.contains(&id) => {}
-                            // When full, the first pass said so.
-                            Some(id) => drop(sec.after.push(id)),
-                            None => self
-                                .errs
-                                .quoted(line, b"after: no service named ", name, b""),
-                        }
+                        self.add_after(at, line, name);
                     }
                 }
                 _ => {}
@@ -565,132 +480,156 @@ impl<'a> Parser<'_, 'a, '_> {
         }
     }
 
-    /// Reports every dependency cycle once, at the header of the service
-    /// where the search found it closing.
+    fn add_after(&mut self, at: Option<usize>, line: u32, name: &[u8]) {
+        let target = self.table.find(name);
+        let Some(sec) = at.and_then(|at| self.table.services.get_mut(at)) else {
+            return;
+        };
+        match target {
+            // The first pass reported a service naming itself, and a list
+            // that overflows.
+            _ if sec.name == name => {}
+            Some(id) if sec.after.contains(&id) => {}
+            Some(id) => {
+                let _ = sec.after.push(id);
+            }
+            None => self.errs.at(line, msg::AFTER, name),
+        }
+    }
+
+    /// Reports each dependency cycle once, at the header of the service
+    /// where the search found it closing (depth first, in table order).
     fn check_cycles(&mut self) {
-        const WHITE: u8 = 0;
-        const GREY: u8 = 1;
-        const BLACK: u8 = 2;
+        const NEW: u8 = 0;
+        const ON_PATH: u8 = 1;
+        const DONE: u8 = 2;
         let services = &self.table.services;
-        let mut colour = [WHITE; MAX_SERVICES];
-        // The path being explored: (service, next `after` entry to follow).
+        let mut state = [NEW; MAX_SERVICES];
+        // The path explored: each service and how many of its `after` it
+        // has followed.
         let mut path: heapless::Vec<(usize, usize), MAX_SERVICES> = heapless::Vec::new();
         for root in 0..services.len() {
-            if colour.get(root) != Some(&WHITE) {
+            if set(&mut state, root, ON_PATH) != Some(NEW) {
+                set(&mut state, root, DONE);
                 continue;
             }
-            if let Some(c) = colour.get_mut(root) {
-                *c = GREY;
-            }
             let _ = path.push((root, 0));
-            while let Some(top) = path.last_mut() {
-                let (node, edge) = *top;
-                let next = services
-                    .get(node)
-                    .and_then(|s| s.after.get(edge))
-                    .map(|id| id.index());
-                let Some(next) = next else {
-                    if let Some(c) = colour.get_mut(node) {
-                        *c = BLACK;
-                    }
+            while let Some((node, edge)) = path.last_mut() {
+                let next = services.get(*node).and_then(|s| s.after.get(*edge));
+                *edge = edge.saturating_add(1);
+                let Some(next) = next.map(|id| id.index()) else {
+                    set(&mut state, *node, DONE);
                     path.pop();
                     continue;
                 };
-                top.1 = edge.saturating_add(1);
-                match colour.get(next).copied() {
-                    Some(WHITE) => {
-                        if let Some(c) = colour.get_mut(next) {
-                            *c = GREY;
-                        }
+                match set(&mut state, next, ON_PATH) {
+                    Some(NEW) => {
                         let _ = path.push((next, 0));
                     }
-                    Some(GREY) => {
-                        let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
-                        let cycle = path.get(from..).unwrap_or(&[]);
-                        let name =
-                            |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
-                        let mut parts: [&[u8]; 2 * MAX_SERVICES + 2] = [b""; 2 * MAX_SERVICES + 2];
-                        let text = [&b"dependency cycle: "[..]]
-                            .into_iter()
-                            .chain(cycle.iter().flat_map(|&(n, _)| [name(n), &b" -> "[..]]))
-                            .chain([name(next)]);
-                        let mut used = 0;
-                        for (slot, piece) in parts.iter_mut().zip(text) {
-                            *slot = piece;
-                            used += 1;
-                        }
-                        let line = services.get(next).map_or(0, |s| s.line);
-                        self.errs.say(line, parts.get(..used).unwrap_or(&[]));
+                    Some(ON_PATH) => report_cycle(&mut self.errs, services, &path, next),
+                    _ => {
+                        set(&mut state, next, DONE);
                     }
-                    _ => {}
                 }
             }
         }
     }
 }
 
-/// `stop-signal` when the table says nothing.
-const STOP_SIGNAL_DEFAULT: u8 = 15;
-
-/// Longest `stop-timeout`: an hour.
-const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
-
-/// Smallest non-zero ring.
-const LOG_MIN_BYTES: u64 = 256;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Key {
-    Run,
-    Type,
-    Restart,
-    After,
-    Ready,
-    Log,
-    Console,
-    User,
-    Group,
-    Env,
-    Chdir,
-    StopSignal,
-    StopTimeout,
+/// Sets `state[i]`, returning what it was.
+fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
+    state.get_mut(i).map(|s| core::mem::replace(s, to))
 }
 
-const KEYS: [(&[u8], Key); 13] = [
-    (b"run", Key::Run),
-    (b"type", Key::Type),
-    (b"restart", Key::Restart),
-    (b"after", Key::After),
-    (b"ready", Key::Ready),
-    (b"log", Key::Log),
-    (b"console", Key::Console),
-    (b"user", Key::User),
-    (b"group", Key::Group),
-    (b"env", Key::Env),
-    (b"chdir", Key::Chdir),
-    (b"stop-signal", Key::StopSignal),
-    (b"stop-timeout", Key::StopTimeout),
-];
+/// Reports the dependency cycle that `path` closes by returning to `to`.
+fn report_cycle(errs: &mut Errs<'_>, services: &[ServiceConf], path: &[(usize, usize)], to: usize) {
+    let name = |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
+    let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
+    let cycle = path.get(from..).unwrap_or(&[]).iter();
+    let arrows = cycle.flat_map(|&(n, _)| [name(n), b" -> "]);
+    let text = [msg::CYCLE].into_iter().chain(arrows).chain([name(to)]);
+    let mut parts: [&[u8]; 2 * MAX_SERVICES + 2] = [b""; 2 * MAX_SERVICES + 2];
+    for (slot, piece) in parts.iter_mut().zip(text) {
+        *slot = piece;
+    }
+    errs.report(services.get(to).map_or(0, |s| s.line), &parts);
+}
 
-/// A section as read so far; values point into the table text and are
-/// copied into the pool when the section ends.
+/// Copies a section's strings into the pool: the spans of its argv, env and
+/// chdir, or `None` when they do not fit.
+fn store(
+    pool: &mut heapless::Vec<u8, POOL_BYTES>,
+    sec: &Section<'_>,
+) -> Option<(Span, Span, Span)> {
+    let start = pool.len();
+    let mut full = false;
+    if let Some(run) = sec.run {
+        let _ = words(run, &mut |b| full |= pool.push(b.unwrap_or(0)).is_err());
+    }
+    let argv = span(start, pool.len());
+    let start = pool.len();
+    for entry in &sec.env {
+        full |= pool.extend_from_slice(entry).is_err() || pool.push(0).is_err();
+    }
+    let env = span(start, pool.len());
+    let start = pool.len();
+    let chdir = match sec.chdir {
+        Some(dir) => {
+            full |= pool.extend_from_slice(dir).is_err() || pool.push(0).is_err();
+            span(start, pool.len())
+        }
+        None => Span { off: 0, len: 2 },
+    };
+    (!full).then_some((argv, env, chdir))
+}
+
+fn span(start: usize, end: usize) -> Span {
+    let off = u16::try_from(start).unwrap_or(0);
+    let len = u16::try_from(end.saturating_sub(start)).unwrap_or(0);
+    Span { off, len }
+}
+
+/// `stop-signal` when the table says nothing.
+const STOP_SIGNAL_DEFAULT: u8 = 15;
+/// Longest `stop-timeout`: an hour.
+const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
+/// Smallest ring that is not 0.
+const LOG_MIN_BYTES: u64 = 256;
+
+/// The keys that a section may give only once, `run` first.
+const ONCE: &[u8] = b"run type restart ready log console user group chdir stop-signal stop-timeout";
+/// The bit of `run` in [`Section::seen`].
+const RUN_SEEN: u32 = 1;
+
+const KINDS: &[(&[u8], Kind)] = &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)];
+const RESTARTS: &[(&[u8], Restart)] = &[
+    (b"always", Restart::Always),
+    (b"on-failure", Restart::OnFailure),
+    (b"never", Restart::Never),
+];
+const YES_NO: &[(&[u8], bool)] = &[(b"yes", true), (b"no", false)];
+
+/// A section as read so far. Its values point into the table text and are
+/// copied into the pool when it ends.
+#[derive(Default)]
 struct Section<'a> {
     name: &'a [u8],
     line: u32,
-    /// Non-repeatable keys seen, one bit per [`Key`].
-    seen: u16,
+    /// Keys seen, one bit per word of [`ONCE`].
+    seen: u32,
     run: Option<&'a [u8]>,
     argc: u8,
     kind: Option<Kind>,
     restart: Option<Restart>,
+    /// Names given to `after` so far.
     after: usize,
-    /// The descriptor and the line that declared it.
+    /// `ready = fd:N` and its line.
     ready: Option<(u8, u32)>,
-    /// The size and the line that set it.
+    /// `log` and its line.
     log: Option<(u32, u32)>,
-    console: bool,
-    /// `(uid, gid)` of `user`.
+    console: Option<bool>,
+    /// `(uid, gid)` of `user`, and the user's supplementary groups.
     user: Option<(u32, u32)>,
-    /// The user's supplementary groups.
     groups: heapless::Vec<u32, MAX_GROUPS>,
     group: Option<u32>,
     env: heapless::Vec<&'a [u8], MAX_ENV>,
@@ -700,173 +639,97 @@ struct Section<'a> {
 }
 
 impl<'a> Section<'a> {
-    fn new(name: &'a [u8], line: u32) -> Self {
-        Section {
-            name,
-            line,
-            seen: 0,
-            run: None,
-            argc: 0,
-            kind: None,
-            restart: None,
-            after: 0,
-            ready: None,
-            log: None,
-            console: false,
-            user: None,
-            groups: heapless::Vec::new(),
-            group: None,
-            env: heapless::Vec::new(),
-            chdir: None,
-            stop_signal: None,
-            stop_timeout: None,
-        }
-    }
-
     fn pair(
         &mut self,
         line: u32,
-        key: &'a [u8],
+        key: &[u8],
         value: &'a [u8],
         acc: &dyn Accounts,
-        errs: &mut Errs<'_>,
+        errs: &mut Errs,
     ) {
-        if key.is_empty() {
-            errs.say(line, &[b"missing key before \"=\""]);
-            return;
-        }
-        let Some(k) = KEYS.iter().find(|(text, _)| *text == key).map(|&(_, k)| k) else {
-            errs.quoted(line, b"unknown key ", key, b"");
-            return;
-        };
-        if !matches!(k, Key::After | Key::Env) {
-            let bit = 1u16 << (k as u16);
+        if let Some(bit) = ONCE.split(|&b| b == b' ').position(|k| k == key) {
+            let bit = 1 << bit;
             if self.seen & bit != 0 {
-                errs.quoted(line, b"duplicate key ", key, b"");
-                return;
+                return errs.at(line, msg::DUP_KEY, key);
             }
             self.seen |= bit;
+        } else if key.is_empty() {
+            return errs.at(line, msg::NO_KEY, b"");
+        } else if key != b"after" && key != b"env" {
+            return errs.at(line, msg::KEY, key);
         }
         if value.is_empty() {
-            errs.say(line, &[key, b": missing value"]);
-            return;
+            return errs.at(line, msg::NO_VALUE, key);
         }
-        match k {
-            Key::Run => self.run(line, value, errs),
-            Key::Type => match choice(
-                value,
-                &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)],
-            ) {
-                Some(kind) => self.kind = Some(kind),
-                None => errs.quoted(line, b"type: expected daemon or oneshot, not ", value, b""),
+        match key {
+            b"run" => match words(value, &mut |_| {}) {
+                Ok(argc) => (self.run, self.argc) = (Some(value), argc),
+                Err(why) => errs.say(line, why, b"", MAX_ARGS),
             },
-            Key::Restart => {
-                let choices: [(&[u8], Restart); 3] = [
-                    (b"always", Restart::Always),
-                    (b"on-failure", Restart::OnFailure),
-                    (b"never", Restart::Never),
-                ];
-                match choice(value, &choices) {
-                    Some(r) => self.restart = Some(r),
-                    None => errs.quoted(
-                        line,
-                        b"restart: expected always, on-failure or never, not ",
-                        value,
-                        b"",
-                    ),
-                }
+            b"type" => self.kind = errs.check(choice(value, KINDS), line, msg::TYPE, value),
+            b"restart" => {
+                self.restart = errs.check(choice(value, RESTARTS), line, msg::RESTART, value)
             }
-            Key::After => self.after(line, value, errs),
-            Key::Ready => self.ready(line, value, errs),
-            Key::Log => match parse_size(value) {
-                Some(0) => self.log = Some((0, line)),
-                Some(n) if n < LOG_MIN_BYTES => errs.say(line, &[b"log: at least 256 bytes, or 0"]),
+            b"after" => self.after(line, value, errs),
+            b"ready" => self.ready(line, value, errs),
+            b"log" => match parse_size(value) {
+                Some(1..LOG_MIN_BYTES) => errs.at(line, msg::LOG_MIN, b""),
                 Some(n) => self.log = Some((u32::try_from(n).unwrap_or(u32::MAX), line)),
-                None => errs.quoted(line, b"bad size ", value, b" (write 4096, 16k or 1m)"),
+                None => errs.at(line, msg::SIZE, value),
             },
-            Key::Console => match choice(value, &[(b"yes", true), (b"no", false)]) {
-                Some(on) => self.console = on,
-                None => errs.quoted(line, b"console: expected yes or no, not ", value, b""),
-            },
-            Key::User => self.user(line, value, acc, errs),
-            Key::Group => match id_number(value).or_else(|| acc.group(value)) {
-                Some(gid) => self.group = Some(gid),
-                None => errs.quoted(line, b"unknown group ", value, b""),
-            },
-            Key::Env => self.env(line, value, errs),
-            Key::Chdir if value.starts_with(b"/") => self.chdir = Some(value),
-            Key::Chdir => errs.quoted(line, b"chdir: ", value, b" is not an absolute path"),
-            Key::StopSignal => match crate::signal::number(value) {
-                Some(sig) => self.stop_signal = Some(sig),
-                None => errs.quoted(line, b"stop-signal: unknown signal ", value, b""),
-            },
-            Key::StopTimeout => match parse_duration(value) {
-                Some(ms) if ms <= STOP_TIMEOUT_MAX_MS => self.stop_timeout = u32::try_from(ms).ok(),
-                Some(_) => errs.say(line, &[b"stop-timeout: at most 1 hour"]),
-                None => errs.quoted(line, b"bad duration ", value, b" (write 500ms, 5s or 2m)"),
+            b"console" => {
+                self.console = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value)
+            }
+            b"user" => self.user(line, value, acc, errs),
+            b"group" => {
+                let gid = id_number(value).or_else(|| acc.group(value));
+                self.group = errs.check(gid, line, msg::GROUP, value);
+            }
+            b"env" => self.env(line, value, errs),
+            b"chdir" => {
+                let dir = Some(value).filter(|v| v.starts_with(b"/"));
+                self.chdir = errs.check(dir, line, msg::CHDIR, value);
+            }
+            b"stop-signal" => {
+                let sig = crate::signal::number(value);
+                self.stop_signal = errs.check(sig, line, msg::SIGNAL, value);
+            }
+            // "stop-timeout", the last key left.
+            _ => match parse_duration(value) {
+                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => self.stop_timeout = u32::try_from(ms).ok(),
+                Some(_) => errs.at(line, msg::TIMEOUT_MAX, b""),
+                None => errs.at(line, msg::DURATION, value),
             },
         }
     }
 
-    fn run(&mut self, line: u32, value: &'a [u8], errs: &mut Errs<'_>) {
-        let mut max = [0u8; 20];
-        let why: &[&[u8]] = match words(value, &mut |_| {}) {
-            Ok(argc) => {
-                self.run = Some(value);
-                self.argc = argc;
-                return;
-            }
-            Err(RunError::Quote(b'"')) => &[b"run: missing closing \""],
-            Err(RunError::Quote(_)) => &[b"run: missing closing '"],
-            Err(RunError::Backslash) => &[b"run: trailing backslash"],
-            Err(RunError::TooMany) => &[
-                b"run: more than ",
-                number_text(usize_u64(MAX_ARGS), &mut max),
-                b" arguments",
-            ],
-            Err(RunError::Program) => {
-                &[b"run: the program must be an absolute path or a bare name"]
-            }
-        };
-        errs.say(line, why);
-    }
-
-    fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs<'_>) {
+    fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
         for name in after_names(value) {
             if name == self.name {
-                errs.quoted(line, b"after: ", name, b" is this service itself");
+                errs.at(line, msg::AFTER_SELF, name);
                 continue;
             }
             self.after = self.after.saturating_add(1);
-            if self.after == MAX_AFTER.saturating_add(1) {
-                let mut d = [0u8; 20];
-                let max = number_text(usize_u64(MAX_AFTER), &mut d);
-                errs.say(line, &[b"after: more than ", max, b" names"]);
+            if self.after == MAX_AFTER + 1 {
+                errs.say(line, msg::AFTER_MANY, b"", MAX_AFTER);
             }
         }
     }
 
-    fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs<'_>) {
-        if value.eq_ignore_ascii_case(b"none") {
-            self.ready = None;
-            return;
-        }
-        let fd = match value.strip_prefix(b"fd:") {
-            Some(n) => crate::say::parse_u64(n),
-            None => None,
-        };
+    fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+        let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
         match fd {
-            Some(0..=2) => errs.say(line, &[b"ready: fds 0 to 2 are stdio; use fd:3 to fd:255"]),
+            _ if value.eq_ignore_ascii_case(b"none") => self.ready = None,
+            Some(0..=2) => errs.at(line, msg::READY_STDIO, b""),
             Some(fd) => match u8::try_from(fd) {
                 Ok(fd) => self.ready = Some((fd, line)),
-                Err(_) => errs.say(line, &[b"ready: use fd:3 to fd:255"]),
+                Err(_) => errs.at(line, msg::READY_FD, b""),
             },
-            None => errs.quoted(line, b"ready: expected none or fd:N, not ", value, b""),
+            None => errs.at(line, msg::READY, value),
         }
     }
 
-    fn user(&mut self, line: u32, value: &[u8], acc: &dyn Accounts, errs: &mut Errs<'_>) {
-        self.groups.clear();
+    fn user(&mut self, line: u32, value: &[u8], acc: &dyn Accounts, errs: &mut Errs) {
         if let Some(uid) = id_number(value) {
             let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
             self.user = Some((uid, gid));
@@ -874,64 +737,70 @@ impl<'a> Section<'a> {
             self.user = Some(found);
             acc.groups_of(value, &mut self.groups);
         } else {
-            errs.quoted(line, b"unknown user ", value, b"");
+            errs.at(line, msg::USER, value);
         }
     }
 
-    fn env(&mut self, line: u32, value: &'a [u8], errs: &mut Errs<'_>) {
+    fn env(&mut self, line: u32, value: &'a [u8], errs: &mut Errs) {
         let Some(eq) = value.iter().position(|&b| b == b'=') else {
-            errs.quoted(line, b"env: expected KEY=VALUE, not ", value, b"");
-            return;
+            return errs.at(line, msg::ENV, value);
         };
         let name = value.get(..eq).unwrap_or(&[]);
-        let good = name
-            .first()
-            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-            && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        if !good {
-            errs.quoted(line, b"env: bad variable name ", name, b"");
-            return;
+        let lead = name.first().is_some_and(|b| !b.is_ascii_digit());
+        if !lead || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
+            errs.at(line, msg::ENV_NAME, name);
+        } else if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
+            errs.at(line, msg::ENV_TWICE, name);
+        } else if self.env.push(value).is_err() {
+            errs.say(line, msg::ENV_MANY, b"", MAX_ENV);
         }
-        if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
-            errs.quoted(line, b"env: ", name, b" is set twice");
-            return;
+    }
+
+    /// `user` and `group` resolved: the group, else the user's; in the
+    /// groups, that gid and then the user's supplementary groups.
+    fn identity(&self) -> Identity {
+        let gid = self.group.or(self.user.map(|(_, gid)| gid));
+        let mut groups = heapless::Vec::new();
+        for g in gid.iter().chain(&self.groups) {
+            if !groups.contains(g) {
+                // A user in more groups than tend keeps loses the last ones.
+                let _ = groups.push(*g);
+            }
         }
-        if self.env.push(value).is_err() {
-            let mut d = [0u8; 20];
-            let max = number_text(usize_u64(MAX_ENV), &mut d);
-            errs.say(line, &[b"env: more than ", max, b" entries"]);
-        }
+        let uid = self.user.map(|(uid, _)| uid);
+        Identity { uid, gid, groups }
     }
 }
 
-/// `value` as one of `choices`, ignoring case.
-fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
-    choices
-        .iter()
-        .find(|(text, _)| text.eq_ignore_ascii_case(value))
-        .map(|&(_, v)| v)
+fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
 }
 
-/// A uid or gid written as a number (`u32::MAX` means "no change" to the
-/// kernel, so it is refused).
+/// `value` as one of `choices`, in any case.
+fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
+    let found = choices
+        .iter()
+        .find(|(text, _)| text.eq_ignore_ascii_case(value));
+    found.map(|&(_, v)| v)
+}
+
+/// A uid or gid as a number (`u32::MAX` means "unchanged" to the kernel).
 fn id_number(text: &[u8]) -> Option<u32> {
-    crate::say::parse_u64(text)
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|&n| n != u32::MAX)
+    let n = crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok());
+    n.filter(|&n| n != u32::MAX)
 }
 
 /// The names of an `after` value, separated by blanks and/or commas.
 fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|&b| is_blank(b) || b == b',')
-        .filter(|name| !name.is_empty())
+    let names = value.split(|&b| b == b' ' || b == b'\t' || b == b',');
+    names.filter(|name| !name.is_empty())
 }
 
-/// A size in bytes: digits, then optionally `k` or `m` (either case).
+/// A size in bytes: digits, then optionally `k` or `m` (in either case).
 fn parse_size(text: &[u8]) -> Option<u64> {
     let (digits, unit) = match text.split_last() {
-        Some((b'k' | b'K', digits)) => (digits, 1024),
-        Some((b'm' | b'M', digits)) => (digits, 1024 * 1024),
+        Some((b'k' | b'K', digits)) => (digits, 1 << 10),
+        Some((b'm' | b'M', digits)) => (digits, 1 << 20),
         _ => (text, 1),
     };
     crate::say::parse_u64(digits)?.checked_mul(unit)
@@ -939,156 +808,73 @@ fn parse_size(text: &[u8]) -> Option<u64> {
 
 /// A duration in milliseconds: digits, then `ms`, `s` or `m`.
 fn parse_duration(text: &[u8]) -> Option<u64> {
-    let (digits, unit) = if let Some(d) = text.strip_suffix(b"ms") {
-        (d, 1)
-    } else if let Some(d) = text.strip_suffix(b"s") {
-        (d, 1000)
-    } else if let Some(d) = text.strip_suffix(b"m") {
-        (d, 60_000)
-    } else {
-        return None;
-    };
+    let units: [(&[u8], u64); 3] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000)];
+    let mut split = units
+        .iter()
+        .map(|&(suffix, unit)| (text.strip_suffix(suffix), unit));
+    let (digits, unit) = split.find_map(|(digits, unit)| Some((digits?, unit)))?;
     crate::say::parse_u64(digits)?.checked_mul(unit)
 }
 
-/// Appends strings to the pool, remembering when one did not fit.
-struct Writer<'p> {
-    pool: &'p mut heapless::Vec<u8, POOL_BYTES>,
-    full: bool,
-}
-
-impl Writer<'_> {
-    fn start(&self) -> usize {
-        self.pool.len()
-    }
-
-    fn put(&mut self, bytes: &[u8]) {
-        if self.full || self.pool.extend_from_slice(bytes).is_err() {
-            self.full = true;
-        }
-    }
-
-    fn span(&self, start: usize) -> Span {
-        let len = self.pool.len().saturating_sub(start);
-        Span {
-            off: u16::try_from(start).unwrap_or(0),
-            len: u16::try_from(len).unwrap_or(0),
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Piece {
-    Byte(u8),
-    /// The end of an argument.
-    End,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(Debug))]
-enum RunError {
-    /// The quote byte that was not closed.
-    Quote(u8),
-    Backslash,
-    TooMany,
-    Program,
-}
-
-/// Splits a `run` value into arguments like a shell would, without any
-/// expansion: blanks separate, `'…'` is literal, `"…"` and bare text take a
-/// backslash as escaping the next byte, and adjacent pieces join. Returns
-/// the number of arguments.
-fn words(text: &[u8], out: &mut dyn FnMut(Piece)) -> Result<u8, RunError> {
-    let mut w = Words {
-        out,
-        argc: 0,
-        open: false,
-        lead: None,
-        slash: false,
-    };
+/// Splits a `run` value into arguments like a shell, without expansions:
+/// blanks separate; `'…'` is literal; in `"…"` and outside quotes a
+/// backslash takes the next byte as it is; adjacent pieces join. Each byte
+/// goes to `out`, and `None` after each argument. Returns the number of
+/// arguments, or the message saying why the value is wrong.
+fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, &'static [u8]> {
+    let mut argc: u8 = 0;
+    let mut open = false;
+    // The program's first byte, and whether it holds a `/`.
+    let mut program: Option<(u8, bool)> = None;
     let mut bytes = text.iter().copied();
-    while let Some(b) = bytes.next() {
-        if is_blank(b) {
-            w.end()?;
+    loop {
+        let b = bytes.next();
+        if matches!(b, None | Some(b' ' | b'\t')) {
+            if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
+                return Err(msg::PROGRAM);
+            }
+            if open {
+                (open, argc) = (false, argc.saturating_add(1));
+                out(None);
+            }
+            if b.is_none() {
+                return if argc == 0 {
+                    Err(msg::PROGRAM)
+                } else {
+                    Ok(argc)
+                };
+            }
             continue;
         }
-        w.open()?;
+        if !open && usize::from(argc) >= MAX_ARGS {
+            return Err(msg::ARGS);
+        }
+        open = true;
+        let mut put = |c: u8| {
+            if argc == 0 {
+                let (lead, slash) = program.unwrap_or((c, false));
+                program = Some((lead, slash || c == b'/'));
+            }
+            out(Some(c));
+        };
         match b {
-            b'\'' => loop {
-                match bytes.next() {
-                    Some(b'\'') => break,
-                    Some(c) => w.byte(c),
-                    None => return Err(RunError::Quote(b'\'')),
+            Some(b'\'') => loop {
+                match bytes.next().ok_or(msg::QUOTE)? {
+                    b'\'' => break,
+                    c => put(c),
                 }
             },
-            b'"' => loop {
-                match bytes.next() {
-                    Some(b'"') => break,
-                    Some(b'\\') => match bytes.next() {
-                        Some(c) => w.byte(c),
-                        None => return Err(RunError::Quote(b'"')),
-                    },
-                    Some(c) => w.byte(c),
-                    None => return Err(RunError::Quote(b'"')),
+            Some(b'"') => loop {
+                match bytes.next().ok_or(msg::DQUOTE)? {
+                    b'"' => break,
+                    b'\\' => put(bytes.next().ok_or(msg::DQUOTE)?),
+                    c => put(c),
                 }
             },
-            b'\\' => match bytes.next() {
-                Some(c) => w.byte(c),
-                None => return Err(RunError::Backslash),
-            },
-            c => w.byte(c),
+            Some(b'\\') => put(bytes.next().ok_or(msg::BACKSLASH)?),
+            Some(c) => put(c),
+            None => {}
         }
-    }
-    w.end()?;
-    if w.argc == 0 {
-        return Err(RunError::Program);
-    }
-    u8::try_from(w.argc).map_err(|_| RunError::TooMany)
-}
-
-struct Words<'o> {
-    out: &'o mut dyn FnMut(Piece),
-    argc: usize,
-    /// Inside an argument.
-    open: bool,
-    /// The program's first byte, and whether it holds a `/`.
-    lead: Option<u8>,
-    slash: bool,
-}
-
-impl Words<'_> {
-    fn open(&mut self) -> Result<(), RunError> {
-        if !self.open {
-            if self.argc >= MAX_ARGS {
-                return Err(RunError::TooMany);
-            }
-            self.open = true;
-        }
-        Ok(())
-    }
-
-    fn byte(&mut self, b: u8) {
-        if self.argc == 0 {
-            self.lead = self.lead.or(Some(b));
-            self.slash |= b == b'/';
-        }
-        (self.out)(Piece::Byte(b));
-    }
-
-    fn end(&mut self) -> Result<(), RunError> {
-        if !self.open {
-            return Ok(());
-        }
-        if self.argc == 0 {
-            match self.lead {
-                Some(lead) if lead == b'/' || !self.slash => {}
-                _ => return Err(RunError::Program),
-            }
-        }
-        self.open = false;
-        self.argc = self.argc.saturating_add(1);
-        (self.out)(Piece::End);
-        Ok(())
     }
 }
 
@@ -1099,66 +885,41 @@ pub struct EtcAccounts<'a> {
     pub group: &'a [u8],
 }
 
-/// The `:`-separated fields of each line of an /etc file.
-fn records(
-    text: &[u8],
-) -> impl Iterator<Item = core::slice::Split<'_, u8, impl FnMut(&u8) -> bool>> {
-    text.split(|&b| b == b'\n').map(|line| {
-        line.strip_suffix(b"\r")
-            .unwrap_or(line)
-            .split(|&b| b == b':')
+/// The name, the third field as a number and the fourth field of each line
+/// of an /etc file (`name:x:uid:gid:…`, `name:x:gid:members`).
+fn etc_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
+    text.split(|&b| b == b'\n').filter_map(|line| {
+        let mut fields = line.trim_ascii_end().split(|&b| b == b':');
+        let name = fields.next().filter(|name| !name.is_empty())?;
+        let id = fields.nth(1).and_then(id_number)?;
+        Some((name, id, fields.next().unwrap_or(&[])))
     })
 }
 
-fn plain_number(text: &[u8]) -> Option<u32> {
-    crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok())
-}
-
 impl EtcAccounts<'_> {
-    /// `(name, uid, gid)` of each well-formed passwd line.
-    fn users(&self) -> impl Iterator<Item = (&[u8], u32, u32)> {
-        records(self.passwd).filter_map(|mut f| {
-            let name = f.next().filter(|n| !n.is_empty())?;
-            let _password = f.next()?;
-            let uid = plain_number(f.next()?)?;
-            let gid = plain_number(f.next()?)?;
-            Some((name, uid, gid))
-        })
-    }
-
-    /// `(name, gid, members)` of each well-formed group line.
-    fn groups(&self) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
-        records(self.group).filter_map(|mut f| {
-            let name = f.next().filter(|n| !n.is_empty())?;
-            let _password = f.next()?;
-            let gid = plain_number(f.next()?)?;
-            Some((name, gid, f.next().unwrap_or(&[])))
-        })
+    /// `(name, (uid, gid))` of each user.
+    fn users(&self) -> impl Iterator<Item = (&[u8], (u32, u32))> {
+        etc_lines(self.passwd).filter_map(|(name, uid, gid)| Some((name, (uid, id_number(gid)?))))
     }
 }
 
 impl Accounts for EtcAccounts<'_> {
     fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-        self.users()
-            .find(|&(n, _, _)| n == name)
-            .map(|(_, uid, gid)| (uid, gid))
+        self.users().find(|u| u.0 == name).map(|u| u.1)
     }
 
     fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-        self.users()
-            .find(|&(_, u, _)| u == uid)
-            .map(|(_, uid, gid)| (uid, gid))
+        self.users().find(|&(_, (id, _))| id == uid).map(|u| u.1)
     }
 
     fn group(&self, name: &[u8]) -> Option<u32> {
-        self.groups()
-            .find(|&(n, _, _)| n == name)
-            .map(|(_, gid, _)| gid)
+        etc_lines(self.group).find(|g| g.0 == name).map(|g| g.1)
     }
 
     fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
-        for (_, gid, members) in self.groups() {
-            if members.split(|&b| b == b',').any(|m| m == user) && !out.contains(&gid) {
+        for (_, gid, members) in etc_lines(self.group) {
+            let member = members.split(|&b| b == b',').any(|m| m == user);
+            if member && !out.contains(&gid) {
                 let _ = out.push(gid);
             }
         }
@@ -1268,11 +1029,11 @@ mod tests {
             .collect()
     }
 
-    fn split(text: &str) -> Result<Vec<String>, RunError> {
+    fn split(text: &str) -> Result<Vec<String>, &'static [u8]> {
         let mut out = vec![Vec::new()];
         let argc = words(text.as_bytes(), &mut |p| match p {
-            Piece::Byte(b) => out.last_mut().unwrap().push(b),
-            Piece::End => out.push(Vec::new()),
+            Some(b) => out.last_mut().unwrap().push(b),
+            None => out.push(Vec::new()),
         })?;
         out.pop();
         assert_eq!(usize::from(argc), out.len());
@@ -1510,14 +1271,14 @@ console = yes
         let many = format!("x{}", " a".repeat(MAX_ARGS - 1));
         assert_eq!(split(&many).unwrap().len(), MAX_ARGS);
 
-        assert_eq!(split("x 'abc"), Err(RunError::Quote(b'\'')));
-        assert_eq!(split("x \"abc"), Err(RunError::Quote(b'"')));
-        assert_eq!(split(r#"x "abc\""#), Err(RunError::Quote(b'"')));
-        assert_eq!(split(r#"x "abc\"#), Err(RunError::Quote(b'"')));
-        assert_eq!(split(r"x abc\"), Err(RunError::Backslash));
-        assert_eq!(split(&format!("{many} b")), Err(RunError::TooMany));
+        assert_eq!(split("x 'abc"), Err(msg::QUOTE));
+        assert_eq!(split("x \"abc"), Err(msg::DQUOTE));
+        assert_eq!(split(r#"x "abc\""#), Err(msg::DQUOTE));
+        assert_eq!(split(r#"x "abc\"#), Err(msg::DQUOTE));
+        assert_eq!(split(r"x abc\"), Err(msg::BACKSLASH));
+        assert_eq!(split(&format!("{many} b")), Err(msg::ARGS));
         for bad in ["bin/x", "./x", "a/b c", "''", "\"\" x", "'.'/x", ""] {
-            assert_eq!(split(bad), Err(RunError::Program), "{bad}");
+            assert_eq!(split(bad), Err(msg::PROGRAM), "{bad}");
         }
     }
 
@@ -2088,8 +1849,8 @@ audio:x:45:www,sensorx
             e(3, "env: missing value")
         );
         assert_eq!(
-            error(&["[a]", "run = a\0b"]),
-            e(2, "the line holds a NUL byte")
+            error(&["[a]", "run = a", "env = X=\0"]),
+            e(3, "the line holds a NUL byte")
         );
     }
 
@@ -2227,7 +1988,7 @@ audio:x:45:www,sensorx
         assert_eq!(t.bytes(svc(&t, "c").chdir), b"/c\0");
         // Reported once even when several services overflow.
         let lines = ["[a]", &big, "[b]", &big, "[c]", &big];
-        assert_eq!(errors(&lines).len(), 2);
+        assert_eq!(errors(&lines).len(), 1);
     }
 
     #[test]
@@ -2320,5 +2081,96 @@ audio:x:45:www,sensorx
         assert!(table.is_empty());
         assert_eq!(table.bytes(Span { off: 100, len: 5 }), b"");
         assert_eq!(table.strings(Span::default()).count(), 0);
+    }
+
+    #[test]
+    fn garbage_never_panics_and_spans_stay_sound() {
+        let bytes = [
+            "[a]",
+            "[b]",
+            "[tend]",
+            "[",
+            "]",
+            "run",
+            "=",
+            " ",
+            "\t",
+            "'",
+            "\"",
+            "\\",
+            "#",
+            ",",
+            "after",
+            "env",
+            "X=",
+            "log",
+            "0",
+            "256",
+            "k",
+            "m",
+            "fd:3",
+            "ready",
+            "type",
+            "oneshot",
+            "user",
+            "sensor",
+            "group",
+            "chdir",
+            "/",
+            "stop-timeout",
+            "5s",
+            "\n",
+            "\n",
+            "\r\n",
+            "\0",
+        ];
+        let lines = [
+            "[a]\n",
+            "[b]\n",
+            "[c]\n",
+            "run = /bin/x 'a b' \"c\\\"d\" e\\ f\n",
+            "run = x ''\n",
+            "type = oneshot\n",
+            "after = b\n",
+            "after = a, c\n",
+            "env = X=1\n",
+            "env = Y=\n",
+            "log = 0\n",
+            "log = 1k\n",
+            "chdir = /tmp\n",
+            "user = sensor\n",
+            "group = i2c\n",
+            "ready = fd:3\n",
+            "stop-signal = KILL\n",
+            "# c\n",
+            "\n",
+            "console = yes\n",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut clean = 0;
+        for round in 0..4000 {
+            let pieces: &[&str] = if round % 2 == 0 { &bytes } else { &lines };
+            let src: String = (0..next(60)).map(|_| pieces[next(pieces.len())]).collect();
+            let (t, errs) = load(&src);
+            assert!(errs.len() <= MAX_TABLE_ERRORS + 1);
+            if !errs.is_empty() {
+                continue;
+            }
+            clean += 1;
+            for id in t.ids() {
+                let s = t.get(id).unwrap();
+                assert_eq!(t.strings(s.argv).count(), usize::from(s.argc), "{src:?}");
+                assert_eq!(t.strings(s.env).count(), usize::from(s.envc), "{src:?}");
+                assert_eq!(t.bytes(s.chdir).last(), Some(&0), "{src:?}");
+                assert!(s.after.iter().all(|a| *a != id && a.index() < t.len()));
+            }
+        }
+        assert!(clean > 100, "{clean}");
     }
 }
