@@ -38,7 +38,9 @@ The control socket is /run/tend.sock unless TEND_SOCKET names another.
 
 fn usage(why: &[u8]) -> i32 {
     let mut msg = Buf::<160>::new();
-    msg.s(b"tend: usage: ").s(why).s(b" (tend help for the commands)\n");
+    msg.s(b"tend: usage: ")
+        .s(why)
+        .s(b" (tend help for the commands)\n");
     write_all(sys::stderr(), msg.as_bytes());
     USAGE
 }
@@ -52,13 +54,21 @@ fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
 
 /// Runs the command `args` asks for; returns the exit status.
 pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static mut [u8]) -> i32 {
-    let socket = env_var(env, b"TEND_SOCKET").filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SOCKET);
+    let socket = env_var(env, b"TEND_SOCKET")
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_SOCKET);
     if rustix::process::getpid().is_init() {
-        let opt = Options { table: DEFAULT_TABLE, socket, pid1: true };
+        let opt = Options {
+            table: DEFAULT_TABLE,
+            socket,
+            pid1: true,
+        };
         return event_loop::supervise(world, arena, &opt);
     }
     let arg = |i: usize| args.get(i);
-    let Some(cmd) = arg(1) else { return usage(b"no command") };
+    let Some(cmd) = arg(1) else {
+        return usage(b"no command");
+    };
     match cmd {
         b"supervise" => {
             let table = match (arg(2), arg(3), arg(4)) {
@@ -66,7 +76,15 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
                 (Some(b"-c"), Some(file), None) => file,
                 _ => return usage(b"supervise [-c FILE]"),
             };
-            event_loop::supervise(world, arena, &Options { table, socket, pid1: false })
+            event_loop::supervise(
+                world,
+                arena,
+                &Options {
+                    table,
+                    socket,
+                    pid1: false,
+                },
+            )
         }
         b"check" => {
             let (root, file) = match (arg(2), arg(3), arg(4), arg(5)) {
@@ -95,7 +113,10 @@ fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
         return 1;
     }
     let mut msg = Buf::<320>::new();
-    msg.s(file).s(b": ok, ").u(world.table.len() as u64).s(b" services\n");
+    msg.s(file)
+        .s(b": ok, ")
+        .u(world.table.len() as u64)
+        .s(b" services\n");
     write_all(sys::stdout(), msg.as_bytes());
     0
 }
@@ -112,7 +133,10 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
             (Verb::Status, b"--json" | b"-j") => req.json = true,
             (Verb::Log, b"-f" | b"--follow") => req.follow = true,
             (Verb::Log, b"-n") => {
-                let n = args.get(i).and_then(parse_u64).and_then(|n| u32::try_from(n).ok());
+                let n = args
+                    .get(i)
+                    .and_then(parse_u64)
+                    .and_then(|n| u32::try_from(n).ok());
                 req.lines = Some(n.ok_or(b"log: -n takes a number of lines".as_slice())?);
                 i += 1;
             }
@@ -120,7 +144,9 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
                 req.signal = Some(signal::number(sig).ok_or(b"signal: unknown signal".as_slice())?);
             }
             (_, name) if valid_name(name) => {
-                req.names.push(name).map_err(|_| b"too many names".as_slice())?;
+                req.names
+                    .push(name)
+                    .map_err(|_| b"too many names".as_slice())?;
             }
             _ => return Err(b"bad argument"),
         }

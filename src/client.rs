@@ -16,7 +16,9 @@ pub const UNREACHABLE: i32 = 1;
 
 fn unreachable(socket: &[u8], e: Errno) -> i32 {
     let mut msg = Buf::<400>::new();
-    msg.s(b"tend: cannot reach the supervisor at ").s(socket).s(b": ");
+    msg.s(b"tend: cannot reach the supervisor at ")
+        .s(socket)
+        .s(b": ");
     msg.s(crate::errno::describe(crate::errno::of(e)));
     if e == Errno::ACCESS || e == Errno::PERM {
         msg.s(b" (only root and the supervisor's own user may control it)");
@@ -29,7 +31,9 @@ fn unreachable(socket: &[u8], e: Errno) -> i32 {
 /// Sends `req` to the supervisor at `socket` and relays the reply.
 pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     let mut pbuf = [0u8; 256];
-    let Some(path) = c_path(socket, &mut pbuf) else { return unreachable(socket, Errno::NAMETOOLONG) };
+    let Some(path) = c_path(socket, &mut pbuf) else {
+        return unreachable(socket, Errno::NAMETOOLONG);
+    };
     let addr = match SocketAddrUnix::new(path) {
         Ok(a) => a,
         Err(e) => return unreachable(socket, e),
@@ -80,7 +84,10 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     match status {
         Some(code) => code,
         None => {
-            write_all(sys::stderr(), b"tend: the supervisor closed the connection without a reply\n");
+            write_all(
+                sys::stderr(),
+                b"tend: the supervisor closed the connection without a reply\n",
+            );
             UNREACHABLE
         }
     }

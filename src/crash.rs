@@ -18,7 +18,12 @@ pub struct Crash {
 
 impl Crash {
     pub const fn new() -> Crash {
-        Crash { recorded: false, exit: Exit::Code(0), at_ms: 0, text: Buf::new() }
+        Crash {
+            recorded: false,
+            exit: Exit::Code(0),
+            at_ms: 0,
+            text: Buf::new(),
+        }
     }
 
     /// Freezes the lines the run that started at `started_ms` left in `ring`.

@@ -30,11 +30,27 @@ enum Job {
     Request,
     /// Rows of the status table (or JSON objects) for the services in
     /// `set`, from `next` on; with one service, its detail follows.
-    Rows { set: u64, next: u8, json: bool, w: Widths, first: bool, detail: bool },
+    Rows {
+        set: u64,
+        next: u8,
+        json: bool,
+        w: Widths,
+        first: bool,
+        detail: bool,
+    },
     /// A `log` reply about to start: the last `lines` lines (or all).
-    LogStart { src: LogSrc, lines: Option<u32>, follow: bool },
+    LogStart {
+        src: LogSrc,
+        lines: Option<u32>,
+        follow: bool,
+    },
     /// Log lines from `pos`; `follow` keeps the client for new ones.
-    Lines { src: LogSrc, pos: u64, follow: bool, then_crash: Option<SvcId> },
+    Lines {
+        src: LogSrc,
+        pos: u64,
+        follow: bool,
+        then_crash: Option<SvcId>,
+    },
     /// The frozen crash text of a service, from byte `off`.
     Crash { id: SvcId, off: usize },
     /// Everything produced: close once the buffer is sent.
@@ -51,7 +67,13 @@ pub struct Client {
 
 impl Client {
     pub const fn new() -> Client {
-        Client { fd: None, input: Buf::new(), out: Buf::new(), job: Job::Request, deadline_ms: 0 }
+        Client {
+            fd: None,
+            input: Buf::new(),
+            out: Buf::new(),
+            job: Job::Request,
+            deadline_ms: 0,
+        }
     }
 
     pub fn fd(&self) -> Option<&Fd> {
@@ -101,14 +123,24 @@ pub struct Ctx<'a, 'w> {
 /// Accepts every pending connection; refuses strangers and, when every slot
 /// is taken, evicts the client that has waited longest without a request.
 pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
-    while let Ok(fd) = sys::accept(listener, linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK) {
+    while let Ok(fd) = sys::accept(
+        listener,
+        linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
+    ) {
         let me = rustix::process::geteuid().as_raw();
         match sys::peer_uid(&fd) {
             Ok(uid) if uid == 0 || uid == me => {}
             _ => {
                 let mut msg = Buf::<96>::new();
-                msg.byte(1).s(b"tend: refused: only root and uid ").u(me.into()).s(b" may control this supervisor\n");
-                let _ = net::send(&fd, msg.as_bytes(), SendFlags::DONTWAIT | SendFlags::NOSIGNAL);
+                msg.byte(1)
+                    .s(b"tend: refused: only root and uid ")
+                    .u(me.into())
+                    .s(b" may control this supervisor\n");
+                let _ = net::send(
+                    &fd,
+                    msg.as_bytes(),
+                    SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+                );
                 continue;
             }
         }
@@ -124,7 +156,11 @@ pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
                 match stuck {
                     Some(i) => i,
                     None => {
-                        let _ = net::send(&fd, b"\x01tend: busy: too many clients\n", SendFlags::DONTWAIT | SendFlags::NOSIGNAL);
+                        let _ = net::send(
+                            &fd,
+                            b"\x01tend: busy: too many clients\n",
+                            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+                        );
                         continue;
                     }
                 }
@@ -182,7 +218,14 @@ pub fn on_readable(c: &mut Client, ctx: &mut Ctx<'_, '_>) {
 /// Replies `tend: WHAT: WHY[ DETAIL]` with `code`, then closes.
 fn refuse(c: &mut Client, code: u8, what: &[u8], why: &[u8], detail: &[u8]) {
     c.out.clear();
-    c.out.byte(code).s(b"tend: ").s(what).s(b": ").s(why).s(detail).byte(b'\n');
+    c.out
+        .byte(code)
+        .s(b"tend: ")
+        .s(what)
+        .s(b": ")
+        .s(why)
+        .s(detail)
+        .byte(b'\n');
     c.job = Job::Close;
 }
 
@@ -216,9 +259,22 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                 }
             });
             c.out.byte(if all_ok { 0 } else { 3 });
-            let view = View { table: ctx.table, sup: ctx.sup, rings: &[], crashes: &[], now: ctx.now };
+            let view = View {
+                table: ctx.table,
+                sup: ctx.sup,
+                rings: &[],
+                crashes: &[],
+                now: ctx.now,
+            };
             let w = Widths::measure(&view, ctx.table.ids().filter(|id| has(set, id.index())));
-            c.job = Job::Rows { set, next: 0, json: req.json, w, first: true, detail: req.names.len() == 1 };
+            c.job = Job::Rows {
+                set,
+                next: 0,
+                json: req.json,
+                w,
+                first: true,
+                detail: req.names.len() == 1,
+            };
         }
         Verb::Log => {
             let src = match ids().next() {
@@ -226,7 +282,11 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                 None => LogSrc::Own,
             };
             c.out.byte(0);
-            c.job = Job::LogStart { src, lines: req.lines, follow: req.follow };
+            c.job = Job::LogStart {
+                src,
+                lines: req.lines,
+                follow: req.follow,
+            };
         }
         Verb::Start | Verb::Stop | Verb::Restart => {
             if ctx.sup.shutting_down() && req.verb != Verb::Stop {
@@ -243,10 +303,21 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
             c.job = Job::Close;
         }
         Verb::Signal => {
-            let Some(id) = ids().next() else { return refuse(c, 100, what, b"no service", b"") };
-            let (pid, running) = ctx.sup.get(id).map_or((0, false), |s| (s.pid, s.state.running()));
+            let Some(id) = ids().next() else {
+                return refuse(c, 100, what, b"no service", b"");
+            };
+            let (pid, running) = ctx
+                .sup
+                .get(id)
+                .map_or((0, false), |s| (s.pid, s.state.running()));
             if !running {
-                return refuse(c, 3, what, b"not running: ", ctx.table.get(id).map_or(b"", |s| s.name.as_slice()));
+                return refuse(
+                    c,
+                    3,
+                    what,
+                    b"not running: ",
+                    ctx.table.get(id).map_or(b"", |s| s.name.as_slice()),
+                );
             }
             match sys::kill_group(pid, req.signal.unwrap_or(15).into()) {
                 Ok(()) => {
@@ -258,7 +329,13 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
         }
         Verb::Halt | Verb::Poweroff | Verb::Reboot => {
             if !ctx.pid1 {
-                return refuse(c, 1, what, b"tend is not PID 1 here; stop it with SIGTERM", b"");
+                return refuse(
+                    c,
+                    1,
+                    what,
+                    b"tend is not PID 1 here; stop it with SIGTERM",
+                    b"",
+                );
             }
             *ctx.power = Some(req.verb);
             c.out.byte(0);
@@ -278,7 +355,11 @@ pub fn pump(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
         if c.out.is_empty() {
             break;
         }
-        match net::send(fd, c.out.as_bytes(), SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+        match net::send(
+            fd,
+            c.out.as_bytes(),
+            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        ) {
             Ok(n) => c.out.consume(n),
             Err(Errno::AGAIN) => return,
             Err(Errno::INTR) => {}
@@ -295,7 +376,14 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
         let room = c.out.room();
         match c.job {
             Job::Request | Job::Close => return,
-            Job::Rows { set, next, json, w, first, detail } => {
+            Job::Rows {
+                set,
+                next,
+                json,
+                w,
+                first,
+                detail,
+            } => {
                 if room < ROW_MAX_BYTES + 64 {
                     return;
                 }
@@ -318,7 +406,14 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                         } else {
                             status::row(&mut c.out, w, view, id);
                         }
-                        c.job = Job::Rows { set, next: (i + 1) as u8, json, w, first: false, detail };
+                        c.job = Job::Rows {
+                            set,
+                            next: (i + 1) as u8,
+                            json,
+                            w,
+                            first: false,
+                            detail,
+                        };
                     }
                     None if json => {
                         c.out.s(b"]}\n");
@@ -332,7 +427,12 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                                 let ring = view.rings.get(i);
                                 c.out.s(b"\nlast lines:\n");
                                 let pos = ring.map_or(0, |r| r.last_lines(10));
-                                Job::Lines { src: LogSrc::Service(id), pos, follow: false, then_crash: Some(id) }
+                                Job::Lines {
+                                    src: LogSrc::Service(id),
+                                    pos,
+                                    follow: false,
+                                    then_crash: Some(id),
+                                }
                             }
                             _ => Job::Close,
                         };
@@ -345,9 +445,19 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                     Some(n) => ring.last_lines(n as usize),
                     None => ring.oldest(),
                 };
-                c.job = Job::Lines { src, pos, follow, then_crash: None };
+                c.job = Job::Lines {
+                    src,
+                    pos,
+                    follow,
+                    then_crash: None,
+                };
             }
-            Job::Lines { src, mut pos, follow, then_crash } => {
+            Job::Lines {
+                src,
+                mut pos,
+                follow,
+                then_crash,
+            } => {
                 let ring = ring_of(src, view, own);
                 if room < LINE_MAX_BYTES + 32 {
                     return;
@@ -355,23 +465,46 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 match ring.read(&mut pos) {
                     Some(line) => {
                         c.out.stamp(line.stamp_ms).s(line.head).s(line.tail);
-                        if !line.tail.last().or(line.head.last()).is_some_and(|&b| b == b'\n') {
+                        if !line
+                            .tail
+                            .last()
+                            .or(line.head.last())
+                            .is_some_and(|&b| b == b'\n')
+                        {
                             c.out.byte(b'\n');
                         }
-                        c.job = Job::Lines { src, pos, follow, then_crash };
+                        c.job = Job::Lines {
+                            src,
+                            pos,
+                            follow,
+                            then_crash,
+                        };
                     }
                     None if follow => {
-                        c.job = Job::Lines { src, pos, follow, then_crash };
+                        c.job = Job::Lines {
+                            src,
+                            pos,
+                            follow,
+                            then_crash,
+                        };
                         return;
                     }
                     None => {
                         c.job = match then_crash {
                             Some(id) => {
-                                match view.crashes.get(id.index()).filter(|cr| cr.recorded).map(|cr| (cr.exit, cr.at_ms)) {
+                                match view
+                                    .crashes
+                                    .get(id.index())
+                                    .filter(|cr| cr.recorded)
+                                    .map(|cr| (cr.exit, cr.at_ms))
+                                {
                                     Some((exit, at)) => {
                                         c.out.s(b"\nlast crash: ");
                                         status::exit_words(&mut c.out, exit);
-                                        c.out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago\n");
+                                        c.out
+                                            .byte(b' ')
+                                            .dur(view.now.saturating_sub(at))
+                                            .s(b" ago\n");
                                         Job::Crash { id, off: 0 }
                                     }
                                     None => {
@@ -386,14 +519,20 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 }
             }
             Job::Crash { id, off } => {
-                let text = view.crashes.get(id.index()).map_or(&[][..], |cr| cr.text.as_bytes());
+                let text = view
+                    .crashes
+                    .get(id.index())
+                    .map_or(&[][..], |cr| cr.text.as_bytes());
                 let rest = text.get(off..).unwrap_or(&[]);
                 let take = rest.len().min(room);
                 c.out.s(rest.get(..take).unwrap_or(&[]));
                 if take == rest.len() {
                     c.job = Job::Close;
                 } else {
-                    c.job = Job::Crash { id, off: off + take };
+                    c.job = Job::Crash {
+                        id,
+                        off: off + take,
+                    };
                     return;
                 }
             }

@@ -43,12 +43,18 @@ const TABLE: &[(u32, &[u8], &[u8])] = &[
 
 /// The symbol, like `ENOENT`, or `E?` for one tend does not know.
 pub fn symbol(errno: u16) -> &'static [u8] {
-    TABLE.iter().find(|e| e.0 == u32::from(errno)).map_or(b"E?", |e| e.1)
+    TABLE
+        .iter()
+        .find(|e| e.0 == u32::from(errno))
+        .map_or(b"E?", |e| e.1)
 }
 
 /// The description, like `no such file or directory`.
 pub fn describe(errno: u16) -> &'static [u8] {
-    TABLE.iter().find(|e| e.0 == u32::from(errno)).map_or(b"unknown error", |e| e.2)
+    TABLE
+        .iter()
+        .find(|e| e.0 == u32::from(errno))
+        .map_or(b"unknown error", |e| e.2)
 }
 
 /// The number of a rustix error.

@@ -72,7 +72,11 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     let errors = load::load(world, opt.table, b"");
     if errors > 0 {
         let mut msg = Buf::<320>::new();
-        msg.s(b"tend: ").s(opt.table).s(b": not started: ").u(errors as u64).s(b" error(s)\n");
+        msg.s(b"tend: ")
+            .s(opt.table)
+            .s(b": not started: ")
+            .u(errors as u64)
+            .s(b" error(s)\n");
         crate::shell::write_all(sys::stderr(), msg.as_bytes());
         return 100;
     }
@@ -96,7 +100,11 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     let listener = match listen(opt.socket) {
         Ok(fd) => fd,
         Err(Errno::ADDRINUSE) => {
-            complain(b"another tend is already running on ", opt.socket, Errno::ADDRINUSE);
+            complain(
+                b"another tend is already running on ",
+                opt.socket,
+                Errno::ADDRINUSE,
+            );
             return 111;
         }
         Err(e) => {
@@ -107,7 +115,10 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     let now = sys::now_ms();
     world.sup.load(&world.table);
     let mut msg = Buf::<320>::new();
-    msg.s(b"supervising ").u(world.table.len() as u64).s(b" services from ").s(opt.table);
+    msg.s(b"supervising ")
+        .u(world.table.len() as u64)
+        .s(b" services from ")
+        .s(opt.table);
     say(&mut world.own, now, msg.as_bytes());
 
     let mut power: Option<Verb> = None;
@@ -139,12 +150,23 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
                 Src::Signals => on_signals(world, &sigfd, &null, now, opt.pid1),
                 Src::Listener => ctl::accept(&listener, &mut world.clients, now),
                 Src::Log(i) => {
-                    if let (Some(Some(pipe)), Some(ring)) = (world.pipes.get(usize::from(i)), world.rings.get_mut(usize::from(i))) {
+                    if let (Some(Some(pipe)), Some(ring)) = (
+                        world.pipes.get(usize::from(i)),
+                        world.rings.get_mut(usize::from(i)),
+                    ) {
                         more_input |= drain(pipe, ring, now);
                     }
                 }
                 Src::Ready(i) => on_ready_pipe(world, &null, SvcId(i), now),
-                Src::Client(i) => on_client(world, &null, usize::from(i), flags, now, &mut power, opt.pid1),
+                Src::Client(i) => on_client(
+                    world,
+                    &null,
+                    usize::from(i),
+                    flags,
+                    now,
+                    &mut power,
+                    opt.pid1,
+                ),
             }
         }
         ctl::expire(&mut world.clients, now);
@@ -172,7 +194,9 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
     };
     world.own = Ring::new(take(&mut rest, LOG_SELF_BYTES as usize));
     for id in world.table.ids() {
-        let Some(conf) = world.table.get(id) else { continue };
+        let Some(conf) = world.table.get(id) else {
+            continue;
+        };
         let i = id.index();
         if conf.log_bytes == 0 || conf.console {
             continue;
@@ -201,7 +225,8 @@ fn listen(path: &[u8]) -> Result<Fd, Errno> {
     }
     drop(probe);
     let _ = rustix::fs::unlink(cpath);
-    let fd = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+    let fd =
+        sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
     let old = rustix::process::umask(Mode::from_raw_mode(0o077));
     let bound = net::bind(&fd, &addr);
     rustix::process::umask(old);
@@ -217,8 +242,25 @@ fn run_shell<R>(
     null: &Fd,
     f: impl FnOnce(&mut crate::supervisor::Supervisor, &crate::table::Table, &mut Shell<'_>) -> R,
 ) -> R {
-    let World { table, sup, rings, crashes, own, pipes, ready, .. } = world;
-    let mut sh = Shell { table, rings, crashes, own, pipes, ready, null: null.as_fd() };
+    let World {
+        table,
+        sup,
+        rings,
+        crashes,
+        own,
+        pipes,
+        ready,
+        ..
+    } = world;
+    let mut sh = Shell {
+        table,
+        rings,
+        crashes,
+        own,
+        pipes,
+        ready,
+        null: null.as_fd(),
+    };
     f(sup, table, &mut sh)
 }
 
@@ -226,7 +268,10 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
     run_shell(world, null, |sup, table, sh| sup.settle(table, now, sh));
     // A readiness pipe is only of use while its service starts.
     for id in world.table.ids() {
-        let starting = world.sup.get(id).is_some_and(|s| s.state == State::Starting);
+        let starting = world
+            .sup
+            .get(id)
+            .is_some_and(|s| s.state == State::Starting);
         if let (false, Some(slot)) = (starting, world.ready.get_mut(id.index())) {
             *slot = None;
         }
@@ -234,8 +279,22 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
 }
 
 fn pump_clients(world: &mut World, now: u64) {
-    let World { table, sup, rings, crashes, own, clients, .. } = world;
-    let view = View { table, sup, rings: rings.as_slice(), crashes: crashes.as_slice(), now };
+    let World {
+        table,
+        sup,
+        rings,
+        crashes,
+        own,
+        clients,
+        ..
+    } = world;
+    let view = View {
+        table,
+        sup,
+        rings: rings.as_slice(),
+        crashes: crashes.as_slice(),
+        now,
+    };
     for c in clients.iter_mut() {
         ctl::pump(c, &view, own);
     }
@@ -263,7 +322,12 @@ fn wait(
 ) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
     let mut srcs: heapless::Vec<Src, POLL_MAX> = heapless::Vec::new();
-    fn push<'a>(fds: &mut heapless::Vec<PollFd<'a>, POLL_MAX>, srcs: &mut heapless::Vec<Src, POLL_MAX>, fd: PollFd<'a>, src: Src) {
+    fn push<'a>(
+        fds: &mut heapless::Vec<PollFd<'a>, POLL_MAX>,
+        srcs: &mut heapless::Vec<Src, POLL_MAX>,
+        fd: PollFd<'a>,
+        src: Src,
+    ) {
         if fds.push(fd).is_ok() {
             let _ = srcs.push(src);
         }
@@ -283,11 +347,18 @@ fn wait(
     }
     for (i, c) in world.clients.iter().enumerate() {
         if let Some((fd, out)) = ctl::poll_fd(c) {
-            let flags = if out { PollFlags::IN | PollFlags::OUT } else { PollFlags::IN };
+            let flags = if out {
+                PollFlags::IN | PollFlags::OUT
+            } else {
+                PollFlags::IN
+            };
             add(PollFd::new(fd, flags), Src::Client(i as u8));
         }
     }
-    let ts = timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });
+    let ts = timeout_ms.map(|ms| Timespec {
+        tv_sec: (ms / 1000) as _,
+        tv_nsec: ((ms % 1000) * 1_000_000) as _,
+    });
     poll(&mut fds, ts.as_ref())?;
     for (fd, src) in fds.iter().zip(srcs.iter()) {
         let r = fd.revents();
@@ -306,7 +377,9 @@ fn on_signals(world: &mut World, sigfd: &Fd, null: &Fd, now: u64, pid1: bool) {
             sig::SIGTERM | sig::SIGINT if !pid1 => {
                 if !world.sup.shutting_down() {
                     let mut msg = Buf::<64>::new();
-                    msg.s(b"SIG").s(crate::signal::name(signo as u8)).s(b": stopping every service");
+                    msg.s(b"SIG")
+                        .s(crate::signal::name(signo as u8))
+                        .s(b": stopping every service");
                     say(&mut world.own, now, msg.as_bytes());
                     run_shell(world, null, |sup, table, sh| sup.shutdown(table, now, sh));
                 }
@@ -323,7 +396,9 @@ fn on_signals(world: &mut World, sigfd: &Fd, null: &Fd, now: u64, pid1: bool) {
 fn reap_children(world: &mut World, null: &Fd, now: u64) {
     while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
         let exit = exit_of(status);
-        run_shell(world, null, |sup, table, sh| sup.on_exit(table, pid.as_raw_nonzero().get(), exit, now, sh));
+        run_shell(world, null, |sup, table, sh| {
+            sup.on_exit(table, pid.as_raw_nonzero().get(), exit, now, sh)
+        });
     }
 }
 
@@ -336,7 +411,9 @@ fn exit_of(status: WaitStatus) -> Exit {
 }
 
 fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
-    let Some(slot) = world.ready.get_mut(id.index()) else { return };
+    let Some(slot) = world.ready.get_mut(id.index()) else {
+        return;
+    };
     let Some(fd) = slot.as_ref() else { return };
     let mut buf = [0u8; 64];
     let ready = match rustix::io::read(fd, &mut buf) {
@@ -353,17 +430,52 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
     };
     if ready {
         *slot = None;
-        run_shell(world, null, |sup, table, sh| sup.on_ready(table, id, now, sh));
+        run_shell(world, null, |sup, table, sh| {
+            sup.on_ready(table, id, now, sh)
+        });
     }
 }
 
-fn on_client(world: &mut World, null: &Fd, i: usize, flags: PollFlags, now: u64, power: &mut Option<Verb>, pid1: bool) {
+fn on_client(
+    world: &mut World,
+    null: &Fd,
+    i: usize,
+    flags: PollFlags,
+    now: u64,
+    power: &mut Option<Verb>,
+    pid1: bool,
+) {
     if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
         return; // only writable: pump_clients sends.
     }
-    let World { table, sup, rings, crashes, own, pipes, ready, clients, .. } = world;
+    let World {
+        table,
+        sup,
+        rings,
+        crashes,
+        own,
+        pipes,
+        ready,
+        clients,
+        ..
+    } = world;
     let Some(c) = clients.get_mut(i) else { return };
-    let mut sh = Shell { table, rings, crashes, own, pipes, ready, null: null.as_fd() };
-    let mut ctx = Ctx { table, sup, shell: &mut sh, now, power, pid1 };
+    let mut sh = Shell {
+        table,
+        rings,
+        crashes,
+        own,
+        pipes,
+        ready,
+        null: null.as_fd(),
+    };
+    let mut ctx = Ctx {
+        table,
+        sup,
+        shell: &mut sh,
+        now,
+        power,
+        pid1,
+    };
     ctl::on_readable(c, &mut ctx);
 }

@@ -16,7 +16,9 @@ use crate::world::World;
 pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
     buf.get_mut(..path.len())?.copy_from_slice(path);
     *buf.get_mut(path.len())? = 0;
-    CStr::from_bytes_until_nul(buf).ok().filter(|c| c.to_bytes().len() == path.len())
+    CStr::from_bytes_until_nul(buf)
+        .ok()
+        .filter(|c| c.to_bytes().len() == path.len())
 }
 
 /// Reads a whole file into `out`; EFBIG when it does not fit.
@@ -44,7 +46,12 @@ pub fn read_file<const N: usize>(path: &[u8], out: &mut Buf<N>) -> Result<(), Er
 /// Prints `tend: WHAT: WHY` on stderr.
 pub fn complain(what: &[u8], detail: &[u8], e: Errno) {
     let mut msg = Buf::<384>::new();
-    msg.s(b"tend: ").s(what).s(detail).s(b": ").s(crate::errno::describe(crate::errno::of(e))).byte(b'\n');
+    msg.s(b"tend: ")
+        .s(what)
+        .s(detail)
+        .s(b": ")
+        .s(crate::errno::describe(crate::errno::of(e)))
+        .byte(b'\n');
     write_all(sys::stderr(), msg.as_bytes());
 }
 
@@ -66,7 +73,10 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
     if read_file(p.as_bytes(), &mut world.group_text).is_err() {
         world.group_text.clear();
     }
-    let accounts = EtcAccounts { passwd: world.passwd_text.as_bytes(), group: world.group_text.as_bytes() };
+    let accounts = EtcAccounts {
+        passwd: world.passwd_text.as_bytes(),
+        group: world.group_text.as_bytes(),
+    };
     let mut report = |line: u32, parts: &[&[u8]]| {
         let mut msg = Buf::<512>::new();
         msg.s(path).byte(b':').u(line.into()).s(b": ");
@@ -76,5 +86,10 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
         msg.byte(b'\n');
         write_all(sys::stderr(), msg.as_bytes());
     };
-    table::parse(world.conf_text.as_bytes(), &accounts, &mut world.table, &mut report)
+    table::parse(
+        world.conf_text.as_bytes(),
+        &accounts,
+        &mut world.table,
+        &mut report,
+    )
 }

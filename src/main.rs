@@ -83,7 +83,12 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     // From now on, tend must not die: all storage is in place.
     // SAFETY: `entry` runs once, on the only thread, so these are the only
     // references ever made to the two statics.
-    let (world, arena) = unsafe { (&mut *core::ptr::addr_of_mut!(WORLD), &mut *core::ptr::addr_of_mut!(ARENA)) };
+    let (world, arena) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(WORLD),
+            &mut *core::ptr::addr_of_mut!(ARENA),
+        )
+    };
     let code = tend::main(&Args(args), &Args(env), world, arena.as_mut_slice());
     tend::sys::exit_group(code)
 }
@@ -184,7 +189,8 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
                     i += 1;
                 }
                 while i + WORD <= n {
-                    (dst.add(i) as *mut usize).write_volatile((src.add(i) as *const usize).read_volatile());
+                    (dst.add(i) as *mut usize)
+                        .write_volatile((src.add(i) as *const usize).read_volatile());
                     i += WORD;
                 }
             }
@@ -201,7 +207,8 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
                 }
                 while i >= WORD {
                     i -= WORD;
-                    (dst.add(i) as *mut usize).write_volatile((src.add(i) as *const usize).read_volatile());
+                    (dst.add(i) as *mut usize)
+                        .write_volatile((src.add(i) as *const usize).read_volatile());
                 }
             }
             while i > 0 {

@@ -60,7 +60,14 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     pub fn new(verb: Verb) -> Request<'a> {
-        Request { verb, json: false, follow: false, lines: None, signal: None, names: heapless::Vec::new() }
+        Request {
+            verb,
+            json: false,
+            follow: false,
+            lines: None,
+            signal: None,
+            names: heapless::Vec::new(),
+        }
     }
 }
 
@@ -96,7 +103,9 @@ impl ProtoError {
 pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty()
         && name.len() < NAME_MAX_BYTES
-        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-'))
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-'))
 }
 
 /// Finds the end of a request in what has arrived: `Ok(Some(len))` with the
@@ -112,20 +121,31 @@ pub fn frame(received: &[u8]) -> Result<Option<usize>, ProtoError> {
 /// Decodes one request line (without its `\n`).
 pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
     let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
-    let verb = Verb::from_word(words.next().ok_or(ProtoError::Empty)?).ok_or(ProtoError::UnknownVerb)?;
+    let verb =
+        Verb::from_word(words.next().ok_or(ProtoError::Empty)?).ok_or(ProtoError::UnknownVerb)?;
     let mut req = Request::new(verb);
     for word in words {
         match word {
             [b'-', b'j'] => req.json = true,
             [b'-', b'f'] => req.follow = true,
             [b'-', b'n', n @ ..] => {
-                req.lines = Some(parse_u64(n).and_then(|n| u32::try_from(n).ok()).ok_or(ProtoError::BadFlag)?)
+                req.lines = Some(
+                    parse_u64(n)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or(ProtoError::BadFlag)?,
+                )
             }
             [b'-', b's', n @ ..] => {
-                req.signal = Some(parse_u64(n).filter(|n| (1..=64).contains(n)).ok_or(ProtoError::BadFlag)? as u8)
+                req.signal = Some(
+                    parse_u64(n)
+                        .filter(|n| (1..=64).contains(n))
+                        .ok_or(ProtoError::BadFlag)? as u8,
+                )
             }
             [b'-', ..] => return Err(ProtoError::BadFlag),
-            name if valid_name(name) => req.names.push(name).map_err(|_| ProtoError::TooManyNames)?,
+            name if valid_name(name) => {
+                req.names.push(name).map_err(|_| ProtoError::TooManyNames)?
+            }
             _ => return Err(ProtoError::BadName),
         }
     }
@@ -133,9 +153,15 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
     let ok = match verb {
         Verb::Status => !req.follow && req.lines.is_none() && req.signal.is_none(),
         Verb::Log => n == 1 && !req.json && req.signal.is_none(),
-        Verb::Start | Verb::Stop | Verb::Restart => n >= 1 && !req.json && !req.follow && req.lines.is_none(),
-        Verb::Signal => n == 1 && req.signal.is_some() && !req.json && !req.follow && req.lines.is_none(),
-        Verb::Halt | Verb::Poweroff | Verb::Reboot => n == 0 && !req.json && !req.follow && req.lines.is_none(),
+        Verb::Start | Verb::Stop | Verb::Restart => {
+            n >= 1 && !req.json && !req.follow && req.lines.is_none()
+        }
+        Verb::Signal => {
+            n == 1 && req.signal.is_some() && !req.json && !req.follow && req.lines.is_none()
+        }
+        Verb::Halt | Verb::Poweroff | Verb::Reboot => {
+            n == 0 && !req.json && !req.follow && req.lines.is_none()
+        }
     };
     if ok {
         Ok(req)
@@ -215,7 +241,9 @@ mod tests {
         assert_eq!(decode(b"signal a").unwrap_err(), ProtoError::Arguments);
         assert_eq!(decode(b"reboot a").unwrap_err(), ProtoError::Arguments);
         assert_eq!(decode(b"status -f").unwrap_err(), ProtoError::Arguments);
-        let many: Vec<u8> = (0..=MAX_SERVICES).flat_map(|i| format!(" s{i}").into_bytes()).collect();
+        let many: Vec<u8> = (0..=MAX_SERVICES)
+            .flat_map(|i| format!(" s{i}").into_bytes())
+            .collect();
         let line = [b"status".as_slice(), &many].concat();
         assert_eq!(decode(&line).unwrap_err(), ProtoError::TooManyNames);
     }

@@ -804,7 +804,9 @@ mod tests {
             }
             assert!(ring.read(&mut pos).is_none());
             let n = rng.below(self.records.len() as u64 + 2) as usize;
-            let want = if n >= self.records.len() {
+            let want = if n == 0 {
+                self.next
+            } else if n >= self.records.len() {
                 self.oldest()
             } else {
                 self.records[self.records.len() - n].0

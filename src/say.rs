@@ -16,7 +16,10 @@ impl<const N: usize> Default for Buf<N> {
 
 impl<const N: usize> Buf<N> {
     pub const fn new() -> Self {
-        Buf { bytes: heapless::Vec::new(), overflowed: false }
+        Buf {
+            bytes: heapless::Vec::new(),
+            overflowed: false,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -124,7 +127,9 @@ impl<const N: usize> Buf<N> {
         secs.u(ms / 1000);
         self.byte(b'[').right(secs.as_bytes(), 6).byte(b'.');
         let frac = ms % 1000;
-        self.byte(b'0' + (frac / 100) as u8).byte(b'0' + (frac / 10 % 10) as u8).byte(b'0' + (frac % 10) as u8);
+        self.byte(b'0' + (frac / 100) as u8)
+            .byte(b'0' + (frac / 10 % 10) as u8)
+            .byte(b'0' + (frac % 10) as u8);
         self.s(b"] ")
     }
 

@@ -45,7 +45,10 @@ impl State {
 
     /// A process of this service is alive.
     pub fn running(self) -> bool {
-        matches!(self, State::Starting | State::Up | State::Ready | State::Stopping)
+        matches!(
+            self,
+            State::Starting | State::Up | State::Ready | State::Stopping
+        )
     }
 }
 
@@ -105,7 +108,10 @@ impl StartError {
     /// retrying later. Anything else will fail the same way again.
     pub fn temporary(self) -> bool {
         use linux_raw_sys::errno::*;
-        matches!(u32::from(self.errno), EAGAIN | ENOMEM | EMFILE | ENFILE | ETXTBSY | EINTR | ENOBUFS)
+        matches!(
+            u32::from(self.errno),
+            EAGAIN | ENOMEM | EMFILE | ENFILE | ETXTBSY | EINTR | ENOBUFS
+        )
     }
 }
 
@@ -126,7 +132,9 @@ pub enum Event {
     Start,
     /// Stop (the user asked, or shutdown).
     Stop,
-    Spawned { pid: i32 },
+    Spawned {
+        pid: i32,
+    },
     SpawnFailed(StartError),
     /// The readiness newline arrived.
     Ready,
@@ -232,14 +240,20 @@ impl Service {
                 Action::None
             }
             // Only spawned from the states above; nothing to do otherwise.
-            (S::Starting | S::Up | S::Ready | S::Stopping, E::Spawned { .. } | E::SpawnFailed(_)) => Action::None,
+            (
+                S::Starting | S::Up | S::Ready | S::Stopping,
+                E::Spawned { .. } | E::SpawnFailed(_),
+            ) => Action::None,
 
             (S::Starting, E::Ready) => {
                 self.state = S::Ready;
                 self.ready_seen = true;
                 Action::None
             }
-            (S::Down | S::Up | S::Ready | S::Stopping | S::Backoff | S::Done | S::Failed, E::Ready) => Action::None,
+            (
+                S::Down | S::Up | S::Ready | S::Stopping | S::Backoff | S::Done | S::Failed,
+                E::Ready,
+            ) => Action::None,
 
             (S::Starting | S::Up | S::Ready, E::Exited(exit)) => self.exited(conf, exit, now),
             (S::Stopping, E::Exited(exit)) => {
@@ -256,7 +270,9 @@ impl Service {
                 self.deadline_ms = None;
                 Action::Kill
             }
-            (S::Down | S::Starting | S::Up | S::Ready | S::Done | S::Failed, E::Timer) => Action::None,
+            (S::Down | S::Starting | S::Up | S::Ready | S::Done | S::Failed, E::Timer) => {
+                Action::None
+            }
         }
     }
 
@@ -357,8 +373,14 @@ pub(crate) mod tests {
             Event::Start,
             Event::Stop,
             Event::Spawned { pid: 42 },
-            Event::SpawnFailed(StartError { step: Step::Exec, errno: linux_raw_sys::errno::ENOENT as u16 }),
-            Event::SpawnFailed(StartError { step: Step::Fork, errno: linux_raw_sys::errno::EAGAIN as u16 }),
+            Event::SpawnFailed(StartError {
+                step: Step::Exec,
+                errno: linux_raw_sys::errno::ENOENT as u16,
+            }),
+            Event::SpawnFailed(StartError {
+                step: Step::Fork,
+                errno: linux_raw_sys::errno::EAGAIN as u16,
+            }),
             Event::Ready,
             Event::Exited(Exit::Code(0)),
             Event::Exited(Exit::Signal(11)),
@@ -431,7 +453,11 @@ pub(crate) mod tests {
                 let mut s = in_state(state);
                 let action = s.step(&c, event, 1100);
                 let (want_state, want_action) = expected(state, event);
-                assert_eq!((s.state, action), (want_state, want_action), "{state:?} + {event:?}");
+                assert_eq!(
+                    (s.state, action),
+                    (want_state, want_action),
+                    "{state:?} + {event:?}"
+                );
                 pairs += 1;
             }
         }
@@ -446,9 +472,18 @@ pub(crate) mod tests {
         assert_eq!(s.deadline_ms, Some(7000));
         assert_eq!(s.step(&c, Event::Timer, 7000), Action::Kill);
         assert_eq!(s.deadline_ms, None);
-        assert_eq!(s.step(&c, Event::Exited(Exit::Signal(9)), 7001), Action::Kill);
+        assert_eq!(
+            s.step(&c, Event::Exited(Exit::Signal(9)), 7001),
+            Action::Kill
+        );
         assert_eq!(s.state, State::Down);
-        assert_eq!(s.last, Outcome::Exited { exit: Exit::Signal(9), at_ms: 7001 });
+        assert_eq!(
+            s.last,
+            Outcome::Exited {
+                exit: Exit::Signal(9),
+                at_ms: 7001
+            }
+        );
     }
 
     #[test]
@@ -475,7 +510,10 @@ pub(crate) mod tests {
             s.state = State::Down;
             s.deadline_ms = None;
         }
-        assert_eq!(&delays[..10], &[100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200]);
+        assert_eq!(
+            &delays[..10],
+            &[100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200]
+        );
         assert!(delays[10..].iter().all(|&d| d == RESTART_MAX_DELAY_MS));
         assert_eq!(s.restarts, 24);
 
@@ -497,7 +535,10 @@ pub(crate) mod tests {
         assert_eq!(s.state, State::Starting);
         s.step(&c, Event::Ready, 5);
         assert_eq!(s.state, State::Ready);
-        assert_eq!(s.step(&c, Event::Exited(Exit::Signal(11)), 10), Action::Spawn);
+        assert_eq!(
+            s.step(&c, Event::Exited(Exit::Signal(11)), 10),
+            Action::Spawn
+        );
         assert_eq!(s.delay_ms, 0);
     }
 
@@ -513,7 +554,11 @@ pub(crate) mod tests {
             let c = conf(Kind::Daemon, restart, false);
             let mut s = in_state(State::Up);
             s.step(&c, Event::Exited(exit), 5000);
-            assert_eq!(s.state == State::Down && s.held, !again, "{restart:?} {exit:?}");
+            assert_eq!(
+                s.state == State::Down && s.held,
+                !again,
+                "{restart:?} {exit:?}"
+            );
         }
     }
 
@@ -549,8 +594,21 @@ pub(crate) mod tests {
     #[test]
     fn start_errors_are_sorted() {
         use linux_raw_sys::errno::*;
-        for (errno, temporary) in [(EAGAIN, true), (ENOMEM, true), (EMFILE, true), (ENOENT, false), (EACCES, false)] {
-            assert_eq!(StartError { step: Step::Exec, errno: errno as u16 }.temporary(), temporary);
+        for (errno, temporary) in [
+            (EAGAIN, true),
+            (ENOMEM, true),
+            (EMFILE, true),
+            (ENOENT, false),
+            (EACCES, false),
+        ] {
+            assert_eq!(
+                StartError {
+                    step: Step::Exec,
+                    errno: errno as u16
+                }
+                .temporary(),
+                temporary
+            );
         }
     }
 }

@@ -76,15 +76,36 @@ impl Shell<'_> {
 
 impl Effects for Shell<'_> {
     fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
-        let conf = self.table.get(id).ok_or(StartError { step: Step::Setup, errno: 22 })?;
-        let slot = self.ready.get_mut(id.index()).ok_or(StartError { step: Step::Setup, errno: 22 })?;
+        let conf = self.table.get(id).ok_or(StartError {
+            step: Step::Setup,
+            errno: 22,
+        })?;
+        let slot = self.ready.get_mut(id.index()).ok_or(StartError {
+            step: Step::Setup,
+            errno: 22,
+        })?;
         *slot = None;
         let ready = match conf.ready_fd {
-            Some(_) => Some(sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError { step: Step::Pipe, errno: errno::of(e) })?),
+            Some(_) => {
+                Some(
+                    sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError {
+                        step: Step::Pipe,
+                        errno: errno::of(e),
+                    })?,
+                )
+            }
             None => None,
         };
-        let log = self.pipes.get(id.index()).and_then(|p| p.as_ref()).map(|p| p.write.as_fd());
-        let stdio = Stdio { null: self.null, log, ready: ready.as_ref().map(|(_, w)| w.as_fd()) };
+        let log = self
+            .pipes
+            .get(id.index())
+            .and_then(|p| p.as_ref())
+            .map(|p| p.write.as_fd());
+        let stdio = Stdio {
+            null: self.null,
+            log,
+            ready: ready.as_ref().map(|(_, w)| w.as_fd()),
+        };
         let pid = spawn::spawn(self.table, conf, &stdio)?;
         if let Some((r, _w)) = ready {
             // The write end closes here (`_w` drops): only the child holds it.
@@ -104,7 +125,10 @@ impl Effects for Shell<'_> {
     fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, now: u64) {
         let table = self.table;
         let name = table.get(id).map_or(b"?".as_slice(), |c| c.name.as_slice());
-        let (Some(ring), Some(crash)) = (self.rings.get_mut(id.index()), self.crashes.get_mut(id.index())) else {
+        let (Some(ring), Some(crash)) = (
+            self.rings.get_mut(id.index()),
+            self.crashes.get_mut(id.index()),
+        ) else {
             return;
         };
         // Its last words may still be in the pipe.
@@ -136,7 +160,10 @@ impl Effects for Shell<'_> {
                 status::exit_words(&mut msg, exit);
             }
             (State::Backoff | State::Failed, Outcome::NotStarted { err, .. }) => {
-                msg.s(b", ").s(err.step.name()).s(b": ").s(errno::describe(err.errno));
+                msg.s(b", ")
+                    .s(err.step.name())
+                    .s(b": ")
+                    .s(errno::describe(err.errno));
             }
             (State::Down | State::Done, Outcome::Exited { exit, .. }) => {
                 msg.s(b", ");

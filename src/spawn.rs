@@ -17,7 +17,8 @@ use crate::table::{ServiceConf, Table};
 
 /// The `PATH` a service gets unless its `env` sets one.
 pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const DEFAULT_PATH_ENV: &CStr =
+    c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Where the child's descriptors 0–2 and its readiness fd come from.
 pub struct Stdio<'a> {
@@ -30,36 +31,46 @@ pub struct Stdio<'a> {
 }
 
 fn fail(step: Step, e: Errno) -> StartError {
-    StartError { step, errno: errno::of(e) }
+    StartError {
+        step,
+        errno: errno::of(e),
+    }
 }
 
 /// Forks and execs `conf`. Returns the child's pid once it has exec'd.
 pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<i32, StartError> {
     let mut argv: heapless::Vec<*const u8, { MAX_ARGS + 1 }> = heapless::Vec::new();
     for arg in table.strings(conf.argv) {
-        argv.push(arg.as_ptr()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        argv.push(arg.as_ptr())
+            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     }
-    argv.push(core::ptr::null()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    argv.push(core::ptr::null())
+        .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     let mut envp: heapless::Vec<*const u8, { MAX_ENV + 2 }> = heapless::Vec::new();
     let mut path = DEFAULT_PATH;
     for var in table.strings(conf.env) {
         if let Some(p) = var.strip_prefix(b"PATH=") {
             path = p;
         }
-        envp.push(var.as_ptr()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        envp.push(var.as_ptr())
+            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     }
     if path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        envp.push(DEFAULT_PATH_ENV.as_ptr().cast()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        envp.push(DEFAULT_PATH_ENV.as_ptr().cast())
+            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     }
-    envp.push(core::ptr::null()).map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    envp.push(core::ptr::null())
+        .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     let program = table.strings(conf.argv).next().unwrap_or(b"");
     let dir = CStr::from_bytes_with_nul(table.bytes(conf.chdir)).unwrap_or(c"/");
 
-    let (report_r, mut report_w) = sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| fail(Step::Pipe, e))?;
+    let (report_r, mut report_w) =
+        sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| fail(Step::Pipe, e))?;
     // The child dup2s onto its ready fd; the report pipe must not sit there.
     if let Some(n) = conf.ready_fd {
         if report_w.raw() == i32::from(n) {
-            report_w = sys::dup_at_least(&report_w, i32::from(n) + 1).map_err(|e| fail(Step::Pipe, e))?;
+            report_w =
+                sys::dup_at_least(&report_w, i32::from(n) + 1).map_err(|e| fail(Step::Pipe, e))?;
         }
     }
     match sys::fork().map_err(|e| fail(Step::Fork, e))? {
@@ -74,7 +85,10 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<i32
             drop(report_w);
             let mut report = [0u8; 4];
             match read_full(&report_r, &mut report) {
-                4 => Err(StartError { step: step_from(report[0]), errno: u16::from_le_bytes([report[2], report[3]]) }),
+                4 => Err(StartError {
+                    step: step_from(report[0]),
+                    errno: u16::from_le_bytes([report[2], report[3]]),
+                }),
                 _ => Ok(pid),
             }
         }
@@ -97,8 +111,16 @@ fn read_full(fd: &Fd, buf: &mut [u8; 4]) -> usize {
     got
 }
 
-const STEPS: [Step; 8] =
-    [Step::Pipe, Step::Fork, Step::Setup, Step::Setgroups, Step::Setgid, Step::Setuid, Step::Chdir, Step::Exec];
+const STEPS: [Step; 8] = [
+    Step::Pipe,
+    Step::Fork,
+    Step::Setup,
+    Step::Setgroups,
+    Step::Setgid,
+    Step::Setuid,
+    Step::Chdir,
+    Step::Exec,
+];
 
 fn step_from(b: u8) -> Step {
     STEPS.get(usize::from(b)).copied().unwrap_or(Step::Exec)
@@ -123,7 +145,10 @@ fn child(
     }
     if !conf.console {
         let out = stdio.log.unwrap_or(stdio.null);
-        if let Err(e) = dup_onto(stdio.null, 0).and(dup_onto(out, 1)).and(dup_onto(out, 2)) {
+        if let Err(e) = dup_onto(stdio.null, 0)
+            .and(dup_onto(out, 1))
+            .and(dup_onto(out, 2))
+        {
             return setup(e);
         }
     } else {
@@ -168,7 +193,8 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
     if id.uid.is_none() && id.gid.is_none() {
         return Ok(());
     }
-    let mut gids: heapless::Vec<rustix::process::Gid, { crate::limits::MAX_GROUPS }> = heapless::Vec::new();
+    let mut gids: heapless::Vec<rustix::process::Gid, { crate::limits::MAX_GROUPS }> =
+        heapless::Vec::new();
     for &g in &id.groups {
         let _ = gids.push(rustix::process::Gid::from_raw(g));
     }
@@ -210,7 +236,9 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
         if buf.overflowed() {
             continue;
         }
-        let Ok(candidate) = CStr::from_bytes_with_nul(buf.as_bytes()) else { continue };
+        let Ok(candidate) = CStr::from_bytes_with_nul(buf.as_bytes()) else {
+            continue;
+        };
         match sys::execve(candidate, argv, envp) {
             Errno::NOENT | Errno::NOTDIR => {}
             e => {

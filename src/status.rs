@@ -33,25 +33,37 @@ pub const ROW_MAX_BYTES: usize = 200;
 
 impl Widths {
     pub fn measure(view: &View<'_>, ids: impl Iterator<Item = SvcId>) -> Widths {
-        let mut w = Widths { name: b"SERVICE".len(), pid: 2 };
+        let mut w = Widths {
+            name: b"SERVICE".len(),
+            pid: 2,
+        };
         for id in ids {
             if let (Some(c), Some(s)) = (view.table.get(id), view.sup.get(id)) {
                 w.name = w.name.max(c.name.len());
                 let mut d = [0u8; 20];
-                w.pid = w.pid.max(decimal(s.pid.unsigned_abs().into(), &mut d).len());
+                w.pid = w
+                    .pid
+                    .max(decimal(s.pid.unsigned_abs().into(), &mut d).len());
             }
         }
-        Widths { name: w.name + 2, pid: w.pid + 1 }
+        Widths {
+            name: w.name + 2,
+            pid: w.pid + 1,
+        }
     }
 }
 
 pub fn header<const N: usize>(out: &mut Buf<N>, w: Widths) {
-    out.left(b"SERVICE", w.name).left(b"STATE", 9).right(b"PID", w.pid);
+    out.left(b"SERVICE", w.name)
+        .left(b"STATE", 9)
+        .right(b"PID", w.pid);
     out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
 pub fn row<const N: usize>(out: &mut Buf<N>, w: Widths, view: &View<'_>, id: SvcId) {
-    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else { return };
+    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
+        return;
+    };
     out.left(&conf.name, w.name).left(svc.state.name(), 9);
     let mut num = Buf::<24>::new();
     if svc.state.running() {
@@ -84,7 +96,9 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
             Some(at_ms)
         }
         Outcome::NotStarted { err, at_ms } => {
-            out.s(err.step.name()).s(b": ").s(crate::errno::symbol(err.errno));
+            out.s(err.step.name())
+                .s(b": ")
+                .s(crate::errno::symbol(err.errno));
             Some(at_ms)
         }
     };
@@ -100,7 +114,11 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
                 out.s(b", ");
             }
             out.s(b"waiting for");
-            let waiting = view.table.get(id).map(|c| c.after.as_slice()).unwrap_or(&[]);
+            let waiting = view
+                .table
+                .get(id)
+                .map(|c| c.after.as_slice())
+                .unwrap_or(&[]);
             for &dep in waiting {
                 if let Some(name) = view.table.get(dep).map(|c| c.name.as_slice()) {
                     out.byte(b' ').s(name);
@@ -125,15 +143,27 @@ pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
 
 /// One service as a JSON object (stable field names, see the README).
 pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
-    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else { return };
+    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
+        return;
+    };
     out.s(b"{\"name\":").json_str(&conf.name);
-    out.s(b",\"type\":").s(if conf.kind == Kind::Oneshot { b"\"oneshot\"" } else { b"\"daemon\"" });
+    out.s(b",\"type\":").s(if conf.kind == Kind::Oneshot {
+        b"\"oneshot\""
+    } else {
+        b"\"daemon\""
+    });
     out.s(b",\"state\":\"").s(svc.state.name()).byte(b'"');
-    out.s(b",\"ok\":").s(if svc.as_expected(conf) { b"true" } else { b"false" });
-    out.s(b",\"wanted\":").s(if svc.stopped { b"false" } else { b"true" });
+    out.s(b",\"ok\":").s(if svc.as_expected(conf) {
+        b"true"
+    } else {
+        b"false"
+    });
+    out.s(b",\"wanted\":")
+        .s(if svc.stopped { b"false" } else { b"true" });
     if svc.state.running() {
         out.s(b",\"pid\":").u(svc.pid.unsigned_abs().into());
-        out.s(b",\"uptime_ms\":").u(view.now.saturating_sub(svc.started_ms));
+        out.s(b",\"uptime_ms\":")
+            .u(view.now.saturating_sub(svc.started_ms));
     } else {
         out.s(b",\"pid\":null,\"uptime_ms\":null");
     }
@@ -146,13 +176,21 @@ pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId
         Outcome::Exited { exit, at_ms } => {
             match exit {
                 Exit::Code(c) => out.s(b"{\"code\":").u(c.into()).s(b",\"signal\":null"),
-                Exit::Signal(s) => out.s(b"{\"code\":null,\"signal\":\"").s(signal::name(s)).byte(b'"'),
+                Exit::Signal(s) => out
+                    .s(b"{\"code\":null,\"signal\":\"")
+                    .s(signal::name(s))
+                    .byte(b'"'),
             };
-            out.s(b",\"start_error\":null,\"ago_ms\":").u(view.now.saturating_sub(at_ms)).byte(b'}');
+            out.s(b",\"start_error\":null,\"ago_ms\":")
+                .u(view.now.saturating_sub(at_ms))
+                .byte(b'}');
         }
         Outcome::NotStarted { err, at_ms } => {
-            out.s(b"{\"code\":null,\"signal\":null,\"start_error\":{\"step\":\"").s(err.step.name());
-            out.s(b"\",\"errno\":\"").s(crate::errno::symbol(err.errno)).s(b"\"},\"ago_ms\":");
+            out.s(b"{\"code\":null,\"signal\":null,\"start_error\":{\"step\":\"")
+                .s(err.step.name());
+            out.s(b"\",\"errno\":\"")
+                .s(crate::errno::symbol(err.errno))
+                .s(b"\"},\"ago_ms\":");
             out.u(view.now.saturating_sub(at_ms)).byte(b'}');
         }
     }
@@ -163,7 +201,10 @@ pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId
     };
     if let Some(ring) = view.rings.get(id.index()) {
         out.s(b",\"log\":{\"size\":").u(ring.capacity() as u64);
-        out.s(b",\"kept\":").u(ring.kept()).s(b",\"dropped\":").u(ring.dropped());
+        out.s(b",\"kept\":")
+            .u(ring.kept())
+            .s(b",\"dropped\":")
+            .u(ring.dropped());
         out.s(b",\"written\":").u(ring.written()).byte(b'}');
     }
     out.s(b",\"last_crash\":");
@@ -172,8 +213,11 @@ pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId
             let exit = crash.exit;
             out.s(b"{\"what\":\"");
             exit_words(out, exit);
-            out.s(b"\",\"ago_ms\":").u(view.now.saturating_sub(crash.at_ms));
-            out.s(b",\"lines\":").json_str(crash.text.as_bytes()).byte(b'}');
+            out.s(b"\",\"ago_ms\":")
+                .u(view.now.saturating_sub(crash.at_ms));
+            out.s(b",\"lines\":")
+                .json_str(crash.text.as_bytes())
+                .byte(b'}');
         }
         None => {
             out.s(b"null");

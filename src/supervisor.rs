@@ -34,7 +34,11 @@ impl Default for Supervisor {
 
 impl Supervisor {
     pub const fn new() -> Supervisor {
-        Supervisor { svcs: [Service::new(); MAX_SERVICES], len: 0, shutting_down: false }
+        Supervisor {
+            svcs: [Service::new(); MAX_SERVICES],
+            len: 0,
+            shutting_down: false,
+        }
     }
 
     /// Sets up one record per service of `table`, all wanted and down.
@@ -58,7 +62,11 @@ impl Supervisor {
     }
 
     fn all(&self) -> impl Iterator<Item = (SvcId, &Service)> {
-        self.svcs.iter().take(self.len).enumerate().map(|(i, s)| (SvcId(i as u8), s))
+        self.svcs
+            .iter()
+            .take(self.len)
+            .enumerate()
+            .map(|(i, s)| (SvcId(i as u8), s))
     }
 
     /// Feeds one event to one service and carries out what it decides.
@@ -88,7 +96,14 @@ impl Supervisor {
 
     /// A child ended. Returns false when it was none of the services (an
     /// orphan that was reaped).
-    pub fn on_exit(&mut self, table: &Table, pid: i32, exit: Exit, now: u64, fx: &mut dyn Effects) -> bool {
+    pub fn on_exit(
+        &mut self,
+        table: &Table,
+        pid: i32,
+        exit: Exit,
+        now: u64,
+        fx: &mut dyn Effects,
+    ) -> bool {
         if pid <= 0 {
             return false;
         }
@@ -112,7 +127,9 @@ impl Supervisor {
         if self.shutting_down {
             return;
         }
-        let Some(svc) = self.svcs.get_mut(id.index()) else { return };
+        let Some(svc) = self.svcs.get_mut(id.index()) else {
+            return;
+        };
         svc.stopped = false;
         svc.held = false;
         if matches!(svc.state, State::Backoff | State::Failed | State::Done) {
@@ -122,7 +139,9 @@ impl Supervisor {
 
     /// `tend stop`: not wanted until `tend start`.
     pub fn stop(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        let Some(svc) = self.svcs.get_mut(id.index()) else { return };
+        let Some(svc) = self.svcs.get_mut(id.index()) else {
+            return;
+        };
         svc.stopped = true;
         self.apply(table, id, Event::Stop, now, fx);
     }
@@ -132,7 +151,9 @@ impl Supervisor {
         if self.shutting_down {
             return;
         }
-        let Some(svc) = self.svcs.get_mut(id.index()) else { return };
+        let Some(svc) = self.svcs.get_mut(id.index()) else {
+            return;
+        };
         svc.stopped = false;
         svc.held = false;
         if svc.state.running() {
@@ -163,7 +184,10 @@ impl Supervisor {
                 let event = if due {
                     Some(Event::Timer)
                 } else if self.shutting_down {
-                    let stoppable = matches!(state, State::Starting | State::Up | State::Ready | State::Backoff);
+                    let stoppable = matches!(
+                        state,
+                        State::Starting | State::Up | State::Ready | State::Backoff
+                    );
                     (stoppable && !self.has_running_dependent(table, id)).then_some(Event::Stop)
                 } else {
                     let startable = state == State::Down && !svc.stopped && !svc.held;
@@ -183,9 +207,13 @@ impl Supervisor {
     /// Every service named in `after` is up (or ready, when it declares
     /// `ready`), or, for a oneshot, done.
     pub fn after_met(&self, table: &Table, id: SvcId) -> bool {
-        let Some(conf) = table.get(id) else { return false };
+        let Some(conf) = table.get(id) else {
+            return false;
+        };
         conf.after.iter().all(|&dep| {
-            let (Some(dc), Some(ds)) = (table.get(dep), self.get(dep)) else { return false };
+            let (Some(dc), Some(ds)) = (table.get(dep), self.get(dep)) else {
+                return false;
+            };
             match (dc.kind, dc.ready_fd.is_some()) {
                 (Kind::Oneshot, _) => ds.state == State::Done,
                 (Kind::Daemon, true) => ds.state == State::Ready,
@@ -234,7 +262,8 @@ mod tests {
             self.calls.push(format!("signal {pid} {sig}"));
         }
         fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, _now: u64) {
-            self.calls.push(format!("crashed {} {exit:?} {started_ms}", id.0));
+            self.calls
+                .push(format!("crashed {} {exit:?} {started_ms}", id.0));
         }
         fn changed(&mut self, _id: SvcId, _svc: &Service, _now: u64) {}
     }
@@ -283,7 +312,10 @@ mod tests {
 
     #[test]
     fn a_failed_oneshot_holds_its_dependents() {
-        let t = table(vec![conf(Kind::Oneshot, Restart::Never, false), after(conf(Kind::Daemon, Restart::Always, false), &[0])]);
+        let t = table(vec![
+            conf(Kind::Oneshot, Restart::Never, false),
+            after(conf(Kind::Daemon, Restart::Always, false), &[0]),
+        ]);
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
@@ -310,7 +342,10 @@ mod tests {
         sup.settle(&t, 150, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
         assert_eq!(fx.calls, ["spawn 0", "crashed 0 Signal(11) 0", "spawn 0"]);
-        assert!(!sup.on_exit(&t, 4242, Exit::Code(0), 200, &mut fx), "an orphan is nobody's");
+        assert!(
+            !sup.on_exit(&t, 4242, Exit::Code(0), 200, &mut fx),
+            "an orphan is nobody's"
+        );
     }
 
     #[test]
@@ -318,11 +353,21 @@ mod tests {
         let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
         sup.load(&t);
-        let mut fx = Record { fail: Some(StartError { step: Step::Exec, errno: 2 }), ..Default::default() };
+        let mut fx = Record {
+            fail: Some(StartError {
+                step: Step::Exec,
+                errno: 2,
+            }),
+            ..Default::default()
+        };
         sup.settle(&t, 0, &mut fx);
         assert_eq!(state(&sup, 0), State::Failed);
         sup.settle(&t, 100_000, &mut fx);
-        assert_eq!(fx.calls, ["spawn 0"], "failed stays failed until started by hand");
+        assert_eq!(
+            fx.calls,
+            ["spawn 0"],
+            "failed stays failed until started by hand"
+        );
         fx.fail = None;
         sup.start(&t, SvcId(0), 100_001, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
@@ -340,7 +385,10 @@ mod tests {
         sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
         sup.settle(&t, 20, &mut fx);
         assert_eq!(state(&sup, 0), State::Down);
-        assert!(!fx.calls.iter().any(|c| c.starts_with("crashed")), "a requested stop is no crash");
+        assert!(
+            !fx.calls.iter().any(|c| c.starts_with("crashed")),
+            "a requested stop is no crash"
+        );
         sup.settle(&t, 99_999, &mut fx);
         assert_eq!(state(&sup, 0), State::Down);
         sup.start(&t, SvcId(0), 100_000, &mut fx);
@@ -379,7 +427,11 @@ mod tests {
         assert_eq!(fx.calls.len(), 4);
         fx.calls.clear();
         sup.shutdown(&t, 10, &mut fx);
-        assert_eq!(fx.calls, ["signal 103 15", "signal 104 15"], "only services nobody depends on");
+        assert_eq!(
+            fx.calls,
+            ["signal 103 15", "signal 104 15"],
+            "only services nobody depends on"
+        );
         sup.on_exit(&t, 103, Exit::Signal(15), 20, &mut fx);
         sup.on_exit(&t, 104, Exit::Signal(15), 20, &mut fx);
         sup.settle(&t, 20, &mut fx);
@@ -394,6 +446,9 @@ mod tests {
         sup.on_exit(&t, 101, Exit::Code(0), 5030, &mut fx);
         sup.settle(&t, 5030, &mut fx);
         assert!(sup.finished());
-        assert!(!fx.calls.iter().any(|c| c.starts_with("spawn")), "nothing restarts in shutdown");
+        assert!(
+            !fx.calls.iter().any(|c| c.starts_with("spawn")),
+            "nothing restarts in shutdown"
+        );
     }
 }

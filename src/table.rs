@@ -5,6 +5,8 @@
 //! resolve `user`/`group`, and gets a [`Table`] or errors as
 //! `(line, message parts)`, which it prints as `FILE:LINE: message`.
 
+pub use crate::accounts::{Accounts, EtcAccounts};
+use crate::argv::words;
 use crate::limits::*;
 
 /// Index of a service in its table (table order).
@@ -82,17 +84,6 @@ pub struct ServiceConf {
 pub struct Table {
     pub services: heapless::Vec<ServiceConf, MAX_SERVICES>,
     pub pool: heapless::Vec<u8, POOL_BYTES>,
-}
-
-/// Resolves user and group names (from /etc/passwd and /etc/group).
-pub trait Accounts {
-    /// `(uid, primary gid)` of a user name.
-    fn user(&self, name: &[u8]) -> Option<(u32, u32)>;
-    /// `(uid, primary gid)` of a numeric uid, when it has an entry.
-    fn user_by_id(&self, uid: u32) -> Option<(u32, u32)>;
-    fn group(&self, name: &[u8]) -> Option<u32>;
-    /// Adds the gids of every group that lists `user` as a member.
-    fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>);
 }
 
 impl Default for Table {
@@ -198,7 +189,7 @@ pub fn parse(
 }
 
 /// Every message: `%` stands for the offending text, `#` for a number.
-mod msg {
+pub(crate) mod msg {
     pub const NUL: &[u8] = b"the line holds a NUL byte";
     pub const KEY_OUTSIDE: &[u8] = b"key \"%\" comes before any [service] header";
     pub const OUTSIDE: &[u8] = b"expected a [service] header, not \"%\"";
@@ -785,7 +776,7 @@ fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
 }
 
 /// A uid or gid as a number (`u32::MAX` means "unchanged" to the kernel).
-fn id_number(text: &[u8]) -> Option<u32> {
+pub(crate) fn id_number(text: &[u8]) -> Option<u32> {
     let n = crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok());
     n.filter(|&n| n != u32::MAX)
 }
@@ -814,116 +805,6 @@ fn parse_duration(text: &[u8]) -> Option<u64> {
         .map(|&(suffix, unit)| (text.strip_suffix(suffix), unit));
     let (digits, unit) = split.find_map(|(digits, unit)| Some((digits?, unit)))?;
     crate::say::parse_u64(digits)?.checked_mul(unit)
-}
-
-/// Splits a `run` value into arguments like a shell, without expansions:
-/// blanks separate; `'…'` is literal; in `"…"` and outside quotes a
-/// backslash takes the next byte as it is; adjacent pieces join. Each byte
-/// goes to `out`, and `None` after each argument. Returns the number of
-/// arguments, or the message saying why the value is wrong.
-fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, &'static [u8]> {
-    let mut argc: u8 = 0;
-    let mut open = false;
-    // The program's first byte, and whether it holds a `/`.
-    let mut program: Option<(u8, bool)> = None;
-    let mut bytes = text.iter().copied();
-    loop {
-        let b = bytes.next();
-        if matches!(b, None | Some(b' ' | b'\t')) {
-            if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
-                return Err(msg::PROGRAM);
-            }
-            if open {
-                (open, argc) = (false, argc.saturating_add(1));
-                out(None);
-            }
-            if b.is_none() {
-                return if argc == 0 {
-                    Err(msg::PROGRAM)
-                } else {
-                    Ok(argc)
-                };
-            }
-            continue;
-        }
-        if !open && usize::from(argc) >= MAX_ARGS {
-            return Err(msg::ARGS);
-        }
-        open = true;
-        let mut put = |c: u8| {
-            if argc == 0 {
-                let (lead, slash) = program.unwrap_or((c, false));
-                program = Some((lead, slash || c == b'/'));
-            }
-            out(Some(c));
-        };
-        match b {
-            Some(b'\'') => loop {
-                match bytes.next().ok_or(msg::QUOTE)? {
-                    b'\'' => break,
-                    c => put(c),
-                }
-            },
-            Some(b'"') => loop {
-                match bytes.next().ok_or(msg::DQUOTE)? {
-                    b'"' => break,
-                    b'\\' => put(bytes.next().ok_or(msg::DQUOTE)?),
-                    c => put(c),
-                }
-            },
-            Some(b'\\') => put(bytes.next().ok_or(msg::BACKSLASH)?),
-            Some(c) => put(c),
-            None => {}
-        }
-    }
-}
-
-/// [`Accounts`] over the text of /etc/passwd and /etc/group. Malformed lines
-/// are skipped.
-pub struct EtcAccounts<'a> {
-    pub passwd: &'a [u8],
-    pub group: &'a [u8],
-}
-
-/// The name, the third field as a number and the fourth field of each line
-/// of an /etc file (`name:x:uid:gid:…`, `name:x:gid:members`).
-fn etc_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
-        let mut fields = line.trim_ascii_end().split(|&b| b == b':');
-        let name = fields.next().filter(|name| !name.is_empty())?;
-        let id = fields.nth(1).and_then(id_number)?;
-        Some((name, id, fields.next().unwrap_or(&[])))
-    })
-}
-
-impl EtcAccounts<'_> {
-    /// `(name, (uid, gid))` of each user.
-    fn users(&self) -> impl Iterator<Item = (&[u8], (u32, u32))> {
-        etc_lines(self.passwd).filter_map(|(name, uid, gid)| Some((name, (uid, id_number(gid)?))))
-    }
-}
-
-impl Accounts for EtcAccounts<'_> {
-    fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-        self.users().find(|u| u.0 == name).map(|u| u.1)
-    }
-
-    fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-        self.users().find(|&(_, (id, _))| id == uid).map(|u| u.1)
-    }
-
-    fn group(&self, name: &[u8]) -> Option<u32> {
-        etc_lines(self.group).find(|g| g.0 == name).map(|g| g.1)
-    }
-
-    fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
-        for (_, gid, members) in etc_lines(self.group) {
-            let member = members.split(|&b| b == b',').any(|m| m == user);
-            if member && !out.contains(&gid) {
-                let _ = out.push(gid);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

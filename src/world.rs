@@ -2,14 +2,13 @@
 //! living in one static (see main.rs): the table, the supervisor's records,
 //! the rings, the crash records, the descriptors and the control clients.
 
-
 use crate::crash::Crash;
 use crate::ctl::Client;
 use crate::limits::*;
-use crate::sys::Fd;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::supervisor::Supervisor;
+use crate::sys::Fd;
 use crate::table::Table;
 
 /// A service's log pipe: tend keeps both ends for the service's whole life,

@@ -56,8 +56,13 @@ pub enum Fork {
 pub fn fork() -> Result<Fork, Errno> {
     // SAFETY: no new stack, no shared memory (see the inventory): with one
     // thread this is fork(2). The flags word is SIGCHLD so the parent is told.
-    let ret = check(unsafe { arch::syscall6(nr::__NR_clone, [nr::SIGCHLD as usize, 0, 0, 0, 0, 0]) })?;
-    Ok(if ret == 0 { Fork::Child } else { Fork::Parent(ret as i32) })
+    let ret =
+        check(unsafe { arch::syscall6(nr::__NR_clone, [nr::SIGCHLD as usize, 0, 0, 0, 0, 0]) })?;
+    Ok(if ret == 0 {
+        Fork::Child
+    } else {
+        Fork::Parent(ret as i32)
+    })
 }
 
 /// `execve(2)`: returns only on failure, with the error.
@@ -73,7 +78,14 @@ pub fn execve(path: &CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_execve,
-            [path.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize, 0, 0, 0],
+            [
+                path.as_ptr() as usize,
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
         )
     };
     match check(ret) {
@@ -98,7 +110,14 @@ pub fn set_signal_mask(set: SigSet) -> Result<(), Errno> {
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_rt_sigprocmask,
-            [nr::SIG_SETMASK as usize, &mask as *const u64 as usize, 0, size_of::<u64>(), 0, 0],
+            [
+                nr::SIG_SETMASK as usize,
+                &mask as *const u64 as usize,
+                0,
+                size_of::<u64>(),
+                0,
+                0,
+            ],
         )
     };
     check(ret).map(drop)
@@ -146,7 +165,14 @@ pub fn open(path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> Result<Fd, Err
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_openat,
-            [nr::AT_FDCWD as isize as usize, path.as_ptr() as usize, flags.bits() as usize, mode as usize, 0, 0],
+            [
+                nr::AT_FDCWD as isize as usize,
+                path.as_ptr() as usize,
+                flags.bits() as usize,
+                mode as usize,
+                0,
+                0,
+            ],
         )
     };
     check(ret).map(Fd::from_ret)
@@ -156,7 +182,12 @@ pub fn open(path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> Result<Fd, Err
 pub fn pipe(flags: u32) -> Result<(Fd, Fd), Errno> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors the kernel writes.
-    let ret = unsafe { arch::syscall6(nr::__NR_pipe2, [fds.as_mut_ptr() as usize, flags as usize, 0, 0, 0, 0]) };
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_pipe2,
+            [fds.as_mut_ptr() as usize, flags as usize, 0, 0, 0, 0],
+        )
+    };
     check(ret)?;
     Ok((Fd::from_ret(fds[0] as usize), Fd::from_ret(fds[1] as usize)))
 }
@@ -165,14 +196,31 @@ pub fn pipe(flags: u32) -> Result<(Fd, Fd), Errno> {
 pub fn unix_socket(flags: u32) -> Result<Fd, Errno> {
     let kind = linux_raw_sys::net::SOCK_STREAM | flags;
     // SAFETY: no pointer arguments.
-    let ret = unsafe { arch::syscall6(nr::__NR_socket, [linux_raw_sys::net::AF_UNIX as usize, kind as usize, 0, 0, 0, 0]) };
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_socket,
+            [
+                linux_raw_sys::net::AF_UNIX as usize,
+                kind as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
     check(ret).map(Fd::from_ret)
 }
 
 /// `accept4(fd, NULL, NULL, flags)`.
 pub fn accept(fd: impl AsFd, flags: u32) -> Result<Fd, Errno> {
     // SAFETY: null address pointers: the peer's address is not wanted.
-    let ret = unsafe { arch::syscall6(nr::__NR_accept4, [fd.as_fd().as_raw_fd() as usize, 0, 0, flags as usize, 0, 0]) };
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_accept4,
+            [fd.as_fd().as_raw_fd() as usize, 0, 0, flags as usize, 0, 0],
+        )
+    };
     check(ret).map(Fd::from_ret)
 }
 
@@ -180,7 +228,17 @@ pub fn accept(fd: impl AsFd, flags: u32) -> Result<Fd, Errno> {
 pub fn dup_at_least(fd: impl AsFd, min: i32) -> Result<Fd, Errno> {
     // SAFETY: no pointer arguments.
     let ret = unsafe {
-        arch::syscall6(nr::__NR_fcntl, [fd.as_fd().as_raw_fd() as usize, nr::F_DUPFD_CLOEXEC as usize, min as usize, 0, 0, 0])
+        arch::syscall6(
+            nr::__NR_fcntl,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                nr::F_DUPFD_CLOEXEC as usize,
+                min as usize,
+                0,
+                0,
+                0,
+            ],
+        )
     };
     check(ret).map(Fd::from_ret)
 }
@@ -193,7 +251,14 @@ pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_signalfd4,
-            [usize::MAX, &mask as *const u64 as usize, size_of::<u64>(), flags as usize, 0, 0],
+            [
+                usize::MAX,
+                &mask as *const u64 as usize,
+                size_of::<u64>(),
+                flags as usize,
+                0,
+                0,
+            ],
         )
     };
     check(ret).map(Fd::from_ret)
@@ -215,12 +280,24 @@ pub fn now_ms() -> u64 {
     let mut ts = [0isize; 2];
     // SAFETY: `ts` is a timespec-sized buffer that lives across the call.
     let ret = unsafe {
-        arch::syscall6(nr::__NR_clock_gettime, [nr::CLOCK_BOOTTIME as usize, ts.as_mut_ptr() as usize, 0, 0, 0, 0])
+        arch::syscall6(
+            nr::__NR_clock_gettime,
+            [
+                nr::CLOCK_BOOTTIME as usize,
+                ts.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
     };
     if check(ret).is_err() {
         return 0;
     }
-    (ts[0] as u64).wrapping_mul(1000).wrapping_add(ts[1] as u64 / 1_000_000)
+    (ts[0] as u64)
+        .wrapping_mul(1000)
+        .wrapping_add(ts[1] as u64 / 1_000_000)
 }
 
 /// The uid of the process at the other end of a Unix socket (`SO_PEERCRED`).
@@ -257,7 +334,12 @@ pub fn close_range(first: u32, last: u32) {
     }
     // SAFETY: no pointer arguments; closing descriptors the child inherited
     // that it must not keep (the caller owns no Rust object for them).
-    let ret = unsafe { arch::syscall6(nr::__NR_close_range, [first as usize, last as usize, 0, 0, 0, 0]) };
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_close_range,
+            [first as usize, last as usize, 0, 0, 0, 0],
+        )
+    };
     if check(ret).is_err() {
         let mut fd = first;
         while fd <= last && fd < 4096 {
@@ -294,7 +376,10 @@ pub fn dup2(fd: impl AsFd, target: i32) -> Result<(), Errno> {
     // SAFETY: no pointer arguments; `target` is replaced atomically, and no
     // Rust object in the child owns it.
     let ret = unsafe {
-        arch::syscall6(nr::__NR_dup3, [fd.as_fd().as_raw_fd() as usize, target as usize, 0, 0, 0, 0])
+        arch::syscall6(
+            nr::__NR_dup3,
+            [fd.as_fd().as_raw_fd() as usize, target as usize, 0, 0, 0, 0],
+        )
     };
     check(ret).map(drop)
 }
@@ -306,7 +391,12 @@ pub fn kill_group(pgid: i32, sig: u32) -> Result<(), Errno> {
         return Err(Errno::INVAL);
     }
     // SAFETY: no pointer arguments.
-    let ret = unsafe { arch::syscall6(nr::__NR_kill, [pgid.wrapping_neg() as usize, sig as usize, 0, 0, 0, 0]) };
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_kill,
+            [pgid.wrapping_neg() as usize, sig as usize, 0, 0, 0, 0],
+        )
+    };
     check(ret).map(drop)
 }
 
@@ -316,13 +406,37 @@ pub fn kill_group(pgid: i32, sig: u32) -> Result<(), Errno> {
 pub fn cloexec_from(first: u32) {
     const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
     // SAFETY: no pointer arguments; only flags change, no descriptor closes.
-    let ret = unsafe { arch::syscall6(nr::__NR_close_range, [first as usize, u32::MAX as usize, CLOSE_RANGE_CLOEXEC, 0, 0, 0]) };
+    let ret = unsafe {
+        arch::syscall6(
+            nr::__NR_close_range,
+            [
+                first as usize,
+                u32::MAX as usize,
+                CLOSE_RANGE_CLOEXEC,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
     if check(ret).is_ok() {
         return;
     }
     for fd in first..1024 {
         // SAFETY: F_SETFD on a number that may or may not be open: the
         // kernel answers EBADF for a closed one; no memory is involved.
-        unsafe { arch::syscall6(nr::__NR_fcntl, [fd as usize, nr::F_SETFD as usize, nr::FD_CLOEXEC as usize, 0, 0, 0]) };
+        unsafe {
+            arch::syscall6(
+                nr::__NR_fcntl,
+                [
+                    fd as usize,
+                    nr::F_SETFD as usize,
+                    nr::FD_CLOEXEC as usize,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
     }
 }
