@@ -14,6 +14,9 @@ use crate::world::World;
 /// The process's argument vector, without allocation.
 pub trait Argv {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn get(&self, i: usize) -> Option<&[u8]>;
 }
 

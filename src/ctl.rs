@@ -465,12 +465,7 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 match ring.read(&mut pos) {
                     Some(line) => {
                         c.out.stamp(line.stamp_ms).s(line.head).s(line.tail);
-                        if !line
-                            .tail
-                            .last()
-                            .or(line.head.last())
-                            .is_some_and(|&b| b == b'\n')
-                        {
+                        if line.tail.last().or(line.head.last()) != Some(&b'\n') {
                             c.out.byte(b'\n');
                         }
                         c.job = Job::Lines {

@@ -374,15 +374,13 @@ fn on_signals(world: &mut World, sigfd: &Fd, null: &Fd, now: u64, pid1: bool) {
     while let Some(signo) = sys::read_signal(sigfd) {
         match signo {
             sig::SIGCHLD => reap = true,
-            sig::SIGTERM | sig::SIGINT if !pid1 => {
-                if !world.sup.shutting_down() {
-                    let mut msg = Buf::<64>::new();
-                    msg.s(b"SIG")
-                        .s(crate::signal::name(signo as u8))
-                        .s(b": stopping every service");
-                    say(&mut world.own, now, msg.as_bytes());
-                    run_shell(world, null, |sup, table, sh| sup.shutdown(table, now, sh));
-                }
+            sig::SIGTERM | sig::SIGINT if !pid1 && !world.sup.shutting_down() => {
+                let mut msg = Buf::<64>::new();
+                msg.s(b"SIG")
+                    .s(crate::signal::name(signo as u8))
+                    .s(b": stopping every service");
+                say(&mut world.own, now, msg.as_bytes());
+                run_shell(world, null, |sup, table, sh| sup.shutdown(table, now, sh));
             }
             _ => {}
         }

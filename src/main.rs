@@ -184,7 +184,7 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
         if d <= s || d >= s + n {
             let mut i = 0;
             if words {
-                while i < n && (d + i) % WORD != 0 {
+                while i < n && !(d + i).is_multiple_of(WORD) {
                     dst.add(i).write_volatile(src.add(i).read_volatile());
                     i += 1;
                 }
@@ -201,7 +201,7 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
         } else {
             let mut i = n;
             if words {
-                while i > 0 && (d + i) % WORD != 0 {
+                while i > 0 && !(d + i).is_multiple_of(WORD) {
                     i -= 1;
                     dst.add(i).write_volatile(src.add(i).read_volatile());
                 }
@@ -230,7 +230,7 @@ unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     let mut i = 0;
     // SAFETY: every write stays within the n bytes the caller vouches for.
     unsafe {
-        while i < n && (dst as usize + i) % WORD != 0 {
+        while i < n && !(dst as usize + i).is_multiple_of(WORD) {
             dst.add(i).write_volatile(byte);
             i += 1;
         }

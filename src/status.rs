@@ -119,12 +119,14 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
                 .get(id)
                 .map(|c| c.after.as_slice())
                 .unwrap_or(&[]);
-            for &dep in waiting {
+            for &dep in waiting
+                .iter()
+                .filter(|&&d| !view.sup.dep_met(view.table, d))
+            {
                 if let Some(name) = view.table.get(dep).map(|c| c.name.as_slice()) {
                     out.byte(b' ').s(name);
                 }
             }
-            return;
         }
         (_, None, _) => {
             out.byte(b'-');

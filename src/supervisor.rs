@@ -210,16 +210,20 @@ impl Supervisor {
         let Some(conf) = table.get(id) else {
             return false;
         };
-        conf.after.iter().all(|&dep| {
-            let (Some(dc), Some(ds)) = (table.get(dep), self.get(dep)) else {
-                return false;
-            };
-            match (dc.kind, dc.ready_fd.is_some()) {
-                (Kind::Oneshot, _) => ds.state == State::Done,
-                (Kind::Daemon, true) => ds.state == State::Ready,
-                (Kind::Daemon, false) => matches!(ds.state, State::Up | State::Ready),
-            }
-        })
+        conf.after.iter().all(|&dep| self.dep_met(table, dep))
+    }
+
+    /// `dep` is as far as its dependents wait for: up, ready when it
+    /// declares `ready`, or done for a oneshot.
+    pub fn dep_met(&self, table: &Table, dep: SvcId) -> bool {
+        let (Some(dc), Some(ds)) = (table.get(dep), self.get(dep)) else {
+            return false;
+        };
+        match (dc.kind, dc.ready_fd.is_some()) {
+            (Kind::Oneshot, _) => ds.state == State::Done,
+            (Kind::Daemon, true) => ds.state == State::Ready,
+            (Kind::Daemon, false) => matches!(ds.state, State::Up | State::Ready),
+        }
     }
 
     fn has_running_dependent(&self, table: &Table, id: SvcId) -> bool {
