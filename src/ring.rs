@@ -28,7 +28,9 @@ const STAMP_MASK: u64 = (1 << 48) - 1;
 /// One service's log ring.
 pub struct Ring<'a> {
     /// The storage; empty when the ring keeps nothing.
-    buf: &'a mut [u8],
+    /// (An `Option`, so that an empty ring is all zero bytes and a static
+    /// array of them costs nothing in the binary.)
+    buf: Option<&'a mut [u8]>,
     /// Content bytes per record at most.
     limit: usize,
     /// Position of the oldest complete record.
@@ -71,7 +73,7 @@ impl<'a> Ring<'a> {
     /// A ring with no storage: everything pushed is counted as dropped.
     pub const fn empty() -> Ring<'a> {
         Ring {
-            buf: &mut [],
+            buf: None,
             limit: 0,
             oldest: 0,
             end: 0,
@@ -90,20 +92,28 @@ impl<'a> Ring<'a> {
         let mut ring = Ring::empty();
         if buf.len() >= MIN_CAPACITY {
             ring.limit = LINE_MAX_BYTES.min((buf.len() / 2).saturating_sub(RECORD_HEADER_BYTES));
-            ring.buf = buf;
+            ring.buf = Some(buf);
         }
         ring
     }
 
+    fn store(&self) -> &[u8] {
+        self.buf.as_deref().unwrap_or(&[])
+    }
+
+    fn store_mut(&mut self) -> &mut [u8] {
+        self.buf.as_deref_mut().unwrap_or(&mut [])
+    }
+
     /// Bytes of storage (0 for a ring that keeps nothing).
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.store().len()
     }
 
     /// Appends bytes read from the service's pipe, stamped `now_ms`.
     pub fn push(&mut self, now_ms: u64, data: &[u8]) {
         self.written = self.written.wrapping_add(data.len() as u64);
-        if self.buf.is_empty() {
+        if self.store().is_empty() {
             self.dropped = self.dropped.wrapping_add(data.len() as u64);
             return;
         }
@@ -294,7 +304,7 @@ impl<'a> Ring<'a> {
     /// open record. The line limit keeps the open record within half the
     /// ring, so it never has to go itself.
     fn make_room(&mut self, n: usize) {
-        let cap = self.buf.len() as u64;
+        let cap = self.store().len() as u64;
         let open = if self.open {
             HEADER + self.open_len as u64
         } else {
@@ -324,13 +334,13 @@ impl<'a> Ring<'a> {
 
     /// Index in the buffer of position `pos`.
     fn index(&self, pos: u64) -> usize {
-        pos.checked_rem(self.buf.len() as u64)
+        pos.checked_rem(self.store().len() as u64)
             .map_or(0, |i| i as usize)
     }
 
     /// The `len` bytes at `pos`, in at most two slices.
     fn slices(&self, pos: u64, len: usize) -> (&[u8], &[u8]) {
-        let Some((before, after)) = self.buf.split_at_checked(self.index(pos)) else {
+        let Some((before, after)) = self.store().split_at_checked(self.index(pos)) else {
             return (&[], &[]);
         };
         let first = len.min(after.len());
@@ -342,7 +352,7 @@ impl<'a> Ring<'a> {
     /// Copies `data` in at `pos`, in at most two slice copies.
     fn write(&mut self, pos: u64, data: &[u8]) {
         let at = self.index(pos);
-        let Some((before, after)) = self.buf.split_at_mut_checked(at) else {
+        let Some((before, after)) = self.store_mut().split_at_mut_checked(at) else {
             return;
         };
         let first = data.len().min(after.len());
