@@ -360,7 +360,11 @@ pub fn pump(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
             c.out.as_bytes(),
             SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
         ) {
-            Ok(n) => c.out.consume(n),
+            Ok(n) => {
+                c.out.consume(n);
+                // Progress: a slow reader is not a stuck one.
+                c.deadline_ms = view.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
+            }
             Err(Errno::AGAIN) => return,
             Err(Errno::INTR) => {}
             Err(_) => return c.drop_connection(),

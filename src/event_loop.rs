@@ -69,6 +69,9 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     // Descriptors inherited from whoever started tend must not leak into
     // the services: tend's own are all close-on-exec.
     sys::cloexec_from(3);
+    // With 0–2 closed, the first descriptors tend opens would become a
+    // service's stdio or take tend's own messages.
+    while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
     let errors = load::load(world, opt.table, b"");
     if errors > 0 {
         let mut msg = Buf::<320>::new();
@@ -198,10 +201,12 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
             continue;
         };
         let i = id.index();
-        if conf.log_bytes == 0 || conf.console {
+        if conf.console {
             continue;
         }
-        if let Some(r) = world.rings.get_mut(i) {
+        // `log = 0` still gets a pipe, into an empty ring that counts what
+        // it drops.
+        if let (Some(r), true) = (world.rings.get_mut(i), conf.log_bytes > 0) {
             *r = Ring::new(take(&mut rest, conf.log_bytes as usize));
         }
         let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;

@@ -141,6 +141,13 @@ impl Fd {
     pub fn raw(&self) -> i32 {
         (self.0 & 0x7fff_ffff) as i32
     }
+
+    /// Gives the descriptor up without closing it (it stays open for the
+    /// life of the process). Returns true, for use in conditions.
+    pub fn leak(self) -> bool {
+        core::mem::forget(self);
+        true
+    }
 }
 
 impl AsFd for Fd {
