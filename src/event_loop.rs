@@ -24,14 +24,17 @@ use linux_raw_sys::general as sig;
 use crate::ctl::{self, Ctx};
 use crate::limits::*;
 use crate::load::{self, c_path, complain};
+use crate::pid1;
 use crate::proto::Verb;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::{Exit, State};
+use crate::shell::write_all;
 use crate::shell::{drain, say, Shell};
 use crate::status::View;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::SvcId;
+use crate::table::{self, EtcAccounts};
 use crate::world::{LogPipe, World};
 
 /// How this supervisor was started.
@@ -64,11 +67,154 @@ fn handled() -> SigSet {
         .with(sig::SIGPIPE)
 }
 
-/// Supervises until told to stop; returns the exit status.
+/// The descriptors the loop waits on, besides the services' pipes.
+struct Io {
+    /// None only when PID 1 could not make one: it then reaps once a second.
+    signals: Option<Fd>,
+    /// None when PID 1 could not listen: it runs on without clients.
+    listener: Option<Fd>,
+    null: Fd,
+}
+
+/// How far an ending has come.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Running,
+    /// Services stopping; then, for PID 1, `verb`.
+    Stopping(Verb),
+    /// PID 1: SIGTERM sent to every process; SIGKILL at `until`.
+    Grace {
+        verb: Verb,
+        until: u64,
+    },
+    /// PID 1: reboot(2) failed; nothing left to do but stay alive.
+    Stuck,
+}
+
+/// Supervises until told to stop; returns the exit status. As PID 1 it
+/// never returns: it ends in reboot(2).
 pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
+    let io = match start(world, arena, opt) {
+        Ok(io) => io,
+        Err(code) => return code,
+    };
+    // From now on, tend must not die: every failure is reported and retried.
+    let mut ending = Ending::Running;
+    let mut more_input = false;
+    loop {
+        let now = sys::now_ms();
+        settle(world, &io.null, now);
+        pump_clients(world, now);
+        if world.sup.finished() {
+            match ending {
+                _ if !opt.pid1 => {
+                    say(&mut world.own, now, b"every service stopped; exiting");
+                    let mut pbuf = [0u8; 256];
+                    if let Some(p) = c_path(opt.socket, &mut pbuf) {
+                        let _ = rustix::fs::unlink(p);
+                    }
+                    return 0;
+                }
+                Ending::Running | Ending::Stopping(_) => {
+                    let verb = if let Ending::Stopping(v) = ending {
+                        v
+                    } else {
+                        Verb::Reboot
+                    };
+                    say(
+                        &mut world.own,
+                        now,
+                        b"every service stopped; sending SIGTERM to every process",
+                    );
+                    pid1::signal_everyone(sig::SIGTERM);
+                    ending = Ending::Grace {
+                        verb,
+                        until: now.saturating_add(pid1::KILL_GRACE_MS),
+                    };
+                }
+                Ending::Grace { verb, until } if now >= until || !children_left() => {
+                    let mut msg = Buf::<64>::new();
+                    msg.s(b"sending SIGKILL to every process; ")
+                        .s(pid1::verb_doing(verb));
+                    say(&mut world.own, now, msg.as_bytes());
+                    pid1::finish(verb, &mut world.conf_text);
+                    ending = Ending::Stuck;
+                }
+                Ending::Grace { .. } | Ending::Stuck => {}
+            }
+        }
+        let mut timeout = next_timeout(world, now, more_input);
+        if let Ending::Grace { until, .. } = ending {
+            timeout = Some(timeout.unwrap_or(u64::MAX).min(until.saturating_sub(now)));
+        }
+        if io.signals.is_none() {
+            timeout = Some(timeout.unwrap_or(1000).min(1000));
+        }
+        let mut events: heapless::Vec<(Src, PollFlags), POLL_MAX> = heapless::Vec::new();
+        if let Err(e) = wait(world, &io, timeout, &mut events) {
+            if e != Errno::INTR {
+                complain(b"poll", b"", e);
+            }
+            continue;
+        }
+        let now = sys::now_ms();
+        more_input = false;
+        let mut power: Option<Verb> = None;
+        if io.signals.is_none() {
+            reap_children(world, &io.null, now);
+        }
+        for &(src, flags) in &events {
+            match src {
+                Src::Signals => on_signals(world, &io, now, opt.pid1, &mut power),
+                Src::Listener => {
+                    if let Some(l) = io.listener.as_ref() {
+                        ctl::accept(l, &mut world.clients, now);
+                    }
+                }
+                Src::Log(i) => {
+                    let i = usize::from(i);
+                    if let (Some(Some(pipe)), Some(ring)) =
+                        (world.pipes.get(i), world.rings.get_mut(i))
+                    {
+                        more_input |= drain(pipe, ring, now);
+                    }
+                }
+                Src::Ready(i) => on_ready_pipe(world, &io.null, SvcId(i), now),
+                Src::Client(i) => on_client(
+                    world,
+                    &io.null,
+                    usize::from(i),
+                    flags,
+                    now,
+                    &mut power,
+                    opt.pid1,
+                ),
+            }
+        }
+        ctl::expire(&mut world.clients, now);
+        if let (Some(verb), Ending::Running) = (power, ending) {
+            let mut msg = Buf::<64>::new();
+            msg.s(b"stopping every service to ")
+                .s(pid1::verb_doing(verb));
+            say(&mut world.own, now, msg.as_bytes());
+            ending = Ending::Stopping(verb);
+            run_shell(world, &io.null, |sup, table, sh| {
+                sup.shutdown(table, now, sh)
+            });
+        }
+    }
+}
+
+/// Everything before the loop: PID 1's set-up, the table (or the rescue
+/// table), signals, the log pipes, the control socket. `Err` holds the exit
+/// status when tend cannot supervise (never as PID 1).
+fn start(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> Result<Io, i32> {
     // Descriptors inherited from whoever started tend must not leak into
     // the services: tend's own are all close-on-exec.
     sys::cloexec_from(3);
+    if opt.pid1 {
+        pid1::early_setup();
+    }
     // With 0–2 closed, the first descriptors tend opens would become a
     // service's stdio or take tend's own messages.
     while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
@@ -80,13 +226,25 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             .s(b": not started: ")
             .u(errors as u64)
             .s(b" error(s)\n");
-        crate::shell::write_all(sys::stderr(), msg.as_bytes());
-        return 100;
+        write_all(sys::stderr(), msg.as_bytes());
+        if !opt.pid1 {
+            return Err(100);
+        }
+        pid1::announce(b"starting the rescue shell instead");
+        let none = EtcAccounts {
+            passwd: b"",
+            group: b"",
+        };
+        table::parse(pid1::RESCUE_TABLE, &none, &mut world.table, &mut |_, _| {});
     }
     let set = handled();
-    let sigfd = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
-        Ok(fd) => fd,
-        Err(e) => return fatal(b"signalfd", e),
+    let signals = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
+        Ok(fd) => Some(fd),
+        Err(e) if opt.pid1 => {
+            complain(b"signalfd", b"", e);
+            None
+        }
+        Err(e) => return Err(fatal(b"signalfd", e)),
     };
     if !opt.pid1 {
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
@@ -95,24 +253,29 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     }
     let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
         Ok(fd) => fd,
-        Err(e) => return fatal(b"/dev/null", e),
+        Err(e) if !opt.pid1 => return Err(fatal(b"/dev/null", e)),
+        // PID 1 without /dev/null: services get the console as stdin.
+        Err(_) => sys::dup_at_least(sys::stdin(), 3).map_err(|e| fatal(b"/dev/null", e))?,
     };
     if let Err(e) = set_up_logs(world, arena) {
-        return fatal(b"log pipes", e);
+        complain(b"log pipes", b"", e);
+        if !opt.pid1 {
+            return Err(111);
+        }
     }
     let listener = match listen(opt.socket) {
-        Ok(fd) => fd,
-        Err(Errno::ADDRINUSE) => {
-            complain(
-                b"another tend is already running on ",
-                opt.socket,
-                Errno::ADDRINUSE,
-            );
-            return 111;
-        }
+        Ok(fd) => Some(fd),
         Err(e) => {
-            complain(b"cannot listen on ", opt.socket, e);
-            return 111;
+            let why = if e == Errno::ADDRINUSE {
+                b"another tend is already running on ".as_slice()
+            } else {
+                b"cannot listen on "
+            };
+            complain(why, opt.socket, e);
+            if !opt.pid1 {
+                return Err(111);
+            }
+            None
         }
     };
     let now = sys::now_ms();
@@ -123,61 +286,19 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
         .s(b" services from ")
         .s(opt.table);
     say(&mut world.own, now, msg.as_bytes());
+    Ok(Io {
+        signals,
+        listener,
+        null,
+    })
+}
 
-    let mut power: Option<Verb> = None;
-    let mut more_input = false;
-    loop {
-        let now = sys::now_ms();
-        settle(world, &null, now);
-        pump_clients(world, now);
-        if world.sup.finished() {
-            say(&mut world.own, now, b"every service stopped; exiting");
-            let mut pbuf = [0u8; 256];
-            if let Some(p) = c_path(opt.socket, &mut pbuf) {
-                let _ = rustix::fs::unlink(p);
-            }
-            return 0;
-        }
-        let timeout = next_timeout(world, now, more_input);
-        let mut events: heapless::Vec<(Src, PollFlags), POLL_MAX> = heapless::Vec::new();
-        if let Err(e) = wait(world, &sigfd, &listener, timeout, &mut events) {
-            if e != Errno::INTR {
-                complain(b"poll", b"", e);
-            }
-            continue;
-        }
-        let now = sys::now_ms();
-        more_input = false;
-        for &(src, flags) in &events {
-            match src {
-                Src::Signals => on_signals(world, &sigfd, &null, now, opt.pid1),
-                Src::Listener => ctl::accept(&listener, &mut world.clients, now),
-                Src::Log(i) => {
-                    if let (Some(Some(pipe)), Some(ring)) = (
-                        world.pipes.get(usize::from(i)),
-                        world.rings.get_mut(usize::from(i)),
-                    ) {
-                        more_input |= drain(pipe, ring, now);
-                    }
-                }
-                Src::Ready(i) => on_ready_pipe(world, &null, SvcId(i), now),
-                Src::Client(i) => on_client(
-                    world,
-                    &null,
-                    usize::from(i),
-                    flags,
-                    now,
-                    &mut power,
-                    opt.pid1,
-                ),
-            }
-        }
-        ctl::expire(&mut world.clients, now);
-        if power.take().is_some() {
-            // PID 1's shutdown is a later addition; until then, stop services.
-            run_shell(world, &null, |sup, table, sh| sup.shutdown(table, now, sh));
-        }
-    }
+/// Whether any child is left to wait for.
+fn children_left() -> bool {
+    !matches!(
+        rustix::process::wait(WaitOptions::NOHANG),
+        Err(Errno::CHILD)
+    )
 }
 
 fn fatal(what: &[u8], e: Errno) -> i32 {
@@ -320,8 +441,7 @@ fn next_timeout(world: &World, now: u64, busy: bool) -> Option<u64> {
 /// Polls every descriptor tend watches; fills `events` with what is ready.
 fn wait(
     world: &World,
-    sigfd: &Fd,
-    listener: &Fd,
+    io: &Io,
     timeout_ms: Option<u64>,
     events: &mut heapless::Vec<(Src, PollFlags), POLL_MAX>,
 ) -> Result<(), Errno> {
@@ -338,8 +458,12 @@ fn wait(
         }
     }
     let mut add = |fd, src| push(&mut fds, &mut srcs, fd, src);
-    add(PollFd::new(sigfd, PollFlags::IN), Src::Signals);
-    add(PollFd::new(listener, PollFlags::IN), Src::Listener);
+    if let Some(fd) = io.signals.as_ref() {
+        add(PollFd::new(fd, PollFlags::IN), Src::Signals);
+    }
+    if let Some(fd) = io.listener.as_ref() {
+        add(PollFd::new(fd, PollFlags::IN), Src::Listener);
+    }
     for (i, pipe) in world.pipes.iter().enumerate() {
         if let Some(p) = pipe {
             add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i as u8));
@@ -374,24 +498,30 @@ fn wait(
     Ok(())
 }
 
-fn on_signals(world: &mut World, sigfd: &Fd, null: &Fd, now: u64, pid1: bool) {
+fn on_signals(world: &mut World, io: &Io, now: u64, pid1: bool, power: &mut Option<Verb>) {
+    let Some(fd) = io.signals.as_ref() else {
+        return;
+    };
     let mut reap = false;
-    while let Some(signo) = sys::read_signal(sigfd) {
+    while let Some(signo) = sys::read_signal(fd) {
         match signo {
             sig::SIGCHLD => reap = true,
-            sig::SIGTERM | sig::SIGINT if !pid1 && !world.sup.shutting_down() => {
+            _ if pid1 => *power = pid1::power_verb(signo).or(*power),
+            sig::SIGTERM | sig::SIGINT if !world.sup.shutting_down() => {
                 let mut msg = Buf::<64>::new();
                 msg.s(b"SIG")
                     .s(crate::signal::name(signo as u8))
                     .s(b": stopping every service");
                 say(&mut world.own, now, msg.as_bytes());
-                run_shell(world, null, |sup, table, sh| sup.shutdown(table, now, sh));
+                run_shell(world, &io.null, |sup, table, sh| {
+                    sup.shutdown(table, now, sh)
+                });
             }
             _ => {}
         }
     }
     if reap {
-        reap_children(world, null, now);
+        reap_children(world, &io.null, now);
     }
 }
 

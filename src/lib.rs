@@ -27,6 +27,7 @@ pub mod errno;
 pub mod event_loop;
 pub mod limits;
 pub mod load;
+pub mod pid1;
 pub mod proto;
 pub mod ring;
 pub mod say;

@@ -447,3 +447,11 @@ pub fn cloexec_from(first: u32) {
         };
     }
 }
+
+/// `kill(-1, sig)`: every process this one may signal, except itself (and,
+/// for PID 1, that is every process but init).
+pub fn kill_all(sig: u32) -> Result<(), Errno> {
+    // SAFETY: no pointer arguments.
+    let ret = unsafe { arch::syscall6(nr::__NR_kill, [usize::MAX, sig as usize, 0, 0, 0, 0]) };
+    check(ret).map(drop)
+}

@@ -1,0 +1,232 @@
+//! PID 1's own duties (DESIGN 1.4): the file systems every service expects,
+//! the console on descriptors 0–2, the hostname, ctrl-alt-del as SIGINT, the
+//! built-in rescue table, and the end of an orderly shutdown: every process
+//! told to go, then killed, disks synced and unmounted, `reboot(2)`.
+//!
+//! None of it may end PID 1: every failure here is reported on the console
+//! and passed over.
+
+use core::ffi::CStr;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::mount::{MountFlags, UnmountFlags};
+use rustix::system::RebootCommand;
+
+use crate::load::{complain, read_file};
+use crate::proto::Verb;
+use crate::say::Buf;
+use crate::shell::write_all;
+use crate::sys;
+
+/// The table PID 1 runs when /etc/tend.conf is missing or broken: a shell on
+/// the console, so a bad edit never bricks a device.
+pub const RESCUE_TABLE: &[u8] = b"[rescue]\nrun = /bin/sh -l\nconsole = yes\nrestart = always\n";
+
+/// Grace between SIGTERM to every process and SIGKILL, at shutdown.
+pub const KILL_GRACE_MS: u64 = 2_000;
+
+struct Mount {
+    path: &'static CStr,
+    fstype: &'static CStr,
+    flags: MountFlags,
+    data: &'static CStr,
+}
+
+const MOUNTS: &[Mount] = &[
+    Mount {
+        path: c"/proc",
+        fstype: c"proc",
+        flags: MountFlags::NOSUID
+            .union(MountFlags::NODEV)
+            .union(MountFlags::NOEXEC),
+        data: c"",
+    },
+    Mount {
+        path: c"/sys",
+        fstype: c"sysfs",
+        flags: MountFlags::NOSUID
+            .union(MountFlags::NODEV)
+            .union(MountFlags::NOEXEC),
+        data: c"",
+    },
+    Mount {
+        path: c"/dev",
+        fstype: c"devtmpfs",
+        flags: MountFlags::NOSUID,
+        data: c"mode=0755",
+    },
+    Mount {
+        path: c"/dev/pts",
+        fstype: c"devpts",
+        flags: MountFlags::NOSUID.union(MountFlags::NOEXEC),
+        data: c"gid=5,mode=0620,ptmxmode=0666",
+    },
+    Mount {
+        path: c"/dev/shm",
+        fstype: c"tmpfs",
+        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
+        data: c"mode=1777",
+    },
+    Mount {
+        path: c"/run",
+        fstype: c"tmpfs",
+        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
+        data: c"mode=0755",
+    },
+    Mount {
+        path: c"/tmp",
+        fstype: c"tmpfs",
+        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
+        data: c"mode=1777",
+    },
+];
+
+/// `path` is a mount point: it lives on another device than its parent.
+fn mounted(path: &CStr) -> bool {
+    let mut parent = Buf::<64>::new();
+    let bytes = path.to_bytes();
+    let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
+    parent.s(bytes.get(..cut.max(1)).unwrap_or(b"/")).byte(0);
+    let Ok(parent) = CStr::from_bytes_with_nul(parent.as_bytes()) else {
+        return false;
+    };
+    match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
+        (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
+        _ => false,
+    }
+}
+
+/// Everything PID 1 does before it reads its table. Never fails.
+pub fn early_setup() {
+    for m in MOUNTS {
+        if mounted(m.path) {
+            continue;
+        }
+        let _ = rustix::fs::mkdir(m.path, Mode::from_raw_mode(0o755));
+        if let Err(e) = rustix::mount::mount(m.fstype, m.path, m.fstype, m.flags, Some(m.data)) {
+            complain(b"warning: cannot mount ", m.path.to_bytes(), e);
+        }
+        if m.path == c"/dev" {
+            console_on_stdio();
+        }
+    }
+    console_on_stdio();
+    // ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
+    let _ = rustix::system::reboot(RebootCommand::CadOff);
+    set_hostname();
+}
+
+/// Points descriptors 0–2 at /dev/console unless 0 already is a terminal.
+fn console_on_stdio() {
+    if rustix::termios::isatty(sys::stdin()) {
+        return;
+    }
+    let Ok(console) = sys::open(
+        c"/dev/console",
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        0,
+    ) else {
+        return;
+    };
+    for fd in 0..=2 {
+        let _ = sys::dup2(&console, fd);
+    }
+}
+
+fn set_hostname() {
+    let mut text = Buf::<256>::new();
+    if read_file(b"/etc/hostname", &mut text).is_err() {
+        return;
+    }
+    let name = text
+        .as_bytes()
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or(b"")
+        .trim_ascii();
+    if !name.is_empty() {
+        if let Err(e) = rustix::system::sethostname(name) {
+            complain(b"warning: cannot set the hostname", b"", e);
+        }
+    }
+}
+
+/// What a signal to PID 1 asks for (BusyBox's halt/poweroff/reboot send
+/// these).
+pub fn power_verb(signo: u32) -> Option<Verb> {
+    use linux_raw_sys::general::*;
+    match signo {
+        SIGUSR1 => Some(Verb::Halt),
+        SIGUSR2 => Some(Verb::Poweroff),
+        SIGTERM | SIGINT => Some(Verb::Reboot),
+        _ => None,
+    }
+}
+
+pub fn verb_doing(verb: Verb) -> &'static [u8] {
+    match verb {
+        Verb::Halt => b"halt",
+        Verb::Poweroff => b"power off",
+        _ => b"reboot",
+    }
+}
+
+/// Sends `sig` to every process but PID 1.
+pub fn signal_everyone(sig: u32) {
+    let _ = sys::kill_all(sig);
+}
+
+/// The end of a shutdown, once every service is stopped and the grace after
+/// SIGTERM has passed: SIGKILL to what is left, sync, unmount, reboot.
+/// Returns only if `reboot(2)` itself fails.
+pub fn finish(verb: Verb, mounts: &mut Buf<{ crate::limits::TABLE_MAX_BYTES }>) {
+    signal_everyone(linux_raw_sys::general::SIGKILL);
+    while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
+    rustix::fs::sync();
+    unmount_all(mounts);
+    rustix::fs::sync();
+    let cmd = match verb {
+        Verb::Halt => RebootCommand::Halt,
+        Verb::Poweroff => RebootCommand::PowerOff,
+        _ => RebootCommand::Restart,
+    };
+    if let Err(e) = rustix::system::reboot(cmd) {
+        complain(b"reboot(2) failed", b"", e);
+        let _ = rustix::system::reboot(RebootCommand::Restart);
+    }
+}
+
+/// Unmounts what /proc/mounts lists, newest first; what cannot be unmounted
+/// (the root, busy file systems) is remounted read-only.
+fn unmount_all(text: &mut Buf<{ crate::limits::TABLE_MAX_BYTES }>) {
+    if read_file(b"/proc/mounts", text).is_err() {
+        let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
+        return;
+    }
+    for line in text.as_bytes().rsplit(|&b| b == b'\n') {
+        let Some(point) = line.split(|&b| b == b' ').nth(1) else {
+            continue;
+        };
+        let mut path = Buf::<256>::new();
+        path.s(point).byte(0);
+        let Ok(path) = CStr::from_bytes_with_nul(path.as_bytes()) else {
+            continue;
+        };
+        match rustix::mount::unmount(path, UnmountFlags::empty()) {
+            Ok(()) => {}
+            Err(Errno::INVAL | Errno::NOENT) => {}
+            Err(_) => {
+                let _ = rustix::mount::mount_remount(path, MountFlags::RDONLY, c"");
+            }
+        }
+    }
+    let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
+}
+
+/// Says on the console what PID 1 is about to do.
+pub fn announce(what: &[u8]) {
+    let mut msg = Buf::<128>::new();
+    msg.s(b"tend: ").s(what).byte(b'\n');
+    write_all(sys::stderr(), msg.as_bytes());
+}
