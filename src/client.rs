@@ -51,12 +51,18 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
         write_all(sys::stderr(), b"tend: request too long\n");
         return 100;
     }
+    // A supervisor that refuses us replies and closes without reading the
+    // request: a failed send still leaves its reply to read.
     let mut rest = line.as_bytes();
+    let mut send_error = None;
     while !rest.is_empty() {
         match net::send(&fd, rest, net::SendFlags::NOSIGNAL) {
             Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
             Err(Errno::INTR) => {}
-            Err(e) => return unreachable(socket, e),
+            Err(e) => {
+                send_error = Some(e);
+                break;
+            }
         }
     }
     let mut buf = [0u8; 4096];
@@ -66,7 +72,9 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
             Ok(0) => break,
             Ok(n) => n,
             Err(Errno::INTR) => continue,
-            Err(e) => return unreachable(socket, e),
+            // A reset after the reply began (a refusal) ends the reply.
+            Err(_) if status.is_some() => break,
+            Err(e) => return unreachable(socket, send_error.unwrap_or(e)),
         };
         let mut data = buf.get(..n).unwrap_or(&[]);
         if status.is_none() {

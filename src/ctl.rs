@@ -141,6 +141,15 @@ pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
                     msg.as_bytes(),
                     SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
                 );
+                // Take in what it sent, so closing does not reset the
+                // connection before it reads the refusal.
+                let _ = net::shutdown(&fd, net::Shutdown::Write);
+                let mut sink = [0u8; 256];
+                while let Ok((n, _)) = net::recv(&fd, &mut sink, RecvFlags::DONTWAIT) {
+                    if n == 0 {
+                        break;
+                    }
+                }
                 continue;
             }
         }

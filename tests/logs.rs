@@ -1,0 +1,297 @@
+//! The log rings (DESIGN 1.3): stamped whole lines, oldest dropped first,
+//! long lines split, exact counters, `tend log -n` and `-f`, and the
+//! last-crash record.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Instant;
+
+use common::*;
+
+/// Bytes of `line NNN\n`, for NNN from 1 to 100.
+const NUMBERED_BYTES: u64 = 100 * 9;
+
+const COUNTER: &str = "[counter]\n\
+    run = /bin/sh -c 'i=1; while [ $i -le 100 ]; do printf \"line %03d\\n\" $i; i=$((i+1)); done; exec sleep 1000'\n\
+    log = 1k\n";
+
+fn log_counts(sup: &Sup, name: &str) -> (u64, u64, u64, u64) {
+    let log = &sup.svc(name)["log"];
+    let n = |k: &str| {
+        log[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("log.{k} in {log}"))
+    };
+    (n("size"), n("kept"), n("dropped"), n("written"))
+}
+
+#[test]
+fn a_small_ring_keeps_the_newest_lines_and_counts_the_rest() {
+    let sup = Sup::start(COUNTER);
+    sup.wait_until("all 100 lines written", || {
+        log_counts(&sup, "counter").3 == NUMBERED_BYTES
+    });
+    let (size, kept, dropped, written) = log_counts(&sup, "counter");
+    assert_eq!(size, 1024);
+    assert_eq!(written, kept + dropped, "written == kept + dropped");
+    assert!(
+        dropped > 0 && kept > 0 && kept <= 1024,
+        "kept {kept}, dropped {dropped}"
+    );
+
+    let out = sup.ok(&["log", "counter"]);
+    let mut numbers = Vec::new();
+    for line in out.stdout.lines() {
+        let (_, text) = parse_stamped(line).unwrap_or_else(|| panic!("not stamped: {line:?}"));
+        assert!(
+            line.starts_with('[') && line[1..].split_once("] ").is_some(),
+            "{line:?}"
+        );
+        let n: u32 = text
+            .strip_prefix("line ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line:?}"));
+        numbers.push(n);
+    }
+    // The newest lines, in order, with the oldest ones dropped.
+    assert_eq!(numbers.last(), Some(&100), "{}", out.stdout);
+    assert!(numbers[0] > 1, "nothing was dropped:\n{}", out.stdout);
+    assert_eq!(
+        numbers,
+        (numbers[0]..=100).collect::<Vec<_>>(),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        numbers.len() as u64 * 9,
+        kept,
+        "kept counts the bytes of the lines shown"
+    );
+
+    let last3 = sup.ok(&["log", "counter", "-n", "3"]);
+    let texts: Vec<&str> = last3
+        .stdout
+        .lines()
+        .map(|l| parse_stamped(l).unwrap().1)
+        .collect();
+    assert_eq!(texts, ["line 098", "line 099", "line 100"]);
+
+    // `status NAME` shows the last ten lines.
+    let out = sup.ok(&["status", "counter"]);
+    let (_, rest) = out
+        .stdout
+        .split_once("\nlast lines:\n")
+        .expect("last lines");
+    let (recent, _) = rest
+        .split_once("\n\nlast crash: none\n")
+        .expect("last crash");
+    let texts: Vec<&str> = recent
+        .lines()
+        .map(|l| parse_stamped(l).unwrap().1)
+        .collect();
+    let want: Vec<String> = (91..=100).map(|n| format!("line {n:03}")).collect();
+    assert_eq!(texts, want, "{}", out.stdout);
+}
+
+#[test]
+fn a_long_line_is_split_at_the_line_limit() {
+    let sup = Sup::start(
+        "[long]\n\
+         run = /bin/sh -c 'printf \"%05000d\\n\" 0; echo after; exec sleep 1000'\n\
+         log = 16k\n\
+         [small]\n\
+         run = /bin/sh -c 'printf \"%0700d\\n\" 0; exec sleep 1000'\n\
+         log = 1k\n",
+    );
+    sup.wait_until("the long line written", || {
+        log_counts(&sup, "long").3 == 5001 + 6
+    });
+    let texts = sup.log_text("long");
+    assert_eq!(texts.last().map(String::as_str), Some("after"), "{texts:?}");
+    let pieces = &texts[..texts.len() - 1];
+    assert!(pieces.len() >= 5, "5000 bytes in {} pieces", pieces.len());
+    assert!(
+        pieces
+            .iter()
+            .all(|p| p.len() <= 1024 && p.bytes().all(|b| b == b'0')),
+        "{pieces:?}"
+    );
+    assert_eq!(pieces.iter().map(String::len).sum::<usize>(), 5000);
+    let (_, kept, dropped, written) = log_counts(&sup, "long");
+    assert_eq!((kept, dropped, written), (5007, 0, 5007));
+
+    // A ring of 1k splits shorter, and still keeps whole pieces only.
+    sup.wait_until("the 700-byte line written", || {
+        log_counts(&sup, "small").3 == 701
+    });
+    let pieces = sup.log_text("small");
+    assert!(pieces.len() >= 2, "{pieces:?}");
+    assert!(pieces.iter().all(|p| p.len() < 700), "{pieces:?}");
+    let (_, kept, dropped, written) = log_counts(&sup, "small");
+    assert_eq!(written, kept + dropped);
+}
+
+#[test]
+fn a_ring_of_zero_keeps_nothing_and_counts_it_dropped() {
+    let sup =
+        Sup::start("[mute]\nrun = /bin/sh -c 'echo one; echo two; exec sleep 1000'\nlog = 0\n");
+    sup.wait_state("mute", "up");
+    // (size, kept, dropped, written): the 8 bytes written, all dropped.
+    sup.wait_until("mute's 8 bytes counted", || {
+        log_counts(&sup, "mute") == (0, 0, 8, 8)
+    });
+    let out = sup.ok(&["log", "mute"]);
+    assert_eq!(out.stdout, "");
+    let out = sup.ok(&["status", "mute"]);
+    assert!(
+        out.stdout.ends_with("last lines:\n\nlast crash: none\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn log_follow_prints_new_lines_as_they_come() {
+    let sup = Sup::start(
+        "[ticker]\n\
+         run = /bin/sh -c 'i=0; while :; do i=$((i+1)); echo \"tick $i\"; sleep 0.1; done'\n",
+    );
+    sup.wait_until("a first tick", || !sup.log_text("ticker").is_empty());
+    let mut child = sup
+        .command(&["log", "ticker", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let end = Instant::now() + DEADLINE;
+    let mut ticks = Vec::new();
+    let mut first_new: Option<u32> = None;
+    while ticks.len() < 100 {
+        let left = end.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        let (_, text) = parse_stamped(&line).unwrap_or_else(|| panic!("not stamped: {line:?}"));
+        let n: u32 = text
+            .strip_prefix("tick ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line:?}"));
+        ticks.push(n);
+        // What the ring held once the reply began, then three more as they come.
+        let newest_before = *first_new.get_or_insert_with(|| {
+            let last = sup.log_text("ticker").pop().expect("ticks");
+            last.strip_prefix("tick ")
+                .and_then(|n| n.parse().ok())
+                .expect("a tick")
+        });
+        if n >= newest_before + 3 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    let newest_before = first_new.expect("no line from tend log -f");
+    assert!(
+        ticks.last().is_some_and(|&n| n >= newest_before + 3),
+        "tend log -f did not follow: got {ticks:?}, ring had up to tick {newest_before}"
+    );
+    assert_eq!(
+        ticks,
+        (ticks[0]..ticks[0] + ticks.len() as u32).collect::<Vec<_>>(),
+        "lines lost or repeated"
+    );
+}
+
+#[test]
+fn a_crash_leaves_a_record_that_restarts_keep() {
+    let sup = Sup::start(
+        "[crashy]\n\
+         run = /bin/sh -c 'n=$(cat DIR/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > DIR/n; \
+         if [ $n -eq 1 ]; then echo \"before crash $n\"; echo \"last words $n\"; exit 3; fi; \
+         echo \"run $n is fine\"; exec sleep 1000'\n",
+    );
+    sup.wait_until("the second run's line", || {
+        sup.log_text("crashy").iter().any(|t| t == "run 2 is fine")
+    });
+    let s = sup.svc("crashy");
+    assert_eq!(
+        (s["state"].as_str(), s["restarts"].as_u64()),
+        (Some("up"), Some(1)),
+        "{s}"
+    );
+    let crash = &s["last_crash"];
+    assert_eq!(crash["what"], "exit 3", "{s}");
+    assert!(crash["ago_ms"].is_u64(), "{s}");
+    let lines: Vec<&str> = crash["lines"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| parse_stamped(l).unwrap().1)
+        .collect();
+    assert_eq!(lines, ["before crash 1", "last words 1"], "{s}");
+
+    let out = sup.run(&["status", "crashy"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let (_, crash_part) = out
+        .stdout
+        .split_once("\nlast crash: ")
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    let mut crash_lines = crash_part.lines();
+    let head = crash_lines.next().unwrap();
+    assert!(
+        head.starts_with("exit 3 ") && head.ends_with(" ago"),
+        "{head:?}"
+    );
+    let texts: Vec<&str> = crash_lines
+        .map(|l| parse_stamped(l).unwrap_or_else(|| panic!("{l:?}")).1)
+        .collect();
+    assert_eq!(texts, ["before crash 1", "last words 1"], "{}", out.stdout);
+    let (_, recent) = out.stdout.split_once("\nlast lines:\n").unwrap();
+    assert!(recent.contains("] run 2 is fine\n"), "{}", out.stdout);
+
+    // Echoed on tend's stderr as it happened.
+    let console = sup.console();
+    let at = console
+        .find("crashy: crashed, exit 3")
+        .unwrap_or_else(|| panic!("{console}"));
+    let after: Vec<&str> = console[at..].lines().skip(1).take(2).collect();
+    assert!(
+        after[0].ends_with("] before crash 1") && after[1].ends_with("] last words 1"),
+        "{console}"
+    );
+}
+
+#[test]
+fn a_flood_does_not_evict_another_services_lines() {
+    let sup = Sup::start(
+        "[quiet]\nrun = /bin/sh -c 'echo still here; exec sleep 1000'\n\
+         [flood]\nrun = /bin/sh -c 'yes flood | head -c 2000000; exec sleep 1000'\n",
+    );
+    sup.wait_until("the flood written", || {
+        log_counts(&sup, "flood").3 == 2_000_000
+    });
+    let (size, kept, dropped, written) = log_counts(&sup, "flood");
+    assert_eq!(written, kept + dropped);
+    assert!(
+        kept <= size && dropped >= 2_000_000 - size,
+        "{kept} {dropped}"
+    );
+    assert!(sup.log_text("flood").iter().all(|t| t == "flood"));
+    assert_eq!(sup.log_text("quiet"), ["still here"]);
+    assert_eq!(log_counts(&sup, "quiet"), (4096, 11, 0, 11));
+}
