@@ -1,7 +1,10 @@
 //! The fenced module of raw system calls: the few calls rustix does not offer
-//! publicly (fork, execve, exit_group, sigprocmask, signalfd) and the ones
-//! whose rustix helpers keep a panic path alive (clock_gettime through the
-//! vDSO, SO_PEERCRED's length assert).
+//! publicly (fork, execve, exit_group, sigprocmask, signalfd, kill of any
+//! signal number), and the ones whose rustix forms keep a panic path alive:
+//! every call that creates a descriptor (rustix's `OwnedFd` asserts it is not
+//! -1, which the compiler cannot prove on 64-bit targets — see [`Fd`]),
+//! `clock_gettime` (rustix goes through the vDSO, with asserts) and
+//! `SO_PEERCRED` (rustix asserts the length).
 //!
 //! # Inventory of unsafe operations
 //! - `arch::syscall6`: inline assembly entering the kernel. Every caller below
@@ -9,13 +12,17 @@
 //!   call number, listed at each call.
 //! - `fork`: `clone(SIGCHLD)` without a new stack. Sound because tend is
 //!   single-threaded: the child gets a copy of the only thread, and runs only
-//!   async-signal-safe code (raw system calls) until it execs or exits.
-//! - `execve`: pointers to NUL-terminated strings and NULL-terminated arrays
+//!   plain system calls until it execs or exits.
+//! - `execve`: pointers to NUL-terminated strings and null-terminated arrays
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
-//! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`,
-//!   `close_range`: plain-old-data buffers owned by the caller, of the exact
-//!   size passed.
+//! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
+//!   `openat`: plain-old-data buffers or C strings owned by the caller, of
+//!   the exact size passed.
+//! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
+//!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
+//! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
+//!   descriptors 0–2, which tend never closes.
 #![allow(unsafe_code)]
 
 mod arch;
@@ -332,29 +339,6 @@ pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
         return Err(Errno::INVAL);
     }
     Ok(cred[1])
-}
-
-/// `close_range(first, last, 0)`; on kernels without it, closes one by one.
-pub fn close_range(first: u32, last: u32) {
-    if first > last {
-        return;
-    }
-    // SAFETY: no pointer arguments; closing descriptors the child inherited
-    // that it must not keep (the caller owns no Rust object for them).
-    let ret = unsafe {
-        arch::syscall6(
-            nr::__NR_close_range,
-            [first as usize, last as usize, 0, 0, 0, 0],
-        )
-    };
-    if check(ret).is_err() {
-        let mut fd = first;
-        while fd <= last && fd < 4096 {
-            // SAFETY: as above, one descriptor at a time.
-            unsafe { arch::syscall6(nr::__NR_close, [fd as usize, 0, 0, 0, 0, 0]) };
-            fd += 1;
-        }
-    }
 }
 
 /// Standard output. Descriptors 0–2 are never closed by tend (as PID 1 it
