@@ -3,8 +3,12 @@
 //! remembered ([`Buf::overflowed`]), never a panic.
 
 /// A fixed-capacity byte buffer that text is appended to.
+///
+/// The appending itself is done by [`Text`], which is not generic, so the
+/// many buffer sizes in tend share one copy of the code.
 pub struct Buf<const N: usize> {
-    bytes: heapless::Vec<u8, N>,
+    bytes: [u8; N],
+    len: usize,
     overflowed: bool,
 }
 
@@ -14,127 +18,77 @@ impl<const N: usize> Default for Buf<N> {
     }
 }
 
-impl<const N: usize> Buf<N> {
-    pub const fn new() -> Self {
-        Buf {
-            bytes: heapless::Vec::new(),
-            overflowed: false,
-        }
-    }
+/// A borrowed view of a [`Buf`] of any size.
+pub struct Text<'a> {
+    bytes: &'a mut [u8],
+    len: &'a mut usize,
+    overflowed: &'a mut bool,
+}
 
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    /// Bytes that can still be appended.
-    pub fn room(&self) -> usize {
-        N - self.bytes.len()
-    }
-
-    pub fn overflowed(&self) -> bool {
-        self.overflowed
-    }
-
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.overflowed = false;
-    }
-
-    /// Drops the first `n` bytes (those already written out).
-    pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.bytes.len());
-        self.bytes.copy_within(n.., 0);
-        self.bytes.truncate(self.bytes.len() - n);
-    }
-
-    /// Cuts the buffer back to `len` bytes (to undo a partial append).
-    pub fn truncate(&mut self, len: usize) {
-        self.bytes.truncate(len);
-    }
-
-    /// Appends bytes; what does not fit is dropped.
-    pub fn s(&mut self, text: &[u8]) -> &mut Self {
-        let take = text.len().min(self.room());
+impl Text<'_> {
+    #[inline(never)]
+    fn s(&mut self, text: &[u8]) {
+        let start = (*self.len).min(self.bytes.len());
+        let room = self.bytes.len() - start;
+        let take = text.len().min(room);
         if take < text.len() {
-            self.overflowed = true;
+            *self.overflowed = true;
         }
-        if let Some(head) = text.get(..take) {
-            // Cannot fail: `take` fits in the room left.
-            let _ = self.bytes.extend_from_slice(head);
+        if let (Some(dst), Some(src)) = (self.bytes.get_mut(start..start + take), text.get(..take))
+        {
+            dst.copy_from_slice(src);
+            *self.len = start + take;
         }
-        self
     }
 
-    pub fn byte(&mut self, b: u8) -> &mut Self {
-        if self.bytes.push(b).is_err() {
-            self.overflowed = true;
+    #[inline(never)]
+    fn byte(&mut self, b: u8) {
+        match self.bytes.get_mut(*self.len) {
+            Some(slot) => {
+                *slot = b;
+                *self.len += 1;
+            }
+            None => *self.overflowed = true,
         }
-        self
     }
 
-    /// Appends `n` copies of `b`.
-    pub fn fill(&mut self, b: u8, n: usize) -> &mut Self {
-        for _ in 0..n {
-            self.byte(b);
-        }
-        self
-    }
-
-    /// Appends a number in decimal.
-    pub fn u(&mut self, n: u64) -> &mut Self {
+    #[inline(never)]
+    fn u(&mut self, n: u64) {
         let mut digits = [0u8; 20];
         let text = decimal(n, &mut digits);
-        self.s(text)
+        self.s(text);
     }
 
-    /// Appends a signed number in decimal.
-    pub fn i(&mut self, n: i64) -> &mut Self {
-        if n < 0 {
-            self.byte(b'-');
+    #[inline(never)]
+    fn pad(&mut self, text: &[u8], width: usize, right: bool) {
+        let fill = width.saturating_sub(text.len());
+        if !right {
+            self.s(text);
         }
-        self.u(n.unsigned_abs())
+        for _ in 0..fill {
+            self.byte(b' ');
+        }
+        if right {
+            self.s(text);
+        }
     }
 
-    /// Appends `text` left-aligned in a column of `width` bytes.
-    pub fn left(&mut self, text: &[u8], width: usize) -> &mut Self {
-        self.s(text).fill(b' ', width.saturating_sub(text.len()))
-    }
-
-    /// Appends `text` right-aligned in a column of `width` bytes.
-    pub fn right(&mut self, text: &[u8], width: usize) -> &mut Self {
-        self.fill(b' ', width.saturating_sub(text.len())).s(text)
-    }
-
-    /// Appends a short human duration: `950ms`, `59s`, `2m03s`, `1h02m`,
-    /// `3d04h`.
-    pub fn dur(&mut self, ms: u64) -> &mut Self {
-        let mut tmp = Buf::<16>::new();
-        duration(ms, &mut tmp);
-        self.s(tmp.as_bytes())
-    }
-
-    /// Appends a time since boot as `[    12.345]` (seconds, milliseconds).
-    pub fn stamp(&mut self, ms: u64) -> &mut Self {
+    #[inline(never)]
+    fn stamp(&mut self, ms: u64) {
         let mut secs = Buf::<20>::new();
         secs.u(ms / 1000);
-        self.byte(b'[').right(secs.as_bytes(), 6).byte(b'.');
+        self.byte(b'[');
+        self.pad(secs.as_bytes(), 6, true);
+        self.byte(b'.');
         let frac = ms % 1000;
-        self.byte(b'0' + (frac / 100) as u8)
-            .byte(b'0' + (frac / 10 % 10) as u8)
-            .byte(b'0' + (frac % 10) as u8);
-        self.s(b"] ")
+        self.byte(b'0' + (frac / 100) as u8);
+        self.byte(b'0' + (frac / 10 % 10) as u8);
+        self.byte(b'0' + (frac % 10) as u8);
+        self.s(b"] ");
     }
 
-    /// Appends a JSON string literal (quoted and escaped).
-    pub fn json_str(&mut self, text: &[u8]) -> &mut Self {
+    #[inline(never)]
+    fn json_str(&mut self, text: &[u8]) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.byte(b'"');
         for &b in text {
@@ -147,14 +101,136 @@ impl<const N: usize> Buf<N> {
                 0..=0x1f | 0x7f..=0xff => {
                     // Control bytes and non-ASCII (which may not be UTF-8) are
                     // escaped one byte at a time, so the output is always valid.
-                    let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-                    let lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
-                    self.s(b"\\u00").byte(hi).byte(lo)
+                    self.s(b"\\u00");
+                    self.byte(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+                    self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'));
                 }
                 _ => self.byte(b),
-            };
+            }
         }
-        self.byte(b'"')
+        self.byte(b'"');
+    }
+}
+
+impl<const N: usize> Buf<N> {
+    pub const fn new() -> Self {
+        Buf {
+            bytes: [0; N],
+            len: 0,
+            overflowed: false,
+        }
+    }
+
+    fn text(&mut self) -> Text<'_> {
+        Text {
+            bytes: &mut self.bytes,
+            len: &mut self.len,
+            overflowed: &mut self.overflowed,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes that can still be appended.
+    pub fn room(&self) -> usize {
+        N.saturating_sub(self.len)
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflowed = false;
+    }
+
+    /// Drops the first `n` bytes (those already written out).
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        if let Some(rest) = self.bytes.get_mut(..self.len) {
+            rest.copy_within(n.., 0);
+        }
+        self.len -= n;
+    }
+
+    /// Cuts the buffer back to `len` bytes (to undo a partial append).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Appends bytes; what does not fit is dropped.
+    pub fn s(&mut self, text: &[u8]) -> &mut Self {
+        self.text().s(text);
+        self
+    }
+
+    pub fn byte(&mut self, b: u8) -> &mut Self {
+        self.text().byte(b);
+        self
+    }
+
+    /// Appends `n` copies of `b`.
+    pub fn fill(&mut self, b: u8, n: usize) -> &mut Self {
+        for _ in 0..n {
+            self.text().byte(b);
+        }
+        self
+    }
+
+    /// Appends a number in decimal.
+    pub fn u(&mut self, n: u64) -> &mut Self {
+        self.text().u(n);
+        self
+    }
+
+    /// Appends a signed number in decimal.
+    pub fn i(&mut self, n: i64) -> &mut Self {
+        if n < 0 {
+            self.byte(b'-');
+        }
+        self.u(n.unsigned_abs())
+    }
+
+    /// Appends `text` left-aligned in a column of `width` bytes.
+    pub fn left(&mut self, text: &[u8], width: usize) -> &mut Self {
+        self.text().pad(text, width, false);
+        self
+    }
+
+    /// Appends `text` right-aligned in a column of `width` bytes.
+    pub fn right(&mut self, text: &[u8], width: usize) -> &mut Self {
+        self.text().pad(text, width, true);
+        self
+    }
+
+    /// Appends a short human duration: `950ms`, `59s`, `2m03s`, `1h02m`,
+    /// `3d04h`.
+    pub fn dur(&mut self, ms: u64) -> &mut Self {
+        duration(ms, &mut self.text());
+        self
+    }
+
+    /// Appends a time since boot as `[    12.345]` (seconds, milliseconds).
+    pub fn stamp(&mut self, ms: u64) -> &mut Self {
+        self.text().stamp(ms);
+        self
+    }
+
+    /// Appends a JSON string literal (quoted and escaped).
+    pub fn json_str(&mut self, text: &[u8]) -> &mut Self {
+        self.text().json_str(text);
+        self
     }
 }
 
@@ -174,29 +250,31 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
-fn duration<const N: usize>(ms: u64, out: &mut Buf<N>) {
+#[inline(never)]
+fn duration(ms: u64, out: &mut Text<'_>) {
     let s = ms / 1000;
-    if ms < 1000 {
-        out.u(ms).s(b"ms");
-    } else if s < 60 {
-        out.u(s).byte(b's');
-    } else if s < 3600 {
-        out.u(s / 60).byte(b'm');
-        two(out, s % 60).byte(b's');
-    } else if s < 86400 {
-        out.u(s / 3600).byte(b'h');
-        two(out, s / 60 % 60).byte(b'm');
-    } else {
-        out.u(s / 86400).byte(b'd');
-        two(out, s / 3600 % 24).byte(b'h');
-    }
-}
-
-fn two<const N: usize>(out: &mut Buf<N>, n: u64) -> &mut Buf<N> {
-    if n < 10 {
+    let (big, unit, small, small_unit) = match s {
+        _ if ms < 1000 => {
+            out.u(ms);
+            out.s(b"ms");
+            return;
+        }
+        0..=59 => {
+            out.u(s);
+            out.byte(b's');
+            return;
+        }
+        60..=3599 => (s / 60, b'm', s % 60, b's'),
+        3600..=86399 => (s / 3600, b'h', s / 60 % 60, b'm'),
+        _ => (s / 86400, b'd', s / 3600 % 24, b'h'),
+    };
+    out.u(big);
+    out.byte(unit);
+    if small < 10 {
         out.byte(b'0');
     }
-    out.u(n)
+    out.u(small);
+    out.byte(small_unit);
 }
 
 /// Parses an unsigned decimal number with no sign and no blanks.
