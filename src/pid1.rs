@@ -21,7 +21,8 @@ use crate::sys;
 
 /// The table PID 1 runs when /etc/tend.conf is missing or broken: a shell on
 /// the console, so a bad edit never bricks a device.
-pub const RESCUE_TABLE: &[u8] = b"[rescue]\nrun = /bin/sh -l\nconsole = yes\nrestart = always\n";
+pub const RESCUE_TABLE: &[u8] =
+    b"[rescue]\nrun = /bin/sh -l\nconsole = yes\nrestart = always\nstop-signal = HUP\nstop-timeout = 1s\n";
 
 /// Grace between SIGTERM to every process and SIGKILL, at shutdown.
 pub const KILL_GRACE_MS: u64 = 2_000;
