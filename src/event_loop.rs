@@ -21,7 +21,7 @@ use rustix::process::{WaitOptions, WaitStatus};
 
 use linux_raw_sys::general as sig;
 
-use crate::ctl::{self, Ctx};
+use crate::ctl::{self, Client, Ctx};
 use crate::limits::*;
 use crate::load::{self, c_path, complain};
 use crate::pid1;
@@ -32,8 +32,10 @@ use crate::service::{Exit, State};
 use crate::shell::write_all;
 use crate::shell::{drain, say, Shell};
 use crate::status::View;
+use crate::supervisor::Supervisor;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::SvcId;
+use crate::table::Table;
 use crate::table::{self, EtcAccounts};
 use crate::world::{LogPipe, World};
 
@@ -362,12 +364,12 @@ fn listen(path: &[u8]) -> Result<Fd, Errno> {
     Ok(fd)
 }
 
-/// Runs `f` with the supervisor and a [`Shell`] over the world's parts.
-fn run_shell<R>(
-    world: &mut World,
-    null: &Fd,
-    f: impl FnOnce(&mut crate::supervisor::Supervisor, &crate::table::Table, &mut Shell<'_>) -> R,
-) -> R {
+/// The world's parts as the supervisor and the clients need them: the
+/// supervisor, a [`Shell`] over the rest, and the clients.
+fn split<'w>(
+    world: &'w mut World,
+    null: &'w Fd,
+) -> (&'w mut Supervisor, Shell<'w>, &'w mut [Client; MAX_CLIENTS]) {
     let World {
         table,
         sup,
@@ -376,17 +378,32 @@ fn run_shell<R>(
         own,
         pipes,
         ready,
+        clients,
         ..
     } = world;
-    let mut sh = Shell {
-        table,
-        rings,
-        crashes,
-        own,
-        pipes,
-        ready,
-        null: null.as_fd(),
-    };
+    (
+        sup,
+        Shell {
+            table,
+            rings,
+            crashes,
+            own,
+            pipes,
+            ready,
+            null: null.as_fd(),
+        },
+        clients,
+    )
+}
+
+/// Runs `f` with the supervisor and a [`Shell`] over the world's parts.
+fn run_shell<R>(
+    world: &mut World,
+    null: &Fd,
+    f: impl FnOnce(&mut Supervisor, &Table, &mut Shell<'_>) -> R,
+) -> R {
+    let (sup, mut sh, _) = split(world, null);
+    let table = sh.table;
     f(sup, table, &mut sh)
 }
 
@@ -581,27 +598,9 @@ fn on_client(
     if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
         return; // only writable: pump_clients sends.
     }
-    let World {
-        table,
-        sup,
-        rings,
-        crashes,
-        own,
-        pipes,
-        ready,
-        clients,
-        ..
-    } = world;
+    let (sup, mut sh, clients) = split(world, null);
     let Some(c) = clients.get_mut(i) else { return };
-    let mut sh = Shell {
-        table,
-        rings,
-        crashes,
-        own,
-        pipes,
-        ready,
-        null: null.as_fd(),
-    };
+    let table = sh.table;
     let mut ctx = Ctx {
         table,
         sup,

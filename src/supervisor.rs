@@ -146,20 +146,15 @@ impl Supervisor {
         self.apply(table, id, Event::Stop, now, fx);
     }
 
-    /// `tend restart`: stop if running, then start again.
+    /// `tend restart`: stop if running, then start again; else as `start`.
     pub fn restart(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        if self.shutting_down {
-            return;
-        }
-        let Some(svc) = self.svcs.get_mut(id.index()) else {
-            return;
-        };
-        svc.stopped = false;
-        svc.held = false;
-        if svc.state.running() {
-            self.apply(table, id, Event::Stop, now, fx);
-        } else {
-            self.apply(table, id, Event::Start, now, fx);
+        match self.svcs.get_mut(id.index()) {
+            Some(svc) if svc.state.running() && !self.shutting_down => {
+                svc.stopped = false;
+                svc.held = false;
+                self.apply(table, id, Event::Stop, now, fx);
+            }
+            _ => self.start(table, id, now, fx),
         }
     }
 
@@ -413,6 +408,22 @@ mod tests {
         sup.settle(&t, 20, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
         assert_eq!(sup.get(SvcId(0)).unwrap().pid, 102);
+    }
+
+    #[test]
+    fn restart_of_a_waiting_service_still_waits_for_after() {
+        let t = table(vec![
+            conf(Kind::Oneshot, Restart::Never, false),
+            after(conf(Kind::Daemon, Restart::Always, false), &[0]),
+        ]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        sup.settle(&t, 0, &mut fx);
+        sup.restart(&t, SvcId(1), 5, &mut fx);
+        sup.settle(&t, 5, &mut fx);
+        assert_eq!(fx.calls, ["spawn 0"]);
+        assert_eq!(state(&sup, 1), State::Down);
     }
 
     #[test]
