@@ -1,5 +1,6 @@
 # Shared by qemu/fetch, qemu/build and qemu/boot (sourced, not run).
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables load_board sets are for the callers
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${TEND_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tend-qemu}
@@ -26,11 +27,12 @@ load_board() {
   BOARD_DIR=$REPO/boards/$BOARD
   [ -f "$BOARD_DIR/qemu.conf" ] ||
     die "no board '$BOARD' (boards with a qemu.conf: $(all_boards | tr '\n' ' '))"
-  DEB_ARCH= KERNEL_META= QEMU= QEMU_PACKAGE= QEMU_MACHINE= QEMU_MEMORY=256
+  DEB_ARCH='' KERNEL_META='' QEMU='' QEMU_PACKAGE='' QEMU_MACHINE='' QEMU_MEMORY=256
   # shellcheck source=/dev/null
   . "$BOARD_DIR/qemu.conf"
-  [ -n "$DEB_ARCH" ] && [ -n "$KERNEL_META" ] && [ -n "$QEMU" ] ||
+  if [ -z "$DEB_ARCH" ] || [ -z "$KERNEL_META" ] || [ -z "$QEMU" ]; then
     die "$BOARD_DIR/qemu.conf: DEB_ARCH, KERNEL_META and QEMU are required"
+  fi
   TARGET=$(tr -d ' \n' <"$BOARD_DIR/target")
   CMDLINE=$(sed -e 's/#.*//' "$BOARD_DIR/cmdline" | tr '\n' ' ' | sed -e 's/  */ /g; s/^ //; s/ $//')
   ARCH_CACHE=$CACHE/$DEB_ARCH
