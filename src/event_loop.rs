@@ -284,7 +284,14 @@ fn start(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> Resu
     world.sup.load(&world.table);
     let mut msg = Buf::<320>::new();
     let n = world.table.len();
-    msg.s(b"supervising ").u(n as u64).s(if n == 1 { b" service from " } else { b" services from " }).s(opt.table);
+    msg.s(b"supervising ")
+        .u(n as u64)
+        .s(if n == 1 {
+            b" service from "
+        } else {
+            b" services from "
+        })
+        .s(opt.table);
     say(&mut world.own, now, msg.as_bytes());
     Ok(Io {
         signals,
