@@ -45,6 +45,8 @@ fn open_pty() -> (File, PathBuf) {
 
 struct Init {
     dir: PathBuf,
+    /// The control socket's path inside tend's namespaces.
+    socket: String,
     child: Child,
     console: Arc<Mutex<String>>,
     pty: File,
@@ -86,7 +88,7 @@ impl Init {
                 "-c",
                 &script,
             ])
-            .env("TEND_SOCKET", dir.join("tend.sock"))
+            .env("TEND_SOCKET", Self::socket_in_ns(name))
             .stdin(Stdio::from(tty()))
             .stdout(Stdio::from(tty()))
             .stderr(Stdio::from(tty()))
@@ -107,10 +109,28 @@ impl Init {
         });
         Init {
             dir,
+            socket: Self::socket_in_ns(name),
             child,
             console,
             pty,
         }
+    }
+
+    /// The control socket as tend sees it. Not under the test's directory:
+    /// that may be under /tmp, which tend (as PID 1) covers with a tmpfs.
+    fn socket_in_ns(name: &str) -> String {
+        format!("/run/tend-pid1-{name}-{}.sock", std::process::id())
+    }
+
+    /// tend's pid, as the host sees it: the child of `unshare`.
+    fn tend_pid(&self) -> i32 {
+        let parent = self.child.id() as i32;
+        wait_for(DEADLINE, "tend's pid", || {
+            descendants(parent)
+                .into_iter()
+                .find(|(_, (_, ppid, _))| *ppid == parent)
+                .map(|(p, _)| p)
+        })
     }
 
     fn console(&self) -> String {
@@ -127,9 +147,10 @@ impl Init {
     }
 
     fn tend(&self, args: &[&str]) -> Output {
+        // The socket is reached through tend's own view of the file system.
+        let socket = format!("/proc/{}/root{}", self.tend_pid(), self.socket);
         let mut cmd = Command::new(tend_bin());
-        cmd.args(args)
-            .env("TEND_SOCKET", self.dir.join("tend.sock"));
+        cmd.args(args).env("TEND_SOCKET", socket);
         run_cmd(cmd, DEADLINE)
     }
 
@@ -225,12 +246,7 @@ fn a_broken_table_gives_the_rescue_shell_and_reboot_by_signal_works() {
     let status = init.tend(&["status"]);
     assert!(status.stdout.contains("rescue"), "{status:?}");
     // SIGTERM to PID 1 means reboot (BusyBox's `reboot`).
-    let pid = wait_for(DEADLINE, "tend's pid", || {
-        descendants(init.child.id() as i32)
-            .into_iter()
-            .find(|(_, (_, ppid, _))| *ppid == init.child.id() as i32)
-            .map(|(p, _)| p)
-    });
+    let pid = init.tend_pid();
     assert!(kill(pid, SIGTERM));
     assert_eq!(
         init.ended_by(),
