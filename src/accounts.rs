@@ -2,7 +2,7 @@
 //! the table's `user` and `group` keys. Pure: the caller reads the files.
 
 use crate::limits::MAX_GROUPS;
-use crate::table::id_number;
+use crate::table::section::id_number;
 
 /// Resolves user and group names (from /etc/passwd and /etc/group).
 pub trait Accounts {

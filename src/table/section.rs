@@ -1,0 +1,233 @@
+//! One `[service]` section as it is read: its keys checked and its values
+//! parsed, before the section ends and goes into the table.
+
+use super::*;
+
+/// `stop-signal` when the table says nothing.
+pub(super) const STOP_SIGNAL_DEFAULT: u8 = 15;
+/// Longest `stop-timeout`: an hour.
+pub(super) const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
+/// Smallest ring that is not 0.
+pub(super) const LOG_MIN_BYTES: u64 = 256;
+
+/// The keys that a section may give only once, `run` first.
+pub(super) const ONCE: &[u8] =
+    b"run type restart ready log console user group chdir stop-signal stop-timeout";
+/// The bit of `run` in [`Section::seen`].
+pub(super) const RUN_SEEN: u32 = 1;
+
+pub(super) const KINDS: &[(&[u8], Kind)] =
+    &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)];
+pub(super) const RESTARTS: &[(&[u8], Restart)] = &[
+    (b"always", Restart::Always),
+    (b"on-failure", Restart::OnFailure),
+    (b"never", Restart::Never),
+];
+pub(super) const YES_NO: &[(&[u8], bool)] = &[(b"yes", true), (b"no", false)];
+
+/// A section as read so far. Its values point into the table text and are
+/// copied into the pool when it ends.
+#[derive(Default)]
+pub(super) struct Section<'a> {
+    pub(super) name: &'a [u8],
+    pub(super) line: u32,
+    /// Keys seen, one bit per word of [`ONCE`].
+    pub(super) seen: u32,
+    pub(super) run: Option<&'a [u8]>,
+    pub(super) argc: u8,
+    pub(super) kind: Option<Kind>,
+    pub(super) restart: Option<Restart>,
+    /// Names given to `after` so far.
+    pub(super) after: usize,
+    /// `ready = fd:N` and its line.
+    pub(super) ready: Option<(u8, u32)>,
+    /// `log` and its line.
+    pub(super) log: Option<(u32, u32)>,
+    pub(super) console: Option<bool>,
+    /// `(uid, gid)` of `user`, and the user's supplementary groups.
+    pub(super) user: Option<(u32, u32)>,
+    pub(super) groups: heapless::Vec<u32, MAX_GROUPS>,
+    pub(super) group: Option<u32>,
+    pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
+    pub(super) chdir: Option<&'a [u8]>,
+    pub(super) stop_signal: Option<u8>,
+    pub(super) stop_timeout: Option<u32>,
+}
+
+impl<'a> Section<'a> {
+    pub(super) fn pair(
+        &mut self,
+        line: u32,
+        key: &[u8],
+        value: &'a [u8],
+        acc: &dyn Accounts,
+        errs: &mut Errs,
+    ) {
+        if let Some(bit) = ONCE.split(|&b| b == b' ').position(|k| k == key) {
+            let bit = 1 << bit;
+            if self.seen & bit != 0 {
+                return errs.at(line, msg::DUP_KEY, key);
+            }
+            self.seen |= bit;
+        } else if key.is_empty() {
+            return errs.at(line, msg::NO_KEY, b"");
+        } else if key != b"after" && key != b"env" {
+            return errs.at(line, msg::KEY, key);
+        }
+        if value.is_empty() {
+            return errs.at(line, msg::NO_VALUE, key);
+        }
+        match key {
+            b"run" => match words(value, &mut |_| {}) {
+                Ok(argc) => (self.run, self.argc) = (Some(value), argc),
+                Err(why) => errs.say(line, why, b"", MAX_ARGS),
+            },
+            b"type" => self.kind = errs.check(choice(value, KINDS), line, msg::TYPE, value),
+            b"restart" => {
+                self.restart = errs.check(choice(value, RESTARTS), line, msg::RESTART, value)
+            }
+            b"after" => self.after(line, value, errs),
+            b"ready" => self.ready(line, value, errs),
+            b"log" => match parse_size(value) {
+                Some(1..LOG_MIN_BYTES) => errs.at(line, msg::LOG_MIN, b""),
+                Some(n) => self.log = Some((u32::try_from(n).unwrap_or(u32::MAX), line)),
+                None => errs.at(line, msg::SIZE, value),
+            },
+            b"console" => {
+                self.console = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value)
+            }
+            b"user" => self.user(line, value, acc, errs),
+            b"group" => {
+                let gid = id_number(value).or_else(|| acc.group(value));
+                self.group = errs.check(gid, line, msg::GROUP, value);
+            }
+            b"env" => self.env(line, value, errs),
+            b"chdir" => {
+                let dir = Some(value).filter(|v| v.starts_with(b"/"));
+                self.chdir = errs.check(dir, line, msg::CHDIR, value);
+            }
+            b"stop-signal" => {
+                let sig = crate::signal::number(value);
+                self.stop_signal = errs.check(sig, line, msg::SIGNAL, value);
+            }
+            // "stop-timeout", the last key left.
+            _ => match parse_duration(value) {
+                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => self.stop_timeout = u32::try_from(ms).ok(),
+                Some(_) => errs.at(line, msg::TIMEOUT_MAX, b""),
+                None => errs.at(line, msg::DURATION, value),
+            },
+        }
+    }
+
+    pub(super) fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+        for name in after_names(value) {
+            if name == self.name {
+                errs.at(line, msg::AFTER_SELF, name);
+                continue;
+            }
+            self.after = self.after.saturating_add(1);
+            if self.after == MAX_AFTER + 1 {
+                errs.say(line, msg::AFTER_MANY, b"", MAX_AFTER);
+            }
+        }
+    }
+
+    pub(super) fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+        let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
+        match fd {
+            _ if value.eq_ignore_ascii_case(b"none") => self.ready = None,
+            Some(0..=2) => errs.at(line, msg::READY_STDIO, b""),
+            Some(fd) => match u8::try_from(fd) {
+                Ok(fd) => self.ready = Some((fd, line)),
+                Err(_) => errs.at(line, msg::READY_FD, b""),
+            },
+            None => errs.at(line, msg::READY, value),
+        }
+    }
+
+    pub(super) fn user(&mut self, line: u32, value: &[u8], acc: &dyn Accounts, errs: &mut Errs) {
+        if let Some(uid) = id_number(value) {
+            let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
+            self.user = Some((uid, gid));
+        } else if let Some(found) = acc.user(value) {
+            self.user = Some(found);
+            acc.groups_of(value, &mut self.groups);
+        } else {
+            errs.at(line, msg::USER, value);
+        }
+    }
+
+    pub(super) fn env(&mut self, line: u32, value: &'a [u8], errs: &mut Errs) {
+        let Some(eq) = value.iter().position(|&b| b == b'=') else {
+            return errs.at(line, msg::ENV, value);
+        };
+        let name = value.get(..eq).unwrap_or(&[]);
+        let lead = name.first().is_some_and(|b| !b.is_ascii_digit());
+        if !lead || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
+            errs.at(line, msg::ENV_NAME, name);
+        } else if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
+            errs.at(line, msg::ENV_TWICE, name);
+        } else if self.env.push(value).is_err() {
+            errs.say(line, msg::ENV_MANY, b"", MAX_ENV);
+        }
+    }
+
+    /// `user` and `group` resolved: the group, else the user's; in the
+    /// groups, that gid and then the user's supplementary groups.
+    pub(super) fn identity(&self) -> Identity {
+        let gid = self.group.or(self.user.map(|(_, gid)| gid));
+        let mut groups = heapless::Vec::new();
+        for g in gid.iter().chain(&self.groups) {
+            if !groups.contains(g) {
+                // A user in more groups than tend keeps loses the last ones.
+                let _ = groups.push(*g);
+            }
+        }
+        let uid = self.user.map(|(uid, _)| uid);
+        Identity { uid, gid, groups }
+    }
+}
+
+pub(super) fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
+}
+
+/// `value` as one of `choices`, in any case.
+pub(super) fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
+    let found = choices
+        .iter()
+        .find(|(text, _)| text.eq_ignore_ascii_case(value));
+    found.map(|&(_, v)| v)
+}
+
+/// A uid or gid as a number (`u32::MAX` means "unchanged" to the kernel).
+pub(crate) fn id_number(text: &[u8]) -> Option<u32> {
+    let n = crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok());
+    n.filter(|&n| n != u32::MAX)
+}
+
+/// The names of an `after` value, separated by blanks and/or commas.
+pub(super) fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let names = value.split(|&b| b == b' ' || b == b'\t' || b == b',');
+    names.filter(|name| !name.is_empty())
+}
+
+/// A size in bytes: digits, then optionally `k` or `m` (in either case).
+pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
+    let (digits, unit) = match text.split_last() {
+        Some((b'k' | b'K', digits)) => (digits, 1 << 10),
+        Some((b'm' | b'M', digits)) => (digits, 1 << 20),
+        _ => (text, 1),
+    };
+    crate::say::parse_u64(digits)?.checked_mul(unit)
+}
+
+/// A duration in milliseconds: digits, then `ms`, `s` or `m`.
+pub(super) fn parse_duration(text: &[u8]) -> Option<u64> {
+    let units: [(&[u8], u64); 3] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000)];
+    let mut split = units
+        .iter()
+        .map(|&(suffix, unit)| (text.strip_suffix(suffix), unit));
+    let (digits, unit) = split.find_map(|(digits, unit)| Some((digits?, unit)))?;
+    crate::say::parse_u64(digits)?.checked_mul(unit)
+}
