@@ -76,10 +76,6 @@ impl Client {
         }
     }
 
-    pub fn fd(&self) -> Option<&Fd> {
-        self.fd.as_ref()
-    }
-
     /// Waiting to send: poll for POLLOUT.
     pub fn wants_write(&self) -> bool {
         !self.out.is_empty()
@@ -546,11 +542,6 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
             }
         }
     }
-}
-
-/// True for a client following a log that `src` just added to.
-pub fn follows(c: &Client) -> bool {
-    c.fd.is_some() && matches!(c.job, Job::Lines { follow: true, .. })
 }
 
 /// The socket's descriptor for poll, with whether to wait for POLLOUT.

@@ -164,11 +164,6 @@ impl<const N: usize> Buf<N> {
         self.len -= n;
     }
 
-    /// Cuts the buffer back to `len` bytes (to undo a partial append).
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-
     /// Appends bytes; what does not fit is dropped.
     pub fn s(&mut self, text: &[u8]) -> &mut Self {
         self.text().s(text);
@@ -192,14 +187,6 @@ impl<const N: usize> Buf<N> {
     pub fn u(&mut self, n: u64) -> &mut Self {
         self.text().u(n);
         self
-    }
-
-    /// Appends a signed number in decimal.
-    pub fn i(&mut self, n: i64) -> &mut Self {
-        if n < 0 {
-            self.byte(b'-');
-        }
-        self.u(n.unsigned_abs())
     }
 
     /// Appends `text` left-aligned in a column of `width` bytes.
@@ -303,8 +290,8 @@ mod tests {
     #[test]
     fn numbers_and_columns() {
         let mut b = Buf::<64>::new();
-        b.u(0).byte(b' ').u(u64::MAX).byte(b' ').i(-42);
-        assert_eq!(text(&b), "0 18446744073709551615 -42");
+        b.u(0).byte(b' ').u(u64::MAX);
+        assert_eq!(text(&b), "0 18446744073709551615");
         b.clear();
         b.left(b"ab", 4).right(b"7", 3).byte(b'|');
         assert_eq!(text(&b), "ab    7|");

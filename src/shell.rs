@@ -78,11 +78,11 @@ impl Effects for Shell<'_> {
     fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
         let conf = self.table.get(id).ok_or(StartError {
             step: Step::Setup,
-            errno: 22,
+            errno: linux_raw_sys::errno::EINVAL as u16,
         })?;
         let slot = self.ready.get_mut(id.index()).ok_or(StartError {
             step: Step::Setup,
-            errno: 22,
+            errno: linux_raw_sys::errno::EINVAL as u16,
         })?;
         *slot = None;
         let ready = match conf.ready_fd {
@@ -132,8 +132,10 @@ impl Effects for Shell<'_> {
             return;
         };
         // Its last words may still be in the pipe.
+        // One round's budget is a full pipe; a stray writer still flooding
+        // it must not hold the loop here.
         if let Some(pipe) = self.pipes.get(id.index()).and_then(|p| p.as_ref()) {
-            while drain(pipe, ring, now) {}
+            drain(pipe, ring, now);
         }
         ring.end_line();
         crash.record(exit, now, started_ms, ring);
