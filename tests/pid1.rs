@@ -24,21 +24,29 @@ extern "C" {
     fn posix_openpt(flags: i32) -> i32;
     fn grantpt(fd: i32) -> i32;
     fn unlockpt(fd: i32) -> i32;
-    fn ptsname(fd: i32) -> *const std::ffi::c_char;
+    fn ptsname_r(fd: i32, buf: *mut std::ffi::c_char, len: usize) -> i32;
 }
 
 /// A pseudo-terminal: the master end, and the path of the slave.
+///
+/// The tests run in parallel threads, so this uses `ptsname_r`: `ptsname`
+/// returns a static buffer, and a test that read another's slave name once
+/// saw its own console stay empty. The master is close-on-exec so it does not
+/// leak into the other test's namespace.
 fn open_pty() -> (File, PathBuf) {
     const O_RDWR: i32 = 2;
     const O_NOCTTY: i32 = 0o400;
-    // SAFETY: plain libc calls on a descriptor we own; ptsname's result is
-    // copied out at once.
+    const O_CLOEXEC: i32 = 0o2000000;
+    let mut name = [0 as std::ffi::c_char; 128];
+    // SAFETY: plain libc calls on a descriptor we own; ptsname_r writes a
+    // NUL-terminated name into our own buffer of the length we pass.
     unsafe {
-        let fd = posix_openpt(O_RDWR | O_NOCTTY);
+        let fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
         assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
         assert_eq!(grantpt(fd), 0);
         assert_eq!(unlockpt(fd), 0);
-        let name = CStr::from_ptr(ptsname(fd)).to_string_lossy().into_owned();
+        assert_eq!(ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+        let name = CStr::from_ptr(name.as_ptr()).to_string_lossy().into_owned();
         (File::from(OwnedFd::from_raw_fd(fd)), PathBuf::from(name))
     }
 }
