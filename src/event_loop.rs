@@ -153,7 +153,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             timeout = Some(timeout.unwrap_or(1000).min(1000));
         }
         let mut events: heapless::Vec<(Src, PollFlags), POLL_MAX> = heapless::Vec::new();
-        if let Err(e) = wait(world, &io, timeout, &mut events) {
+        if let Err(e) = wait(world, &io, now, timeout, &mut events) {
             if e != Errno::INTR {
                 complain(b"poll", b"", e);
             }
@@ -175,10 +175,14 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
                 }
                 Src::Log(i) => {
                     let i = usize::from(i);
-                    if let (Some(Some(pipe)), Some(ring)) =
-                        (world.pipes.get(i), world.rings.get_mut(i))
-                    {
-                        more_input |= drain(pipe, ring, now);
+                    if let (Some(Some(pipe)), Some(ring), Some(pace)) = (
+                        world.pipes.get(i),
+                        world.rings.get_mut(i),
+                        world.paces.get_mut(i),
+                    ) {
+                        if pace.read_now(now) {
+                            more_input |= drain(pipe, ring, now);
+                        }
                     }
                 }
                 Src::Ready(i) => on_ready_pipe(world, &io.null, SvcId(i), now),
@@ -453,17 +457,19 @@ fn next_timeout(world: &World, now: u64, busy: bool) -> Option<u64> {
         return Some(0);
     }
     let clients = world.clients.iter().filter_map(|c| c.deadline()).min();
-    let deadline = match (world.sup.next_deadline(), clients) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    deadline.map(|d| d.saturating_sub(now))
+    let resting = world.paces.iter().filter_map(|p| p.resting(now)).min();
+    [world.sup.next_deadline(), clients, resting]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| d.saturating_sub(now))
 }
 
 /// Polls every descriptor tend watches; fills `events` with what is ready.
 fn wait(
     world: &World,
     io: &Io,
+    now: u64,
     timeout_ms: Option<u64>,
     events: &mut heapless::Vec<(Src, PollFlags), POLL_MAX>,
 ) -> Result<(), Errno> {
@@ -486,8 +492,8 @@ fn wait(
     if let Some(fd) = io.listener.as_ref() {
         add(PollFd::new(fd, PollFlags::IN), Src::Listener);
     }
-    for (i, pipe) in world.pipes.iter().enumerate() {
-        if let Some(p) = pipe {
+    for (i, (pipe, pace)) in world.pipes.iter().zip(&world.paces).enumerate() {
+        if let (Some(p), None) = (pipe, pace.resting(now)) {
             add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i as u8));
         }
     }

@@ -36,6 +36,10 @@ pub const CRASH_TAIL_BYTES: usize = 1024;
 /// the others.
 pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;
 
+/// A log pipe that turns readable again this soon after it was read waits
+/// out the rest of this time before it is read (see `world::LogPace`).
+pub const LOG_BATCH_MS: u64 = 1;
+
 /// Control clients served at once; more are refused with a message.
 pub const MAX_CLIENTS: usize = 8;
 /// Bytes of one control request.

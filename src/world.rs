@@ -18,6 +18,47 @@ pub struct LogPipe {
     pub write: Fd,
 }
 
+/// The pace at which a log pipe is read. A pipe that turns readable again
+/// within [`LOG_BATCH_MS`] of its last read rests, out of the poll set, until
+/// that much time has passed: a flood is then read in batches of up to a
+/// pipe's worth instead of with one wakeup per line, while a service that
+/// logs now and then is read at once and costs no extra wakeup.
+#[derive(Clone, Copy, Default)]
+pub struct LogPace {
+    read_at: Option<u64>,
+    rest_until: Option<u64>,
+}
+
+impl LogPace {
+    pub const fn new() -> LogPace {
+        LogPace {
+            read_at: None,
+            rest_until: None,
+        }
+    }
+
+    /// The pipe is readable at `now`: whether to read it now (and remember
+    /// when), or let it rest while a batch gathers.
+    pub fn read_now(&mut self, now: u64) -> bool {
+        match self.read_at {
+            Some(at) if now < at.saturating_add(LOG_BATCH_MS) => {
+                self.rest_until = Some(at.saturating_add(LOG_BATCH_MS));
+                false
+            }
+            _ => {
+                self.read_at = Some(now);
+                self.rest_until = None;
+                true
+            }
+        }
+    }
+
+    /// Until when the pipe stays out of the poll set, if it rests at `now`.
+    pub fn resting(&self, now: u64) -> Option<u64> {
+        self.rest_until.filter(|&until| now < until)
+    }
+}
+
 pub struct World {
     pub table: Table,
     pub sup: Supervisor,
@@ -26,6 +67,7 @@ pub struct World {
     /// tend's own messages (`tend log tend`).
     pub own: Ring<'static>,
     pub pipes: [Option<LogPipe>; MAX_SERVICES],
+    pub paces: [LogPace; MAX_SERVICES],
     /// Read ends of readiness pipes, while a `ready = fd:N` service starts.
     pub ready: [Option<Fd>; MAX_SERVICES],
     pub clients: [Client; MAX_CLIENTS],
@@ -44,6 +86,7 @@ impl World {
             crashes: [const { Crash::new() }; MAX_SERVICES],
             own: Ring::empty(),
             pipes: [const { None }; MAX_SERVICES],
+            paces: [const { LogPace::new() }; MAX_SERVICES],
             ready: [const { None }; MAX_SERVICES],
             clients: [const { Client::new() }; MAX_CLIENTS],
             conf_text: Buf::new(),
@@ -56,5 +99,25 @@ impl World {
 impl Default for World {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_pipe_is_read_at_once_and_a_busy_one_rests() {
+        let mut pace = LogPace::new();
+        assert!(pace.read_now(1000), "first data: read at once");
+        assert_eq!(pace.resting(1000), None);
+        // Readable again within the batch time: it rests until then.
+        assert!(!pace.read_now(1000 + LOG_BATCH_MS - 1));
+        assert_eq!(pace.resting(1000), Some(1000 + LOG_BATCH_MS));
+        assert_eq!(pace.resting(1000 + LOG_BATCH_MS), None, "rest is over");
+        assert!(pace.read_now(1000 + LOG_BATCH_MS));
+        // A line long after the last read is read at once, no rest.
+        assert!(pace.read_now(5000));
+        assert_eq!(pace.resting(5000), None);
     }
 }
