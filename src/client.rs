@@ -2,7 +2,7 @@
 //! to stdout (or stderr for errors), exit with the status it carries.
 
 use rustix::io::Errno;
-use rustix::net::{self, SocketAddrUnix};
+use rustix::net;
 
 use crate::limits::REQUEST_MAX_BYTES;
 use crate::load::c_path;
@@ -34,7 +34,7 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     let Some(path) = c_path(socket, &mut pbuf) else {
         return unreachable(socket, Errno::NAMETOOLONG);
     };
-    let addr = match SocketAddrUnix::new(path) {
+    let addr = match sys::unix_addr(path) {
         Ok(a) => a,
         Err(e) => return unreachable(socket, e),
     };
@@ -42,7 +42,7 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
         Ok(fd) => fd,
         Err(e) => return unreachable(socket, e),
     };
-    if let Err(e) = net::connect(&fd, &addr) {
+    if let Err(e) = sys::connect(&fd, &addr) {
         return unreachable(socket, e);
     }
     let mut line = Buf::<REQUEST_MAX_BYTES>::new();

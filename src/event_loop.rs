@@ -16,7 +16,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use rustix::net::{self, SocketAddrUnix};
+use rustix::net;
 use rustix::process::{WaitOptions, WaitStatus};
 
 use linux_raw_sys::general as sig;
@@ -355,9 +355,9 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
 fn listen(path: &[u8]) -> Result<Fd, Errno> {
     let mut pbuf = [0u8; 256];
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
-    let addr = SocketAddrUnix::new(cpath)?;
+    let addr = sys::unix_addr(cpath)?;
     let probe = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC)?;
-    if net::connect(&probe, &addr).is_ok() {
+    if sys::connect(&probe, &addr).is_ok() {
         return Err(Errno::ADDRINUSE);
     }
     drop(probe);
@@ -365,7 +365,7 @@ fn listen(path: &[u8]) -> Result<Fd, Errno> {
     let fd =
         sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
     let old = rustix::process::umask(Mode::from_raw_mode(0o077));
-    let bound = net::bind(&fd, &addr);
+    let bound = sys::bind(&fd, &addr);
     rustix::process::umask(old);
     bound?;
     rustix::fs::chmod(cpath, Mode::from_raw_mode(0o600))?;

@@ -14,7 +14,7 @@ use crate::world::World;
 
 /// A path as a C string, in a caller's buffer.
 pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
-    buf.get_mut(..path.len())?.copy_from_slice(path);
+    sys::copy(buf.get_mut(..path.len())?, path);
     *buf.get_mut(path.len())? = 0;
     CStr::from_bytes_until_nul(buf)
         .ok()

@@ -14,6 +14,7 @@
 
 use crate::limits::LINE_MAX_BYTES;
 use crate::say::Buf;
+use crate::sys;
 
 /// Bytes of a record's header: 6 of stamp (ms, u48 LE) and 2 of length
 /// (u16 LE).
@@ -359,12 +360,8 @@ impl<'a> Ring<'a> {
         let Some((head, tail)) = data.split_at_checked(first) else {
             return;
         };
-        if let Some(dst) = after.get_mut(..head.len()) {
-            dst.copy_from_slice(head);
-        }
-        if let Some(dst) = before.get_mut(..tail.len()) {
-            dst.copy_from_slice(tail);
-        }
+        sys::copy(after, head);
+        sys::copy(before, tail);
     }
 }
 

@@ -2,6 +2,8 @@
 //! padded columns are appended to. Appending past the end truncates and is
 //! remembered ([`Buf::overflowed`]), never a panic.
 
+use crate::sys;
+
 /// A fixed-capacity byte buffer that text is appended to.
 ///
 /// The appending itself is done by [`Text`], which is not generic, so the
@@ -29,15 +31,12 @@ impl Text<'_> {
     #[inline(never)]
     fn s(&mut self, text: &[u8]) {
         let start = (*self.len).min(self.bytes.len());
-        let room = self.bytes.len() - start;
-        let take = text.len().min(room);
-        if take < text.len() {
-            *self.overflowed = true;
-        }
-        if let (Some(dst), Some(src)) = (self.bytes.get_mut(start..start + take), text.get(..take))
-        {
-            dst.copy_from_slice(src);
-            *self.len = start + take;
+        if let Some(dst) = self.bytes.get_mut(start..) {
+            let took = sys::copy(dst, text);
+            *self.len = start + took;
+            if took < text.len() {
+                *self.overflowed = true;
+            }
         }
     }
 

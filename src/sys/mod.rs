@@ -4,7 +4,9 @@
 //! every call that creates a descriptor (rustix's `OwnedFd` asserts it is not
 //! -1, which the compiler cannot prove on 64-bit targets — see [`Fd`]),
 //! `clock_gettime` (rustix goes through the vDSO, with asserts) and
-//! `SO_PEERCRED` (rustix asserts the length).
+//! `SO_PEERCRED` (rustix asserts the length), and `bind`/`connect` to a
+//! Unix socket path (rustix's `SocketAddrUnix::new` indexes the path array,
+//! a bounds check that survives `opt-level = "z"`).
 //!
 //! # Inventory of unsafe operations
 //! - `arch::syscall6`: inline assembly entering the kernel. Every caller below
@@ -17,8 +19,10 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
-//!   `openat`: plain-old-data buffers or C strings owned by the caller, of
-//!   the exact size passed.
+//!   `openat`, `bind`, `connect`: plain-old-data buffers or C strings owned
+//!   by the caller, of the exact size passed.
+//! - `copy_nonoverlapping` in [`copy`]: both slices hold the bytes copied,
+//!   and a `&mut` cannot overlap a `&`.
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
@@ -236,6 +240,70 @@ pub fn accept(fd: impl AsFd, flags: u32) -> Result<Fd, Errno> {
         )
     };
     check(ret).map(Fd::from_ret)
+}
+
+/// A Unix socket address: `sockaddr_un` and the length to pass with it.
+pub struct UnixAddr {
+    addr: linux_raw_sys::net::sockaddr_un,
+    len: usize,
+}
+
+/// The address of the socket at `path`; `NAMETOOLONG` when it does not fit
+/// `sun_path` with its NUL.
+pub fn unix_addr(path: &CStr) -> Result<UnixAddr, Errno> {
+    let mut addr = linux_raw_sys::net::sockaddr_un {
+        sun_family: linux_raw_sys::net::AF_UNIX as _,
+        sun_path: [0; 108],
+    };
+    let bytes = path.to_bytes();
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(Errno::NAMETOOLONG);
+    }
+    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = src as _;
+    }
+    let len = size_of::<u16>() + bytes.len() + 1;
+    Ok(UnixAddr { addr, len })
+}
+
+fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
+    // SAFETY: `addr.addr` is a whole `sockaddr_un`; `addr.len` is at most its
+    // size (unix_addr keeps the path and its NUL inside sun_path).
+    let ret = unsafe {
+        arch::syscall6(
+            call,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                &addr.addr as *const _ as usize,
+                addr.len,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `bind(2)` to a Unix socket address.
+pub fn bind(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
+    sock_call(nr::__NR_bind, fd, addr)
+}
+
+/// `connect(2)` to a Unix socket address.
+pub fn connect(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
+    sock_call(nr::__NR_connect, fd, addr)
+}
+
+/// Copies `min(dst.len(), src.len())` bytes from `src` to the start of
+/// `dst` and returns that count. `copy_from_slice` panics on a length
+/// mismatch, a path that stays when the compiler does not inline it.
+pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = dst.len().min(src.len());
+    // SAFETY: both slices hold at least `n` bytes; a `&mut` and a `&` never
+    // overlap.
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr(), n) };
+    n
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a copy numbered `min` or above.

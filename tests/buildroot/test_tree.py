@@ -648,7 +648,7 @@ def test_mk_cargo_env_per_toolchain():
         up = triple.upper().replace("-", "_")
         want = {"CARGO_TARGET_%s_RUSTFLAGS" % up: " ".join(["-C", "relocation-model=static"] + extra)}
         for p in ("DEV", "RELEASE"):
-            want.update({"CARGO_PROFILE_%s_OPT_LEVEL" % p: "s", "CARGO_PROFILE_%s_LTO" % p: "true",
+            want.update({"CARGO_PROFILE_%s_OPT_LEVEL" % p: "z", "CARGO_PROFILE_%s_LTO" % p: "true",
                          "CARGO_PROFILE_%s_CODEGEN_UNITS" % p: "1",
                          "CARGO_PROFILE_%s_DEBUG_ASSERTIONS" % p: "false",
                          "CARGO_PROFILE_%s_OVERFLOW_CHECKS" % p: "false"})
@@ -656,7 +656,7 @@ def test_mk_cargo_env_per_toolchain():
         # The release profile tend's own build proves panic-free.
         cargo = (REPO / "Cargo.toml").read_text()
         prof = cargo[cargo.index("[profile.release]"):]
-        assert 'opt-level = "s"' in prof and "lto = true" in prof and "codegen-units = 1" in prof
+        assert 'opt-level = "z"' in prof and "lto = true" in prof and "codegen-units = 1" in prof
 
 
 @test

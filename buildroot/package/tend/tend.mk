@@ -65,13 +65,13 @@ endif
 
 # A release build that keeps a panic path does not link (the panic handler
 # calls an undefined symbol): that proof needs Cargo.toml's release profile
-# (LTO, one codegen unit, opt-level s, no overflow checks), which
+# (LTO, one codegen unit, opt-level z, no overflow checks), which
 # pkg-cargo.mk overrides from the BR2_OPTIMIZE_* and debug options. Without
 # debug assertions the dev profile (BR2_ENABLE_DEBUG) is held to the same.
 TEND_CARGO_ENV = \
 	CARGO_TARGET_$(call UPPERCASE,$(RUSTC_TARGET_NAME))_RUSTFLAGS="$(TEND_RUSTFLAGS)" \
 	$(foreach p,DEV RELEASE, \
-		CARGO_PROFILE_$(p)_OPT_LEVEL="s" \
+		CARGO_PROFILE_$(p)_OPT_LEVEL="z" \
 		CARGO_PROFILE_$(p)_LTO="true" \
 		CARGO_PROFILE_$(p)_CODEGEN_UNITS="1" \
 		CARGO_PROFILE_$(p)_DEBUG_ASSERTIONS="false" \
