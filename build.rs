@@ -4,16 +4,22 @@
 //! nothing here. When the linker is a C compiler driver — the host's `cc`, or
 //! a cross gcc as Buildroot uses — it must not add the C runtime's start files
 //! or libc: tend brings its own `_start` and calls the kernel directly.
+//!
+//! Every linker gets link.ld, which drops the unwind tables (tend aborts on
+//! panic and never unwinds).
 use std::env;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo:rerun-if-changed=link.ld");
     println!("cargo::rustc-check-cfg=cfg(tend_panic_trace)");
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os != "linux" {
         return;
     }
+    let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    println!("cargo:rustc-link-arg-bins=-T{dir}/link.ld");
     let linker = env::var("RUSTC_LINKER").unwrap_or_default();
     let is_lld = linker.ends_with("lld") || linker.ends_with("ld.lld") || linker.ends_with("/ld");
     if !is_lld {
