@@ -11,7 +11,7 @@ use crate::proto::{self, Request, Verb};
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::shell::Shell;
-use crate::status::{self, View, Widths, ROW_MAX_BYTES};
+use crate::status::{self, View, Widths, JSON_SERVICE_MAX_BYTES, ROW_MAX_BYTES};
 use crate::supervisor::Supervisor;
 use crate::sys::{self, Fd};
 use crate::table::{SvcId, Table};
@@ -393,7 +393,13 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 first,
                 detail,
             } => {
-                if room < ROW_MAX_BYTES + 64 {
+                // Room for a whole object or row, so none is ever cut.
+                let need = if json {
+                    JSON_SERVICE_MAX_BYTES
+                } else {
+                    ROW_MAX_BYTES
+                };
+                if room < need + 64 {
                     return;
                 }
                 if first {

@@ -45,7 +45,10 @@ pub const MAX_CLIENTS: usize = 8;
 /// Bytes of one control request.
 pub const REQUEST_MAX_BYTES: usize = 2304;
 /// Bytes of one client's output buffer (replies are produced as it drains).
-pub const CLIENT_OUT_BYTES: usize = 2048;
+/// It holds one service's `status --json` object at its largest (see
+/// `status::JSON_SERVICE_MAX_BYTES`): a crash record of control bytes is
+/// six times its size once escaped.
+pub const CLIENT_OUT_BYTES: usize = 8 * 1024;
 /// A client that has not sent a whole request by then is dropped.
 pub const CLIENT_REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// A client whose reply has not drained by then is dropped (not `-f`).

@@ -5,6 +5,7 @@
 //! any length streams through a small, fixed client buffer.
 
 use crate::crash::Crash;
+use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, NAME_MAX_BYTES};
 use crate::ring::Ring;
 use crate::say::{decimal, Buf};
 use crate::service::{Exit, Outcome, State};
@@ -30,6 +31,12 @@ pub struct Widths {
 
 /// The widest bytes a row can take, so callers can wait for that much room.
 pub const ROW_MAX_BYTES: usize = 200;
+
+/// The most bytes [`json_service`] writes: the keys and numbers (under 600
+/// bytes), the name, and the crash record's lines, every byte of which may
+/// be escaped as `\u00XX`.
+pub const JSON_SERVICE_MAX_BYTES: usize = 600 + 6 * (NAME_MAX_BYTES + CRASH_TAIL_BYTES);
+const _: () = assert!(JSON_SERVICE_MAX_BYTES + 64 <= CLIENT_OUT_BYTES);
 
 impl Widths {
     pub fn measure(view: &View<'_>, ids: impl Iterator<Item = SvcId>) -> Widths {

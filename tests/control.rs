@@ -479,3 +479,39 @@ fn start_stop_restart_and_signal() {
     assert_eq!(sup.state("svc"), "up");
     assert_eq!(sup.state("other"), "up");
 }
+
+#[test]
+fn status_json_stays_whole_past_the_reply_buffer() {
+    // Sixteen crash records of control bytes (each escaped six times over)
+    // and a name of the longest kind: many times the client's buffer. A
+    // stress run once showed an object cut at the 2048-byte boundary.
+    let long_name = "n".repeat(31);
+    let mut table = format!("[{long_name}]\nrun = /bin/sh -c 'exec sleep 1000'\n");
+    for i in 0..16 {
+        table.push_str(&format!(
+            "[crash{i}]\nrun = /bin/sh -c 'printf \"\\001%.0s\" $(seq 900); echo; exit 1'\n"
+        ));
+    }
+    let sup = Sup::start(&table);
+    sup.wait_until("every crash recorded", || {
+        let doc = sup.json();
+        doc["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| !s["last_crash"].is_null())
+            .count()
+            == 16
+    });
+    let out = sup.run(&["status", "--json"]);
+    assert!(out.stdout.len() > 16 * 5000, "{} bytes", out.stdout.len());
+    let doc: Value = serde_json::from_str(&out.stdout).expect("whole JSON");
+    let services = doc["services"].as_array().unwrap();
+    assert_eq!(services.len(), 17);
+    assert_eq!(services[0]["name"], long_name.as_str());
+    for s in &services[1..] {
+        check_service_json(s);
+        let lines = s["last_crash"]["lines"].as_str().unwrap();
+        assert!(lines.contains(&"\u{1}".repeat(500)), "{s}");
+    }
+}
