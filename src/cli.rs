@@ -103,13 +103,21 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
             write_all(sys::stdout(), HELP);
             0
         }
-        _ => match client_request(args) {
-            Ok(req) => client::run(socket, &req),
-            Err(why) => usage(why),
-        },
+        _ => client(args, socket),
     }
 }
 
+/// A client command. Not inlined: its buffers would otherwise sit in
+/// `main`'s frame, under the whole supervisor's stack.
+#[inline(never)]
+fn client(args: &dyn Argv, socket: &[u8]) -> i32 {
+    match client_request(args) {
+        Ok(req) => client::run(socket, &req),
+        Err(why) => usage(why),
+    }
+}
+
+#[inline(never)]
 fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
     let errors = load::load(world, file, root);
     if errors > 0 {

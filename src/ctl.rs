@@ -350,6 +350,9 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
 }
 
 /// Produces as much of the reply as fits and sends what the socket takes.
+/// Bytes of output queued before a reply waits for the client to read.
+const OUT_SOFT_BYTES: usize = 2048;
+
 pub fn pump(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
     if c.fd.is_none() {
         return;
@@ -393,13 +396,16 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 first,
                 detail,
             } => {
-                // Room for a whole object or row, so none is ever cut.
+                // Room for a whole object or row, so none is ever cut; and
+                // no more than OUT_SOFT_BYTES queued, so a reply touches
+                // only the first page of the buffer unless one object needs
+                // more.
                 let need = if json {
                     JSON_SERVICE_MAX_BYTES
                 } else {
                     ROW_MAX_BYTES
                 };
-                if room < need + 64 {
+                if room < need + 64 || (c.out.len() >= OUT_SOFT_BYTES && !first) {
                     return;
                 }
                 if first {
@@ -474,7 +480,7 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 then_crash,
             } => {
                 let ring = ring_of(src, view, own);
-                if room < LINE_MAX_BYTES + 32 {
+                if room < LINE_MAX_BYTES + 32 || c.out.len() >= OUT_SOFT_BYTES {
                     return;
                 }
                 match ring.read(&mut pos) {

@@ -86,10 +86,16 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
         msg.byte(b'\n');
         write_all(sys::stderr(), msg.as_bytes());
     };
-    table::parse(
+    let errors = table::parse(
         world.conf_text.as_bytes(),
         &accounts,
         &mut world.table,
         &mut report,
-    )
+    );
+    // The table keeps its own copies: the texts are not needed any more, and
+    // on a router their pages are better given back.
+    world.conf_text.release();
+    world.passwd_text.release();
+    world.group_text.release();
+    errors
 }

@@ -21,6 +21,9 @@
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
 //!   `openat`, `bind`, `connect`: plain-old-data buffers or C strings owned
 //!   by the caller, of the exact size passed.
+//! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
+//!   buffer the caller borrows mutably, which read back as zeros afterwards
+//!   (tend's statics are private anonymous memory), a valid `u8` value.
 //! - `copy_nonoverlapping` in [`copy`]: both slices hold the bytes copied,
 //!   and a `&mut` cannot overlap a `&`.
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
@@ -293,6 +296,31 @@ pub fn bind(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
 /// `connect(2)` to a Unix socket address.
 pub fn connect(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
     sock_call(nr::__NR_connect, fd, addr)
+}
+
+/// Gives the whole pages inside `buf` back to the kernel: they stop counting
+/// in tend's memory until written again, and read as zeros. For buffers that
+/// were needed once, like the table text after it loaded.
+pub fn release(buf: &mut [u8]) {
+    let page = rustix::param::page_size();
+    if page == 0 || !page.is_power_of_two() {
+        return;
+    }
+    let start = buf.as_mut_ptr() as usize;
+    let first = start.saturating_add(page - 1) & !(page - 1);
+    let end = start.saturating_add(buf.len()) & !(page - 1);
+    if end <= first {
+        return;
+    }
+    // SAFETY: [first, end) is whole pages inside `buf`, which the caller
+    // borrows mutably; DONTNEED on private anonymous memory makes them read
+    // as zeros, a valid value for bytes.
+    let _ = unsafe {
+        arch::syscall6(
+            nr::__NR_madvise,
+            [first, end - first, nr::MADV_DONTNEED as usize, 0, 0, 0],
+        )
+    };
 }
 
 /// Copies `min(dst.len(), src.len())` bytes from `src` to the start of
