@@ -138,12 +138,14 @@ pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
                     SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
                 );
                 // Take in what it sent, so closing does not reset the
-                // connection before it reads the refusal.
+                // connection before it reads the refusal; a bounded amount,
+                // so a client that keeps sending cannot hold the loop here.
                 let _ = net::shutdown(&fd, net::Shutdown::Write);
                 let mut sink = [0u8; 256];
-                while let Ok((n, _)) = net::recv(&fd, &mut sink, RecvFlags::DONTWAIT) {
-                    if n == 0 {
-                        break;
+                for _ in 0..16 {
+                    match net::recv(&fd, &mut sink, RecvFlags::DONTWAIT) {
+                        Ok((n, _)) if n > 0 => {}
+                        _ => break,
                     }
                 }
                 continue;
