@@ -154,10 +154,14 @@ pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
         let slot = match clients.iter().position(|c| c.fd.is_none()) {
             Some(i) => i,
             None => {
+                // Every slot taken: the newcomer replaces the client that
+                // has been stuck longest, one still sending its request or
+                // one not reading its reply, so a flood of such clients
+                // cannot lock the operator out.
                 let stuck = clients
                     .iter()
                     .enumerate()
-                    .filter(|(_, c)| matches!(c.job, Job::Request))
+                    .filter(|(_, c)| matches!(c.job, Job::Request) || !c.out.is_empty())
                     .min_by_key(|(_, c)| c.deadline_ms)
                     .map(|(i, _)| i);
                 match stuck {
