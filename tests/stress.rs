@@ -224,15 +224,14 @@ fn prlimit(pid: i32, arg: &str) {
     assert!(st.success(), "prlimit {arg}");
 }
 
-/// The hard limit of `what` (as /proc/PID/limits names it) of a process.
-fn hard_limit(pid: i32, what: &str) -> String {
+/// Raises a process's soft limit `flag` (prlimit's name) back to its hard
+/// limit, `what` in /proc/PID/limits. Lowering only the soft limit and
+/// raising it back needs no privilege (CAP_SYS_RESOURCE may be missing).
+fn lift_soft_limit(pid: i32, flag: &str, what: &str) {
     let text = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let line = text.lines().find(|l| l.starts_with(what)).unwrap();
-    line[what.len()..]
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
+    let hard = line[what.len()..].split_whitespace().nth(1).unwrap();
+    prlimit(pid, &format!("--{flag}={hard}:"));
 }
 
 #[test]
@@ -261,13 +260,7 @@ fn out_of_descriptors_tend_survives_reports_and_recovers() {
     std::thread::sleep(Duration::from_millis(1000)); // the window measured
     let spin = (cpu_s(sup.pid) - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
     assert!(alive(sup.pid));
-    prlimit(
-        sup.pid,
-        &format!(
-            "--nofile={hard}:",
-            hard = hard_limit(sup.pid, "Max open files")
-        ),
-    );
+    lift_soft_limit(sup.pid, "nofile", "Max open files");
     let t1 = Instant::now();
     sup.wait_until("the cycler back up", || sup.state("cycler") == "up");
     let recovered = t1.elapsed();
@@ -314,13 +307,7 @@ fn out_of_processes_tend_survives_reports_and_recovers() {
     });
     assert_eq!(sup.state("steady"), "up");
     assert!(alive(sup.pid));
-    prlimit(
-        sup.pid,
-        &format!(
-            "--nproc={hard}:",
-            hard = hard_limit(sup.pid, "Max processes")
-        ),
-    );
+    lift_soft_limit(sup.pid, "nproc", "Max processes");
     let t1 = Instant::now();
     sup.wait_until("the cycler running its whole course again", || {
         sup.log_text("cycler")
