@@ -355,10 +355,10 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
     }
 }
 
-/// Produces as much of the reply as fits and sends what the socket takes.
 /// Bytes of output queued before a reply waits for the client to read.
 const OUT_SOFT_BYTES: usize = 2048;
 
+/// Produces as much of the reply as fits and sends what the socket takes.
 pub fn pump(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
     if c.fd.is_none() {
         return;
@@ -411,7 +411,7 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 } else {
                     ROW_MAX_BYTES
                 };
-                if room < need + 64 || (c.out.len() >= OUT_SOFT_BYTES && !first) {
+                if room < need + 64 || c.out.len() >= OUT_SOFT_BYTES {
                     return;
                 }
                 if first {

@@ -26,36 +26,35 @@ pub struct LogPipe {
 #[derive(Clone, Copy, Default)]
 pub struct LogPace {
     read_at: Option<u64>,
-    rest_until: Option<u64>,
+    /// Readable again too soon after `read_at`: out of the poll set until
+    /// `read_at + LOG_BATCH_MS`.
+    resting: bool,
 }
 
 impl LogPace {
     pub const fn new() -> LogPace {
         LogPace {
             read_at: None,
-            rest_until: None,
+            resting: false,
         }
     }
 
     /// The pipe is readable at `now`: whether to read it now (and remember
     /// when), or let it rest while a batch gathers.
     pub fn read_now(&mut self, now: u64) -> bool {
-        match self.read_at {
-            Some(at) if now < at.saturating_add(LOG_BATCH_MS) => {
-                self.rest_until = Some(at.saturating_add(LOG_BATCH_MS));
-                false
-            }
-            _ => {
-                self.read_at = Some(now);
-                self.rest_until = None;
-                true
-            }
+        self.resting = self
+            .read_at
+            .is_some_and(|at| now < at.saturating_add(LOG_BATCH_MS));
+        if !self.resting {
+            self.read_at = Some(now);
         }
+        !self.resting
     }
 
     /// Until when the pipe stays out of the poll set, if it rests at `now`.
     pub fn resting(&self, now: u64) -> Option<u64> {
-        self.rest_until.filter(|&until| now < until)
+        let until = self.read_at?.saturating_add(LOG_BATCH_MS);
+        (self.resting && now < until).then_some(until)
     }
 }
 

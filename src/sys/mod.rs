@@ -22,8 +22,8 @@
 //!   `openat`, `bind`, `connect`: plain-old-data buffers or C strings owned
 //!   by the caller, of the exact size passed.
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
-//!   buffer the caller borrows mutably, which read back as zeros afterwards
-//!   (tend's statics are private anonymous memory), a valid `u8` value.
+//!   buffer the caller borrows mutably; they read back as zeros (tend's
+//!   statics are private anonymous memory), and any value is a valid `u8`.
 //! - `copy_nonoverlapping` in [`copy`]: both slices hold the bytes copied,
 //!   and a `&mut` cannot overlap a `&`.
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
@@ -313,8 +313,8 @@ pub fn release(buf: &mut [u8]) {
         return;
     }
     // SAFETY: [first, end) is whole pages inside `buf`, which the caller
-    // borrows mutably; DONTNEED on private anonymous memory makes them read
-    // as zeros, a valid value for bytes.
+    // borrows mutably; whatever they read back as afterwards (zeros, for
+    // anonymous memory) is a valid value for bytes.
     let _ = unsafe {
         arch::syscall6(
             nr::__NR_madvise,

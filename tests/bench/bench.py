@@ -42,7 +42,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -205,7 +204,7 @@ def tmpfs_bytes(path):
 class Run:
     """One stack running a set of services in its own tmpfs."""
 
-    def __init__(self, stack, services, log_size=None):
+    def __init__(self, stack, services):
         self.stack, self.services = stack, services
         self.dir = tempfile.mkdtemp(prefix=f"tend-bench-{stack}-")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "bench", self.dir], check=True)
@@ -215,7 +214,6 @@ class Run:
         os.mkdir(self.logs)
         self.socket = os.path.join(self.dir, "tend.sock")
         self.proc = None
-        self.log_size = log_size
         getattr(self, "_setup_" + ("runit" if stack == "busybox" else stack))()
 
     def argv(self, name):
@@ -224,10 +222,7 @@ class Run:
     def _setup_tend(self):
         lines = []
         for name in self.services:
-            lines.append(f"[{name}]\nrun = {' '.join(self.argv(name))}\n")
-            if self.log_size:
-                lines.append(f"log = {self.log_size}\n")
-            lines.append("\n")
+            lines.append(f"[{name}]\nrun = {' '.join(self.argv(name))}\n\n")
         table = os.path.join(self.dir, "tend.conf")
         with open(table, "w") as f:
             f.write("".join(lines))
@@ -342,14 +337,14 @@ def reap():
             return
 
 
-def running(stack, services, **kw):
-    return Run(stack, services, **kw).start()
+def running(stack, services):
+    return Run(stack, services).start()
 
 
 # --- scenarios ---------------------------------------------------------------
 
 
-def s_memory(stack, n, rep):
+def s_memory(stack, n):
     services = {f"s{i:02}": ["chatty", "8192"] for i in range(n)}
     r = running(stack, services)
     try:
@@ -372,7 +367,7 @@ def s_memory(stack, n, rep):
         r.stop()
 
 
-def s_restart(stack, rep, restarts):
+def s_restart(stack, restarts):
     r = running(stack, {"svc": ["run", "@", "2100"]})
     try:
         wait_for(f"{stack}: {restarts} restarts", 10 + 3 * restarts,
@@ -384,7 +379,7 @@ def s_restart(stack, rep, restarts):
         r.stop()
 
 
-def s_crash(rep, seconds):
+def s_crash(seconds):
     """All stacks at once: each counts its own crash loop's starts."""
     runs = [running(s, {"svc": ["crash", "@"]}) for s in STACKS]
     try:
@@ -414,7 +409,7 @@ def s_crash(rep, seconds):
             r.stop()
 
 
-def s_log(stack, rep, mib):
+def s_log(stack, mib):
     total = mib << 20
     r = running(stack, {"svc": ["flood", "@", str(total)]})
     try:
@@ -442,7 +437,7 @@ def s_log(stack, rep, mib):
         r.stop()
 
 
-def s_idle(rep, seconds):
+def s_idle(seconds):
     runs = [running(s, {f"s{i}": ["idle"] for i in range(8)}) for s in STACKS]
     try:
         for r in runs:
@@ -461,7 +456,7 @@ def s_idle(rep, seconds):
             r.stop()
 
 
-def s_startup(stack, rep, n):
+def s_startup(stack, n):
     r = Run(stack, {f"s{i:02}": ["start", "@"] for i in range(n)})
     try:
         r.start()
@@ -543,7 +538,7 @@ ROWS = [
 def fmt(v):
     if v is None:
         return "-"
-    if isinstance(v, float) and v != int(v) or (isinstance(v, float) and abs(v) < 10):
+    if isinstance(v, float) and not v.is_integer():
         return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
     return f"{int(v)}"
 
@@ -619,35 +614,42 @@ def main():
     for rep in range(reps):
         order = STACKS[rep % len(STACKS):] + STACKS[:rep % len(STACKS)]
         say(f"== repetition {rep + 1}/{reps}: order {' '.join(order)}")
-        if "memory" in only:
-            for n in (1, 8, 32, 64):
-                for s in order:
-                    m = s_memory(s, n, rep)
-                    add(s, {f"mem{n}_{k}": v for k, v in m.items()})
-                    say(f"memory {n:2} {s:12} USS {m['uss']:6} KiB  procs {m['procs']}")
-        if "restart" in only:
+
+        def each_stack(name, run, show):
+            """One stack after the other, in this repetition's order."""
             for s in order:
-                f = s_restart(s, rep, restarts)
+                f = run(s)
                 add(s, f)
-                say(f"restart {s:12} {f['restart_ms']:.2f} ms")
-        if "crash" in only:
-            for s, f in s_crash(rep, crash_s).items():
-                add(s, {k.replace(f"_{crash_s}s", "_60s"): v for k, v in f.items()})
-                say(f"crash {s:12} {f}")
-        if "log" in only:
-            for s in order:
-                f = s_log(s, rep, log_mib)
+                say(f"{name} {s:12} " + show.format(**f))
+
+        def side_by_side(name, run):
+            """Every stack at once (the scenario counts events)."""
+            for s, f in run().items():
                 add(s, f)
-                say(f"log {s:12} wall {f['log_wall_s']:.2f} s  cpu {f['log_cpu_s']:.2f} s  kept {f['log_kept']}")
-        if "idle" in only:
-            for s, f in s_idle(rep, idle_s).items():
-                add(s, f)
-                say(f"idle {s:12} {f}")
-        if "startup" in only:
-            for s in order:
-                f = s_startup(s, rep, 32)
-                add(s, f)
-                say(f"startup {s:12} {f['startup_ms']:.1f} ms")
+                say(f"{name} {s:12} {f}")
+
+        for scenario in ("memory", "restart", "crash", "log", "idle", "startup"):
+            if scenario not in only:
+                continue
+            if scenario == "memory":
+                for n in (1, 8, 32, 64):
+                    each_stack(f"memory {n:2}",
+                               lambda s: {f"mem{n}_{k}": v for k, v in s_memory(s, n).items()},
+                               f"USS {{mem{n}_uss:6}} KiB  procs {{mem{n}_procs}}")
+            elif scenario == "restart":
+                each_stack("restart", lambda s: s_restart(s, restarts), "{restart_ms:.2f} ms")
+            elif scenario == "crash":
+                # The row is named for the full run's 60 s, whatever --quick uses.
+                side_by_side("crash", lambda: {
+                    s: {k.replace(f"_{crash_s}s", "_60s"): v for k, v in f.items()}
+                    for s, f in s_crash(crash_s).items()})
+            elif scenario == "log":
+                each_stack("log", lambda s: s_log(s, log_mib),
+                           "wall {log_wall_s:.2f} s  cpu {log_cpu_s:.2f} s  kept {log_kept}")
+            elif scenario == "idle":
+                side_by_side("idle", lambda: s_idle(idle_s))
+            else:
+                each_stack("startup", lambda s: s_startup(s, 32), "{startup_ms:.1f} ms")
     sizes = s_size() if "size" in only else {}
     results = {s: {k: summary(v) for k, v in samples[s].items()} for s in STACKS}
     for s, f in sizes.items():
