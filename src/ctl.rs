@@ -116,13 +116,73 @@ pub struct Ctx<'a, 'w> {
     pub pid1: bool,
 }
 
+/// The control socket's door. A spare descriptor is kept so that one
+/// client still gets in when tend has run out of descriptors — `tend status`
+/// is wanted then most of all. When even the spare is taken, the listener
+/// rests out of the poll set for [`ACCEPT_REST_MS`] rather than wake tend in
+/// a loop, and clients wait in the listen backlog.
+pub struct Door {
+    pub listener: Fd,
+    spare: Option<Fd>,
+    rest_until: Option<u64>,
+    /// The failure that made it rest was told; not again until an accept
+    /// works.
+    told: bool,
+}
+
+impl Door {
+    pub fn new(listener: Fd, null: &Fd) -> Door {
+        let mut door = Door {
+            listener,
+            spare: None,
+            rest_until: None,
+            told: false,
+        };
+        door.restock(null);
+        door
+    }
+
+    /// Takes a descriptor for the spare again once one is free.
+    pub fn restock(&mut self, null: &Fd) {
+        if self.spare.is_none() {
+            self.spare = sys::dup_at_least(null, 3).ok();
+        }
+    }
+
+    /// Until when the listener stays out of the poll set, if it rests at
+    /// `now`.
+    pub fn resting(&self, now: u64) -> Option<u64> {
+        self.rest_until.filter(|&until| now < until)
+    }
+}
+
 /// Accepts every pending connection; refuses strangers and, when every slot
 /// is taken, evicts the client that has waited longest without a request.
-pub fn accept(listener: &Fd, clients: &mut [Client; MAX_CLIENTS], now: u64) {
-    while let Ok(fd) = sys::accept(
-        listener,
-        linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
-    ) {
+/// Returns why accepting failed when the door starts to rest and that was
+/// not told yet.
+pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) -> Option<Errno> {
+    loop {
+        let fd = match sys::accept(
+            &door.listener,
+            linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::AGAIN) => return None,
+            Err(Errno::INTR | Errno::CONNABORTED) => continue,
+            Err(e) => {
+                // Out of descriptors (or memory): give up the spare so this
+                // client gets in, or rest when it is gone already.
+                if let Some(spare) = door.spare.take() {
+                    drop(spare);
+                    continue;
+                }
+                door.rest_until = Some(now.saturating_add(ACCEPT_REST_MS));
+                let untold = !door.told;
+                door.told = true;
+                return untold.then_some(e);
+            }
+        };
+        door.told = false;
         let me = rustix::process::geteuid().as_raw();
         match sys::peer_uid(&fd) {
             Ok(uid) if uid == 0 || uid == me => {}

@@ -21,7 +21,7 @@ use rustix::process::{WaitOptions, WaitStatus};
 
 use linux_raw_sys::general as sig;
 
-use crate::ctl::{self, Client, Ctx};
+use crate::ctl::{self, Client, Ctx, Door};
 use crate::limits::*;
 use crate::load::{self, c_path, complain};
 use crate::pid1;
@@ -74,7 +74,7 @@ struct Io {
     /// None only when PID 1 could not make one: it then reaps once a second.
     signals: Option<Fd>,
     /// None when PID 1 could not listen: it runs on without clients.
-    listener: Option<Fd>,
+    door: Option<Door>,
     null: Fd,
 }
 
@@ -96,7 +96,7 @@ enum Ending {
 /// Supervises until told to stop; returns the exit status. As PID 1 it
 /// never returns: it ends in reboot(2).
 pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
-    let io = match start(world, arena, opt) {
+    let mut io = match start(world, arena, opt) {
         Ok(io) => io,
         Err(code) => return code,
     };
@@ -105,6 +105,9 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     let mut more_input = false;
     loop {
         let now = sys::now_ms();
+        if let Some(door) = io.door.as_mut() {
+            door.restock(&io.null);
+        }
         settle(world, &io.null, now);
         pump_clients(world, now);
         if world.sup.finished() {
@@ -145,7 +148,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
                 Ending::Grace { .. } | Ending::Stuck => {}
             }
         }
-        let mut timeout = next_timeout(world, now, more_input);
+        let mut timeout = next_timeout(world, &io, now, more_input);
         if let Ending::Grace { until, .. } = ending {
             timeout = Some(timeout.unwrap_or(u64::MAX).min(until.saturating_sub(now)));
         }
@@ -169,8 +172,13 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             match src {
                 Src::Signals => on_signals(world, &io, now, opt.pid1, &mut power),
                 Src::Listener => {
-                    if let Some(l) = io.listener.as_ref() {
-                        ctl::accept(l, &mut world.clients, now);
+                    let door = io.door.as_mut();
+                    if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
+                        let mut msg = Buf::<96>::new();
+                        msg.s(b"control socket: ")
+                            .s(crate::errno::symbol(crate::errno::of(e)))
+                            .s(b": clients wait until a descriptor is free");
+                        say(&mut world.own, now, msg.as_bytes());
                     }
                 }
                 Src::Log(i) => {
@@ -269,8 +277,8 @@ fn start(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> Resu
             return Err(111);
         }
     }
-    let listener = match listen(opt.socket) {
-        Ok(fd) => Some(fd),
+    let door = match listen(opt.socket) {
+        Ok(fd) => Some(Door::new(fd, &null)),
         Err(e) => {
             let why = if e == Errno::ADDRINUSE {
                 b"another tend is already running on ".as_slice()
@@ -299,7 +307,7 @@ fn start(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> Resu
     say(&mut world.own, now, msg.as_bytes());
     Ok(Io {
         signals,
-        listener,
+        door,
         null,
     })
 }
@@ -452,13 +460,14 @@ fn pump_clients(world: &mut World, now: u64) {
     }
 }
 
-fn next_timeout(world: &World, now: u64, busy: bool) -> Option<u64> {
+fn next_timeout(world: &World, io: &Io, now: u64, busy: bool) -> Option<u64> {
     if busy {
         return Some(0);
     }
     let clients = world.clients.iter().filter_map(|c| c.deadline()).min();
     let resting = world.paces.iter().filter_map(|p| p.resting(now)).min();
-    [world.sup.next_deadline(), clients, resting]
+    let door = io.door.as_ref().and_then(|d| d.resting(now));
+    [world.sup.next_deadline(), clients, resting, door]
         .into_iter()
         .flatten()
         .min()
@@ -489,8 +498,8 @@ fn wait(
     if let Some(fd) = io.signals.as_ref() {
         add(PollFd::new(fd, PollFlags::IN), Src::Signals);
     }
-    if let Some(fd) = io.listener.as_ref() {
-        add(PollFd::new(fd, PollFlags::IN), Src::Listener);
+    if let Some(door) = io.door.as_ref().filter(|d| d.resting(now).is_none()) {
+        add(PollFd::new(&door.listener, PollFlags::IN), Src::Listener);
     }
     for (i, (pipe, pace)) in world.pipes.iter().zip(&world.paces).enumerate() {
         if let (Some(p), None) = (pipe, pace.resting(now)) {

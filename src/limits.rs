@@ -53,6 +53,9 @@ pub const CLIENT_OUT_BYTES: usize = 8 * 1024;
 pub const CLIENT_REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// A client whose reply has not drained by then is dropped (not `-f`).
 pub const CLIENT_REPLY_TIMEOUT_MS: u64 = 10_000;
+/// Out of descriptors with the spare in use, the control socket is polled
+/// again after this long (see `ctl::Door`).
+pub const ACCEPT_REST_MS: u64 = 250;
 
 /// First restart delay of a service that keeps dying.
 pub const RESTART_MIN_DELAY_MS: u64 = 100;
@@ -64,9 +67,9 @@ pub const STABLE_RUN_MS: u64 = 1_000;
 pub const STOP_TIMEOUT_DEFAULT_MS: u32 = 5_000;
 
 /// Descriptors tend holds at most: per service a log pipe (2) and, while it
-/// starts, a readiness pipe (1); the clients; the listening socket, the
-/// signalfd, /dev/null and fds 0–2.
-pub const FD_BUDGET: usize = MAX_SERVICES * 3 + MAX_CLIENTS + 6;
+/// starts, a readiness pipe (1); the clients; the listening socket and its
+/// spare, the signalfd, /dev/null and fds 0–2.
+pub const FD_BUDGET: usize = MAX_SERVICES * 3 + MAX_CLIENTS + 7;
 /// Entries of the poll set: signalfd, listener, log pipes, readiness pipes,
 /// clients.
 pub const POLL_MAX: usize = 2 + MAX_SERVICES * 2 + MAX_CLIENTS;

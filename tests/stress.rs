@@ -234,6 +234,34 @@ fn lift_soft_limit(pid: i32, flag: &str, what: &str) {
     prlimit(pid, &format!("--{flag}={hard}:"));
 }
 
+/// The lowest descriptor number a process has free: with its soft
+/// RLIMIT_NOFILE set to that, it can open nothing more, whatever high
+/// numbers it inherited.
+fn first_free_fd(pid: i32) -> usize {
+    let used: std::collections::BTreeSet<usize> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    (0..).find(|n| !used.contains(n)).unwrap()
+}
+
+/// Reads until `want` shows up in what `s` sent, or the deadline passes.
+fn read_until(s: &mut UnixStream, want: &str) -> String {
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut got = Vec::new();
+    let t0 = Instant::now();
+    while !String::from_utf8_lossy(&got).contains(want) && t0.elapsed() < DEADLINE {
+        let mut buf = [0u8; 4096];
+        match std::io::Read::read(s, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 #[test]
 fn out_of_descriptors_tend_survives_reports_and_recovers() {
     let sup = Sup::start(
@@ -241,10 +269,11 @@ fn out_of_descriptors_tend_survives_reports_and_recovers() {
          [cycler]\nrun = /bin/sh -c 'echo run; sleep 1.1; exit 1'\n",
     );
     sup.wait_for("cycler up", || sup.pid_of("cycler"));
-    let open = fd_count(sup.pid);
-    // No descriptor left to open: pipes for a restart, client connections.
-    // The soft limit only: raising it back needs no privilege.
-    prlimit(sup.pid, &format!("--nofile={open}:"));
+    // No descriptor left to open: not the pipes of a restart, not a client
+    // connection but through tend's spare. The soft limit only: raising it
+    // back needs no privilege.
+    prlimit(sup.pid, &format!("--nofile={}:", first_free_fd(sup.pid)));
+    // Each `tend status` here comes in through the spare descriptor.
     sup.wait_until("the cycler's restart failing with EMFILE", || {
         sup.svc("cycler")["last_exit"]["start_error"]["errno"] == "EMFILE"
     });
@@ -253,13 +282,40 @@ fn out_of_descriptors_tend_survives_reports_and_recovers() {
         "backoff",
         "a temporary error is retried"
     );
-    // A client waits in the listen backlog; tend must not spin meanwhile.
+    // A follower holds the spare; the next client waits in the listen
+    // backlog, and tend must not spin meanwhile.
+    let mut follower = UnixStream::connect(&sup.socket).unwrap();
+    follower.write_all(b"log -f cycler\n").unwrap();
+    let seen = read_until(&mut follower, "run");
+    assert!(seen.contains("run"), "the follower's log: {seen:?}");
     let mut waiting = UnixStream::connect(&sup.socket).unwrap();
     waiting.write_all(b"status\n").unwrap();
     let (t0, cpu0) = (Instant::now(), cpu_s(sup.pid));
     std::thread::sleep(Duration::from_millis(1000)); // the window measured
     let spin = (cpu_s(sup.pid) - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
     assert!(alive(sup.pid));
+    waiting.set_nonblocking(true).unwrap();
+    let early = std::io::Read::read(&mut waiting, &mut [0u8; 64]);
+    assert!(
+        early
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "no descriptor was free, yet the waiting client got {early:?}"
+    );
+    waiting.set_nonblocking(false).unwrap();
+    // The follower leaves: its descriptor frees, and the waiting client
+    // gets its answer though the limit is still as low.
+    drop(follower);
+    let reply = read_until(&mut waiting, "steady");
+    assert!(
+        reply.contains("steady"),
+        "the waiting client's reply: {reply:?}"
+    );
+    let told = sup.run(&["log", "tend"]).stdout;
+    assert!(
+        told.contains("control socket: EMFILE"),
+        "tend's log: {told}"
+    );
     lift_soft_limit(sup.pid, "nofile", "Max open files");
     let t1 = Instant::now();
     sup.wait_until("the cycler back up", || sup.state("cycler") == "up");
@@ -267,15 +323,6 @@ fn out_of_descriptors_tend_survives_reports_and_recovers() {
     let s = sup.svc("cycler");
     assert!(s["restarts"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(sup.state("steady"), "up");
-    // The client that waited in the backlog gets its answer.
-    waiting.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut reply = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut waiting, &mut reply);
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(
-        reply.contains("steady"),
-        "the waiting client's reply: {reply:?}"
-    );
     println!(
         "out of fds: tend CPU while a client waited {spin:.1} %, back {:.0} ms after the limit rose",
         recovered.as_secs_f64() * 1000.0
