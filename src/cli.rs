@@ -123,11 +123,13 @@ fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
     if errors > 0 {
         return 1;
     }
+    let n = world.table.len();
     let mut msg = Buf::<320>::new();
-    msg.s(file)
-        .s(b": ok, ")
-        .u(world.table.len() as u64)
-        .s(b" services\n");
+    msg.s(file).s(b": ok, ").u(n as u64).s(if n == 1 {
+        b" service\n"
+    } else {
+        b" services\n"
+    });
     write_all(sys::stdout(), msg.as_bytes());
     0
 }

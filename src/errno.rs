@@ -26,6 +26,7 @@ const TABLE: &[(u32, &[u8], &[u8])] = &[
     (ENFILE, b"ENFILE", b"too many open files in system"),
     (EMFILE, b"EMFILE", b"too many open files"),
     (ETXTBSY, b"ETXTBSY", b"text file busy"),
+    (EFBIG, b"EFBIG", b"file too large"),
     (ENOSPC, b"ENOSPC", b"no space left on device"),
     (EROFS, b"EROFS", b"read-only file system"),
     (EPIPE, b"EPIPE", b"broken pipe"),

@@ -142,7 +142,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
                     msg.s(b"sending SIGKILL to every process; ")
                         .s(pid1::verb_doing(verb));
                     say(&mut world.own, now, msg.as_bytes());
-                    pid1::finish(verb, &mut world.conf_text);
+                    pid1::finish(verb, world.scratch.pages());
                     ending = Ending::Stuck;
                 }
                 Ending::Grace { .. } | Ending::Stuck => {}

@@ -6,6 +6,7 @@ use core::ffi::CStr;
 use rustix::fs::OFlags;
 use rustix::io::{self, Errno};
 
+use crate::limits::{ACCOUNTS_MAX_BYTES, TABLE_MAX_BYTES};
 use crate::say::Buf;
 use crate::shell::write_all;
 use crate::sys;
@@ -21,22 +22,25 @@ pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
         .filter(|c| c.to_bytes().len() == path.len())
 }
 
-/// Reads a whole file into `out`; EFBIG when it does not fit.
-pub fn read_file<const N: usize>(path: &[u8], out: &mut Buf<N>) -> Result<(), Errno> {
-    out.clear();
+/// Reads a whole file into `out`; returns what it read, or EFBIG when the
+/// file does not fit.
+pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> {
     let mut pbuf = [0u8; 256];
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
     let fd = sys::open(cpath, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
-    let mut chunk = [0u8; 1024];
+    let mut len = 0;
     loop {
-        match io::read(&fd, &mut chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                out.s(chunk.get(..n).unwrap_or(&[]));
-                if out.overflowed() {
-                    return Err(Errno::FBIG);
-                }
-            }
+        let n = match out.get_mut(len..) {
+            Some(rest) if !rest.is_empty() => io::read(&fd, rest),
+            // Full: only the end of the file may come now.
+            _ => io::read(&fd, &mut [0u8; 1]).and_then(|n| match n {
+                0 => Ok(0),
+                _ => Err(Errno::FBIG),
+            }),
+        };
+        match n {
+            Ok(0) => return Ok(out.get(..len).unwrap_or(&[])),
+            Ok(n) => len += n,
             Err(Errno::INTR) => {}
             Err(e) => return Err(e),
         }
@@ -59,24 +63,22 @@ pub fn complain(what: &[u8], detail: &[u8], e: Errno) {
 /// `root` prefixes /etc/passwd and /etc/group (for `tend check -r`).
 /// Returns the number of errors (0: loaded).
 pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
-    if let Err(e) = read_file(path, &mut world.conf_text) {
-        complain(b"cannot read ", path, e);
-        return 1;
-    }
+    let (conf, accounts) = world.scratch.pages().split_at_mut(TABLE_MAX_BYTES);
+    let (passwd, group) = accounts.split_at_mut(ACCOUNTS_MAX_BYTES);
+    let conf = match read_file(path, conf) {
+        Ok(text) => text,
+        Err(e) => {
+            complain(b"cannot read ", path, e);
+            return 1;
+        }
+    };
     let mut p = Buf::<256>::new();
     p.s(root).s(b"/etc/passwd");
-    if read_file(p.as_bytes(), &mut world.passwd_text).is_err() {
-        world.passwd_text.clear();
-    }
+    let passwd = read_file(p.as_bytes(), passwd).unwrap_or(&[]);
     p.clear();
     p.s(root).s(b"/etc/group");
-    if read_file(p.as_bytes(), &mut world.group_text).is_err() {
-        world.group_text.clear();
-    }
-    let accounts = EtcAccounts {
-        passwd: world.passwd_text.as_bytes(),
-        group: world.group_text.as_bytes(),
-    };
+    let group = read_file(p.as_bytes(), group).unwrap_or(&[]);
+    let accounts = EtcAccounts { passwd, group };
     let mut report = |line: u32, parts: &[&[u8]]| {
         let mut msg = Buf::<512>::new();
         msg.s(path).byte(b':').u(line.into()).s(b": ");
@@ -86,16 +88,9 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
         msg.byte(b'\n');
         write_all(sys::stderr(), msg.as_bytes());
     };
-    let errors = table::parse(
-        world.conf_text.as_bytes(),
-        &accounts,
-        &mut world.table,
-        &mut report,
-    );
+    let errors = table::parse(conf, &accounts, &mut world.table, &mut report);
     // The table keeps its own copies: the texts are not needed any more, and
     // on a router their pages are better given back.
-    world.conf_text.release();
-    world.passwd_text.release();
-    world.group_text.release();
+    sys::release(world.scratch.pages());
     errors
 }

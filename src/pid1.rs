@@ -136,12 +136,11 @@ fn console_on_stdio() {
 }
 
 fn set_hostname() {
-    let mut text = Buf::<256>::new();
-    if read_file(b"/etc/hostname", &mut text).is_err() {
+    let mut buf = [0u8; 256];
+    let Ok(text) = read_file(b"/etc/hostname", &mut buf) else {
         return;
-    }
+    };
     let name = text
-        .as_bytes()
         .split(|&b| b == b'\n')
         .next()
         .unwrap_or(b"")
@@ -181,7 +180,7 @@ pub fn signal_everyone(sig: u32) {
 /// The end of a shutdown, once every service is stopped and the grace after
 /// SIGTERM has passed: SIGKILL to what is left, sync, unmount, reboot.
 /// Returns only if `reboot(2)` itself fails.
-pub fn finish(verb: Verb, mounts: &mut Buf<{ crate::limits::TABLE_MAX_BYTES }>) {
+pub fn finish(verb: Verb, mounts: &mut [u8]) {
     signal_everyone(linux_raw_sys::general::SIGKILL);
     while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
     rustix::fs::sync();
@@ -200,12 +199,12 @@ pub fn finish(verb: Verb, mounts: &mut Buf<{ crate::limits::TABLE_MAX_BYTES }>) 
 
 /// Unmounts what /proc/mounts lists, newest first; what cannot be unmounted
 /// (the root, busy file systems) is remounted read-only.
-fn unmount_all(text: &mut Buf<{ crate::limits::TABLE_MAX_BYTES }>) {
-    if read_file(b"/proc/mounts", text).is_err() {
+fn unmount_all(buf: &mut [u8]) {
+    let Ok(text) = read_file(b"/proc/mounts", buf) else {
         let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
         return;
-    }
-    for line in text.as_bytes().rsplit(|&b| b == b'\n') {
+    };
+    for line in text.rsplit(|&b| b == b'\n') {
         let Some(point) = line.split(|&b| b == b' ').nth(1) else {
             continue;
         };

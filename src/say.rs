@@ -154,12 +154,6 @@ impl<const N: usize> Buf<N> {
         self.overflowed = false;
     }
 
-    /// Empties the buffer and gives its whole pages back to the kernel.
-    pub fn release(&mut self) {
-        self.clear();
-        sys::release(&mut self.bytes);
-    }
-
     /// Drops the first `n` bytes (those already written out).
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);

@@ -6,7 +6,6 @@ use crate::crash::Crash;
 use crate::ctl::Client;
 use crate::limits::*;
 use crate::ring::Ring;
-use crate::say::Buf;
 use crate::supervisor::Supervisor;
 use crate::sys::Fd;
 use crate::table::Table;
@@ -58,6 +57,38 @@ impl LogPace {
     }
 }
 
+/// Bytes of [`Scratch`]: the table file and the two account files.
+pub const SCRATCH_BYTES: usize = TABLE_MAX_BYTES + 2 * ACCOUNTS_MAX_BYTES;
+
+/// Memory needed only while the table loads, used through [`Scratch::pages`]
+/// alone on whole pages, so that all of it can be given back afterwards
+/// without a neighbour's page, or the length of a buffer, staying behind.
+/// (It is not aligned by type: the linker would pad the binary to align the
+/// whole .bss.)
+pub struct Scratch([u8; SCRATCH_BYTES + SCRATCH_PAGE]);
+
+const SCRATCH_PAGE: usize = 4096;
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    pub const fn new() -> Scratch {
+        Scratch([0; SCRATCH_BYTES + SCRATCH_PAGE])
+    }
+
+    /// The [`SCRATCH_BYTES`] of it that start on a page boundary.
+    pub fn pages(&mut self) -> &mut [u8] {
+        let skip = self.0.as_ptr().align_offset(SCRATCH_PAGE).min(SCRATCH_PAGE);
+        self.0
+            .get_mut(skip..skip + SCRATCH_BYTES)
+            .unwrap_or(&mut [])
+    }
+}
+
 pub struct World {
     pub table: Table,
     pub sup: Supervisor,
@@ -70,10 +101,9 @@ pub struct World {
     /// Read ends of readiness pipes, while a `ready = fd:N` service starts.
     pub ready: [Option<Fd>; MAX_SERVICES],
     pub clients: [Client; MAX_CLIENTS],
-    /// The table file, /etc/passwd and /etc/group while the table loads.
-    pub conf_text: Buf<TABLE_MAX_BYTES>,
-    pub passwd_text: Buf<ACCOUNTS_MAX_BYTES>,
-    pub group_text: Buf<ACCOUNTS_MAX_BYTES>,
+    /// The table file, /etc/passwd and /etc/group while the table loads;
+    /// /proc/mounts at PID 1's end.
+    pub scratch: Scratch,
 }
 
 impl World {
@@ -88,9 +118,7 @@ impl World {
             paces: [const { LogPace::new() }; MAX_SERVICES],
             ready: [const { None }; MAX_SERVICES],
             clients: [const { Client::new() }; MAX_CLIENTS],
-            conf_text: Buf::new(),
-            passwd_text: Buf::new(),
-            group_text: Buf::new(),
+            scratch: Scratch::new(),
         }
     }
 }

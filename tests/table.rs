@@ -139,3 +139,41 @@ fn check_of_a_missing_file_fails() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_table_of_the_largest_size_loads_and_one_byte_more_is_refused() {
+    // TABLE_MAX_BYTES (32 KiB): a service, then comment lines up to the size.
+    const MAX: usize = 32 * 1024;
+    let dir = TempDir::new();
+    let mut text = String::from("[only]\nrun = /bin/true\n");
+    while text.len() < MAX {
+        let line = "# padding to the largest table tend reads\n";
+        let room = MAX - text.len();
+        if room > line.len() {
+            text.push_str(line);
+        } else {
+            text.push_str(&"#".repeat(room - 1));
+            text.push('\n');
+        }
+    }
+    assert_eq!(text.len(), MAX);
+    let conf = dir.path().join("largest.conf");
+    fs::write(&conf, &text).unwrap();
+    let file = conf.to_str().unwrap();
+    let mut cmd = Command::new(tend_bin());
+    cmd.args(["check", file]);
+    let out = run_cmd(cmd, DEADLINE);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, format!("{file}: ok, 1 service\n"));
+
+    text.push('\n');
+    fs::write(&conf, &text).unwrap();
+    let mut cmd = Command::new(tend_bin());
+    cmd.args(["check", file]);
+    let out = run_cmd(cmd, DEADLINE);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!("tend: cannot read {file}: file too large\n")
+    );
+}
