@@ -123,7 +123,7 @@ impl<'a> Ring<'a> {
             // Room left in the open (or a new) record before the line limit.
             let room = self.limit.saturating_sub(self.open_len);
             let window = rest.get(..room).unwrap_or(rest);
-            let (take, close) = match window.iter().position(|&b| b == b'\n') {
+            let (take, close) = match newline(window) {
                 Some(i) => (i + 1, true),
                 None => (window.len(), window.len() >= room),
             };
@@ -323,11 +323,15 @@ impl<'a> Ring<'a> {
 
     /// The stamp and content length in the header at `pos`.
     fn header(&self, pos: u64) -> (u64, usize) {
-        let mut bytes = [0u8; RECORD_HEADER_BYTES];
         let (head, tail) = self.slices(pos, RECORD_HEADER_BYTES);
-        for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
-            *dst = *src;
-        }
+        let bytes = <[u8; RECORD_HEADER_BYTES]>::try_from(head).unwrap_or_else(|_| {
+            // Wrapped around the end of the buffer.
+            let mut bytes = [0u8; RECORD_HEADER_BYTES];
+            for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
+                *dst = *src;
+            }
+            bytes
+        });
         let [s0, s1, s2, s3, s4, s5, l0, l1] = bytes;
         let stamp = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, 0, 0]);
         (stamp, usize::from(u16::from_le_bytes([l0, l1])))
@@ -363,6 +367,28 @@ impl<'a> Ring<'a> {
         sys::copy(after, head);
         sys::copy(before, tail);
     }
+}
+
+/// The index of the first `\n` in `bytes`. Every byte a service logs goes
+/// through this scan, so it looks at eight at a time: a word XORed with
+/// `\n\n\n\n\n\n\n\n` has a zero byte exactly where a newline was, and
+/// `(x - 0x0101…) & !x & 0x8080…` is non-zero exactly when `x` has one.
+fn newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::MAX / 255;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_ne_bytes(word) ^ NEWLINES;
+        if x.wrapping_sub(ONES) & !x & (ONES << 7) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
 /// Bytes `line` takes once rendered by [`Ring::render_tail`].
@@ -526,6 +552,28 @@ mod tests {
         ring.push(4, &exact);
         assert_eq!(all(&ring).last().unwrap(), &(4, exact));
         balanced(&ring);
+    }
+
+    #[test]
+    fn newline_finds_the_first_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'x'; len];
+                // Bytes one off from a newline, and a second newline later,
+                // must not confuse the word-at-a-time test.
+                for (i, b) in bytes.iter_mut().enumerate() {
+                    *b = [b'\x0b', b'\x09', 0x8a, b'x'][i % 4];
+                }
+                if at < len {
+                    bytes[at] = b'\n';
+                    if at + 3 < len {
+                        bytes[at + 3] = b'\n';
+                    }
+                }
+                let want = bytes.iter().position(|&b| b == b'\n');
+                assert_eq!(newline(&bytes), want, "len {len}, newline at {at}");
+            }
+        }
     }
 
     #[test]
