@@ -130,6 +130,15 @@ impl<'a> Ring<'a> {
             let Some((chunk, after)) = rest.split_at_checked(take) else {
                 break;
             };
+            rest = after;
+            if close && !self.open {
+                // A whole line: its length is known, so the record goes in
+                // complete, with no open record in between.
+                self.make_room(RECORD_HEADER_BYTES + take);
+                self.write(self.end + HEADER, chunk);
+                self.commit(now_ms & STAMP_MASK, take);
+                continue;
+            }
             if self.open {
                 self.make_room(take);
             } else {
@@ -144,7 +153,6 @@ impl<'a> Ring<'a> {
             if close {
                 self.close();
             }
-            rest = after;
         }
     }
 
@@ -290,15 +298,30 @@ impl<'a> Ring<'a> {
         if !self.open {
             return;
         }
-        let len = self.open_len;
-        let [s0, s1, s2, s3, s4, s5, _, _] = self.open_stamp.to_le_bytes();
+        self.open = false;
+        let len = core::mem::take(&mut self.open_len);
+        self.commit(self.open_stamp, len);
+    }
+
+    /// Writes the header of the record at `end`, whose `len` content bytes
+    /// are in place, and makes it complete.
+    fn commit(&mut self, stamp: u64, len: usize) {
+        let [s0, s1, s2, s3, s4, s5, _, _] = stamp.to_le_bytes();
         let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_le_bytes();
-        self.write(self.end, &[s0, s1, s2, s3, s4, s5, l0, l1]);
+        let header = [s0, s1, s2, s3, s4, s5, l0, l1];
+        let at = self.index(self.end);
+        match self
+            .store_mut()
+            .get_mut(at..)
+            .and_then(|s| s.first_chunk_mut())
+        {
+            Some(slot) => *slot = header,
+            // Wrapped around the end of the buffer.
+            None => self.write(self.end, &header),
+        }
         self.end += HEADER + len as u64;
         self.complete_bytes += len as u64;
         self.lines += 1;
-        self.open = false;
-        self.open_len = 0;
     }
 
     /// Evicts the oldest complete records until `n` more bytes fit after the
@@ -365,7 +388,9 @@ impl<'a> Ring<'a> {
             return;
         };
         sys::copy(after, head);
-        sys::copy(before, tail);
+        if !tail.is_empty() {
+            sys::copy(before, tail);
+        }
     }
 }
 
