@@ -137,10 +137,9 @@ class Boot:
         self.ctx, self.label, self.pending = ctx, label, list(planned)
         board = ctx.board
         log = REPO / "target" / "qemu" / board / "logs" / f"{label}.log"
-        echo = None
-        if ctx.verbose:
-            def echo(text, _tag=f"[{board}/{label}] "):
-                ctx.report.say("".join(_tag + ln for ln in text.splitlines(True)).rstrip("\n"))
+        def say_tagged(text, _tag=f"[{board}/{label}] "):
+            ctx.report.say("".join(_tag + ln for ln in text.splitlines(True)).rstrip("\n"))
+        echo = say_tagged if ctx.verbose else None
         self.con = cons.Console([str(REPO / "qemu" / "boot"), board, "--no-build", *extra],
                                 name=f"{board}/{label}", log_path=str(log), echo=echo)
         self.dead = None
