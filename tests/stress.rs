@@ -10,7 +10,7 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -256,7 +256,8 @@ fn read_until(s: &mut UnixStream, want: &str) -> String {
         match std::io::Read::read(s, &mut buf) {
             Ok(0) => break,
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
         }
     }
     String::from_utf8_lossy(&got).into_owned()
@@ -299,7 +300,7 @@ fn out_of_descriptors_tend_survives_reports_and_recovers() {
     assert!(
         early
             .as_ref()
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            .is_err_and(|e| e.kind() == ErrorKind::WouldBlock),
         "no descriptor was free, yet the waiting client got {early:?}"
     );
     waiting.set_nonblocking(false).unwrap();

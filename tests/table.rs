@@ -63,6 +63,13 @@ fn check_errors(stderr: &str, file: &str) -> Vec<(u32, String)> {
     errs
 }
 
+/// `tend check FILE`.
+fn check(file: impl AsRef<std::ffi::OsStr>) -> Output {
+    let mut cmd = Command::new(tend_bin());
+    cmd.arg("check").arg(file);
+    run_cmd(cmd, DEADLINE)
+}
+
 #[test]
 fn a_bad_table_starts_nothing() {
     let dir = TempDir::new();
@@ -84,9 +91,7 @@ fn a_bad_table_starts_nothing() {
     assert!(!socket.exists(), "a bad table got a control socket");
     assert!(!out.stderr.contains("supervising"), "{}", out.stderr);
 
-    let mut cmd = Command::new(tend_bin());
-    cmd.args(["check", file]);
-    let out = run_cmd(cmd, DEADLINE);
+    let out = check(file);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, "");
     assert_eq!(
@@ -107,18 +112,14 @@ fn check_accepts_a_good_table() {
     )
     .unwrap();
     let file = conf.to_str().unwrap();
-    let mut cmd = Command::new(tend_bin());
-    cmd.args(["check", file]);
-    let out = run_cmd(cmd, DEADLINE);
+    let out = check(file);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, format!("{file}: ok, 2 services\n"));
     assert_eq!(out.stderr, "");
 
     // The example table of the repository is good too.
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/boards/host/tend.conf");
-    let mut cmd = Command::new(tend_bin());
-    cmd.args(["check", example]);
-    let out = run_cmd(cmd, DEADLINE);
+    let out = check(example);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout.starts_with(&format!("{example}: ok, ")),
@@ -130,9 +131,7 @@ fn check_accepts_a_good_table() {
 fn check_of_a_missing_file_fails() {
     let dir = TempDir::new();
     let missing = dir.path().join("missing.conf");
-    let mut cmd = Command::new(tend_bin());
-    cmd.arg("check").arg(&missing);
-    let out = run_cmd(cmd, DEADLINE);
+    let out = check(&missing);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr.starts_with("tend: ") && out.stderr.contains("missing.conf"),
@@ -160,17 +159,13 @@ fn a_table_of_the_largest_size_loads_and_one_byte_more_is_refused() {
     let conf = dir.path().join("largest.conf");
     fs::write(&conf, &text).unwrap();
     let file = conf.to_str().unwrap();
-    let mut cmd = Command::new(tend_bin());
-    cmd.args(["check", file]);
-    let out = run_cmd(cmd, DEADLINE);
+    let out = check(file);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, format!("{file}: ok, 1 service\n"));
 
     text.push('\n');
     fs::write(&conf, &text).unwrap();
-    let mut cmd = Command::new(tend_bin());
-    cmd.args(["check", file]);
-    let out = run_cmd(cmd, DEADLINE);
+    let out = check(file);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr,
