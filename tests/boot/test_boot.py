@@ -96,8 +96,13 @@ def need(cond, message):
 
 def read_table(board):
     """The services of boards/BOARD/tend.conf, in order: name -> keys."""
+    return read_table_file(REPO / "boards" / board / "tend.conf")
+
+
+def read_table_file(path):
+    """The services of the table at `path`, in order: name -> keys."""
     services, cur = {}, None
-    for line in (REPO / "boards" / board / "tend.conf").read_text().splitlines():
+    for line in Path(path).read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue

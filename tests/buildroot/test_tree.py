@@ -64,6 +64,8 @@ STUB_MK = HERE / "stub" / "buildroot.mk"
 WORK = REPO / "target" / "buildroot-tests"
 CARGO_HOME_BR = WORK / "br-cargo-home"
 DEFCONFIGS = ["tend_qemu_x86_64_defconfig", "tend_qemu_arm_vexpress_defconfig"]
+# What a local build's copy of the checkout leaves out (package/tend/tend.mk).
+COPY_EXCLUSIONS = "--exclude=/target --filter=':- .gitignore'"
 BUILDROOT_DIR = os.environ.get("BUILDROOT_DIR")
 
 # What Buildroot's skeleton (system/skeleton) has in /etc/passwd and
@@ -674,7 +676,7 @@ def test_mk_sources():
         eq((mk.get("TEND_PRE_CONFIGURE_HOOKS", TEND_OVERRIDE_SRCDIR="/src").split(),
             mk.get("HOST_TEND_PRE_CONFIGURE_HOOKS", TEND_OVERRIDE_SRCDIR="/src").split(),
             mk.get("TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS", TEND_OVERRIDE_SRCDIR="/src")),
-           (["TEND_VENDOR_CRATES"], ["TEND_VENDOR_CRATES"], "--exclude=/target"), "TEND_OVERRIDE_SRCDIR")
+           (["TEND_VENDOR_CRATES"], ["TEND_VENDOR_CRATES"], COPY_EXCLUSIONS), "TEND_OVERRIDE_SRCDIR")
     select(k, BR2_PACKAGE_TEND_LOCAL_SRC="$(BR2_EXTERNAL_TEND_PATH)/..")
     with tempfile.TemporaryDirectory() as tmp:
         mk = Mk(k, tmp)
@@ -682,7 +684,47 @@ def test_mk_sources():
         eq((mk.get("TEND_PRE_CONFIGURE_HOOKS").split(), mk.get("HOST_TEND_PRE_CONFIGURE_HOOKS").split()),
            (["TEND_VENDOR_CRATES"], ["TEND_VENDOR_CRATES"]), "vendoring of a local tree")
         for v in ("TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS", "HOST_TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS"):
-            eq(mk.get(v), "--exclude=/target", v)
+            eq(mk.get(v), COPY_EXCLUSIONS, v)
+
+
+@test
+def test_local_copy_leaves_out_what_git_ignores():
+    """A local build copies the checkout as git sees it: after a fuzz run,
+    fuzz/target (hundreds of MB) and a corpus that changes while rsync reads
+    it made two Buildroot tests fail with rsync's "file has vanished"."""
+    need(shutil.which("rsync"), "rsync is missing")
+    need((REPO / ".git").exists() and shutil.which("git"), "not a git checkout")
+    k = system("x86_64")
+    select(k, "BR2_PACKAGE_TEND", BR2_PACKAGE_TEND_LOCAL_SRC="$(BR2_EXTERNAL_TEND_PATH)/..")
+    with tempfile.TemporaryDirectory() as tmp:
+        exclusions = Mk(k, tmp).get("TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS")
+    # What a fuzz run and a Python run leave behind, if they have not yet.
+    planted = [REPO / "fuzz" / "target" / "tend-test-planted",
+               REPO / "fuzz" / "corpus" / "table" / "tend-test-planted",
+               REPO / "tests" / "__pycache__" / "tend-test-planted.pyc"]
+    made = []
+    try:
+        for p in planted:
+            if not p.exists():
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_text("planted by test_tree.py\n")
+                made.append(p)
+        with tempfile.TemporaryDirectory() as tmp:
+            dst = Path(tmp) / "tend-custom"
+            # Buildroot's own command (package/pkg-generic.mk, RSYNC_VCS_EXCLUSIONS)
+            check_run(["rsync", "-au", "--chmod=u=rwX,go=rX", *shlex.split(exclusions),
+                       "--exclude", ".svn", "--exclude", ".git", "--exclude", ".hg",
+                       "--exclude", ".bzr", "--exclude", "CVS", str(REPO) + "/", str(dst)])
+            copied = {str(p.relative_to(dst)) for p in dst.rglob("*") if not p.is_dir()}
+        seen = check_run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
+                          "--exclude-standard"]).stdout.split("\0")
+        wanted = {f for f in seen if f and (REPO / f).is_file()}
+    finally:
+        for p in made:
+            p.unlink()
+    extra = sorted(copied - wanted)
+    eq(extra[:10], [], "copied, though git ignores them")
+    eq(sorted(wanted - copied)[:10], [], "not copied, though git tracks or sees them")
 
 
 @test

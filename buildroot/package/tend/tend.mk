@@ -32,7 +32,10 @@ TEND_DEPENDENCIES = host-tend
 # vendored its crates the way its download step does for a tarball
 # (support/download/cargo-post-process): vendor them here, from
 # Buildroot's cargo home, before cargo builds --offline. Only the first
-# build needs crates.io. The copy leaves out cargo's own target/.
+# build needs crates.io. The copy leaves out what the checkout's
+# .gitignore files leave out (cargo's target/, the fuzzers' target/,
+# corpus/ and artifacts/): a fuzz run in the checkout writes hundreds of
+# megabytes there and changes its corpus while rsync reads it.
 define TEND_VENDOR_CRATES
 	mkdir -p $(@D)/.cargo $(BR_CARGO_HOME)
 	cd $(@D) && $(HOST_MAKE_ENV) CARGO_HOME=$(BR_CARGO_HOME) \
@@ -40,12 +43,13 @@ define TEND_VENDOR_CRATES
 		'cargo vendor --offline --locked VENDOR >.cargo/config.toml 2>/dev/null || \
 		cargo vendor --locked VENDOR >.cargo/config.toml'
 endef
+TEND_COPY_EXCLUSIONS = --exclude=/target --filter=':- .gitignore'
 ifneq ($(TEND_LOCAL_SRC)$(TEND_OVERRIDE_SRCDIR),)
-TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude=/target
+TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = $(TEND_COPY_EXCLUSIONS)
 TEND_PRE_CONFIGURE_HOOKS += TEND_VENDOR_CRATES
 endif
 ifneq ($(TEND_LOCAL_SRC)$(TEND_OVERRIDE_SRCDIR)$(HOST_TEND_OVERRIDE_SRCDIR),)
-HOST_TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude=/target
+HOST_TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = $(TEND_COPY_EXCLUSIONS)
 HOST_TEND_PRE_CONFIGURE_HOOKS += TEND_VENDOR_CRATES
 endif
 
