@@ -348,10 +348,13 @@ def test_the_pages_render_without_warnings():
         assert p.returncode == 0 and not p.stderr, "groff %s: %s" % (page.name, p.stderr)
         if shutil.which("man"):
             for width in ("80", "64"):
-                env = dict(os.environ, MANWIDTH=width)
+                env = dict(os.environ, MANWIDTH=width, LC_ALL="C.UTF-8")
                 env.pop("MAN_KEEP_FORMATTING", None)
                 p = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True, text=True, env=env)
-                assert p.returncode == 0 and not p.stderr, "man -l %s at %s columns: %s" % (page.name, width, p.stderr)
+                # (Only what troff says counts: a host without the locale
+                # makes man itself complain.)
+                said = [line for line in p.stderr.splitlines() if "locale" not in line]
+                assert p.returncode == 0 and not said, "man -l %s at %s columns: %s" % (page.name, width, p.stderr)
                 assert "NOT YET IMPLEMENTED" in p.stdout and "SEE ALSO" in p.stdout, page.name
 
 
