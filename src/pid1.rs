@@ -1,4 +1,4 @@
-//! PID 1's own duties (DESIGN 1.4): the file systems every service expects,
+//! PID 1's own duties (tend(8)): the file systems every service expects,
 //! the console on descriptors 0–2, the hostname, ctrl-alt-del as SIGINT, the
 //! built-in rescue table, and the end of an orderly shutdown: every process
 //! told to go, then killed, disks synced and unmounted, `reboot(2)`.

@@ -1,5 +1,5 @@
-//! What `tend status` shows: the table of services (DESIGN 1.2), the JSON
-//! form, and the words for a service's last exit.
+//! What `tend status` shows: the table of services (tend(8), STATUS), the
+//! JSON form, and the words for a service's last exit.
 //!
 //! Rendering goes one row at a time into the caller's buffer, so a reply of
 //! any length streams through a small, fixed client buffer.

@@ -1,4 +1,4 @@
-//! The control socket and the client commands (DESIGN 1.2): status and its
+//! The control socket and the client commands (tend(8)): status and its
 //! JSON, exit codes, who may connect, clients that misbehave, and
 //! start/stop/restart/signal.
 

@@ -1,4 +1,4 @@
-//! The log rings (DESIGN 1.3): stamped whole lines, oldest dropped first,
+//! The log rings (tend(8), LOGS): stamped whole lines, oldest dropped first,
 //! long lines split, exact counters, `tend log -n` and `-f`, and the
 //! last-crash record.
 

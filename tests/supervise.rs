@@ -1,4 +1,4 @@
-//! Supervision behaviour (DESIGN 1.3): restarts, backoff, ordering and
+//! Supervision behaviour (tend(8)): restarts, backoff, ordering and
 //! readiness, exec failures, stop timeouts, orphans, descriptors, identity,
 //! orderly shutdown.
 

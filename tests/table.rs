@@ -1,4 +1,4 @@
-//! Tables that do not load (DESIGN 1.1): `tend supervise` starts nothing and
+//! Tables that do not load (tend.conf(5)): `tend supervise` starts nothing and
 //! exits 100; `tend check` reports the same errors and exits 1, or 0 for a
 //! good table.
 

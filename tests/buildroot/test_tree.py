@@ -806,7 +806,7 @@ def qemu_layout():
     """The paths of tend and its table in the QEMU boot image (qemu/build)."""
     build = REPO / "qemu" / "build"
     if not build.exists():
-        return {"/usr/bin/tend", "/sbin/init"}, "/etc/tend.conf", "qemu/build absent: the layout DESIGN.md states"
+        return {"/usr/bin/tend", "/sbin/init"}, "/etc/tend.conf", "qemu/build absent: the layout README.md states"
     text = build.read_text()
     binary = re.findall(r'^\s*cp "\$tend" "\$root(/\S+?)"', text, re.M)
     assert len(binary) == 1, "qemu/build: where tend is copied: %s" % binary
