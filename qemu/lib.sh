@@ -19,8 +19,8 @@ all_boards() {
 }
 
 # load_board NAME: sets BOARD, BOARD_DIR, the qemu.conf variables, TARGET
-# (the Rust target triple), CMDLINE, and the cache paths of its kernel and
-# busybox.
+# (the Rust target triple), CMDLINE, TABLE (the board's tend.conf, else
+# boards/common/tend.conf), and the cache paths of its kernel and busybox.
 load_board() {
   BOARD=${1%/}
   BOARD=${BOARD##*/}
@@ -40,6 +40,9 @@ load_board() {
   BUSYBOX=$ARCH_CACHE/busybox-static/busybox
   BUSYBOX_APPLETS=$ARCH_CACHE/busybox-static/applets
   OUT=$REPO/target/qemu/$BOARD
+  # What every board shares (boards/common), unless the board has its own.
+  TABLE=$BOARD_DIR/tend.conf
+  [ -f "$TABLE" ] || TABLE=$REPO/boards/common/tend.conf
 }
 
 # The name qemu-user gives an architecture (to run a foreign busybox).

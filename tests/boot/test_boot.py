@@ -95,8 +95,10 @@ def need(cond, message):
 # --- the board's table ---------------------------------------------------------------
 
 def read_table(board):
-    """The services of boards/BOARD/tend.conf, in order: name -> keys."""
-    return read_table_file(REPO / "boards" / board / "tend.conf")
+    """The services of the board's table (boards/BOARD/tend.conf, else
+    boards/common/tend.conf, as qemu/build picks), in order: name -> keys."""
+    own = REPO / "boards" / board / "tend.conf"
+    return read_table_file(own if own.exists() else REPO / "boards" / "common" / "tend.conf")
 
 
 def read_table_file(path):

@@ -739,6 +739,14 @@ def test_mk_busybox_fixups_and_hooks():
     eq(get(k, "TEND_POST_INSTALL_TARGET_HOOKS"), ["TEND_INSTALL_SBIN_INIT"], "install hooks")
     eq(get(k, "TEND_ROOTFS_PRE_CMD_HOOKS"), ["TEND_CHECK_TABLE"], "rootfs hooks")
     eq(get(k, "TEND_TARGET_FINALIZE_HOOKS"), ["TEND_INSTALL_TABLE"], "finalize hooks")
+    eq(get(k, "HOST_TEND_POST_INSTALL_HOOKS"), ["HOST_TEND_INSTALL_MAN_PAGES"], "host install hooks")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(REPO / "man", src / "man")
+        Mk(k, tmp).do("HOST_TEND_INSTALL_MAN_PAGES", src)
+        for page in ("man8/tend.8", "man5/tend.conf.5"):
+            eq((Path(tmp) / "host" / "share" / "man" / page).read_bytes(),
+               (REPO / "man" / Path(page).name).read_bytes(), "host-tend's " + page)
     k.syms["BR2_PACKAGE_TEND_SBIN_INIT"].set_value(0)
     eq(get(k, "TEND_BUSYBOX_CONFIG_FIXUPS"), off, "tend as init, no /sbin/init link")
     eq(get(k, "TEND_POST_INSTALL_TARGET_HOOKS"), [], "install hooks without the link")
@@ -812,7 +820,7 @@ def qemu_layout():
     assert len(binary) == 1, "qemu/build: where tend is copied: %s" % binary
     links = dict((dst, src) for src, dst in re.findall(r'^\s*ln -sf? (\S+) "\$root(/\S+?)"', text, re.M))
     tend_paths = set(binary) | {dst for dst, src in links.items() if src == binary[0]}
-    tables = re.findall(r'^\s*cp "\$BOARD_DIR/tend.conf" "\$root(/\S+?)"', text, re.M)
+    tables = re.findall(r'^\s*cp "\$TABLE" "\$root(/\S+?)"', text, re.M)
     assert len(tables) == 1, "qemu/build: where the table goes: %s" % tables
     return tend_paths, tables[0], "qemu/build"
 

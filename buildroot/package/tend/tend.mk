@@ -151,5 +151,14 @@ define TEND_CHECK_TABLE
 endef
 TEND_ROOTFS_PRE_CMD_HOOKS += TEND_CHECK_TABLE
 
+# The manual pages, tend(8) and tend.conf(5), on the build machine beside
+# host-tend, for whoever writes the table: `man -M $(HOST_DIR)/share/man
+# tend.conf`. (Buildroot removes /usr/share/man from every target.)
+define HOST_TEND_INSTALL_MAN_PAGES
+	$(INSTALL) -D -m 0644 $(@D)/man/tend.8 $(HOST_DIR)/share/man/man8/tend.8
+	$(INSTALL) -D -m 0644 $(@D)/man/tend.conf.5 $(HOST_DIR)/share/man/man5/tend.conf.5
+endef
+HOST_TEND_POST_INSTALL_HOOKS += HOST_TEND_INSTALL_MAN_PAGES
+
 $(eval $(cargo-package))
 $(eval $(host-cargo-package))
