@@ -208,6 +208,7 @@ pub(crate) mod msg {
     pub const NO_KEY: &[u8] = b"missing key before \"=\"";
     pub const KEY: &[u8] = b"unknown key \"%\"";
     pub const DUP_KEY: &[u8] = b"duplicate key \"%\"";
+    pub const WITHOUT_FEATURE: &[u8] = b": this tend is built without ";
     pub const NO_VALUE: &[u8] = b"%: missing value";
     pub const QUOTE: &[u8] = b"run: missing closing '";
     pub const DQUOTE: &[u8] = b"run: missing closing \"";
@@ -281,6 +282,11 @@ impl Errs<'_> {
 
     fn at(&mut self, line: u32, msg: &[u8], text: &[u8]) {
         self.say(line, msg, text, 0);
+    }
+
+    /// Reports `first`, then `msg`, then `last`.
+    fn at2(&mut self, line: u32, first: &[u8], msg: &[u8], last: &[u8]) {
+        self.report(line, &[first, msg, last]);
     }
 
     /// `found`, or when there is none, reports `msg` about `text`.
@@ -789,6 +795,42 @@ console = yes
                 assert_eq!(t.strings(s.env).count(), 0);
             }
         }
+    }
+
+    #[test]
+    fn every_key_has_one_row_and_run_comes_first() {
+        // A new Key without a slot here does not build.
+        let slot = |k: Key| match k {
+            Key::Run => 0,
+            Key::Type => 1,
+            Key::Restart => 2,
+            Key::After => 3,
+            Key::Ready => 4,
+            Key::Log => 5,
+            Key::Console => 6,
+            Key::User => 7,
+            Key::Group => 8,
+            Key::Env => 9,
+            Key::Chdir => 10,
+            Key::StopSignal => 11,
+            Key::StopTimeout => 12,
+        };
+        let mut rows = [0; 13];
+        for def in KEYS {
+            rows[slot(def.key)] += 1;
+            assert!(
+                def.feature.is_none_or(|(_, built)| built),
+                "no feature is left out by default"
+            );
+        }
+        assert_eq!(rows, [1; 13]);
+        assert_eq!(KEYS[0].key, Key::Run);
+        assert_eq!(RUN_SEEN, 1);
+        let names: Vec<&[u8]> = KEYS.iter().map(|d| d.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
     }
 
     #[test]

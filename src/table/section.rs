@@ -10,9 +10,67 @@ pub(super) const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
 /// Smallest ring that is not 0.
 pub(super) const LOG_MIN_BYTES: u64 = 256;
 
-/// The keys that a section may give only once, `run` first.
-pub(super) const ONCE: &[u8] =
-    b"run type restart ready log console user group chdir stop-signal stop-timeout";
+/// A key of a service section. Adding one: a variant here, its row in
+/// [`KEYS`], its arm in [`Section::apply`] (the match has no wildcard, so a
+/// key without an arm does not build), and its entry in tend.conf(5).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub(super) enum Key {
+    Run,
+    Type,
+    Restart,
+    After,
+    Ready,
+    Log,
+    Console,
+    User,
+    Group,
+    Env,
+    Chdir,
+    StopSignal,
+    StopTimeout,
+}
+
+/// How a key is written in the table, and what the parser knows of it.
+pub(super) struct KeyDef {
+    pub(super) name: &'static [u8],
+    pub(super) key: Key,
+    /// Given more than once, its values add up (`after`, `env`); otherwise
+    /// a second one is an error.
+    pub(super) repeat: bool,
+    /// The cargo feature the key needs, and whether this tend has it: a key
+    /// of a left-out feature is an error that names the feature.
+    pub(super) feature: Option<(&'static [u8], bool)>,
+}
+
+const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
+    KeyDef {
+        name,
+        key,
+        repeat,
+        feature: None,
+    }
+}
+
+/// Every key of a service section, `run` first (its bit in
+/// [`Section::seen`] is [`RUN_SEEN`]).
+pub(super) const KEYS: &[KeyDef] = &[
+    key(b"run", Key::Run, false),
+    key(b"type", Key::Type, false),
+    key(b"restart", Key::Restart, false),
+    key(b"after", Key::After, true),
+    key(b"ready", Key::Ready, false),
+    key(b"log", Key::Log, false),
+    key(b"console", Key::Console, false),
+    key(b"user", Key::User, false),
+    key(b"group", Key::Group, false),
+    key(b"env", Key::Env, true),
+    key(b"chdir", Key::Chdir, false),
+    key(b"stop-signal", Key::StopSignal, false),
+    key(b"stop-timeout", Key::StopTimeout, false),
+];
+// One bit of `seen` per key.
+const _: () = assert!(KEYS.len() <= 32);
 /// The bit of `run` in [`Section::seen`].
 pub(super) const RUN_SEEN: u32 = 1;
 
@@ -31,7 +89,7 @@ pub(super) const YES_NO: &[(&[u8], bool)] = &[(b"yes", true), (b"no", false)];
 pub(super) struct Section<'a> {
     pub(super) name: &'a [u8],
     pub(super) line: u32,
-    /// Keys seen, one bit per word of [`ONCE`].
+    /// Keys seen, one bit per row of [`KEYS`].
     pub(super) seen: u32,
     pub(super) run: Option<&'a [u8]>,
     pub(super) argc: u8,
@@ -63,55 +121,65 @@ impl<'a> Section<'a> {
         acc: &dyn Accounts,
         errs: &mut Errs,
     ) {
-        if let Some(bit) = ONCE.split(|&b| b == b' ').position(|k| k == key) {
-            let bit = 1 << bit;
-            if self.seen & bit != 0 {
-                return errs.at(line, msg::DUP_KEY, key);
-            }
-            self.seen |= bit;
-        } else if key.is_empty() {
+        if key.is_empty() {
             return errs.at(line, msg::NO_KEY, b"");
-        } else if key != b"after" && key != b"env" {
-            return errs.at(line, msg::KEY, key);
         }
+        let Some(index) = KEYS.iter().position(|k| k.name == key) else {
+            return errs.at(line, msg::KEY, key);
+        };
+        let Some(def) = KEYS.get(index) else {
+            return;
+        };
+        if let Some((feature, false)) = def.feature {
+            return errs.at2(line, key, msg::WITHOUT_FEATURE, feature);
+        }
+        let bit = 1u32 << index;
+        if self.seen & bit != 0 && !def.repeat {
+            return errs.at(line, msg::DUP_KEY, key);
+        }
+        self.seen |= bit;
         if value.is_empty() {
             return errs.at(line, msg::NO_VALUE, key);
         }
+        self.apply(def.key, line, value, acc, errs);
+    }
+
+    /// Checks and keeps `value`, given to `key` at `line`.
+    fn apply(&mut self, key: Key, line: u32, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
         match key {
-            b"run" => match words(value, &mut |_| {}) {
+            Key::Run => match words(value, &mut |_| {}) {
                 Ok(argc) => (self.run, self.argc) = (Some(value), argc),
                 Err(why) => errs.say(line, why, b"", MAX_ARGS),
             },
-            b"type" => self.kind = errs.check(choice(value, KINDS), line, msg::TYPE, value),
-            b"restart" => {
+            Key::Type => self.kind = errs.check(choice(value, KINDS), line, msg::TYPE, value),
+            Key::Restart => {
                 self.restart = errs.check(choice(value, RESTARTS), line, msg::RESTART, value)
             }
-            b"after" => self.after(line, value, errs),
-            b"ready" => self.ready(line, value, errs),
-            b"log" => match parse_size(value) {
+            Key::After => self.after(line, value, errs),
+            Key::Ready => self.ready(line, value, errs),
+            Key::Log => match parse_size(value) {
                 Some(1..LOG_MIN_BYTES) => errs.at(line, msg::LOG_MIN, b""),
                 Some(n) => self.log = Some((u32::try_from(n).unwrap_or(u32::MAX), line)),
                 None => errs.at(line, msg::SIZE, value),
             },
-            b"console" => {
+            Key::Console => {
                 self.console = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value)
             }
-            b"user" => self.user(line, value, acc, errs),
-            b"group" => {
+            Key::User => self.user(line, value, acc, errs),
+            Key::Group => {
                 let gid = id_number(value).or_else(|| acc.group(value));
                 self.group = errs.check(gid, line, msg::GROUP, value);
             }
-            b"env" => self.env(line, value, errs),
-            b"chdir" => {
+            Key::Env => self.env(line, value, errs),
+            Key::Chdir => {
                 let dir = Some(value).filter(|v| v.starts_with(b"/"));
                 self.chdir = errs.check(dir, line, msg::CHDIR, value);
             }
-            b"stop-signal" => {
+            Key::StopSignal => {
                 let sig = crate::signal::number(value);
                 self.stop_signal = errs.check(sig, line, msg::SIGNAL, value);
             }
-            // "stop-timeout", the last key left.
-            _ => match parse_duration(value) {
+            Key::StopTimeout => match parse_duration(value) {
                 Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => self.stop_timeout = u32::try_from(ms).ok(),
                 Some(_) => errs.at(line, msg::TIMEOUT_MAX, b""),
                 None => errs.at(line, msg::DURATION, value),

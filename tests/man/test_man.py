@@ -135,12 +135,12 @@ def table_sources():
 
 
 def code_keys():
-    """Every key the table parser accepts: the keys it allows once, the keys
-    it compares `key` with, and the keys it matches on."""
+    """Every key the table parser accepts: the rows of its key table, the
+    keys it compares `key` with, and the keys it matches on."""
     src = table_sources()
     keys = set()
-    for m in re.finditer(r'const\s+ONCE\s*:\s*&\[u8\]\s*=\s*b"([^"]*)"', src):
-        keys |= set(m.group(1).split())
+    # The rows of section.rs's KEYS table: key(b"NAME", Key::…, …).
+    keys |= set(re.findall(r'\bkey\(b"([^"]+)",\s*Key::', src))
     keys |= set(re.findall(r'\bkey\s*[!=]=\s*b"([^"]+)"', src))
     keys |= set(re.findall(r'Line::Pair\(b"([^"]+)"', src))
     pair = re.search(r"fn pair\(.*?\n    }\n", src, re.S)
