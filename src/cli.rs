@@ -62,7 +62,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
         .unwrap_or(DEFAULT_SOCKET);
     if rustix::process::getpid().is_init() {
         let opt = Options {
-            table: DEFAULT_TABLE,
+            table: pid1_table(args),
             socket,
             pid1: true,
         };
@@ -105,6 +105,39 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
         }
         _ => client(args, socket),
     }
+}
+
+/// The table PID 1 supervises: FILE of `supervise -c FILE` (given after
+/// `--` on the kernel command line, or by a wrapper's exec), else
+/// /etc/tend.conf. PID 1 never refuses to start: any other argument (the
+/// kernel hands init the words of its command line it does not know) is
+/// said on the console and passed over.
+#[inline(never)]
+fn pid1_table(args: &dyn Argv) -> &[u8] {
+    let mut table = DEFAULT_TABLE;
+    let mut ignored = Buf::<200>::new();
+    let mut i = 1;
+    while let Some(a) = args.get(i) {
+        i += 1;
+        match (a, args.get(i)) {
+            (b"supervise", _) if i == 2 => {}
+            (b"-c", Some(file)) if !file.is_empty() => {
+                table = file;
+                i += 1;
+            }
+            _ => {
+                ignored.byte(b' ').s(a);
+            }
+        }
+    }
+    if !ignored.is_empty() {
+        let mut msg = Buf::<260>::new();
+        msg.s(b"tend: as PID 1, ignoring arguments:")
+            .s(ignored.as_bytes())
+            .s(b" (only supervise -c FILE is taken)\n");
+        write_all(sys::stderr(), msg.as_bytes());
+    }
+    table
 }
 
 /// A client command. Not inlined: its buffers would otherwise sit in

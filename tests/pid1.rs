@@ -64,6 +64,12 @@ impl Init {
     /// Boots tend as the init of new namespaces with `table` as
     /// /etc/tend.conf.
     fn boot(name: &str, table: &str) -> Init {
+        Self::boot_with(name, table, &[])
+    }
+
+    /// Boots tend as above, with `args` after its name, as the kernel gives
+    /// init the words after `--` on its command line.
+    fn boot_with(name: &str, table: &str, args: &[&str]) -> Init {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("pid1-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -77,12 +83,18 @@ impl Init {
         assert!(status.success(), "copy /etc");
         fs::write(etc.join("tend.conf"), table).unwrap();
         fs::write(etc.join("hostname"), "tend-pid1-test\n").unwrap();
+        fs::write(
+            etc.join("tend-other.conf"),
+            "[other]\nrun = /bin/sleep 1000\n",
+        )
+        .unwrap();
         let (pty, slave) = open_pty();
         let tty = || File::options().read(true).write(true).open(&slave).unwrap();
         let script = format!(
-            "mount --bind {} /etc && exec {}",
+            "mount --bind {} /etc && exec {} {}",
             etc.display(),
-            tend_bin().display()
+            tend_bin().display(),
+            args.join(" ")
         );
         let child = Command::new("unshare")
             .args([
@@ -262,4 +274,27 @@ fn a_broken_table_gives_the_rescue_shell_and_reboot_by_signal_works() {
         "reboot ends a PID namespace with SIGHUP"
     );
     init.expect("sending SIGKILL to every process; reboot");
+}
+
+#[test]
+fn supervise_dash_c_is_honoured_as_pid1_and_other_arguments_are_passed_over() {
+    let table = "[default]\nrun = /bin/sleep 1000\n";
+    let init = Init::boot_with(
+        "dash-c",
+        table,
+        &["supervise", "-c", "/etc/tend-other.conf"],
+    );
+    init.expect("supervising 1 service from /etc/tend-other.conf");
+    let status = init.tend(&["status"]);
+    assert!(
+        status.stdout.contains("other") && !status.stdout.contains("default"),
+        "{status:?}"
+    );
+    drop(init);
+    // The kernel hands init the words of its command line it does not know.
+    let init = Init::boot_with("args", table, &["single", "-c"]);
+    init.expect("tend: as PID 1, ignoring arguments: single -c");
+    init.expect("supervising 1 service from /etc/tend.conf");
+    let status = init.tend(&["status"]);
+    assert!(status.stdout.contains("default"), "{status:?}");
 }
