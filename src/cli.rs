@@ -115,7 +115,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
 #[inline(never)]
 fn pid1_table(args: &dyn Argv) -> &[u8] {
     let mut table = DEFAULT_TABLE;
-    let mut ignored = Buf::<200>::new();
+    let mut said = false;
     let mut i = 1;
     while let Some(a) = args.get(i) {
         i += 1;
@@ -126,16 +126,17 @@ fn pid1_table(args: &dyn Argv) -> &[u8] {
                 i += 1;
             }
             _ => {
-                ignored.byte(b' ').s(a);
+                if !said {
+                    write_all(sys::stderr(), b"tend: as PID 1, ignoring arguments:");
+                    said = true;
+                }
+                write_all(sys::stderr(), b" ");
+                write_all(sys::stderr(), a);
             }
         }
     }
-    if !ignored.is_empty() {
-        let mut msg = Buf::<260>::new();
-        msg.s(b"tend: as PID 1, ignoring arguments:")
-            .s(ignored.as_bytes())
-            .s(b" (only supervise -c FILE is taken)\n");
-        write_all(sys::stderr(), msg.as_bytes());
+    if said {
+        write_all(sys::stderr(), b" (only supervise -c FILE is taken)\n");
     }
     table
 }
