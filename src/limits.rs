@@ -67,9 +67,11 @@ pub const STABLE_RUN_MS: u64 = 1_000;
 pub const STOP_TIMEOUT_DEFAULT_MS: u32 = 5_000;
 
 /// Descriptors tend holds at most: per service a log pipe (2) and, while it
-/// starts, a readiness pipe (1); the clients; the listening socket and its
-/// spare, the signalfd, /dev/null and fds 0–2.
-pub const FD_BUDGET: usize = MAX_SERVICES * 3 + MAX_CLIENTS + 7;
+/// starts, a readiness pipe (1) and the pipe that confirms its exec (1);
+/// the clients; the listening socket and its spare, the signalfd, /dev/null
+/// and fds 0–2. (While one service is forked, 2 more for a moment: the
+/// write ends of its two pipes.)
+pub const FD_BUDGET: usize = MAX_SERVICES * 4 + MAX_CLIENTS + 7;
 /// Entries of the poll set: signalfd, listener, log pipes, readiness pipes,
-/// clients.
-pub const POLL_MAX: usize = 2 + MAX_SERVICES * 2 + MAX_CLIENTS;
+/// exec-confirmation pipes, clients.
+pub const POLL_MAX: usize = 2 + MAX_SERVICES * 3 + MAX_CLIENTS;

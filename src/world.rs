@@ -100,6 +100,9 @@ pub struct World {
     pub paces: [LogPace; MAX_SERVICES],
     /// Read ends of readiness pipes, while a `ready = fd:N` service starts.
     pub ready: [Option<Fd>; MAX_SERVICES],
+    /// Read ends of the close-on-exec pipes of children whose exec is not
+    /// confirmed yet (see `spawn`).
+    pub execs: [Option<Fd>; MAX_SERVICES],
     pub clients: [Client; MAX_CLIENTS],
     /// The table file, /etc/passwd and /etc/group while the table loads;
     /// /proc/mounts at PID 1's end.
@@ -117,6 +120,7 @@ impl World {
             pipes: [const { None }; MAX_SERVICES],
             paces: [const { LogPace::new() }; MAX_SERVICES],
             ready: [const { None }; MAX_SERVICES],
+            execs: [const { None }; MAX_SERVICES],
             clients: [const { Client::new() }; MAX_CLIENTS],
             scratch: Scratch::new(),
         }
