@@ -192,12 +192,14 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
                 Src::Log(i) => {
                     let i = usize::from(i);
                     if let (Some(Some(pipe)), Some(ring), Some(pace)) = (
-                        world.pipes.get(i),
+                        world.pipes.get_mut(i),
                         world.rings.get_mut(i),
                         world.paces.get_mut(i),
                     ) {
                         if pace.read_now(now) {
                             more_input |= drain(pipe, ring, now);
+                        } else if pipe.flood_budget == 0 {
+                            grow_for_flood(pipe);
                         }
                     }
                 }
@@ -361,10 +363,19 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
         rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
         if let Some(p) = world.pipes.get_mut(i) {
-            *p = Some(LogPipe { read, write });
+            *p = Some(LogPipe::new(read, write));
         }
     }
     Ok(())
+}
+
+/// A flooding service's pipe, grown once to [`LOG_FLOOD_PIPE_BYTES`] and
+/// read up to its size per round: the writer runs at its own speed while
+/// tend still reads in batches. Left as it is when the kernel refuses (an
+/// unprivileged tend past `/proc/sys/fs/pipe-user-pages-soft`).
+fn grow_for_flood(pipe: &mut LogPipe) {
+    let size = rustix::pipe::fcntl_setpipe_size(&pipe.read, LOG_FLOOD_PIPE_BYTES).unwrap_or(0);
+    pipe.flood_budget = size.max(PIPE_READ_BUDGET_BYTES);
 }
 
 /// Binds the control socket, mode 0600; refuses if a live tend answers

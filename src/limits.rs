@@ -33,8 +33,13 @@ pub const LINE_MAX_BYTES: usize = 1024;
 /// Bytes of log lines frozen in a service's last-crash record.
 pub const CRASH_TAIL_BYTES: usize = 1024;
 /// Bytes read from one log pipe per poll round, so one flood cannot starve
-/// the others.
+/// the others (a pipe grown for a flood: its size).
 pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;
+/// A log pipe found flooding (readable again within [`LOG_BATCH_MS`] of its
+/// last read) is grown to this size once (`F_SETPIPE_SZ`, kernel memory,
+/// not tend's), so that a writer at full speed does not find it full
+/// between two reads.
+pub const LOG_FLOOD_PIPE_BYTES: usize = 256 * 1024;
 
 /// A log pipe that turns readable again this soon after it was read waits
 /// out the rest of this time before it is read (see `world::LogPace`).

@@ -7,7 +7,7 @@ use rustix::io::{self, Errno};
 
 use crate::crash::Crash;
 use crate::errno;
-use crate::limits::{MAX_SERVICES, PIPE_READ_BUDGET_BYTES};
+use crate::limits::MAX_SERVICES;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::{Exit, Outcome, Service, StartError, State, Step};
@@ -50,12 +50,13 @@ pub fn say(own: &mut Ring<'static>, now: u64, line: &[u8]) {
     own.push(now, msg.as_bytes().get(6..).unwrap_or(&[]));
 }
 
-/// Reads what the service's pipe holds into its ring, up to the per-round
+/// Reads what the service's pipe holds into its ring, up to its per-round
 /// budget. Returns true when the budget ran out with data left.
 pub fn drain(pipe: &LogPipe, ring: &mut Ring<'static>, now: u64) -> bool {
     let mut buf = [0u8; 4096];
     let mut total = 0;
-    while total < PIPE_READ_BUDGET_BYTES {
+    let budget = pipe.budget();
+    while total < budget {
         match io::read(&pipe.read, &mut buf) {
             Ok(0) => return false,
             Ok(n) => {
