@@ -291,3 +291,43 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
     }
     err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_pipe() -> (Fd, Fd) {
+        sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK).unwrap()
+    }
+
+    #[test]
+    fn a_report_is_pending_then_an_exec_or_a_failed_step() {
+        // Nothing yet, the child holding the write end: pending.
+        let (r, w) = report_pipe();
+        assert_eq!(read_report(&r), Report::Pending);
+        // The exec closed the write end without a word.
+        drop(w);
+        assert_eq!(read_report(&r), Report::Execd);
+        // The child's report: the step, a pad byte, the errno (LE).
+        let (r, w) = report_pipe();
+        let errno = (linux_raw_sys::errno::ENOENT as u16).to_le_bytes();
+        io::write(&w, &[Step::Exec as u8, 0, errno[0], errno[1]]).unwrap();
+        drop(w);
+        assert_eq!(
+            read_report(&r),
+            Report::Failed(StartError {
+                step: Step::Exec,
+                errno: linux_raw_sys::errno::ENOENT as u16
+            })
+        );
+        // Every step survives the trip.
+        for step in STEPS {
+            let (r, w) = report_pipe();
+            io::write(&w, &[step as u8, 0, 11, 0]).unwrap();
+            assert_eq!(
+                read_report(&r),
+                Report::Failed(StartError { step, errno: 11 })
+            );
+        }
+    }
+}
