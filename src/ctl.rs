@@ -390,7 +390,14 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                     ctx.table.get(id).map_or(b"", |s| s.name.as_slice()),
                 );
             }
-            match sys::kill_group(pid, req.signal.unwrap_or(15).into()) {
+            let sig = req.signal.unwrap_or(15).into();
+            // A child not yet in its own group (forked, before its setsid)
+            // gets it itself: it is not reaped, so `pid` is still it.
+            let sent = match sys::kill_group(pid, sig) {
+                Err(Errno::SRCH) => sys::kill(pid, sig),
+                r => r,
+            };
+            match sent {
                 Ok(()) => {
                     c.out.byte(0);
                     c.job = Job::Close;

@@ -3,14 +3,20 @@
 //! # Theory of operation
 //! Everything that can happen to tend arrives on a descriptor: signals on a
 //! signalfd (SIGCHLD, SIGTERM, SIGINT…, all blocked), each service's output
-//! on its log pipe, a readiness newline on a readiness pipe, requests on the
-//! control socket and its clients. Each round polls them all with the
-//! nearest deadline (a backoff retry, a stop timeout, a client's) as the
-//! timeout — none when there is nothing to wait for, so an idle tend sleeps
-//! in one poll and makes no wakeups. The round then reaps every child that
-//! ended (orphans too), reads the pipes into the rings, serves the clients,
-//! and lets the supervisor settle: fire due deadlines and start or stop what
-//! can go.
+//! on its log pipe, a readiness newline on a readiness pipe, a forked
+//! child's exec (end-of-file) or failed start (its step and errno) on its
+//! close-on-exec report pipe, requests on the control socket and its
+//! clients. Each round polls them all with the nearest deadline (a backoff
+//! retry, a stop timeout, a client's) as the timeout — none when there is
+//! nothing to wait for, so an idle tend sleeps in one poll and makes no
+//! wakeups. The round then reaps every child that ended (orphans too),
+//! reads the pipes into the rings, serves the clients, and lets the
+//! supervisor settle: fire due deadlines and start or stop what can go.
+//!
+//! Nothing in a round waits for another process: starting a service is a
+//! fork, and the service is `starting` until its report pipe tells. A child
+//! reaped before its report was read has the report read first, so an exec
+//! failure is never taken for an exit.
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
@@ -31,6 +37,7 @@ use crate::say::Buf;
 use crate::service::{Exit, State};
 use crate::shell::write_all;
 use crate::shell::{drain, say, Shell};
+use crate::spawn::{self, Report};
 use crate::status::View;
 use crate::supervisor::Supervisor;
 use crate::sys::{self, Fd, SigSet};
@@ -53,6 +60,7 @@ enum Src {
     Listener,
     Log(u8),
     Ready(u8),
+    Exec(u8),
     Client(u8),
 }
 
@@ -184,16 +192,19 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
                 Src::Log(i) => {
                     let i = usize::from(i);
                     if let (Some(Some(pipe)), Some(ring), Some(pace)) = (
-                        world.pipes.get(i),
+                        world.pipes.get_mut(i),
                         world.rings.get_mut(i),
                         world.paces.get_mut(i),
                     ) {
                         if pace.read_now(now) {
                             more_input |= drain(pipe, ring, now);
+                        } else if pipe.flood_budget == 0 {
+                            grow_for_flood(pipe);
                         }
                     }
                 }
                 Src::Ready(i) => on_ready_pipe(world, &io.null, SvcId(i), now),
+                Src::Exec(i) => on_exec_pipe(world, &io.null, SvcId(i), now, false),
                 Src::Client(i) => on_client(
                     world,
                     &io.null,
@@ -352,10 +363,19 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
         rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
         if let Some(p) = world.pipes.get_mut(i) {
-            *p = Some(LogPipe { read, write });
+            *p = Some(LogPipe::new(read, write));
         }
     }
     Ok(())
+}
+
+/// A flooding service's pipe, grown once to [`LOG_FLOOD_PIPE_BYTES`] and
+/// read up to its size per round: the writer runs at its own speed while
+/// tend still reads in batches. Left as it is when the kernel refuses (an
+/// unprivileged tend past `/proc/sys/fs/pipe-user-pages-soft`).
+fn grow_for_flood(pipe: &mut LogPipe) {
+    let size = rustix::pipe::fcntl_setpipe_size(&pipe.read, LOG_FLOOD_PIPE_BYTES).unwrap_or(0);
+    pipe.flood_budget = size.max(PIPE_READ_BUDGET_BYTES);
 }
 
 /// Binds the control socket, mode 0600; refuses if a live tend answers
@@ -395,6 +415,7 @@ fn split<'w>(
         own,
         pipes,
         ready,
+        execs,
         clients,
         ..
     } = world;
@@ -407,6 +428,7 @@ fn split<'w>(
             own,
             pipes,
             ready,
+            execs,
             null: null.as_fd(),
         },
         clients,
@@ -426,13 +448,16 @@ fn run_shell<R>(
 
 fn settle(world: &mut World, null: &Fd, now: u64) {
     run_shell(world, null, |sup, table, sh| sup.settle(table, now, sh));
-    // A readiness pipe is only of use while its service starts.
+    // A readiness pipe is only of use while its service starts, a report
+    // pipe while its child lives (it is closed once read, in any case).
     for id in world.table.ids() {
-        let starting = world
-            .sup
-            .get(id)
-            .is_some_and(|s| s.state == State::Starting);
+        let state = world.sup.get(id).map(|s| s.state);
+        let starting = matches!(state, Some(State::Forked | State::Starting));
         if let (false, Some(slot)) = (starting, world.ready.get_mut(id.index())) {
+            *slot = None;
+        }
+        let running = state.is_some_and(State::running);
+        if let (false, Some(slot)) = (running, world.execs.get_mut(id.index())) {
             *slot = None;
         }
     }
@@ -506,6 +531,13 @@ fn wait(
             add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i as u8));
         }
     }
+    // Report pipes before readiness pipes: an exec is confirmed before the
+    // newline that follows it, when both arrive in one round.
+    for (i, r) in world.execs.iter().enumerate() {
+        if let Some(fd) = r {
+            add(PollFd::new(fd, PollFlags::IN), Src::Exec(i as u8));
+        }
+    }
     for (i, r) in world.ready.iter().enumerate() {
         if let Some(fd) = r {
             add(PollFd::new(fd, PollFlags::IN), Src::Ready(i as u8));
@@ -565,11 +597,36 @@ fn on_signals(world: &mut World, io: &Io, now: u64, pid1: bool, power: &mut Opti
 /// Reaps every child that ended, services and orphans alike.
 fn reap_children(world: &mut World, null: &Fd, now: u64) {
     while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+        let pid = pid.as_raw_nonzero().get();
+        // A child that ended before its report was read: the report says
+        // whether this is an exec failure (exit 127) or a run that ended.
+        if let Some(id) = world.sup.service_of(pid) {
+            on_exec_pipe(world, null, id, now, true);
+        }
         let exit = exit_of(status);
         run_shell(world, null, |sup, table, sh| {
-            sup.on_exit(table, pid.as_raw_nonzero().get(), exit, now, sh)
+            sup.on_exit(table, pid, exit, now, sh)
         });
     }
+}
+
+/// Reads the report pipe of a service's child, if it still has one, and
+/// tells the supervisor once it has told. `ended`: the child is reaped, so
+/// what the pipe holds is all it will ever hold.
+fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
+    let Some(slot) = world.execs.get_mut(id.index()) else {
+        return;
+    };
+    let Some(fd) = slot.as_ref() else { return };
+    let result = match spawn::read_report(fd) {
+        Report::Pending if !ended => return,
+        Report::Pending | Report::Execd => Ok(()),
+        Report::Failed(err) => Err(err),
+    };
+    *slot = None;
+    run_shell(world, null, |sup, table, sh| {
+        sup.on_exec(table, id, result, now, sh)
+    });
 }
 
 fn exit_of(status: WaitStatus) -> Exit {

@@ -33,8 +33,13 @@ pub const LINE_MAX_BYTES: usize = 1024;
 /// Bytes of log lines frozen in a service's last-crash record.
 pub const CRASH_TAIL_BYTES: usize = 1024;
 /// Bytes read from one log pipe per poll round, so one flood cannot starve
-/// the others.
+/// the others (a pipe grown for a flood: its size).
 pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;
+/// A log pipe found flooding (readable again within [`LOG_BATCH_MS`] of its
+/// last read) is grown to this size once (`F_SETPIPE_SZ`, kernel memory,
+/// not tend's), so that a writer at full speed does not find it full
+/// between two reads.
+pub const LOG_FLOOD_PIPE_BYTES: usize = 256 * 1024;
 
 /// A log pipe that turns readable again this soon after it was read waits
 /// out the rest of this time before it is read (see `world::LogPace`).
@@ -67,9 +72,11 @@ pub const STABLE_RUN_MS: u64 = 1_000;
 pub const STOP_TIMEOUT_DEFAULT_MS: u32 = 5_000;
 
 /// Descriptors tend holds at most: per service a log pipe (2) and, while it
-/// starts, a readiness pipe (1); the clients; the listening socket and its
-/// spare, the signalfd, /dev/null and fds 0–2.
-pub const FD_BUDGET: usize = MAX_SERVICES * 3 + MAX_CLIENTS + 7;
+/// starts, a readiness pipe (1) and the pipe that confirms its exec (1);
+/// the clients; the listening socket and its spare, the signalfd, /dev/null
+/// and fds 0–2. (While one service is forked, 2 more for a moment: the
+/// write ends of its two pipes.)
+pub const FD_BUDGET: usize = MAX_SERVICES * 4 + MAX_CLIENTS + 7;
 /// Entries of the poll set: signalfd, listener, log pipes, readiness pipes,
-/// clients.
-pub const POLL_MAX: usize = 2 + MAX_SERVICES * 2 + MAX_CLIENTS;
+/// exec-confirmation pipes, clients.
+pub const POLL_MAX: usize = 2 + MAX_SERVICES * 3 + MAX_CLIENTS;

@@ -13,6 +13,9 @@ use crate::table::{Kind, Restart, ServiceConf};
 pub enum State {
     /// Not running and not about to (stopped, or waiting for `after`).
     Down = 0,
+    /// Forked; whether its exec happened is not known yet. Shown as
+    /// `starting`.
+    Forked,
     /// Running, but not yet ready (`ready = fd:N`), or a oneshot running.
     Starting,
     /// Running.
@@ -33,7 +36,7 @@ impl State {
     pub fn name(self) -> &'static [u8] {
         match self {
             State::Down => b"down",
-            State::Starting => b"starting",
+            State::Forked | State::Starting => b"starting",
             State::Up => b"up",
             State::Ready => b"ready",
             State::Stopping => b"stopping",
@@ -47,7 +50,7 @@ impl State {
     pub fn running(self) -> bool {
         matches!(
             self,
-            State::Starting | State::Up | State::Ready | State::Stopping
+            State::Forked | State::Starting | State::Up | State::Ready | State::Stopping
         )
     }
 }
@@ -132,9 +135,14 @@ pub enum Event {
     Start,
     /// Stop (the user asked, or shutdown).
     Stop,
+    /// Forked; its exec is not confirmed yet.
     Spawned {
         pid: i32,
     },
+    /// Its exec happened (the close-on-exec pipe reported end-of-file).
+    Execd,
+    /// It could not be started: the fork failed, or the child reported the
+    /// step that failed before its exec.
     SpawnFailed(StartError),
     /// The readiness newline arrived.
     Ready,
@@ -147,7 +155,8 @@ pub enum Event {
 #[cfg_attr(test, derive(Debug))]
 pub enum Action {
     None,
-    /// Fork and exec the service, then report `Spawned` or `SpawnFailed`.
+    /// Fork the service's child, then report `Spawned` or `SpawnFailed`;
+    /// `Execd` or `SpawnFailed` follows once the child has told.
     Spawn,
     /// Send this signal (and SIGCONT) to the service's process group.
     Signal(u8),
@@ -206,9 +215,12 @@ impl Service {
                 self.deadline_ms = None;
                 Action::Spawn
             }
-            (S::Starting | S::Up | S::Ready | S::Stopping, E::Start) => Action::None,
+            (S::Forked | S::Starting | S::Up | S::Ready | S::Stopping, E::Start) => Action::None,
 
-            (S::Starting | S::Up | S::Ready, E::Stop) => {
+            // A child stopped before its exec gets the signal all the same
+            // (see Effects::signal_group) and dies of it, or execs with it
+            // pending.
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
                 self.state = S::Stopping;
                 self.deadline_ms = Some(now.saturating_add(u64::from(conf.stop_timeout_ms)));
                 Action::Signal(conf.stop_signal)
@@ -225,27 +237,49 @@ impl Service {
                 self.started_ms = now;
                 self.ready_seen = false;
                 self.deadline_ms = None;
+                self.state = S::Forked;
+                Action::None
+            }
+            (S::Forked, E::Execd) => {
                 let waits = conf.kind == Kind::Oneshot || conf.ready_fd.is_some();
                 self.state = if waits { S::Starting } else { S::Up };
                 Action::None
             }
             (S::Down | S::Backoff | S::Done | S::Failed, E::SpawnFailed(err)) => {
-                self.last = Outcome::NotStarted { err, at_ms: now };
-                if err.temporary() {
-                    self.back_off(now);
-                } else {
-                    self.state = S::Failed;
-                    self.deadline_ms = None;
-                }
+                self.not_started(err, now);
                 Action::None
             }
-            // Only spawned from the states above; nothing to do otherwise.
-            (
-                S::Starting | S::Up | S::Ready | S::Stopping,
-                E::Spawned { .. } | E::SpawnFailed(_),
+            (S::Forked, E::SpawnFailed(err)) => {
+                // The child exits at once; its end is nobody's.
+                self.pid = 0;
+                self.not_started(err, now);
+                Action::None
+            }
+            (S::Stopping, E::SpawnFailed(err)) => {
+                self.state = S::Down;
+                self.pid = 0;
+                self.deadline_ms = None;
+                self.last = Outcome::NotStarted { err, at_ms: now };
+                Action::None
+            }
+            // Only spawned from the states above, and the child tells once.
+            (S::Forked | S::Starting | S::Up | S::Ready | S::Stopping, E::Spawned { .. })
+            | (S::Starting | S::Up | S::Ready, E::SpawnFailed(_))
+            | (
+                S::Down
+                | S::Starting
+                | S::Up
+                | S::Ready
+                | S::Stopping
+                | S::Backoff
+                | S::Done
+                | S::Failed,
+                E::Execd,
             ) => Action::None,
 
-            (S::Starting, E::Ready) => {
+            // Only the exec'd program writes to the readiness fd, so its
+            // newline also confirms the exec.
+            (S::Forked | S::Starting, E::Ready) => {
                 self.state = S::Ready;
                 self.ready_seen = true;
                 Action::None
@@ -255,7 +289,11 @@ impl Service {
                 E::Ready,
             ) => Action::None,
 
-            (S::Starting | S::Up | S::Ready, E::Exited(exit)) => self.exited(conf, exit, now),
+            // Forked: the loop reads the child's report before its exit, so
+            // this is an exit whose report was lost; count it as a run.
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Exited(exit)) => {
+                self.exited(conf, exit, now)
+            }
             (S::Stopping, E::Exited(exit)) => {
                 self.state = S::Down;
                 self.pid = 0;
@@ -270,9 +308,22 @@ impl Service {
                 self.deadline_ms = None;
                 Action::Kill
             }
-            (S::Down | S::Starting | S::Up | S::Ready | S::Done | S::Failed, E::Timer) => {
-                Action::None
-            }
+            (
+                S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Done | S::Failed,
+                E::Timer,
+            ) => Action::None,
+        }
+    }
+
+    /// It could not be started: a shortage is retried after a backoff,
+    /// anything else fails until started by hand.
+    fn not_started(&mut self, err: StartError, now: u64) {
+        self.last = Outcome::NotStarted { err, at_ms: now };
+        if err.temporary() {
+            self.back_off(now);
+        } else {
+            self.state = State::Failed;
+            self.deadline_ms = None;
         }
     }
 
@@ -320,7 +371,9 @@ impl Service {
             State::Up | State::Ready => conf.kind == Kind::Daemon,
             State::Done => conf.kind == Kind::Oneshot,
             State::Down => self.stopped,
-            State::Starting | State::Stopping | State::Backoff | State::Failed => false,
+            State::Forked | State::Starting | State::Stopping | State::Backoff | State::Failed => {
+                false
+            }
         }
     }
 }
@@ -357,8 +410,9 @@ pub(crate) mod tests {
         }
     }
 
-    const ALL_STATES: [State; 8] = [
+    const ALL_STATES: [State; 9] = [
         State::Down,
+        State::Forked,
         State::Starting,
         State::Up,
         State::Ready,
@@ -368,11 +422,12 @@ pub(crate) mod tests {
         State::Failed,
     ];
 
-    fn events() -> [Event; 9] {
+    fn events() -> [Event; 10] {
         [
             Event::Start,
             Event::Stop,
             Event::Spawned { pid: 42 },
+            Event::Execd,
             Event::SpawnFailed(StartError {
                 step: Step::Exec,
                 errno: linux_raw_sys::errno::ENOENT as u16,
@@ -414,25 +469,32 @@ pub(crate) mod tests {
                 _ => (state, A::None),
             },
             Event::Stop => match state {
-                S::Starting | S::Up | S::Ready => (S::Stopping, A::Signal(15)),
+                S::Forked | S::Starting | S::Up | S::Ready => (S::Stopping, A::Signal(15)),
                 S::Backoff | S::Failed => (S::Down, A::None),
                 _ => (state, A::None),
             },
             Event::Spawned { .. } => match state {
-                S::Down | S::Backoff | S::Done | S::Failed => (S::Up, A::None),
+                S::Down | S::Backoff | S::Done | S::Failed => (S::Forked, A::None),
+                _ => (state, A::None),
+            },
+            Event::Execd => match state {
+                S::Forked => (S::Up, A::None),
                 _ => (state, A::None),
             },
             Event::SpawnFailed(_) => match state {
-                S::Down | S::Backoff | S::Done | S::Failed if temp(&event) => (S::Backoff, A::None),
-                S::Down | S::Backoff | S::Done | S::Failed => (S::Failed, A::None),
+                S::Down | S::Forked | S::Backoff | S::Done | S::Failed if temp(&event) => {
+                    (S::Backoff, A::None)
+                }
+                S::Down | S::Forked | S::Backoff | S::Done | S::Failed => (S::Failed, A::None),
+                S::Stopping => (S::Down, A::None),
                 _ => (state, A::None),
             },
             Event::Ready => match state {
-                S::Starting => (S::Ready, A::None),
+                S::Forked | S::Starting => (S::Ready, A::None),
                 _ => (state, A::None),
             },
             Event::Exited(_) => match state {
-                S::Starting | S::Up | S::Ready => (S::Backoff, A::None),
+                S::Forked | S::Starting | S::Up | S::Ready => (S::Backoff, A::None),
                 S::Stopping => (S::Down, A::Kill),
                 _ => (state, A::None),
             },
@@ -461,7 +523,7 @@ pub(crate) mod tests {
                 pairs += 1;
             }
         }
-        assert_eq!(pairs, 8 * 9);
+        assert_eq!(pairs, 9 * 10);
     }
 
     #[test]
@@ -495,6 +557,7 @@ pub(crate) mod tests {
         for _ in 0..12 {
             assert_eq!(s.step(&c, Event::Start, now), Action::Spawn);
             s.step(&c, Event::Spawned { pid: 9 }, now);
+            s.step(&c, Event::Execd, now);
             now += 10; // dies after 10 ms
             assert_eq!(s.step(&c, Event::Exited(Exit::Code(1)), now), Action::None);
             assert_eq!(s.state, State::Backoff);
@@ -503,6 +566,7 @@ pub(crate) mod tests {
             now += d;
             assert_eq!(s.step(&c, Event::Timer, now), Action::Spawn);
             s.step(&c, Event::Spawned { pid: 9 }, now);
+            s.step(&c, Event::Execd, now);
             now += 10;
             s.step(&c, Event::Exited(Exit::Code(1)), now);
             delays.push(s.deadline_ms.unwrap() - now);
@@ -520,6 +584,7 @@ pub(crate) mod tests {
         // A run of >= 1 s restarts at once and resets the delay.
         s.step(&c, Event::Start, now);
         s.step(&c, Event::Spawned { pid: 9 }, now);
+        s.step(&c, Event::Execd, now);
         now += STABLE_RUN_MS;
         assert_eq!(s.step(&c, Event::Exited(Exit::Code(1)), now), Action::Spawn);
         assert_eq!(s.state, State::Down);
@@ -532,6 +597,7 @@ pub(crate) mod tests {
         let mut s = Service::new();
         s.delay_ms = 6400;
         s.step(&c, Event::Spawned { pid: 3 }, 0);
+        s.step(&c, Event::Execd, 0);
         assert_eq!(s.state, State::Starting);
         s.step(&c, Event::Ready, 5);
         assert_eq!(s.state, State::Ready);
@@ -567,6 +633,7 @@ pub(crate) mod tests {
         let c = conf(Kind::Oneshot, Restart::Never, false);
         let mut s = Service::new();
         s.step(&c, Event::Spawned { pid: 5 }, 0);
+        s.step(&c, Event::Execd, 0);
         assert_eq!(s.state, State::Starting);
         s.step(&c, Event::Exited(Exit::Code(0)), 50);
         assert_eq!(s.state, State::Done);
@@ -589,6 +656,89 @@ pub(crate) mod tests {
         assert_eq!(s.step(&c, Event::Exited(Exit::Code(0)), 9000), Action::None);
         assert_eq!(s.state, State::Down);
         assert!(s.as_expected(&c));
+    }
+
+    #[test]
+    fn a_fork_is_starting_until_the_exec_is_confirmed() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut s = Service::new();
+        assert_eq!(s.step(&c, Event::Start, 0), Action::Spawn);
+        s.step(&c, Event::Spawned { pid: 9 }, 0);
+        assert_eq!((s.state, s.pid), (State::Forked, 9));
+        assert_eq!(s.state.name(), b"starting");
+        assert!(s.state.running() && !s.as_expected(&c));
+        s.step(&c, Event::Execd, 3);
+        assert_eq!((s.state, s.pid, s.started_ms), (State::Up, 9, 0));
+        // A readiness service stays starting; its newline may come first.
+        let c = conf(Kind::Daemon, Restart::Always, true);
+        let mut s = Service::new();
+        s.step(&c, Event::Spawned { pid: 9 }, 0);
+        s.step(&c, Event::Ready, 1);
+        assert_eq!(s.state, State::Ready);
+        s.step(&c, Event::Execd, 2);
+        assert_eq!(s.state, State::Ready, "a late report changes nothing");
+    }
+
+    #[test]
+    fn an_exec_failure_reported_after_the_fork_is_no_run() {
+        use linux_raw_sys::errno::*;
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let enoent = StartError {
+            step: Step::Exec,
+            errno: ENOENT as u16,
+        };
+        let mut s = Service::new();
+        s.step(&c, Event::Spawned { pid: 9 }, 0);
+        assert_eq!(s.step(&c, Event::SpawnFailed(enoent), 4), Action::None);
+        assert_eq!((s.state, s.pid, s.restarts), (State::Failed, 0, 0));
+        assert_eq!(
+            s.last,
+            Outcome::NotStarted {
+                err: enoent,
+                at_ms: 4
+            }
+        );
+        // Its child's exit (127) is then nobody's: the record ignores it.
+        assert_eq!(s.step(&c, Event::Exited(Exit::Code(127)), 5), Action::None);
+        assert_eq!(s.state, State::Failed);
+        // A shortage backs off and retries.
+        let eagain = StartError {
+            step: Step::Setuid,
+            errno: EAGAIN as u16,
+        };
+        let mut s = Service::new();
+        s.step(&c, Event::Spawned { pid: 9 }, 0);
+        s.step(&c, Event::SpawnFailed(eagain), 4);
+        assert_eq!(
+            (s.state, s.deadline_ms, s.pid),
+            (State::Backoff, Some(104), 0)
+        );
+        assert_eq!(s.step(&c, Event::Timer, 104), Action::Spawn);
+    }
+
+    #[test]
+    fn a_stop_before_the_exec_is_confirmed() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        // The signal goes out at once; the child's end settles it.
+        let mut s = Service::new();
+        s.step(&c, Event::Spawned { pid: 9 }, 0);
+        assert_eq!(s.step(&c, Event::Stop, 1), Action::Signal(15));
+        assert_eq!((s.state, s.deadline_ms), (State::Stopping, Some(5001)));
+        assert_eq!(s.step(&c, Event::Execd, 2), Action::None);
+        assert_eq!(s.state, State::Stopping);
+        assert_eq!(s.step(&c, Event::Exited(Exit::Signal(15)), 3), Action::Kill);
+        assert_eq!(s.state, State::Down);
+        // Its exec failed meanwhile: down, with the reason, and no kill.
+        let mut s = Service::new();
+        s.step(&c, Event::Spawned { pid: 9 }, 0);
+        s.step(&c, Event::Stop, 1);
+        let err = StartError {
+            step: Step::Chdir,
+            errno: linux_raw_sys::errno::ENOENT as u16,
+        };
+        assert_eq!(s.step(&c, Event::SpawnFailed(err), 2), Action::None);
+        assert_eq!((s.state, s.pid, s.deadline_ms), (State::Down, 0, None));
+        assert_eq!(s.last, Outcome::NotStarted { err, at_ms: 2 });
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rustix::io::{self, Errno};
 
 use crate::crash::Crash;
 use crate::errno;
-use crate::limits::{MAX_SERVICES, PIPE_READ_BUDGET_BYTES};
+use crate::limits::MAX_SERVICES;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::{Exit, Outcome, Service, StartError, State, Step};
@@ -25,6 +25,7 @@ pub struct Shell<'w> {
     pub own: &'w mut Ring<'static>,
     pub pipes: &'w [Option<LogPipe>; MAX_SERVICES],
     pub ready: &'w mut [Option<Fd>; MAX_SERVICES],
+    pub execs: &'w mut [Option<Fd>; MAX_SERVICES],
     pub null: BorrowedFd<'w>,
 }
 
@@ -49,12 +50,13 @@ pub fn say(own: &mut Ring<'static>, now: u64, line: &[u8]) {
     own.push(now, msg.as_bytes().get(6..).unwrap_or(&[]));
 }
 
-/// Reads what the service's pipe holds into its ring, up to the per-round
+/// Reads what the service's pipe holds into its ring, up to its per-round
 /// budget. Returns true when the budget ran out with data left.
 pub fn drain(pipe: &LogPipe, ring: &mut Ring<'static>, now: u64) -> bool {
     let mut buf = [0u8; 4096];
     let mut total = 0;
-    while total < PIPE_READ_BUDGET_BYTES {
+    let budget = pipe.budget();
+    while total < budget {
         match io::read(&pipe.read, &mut buf) {
             Ok(0) => return false,
             Ok(n) => {
@@ -106,19 +108,30 @@ impl Effects for Shell<'_> {
             log,
             ready: ready.as_ref().map(|(_, w)| w.as_fd()),
         };
-        let pid = spawn::spawn(self.table, conf, &stdio)?;
+        let child = spawn::spawn(self.table, conf, &stdio)?;
+        // Read by the loop: end-of-file once the exec happened, or the step
+        // that failed.
+        if let Some(exec) = self.execs.get_mut(id.index()) {
+            *exec = Some(child.report);
+        }
         if let Some((r, _w)) = ready {
             // The write end closes here (`_w` drops): only the child holds it.
             let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
             *slot = Some(r);
         }
-        Ok(pid)
+        Ok(child.pid)
     }
 
-    fn signal_group(&mut self, pid: i32, sig: u8) {
-        let _ = sys::kill_group(pid, sig.into());
+    fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool) {
+        let send = |sig: u32| match sys::kill_group(pid, sig) {
+            // No such group yet: the child has not reached its setsid. It is
+            // not reaped, so `pid` is still it.
+            Err(Errno::SRCH) if !reaped => sys::kill(pid, sig),
+            r => r,
+        };
+        let _ = send(sig.into());
         if u32::from(sig) != linux_raw_sys::general::SIGKILL {
-            let _ = sys::kill_group(pid, linux_raw_sys::general::SIGCONT);
+            let _ = send(linux_raw_sys::general::SIGCONT);
         }
     }
 
@@ -151,6 +164,9 @@ impl Effects for Shell<'_> {
     }
 
     fn changed(&mut self, id: SvcId, svc: &Service, now: u64) {
+        if svc.state == State::Forked {
+            return; // said once the child has told how its exec went
+        }
         let mut msg = Buf::<256>::new();
         msg.s(self.name(id)).s(b": ").s(svc.state.name());
         match (svc.state, svc.last) {

@@ -1,7 +1,18 @@
 //! Starting one service: fork, set up the child (signal mask, session,
 //! descriptors, identity, directory), exec. The child reports a failure
-//! through a close-on-exec pipe, so the parent learns synchronously whether
-//! the exec happened, and which step failed with which errno.
+//! through a close-on-exec pipe: the step that failed and its errno, or,
+//! when the exec happens, nothing but the pipe's end-of-file. The parent
+//! does not wait for either: [`spawn`] returns right after the fork with
+//! the pipe's read end, which the event loop polls and reads with
+//! [`read_report`], so a child that is slow to be scheduled holds up
+//! nothing else (see the README, "The loop never waits").
+//!
+//! Everything that can be done before the fork is: the argv and envp arrays
+//! are built in the parent, and tend's own descriptors are all
+//! close-on-exec, so the child closes nothing itself. The child makes only
+//! the system calls that must be its own (mask, session, dup2s, identity,
+//! directory), then execs; a bare program name costs one `execve` per
+//! `PATH` entry tried.
 
 use core::ffi::CStr;
 
@@ -37,8 +48,31 @@ fn fail(step: Step, e: Errno) -> StartError {
     }
 }
 
-/// Forks and execs `conf`. Returns the child's pid once it has exec'd.
-pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<i32, StartError> {
+/// A forked child whose exec is not confirmed yet.
+pub struct Child {
+    pub pid: i32,
+    /// The read end of its close-on-exec report pipe (nonblocking): read it
+    /// with [`read_report`] once it polls readable.
+    pub report: Fd,
+}
+
+/// What a child's report pipe says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Report {
+    /// Nothing yet: the child has neither exec'd nor failed.
+    Pending,
+    /// End-of-file without a report: the exec happened (or the child died
+    /// before it, of a signal, which its exit status then shows).
+    Execd,
+    /// The step that failed, with its errno.
+    Failed(StartError),
+}
+
+/// Forks the child of `conf`, which sets itself up and execs. Returns at
+/// once, without waiting for the child to be scheduled; its report follows
+/// through [`Child::report`].
+pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child, StartError> {
     let mut argv: heapless::Vec<*const u8, { MAX_ARGS + 1 }> = heapless::Vec::new();
     for arg in table.strings(conf.argv) {
         argv.push(arg.as_ptr())
@@ -64,8 +98,11 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<i32
     let program = table.strings(conf.argv).next().unwrap_or(b"");
     let dir = CStr::from_bytes_with_nul(table.bytes(conf.chdir)).unwrap_or(c"/");
 
+    // Nonblocking on both ends: the loop must never wait on it, and the
+    // child's one 4-byte write into an empty pipe cannot fill it.
     let (report_r, mut report_w) =
-        sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| fail(Step::Pipe, e))?;
+        sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)
+            .map_err(|e| fail(Step::Pipe, e))?;
     // The child dup2s onto its ready fd; the report pipe must not sit there.
     if let Some(n) = conf.ready_fd {
         if report_w.raw() == i32::from(n) {
@@ -75,40 +112,44 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<i32
     }
     match sys::fork().map_err(|e| fail(Step::Fork, e))? {
         Fork::Child => {
-            drop(report_r);
+            // `report_r` is left to the exec (close-on-exec): one system
+            // call fewer before it.
             let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
             let errno = errno::of(e).to_le_bytes();
             let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
             sys::exit_group(127)
         }
         Fork::Parent(pid) => {
+            // Only the child holds the write end now: its exec (or exit)
+            // closes it.
             drop(report_w);
-            let mut report = [0u8; 4];
-            match read_full(&report_r, &mut report) {
-                4 => Err(StartError {
-                    step: step_from(report[0]),
-                    errno: u16::from_le_bytes([report[2], report[3]]),
-                }),
-                _ => Ok(pid),
-            }
+            Ok(Child {
+                pid,
+                report: report_r,
+            })
         }
     }
 }
 
-fn read_full(fd: &Fd, buf: &mut [u8; 4]) -> usize {
-    let mut got = 0;
-    while let Some(rest) = buf.get_mut(got..) {
-        match io::read(fd, rest) {
-            Ok(0) => break,
-            Ok(n) => got += n,
+/// Reads a child's report pipe without waiting. The child writes its 4-byte
+/// report in one `write` (atomic, below `PIPE_BUF`), so one read sees all of
+/// it or none.
+pub fn read_report(fd: &Fd) -> Report {
+    let mut report = [0u8; 4];
+    loop {
+        return match io::read(fd, &mut report) {
+            Ok(4) => Report::Failed(StartError {
+                step: step_from(report[0]),
+                errno: u16::from_le_bytes([report[2], report[3]]),
+            }),
             Err(Errno::INTR) => continue,
-            Err(_) => break,
-        }
-        if got >= 4 {
-            break;
-        }
+            Err(Errno::AGAIN) => Report::Pending,
+            // End-of-file; or a report cut short, or a pipe that cannot be
+            // read, neither of which a child of ours makes: its exit status
+            // tells the rest.
+            Ok(_) | Err(_) => Report::Execd,
+        };
     }
-    got
 }
 
 const STEPS: [Step; 8] = [
@@ -249,4 +290,44 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
         }
     }
     err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_pipe() -> (Fd, Fd) {
+        sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK).unwrap()
+    }
+
+    #[test]
+    fn a_report_is_pending_then_an_exec_or_a_failed_step() {
+        // Nothing yet, the child holding the write end: pending.
+        let (r, w) = report_pipe();
+        assert_eq!(read_report(&r), Report::Pending);
+        // The exec closed the write end without a word.
+        drop(w);
+        assert_eq!(read_report(&r), Report::Execd);
+        // The child's report: the step, a pad byte, the errno (LE).
+        let (r, w) = report_pipe();
+        let errno = (linux_raw_sys::errno::ENOENT as u16).to_le_bytes();
+        io::write(&w, &[Step::Exec as u8, 0, errno[0], errno[1]]).unwrap();
+        drop(w);
+        assert_eq!(
+            read_report(&r),
+            Report::Failed(StartError {
+                step: Step::Exec,
+                errno: linux_raw_sys::errno::ENOENT as u16
+            })
+        );
+        // Every step survives the trip.
+        for step in STEPS {
+            let (r, w) = report_pipe();
+            io::write(&w, &[step as u8, 0, 11, 0]).unwrap();
+            assert_eq!(
+                read_report(&r),
+                Report::Failed(StartError { step, errno: 11 })
+            );
+        }
+    }
 }

@@ -113,7 +113,11 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
         (State::Backoff, _, Some(deadline)) => {
             out.s(b", retry in ").dur(deadline.saturating_sub(view.now));
         }
-        (State::Starting | State::Up | State::Ready | State::Stopping, Some(at), _) => {
+        (
+            State::Forked | State::Starting | State::Up | State::Ready | State::Stopping,
+            Some(at),
+            _,
+        ) => {
             out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago");
         }
         (State::Down, _, _) if !svc.stopped && !svc.held && !view.sup.after_met(view.table, id) => {

@@ -8,11 +8,14 @@ use crate::table::{Kind, SvcId, Table};
 
 /// What the supervisor asks of the world.
 pub trait Effects {
-    /// Fork and exec the service; its pid, or why it could not start.
+    /// Fork the service's child; its pid, or why it could not. Whether the
+    /// child's exec happened comes later, through [`Supervisor::on_exec`].
     fn spawn(&mut self, id: SvcId, now: u64) -> Result<i32, StartError>;
     /// Send `sig` to the process group led by `pid` (and SIGCONT after it,
-    /// unless it is SIGKILL).
-    fn signal_group(&mut self, pid: i32, sig: u8);
+    /// unless it is SIGKILL). Unless `reaped`, `pid` is a child not yet
+    /// reaped, which gets the signal itself when it has not made its group
+    /// yet (forked, before its `setsid`).
+    fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool);
     /// The service's run that began at `started_ms` died abnormally: freeze
     /// its last lines.
     fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, now: u64);
@@ -86,8 +89,12 @@ impl Supervisor {
                 };
                 svc.step(conf, result, now);
             }
-            Action::Signal(sig) => fx.signal_group(pid, sig),
-            Action::Kill => fx.signal_group(pid, linux_raw_sys::general::SIGKILL as u8),
+            Action::Signal(sig) => fx.signal_group(pid, sig, false),
+            Action::Kill => fx.signal_group(
+                pid,
+                linux_raw_sys::general::SIGKILL as u8,
+                matches!(event, Event::Exited(_)),
+            ),
         }
         if svc.state != before || matches!(event, Event::Exited(_)) {
             fx.changed(id, svc, now);
@@ -104,10 +111,10 @@ impl Supervisor {
         now: u64,
         fx: &mut dyn Effects,
     ) -> bool {
-        if pid <= 0 {
-            return false;
-        }
-        let Some((id, svc)) = self.all().find(|(_, s)| s.pid == pid && s.state.running()) else {
+        let Some((id, svc)) = self
+            .service_of(pid)
+            .and_then(|id| Some((id, self.get(id)?)))
+        else {
             return false;
         };
         if exit.failed() && svc.state != State::Stopping {
@@ -115,6 +122,33 @@ impl Supervisor {
         }
         self.apply(table, id, Event::Exited(exit), now, fx);
         true
+    }
+
+    /// The service whose child is `pid`, while that child is not reaped.
+    pub fn service_of(&self, pid: i32) -> Option<SvcId> {
+        if pid <= 0 {
+            return None;
+        }
+        self.all()
+            .find(|(_, s)| s.pid == pid && s.state.running())
+            .map(|(id, _)| id)
+    }
+
+    /// The service's child told how its start went: `Ok` once its exec
+    /// happened, or the step that failed before it.
+    pub fn on_exec(
+        &mut self,
+        table: &Table,
+        id: SvcId,
+        result: Result<(), StartError>,
+        now: u64,
+        fx: &mut dyn Effects,
+    ) {
+        let event = match result {
+            Ok(()) => Event::Execd,
+            Err(err) => Event::SpawnFailed(err),
+        };
+        self.apply(table, id, event, now, fx);
     }
 
     /// The service wrote its readiness newline.
@@ -181,7 +215,7 @@ impl Supervisor {
                 } else if self.shutting_down {
                     let stoppable = matches!(
                         state,
-                        State::Starting | State::Up | State::Ready | State::Backoff
+                        State::Forked | State::Starting | State::Up | State::Ready | State::Backoff
                     );
                     (stoppable && !self.has_running_dependent(table, id)).then_some(Event::Stop)
                 } else {
@@ -245,7 +279,10 @@ mod tests {
     struct Record {
         calls: Vec<String>,
         next_pid: i32,
+        /// The fork fails with this.
         fail: Option<StartError>,
+        /// Forked children that have not told yet how their exec went.
+        pending: Vec<SvcId>,
     }
 
     impl Effects for Record {
@@ -255,10 +292,12 @@ mod tests {
                 return Err(e);
             }
             self.next_pid += 1;
+            self.pending.push(id);
             Ok(100 + self.next_pid)
         }
-        fn signal_group(&mut self, pid: i32, sig: u8) {
-            self.calls.push(format!("signal {pid} {sig}"));
+        fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool) {
+            let group = if reaped { " reaped" } else { "" };
+            self.calls.push(format!("signal {pid} {sig}{group}"));
         }
         fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, _now: u64) {
             self.calls
@@ -286,6 +325,24 @@ mod tests {
         sup.get(SvcId(i)).unwrap().state
     }
 
+    /// Every forked child tells that its exec happened, as the loop learns
+    /// from the end-of-file of its pipe.
+    fn execd(sup: &mut Supervisor, t: &Table, now: u64, fx: &mut Record) {
+        for id in std::mem::take(&mut fx.pending) {
+            sup.on_exec(t, id, Ok(()), now, fx);
+        }
+    }
+
+    /// `Supervisor::settle`, with every exec confirmed as it happens, until
+    /// nothing more starts.
+    fn settle(sup: &mut Supervisor, t: &Table, now: u64, fx: &mut Record) {
+        sup.settle(t, now, fx);
+        while !fx.pending.is_empty() {
+            execd(sup, t, now, fx);
+            sup.settle(t, now, fx);
+        }
+    }
+
     #[test]
     fn after_waits_for_oneshot_done_and_for_readiness() {
         let t = table(vec![
@@ -296,15 +353,15 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         assert_eq!(fx.calls, ["spawn 0", "spawn 1"]);
         assert_eq!(state(&sup, 2), State::Down);
         sup.on_exit(&t, 101, Exit::Code(0), 10, &mut fx);
-        sup.settle(&t, 10, &mut fx);
+        settle(&mut sup, &t, 10, &mut fx);
         assert_eq!(state(&sup, 0), State::Done);
         assert_eq!(state(&sup, 2), State::Down, "daemon 1 is not ready yet");
         sup.on_ready(&t, SvcId(1), 20, &mut fx);
-        sup.settle(&t, 20, &mut fx);
+        settle(&mut sup, &t, 20, &mut fx);
         assert_eq!(state(&sup, 2), State::Up);
         assert_eq!(fx.calls.last().unwrap(), "spawn 2");
     }
@@ -318,9 +375,9 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         sup.on_exit(&t, 101, Exit::Code(3), 5, &mut fx);
-        sup.settle(&t, 5, &mut fx);
+        settle(&mut sup, &t, 5, &mut fx);
         assert_eq!(fx.calls, ["spawn 0", "crashed 0 Code(3) 0"]);
         assert_eq!(state(&sup, 1), State::Down);
         assert!(!sup.after_met(&t, SvcId(1)));
@@ -332,13 +389,13 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         assert!(sup.on_exit(&t, 101, Exit::Signal(11), 50, &mut fx));
         assert_eq!(state(&sup, 0), State::Backoff);
         assert_eq!(sup.next_deadline(), Some(150));
-        sup.settle(&t, 149, &mut fx);
+        settle(&mut sup, &t, 149, &mut fx);
         assert_eq!(state(&sup, 0), State::Backoff);
-        sup.settle(&t, 150, &mut fx);
+        settle(&mut sup, &t, 150, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
         assert_eq!(fx.calls, ["spawn 0", "crashed 0 Signal(11) 0", "spawn 0"]);
         assert!(
@@ -359,9 +416,9 @@ mod tests {
             }),
             ..Default::default()
         };
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         assert_eq!(state(&sup, 0), State::Failed);
-        sup.settle(&t, 100_000, &mut fx);
+        settle(&mut sup, &t, 100_000, &mut fx);
         assert_eq!(
             fx.calls,
             ["spawn 0"],
@@ -369,6 +426,7 @@ mod tests {
         );
         fx.fail = None;
         sup.start(&t, SvcId(0), 100_001, &mut fx);
+        execd(&mut sup, &t, 100_001, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
     }
 
@@ -378,20 +436,20 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         sup.stop(&t, SvcId(0), 10, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), "signal 101 15");
         sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
-        sup.settle(&t, 20, &mut fx);
+        settle(&mut sup, &t, 20, &mut fx);
         assert_eq!(state(&sup, 0), State::Down);
         assert!(
             !fx.calls.iter().any(|c| c.starts_with("crashed")),
             "a requested stop is no crash"
         );
-        sup.settle(&t, 99_999, &mut fx);
+        settle(&mut sup, &t, 99_999, &mut fx);
         assert_eq!(state(&sup, 0), State::Down);
         sup.start(&t, SvcId(0), 100_000, &mut fx);
-        sup.settle(&t, 100_000, &mut fx);
+        settle(&mut sup, &t, 100_000, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
     }
 
@@ -401,11 +459,11 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         sup.restart(&t, SvcId(0), 10, &mut fx);
         assert_eq!(state(&sup, 0), State::Stopping);
         sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
-        sup.settle(&t, 20, &mut fx);
+        settle(&mut sup, &t, 20, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
         assert_eq!(sup.get(SvcId(0)).unwrap().pid, 102);
     }
@@ -419,9 +477,9 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         sup.restart(&t, SvcId(1), 5, &mut fx);
-        sup.settle(&t, 5, &mut fx);
+        settle(&mut sup, &t, 5, &mut fx);
         assert_eq!(fx.calls, ["spawn 0"]);
         assert_eq!(state(&sup, 1), State::Down);
     }
@@ -438,32 +496,109 @@ mod tests {
         let mut sup = Supervisor::new();
         sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
+        settle(&mut sup, &t, 0, &mut fx);
         assert_eq!(fx.calls.len(), 4);
+        // (Each starts once what it is after is up, so not in table order.)
+        let pid: Vec<i32> = (0..4).map(|i| sup.get(SvcId(i)).unwrap().pid).collect();
         fx.calls.clear();
         sup.shutdown(&t, 10, &mut fx);
         assert_eq!(
             fx.calls,
-            ["signal 103 15", "signal 104 15"],
+            [
+                format!("signal {} 15", pid[2]),
+                format!("signal {} 15", pid[3])
+            ],
             "only services nobody depends on"
         );
-        sup.on_exit(&t, 103, Exit::Signal(15), 20, &mut fx);
-        sup.on_exit(&t, 104, Exit::Signal(15), 20, &mut fx);
-        sup.settle(&t, 20, &mut fx);
-        assert_eq!(fx.calls.last().unwrap(), "signal 102 15");
+        sup.on_exit(&t, pid[2], Exit::Signal(15), 20, &mut fx);
+        sup.on_exit(&t, pid[3], Exit::Signal(15), 20, &mut fx);
+        settle(&mut sup, &t, 20, &mut fx);
+        assert_eq!(fx.calls.last().unwrap(), &format!("signal {} 15", pid[1]));
         assert!(!sup.finished());
         // Service 1 ignores SIGTERM: SIGKILL at its deadline.
-        sup.settle(&t, 20 + 5000, &mut fx);
-        assert_eq!(fx.calls.last().unwrap(), "signal 102 9");
-        sup.on_exit(&t, 102, Exit::Signal(9), 5021, &mut fx);
-        sup.settle(&t, 5021, &mut fx);
-        assert_eq!(fx.calls.last().unwrap(), "signal 101 15");
-        sup.on_exit(&t, 101, Exit::Code(0), 5030, &mut fx);
-        sup.settle(&t, 5030, &mut fx);
+        settle(&mut sup, &t, 20 + 5000, &mut fx);
+        assert_eq!(fx.calls.last().unwrap(), &format!("signal {} 9", pid[1]));
+        sup.on_exit(&t, pid[1], Exit::Signal(9), 5021, &mut fx);
+        settle(&mut sup, &t, 5021, &mut fx);
+        assert_eq!(fx.calls.last().unwrap(), &format!("signal {} 15", pid[0]));
+        sup.on_exit(&t, pid[0], Exit::Code(0), 5030, &mut fx);
+        settle(&mut sup, &t, 5030, &mut fx);
         assert!(sup.finished());
         assert!(
             !fx.calls.iter().any(|c| c.starts_with("spawn")),
             "nothing restarts in shutdown"
         );
+    }
+
+    #[test]
+    fn an_exec_failure_told_after_the_fork_is_no_crash() {
+        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        sup.settle(&t, 0, &mut fx);
+        assert_eq!(state(&sup, 0), State::Forked);
+        assert_eq!(sup.service_of(101), Some(SvcId(0)));
+        let enoent = StartError {
+            step: Step::Exec,
+            errno: 2,
+        };
+        sup.on_exec(&t, SvcId(0), Err(enoent), 3, &mut fx);
+        assert_eq!(state(&sup, 0), State::Failed);
+        // The child's exit 127 that follows is nobody's: no crash, no run.
+        assert_eq!(sup.service_of(101), None);
+        assert!(!sup.on_exit(&t, 101, Exit::Code(127), 4, &mut fx));
+        sup.settle(&t, 100_000, &mut fx);
+        assert_eq!(fx.calls, ["spawn 0"]);
+        assert_eq!(sup.get(SvcId(0)).unwrap().restarts, 0);
+    }
+
+    #[test]
+    fn dependents_wait_for_the_exec_to_be_confirmed() {
+        let t = table(vec![
+            conf(Kind::Daemon, Restart::Always, false),
+            after(conf(Kind::Daemon, Restart::Always, false), &[0]),
+        ]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        sup.settle(&t, 0, &mut fx);
+        sup.settle(&t, 1, &mut fx);
+        assert_eq!(fx.calls, ["spawn 0"], "0 is forked, not up yet");
+        execd(&mut sup, &t, 2, &mut fx);
+        sup.settle(&t, 2, &mut fx);
+        assert_eq!(fx.calls, ["spawn 0", "spawn 1"]);
+    }
+
+    #[test]
+    fn shutdown_while_an_exec_is_not_confirmed() {
+        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        sup.settle(&t, 0, &mut fx);
+        sup.shutdown(&t, 1, &mut fx);
+        // Sent to the child itself should it not lead its group yet.
+        assert_eq!(fx.calls, ["spawn 0", "signal 101 15"]);
+        assert_eq!(state(&sup, 0), State::Stopping);
+        assert!(!sup.finished());
+        sup.on_exec(&t, SvcId(0), Ok(()), 2, &mut fx);
+        assert_eq!(state(&sup, 0), State::Stopping);
+        sup.on_exit(&t, 101, Exit::Signal(15), 3, &mut fx);
+        // What the leader left in its group: the group alone is signalled.
+        assert_eq!(fx.calls.last().unwrap(), "signal 101 9 reaped");
+        assert!(sup.finished());
+        // Or its exec failed meanwhile: down, and finished as well.
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        sup.settle(&t, 0, &mut fx);
+        sup.shutdown(&t, 1, &mut fx);
+        let err = StartError {
+            step: Step::Exec,
+            errno: 13,
+        };
+        sup.on_exec(&t, SvcId(0), Err(err), 2, &mut fx);
+        assert_eq!(state(&sup, 0), State::Down);
+        assert!(sup.finished());
     }
 }

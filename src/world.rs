@@ -15,13 +15,39 @@ use crate::table::Table;
 pub struct LogPipe {
     pub read: Fd,
     pub write: Fd,
+    /// Bytes read from it per round once it was grown (or tried to be) for
+    /// a flood: the size it has then. 0 until then: it is read up to
+    /// [`PIPE_READ_BUDGET_BYTES`] a round. (No `bool` here: its niche would
+    /// make `None` non-zero, and move all of `World` from .bss into the
+    /// binary.)
+    pub flood_budget: usize,
+}
+
+impl LogPipe {
+    pub fn new(read: Fd, write: Fd) -> LogPipe {
+        LogPipe {
+            read,
+            write,
+            flood_budget: 0,
+        }
+    }
+
+    /// Bytes to read from it in one round.
+    pub fn budget(&self) -> usize {
+        match self.flood_budget {
+            0 => PIPE_READ_BUDGET_BYTES,
+            n => n,
+        }
+    }
 }
 
 /// The pace at which a log pipe is read. A pipe that turns readable again
 /// within [`LOG_BATCH_MS`] of its last read rests, out of the poll set, until
 /// that much time has passed: a flood is then read in batches of up to a
 /// pipe's worth instead of with one wakeup per line, while a service that
-/// logs now and then is read at once and costs no extra wakeup.
+/// logs now and then is read at once and costs no extra wakeup. The first
+/// rest also grows the pipe to [`LOG_FLOOD_PIPE_BYTES`] (see the event
+/// loop), so the writer keeps writing while the batch gathers.
 #[derive(Clone, Copy, Default)]
 pub struct LogPace {
     read_at: Option<u64>,
@@ -100,6 +126,9 @@ pub struct World {
     pub paces: [LogPace; MAX_SERVICES],
     /// Read ends of readiness pipes, while a `ready = fd:N` service starts.
     pub ready: [Option<Fd>; MAX_SERVICES],
+    /// Read ends of the close-on-exec pipes of children whose exec is not
+    /// confirmed yet (see `spawn`).
+    pub execs: [Option<Fd>; MAX_SERVICES],
     pub clients: [Client; MAX_CLIENTS],
     /// The table file, /etc/passwd and /etc/group while the table loads;
     /// /proc/mounts at PID 1's end.
@@ -117,6 +146,7 @@ impl World {
             pipes: [const { None }; MAX_SERVICES],
             paces: [const { LogPace::new() }; MAX_SERVICES],
             ready: [const { None }; MAX_SERVICES],
+            execs: [const { None }; MAX_SERVICES],
             clients: [const { Client::new() }; MAX_CLIENTS],
             scratch: Scratch::new(),
         }

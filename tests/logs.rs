@@ -295,3 +295,41 @@ fn a_flood_does_not_evict_another_services_lines() {
     assert_eq!(sup.log_text("quiet"), ["still here"]);
     assert_eq!(log_counts(&sup, "quiet"), (4096, 11, 0, 11));
 }
+
+/// The size of the pipe a service writes its output into (`F_GETPIPE_SZ`
+/// on the service's fd 1, opened through /proc).
+fn pipe_size(pid: i32) -> i64 {
+    extern "C" {
+        fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+    }
+    const F_GETPIPE_SZ: i32 = 1032;
+    let f = std::fs::File::open(format!("/proc/{pid}/fd/1")).unwrap();
+    // SAFETY: fcntl(2) with F_GETPIPE_SZ takes no pointer and only reads
+    // the descriptor, which `f` keeps open across the call.
+    let size = unsafe { fcntl(std::os::fd::AsRawFd::as_raw_fd(&f), F_GETPIPE_SZ) };
+    assert!(
+        size > 0,
+        "F_GETPIPE_SZ: {}",
+        std::io::Error::last_os_error()
+    );
+    i64::from(size)
+}
+
+#[test]
+fn a_flooding_service_gets_a_larger_pipe_and_every_byte_is_counted() {
+    let bytes = 4_000_000u64;
+    let sup = Sup::start(&format!(
+        "[quiet]\nrun = /bin/sh -c 'echo quiet-line; exec sleep 100000'\n\
+         [flood]\nrun = /bin/sh -c 'yes flood-line | head -c {bytes}; exec sleep 100000'\n"
+    ));
+    sup.wait_until("the flood written", || log_counts(&sup, "flood").3 == bytes);
+    let (_, kept, dropped, written) = log_counts(&sup, "flood");
+    assert_eq!(kept + dropped, written);
+    assert_eq!(sup.log_text("quiet"), ["quiet-line"]);
+    // Grown once it was found flooding (256 KiB); a quiet one keeps the
+    // kernel's default (64 KiB).
+    let flood = sup.wait_for("flood's sleep", || sup.pid_of("flood"));
+    let quiet = sup.wait_for("quiet's sleep", || sup.pid_of("quiet"));
+    assert_eq!(pipe_size(flood), 256 * 1024);
+    assert_eq!(pipe_size(quiet), 64 * 1024);
+}

@@ -298,6 +298,52 @@ fn exec_failures_are_reported_not_crashes() {
 }
 
 #[test]
+fn a_transient_exec_failure_backs_off_and_is_retried() {
+    // A program open for writing cannot be exec'd (ETXTBSY): a shortage
+    // that passes, so tend retries it with the backoff, as a fork that
+    // failed for want of processes.
+    let mut writer = None;
+    let sup = Sup::start_with("[busy]\nrun = DIR/busy.sh\n", |dir, _| {
+        let f = dir.join("busy.sh");
+        fs::write(&f, "#!/bin/sh\necho exec at last\nexec sleep 1000\n").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o755)).unwrap();
+        // Close-on-exec, as every file std opens: tend does not inherit it.
+        writer = Some(fs::OpenOptions::new().append(true).open(&f).unwrap());
+    });
+    sup.wait_until("two retries", || {
+        own_stamps(&sup, "busy: backoff, exec: text file busy").len() >= 3
+    });
+    // Seen between two retries (each one is `starting` for a moment).
+    let row = sup.wait_for("busy in backoff", || {
+        let row = sup.row("busy");
+        (row.split_whitespace().nth(1) == Some("backoff")).then_some(row)
+    });
+    assert!(
+        last_exit_column(&row).starts_with("exec: ETXTBSY, retry in "),
+        "{row}"
+    );
+    let s = sup.svc("busy");
+    assert_eq!(s["restarts"], 0, "no run, no restart: {s}");
+    assert!(s["last_crash"].is_null(), "{s}");
+    assert_eq!(s["last_exit"]["start_error"]["step"], "exec", "{s}");
+    assert_eq!(s["last_exit"]["start_error"]["errno"], "ETXTBSY", "{s}");
+    let own = sup.log_text("tend");
+    let delays: Vec<&str> = own
+        .iter()
+        .filter(|t| t.starts_with("busy: backoff, exec: text file busy"))
+        .filter_map(|t| t.rsplit_once("retry in ").map(|(_, d)| d))
+        .take(3)
+        .collect();
+    assert_eq!(delays, ["100ms", "200ms", "400ms"], "{own:#?}");
+    assert!(!sup.console().contains("crashed"), "{}", sup.console());
+    // The writer goes: the next retry execs.
+    drop(writer);
+    sup.wait_state("busy", "up");
+    sup.wait_until("busy's line", || sup.log_text("busy") == ["exec at last"]);
+    assert_eq!(sup.svc("busy")["restarts"], 0);
+}
+
+#[test]
 fn a_failed_oneshot_holds_its_dependents() {
     let sup = Sup::start(
         "[setup]\ntype = oneshot\nrun = /bin/sh -c 'echo no luck; exit 1'\n\

@@ -528,6 +528,16 @@ pub fn cloexec_from(first: u32) {
     }
 }
 
+/// `kill(pid, sig)`: signals one process, any signal number.
+pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
+    if pid <= 1 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: no pointer arguments.
+    let ret = unsafe { arch::syscall6(nr::__NR_kill, [pid as usize, sig as usize, 0, 0, 0, 0]) };
+    check(ret).map(drop)
+}
+
 /// `kill(-1, sig)`: every process this one may signal, except itself (and,
 /// for PID 1, that is every process but init).
 pub fn kill_all(sig: u32) -> Result<(), Errno> {

@@ -267,6 +267,17 @@ pub fn descendants(root: i32) -> Vec<(i32, (char, i32, i32))> {
     out
 }
 
+/// The process no longer runs tend's binary: a child of tend has exec'd
+/// (or is gone, which tells the same to anyone who looks at its pid).
+pub fn execd(pid: i32) -> bool {
+    static TEND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let tend = TEND.get_or_init(|| fs::canonicalize(tend_bin()).ok());
+    match fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(exe) => Some(&exe) != tend.as_ref(),
+        Err(_) => true,
+    }
+}
+
 /// A live process (a zombie counts as gone).
 pub fn alive(pid: i32) -> bool {
     proc_stat(pid).is_some_and(|(state, _, _)| state != 'Z')
@@ -390,9 +401,14 @@ impl Sup {
         self.svc(name)["state"].as_str().expect("state").to_string()
     }
 
-    /// The service's pid while it runs.
+    /// The service's pid while it runs, once its exec happened. (tend
+    /// shows the pid from the fork on, while the service is `starting`;
+    /// until its exec the process is a copy of tend still setting itself
+    /// up: its user, group, descriptors and process group not yet the
+    /// service's.)
     pub fn pid_of(&self, name: &str) -> Option<i32> {
-        self.svc(name)["pid"].as_i64().map(|p| p as i32)
+        let pid = self.svc(name)["pid"].as_i64().map(|p| p as i32)?;
+        execd(pid).then_some(pid)
     }
 
     /// Waits until the service is in `state`; returns its JSON object.
