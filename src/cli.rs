@@ -30,7 +30,7 @@ const HELP: &[u8] = b"usage: tend COMMAND [ARGS]
   supervise [-c FILE]        supervise the services of FILE (default /etc/tend.conf)
   check [-r ROOT] [FILE]     check a table offline (users and groups from ROOT/etc)
   status [NAME...] [--json]  show services; exit 0 all as wanted, 3 not, 4 unknown name
-  log NAME [-n N] [-f]       show a service's log (NAME tend: tend's own); -f follows
+  log NAME [-n N] [-f] [-t]  show a service's log (tend: tend's own); -f follows, -t UTC
   start NAME...              start and keep running
   stop NAME...               stop, until started again
   restart NAME...            stop and start again
@@ -179,6 +179,7 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
         match (verb, a) {
             (Verb::Status, b"--json" | b"-j") => req.json = true,
             (Verb::Log, b"-f" | b"--follow") => req.follow = true,
+            (Verb::Log, b"-t") => req.utc = true,
             (Verb::Log, b"-n") => {
                 let n = args
                     .get(i)
@@ -210,7 +211,7 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
     } else {
         Err(match verb {
             Verb::Status => b"status [NAME...] [--json]",
-            Verb::Log => b"log NAME [-n N] [-f]",
+            Verb::Log => b"log NAME [-n N] [-f] [-t]",
             Verb::Start | Verb::Stop | Verb::Restart => b"start|stop|restart NAME...",
             Verb::Signal => b"signal NAME SIG",
             Verb::Halt | Verb::Poweroff | Verb::Reboot => b"reboot|poweroff|halt",

@@ -24,7 +24,13 @@ pub enum LogSrc {
 }
 
 /// What a client's reply still has to produce.
+///
+/// `repr(u8)`: an explicit tag, 0 for [`Job::Request`], so an idle client
+/// is all zero bytes and the clients stay in .bss (a niche in a field can
+/// otherwise give the first variant a non-zero tag, which moves the whole
+/// static world into the binary).
 #[derive(Clone, Copy)]
+#[repr(u8)]
 enum Job {
     /// Waiting for the request line.
     Request,
@@ -43,6 +49,7 @@ enum Job {
         src: LogSrc,
         lines: Option<u32>,
         follow: bool,
+        utc: bool,
     },
     /// Log lines from `pos`; `follow` keeps the client for new ones.
     Lines {
@@ -50,6 +57,11 @@ enum Job {
         pos: u64,
         follow: bool,
         then_crash: Option<SvcId>,
+        /// `-t`: the wall clock's offset from boot time, in ms.
+        utc: Option<u64>,
+        /// Bytes of the line at `pos` already shown while it was still
+        /// being written (a follower sees the rest when it is ended).
+        shown: u16,
     },
     /// The frozen crash text of a service, from byte `off`.
     Crash { id: SvcId, off: usize },
@@ -357,6 +369,7 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                 src,
                 lines: req.lines,
                 follow: req.follow,
+                utc: req.utc,
             };
         }
         Verb::Start | Verb::Stop | Verb::Restart => {
@@ -424,6 +437,10 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
 
 /// Bytes of output queued before a reply waits for the client to read.
 const OUT_SOFT_BYTES: usize = 2048;
+/// The most a log line takes once shown: every byte as `\xNN`, a stamp and
+/// a newline.
+const LINE_SHOWN_MAX_BYTES: usize = 4 * LINE_MAX_BYTES + 48;
+const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES);
 
 /// Produces as much of the reply as fits and sends what the socket takes.
 pub fn pump(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
@@ -526,6 +543,8 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                                     pos,
                                     follow: false,
                                     then_crash: Some(id),
+                                    utc: None,
+                                    shown: 0,
                                 }
                             }
                             _ => Job::Close,
@@ -533,17 +552,27 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                     }
                 }
             }
-            Job::LogStart { src, lines, follow } => {
+            Job::LogStart {
+                src,
+                lines,
+                follow,
+                utc,
+            } => {
                 let ring = ring_of(src, view, own);
                 let pos = match lines {
                     Some(n) => ring.last_lines(n as usize),
                     None => ring.oldest(),
                 };
+                // The real-time clock's distance from boot time now, which
+                // turns every stamp into a time of day (tend(8), LOGS).
+                let utc = utc.then(|| sys::wall_ms().saturating_sub(view.now));
                 c.job = Job::Lines {
                     src,
                     pos,
                     follow,
                     then_crash: None,
+                    utc,
+                    shown: 0,
                 };
             }
             Job::Lines {
@@ -551,31 +580,61 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 mut pos,
                 follow,
                 then_crash,
+                utc,
+                shown,
             } => {
                 let ring = ring_of(src, view, own);
-                if room < LINE_MAX_BYTES + 32 || c.out.len() >= OUT_SOFT_BYTES {
+                if room < LINE_SHOWN_MAX_BYTES || c.out.len() >= OUT_SOFT_BYTES {
                     return;
                 }
+                let stamp = |out: &mut Buf<CLIENT_OUT_BYTES>, ms: u64| {
+                    match utc {
+                        Some(offset) => out.utc_stamp(ms.saturating_add(offset)),
+                        None => out.stamp(ms),
+                    };
+                };
+                let next = |pos, shown| Job::Lines {
+                    src,
+                    pos,
+                    follow,
+                    then_crash,
+                    utc,
+                    shown,
+                };
+                let pending = ring.pending().filter(|_| then_crash.is_none());
                 match ring.read(&mut pos) {
                     Some(line) => {
-                        c.out.stamp(line.stamp_ms).s(line.head).s(line.tail);
+                        // A line partly shown while pending goes on where
+                        // it stopped, unstamped.
+                        if shown == 0 {
+                            stamp(&mut c.out, line.stamp_ms);
+                        }
+                        c.out.shown(line.head, line.tail, usize::from(shown), false);
                         if line.tail.last().or(line.head.last()) != Some(&b'\n') {
                             c.out.byte(b'\n');
                         }
-                        c.job = Job::Lines {
-                            src,
-                            pos,
-                            follow,
-                            then_crash,
-                        };
+                        c.job = next(pos, 0);
+                    }
+                    // Output not yet ended by a newline, shown as the last
+                    // line; a follower gets the rest as it comes.
+                    None if pending
+                        .as_ref()
+                        .is_some_and(|p| p.len() > usize::from(shown)) =>
+                    {
+                        let Some(p) = pending else { return };
+                        if shown == 0 {
+                            stamp(&mut c.out, p.stamp_ms);
+                        }
+                        let took = c.out.shown(p.head, p.tail, usize::from(shown), follow);
+                        if follow {
+                            c.job = next(pos, u16::try_from(took).unwrap_or(u16::MAX));
+                            return;
+                        }
+                        c.out.byte(b'\n');
+                        c.job = Job::Close;
                     }
                     None if follow => {
-                        c.job = Job::Lines {
-                            src,
-                            pos,
-                            follow,
-                            then_crash,
-                        };
+                        c.job = next(pos, shown);
                         return;
                     }
                     None => {
@@ -613,8 +672,10 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                     .get(id.index())
                     .map_or(&[][..], |cr| cr.text.as_bytes());
                 let rest = text.get(off..).unwrap_or(&[]);
-                let take = rest.len().min(room);
-                c.out.s(rest.get(..take).unwrap_or(&[]));
+                // Shown escaped (tend(8), LOGS): up to four bytes out for
+                // each in; a character cut by the chunk's end waits.
+                let chunk = rest.get(..room / 4).unwrap_or(rest);
+                let take = c.out.shown(chunk, &[], 0, chunk.len() < rest.len());
                 if take == rest.len() {
                     c.job = Job::Close;
                 } else {

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod client;
 pub mod crash;
 pub mod ctl;
+pub mod display;
 pub mod errno;
 pub mod event_loop;
 pub mod limits;

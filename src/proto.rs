@@ -53,6 +53,8 @@ pub struct Request<'a> {
     pub follow: bool,
     /// `-n`: lines of log wanted (None: all).
     pub lines: Option<u32>,
+    /// `-t`: wall-clock (UTC) stamps instead of seconds since boot (`log`).
+    pub utc: bool,
     /// `-s`: signal number.
     pub signal: Option<u8>,
     pub names: heapless::Vec<&'a [u8], MAX_SERVICES>,
@@ -64,6 +66,7 @@ impl<'a> Request<'a> {
             verb,
             json: false,
             follow: false,
+            utc: false,
             lines: None,
             signal: None,
             names: heapless::Vec::new(),
@@ -128,6 +131,7 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
         match word {
             [b'-', b'j'] => req.json = true,
             [b'-', b'f'] => req.follow = true,
+            [b'-', b't'] => req.utc = true,
             [b'-', b'n', n @ ..] => {
                 req.lines = Some(
                     parse_u64(n)
@@ -150,19 +154,20 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
         }
     }
     let n = req.names.len();
-    let ok = match verb {
-        Verb::Status => !req.follow && req.lines.is_none() && req.signal.is_none(),
-        Verb::Log => n == 1 && !req.json && req.signal.is_none(),
-        Verb::Start | Verb::Stop | Verb::Restart => {
-            n >= 1 && !req.json && !req.follow && req.lines.is_none()
-        }
-        Verb::Signal => {
-            n == 1 && req.signal.is_some() && !req.json && !req.follow && req.lines.is_none()
-        }
-        Verb::Halt | Verb::Poweroff | Verb::Reboot => {
-            n == 0 && !req.json && !req.follow && req.lines.is_none()
-        }
-    };
+    let ok = (verb == Verb::Log || !req.utc)
+        && match verb {
+            Verb::Status => !req.follow && req.lines.is_none() && req.signal.is_none(),
+            Verb::Log => n == 1 && !req.json && req.signal.is_none(),
+            Verb::Start | Verb::Stop | Verb::Restart => {
+                n >= 1 && !req.json && !req.follow && req.lines.is_none()
+            }
+            Verb::Signal => {
+                n == 1 && req.signal.is_some() && !req.json && !req.follow && req.lines.is_none()
+            }
+            Verb::Halt | Verb::Poweroff | Verb::Reboot => {
+                n == 0 && !req.json && !req.follow && req.lines.is_none()
+            }
+        };
     if ok {
         Ok(req)
     } else {
@@ -178,6 +183,9 @@ pub fn encode<const N: usize>(req: &Request<'_>, out: &mut Buf<N>) {
     }
     if req.follow {
         out.s(b" -f");
+    }
+    if req.utc {
+        out.s(b" -t");
     }
     if let Some(n) = req.lines {
         out.s(b" -n").u(u64::from(n));

@@ -60,8 +60,12 @@ pub struct Line<'a> {
 
 impl Line<'_> {
     /// Content bytes.
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.head.len() + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether the content ends with its own newline.
@@ -235,9 +239,25 @@ impl<'a> Ring<'a> {
         self.end
     }
 
+    /// The line still being written (output not yet ended by a newline),
+    /// stamped when it began; it sits at [`Ring::end`]. `None` when there is
+    /// none.
+    pub fn pending(&self) -> Option<Line<'_>> {
+        if !self.open || self.open_len == 0 {
+            return None;
+        }
+        let (head, tail) = self.slices(self.end + HEADER, self.open_len);
+        Some(Line {
+            stamp_ms: self.open_stamp,
+            head,
+            tail,
+        })
+    }
+
     /// Renders the complete lines at or after `from` as `[    12.345] text\n`
-    /// into `out`, keeping the most recent ones that fit whole; returns how
-    /// many lines were rendered.
+    /// into `out` (the text as it came: whoever shows it to a person escapes
+    /// it), keeping the most recent ones that fit whole; returns how many
+    /// lines were rendered.
     pub fn render_tail<const N: usize>(&self, from: u64, out: &mut Buf<N>) -> usize {
         let mut pos = from.max(self.oldest);
         if pos >= self.end {

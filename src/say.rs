@@ -2,6 +2,7 @@
 //! padded columns are appended to. Appending past the end truncates and is
 //! remembered ([`Buf::overflowed`]), never a panic.
 
+use crate::display::{piece, Piece, Two};
 use crate::sys;
 
 /// A fixed-capacity byte buffer that text is appended to.
@@ -84,6 +85,56 @@ impl Text<'_> {
         self.byte(b'0' + (frac / 10 % 10) as u8);
         self.byte(b'0' + (frac % 10) as u8);
         self.s(b"] ");
+    }
+
+    /// A time of day as `2026-12-05T18:40:12.345Z ` (`ms` since 1970).
+    #[inline(never)]
+    fn utc_stamp(&mut self, ms: u64) {
+        for (v, width, then) in crate::display::utc_fields(ms) {
+            self.zero_padded(v, width);
+            self.byte(then);
+        }
+        self.byte(b' ');
+    }
+
+    /// `v` in decimal, zero-padded to `width` digits (at most 4).
+    #[inline(never)]
+    fn zero_padded(&mut self, mut v: u32, width: u8) {
+        let mut digits = [b'0'; 4];
+        for slot in digits.iter_mut().take(usize::from(width)).rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.s(digits.get(..usize::from(width)).unwrap_or(&[]));
+    }
+
+    /// A service's bytes as a person may see them, from byte `skip` on
+    /// (see [`crate::display`]). `hold` keeps back an unfinished UTF-8
+    /// character at the end (a line still being written); returns the
+    /// bytes of `bytes` taken.
+    #[inline(never)]
+    fn shown(&mut self, bytes: Two<'_>, skip: usize, hold: bool) -> usize {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut i = skip;
+        while i < bytes.len() {
+            match piece(bytes, i) {
+                Piece::Pass(n) => {
+                    for j in i..i + n {
+                        self.byte(bytes.get(j).unwrap_or(b'?'));
+                    }
+                    i += n.max(1);
+                    continue;
+                }
+                Piece::Incomplete if hold => break,
+                Piece::Escape(_) | Piece::Incomplete => {}
+            }
+            let b = bytes.get(i).unwrap_or(0);
+            self.s(b"\\x");
+            self.byte(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+            self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'));
+            i += 1;
+        }
+        i
     }
 
     #[inline(never)]
@@ -211,6 +262,21 @@ impl<const N: usize> Buf<N> {
     pub fn stamp(&mut self, ms: u64) -> &mut Self {
         self.text().stamp(ms);
         self
+    }
+
+    /// Appends a wall-clock stamp, `2026-12-05T18:40:12.345Z ` (`ms` since
+    /// 1970, UTC).
+    pub fn utc_stamp(&mut self, ms: u64) -> &mut Self {
+        self.text().utc_stamp(ms);
+        self
+    }
+
+    /// Appends a service's bytes (`head` then `tail`, from byte `skip`) as a
+    /// person may see them: control bytes but tab, and malformed UTF-8, as
+    /// `\xNN` (see [`crate::display`]). With `hold`, an unfinished UTF-8
+    /// character at the end waits; returns the bytes taken.
+    pub fn shown(&mut self, head: &[u8], tail: &[u8], skip: usize, hold: bool) -> usize {
+        self.text().shown(Two { head, tail }, skip, hold)
     }
 
     /// Appends a JSON string literal (quoted and escaped).

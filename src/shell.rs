@@ -42,6 +42,27 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
     }
 }
 
+/// Writes a service's bytes to a terminal (stderr) as a person may see
+/// them: control bytes but tab, and malformed UTF-8, as `\xNN` (see
+/// [`crate::display`]), so a service cannot drive the console.
+pub fn write_shown(fd: BorrowedFd<'_>, text: &[u8]) {
+    /// Bytes escaped per write: at most four times as many come out.
+    const CHUNK: usize = 120;
+    let mut out = Buf::<{ 4 * CHUNK }>::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let chunk = rest.get(..CHUNK).unwrap_or(rest);
+        out.clear();
+        // A character cut by the chunk's end waits for the next chunk.
+        let mut took = out.shown(chunk, &[], 0, chunk.len() < rest.len());
+        if took == 0 {
+            took = out.shown(chunk, &[], 0, false);
+        }
+        write_all(fd, out.as_bytes());
+        rest = rest.get(took..).unwrap_or(&[]);
+    }
+}
+
 /// Says one line of tend's own: `tend: LINE` on stderr, `LINE` in its ring.
 pub fn say(own: &mut Ring<'static>, now: u64, line: &[u8]) {
     let mut msg = Buf::<512>::new();
@@ -159,8 +180,7 @@ impl Effects for Shell<'_> {
             msg.s(b"; its last lines:");
         }
         say(self.own, now, msg.as_bytes());
-        let text = crash.text.as_bytes();
-        write_all(sys::stderr(), text);
+        write_shown(sys::stderr(), crash.text.as_bytes());
     }
 
     fn changed(&mut self, id: SvcId, svc: &Service, now: u64) {

@@ -291,7 +291,12 @@ fn a_flood_does_not_evict_another_services_lines() {
         kept <= size && dropped >= 2_000_000 - size,
         "{kept} {dropped}"
     );
-    assert!(sup.log_text("flood").iter().all(|t| t == "flood"));
+    // 2,000,000 is not a multiple of 6: the last "fl" has no newline yet,
+    // and is shown as the last line.
+    let lines = sup.log_text("flood");
+    let (last, whole) = lines.split_last().expect("lines");
+    assert!(whole.iter().all(|t| t == "flood"));
+    assert_eq!(last, "fl");
     assert_eq!(sup.log_text("quiet"), ["still here"]);
     assert_eq!(log_counts(&sup, "quiet"), (4096, 11, 0, 11));
 }
@@ -332,4 +337,154 @@ fn a_flooding_service_gets_a_larger_pipe_and_every_byte_is_counted() {
     let quiet = sup.wait_for("quiet's sleep", || sup.pid_of("quiet"));
     assert_eq!(pipe_size(flood), 256 * 1024);
     assert_eq!(pipe_size(quiet), 64 * 1024);
+}
+
+#[test]
+fn log_shows_control_bytes_escaped_and_utf8_as_it_is() {
+    let sup = Sup::start(
+        "[painter]\n\
+         run = /bin/sh -c 'printf \"esc \\033[31mred\\033[0m bell \\007 tab\\there caf\\303\\251 \\344\\270\\226 c1 \\302\\233 bad \\377 cr\\r\\n\"; exec sleep 1000'\n",
+    );
+    sup.wait_until("the painter's line", || !sup.log_text("painter").is_empty());
+    let want =
+        "esc \\x1b[31mred\\x1b[0m bell \\x07 tab\there café 世 c1 \\xc2\\x9b bad \\xff cr\\x0d";
+    let out = sup.ok(&["log", "painter"]);
+    let (_, text) = parse_stamped(out.stdout.trim_end_matches('\n')).expect("stamped");
+    assert_eq!(text, want);
+    assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'));
+    // The last lines of `status NAME` too.
+    let status = sup.run(&["status", "painter"]);
+    assert!(status.stdout.contains(want), "{status:?}");
+    drop(sup);
+    // A crash record keeps the bytes as they came (JSON escapes them its
+    // own way); on the console and in `status NAME` they are escaped.
+    let sup = Sup::start("[wiper]\nrun = /bin/sh -c 'printf \"\\033[2Jgone\\n\"; exit 1'\n");
+    sup.wait_until("the crash on the console", || {
+        sup.console().contains("wiper: crashed")
+    });
+    sup.wait_until("its last lines echoed", || sup.console().contains("gone"));
+    let console = sup.console();
+    assert!(console.contains("] \\x1b[2Jgone\n"), "{console}");
+    assert!(!console.contains('\u{1b}'), "{console:?}");
+    let status = sup.run(&["status", "wiper"]);
+    assert!(status.stdout.contains("\\x1b[2Jgone"), "{status:?}");
+    let lines = sup.svc("wiper")["last_crash"]["lines"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(lines.ends_with("] \u{1b}[2Jgone\n"), "{lines:?}");
+}
+
+#[test]
+fn output_not_yet_ended_by_a_newline_is_the_last_line() {
+    let sup = Sup::start(
+        "[asker]\n\
+         run = /bin/sh -c 'printf \"first\\nprompt> \"; while [ ! -e DIR/answered ]; do sleep 0.05; done; printf \"done\\n\"; exec sleep 1000'\n",
+    );
+    sup.wait_until("the first line", || !sup.log_text("asker").is_empty());
+    // Not followed: the partial line is shown as the last line.
+    let out = sup.ok(&["log", "asker"]);
+    let texts: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| parse_stamped(l).unwrap_or_else(|| panic!("{l:?}")).1)
+        .collect();
+    assert_eq!(texts, ["first", "prompt> "], "{}", out.stdout);
+    assert!(out.stdout.ends_with('\n'));
+    // Followed: the partial line as it stands, then the rest of it when
+    // it is ended, unstamped, on the same line.
+    let mut child = sup
+        .command(&["log", "asker", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    let mut read_until = |what: &str| {
+        let end = Instant::now() + DEADLINE;
+        while !String::from_utf8_lossy(&got).ends_with(what) {
+            let left = end.saturating_duration_since(Instant::now());
+            let chunk = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {what:?} in {:?}", String::from_utf8_lossy(&got)));
+            got.extend(chunk);
+        }
+    };
+    read_until("prompt> ");
+    std::fs::write(sup.path("answered"), "").unwrap();
+    read_until("done\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    let text = String::from_utf8(got).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text:?}");
+    assert_eq!(parse_stamped(lines[0]).unwrap().1, "first");
+    assert_eq!(
+        parse_stamped(lines[1]).unwrap().1,
+        "prompt> done",
+        "{text:?}"
+    );
+    // And once ended, it is a line like any other.
+    let out = sup.ok(&["log", "asker", "-n", "1"]);
+    assert_eq!(
+        parse_stamped(out.stdout.trim_end()).unwrap().1,
+        "prompt> done"
+    );
+}
+
+#[test]
+fn log_dash_t_stamps_lines_with_the_utc_wall_clock() {
+    let sup = Sup::start("[hello]\nrun = /bin/sh -c 'echo hello; exec sleep 1000'\n");
+    sup.wait_until("hello", || !sup.log_text("hello").is_empty());
+    let out = sup.ok(&["log", "hello", "-t"]);
+    let line = out.stdout.trim_end();
+    let (stamp, text) = line.split_once(' ').expect("a stamp");
+    assert_eq!(text, "hello", "{line:?}");
+    // 2026-12-05T18:40:12.345Z
+    let b = stamp.as_bytes();
+    assert!(
+        stamp.len() == 24
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'.'
+            && b[23] == b'Z',
+        "{stamp:?}"
+    );
+    let num = |r: std::ops::Range<usize>| stamp[r].parse::<i64>().expect("digits");
+    let (y, mo, d) = (num(0..4), num(5..7), num(8..10));
+    let secs = (num(11..13) * 60 + num(14..16)) * 60 + num(17..19);
+    // Days since 1970 of the civil date (Howard Hinnant's days_from_civil).
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let then = days * 86_400 + secs;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now - then).abs() < 120, "{stamp} is not now ({now})");
+    // An option only `log` takes.
+    assert_eq!(sup.run(&["status", "-t"]).code, 100);
 }

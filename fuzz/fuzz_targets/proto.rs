@@ -15,6 +15,7 @@ fn same(a: &Request<'_>, b: &Request<'_>) -> bool {
     a.verb == b.verb
         && a.json == b.json
         && a.follow == b.follow
+        && a.utc == b.utc
         && a.lines == b.lines
         && a.signal == b.signal
         && a.names == b.names

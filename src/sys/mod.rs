@@ -386,20 +386,24 @@ pub fn read_signal(fd: impl AsFd) -> Option<u32> {
 
 /// Milliseconds since boot (`CLOCK_BOOTTIME`), by the plain system call.
 pub fn now_ms() -> u64 {
+    clock_ms(nr::CLOCK_BOOTTIME as usize)
+}
+
+/// Milliseconds since 1970 by the real-time clock (`CLOCK_REALTIME`): the
+/// wall clock, which NTP or an operator may set at any time.
+pub fn wall_ms() -> u64 {
+    clock_ms(nr::CLOCK_REALTIME as usize)
+}
+
+/// `clock_gettime(2)` of `clock` in milliseconds (0 if it fails).
+fn clock_ms(clock: usize) -> u64 {
     // `struct timespec` is two `long`s on all three targets.
     let mut ts = [0isize; 2];
     // SAFETY: `ts` is a timespec-sized buffer that lives across the call.
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_clock_gettime,
-            [
-                nr::CLOCK_BOOTTIME as usize,
-                ts.as_mut_ptr() as usize,
-                0,
-                0,
-                0,
-                0,
-            ],
+            [clock, ts.as_mut_ptr() as usize, 0, 0, 0, 0],
         )
     };
     if check(ret).is_err() {

@@ -1,0 +1,239 @@
+//! How a service's bytes are shown to a person (`tend log`, `tend status
+//! NAME`, crash records on the console): a service must not be able to
+//! drive the operator's terminal, so every control byte but tab, and every
+//! byte that is not part of well-formed UTF-8, is shown as `\xNN`; C1
+//! controls (U+0080–U+009F), which some terminals obey even in UTF-8, are
+//! escaped too. Everything else passes as it is. And the wall-clock form of
+//! a stamp, for `tend log -t`.
+//!
+//! The bytes come as two slices (a record of the log ring may wrap around
+//! its end), read as one.
+
+/// Two slices read as one: a record's head and tail.
+#[derive(Clone, Copy)]
+pub struct Two<'a> {
+    pub head: &'a [u8],
+    pub tail: &'a [u8],
+}
+
+impl Two<'_> {
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<u8> {
+        match i.checked_sub(self.head.len()) {
+            None => self.head.get(i).copied(),
+            Some(j) => self.tail.get(j).copied(),
+        }
+    }
+}
+
+/// What the bytes at an offset are, for display.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Piece {
+    /// `n` bytes shown as they are: printable ASCII, tab, newline, or one
+    /// well-formed UTF-8 character that is not a C1 control.
+    Pass(usize),
+    /// One byte shown as `\xNN`.
+    Escape(u8),
+    /// The start of a UTF-8 character whose end has not arrived yet (only
+    /// at the end of the bytes).
+    Incomplete,
+}
+
+/// The piece at `i` of `bytes` (`i` < `bytes.len()`).
+pub fn piece(bytes: Two<'_>, i: usize) -> Piece {
+    let Some(b) = bytes.get(i) else {
+        return Piece::Pass(0);
+    };
+    // The lead byte: how many continuation bytes follow, and the range the
+    // first of them must be in (RFC 3629: no overlong forms, no surrogates,
+    // nothing above U+10FFFF).
+    let (more, lo, hi) = match b {
+        b'\t' | b'\n' | 0x20..=0x7e => return Piece::Pass(1),
+        0xc2..=0xdf => (1, 0x80, 0xbf),
+        0xe0 => (2, 0xa0, 0xbf),
+        0xe1..=0xec | 0xee..=0xef => (2, 0x80, 0xbf),
+        0xed => (2, 0x80, 0x9f),
+        0xf0 => (3, 0x90, 0xbf),
+        0xf1..=0xf3 => (3, 0x80, 0xbf),
+        0xf4 => (3, 0x80, 0x8f),
+        _ => return Piece::Escape(b),
+    };
+    for k in 1..=more {
+        let range = if k == 1 { lo..=hi } else { 0x80..=0xbf };
+        match bytes.get(i + k) {
+            Some(c) if range.contains(&c) => {}
+            Some(_) => return Piece::Escape(b),
+            None => return Piece::Incomplete,
+        }
+    }
+    // C2 80–C2 9F encode the C1 controls.
+    if b == 0xc2 && bytes.get(i + 1).is_some_and(|c| c <= 0x9f) {
+        return Piece::Escape(b);
+    }
+    Piece::Pass(1 + more)
+}
+
+/// Bytes `bytes` takes once shown (an incomplete character at the end is
+/// shown escaped, as a finished line shows it).
+pub fn shown_len(bytes: Two<'_>) -> usize {
+    let mut i = 0;
+    let mut n = 0;
+    while i < bytes.len() {
+        match piece(bytes, i) {
+            Piece::Pass(k) => {
+                i += k.max(1);
+                n += k.max(1);
+            }
+            Piece::Escape(_) | Piece::Incomplete => {
+                i += 1;
+                n += 4;
+            }
+        }
+    }
+    n
+}
+
+/// The fields of `2026-12-05T18:40:12.345` for `ms` since 1970 (UTC), each
+/// with its width in digits and the byte that follows it.
+pub fn utc_fields(ms: u64) -> [(u32, u8, u8); 7] {
+    let secs = ms / 1000;
+    // Days fit a u32 for 11 million years; u32 arithmetic is smaller code
+    // on 32-bit targets.
+    let (y, m, d) = civil(u32::try_from(secs / 86_400).unwrap_or(u32::MAX));
+    let t = (secs % 86_400) as u32;
+    [
+        (y, 4, b'-'),
+        (m, 2, b'-'),
+        (d, 2, b'T'),
+        (t / 3600, 2, b':'),
+        (t / 60 % 60, 2, b':'),
+        (t % 60, 2, b'.'),
+        ((ms % 1000) as u32, 3, b'Z'),
+    ]
+}
+
+/// Year, month, day of the `days`-th day since 1970-01-01 (the proleptic
+/// Gregorian calendar: Howard Hinnant's `civil_from_days`).
+fn civil(days: u32) -> (u32, u32, u32) {
+    let z = days.saturating_add(719_468);
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u32::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        for split in 0..=bytes.len() {
+            let two = Two {
+                head: &bytes[..split],
+                tail: &bytes[split..],
+            };
+            let mut got = Vec::new();
+            let mut i = 0;
+            while i < two.len() {
+                match piece(two, i) {
+                    Piece::Pass(k) => {
+                        got.extend((i..i + k).map(|j| two.get(j).unwrap()));
+                        i += k;
+                    }
+                    Piece::Escape(b) => {
+                        got.extend(format!("\\x{b:02x}").bytes());
+                        i += 1;
+                    }
+                    Piece::Incomplete => {
+                        got.extend(format!("\\x{:02x}", two.get(i).unwrap()).bytes());
+                        i += 1;
+                    }
+                }
+            }
+            assert_eq!(got.len(), shown_len(two), "{bytes:?} split at {split}");
+            if split == 0 {
+                out = got;
+            } else {
+                assert_eq!(got, out, "the split at {split} changes nothing");
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn printable_tab_and_utf8_pass() {
+        assert_eq!(
+            show(b"plain text\twith a tab\n"),
+            "plain text\twith a tab\n"
+        );
+        assert_eq!(show("héllo → 世界 🦀".as_bytes()), "héllo → 世界 🦀");
+    }
+
+    #[test]
+    fn control_bytes_are_escaped() {
+        assert_eq!(
+            show(b"\x1b[2J\x07bell\r\x00\x7f"),
+            "\\x1b[2J\\x07bell\\x0d\\x00\\x7f"
+        );
+        // C1 controls in UTF-8: U+009B is CSI to some terminals.
+        assert_eq!(show(b"a\xc2\x9b31m"), "a\\xc2\\x9b31m");
+        assert_eq!(show("\u{a0}".as_bytes()), "\u{a0}");
+    }
+
+    #[test]
+    fn malformed_utf8_is_escaped_byte_by_byte() {
+        assert_eq!(show(b"\xff\xfe"), "\\xff\\xfe");
+        assert_eq!(show(b"\xc0\xaf"), "\\xc0\\xaf"); // overlong '/'
+        assert_eq!(show(b"\xed\xa0\x80"), "\\xed\\xa0\\x80"); // a surrogate
+        assert_eq!(show(b"\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"); // > U+10FFFF
+        assert_eq!(show(b"\xe2\x82x"), "\\xe2\\x82x"); // cut short
+        assert_eq!(show(b"ok\xe2\x82"), "ok\\xe2\\x82"); // cut at the end
+    }
+
+    #[test]
+    fn an_unfinished_character_at_the_end_is_incomplete() {
+        let two = Two {
+            head: b"ab\xf0\x9f",
+            tail: b"",
+        };
+        assert_eq!(piece(two, 2), Piece::Incomplete);
+        let two = Two {
+            head: b"ab\xf0\x9f",
+            tail: b"\xa6\x80",
+        };
+        assert_eq!(piece(two, 2), Piece::Pass(4));
+    }
+
+    #[test]
+    fn utc_stamps() {
+        let utc = |ms| {
+            let mut out = String::new();
+            for (v, width, then) in utc_fields(ms) {
+                out += &format!("{v:0w$}", w = usize::from(width));
+                out.push(char::from(then));
+            }
+            out
+        };
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(1_796_496_012_345), "2026-12-05T18:40:12.345Z");
+        assert_eq!(
+            utc(951_782_400_000 + 86_399_999),
+            "2000-02-29T23:59:59.999Z"
+        ); // a leap day
+        assert_eq!(utc(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
+    }
+}
