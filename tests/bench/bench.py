@@ -24,7 +24,8 @@ take turns within each repetition, in a rotating order):
   log       one service writes 50 MiB of 64-byte lines, one write per line:
             wall time, CPU of the tree, CPU per MiB, bytes kept and lost
   idle      context switches of the tree over 30 s with 8 idle services
-  startup   launch to all 32 daemons exec'd
+  startup   launch to all 32 daemons exec'd; again with two CPU-bound busy
+            loops running beside the stack (a router at boot)
   size      the files each stack needs (static, or with its shared libraries)
 
 The crash and idle scenarios of the stacks run side by side (they count
@@ -456,16 +457,23 @@ def s_idle(seconds):
             r.stop()
 
 
-def s_startup(stack, n):
+def s_startup(stack, n, busy=0):
+    """Launch to `n` daemons exec'd; with `busy` CPU-bound loops running
+    beside the stack from before its launch to the end."""
+    loops = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(busy)]
     r = Run(stack, {f"s{i:02}": ["start", "@"] for i in range(n)})
     try:
         r.start()
         wait_for(f"{stack}: {n} daemons exec'd", 60,
                  lambda: len(os.listdir(r.stamps)) >= n, 0.005)
         last = max(ns for name in os.listdir(r.stamps) for w, ns in r.stamp_lines(name))
-        return {"startup_ms": (last - r.t0) / 1e6}
+        key = "startup_load_ms" if busy else "startup_ms"
+        return {key: (last - r.t0) / 1e6}
     finally:
         r.stop()
+        for p in loops:
+            p.kill()
+            p.wait()
 
 
 def files_of(paths):
@@ -531,6 +539,7 @@ ROWS = [
     ("log_lost", "log: bytes lost", "B"),
     ("idle_switches", "idle: context switches in 30 s, 8 services", ""),
     ("startup_ms", "start-up: launch to 32 daemons exec'd", "ms"),
+    ("startup_load_ms", "start-up beside two busy loops", "ms"),
     ("size_bytes", "binaries and libraries needed", "B"),
 ]
 
@@ -650,6 +659,8 @@ def main():
                 side_by_side("idle", lambda: s_idle(idle_s))
             else:
                 each_stack("startup", lambda s: s_startup(s, 32), "{startup_ms:.1f} ms")
+                each_stack("startup+load", lambda s: s_startup(s, 32, busy=2),
+                           "{startup_load_ms:.1f} ms")
     sizes = s_size() if "size" in only else {}
     results = {s: {k: summary(v) for k, v in samples[s].items()} for s in STACKS}
     for s, f in sizes.items():
