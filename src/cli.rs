@@ -26,17 +26,15 @@ pub const DEFAULT_SOCKET: &[u8] = b"/run/tend.sock";
 /// Exit status for usage errors and tables that do not load.
 pub const USAGE: i32 = 100;
 
-const HELP: &[u8] = b"usage: tend COMMAND [ARGS]
-  supervise [-c FILE]        supervise the services of FILE (default /etc/tend.conf)
-  check [-r ROOT] [FILE]     check a table offline (users and groups from ROOT/etc)
-  status [NAME...] [--json]  show services; exit 0 all as wanted, 3 not, 4 unknown name
-  log NAME [-n N] [-f] [-t]  show a service's log (tend: tend's own); -f follows, -t UTC
-  start NAME...              start and keep running
-  stop NAME...               stop, until started again
-  restart NAME...            stop and start again
+const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
+  supervise [-c FILE]        supervise FILE's services (default /etc/tend.conf)
+  check [-r ROOT] [FILE]     check a table offline (users, groups from ROOT/etc)
+  status [NAME...] [--json]  show services: exit 0 all as wanted, 3 not, 4 unknown
+  log NAME [-n N] [-f] [-t]  show a log (tend: tend's own); -f follow, -t UTC
+  start|stop|restart NAME... start and keep running, stop until started, restart
   signal NAME SIG            send SIG to the service's process group
-  reboot | poweroff | halt   ask tend as PID 1 to shut down
-The control socket is /run/tend.sock unless TEND_SOCKET names another.
+  reboot|poweroff|halt       ask tend as PID 1 to shut down
+Control socket: /run/tend.sock, or $TEND_SOCKET.
 ";
 
 fn usage(why: &[u8]) -> i32 {
@@ -177,7 +175,10 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
     while let Some(a) = args.get(i) {
         i += 1;
         match (verb, a) {
-            (Verb::Status, b"--json" | b"-j") => req.json = true,
+            (Verb::Status, b"--json" | b"-j") if cfg!(feature = "json") => req.json = true,
+            (Verb::Status, b"--json" | b"-j") => {
+                return Err(b"status: --json: this tend is built without json");
+            }
             (Verb::Log, b"-f" | b"--follow") => req.follow = true,
             (Verb::Log, b"-t") => req.utc = true,
             (Verb::Log, b"-n") => {

@@ -486,6 +486,9 @@ fn produce(c: &mut Client, view: &View<'_>, own: &Ring<'static>) {
                 first,
                 detail,
             } => {
+                // Without the json feature its code goes: the flag is
+                // false whatever the job holds.
+                let json = json && cfg!(feature = "json");
                 // Room for a whole object or row, so none is ever cut; and
                 // no more than OUT_SOFT_BYTES queued, so a reply touches
                 // only the first page of the buffer unless one object needs

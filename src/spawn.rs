@@ -26,10 +26,15 @@ use crate::service::{StartError, Step};
 use crate::sys::{self, Fd, Fork};
 use crate::table::{ServiceConf, Table};
 
-/// The `PATH` a service gets unless its `env` sets one.
-pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const DEFAULT_PATH_ENV: &CStr =
-    c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The environment entry of [`DEFAULT_PATH`], NUL-ended.
+const DEFAULT_PATH_ENV: &[u8] =
+    b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\0";
+/// The `PATH` a service gets unless its `env` sets one (one copy of the
+/// text: the value of [`DEFAULT_PATH_ENV`], without its NUL).
+pub const DEFAULT_PATH: &[u8] = match DEFAULT_PATH_ENV.split_at(5).1.split_last() {
+    Some((_, path)) => path,
+    None => b"",
+};
 
 /// Where the child's descriptors 0–2 and its readiness fd come from.
 pub struct Stdio<'a> {
@@ -90,7 +95,7 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Chi
             .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     }
     if path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        envp.push(DEFAULT_PATH_ENV.as_ptr().cast())
+        envp.push(DEFAULT_PATH_ENV.as_ptr())
             .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     }
     envp.push(core::ptr::null())
