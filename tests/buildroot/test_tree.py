@@ -443,7 +443,10 @@ def test_kconfig_parses_without_warnings():
         ours |= set(re.findall(r"^(?:menu)?config\s+(\w+)", f.read_text(), re.M))
     eq(sorted(ours), sorted(["BR2_INIT_TEND", "BR2_PACKAGE_TEND", "BR2_PACKAGE_TEND_ARCH_SUPPORTS",
                               "BR2_PACKAGE_TEND_LOCAL_SRC", "BR2_PACKAGE_TEND_SBIN_INIT",
-                              "BR2_PACKAGE_TEND_TABLE"]), "symbols the tree defines")
+                              "BR2_PACKAGE_TEND_TABLE", "BR2_PACKAGE_TEND_JSON",
+                              "BR2_PACKAGE_TEND_SYSLOG", "BR2_PACKAGE_TEND_WATCHDOG",
+                              "BR2_PACKAGE_TEND_KEEP", "BR2_PACKAGE_TEND_LISTEN"]),
+       "symbols the tree defines")
     for s in ours:
         assert s in k.syms and k.syms[s].nodes, s
 
@@ -725,6 +728,34 @@ def test_local_copy_leaves_out_what_git_ignores():
     extra = sorted(copied - wanted)
     eq(extra[:10], [], "copied, though git ignores them")
     eq(sorted(wanted - copied)[:10], [], "not copied, though git tracks or sees them")
+
+
+@test
+def test_mk_build_profile():
+    """Each feature option turns its cargo feature on, for tend and for the
+    host-tend that checks the table alike."""
+    k = system("x86_64")
+    select(k, "BR2_PACKAGE_TEND")
+    features = ["json", "syslog", "watchdog", "keep", "listen"]
+    for f in features:
+        eq(k.syms["BR2_PACKAGE_TEND_" + f.upper()].tri_value, 2, "BR2_PACKAGE_TEND_%s by default" % f.upper())
+    cargo_toml = (REPO / "Cargo.toml").read_text()
+    default = re.search(r'^default = \[(.*)\]$', cargo_toml, re.M)
+    eq(sorted(re.findall(r'"([^"]+)"', default.group(1))), sorted(features), "Cargo.toml's default features")
+
+    def opts(k):
+        with tempfile.TemporaryDirectory() as tmp:
+            mk = Mk(k, tmp)
+            got = {v: mk.get(v) for v in ("TEND_CARGO_BUILD_OPTS", "TEND_CARGO_INSTALL_OPTS",
+                                          "HOST_TEND_CARGO_BUILD_OPTS", "HOST_TEND_CARGO_INSTALL_OPTS")}
+        eq(len(set(got.values())), 1, "the same features everywhere: %s" % got)
+        return shlex.split(got["TEND_CARGO_BUILD_OPTS"])
+    eq(opts(k), ["--no-default-features", "--features", ",".join(features)], "every feature")
+    k.syms["BR2_PACKAGE_TEND_JSON"].set_value(0)
+    eq(opts(k), ["--no-default-features", "--features", "syslog,watchdog,keep,listen"], "without json")
+    for f in features:
+        k.syms["BR2_PACKAGE_TEND_" + f.upper()].set_value(0)
+    eq(opts(k), ["--no-default-features", "--features", ""], "the minimal tend")
 
 
 @test

@@ -53,6 +53,21 @@ HOST_TEND_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = $(TEND_COPY_EXCLUSIONS)
 HOST_TEND_PRE_CONFIGURE_HOOKS += TEND_VENDOR_CRATES
 endif
 
+# The build profile (tend(8), BUILD PROFILES): the cargo features the
+# options keep. host-tend, which checks the table, is built the same, so
+# that `tend check` refuses a key of a feature the image's tend lacks.
+TEND_FEATURES = $(strip \
+	$(if $(BR2_PACKAGE_TEND_JSON),json) \
+	$(if $(BR2_PACKAGE_TEND_SYSLOG),syslog) \
+	$(if $(BR2_PACKAGE_TEND_WATCHDOG),watchdog) \
+	$(if $(BR2_PACKAGE_TEND_KEEP),keep) \
+	$(if $(BR2_PACKAGE_TEND_LISTEN),listen))
+TEND_CARGO_FEATURE_OPTS = --no-default-features --features '$(subst $(space),$(comma),$(TEND_FEATURES))'
+TEND_CARGO_BUILD_OPTS = $(TEND_CARGO_FEATURE_OPTS)
+TEND_CARGO_INSTALL_OPTS = $(TEND_CARGO_FEATURE_OPTS)
+HOST_TEND_CARGO_BUILD_OPTS = $(TEND_CARGO_FEATURE_OPTS)
+HOST_TEND_CARGO_INSTALL_OPTS = $(TEND_CARGO_FEATURE_OPTS)
+
 # tend has its own _start and links no libc: its build.rs gives the gcc
 # driver -nostartfiles -nostdlib -static -no-pie. The flags below are the
 # ones tend's .cargo/config.toml gives its cross targets, which Buildroot's

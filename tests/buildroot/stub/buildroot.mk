@@ -14,7 +14,10 @@ include $(BR2_CONFIG)
 BR2_EXTERNAL_TEND_PATH ?= $(abspath $(STUB_DIR)/../../../buildroot)
 BR_BUILDING ?= y
 
-# The helpers tend.mk calls.
+# The helpers tend.mk calls (support/misc/utils.mk, package/pkg-utils.mk).
+comma := ,
+empty :=
+space := $(empty) $(empty)
 qstrip = $(strip $(subst ",,$(1)))
 UPPERCASE = $(shell printf '%s' '$(1)' | tr 'a-z.-' 'A-Z__')
 KCONFIG_DISABLE_OPT = kconfig-disable-opt $(1)
