@@ -705,6 +705,10 @@ fn ring_of<'a>(src: LogSrc, view: &View<'a>, own: &'a Ring<'static>) -> &'a Ring
     }
 }
 
+// A set of services is one u64, a bit per service: tend built for more
+// services than that must not build (its status would hide the rest).
+const _: () = assert!(crate::limits::MAX_SERVICES <= u64::BITS as usize);
+
 /// The bit of service `i` in a set of services.
 fn bit(i: usize) -> u64 {
     1u64.checked_shl(i as u32).unwrap_or(0)

@@ -84,6 +84,36 @@ pub enum Step {
 }
 
 impl Step {
+    /// The step after this one: the steps in their order, from one
+    /// exhaustive match (a new step must be placed here to build).
+    pub const fn next(self) -> Option<Step> {
+        match self {
+            Step::Pipe => Some(Step::Fork),
+            Step::Fork => Some(Step::Setup),
+            Step::Setup => Some(Step::Setgroups),
+            Step::Setgroups => Some(Step::Setgid),
+            Step::Setgid => Some(Step::Setuid),
+            Step::Setuid => Some(Step::Chdir),
+            Step::Chdir => Some(Step::Exec),
+            Step::Exec => None,
+        }
+    }
+
+    /// The step whose number (`step as u8`, as the child reports it) is
+    /// `n`; [`Step::Exec`] for a number past the last.
+    pub const fn from_number(n: u8) -> Step {
+        let mut step = Step::Pipe;
+        let mut i = 0;
+        while i < n {
+            match step.next() {
+                Some(s) => step = s,
+                None => return Step::Exec,
+            }
+            i += 1;
+        }
+        step
+    }
+
     pub fn name(self) -> &'static [u8] {
         match self {
             Step::Pipe => b"pipe",
@@ -97,6 +127,18 @@ impl Step {
         }
     }
 }
+
+// The chain of `next` follows the variants' numbers, so that a step's
+// number read back is the step that was sent.
+const _: () = {
+    let mut step = Some(Step::Pipe);
+    let mut n = 0;
+    while let Some(s) = step {
+        assert!(s as u8 == n);
+        n += 1;
+        step = s.next();
+    }
+};
 
 /// Why a service could not be started.
 #[derive(Clone, Copy, PartialEq, Eq)]
