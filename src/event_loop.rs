@@ -6,12 +6,26 @@
 //! on its log pipe, a readiness newline on a readiness pipe, a forked
 //! child's exec (end-of-file) or failed start (its step and errno) on its
 //! close-on-exec report pipe, requests on the control socket and its
-//! clients. Each round polls them all with the nearest deadline (a backoff
-//! retry, a stop timeout, a client's) as the timeout — none when there is
-//! nothing to wait for, so an idle tend sleeps in one poll and makes no
-//! wakeups. The round then reaps every child that ended (orphans too),
-//! reads the pipes into the rings, serves the clients, and lets the
-//! supervisor settle: fire due deadlines and start or stop what can go.
+//! clients.
+//!
+//! A round ([`supervise`]'s loop) is four steps:
+//! 1. `fire_deadlines`: the supervisor fires what is due (a backoff
+//!    retry, a stop timeout) and starts or stops what can go now; then the
+//!    ending ([`Ending`], PID 1's shutdown or a plain exit) learns whether
+//!    every service has stopped and whether its grace is over.
+//! 2. `serve_clients`: each client gets as much of its reply as it takes.
+//! 3. `wait`: one poll of every descriptor, with `poll_timeout` — the
+//!    nearest of every deadline (the supervisor's, the clients', the log
+//!    pipes' and the control socket's rests, the ending's) — as its
+//!    timeout; none when nothing is due, so an idle tend sleeps in one
+//!    poll and makes no wakeups.
+//! 4. `handle`: what poll found ready, in order: signals, new clients,
+//!    log pipes drained into the rings, report and readiness pipes told to
+//!    the supervisor, client requests. A signal or a request that concerns
+//!    tend as a whole comes back as an `Intent` — reap, or end — carried
+//!    out in one place, `carry_out`; an end goes through the ending's
+//!    state machine, whose acts (`act_out`) are the only route to
+//!    stopping every service.
 //!
 //! Nothing in a round waits for another process: starting a service is a
 //! fork, and the service is `starting` until its report pipe tells. A child
@@ -28,10 +42,10 @@ use rustix::process::{WaitOptions, WaitStatus};
 use linux_raw_sys::general as sig;
 
 use crate::ctl::{self, Client, Ctx, Door};
+use crate::ending::{self, Act, Ending, How, Power};
 use crate::limits::*;
 use crate::load::{self, c_path, complain};
 use crate::pid1;
-use crate::proto::Verb;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::{Exit, State};
@@ -52,6 +66,9 @@ pub struct Options<'a> {
     pub socket: &'a [u8],
     pub pid1: bool,
 }
+
+/// What poll found ready, in the poll set's order.
+type Events = heapless::Vec<(Src, PollFlags), POLL_MAX>;
 
 /// What a poll entry is.
 #[derive(Clone, Copy)]
@@ -77,163 +94,213 @@ fn handled() -> SigSet {
         .with(sig::SIGPIPE)
 }
 
-/// The descriptors the loop waits on, besides the services' pipes.
-struct Io {
+/// What the loop holds besides the world: its own descriptors, how it was
+/// started, and how far its ending has come.
+struct Loop<'a> {
     /// None only when PID 1 could not make one: it then reaps once a second.
     signals: Option<Fd>,
     /// None when PID 1 could not listen: it runs on without clients.
     door: Option<Door>,
     null: Fd,
+    opt: &'a Options<'a>,
+    ending: Ending,
+    /// A log pipe had more to read than a round's budget: poll again at once.
+    busy: bool,
 }
 
-/// How far an ending has come.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    Running,
-    /// Services stopping; then, for PID 1, `verb`.
-    Stopping(Verb),
-    /// PID 1: SIGTERM sent to every process; SIGKILL at `until`.
-    Grace {
-        verb: Verb,
-        until: u64,
-    },
-    /// PID 1: reboot(2) failed; nothing left to do but stay alive.
-    Stuck,
+/// What a signal or a client asks of tend as a whole, carried out by
+/// [`carry_out`].
+#[derive(Clone, Copy)]
+enum Intent {
+    /// A child ended (SIGCHLD).
+    Reap,
+    /// Stop every service, then end (tend(8), SIGNALS and "Running as PID
+    /// 1").
+    End(How),
 }
 
 /// Supervises until told to stop; returns the exit status. As PID 1 it
 /// never returns: it ends in reboot(2).
 pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
-    let mut io = match start(world, arena, opt) {
-        Ok(io) => io,
+    let mut lp = match start(world, arena, opt) {
+        Ok(lp) => lp,
         Err(code) => return code,
     };
     // From now on, tend must not die: every failure is reported and retried.
-    let mut ending = Ending::Running;
-    let mut more_input = false;
     loop {
         let now = sys::now_ms();
-        if let Some(door) = io.door.as_mut() {
-            door.restock(&io.null);
+        fire_deadlines(world, &mut lp, now);
+        serve_clients(world, now);
+        if let Some(code) = lp.ending.exit_status() {
+            return code;
         }
-        settle(world, &io.null, now);
-        pump_clients(world, now);
-        if world.sup.finished() {
-            match ending {
-                _ if !opt.pid1 => {
-                    say(&mut world.own, now, b"every service stopped; exiting");
-                    let mut pbuf = [0u8; 256];
-                    if let Some(p) = c_path(opt.socket, &mut pbuf) {
-                        let _ = rustix::fs::unlink(p);
-                    }
-                    return 0;
-                }
-                Ending::Running | Ending::Stopping(_) => {
-                    let verb = if let Ending::Stopping(v) = ending {
-                        v
-                    } else {
-                        Verb::Reboot
-                    };
-                    say(
-                        &mut world.own,
-                        now,
-                        b"every service stopped; sending SIGTERM to every process",
-                    );
-                    pid1::signal_everyone(sig::SIGTERM);
-                    ending = Ending::Grace {
-                        verb,
-                        until: now.saturating_add(pid1::KILL_GRACE_MS),
-                    };
-                }
-                Ending::Grace { verb, until } if now >= until || !children_left() => {
-                    let mut msg = Buf::<64>::new();
-                    msg.s(b"sending SIGKILL to every process; ")
-                        .s(pid1::verb_doing(verb));
-                    say(&mut world.own, now, msg.as_bytes());
-                    pid1::finish(verb, world.scratch.pages());
-                    ending = Ending::Stuck;
-                }
-                Ending::Grace { .. } | Ending::Stuck => {}
-            }
-        }
-        let mut timeout = next_timeout(world, &io, now, more_input);
-        if let Ending::Grace { until, .. } = ending {
-            timeout = Some(timeout.unwrap_or(u64::MAX).min(until.saturating_sub(now)));
-        }
-        if io.signals.is_none() {
-            timeout = Some(timeout.unwrap_or(1000).min(1000));
-        }
-        let mut events: heapless::Vec<(Src, PollFlags), POLL_MAX> = heapless::Vec::new();
-        if let Err(e) = wait(world, &io, now, timeout, &mut events) {
-            if e != Errno::INTR {
-                complain(b"poll", b"", e);
-            }
-            continue;
-        }
-        let now = sys::now_ms();
-        more_input = false;
-        let mut power: Option<Verb> = None;
-        if io.signals.is_none() {
-            reap_children(world, &io.null, now);
-        }
-        for &(src, flags) in &events {
-            match src {
-                Src::Signals => on_signals(world, &io, now, opt.pid1, &mut power),
-                Src::Listener => {
-                    let door = io.door.as_mut();
-                    if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
-                        let mut msg = Buf::<96>::new();
-                        msg.s(b"control socket: ")
-                            .s(crate::errno::symbol(crate::errno::of(e)))
-                            .s(b": clients wait until a descriptor is free");
-                        say(&mut world.own, now, msg.as_bytes());
-                    }
-                }
-                Src::Log(i) => {
-                    let i = usize::from(i);
-                    if let (Some(Some(pipe)), Some(ring), Some(pace)) = (
-                        world.pipes.get_mut(i),
-                        world.rings.get_mut(i),
-                        world.paces.get_mut(i),
-                    ) {
-                        if pace.read_now(now) {
-                            more_input |= drain(pipe, ring, now);
-                        } else if pipe.flood_budget == 0 {
-                            grow_for_flood(pipe);
-                        }
-                    }
-                }
-                Src::Ready(i) => on_ready_pipe(world, &io.null, SvcId(i), now),
-                Src::Exec(i) => on_exec_pipe(world, &io.null, SvcId(i), now, false),
-                Src::Client(i) => on_client(
-                    world,
-                    &io.null,
-                    usize::from(i),
-                    flags,
-                    now,
-                    &mut power,
-                    opt.pid1,
-                ),
-            }
-        }
-        ctl::expire(&mut world.clients, now);
-        if let (Some(verb), Ending::Running) = (power, ending) {
-            let mut msg = Buf::<64>::new();
-            msg.s(b"stopping every service to ")
-                .s(pid1::verb_doing(verb));
-            say(&mut world.own, now, msg.as_bytes());
-            ending = Ending::Stopping(verb);
-            run_shell(world, &io.null, |sup, table, sh| {
-                sup.shutdown(table, now, sh)
-            });
+        let timeout = poll_timeout(world, &lp, now);
+        let mut events = Events::new();
+        match wait(world, &lp, now, timeout, &mut events) {
+            Ok(()) => handle(world, &mut lp, &events, sys::now_ms()),
+            Err(Errno::INTR) => {}
+            Err(e) => complain(b"poll", b"", e),
         }
     }
+}
+
+/// What is due at the top of a round: the control socket's spare, the
+/// supervisor's deadlines and whatever can start or stop now, then the
+/// ending's.
+fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
+    if let Some(door) = lp.door.as_mut() {
+        door.restock(&lp.null);
+    }
+    settle(world, &lp.null, now);
+    if world.sup.finished() {
+        end(world, lp, ending::Event::ServicesStopped, now);
+    }
+    if lp.ending.poll_at().is_some_and(|at| at <= now) {
+        end(world, lp, ending::Event::Timer, now);
+    }
+}
+
+/// The poll timeout: until the nearest deadline of all — the supervisor's
+/// (backoff retries, stop timeouts), the clients', the log pipes' and the
+/// control socket's rests, the ending's grace — or none when nothing is
+/// due, so an idle tend makes no wakeups. 0 while a log pipe has more to
+/// read; a second at most without a signalfd, as PID 1 then reaps once a
+/// second.
+// Out of line: inlined into the loop it makes the binary bigger.
+#[inline(never)]
+fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
+    if lp.busy {
+        return Some(0);
+    }
+    let mut at = lp.ending.poll_at();
+    let mut due = |d: Option<u64>| {
+        at = match (at, d) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    };
+    due(world.sup.next_deadline());
+    for c in &world.clients {
+        due(c.deadline());
+    }
+    for p in &world.paces {
+        due(p.resting(now));
+    }
+    due(lp.door.as_ref().and_then(|d| d.resting(now)));
+    due(lp.signals.is_none().then(|| now.saturating_add(1000)));
+    at.map(|at| at.saturating_sub(now))
+}
+
+/// Handles what poll found ready, in the poll set's order.
+// Out of line: inlined into the loop it makes the binary bigger.
+#[inline(never)]
+fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
+    lp.busy = false;
+    if lp.signals.is_none() {
+        carry_out(world, lp, Intent::Reap, now);
+    }
+    for &(src, flags) in events {
+        match src {
+            Src::Signals => read_signals(world, lp, now),
+            Src::Listener => accept_client(world, lp, now),
+            Src::Log(i) => lp.busy |= drain_log(world, usize::from(i), now),
+            Src::Ready(i) => on_ready_pipe(world, &lp.null, SvcId(i), now),
+            Src::Exec(i) => on_exec_pipe(world, &lp.null, SvcId(i), now, false),
+            Src::Client(i) => {
+                let pid1 = lp.opt.pid1;
+                let i = usize::from(i);
+                if let Some(intent) = read_client(world, &lp.null, i, flags, now, pid1) {
+                    carry_out(world, lp, intent, now);
+                }
+            }
+        }
+    }
+    ctl::expire(&mut world.clients, now);
+}
+
+/// Carries out what a signal or a client asked for: the one place where
+/// they change what tend does as a whole.
+fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
+    match intent {
+        Intent::Reap => {
+            if reap(world, &lp.null, now) {
+                end(world, lp, ending::Event::ChildrenGone, now);
+            }
+        }
+        Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
+    }
+}
+
+/// Feeds `event` to the ending and carries out the acts it decides, and
+/// those that their outcome decides in turn.
+fn end(world: &mut World, lp: &mut Loop<'_>, event: ending::Event, now: u64) {
+    let mut next = Some(event);
+    while let Some(event) = next.take() {
+        for &act in lp.ending.step(event, now).iter() {
+            next = act_out(world, lp, act, now).or(next);
+        }
+    }
+}
+
+/// Carries out one act of the ending; the event its outcome is, if any.
+// Out of line: inlined into the loop it makes the binary bigger.
+#[inline(never)]
+fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
+    let mut msg = Buf::<64>::new();
+    match act {
+        Act::StopServices(How::System(power)) => {
+            msg.s(b"stopping every service to ").s(power.doing())
+        }
+        Act::StopServices(How::Exit { signal }) => msg
+            .s(b"SIG")
+            .s(crate::signal::name(signal))
+            .s(b": stopping every service"),
+        Act::TermEveryone => msg.s(b"every service stopped; sending SIGTERM to every process"),
+        Act::KillEveryone(power) => msg
+            .s(b"sending SIGKILL to every process; ")
+            .s(power.doing()),
+        Act::Exit => msg.s(b"every service stopped; exiting"),
+        Act::Sync | Act::Unmount | Act::Reboot(_) | Act::SayRebootFailed(_) => &mut msg,
+    };
+    if !msg.is_empty() {
+        say(&mut world.own, now, msg.as_bytes());
+    }
+    match act {
+        Act::StopServices(_) => run_shell(world, &lp.null, |sup, table, sh| {
+            sup.shutdown(table, now, sh)
+        }),
+        Act::TermEveryone => pid1::signal_everyone(sig::SIGTERM),
+        Act::KillEveryone(_) => pid1::kill_everyone(),
+        Act::Sync => rustix::fs::sync(),
+        Act::Unmount => pid1::unmount_all(world.scratch.pages()),
+        Act::Reboot(power) => {
+            let failed = pid1::reboot(power).err();
+            return failed.map(|e| ending::Event::RebootFailed(crate::errno::of(e)));
+        }
+        Act::SayRebootFailed(errno) => {
+            msg.s(b"tend: reboot(2) failed: ")
+                .s(crate::errno::describe(errno))
+                .byte(b'\n');
+            write_all(sys::stderr(), msg.as_bytes());
+        }
+        Act::Exit => {
+            let mut pbuf = [0u8; 256];
+            if let Some(p) = c_path(lp.opt.socket, &mut pbuf) {
+                let _ = rustix::fs::unlink(p);
+            }
+        }
+    }
+    None
 }
 
 /// Everything before the loop: PID 1's set-up, the table (or the rescue
 /// table), signals, the log pipes, the control socket. `Err` holds the exit
 /// status when tend cannot supervise (never as PID 1).
-fn start(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> Result<Io, i32> {
+fn start<'a>(
+    world: &mut World,
+    arena: &'static mut [u8],
+    opt: &'a Options<'a>,
+) -> Result<Loop<'a>, i32> {
     // Descriptors inherited from whoever started tend must not leak into
     // the services: tend's own are all close-on-exec.
     sys::cloexec_from(3);
@@ -316,19 +383,14 @@ fn start(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> Resu
         })
         .s(opt.table);
     say(&mut world.own, now, msg.as_bytes());
-    Ok(Io {
+    Ok(Loop {
         signals,
         door,
         null,
+        opt,
+        ending: Ending::Running,
+        busy: false,
     })
-}
-
-/// Whether any child is left to wait for.
-fn children_left() -> bool {
-    !matches!(
-        rustix::process::wait(WaitOptions::NOHANG),
-        Err(Errno::CHILD)
-    )
 }
 
 fn fatal(what: &[u8], e: Errno) -> i32 {
@@ -463,7 +525,8 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
     }
 }
 
-fn pump_clients(world: &mut World, now: u64) {
+/// Sends each client as much of its reply as it takes.
+fn serve_clients(world: &mut World, now: u64) {
     let World {
         table,
         sup,
@@ -485,27 +548,13 @@ fn pump_clients(world: &mut World, now: u64) {
     }
 }
 
-fn next_timeout(world: &World, io: &Io, now: u64, busy: bool) -> Option<u64> {
-    if busy {
-        return Some(0);
-    }
-    let clients = world.clients.iter().filter_map(|c| c.deadline()).min();
-    let resting = world.paces.iter().filter_map(|p| p.resting(now)).min();
-    let door = io.door.as_ref().and_then(|d| d.resting(now));
-    [world.sup.next_deadline(), clients, resting, door]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|d| d.saturating_sub(now))
-}
-
 /// Polls every descriptor tend watches; fills `events` with what is ready.
 fn wait(
     world: &World,
-    io: &Io,
+    lp: &Loop<'_>,
     now: u64,
     timeout_ms: Option<u64>,
-    events: &mut heapless::Vec<(Src, PollFlags), POLL_MAX>,
+    events: &mut Events,
 ) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
     let mut srcs: heapless::Vec<Src, POLL_MAX> = heapless::Vec::new();
@@ -520,10 +569,10 @@ fn wait(
         }
     }
     let mut add = |fd, src| push(&mut fds, &mut srcs, fd, src);
-    if let Some(fd) = io.signals.as_ref() {
+    if let Some(fd) = lp.signals.as_ref() {
         add(PollFd::new(fd, PollFlags::IN), Src::Signals);
     }
-    if let Some(door) = io.door.as_ref().filter(|d| d.resting(now).is_none()) {
+    if let Some(door) = lp.door.as_ref().filter(|d| d.resting(now).is_none()) {
         add(PollFd::new(&door.listener, PollFlags::IN), Src::Listener);
     }
     for (i, (pipe, pace)) in world.pipes.iter().zip(&world.paces).enumerate() {
@@ -567,36 +616,28 @@ fn wait(
     Ok(())
 }
 
-fn on_signals(world: &mut World, io: &Io, now: u64, pid1: bool, power: &mut Option<Verb>) {
-    let Some(fd) = io.signals.as_ref() else {
-        return;
-    };
-    let mut reap = false;
-    while let Some(signo) = sys::read_signal(fd) {
-        match signo {
-            sig::SIGCHLD => reap = true,
-            _ if pid1 => *power = pid1::power_verb(signo).or(*power),
-            sig::SIGTERM | sig::SIGINT if !world.sup.shutting_down() => {
-                let mut msg = Buf::<64>::new();
-                msg.s(b"SIG")
-                    .s(crate::signal::name(signo as u8))
-                    .s(b": stopping every service");
-                say(&mut world.own, now, msg.as_bytes());
-                run_shell(world, &io.null, |sup, table, sh| {
-                    sup.shutdown(table, now, sh)
-                });
-            }
-            _ => {}
+/// Reads every pending signal and carries out what each asks for.
+fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
+    while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
+        let intent = match signo {
+            sig::SIGCHLD => Some(Intent::Reap),
+            _ => How::of_signal(signo, lp.opt.pid1).map(Intent::End),
+        };
+        if let Some(intent) = intent {
+            carry_out(world, lp, intent, now);
         }
-    }
-    if reap {
-        reap_children(world, &io.null, now);
     }
 }
 
-/// Reaps every child that ended, services and orphans alike.
-fn reap_children(world: &mut World, null: &Fd, now: u64) {
-    while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+/// Reaps every child that ended, services and orphans alike. True when no
+/// child is left.
+fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
+    loop {
+        let (pid, status) = match rustix::process::wait(WaitOptions::NOHANG) {
+            Ok(Some(ended)) => ended,
+            Ok(None) => return false,
+            Err(e) => return e == Errno::CHILD,
+        };
         let pid = pid.as_raw_nonzero().get();
         // A child that ended before its report was read: the report says
         // whether this is an exec failure (exit 127) or a run that ended.
@@ -608,6 +649,37 @@ fn reap_children(world: &mut World, null: &Fd, now: u64) {
             sup.on_exit(table, pid, exit, now, sh)
         });
     }
+}
+
+/// A new client at the control socket.
+fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
+    let door = lp.door.as_mut();
+    if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
+        let mut msg = Buf::<96>::new();
+        msg.s(b"control socket: ")
+            .s(crate::errno::symbol(crate::errno::of(e)))
+            .s(b": clients wait until a descriptor is free");
+        say(&mut world.own, now, msg.as_bytes());
+    }
+}
+
+/// Reads service `i`'s log pipe into its ring, unless it rests. True when
+/// the pipe had more than a round's budget.
+fn drain_log(world: &mut World, i: usize, now: u64) -> bool {
+    let (Some(Some(pipe)), Some(ring), Some(pace)) = (
+        world.pipes.get_mut(i),
+        world.rings.get_mut(i),
+        world.paces.get_mut(i),
+    ) else {
+        return false;
+    };
+    if pace.read_now(now) {
+        return drain(pipe, ring, now);
+    }
+    if pipe.flood_budget == 0 {
+        grow_for_flood(pipe);
+    }
+    false
 }
 
 /// Reads the report pipe of a service's child, if it still has one, and
@@ -663,28 +735,32 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
     }
 }
 
-fn on_client(
+/// Reads a client's request and answers it; what it asks of tend as a
+/// whole (`tend halt|poweroff|reboot`, PID 1 only), if anything.
+fn read_client(
     world: &mut World,
     null: &Fd,
     i: usize,
     flags: PollFlags,
     now: u64,
-    power: &mut Option<Verb>,
     pid1: bool,
-) {
+) -> Option<Intent> {
     if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-        return; // only writable: pump_clients sends.
+        return None; // only writable: serve_clients sends.
     }
     let (sup, mut sh, clients) = split(world, null);
-    let Some(c) = clients.get_mut(i) else { return };
+    let c = clients.get_mut(i)?;
     let table = sh.table;
+    let mut power = None;
     let mut ctx = Ctx {
         table,
         sup,
         shell: &mut sh,
         now,
-        power,
+        power: &mut power,
         pid1,
     };
     ctl::on_readable(c, &mut ctx);
+    let power = power.and_then(Power::of_verb)?;
+    Some(Intent::End(How::System(power)))
 }

@@ -1,10 +1,11 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
 //! The core (`limits`, `say`, `signal`, `errno`, `table`, `ring`, `service`,
-//! `supervisor`, `proto`, `status`, `crash`) is plain Rust with no system
-//! calls: time comes in as an argument and decisions come out as values. The
-//! shell around it (`event_loop`, `shell`, `spawn`, `ctl`, `client`, `load`,
-//! `cli`) carries them out, and `sys` holds the few raw system calls.
+//! `supervisor`, `ending`, `proto`, `status`, `crash`) is plain Rust with no
+//! system calls: time comes in as an argument and decisions come out as
+//! values. The shell around it (`event_loop`, `shell`, `spawn`, `ctl`,
+//! `client`, `load`, `cli`, `pid1`) carries them out, and `sys` holds the few
+//! raw system calls.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -24,6 +25,7 @@ pub mod client;
 pub mod crash;
 pub mod ctl;
 pub mod display;
+pub mod ending;
 pub mod errno;
 pub mod event_loop;
 pub mod limits;

@@ -1,7 +1,8 @@
 //! PID 1's own duties (tend(8)): the file systems every service expects,
 //! the console on descriptors 0–2, the hostname, ctrl-alt-del as SIGINT, the
-//! built-in rescue table, and the end of an orderly shutdown: every process
-//! told to go, then killed, disks synced and unmounted, `reboot(2)`.
+//! built-in rescue table, and the steps of an orderly shutdown (in the
+//! order `ending` decides): every process told to go, then killed, disks
+//! synced and unmounted, `reboot(2)`.
 //!
 //! None of it may end PID 1: every failure here is reported on the console
 //! and passed over.
@@ -13,8 +14,8 @@ use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags};
 use rustix::system::RebootCommand;
 
+use crate::ending::Power;
 use crate::load::{complain, read_file};
-use crate::proto::Verb;
 use crate::say::Buf;
 use crate::shell::write_all;
 use crate::sys;
@@ -23,9 +24,6 @@ use crate::sys;
 /// the console, so a bad edit never bricks a device.
 pub const RESCUE_TABLE: &[u8] =
     b"[rescue]\nrun = /bin/sh -l\nconsole = yes\nrestart = always\nstop-signal = HUP\nstop-timeout = 1s\n";
-
-/// Grace between SIGTERM to every process and SIGKILL, at shutdown.
-pub const KILL_GRACE_MS: u64 = 2_000;
 
 struct Mount {
     path: &'static CStr,
@@ -89,7 +87,7 @@ fn mounted(path: &CStr) -> bool {
     let bytes = path.to_bytes();
     let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
     parent.s(bytes.get(..cut.max(1)).unwrap_or(b"/")).byte(0);
-    let Ok(parent) = CStr::from_bytes_with_nul(parent.as_bytes()) else {
+    let Ok(parent) = CStr::from_bytes_until_nul(parent.as_bytes()) else {
         return false;
     };
     match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
@@ -152,54 +150,30 @@ fn set_hostname() {
     }
 }
 
-/// What a signal to PID 1 asks for (BusyBox's halt/poweroff/reboot send
-/// these).
-pub fn power_verb(signo: u32) -> Option<Verb> {
-    use linux_raw_sys::general::*;
-    match signo {
-        SIGUSR1 => Some(Verb::Halt),
-        SIGUSR2 => Some(Verb::Poweroff),
-        SIGTERM | SIGINT => Some(Verb::Reboot),
-        _ => None,
-    }
-}
-
-pub fn verb_doing(verb: Verb) -> &'static [u8] {
-    match verb {
-        Verb::Halt => b"halt",
-        Verb::Poweroff => b"power off",
-        _ => b"reboot",
-    }
-}
-
 /// Sends `sig` to every process but PID 1.
 pub fn signal_everyone(sig: u32) {
     let _ = sys::kill_all(sig);
 }
 
-/// The end of a shutdown, once every service is stopped and the grace after
-/// SIGTERM has passed: SIGKILL to what is left, sync, unmount, reboot.
-/// Returns only if `reboot(2)` itself fails.
-pub fn finish(verb: Verb, mounts: &mut [u8]) {
+/// SIGKILL to every process but PID 1, and a reap of those already gone.
+pub fn kill_everyone() {
     signal_everyone(linux_raw_sys::general::SIGKILL);
     while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
-    rustix::fs::sync();
-    unmount_all(mounts);
-    rustix::fs::sync();
-    let cmd = match verb {
-        Verb::Halt => RebootCommand::Halt,
-        Verb::Poweroff => RebootCommand::PowerOff,
-        _ => RebootCommand::Restart,
+}
+
+/// `reboot(2)`: returns only if it failed.
+pub fn reboot(power: Power) -> Result<(), Errno> {
+    let cmd = match power {
+        Power::Halt => RebootCommand::Halt,
+        Power::Poweroff => RebootCommand::PowerOff,
+        Power::Reboot => RebootCommand::Restart,
     };
-    if let Err(e) = rustix::system::reboot(cmd) {
-        complain(b"reboot(2) failed", b"", e);
-        let _ = rustix::system::reboot(RebootCommand::Restart);
-    }
+    rustix::system::reboot(cmd)
 }
 
 /// Unmounts what /proc/mounts lists, newest first; what cannot be unmounted
 /// (the root, busy file systems) is remounted read-only.
-fn unmount_all(buf: &mut [u8]) {
+pub fn unmount_all(buf: &mut [u8]) {
     let Ok(text) = read_file(b"/proc/mounts", buf) else {
         let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
         return;
@@ -210,7 +184,7 @@ fn unmount_all(buf: &mut [u8]) {
         };
         let mut path = Buf::<256>::new();
         path.s(point).byte(0);
-        let Ok(path) = CStr::from_bytes_with_nul(path.as_bytes()) else {
+        let Ok(path) = CStr::from_bytes_until_nul(path.as_bytes()) else {
             continue;
         };
         match rustix::mount::unmount(path, UnmountFlags::empty()) {

@@ -101,7 +101,7 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Chi
     envp.push(core::ptr::null())
         .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     let program = table.strings(conf.argv).next().unwrap_or(b"");
-    let dir = CStr::from_bytes_with_nul(table.bytes(conf.chdir)).unwrap_or(c"/");
+    let dir = CStr::from_bytes_until_nul(table.bytes(conf.chdir)).unwrap_or(c"/");
 
     // Nonblocking on both ends: the loop must never wait on it, and the
     // child's one 4-byte write into an empty pipe cannot fill it.
@@ -212,7 +212,7 @@ fn c_string<'a>(text: &[u8], buf: &'a mut Buf<256>) -> Option<&'a CStr> {
     if buf.overflowed() {
         return None;
     }
-    CStr::from_bytes_with_nul(buf.as_bytes()).ok()
+    CStr::from_bytes_until_nul(buf.as_bytes()).ok()
 }
 
 /// dup2 `fd` onto `target`; when it already is `target`, clear close-on-exec.
@@ -271,7 +271,7 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
         if buf.overflowed() {
             continue;
         }
-        let Ok(candidate) = CStr::from_bytes_with_nul(buf.as_bytes()) else {
+        let Ok(candidate) = CStr::from_bytes_until_nul(buf.as_bytes()) else {
             continue;
         };
         match sys::execve(candidate, argv, envp) {
