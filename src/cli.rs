@@ -5,8 +5,8 @@ use crate::client;
 use crate::event_loop::{self, Options};
 use crate::load;
 use crate::proto::{valid_name, Request, Verb};
+use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::say::{parse_u64, Buf};
-use crate::shell::write_all;
 use crate::signal;
 use crate::sys;
 use crate::world::World;
@@ -24,7 +24,7 @@ pub const DEFAULT_TABLE: &[u8] = b"/etc/tend.conf";
 pub const DEFAULT_SOCKET: &[u8] = b"/run/tend.sock";
 
 /// Exit status for usage errors and tables that do not load.
-pub const USAGE: i32 = 100;
+pub use crate::report::EXIT_USAGE as USAGE;
 
 const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
   supervise [-c FILE]        supervise FILE's services (default /etc/tend.conf)
@@ -38,11 +38,7 @@ Control socket: /run/tend.sock, or $TEND_SOCKET.
 ";
 
 fn usage(why: &[u8]) -> i32 {
-    let mut msg = Buf::<160>::new();
-    msg.s(b"tend: usage: ")
-        .s(why)
-        .s(b" (tend help for the commands)\n");
-    write_all(sys::stderr(), msg.as_bytes());
+    report::say(None, &[b"usage: ", why, b" (tend help for the commands)"]);
     USAGE
 }
 
@@ -99,7 +95,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
         }
         b"help" | b"--help" | b"-h" => {
             write_all(sys::stdout(), HELP);
-            0
+            EXIT_OK
         }
         _ => client(args, socket),
     }
@@ -151,9 +147,9 @@ fn client(args: &dyn Argv, socket: &[u8]) -> i32 {
 
 #[inline(never)]
 fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
-    let errors = load::load(world, file, root);
+    let errors = load::load(world, file, root, false);
     if errors > 0 {
-        return 1;
+        return EXIT_FAILED;
     }
     let n = world.table.len();
     let mut msg = Buf::<320>::new();
@@ -163,7 +159,7 @@ fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
         b" services\n"
     });
     write_all(sys::stdout(), msg.as_bytes());
-    0
+    EXIT_OK
 }
 
 /// Builds the request for a client command, or says what is wrong.

@@ -7,24 +7,24 @@ use rustix::net;
 use crate::limits::REQUEST_MAX_BYTES;
 use crate::load::c_path;
 use crate::proto::{self, Request};
+use crate::report::{self, write_all, EXIT_FAILED, EXIT_USAGE};
 use crate::say::Buf;
-use crate::shell::write_all;
 use crate::sys;
 
 /// Exit status when the supervisor cannot be reached.
-pub const UNREACHABLE: i32 = 1;
+pub const UNREACHABLE: i32 = EXIT_FAILED;
 
 fn unreachable(socket: &[u8], e: Errno) -> i32 {
-    let mut msg = Buf::<400>::new();
-    msg.s(b"tend: cannot reach the supervisor at ")
-        .s(socket)
-        .s(b": ");
-    msg.s(crate::errno::describe(crate::errno::of(e)));
-    if e == Errno::ACCESS || e == Errno::PERM {
-        msg.s(b" (only root and the supervisor's own user may control it)");
-    }
-    msg.byte(b'\n');
-    write_all(sys::stderr(), msg.as_bytes());
+    let hint: &[u8] = if e == Errno::ACCESS || e == Errno::PERM {
+        b" (only root and the supervisor's own user may control it)"
+    } else {
+        b""
+    };
+    let why = report::why(e);
+    report::say(
+        None,
+        &[b"cannot reach the supervisor at ", socket, b": ", why, hint],
+    );
     UNREACHABLE
 }
 
@@ -48,8 +48,8 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     let mut line = Buf::<REQUEST_MAX_BYTES>::new();
     proto::encode(req, &mut line);
     if line.overflowed() {
-        write_all(sys::stderr(), b"tend: request too long\n");
-        return 100;
+        report::say(None, &[b"request too long"]);
+        return EXIT_USAGE;
     }
     // A supervisor that refuses us replies and closes without reading the
     // request: a failed send still leaves its reply to read.
@@ -92,10 +92,8 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     match status {
         Some(code) => code,
         None => {
-            write_all(
-                sys::stderr(),
-                b"tend: the supervisor closed the connection without a reply\n",
-            );
+            let why = b"the supervisor closed the connection without a reply";
+            report::say(None, &[why]);
             UNREACHABLE
         }
     }

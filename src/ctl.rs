@@ -8,6 +8,9 @@ use rustix::net::{self, RecvFlags, SendFlags};
 
 use crate::limits::*;
 use crate::proto::{self, Request, Verb};
+use crate::report::{
+    self, EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE,
+};
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::shell::Shell;
@@ -291,10 +294,10 @@ pub fn on_readable(c: &mut Client, ctx: &mut Ctx<'_, '_>) {
             c.deadline_ms = ctx.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
             match proto::decode(line.as_bytes()) {
                 Ok(req) => begin(c, &req, ctx),
-                Err(e) => refuse(c, 100, b"bad request", e.describe(), b""),
+                Err(e) => refuse(c, EXIT_USAGE as u8, b"bad request", e.describe(), b""),
             };
         }
-        Err(e) => refuse(c, 100, b"bad request", e.describe(), b""),
+        Err(e) => refuse(c, EXIT_USAGE as u8, b"bad request", e.describe(), b""),
     }
 }
 
@@ -325,7 +328,13 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
             None => {
                 let mut quoted = Buf::<48>::new();
                 quoted.byte(b'"').s(name).byte(b'"');
-                return refuse(c, 4, what, b"no service named ", quoted.as_bytes());
+                return refuse(
+                    c,
+                    EXIT_UNKNOWN_NAME as u8,
+                    what,
+                    b"no service named ",
+                    quoted.as_bytes(),
+                );
             }
         }
     }
@@ -341,7 +350,8 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                     _ => false,
                 }
             });
-            c.out.byte(if all_ok { 0 } else { 3 });
+            c.out
+                .byte(if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED } as u8);
             let view = View {
                 table: ctx.table,
                 sup: ctx.sup,
@@ -364,7 +374,7 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                 Some(id) => LogSrc::Service(id),
                 None => LogSrc::Own,
             };
-            c.out.byte(0);
+            c.out.byte(EXIT_OK as u8);
             c.job = Job::LogStart {
                 src,
                 lines: req.lines,
@@ -374,7 +384,7 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
         }
         Verb::Start | Verb::Stop | Verb::Restart => {
             if ctx.sup.shutting_down() && req.verb != Verb::Stop {
-                return refuse(c, 1, what, b"shutting down", b"");
+                return refuse(c, EXIT_FAILED as u8, what, b"shutting down", b"");
             }
             for id in ctx.table.ids().filter(|id| has(set, id.index())) {
                 match req.verb {
@@ -383,12 +393,12 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
                     _ => ctx.sup.restart(ctx.table, id, ctx.now, ctx.shell),
                 }
             }
-            c.out.byte(0);
+            c.out.byte(EXIT_OK as u8);
             c.job = Job::Close;
         }
         Verb::Signal => {
             let Some(id) = ids().next() else {
-                return refuse(c, 100, what, b"no service", b"");
+                return refuse(c, EXIT_USAGE as u8, what, b"no service", b"");
             };
             let (pid, running) = ctx
                 .sup
@@ -397,7 +407,7 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
             if !running {
                 return refuse(
                     c,
-                    3,
+                    EXIT_NOT_AS_WANTED as u8,
                     what,
                     b"not running: ",
                     ctx.table.get(id).map_or(b"", |s| s.name.as_slice()),
@@ -412,24 +422,24 @@ fn begin(c: &mut Client, req: &Request<'_>, ctx: &mut Ctx<'_, '_>) {
             };
             match sent {
                 Ok(()) => {
-                    c.out.byte(0);
+                    c.out.byte(EXIT_OK as u8);
                     c.job = Job::Close;
                 }
-                Err(e) => refuse(c, 1, what, crate::errno::describe(crate::errno::of(e)), b""),
+                Err(e) => refuse(c, EXIT_FAILED as u8, what, report::why(e), b""),
             }
         }
         Verb::Halt | Verb::Poweroff | Verb::Reboot => {
             if !ctx.pid1 {
                 return refuse(
                     c,
-                    1,
+                    EXIT_FAILED as u8,
                     what,
                     b"tend is not PID 1 here; stop it with SIGTERM",
                     b"",
                 );
             }
             *ctx.power = Some(req.verb);
-            c.out.byte(0);
+            c.out.byte(EXIT_OK as u8);
             c.job = Job::Close;
         }
     }

@@ -44,13 +44,13 @@ use linux_raw_sys::general as sig;
 use crate::ctl::{self, Client, Ctx, Door};
 use crate::ending::{self, Act, Ending, How, Power};
 use crate::limits::*;
-use crate::load::{self, c_path, complain};
+use crate::load::{self, c_path};
 use crate::pid1;
+use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::{Exit, State};
-use crate::shell::write_all;
-use crate::shell::{drain, say, Shell};
+use crate::shell::{drain, Shell};
 use crate::spawn::{self, Report};
 use crate::status::View;
 use crate::supervisor::Supervisor;
@@ -139,7 +139,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
         match wait(world, &lp, now, timeout, &mut events) {
             Ok(()) => handle(world, &mut lp, &events, sys::now_ms()),
             Err(Errno::INTR) => {}
-            Err(e) => complain(b"poll", b"", e),
+            Err(e) => report::failed(Some((&mut world.own, now)), b"poll", b"", e),
         }
     }
 }
@@ -263,7 +263,7 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         Act::Sync | Act::Unmount | Act::Reboot(_) | Act::SayRebootFailed(_) => &mut msg,
     };
     if !msg.is_empty() {
-        say(&mut world.own, now, msg.as_bytes());
+        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
     }
     match act {
         Act::StopServices(_) => run_shell(world, &lp.null, |sup, table, sh| {
@@ -278,10 +278,8 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
             return failed.map(|e| ending::Event::RebootFailed(crate::errno::of(e)));
         }
         Act::SayRebootFailed(errno) => {
-            msg.s(b"tend: reboot(2) failed: ")
-                .s(crate::errno::describe(errno))
-                .byte(b'\n');
-            write_all(sys::stderr(), msg.as_bytes());
+            let why = crate::errno::describe(errno);
+            report::say(Some((&mut world.own, now)), &[b"reboot(2) failed: ", why]);
         }
         Act::Exit => {
             let mut pbuf = [0u8; 256];
@@ -304,25 +302,33 @@ fn start<'a>(
     // Descriptors inherited from whoever started tend must not leak into
     // the services: tend's own are all close-on-exec.
     sys::cloexec_from(3);
+    // tend's own ring first, so that everything said from here on, the
+    // table's errors included, can be read again with `tend log tend`.
+    let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
+    world.own = Ring::new(own);
+    let now = sys::now_ms();
     if opt.pid1 {
-        pid1::early_setup();
+        pid1::early_setup(&mut world.own, now);
     }
     // With 0–2 closed, the first descriptors tend opens would become a
     // service's stdio or take tend's own messages.
     while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
-    let errors = load::load(world, opt.table, b"");
+    let errors = load::load(world, opt.table, b"", true);
     if errors > 0 {
-        let mut msg = Buf::<320>::new();
-        msg.s(b"tend: ")
-            .s(opt.table)
-            .s(b": not started: ")
-            .u(errors as u64)
-            .s(b" error(s)\n");
-        write_all(sys::stderr(), msg.as_bytes());
+        let mut n = Buf::<20>::new();
+        n.u(errors as u64);
+        let own = Some((&mut world.own, now));
+        report::say(
+            own,
+            &[opt.table, b": not started: ", n.as_bytes(), b" error(s)"],
+        );
         if !opt.pid1 {
-            return Err(100);
+            return Err(EXIT_USAGE);
         }
-        pid1::announce(b"starting the rescue shell instead");
+        report::say(
+            Some((&mut world.own, now)),
+            &[b"starting the rescue shell instead"],
+        );
         let none = EtcAccounts {
             passwd: b"",
             group: b"",
@@ -333,26 +339,29 @@ fn start<'a>(
     let signals = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
         Ok(fd) => Some(fd),
         Err(e) if opt.pid1 => {
-            complain(b"signalfd", b"", e);
+            report::failed(Some((&mut world.own, now)), b"signalfd", b"", e);
             None
         }
-        Err(e) => return Err(fatal(b"signalfd", e)),
+        Err(e) => return Err(fatal(world, now, b"signalfd", e)),
     };
     if !opt.pid1 {
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-            complain(b"warning: cannot become the child subreaper", b"", e);
+            let what = b"warning: cannot become the child subreaper";
+            report::failed(Some((&mut world.own, now)), what, b"", e);
         }
     }
     let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
         Ok(fd) => fd,
-        Err(e) if !opt.pid1 => return Err(fatal(b"/dev/null", e)),
+        Err(e) if !opt.pid1 => return Err(fatal(world, now, b"/dev/null", e)),
         // PID 1 without /dev/null: services get the console as stdin.
-        Err(_) => sys::dup_at_least(sys::stdin(), 3).map_err(|e| fatal(b"/dev/null", e))?,
+        Err(_) => {
+            sys::dup_at_least(sys::stdin(), 3).map_err(|e| fatal(world, now, b"/dev/null", e))?
+        }
     };
     if let Err(e) = set_up_logs(world, arena) {
-        complain(b"log pipes", b"", e);
+        report::failed(Some((&mut world.own, now)), b"log pipes", b"", e);
         if !opt.pid1 {
-            return Err(111);
+            return Err(EXIT_SYSTEM);
         }
     }
     let door = match listen(opt.socket) {
@@ -363,9 +372,9 @@ fn start<'a>(
             } else {
                 b"cannot listen on "
             };
-            complain(why, opt.socket, e);
+            report::failed(Some((&mut world.own, now)), why, opt.socket, e);
             if !opt.pid1 {
-                return Err(111);
+                return Err(EXIT_SYSTEM);
             }
             None
         }
@@ -382,7 +391,7 @@ fn start<'a>(
             b" services from "
         })
         .s(opt.table);
-    say(&mut world.own, now, msg.as_bytes());
+    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
     Ok(Loop {
         signals,
         door,
@@ -393,12 +402,14 @@ fn start<'a>(
     })
 }
 
-fn fatal(what: &[u8], e: Errno) -> i32 {
-    complain(what, b"", e);
-    111
+/// Says that `what` failed, for good: the exit status of `supervise`.
+fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
+    report::failed(Some((&mut world.own, now)), what, b"", e);
+    EXIT_SYSTEM
 }
 
-/// Carves the arena into rings and opens a log pipe per service with one.
+/// Carves the rest of the arena (tend's own ring is taken) into rings and
+/// opens a log pipe per service with one.
 fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
     let mut rest = arena;
     let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
@@ -408,7 +419,6 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         *rest = others;
         mine
     };
-    world.own = Ring::new(take(&mut rest, LOG_SELF_BYTES as usize));
     for id in world.table.ids() {
         let Some(conf) = world.table.get(id) else {
             continue;
@@ -659,7 +669,7 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         msg.s(b"control socket: ")
             .s(crate::errno::symbol(crate::errno::of(e)))
             .s(b": clients wait until a descriptor is free");
-        say(&mut world.own, now, msg.as_bytes());
+        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
     }
 }
 

@@ -7,8 +7,8 @@ use rustix::fs::OFlags;
 use rustix::io::{self, Errno};
 
 use crate::limits::{ACCOUNTS_MAX_BYTES, TABLE_MAX_BYTES};
+use crate::report;
 use crate::say::Buf;
-use crate::shell::write_all;
 use crate::sys;
 use crate::table::{self, EtcAccounts};
 use crate::world::World;
@@ -47,28 +47,20 @@ pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> 
     }
 }
 
-/// Prints `tend: WHAT: WHY` on stderr.
-pub fn complain(what: &[u8], detail: &[u8], e: Errno) {
-    let mut msg = Buf::<384>::new();
-    msg.s(b"tend: ")
-        .s(what)
-        .s(detail)
-        .s(b": ")
-        .s(crate::errno::describe(crate::errno::of(e)))
-        .byte(b'\n');
-    write_all(sys::stderr(), msg.as_bytes());
-}
-
-/// Loads the table at `path` into `world.table`, printing every error.
+/// Loads the table at `path` into `world.table`, printing every error
+/// (and, for the supervisor, `keep`, keeping them in tend's own ring:
+/// after a broken table, `tend log tend` in the rescue shell shows why).
 /// `root` prefixes /etc/passwd and /etc/group (for `tend check -r`).
 /// Returns the number of errors (0: loaded).
-pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
+pub fn load(world: &mut World, path: &[u8], root: &[u8], keep: bool) -> usize {
+    let now = sys::now_ms();
+    let own = &mut world.own;
     let (conf, accounts) = world.scratch.pages().split_at_mut(TABLE_MAX_BYTES);
     let (passwd, group) = accounts.split_at_mut(ACCOUNTS_MAX_BYTES);
     let conf = match read_file(path, conf) {
         Ok(text) => text,
         Err(e) => {
-            complain(b"cannot read ", path, e);
+            report::failed(keep.then_some((own, now)), b"cannot read ", path, e);
             return 1;
         }
     };
@@ -85,8 +77,7 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8]) -> usize {
         for part in parts {
             msg.s(part);
         }
-        msg.byte(b'\n');
-        write_all(sys::stderr(), msg.as_bytes());
+        report::line(keep.then_some((&mut *own, now)), b"", &[msg.as_bytes()]);
     };
     let errors = table::parse(conf, &accounts, &mut world.table, &mut report);
     // The table keeps its own copies: the texts are not needed any more, and

@@ -130,7 +130,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     let _ = rustix::io::write(tend::sys::stderr(), b"tend: internal error: panic\n");
-    tend::sys::exit_group(101)
+    tend::sys::exit_group(tend::report::EXIT_BUG)
 }
 
 /// Unwinding is never used (panic = "abort"), but non-LTO and ARM builds

@@ -15,9 +15,10 @@ use rustix::mount::{MountFlags, UnmountFlags};
 use rustix::system::RebootCommand;
 
 use crate::ending::Power;
-use crate::load::{complain, read_file};
+use crate::load::read_file;
+use crate::report;
+use crate::ring::Ring;
 use crate::say::Buf;
-use crate::shell::write_all;
 use crate::sys;
 
 /// The table PID 1 runs when /etc/tend.conf is missing or broken: a shell on
@@ -97,14 +98,15 @@ fn mounted(path: &CStr) -> bool {
 }
 
 /// Everything PID 1 does before it reads its table. Never fails.
-pub fn early_setup() {
+pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     for m in MOUNTS {
         if mounted(m.path) {
             continue;
         }
         let _ = rustix::fs::mkdir(m.path, Mode::from_raw_mode(0o755));
         if let Err(e) = rustix::mount::mount(m.fstype, m.path, m.fstype, m.flags, Some(m.data)) {
-            complain(b"warning: cannot mount ", m.path.to_bytes(), e);
+            let what = b"warning: cannot mount ";
+            report::failed(Some((&mut *own, now)), what, m.path.to_bytes(), e);
         }
         if m.path == c"/dev" {
             console_on_stdio();
@@ -113,7 +115,7 @@ pub fn early_setup() {
     console_on_stdio();
     // ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
     let _ = rustix::system::reboot(RebootCommand::CadOff);
-    set_hostname();
+    set_hostname(own, now);
 }
 
 /// Points descriptors 0–2 at /dev/console unless 0 already is a terminal.
@@ -133,7 +135,7 @@ fn console_on_stdio() {
     }
 }
 
-fn set_hostname() {
+fn set_hostname(own: &mut Ring<'static>, now: u64) {
     let mut buf = [0u8; 256];
     let Ok(text) = read_file(b"/etc/hostname", &mut buf) else {
         return;
@@ -145,7 +147,8 @@ fn set_hostname() {
         .trim_ascii();
     if !name.is_empty() {
         if let Err(e) = rustix::system::sethostname(name) {
-            complain(b"warning: cannot set the hostname", b"", e);
+            let what = b"warning: cannot set the hostname";
+            report::failed(Some((own, now)), what, b"", e);
         }
     }
 }
@@ -196,11 +199,4 @@ pub fn unmount_all(buf: &mut [u8]) {
         }
     }
     let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
-}
-
-/// Says on the console what PID 1 is about to do.
-pub fn announce(what: &[u8]) {
-    let mut msg = Buf::<128>::new();
-    msg.s(b"tend: ").s(what).byte(b'\n');
-    write_all(sys::stderr(), msg.as_bytes());
 }

@@ -8,6 +8,7 @@ use rustix::io::{self, Errno};
 use crate::crash::Crash;
 use crate::errno;
 use crate::limits::MAX_SERVICES;
+use crate::report::{self, write_all};
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::{Exit, Outcome, Service, StartError, State, Step};
@@ -29,19 +30,6 @@ pub struct Shell<'w> {
     pub null: BorrowedFd<'w>,
 }
 
-/// Writes all of `bytes` to a blocking descriptor (stderr), giving up on
-/// errors: a broken console must never stop the supervisor.
-pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        match io::write(fd, bytes) {
-            Ok(0) | Err(Errno::AGAIN) => return,
-            Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
-            Err(Errno::INTR) => {}
-            Err(_) => return,
-        }
-    }
-}
-
 /// Writes a service's bytes to a terminal (stderr) as a person may see
 /// them: control bytes but tab, and malformed UTF-8, as `\xNN` (see
 /// [`crate::display`]), so a service cannot drive the console.
@@ -61,14 +49,6 @@ pub fn write_shown(fd: BorrowedFd<'_>, text: &[u8]) {
         write_all(fd, out.as_bytes());
         rest = rest.get(took..).unwrap_or(&[]);
     }
-}
-
-/// Says one line of tend's own: `tend: LINE` on stderr, `LINE` in its ring.
-pub fn say(own: &mut Ring<'static>, now: u64, line: &[u8]) {
-    let mut msg = Buf::<512>::new();
-    msg.s(b"tend: ").s(line).byte(b'\n');
-    write_all(sys::stderr(), msg.as_bytes());
-    own.push(now, msg.as_bytes().get(6..).unwrap_or(&[]));
 }
 
 /// Reads what the service's pipe holds into its ring, up to its per-round
@@ -179,7 +159,7 @@ impl Effects for Shell<'_> {
         if !crash.text.is_empty() {
             msg.s(b"; its last lines:");
         }
-        say(self.own, now, msg.as_bytes());
+        report::say(Some((self.own, now)), &[msg.as_bytes()]);
         write_shown(sys::stderr(), crash.text.as_bytes());
     }
 
@@ -212,6 +192,6 @@ impl Effects for Shell<'_> {
         if let (State::Backoff, Some(d)) = (svc.state, svc.deadline_ms) {
             msg.s(b", retry in ").dur(d.saturating_sub(now));
         }
-        say(self.own, now, msg.as_bytes());
+        report::say(Some((self.own, now)), &[msg.as_bytes()]);
     }
 }

@@ -26,6 +26,10 @@ use crate::service::{StartError, Step};
 use crate::sys::{self, Fd, Fork};
 use crate::table::{ServiceConf, Table};
 
+/// The exit status of a child that could not exec (as a shell's 127); tend
+/// reads the failed step and errno from the report pipe, not this.
+const CHILD_NO_EXEC: i32 = 127;
+
 /// The environment entry of [`DEFAULT_PATH`], NUL-ended.
 const DEFAULT_PATH_ENV: &[u8] =
     b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\0";
@@ -122,7 +126,7 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Chi
             let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
             let errno = errno::of(e).to_le_bytes();
             let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
-            sys::exit_group(127)
+            sys::exit_group(CHILD_NO_EXEC)
         }
         Fork::Parent(pid) => {
             // Only the child holds the write end now: its exec (or exit)

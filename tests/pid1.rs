@@ -265,6 +265,15 @@ fn a_broken_table_gives_the_rescue_shell_and_reboot_by_signal_works() {
     init.expect("rescue-42");
     let status = init.tend(&["status"]);
     assert!(status.stdout.contains("rescue"), "{status:?}");
+    // What scrolled past on the console is in tend's own log as well.
+    let log = init.tend(&["log", "tend"]);
+    for line in [
+        "] /etc/tend.conf:3: unknown key \"colour\"",
+        "] /etc/tend.conf: not started: ",
+        "] starting the rescue shell instead",
+    ] {
+        assert!(log.stdout.contains(line), "no {line:?} in {log:?}");
+    }
     // SIGTERM to PID 1 means reboot (BusyBox's `reboot`).
     let pid = init.tend_pid();
     assert!(kill(pid, SIGTERM));
