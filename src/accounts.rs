@@ -2,7 +2,6 @@
 //! the table's `user` and `group` keys. Pure: the caller reads the files.
 
 use crate::limits::MAX_GROUPS;
-use crate::table::section::id_number;
 
 /// Resolves user and group names (from /etc/passwd and /etc/group).
 pub trait Accounts {
@@ -61,4 +60,10 @@ impl Accounts for EtcAccounts<'_> {
             }
         }
     }
+}
+
+/// A uid or gid as a number (`u32::MAX` means "unchanged" to the kernel).
+pub fn id_number(text: &[u8]) -> Option<u32> {
+    let n = crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok());
+    n.filter(|&n| n != u32::MAX)
 }

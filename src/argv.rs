@@ -3,7 +3,15 @@
 //! without any expansion.
 
 use crate::limits::MAX_ARGS;
-use crate::table::msg;
+
+/// Why a `run` value is wrong (the table reports them at the value's line).
+pub mod msg {
+    pub const QUOTE: &[u8] = b"run: missing closing '";
+    pub const DQUOTE: &[u8] = b"run: missing closing \"";
+    pub const BACKSLASH: &[u8] = b"run: trailing backslash";
+    pub const ARGS: &[u8] = b"run: more than # arguments";
+    pub const PROGRAM: &[u8] = b"run: the program must be an absolute path or a bare name";
+}
 
 /// Splits a `run` value into arguments like a shell, without expansions:
 /// blanks separate; `'…'` is literal; in `"…"` and outside quotes a

@@ -15,7 +15,7 @@ use crate::world::World;
 
 /// A path as a C string, in a caller's buffer.
 pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
-    sys::copy(buf.get_mut(..path.len())?, path);
+    crate::say::copy(buf.get_mut(..path.len())?, path);
     *buf.get_mut(path.len())? = 0;
     CStr::from_bytes_until_nul(buf)
         .ok()

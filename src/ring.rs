@@ -14,7 +14,6 @@
 
 use crate::limits::LINE_MAX_BYTES;
 use crate::say::Buf;
-use crate::sys;
 
 /// Bytes of a record's header: 6 of stamp (ms, u48 LE) and 2 of length
 /// (u16 LE).
@@ -407,9 +406,9 @@ impl<'a> Ring<'a> {
         let Some((head, tail)) = data.split_at_checked(first) else {
             return;
         };
-        sys::copy(after, head);
+        crate::say::copy(after, head);
         if !tail.is_empty() {
-            sys::copy(before, tail);
+            crate::say::copy(before, tail);
         }
     }
 }

@@ -3,7 +3,6 @@
 //! remembered ([`Buf::overflowed`]), never a panic.
 
 use crate::display::{piece, Piece, Two};
-use crate::sys;
 
 /// A fixed-capacity byte buffer that text is appended to.
 ///
@@ -33,7 +32,7 @@ impl Text<'_> {
     fn s(&mut self, text: &[u8]) {
         let start = (*self.len).min(self.bytes.len());
         if let Some(dst) = self.bytes.get_mut(start..) {
-            let took = sys::copy(dst, text);
+            let took = copy(dst, text);
             *self.len = start + took;
             if took < text.len() {
                 *self.overflowed = true;
@@ -284,6 +283,18 @@ impl<const N: usize> Buf<N> {
         self.text().json_str(text);
         self
     }
+}
+
+/// Copies `min(dst.len(), src.len())` bytes from `src` to the start of
+/// `dst` and returns that count: no length check left to panic
+/// (`copy_from_slice` keeps one when it is not inlined), no unsafe; the
+/// compiler makes the loop a `memcpy`.
+pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = dst.len().min(src.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    n
 }
 
 /// Writes `n` in decimal into `out` and returns the digits.

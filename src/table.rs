@@ -210,11 +210,6 @@ pub(crate) mod msg {
     pub const DUP_KEY: &[u8] = b"duplicate key \"%\"";
     pub const WITHOUT_FEATURE: &[u8] = b": this tend is built without ";
     pub const NO_VALUE: &[u8] = b"%: missing value";
-    pub const QUOTE: &[u8] = b"run: missing closing '";
-    pub const DQUOTE: &[u8] = b"run: missing closing \"";
-    pub const BACKSLASH: &[u8] = b"run: trailing backslash";
-    pub const ARGS: &[u8] = b"run: more than # arguments";
-    pub const PROGRAM: &[u8] = b"run: the program must be an absolute path or a bare name";
     pub const TYPE: &[u8] = b"type: expected daemon or oneshot, not \"%\"";
     pub const RESTART: &[u8] = b"restart: expected always, on-failure or never, not \"%\"";
     pub const AFTER_SELF: &[u8] = b"after: \"%\" is this service itself";
@@ -970,14 +965,14 @@ console = yes
         let many = format!("x{}", " a".repeat(MAX_ARGS - 1));
         assert_eq!(split(&many).unwrap().len(), MAX_ARGS);
 
-        assert_eq!(split("x 'abc"), Err(msg::QUOTE));
-        assert_eq!(split("x \"abc"), Err(msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\""#), Err(msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\"#), Err(msg::DQUOTE));
-        assert_eq!(split(r"x abc\"), Err(msg::BACKSLASH));
-        assert_eq!(split(&format!("{many} b")), Err(msg::ARGS));
+        assert_eq!(split("x 'abc"), Err(crate::argv::msg::QUOTE));
+        assert_eq!(split("x \"abc"), Err(crate::argv::msg::DQUOTE));
+        assert_eq!(split(r#"x "abc\""#), Err(crate::argv::msg::DQUOTE));
+        assert_eq!(split(r#"x "abc\"#), Err(crate::argv::msg::DQUOTE));
+        assert_eq!(split(r"x abc\"), Err(crate::argv::msg::BACKSLASH));
+        assert_eq!(split(&format!("{many} b")), Err(crate::argv::msg::ARGS));
         for bad in ["bin/x", "./x", "a/b c", "''", "\"\" x", "'.'/x", ""] {
-            assert_eq!(split(bad), Err(msg::PROGRAM), "{bad}");
+            assert_eq!(split(bad), Err(crate::argv::msg::PROGRAM), "{bad}");
         }
     }
 

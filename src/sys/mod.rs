@@ -24,8 +24,6 @@
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
 //!   buffer the caller borrows mutably; they read back as zeros (tend's
 //!   statics are private anonymous memory), and any value is a valid `u8`.
-//! - `copy_nonoverlapping` in [`copy`]: both slices hold the bytes copied,
-//!   and a `&mut` cannot overlap a `&`.
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
@@ -321,17 +319,6 @@ pub fn release(buf: &mut [u8]) {
             [first, end - first, nr::MADV_DONTNEED as usize, 0, 0, 0],
         )
     };
-}
-
-/// Copies `min(dst.len(), src.len())` bytes from `src` to the start of
-/// `dst` and returns that count. `copy_from_slice` panics on a length
-/// mismatch, a path that stays when the compiler does not inline it.
-pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
-    let n = dst.len().min(src.len());
-    // SAFETY: both slices hold at least `n` bytes; a `&mut` and a `&` never
-    // overlap.
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr(), n) };
-    n
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a copy numbered `min` or above.

@@ -268,11 +268,7 @@ pub(super) fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T>
     found.map(|&(_, v)| v)
 }
 
-/// A uid or gid as a number (`u32::MAX` means "unchanged" to the kernel).
-pub(crate) fn id_number(text: &[u8]) -> Option<u32> {
-    let n = crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok());
-    n.filter(|&n| n != u32::MAX)
-}
+pub(super) use crate::accounts::id_number;
 
 /// The names of an `after` value, separated by blanks and/or commas.
 pub(super) fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
