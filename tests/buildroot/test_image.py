@@ -2,14 +2,19 @@
 """Boots the Buildroot image that tests/buildroot/image built and checks it
 from the serial console, as a person would.
 
-    python3 tests/buildroot/test_image.py [--out DIR] [-v]
+    python3 tests/buildroot/test_image.py [--arch arm|x86_64] [--out DIR] [-v]
 
-DIR is Buildroot's output directory (default target/buildroot-image/out):
+DIR is Buildroot's output directory (default target/buildroot-image/ARCH/out):
 its images/rootfs.cpio.gz is the initramfs, its target/etc/tend.conf the
-table the checks expect. The kernel is Debian's armmp kernel (qemu/fetch
-qemu-arm), under qemu-system-arm -M virt (TCG). Checks, in one boot:
+table the checks expect. The kernel is Debian's (qemu/fetch BOARD), under
+QEMU with TCG, the console on the machine's first serial line:
 
-  getty     the getty Buildroot generated for ttyAMA0 prints its login
+  arm       armmp kernel (board qemu-arm), qemu-system-arm -M virt, ttyAMA0
+  x86_64    amd64 kernel (board qemu-x86_64), qemu-system-x86_64 -M pc, ttyS0
+
+Checks, in one boot:
+
+  getty     the getty Buildroot generated for that line prints its login
             prompt; tend said it supervises the image's services
   login     root logs in on it (Buildroot's empty root password)
   files     /sbin/init -> /usr/bin/tend; the binary and the table are
@@ -46,31 +51,43 @@ STEP_TIMEOUT = 60
 VICTIM = "syslogd"
 
 
-def board_kernel():
-    """Debian's kernel of the qemu-arm board, fetched by qemu/fetch."""
-    subprocess.run([str(REPO / "qemu" / "fetch"), "qemu-arm"], check=True,
+# What each architecture's image boots on: the qemu/ board whose Debian
+# kernel it takes, the machine, and the serial line the console and the
+# getty are on (the fragment's BR2_TARGET_GENERIC_GETTY_PORT).
+ARCHES = {
+    "arm": {"board": "qemu-arm", "console": "ttyAMA0",
+            "qemu": ["qemu-system-arm", "-accel", "tcg", "-M", "virt", "-cpu", "cortex-a15"]},
+    "x86_64": {"board": "qemu-x86_64", "console": "ttyS0",
+               "qemu": ["qemu-system-x86_64", "-accel", "tcg", "-M", "pc"]},
+}
+
+
+def board_kernel(board):
+    """Debian's kernel of a qemu/ board, fetched by qemu/fetch."""
+    subprocess.run([str(REPO / "qemu" / "fetch"), board], check=True,
                    stdout=subprocess.DEVNULL)
-    out = subprocess.run(["bash", "-c", '. qemu/lib.sh && load_board qemu-arm && echo "$KERNEL"'],
+    out = subprocess.run(["bash", "-c", '. qemu/lib.sh && load_board "$1" && echo "$KERNEL"', "-", board],
                          cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
     return Path(out)
 
 
 class Run:
-    def __init__(self, out_dir, verbose):
+    def __init__(self, arch, out_dir, verbose):
         self.out = out_dir
+        self.arch = ARCHES[arch]
+        self.tty = self.arch["console"]
         self.table = read_table_file(out_dir / "target" / "etc" / "tend.conf")
         self.results = []
         self.figures = {}
         initrd = out_dir / "images" / "rootfs.cpio.gz"
         if not initrd.is_file():
             raise SystemExit(f"test_image: no {initrd}: run tests/buildroot/image first")
-        kernel = board_kernel()
-        argv = ["qemu-system-arm", "-accel", "tcg", "-M", "virt", "-cpu", "cortex-a15", "-m", "256",
-                "-display", "none", "-serial", "stdio", "-no-reboot", "-nodefaults",
-                "-kernel", str(kernel), "-initrd", str(initrd),
-                "-append", "console=ttyAMA0 panic=-1"]
+        kernel = board_kernel(self.arch["board"])
+        argv = self.arch["qemu"] + ["-m", "256", "-display", "none", "-serial", "stdio", "-no-reboot",
+                                    "-nodefaults", "-kernel", str(kernel), "-initrd", str(initrd),
+                                    "-append", f"console={self.tty} panic=-1"]
         echo = (lambda t: print(t, end="", flush=True)) if verbose else None
-        self.con = cons.Console(argv, name="buildroot-arm", log_path=str(out_dir.parent / "boot.log"),
+        self.con = cons.Console(argv, name="buildroot-" + arch, log_path=str(out_dir.parent / "boot.log"),
                                 echo=echo)
         self.dead = None
 
@@ -107,7 +124,7 @@ class Run:
                  f"tend supervises {m.group(1)} services, the image's table has {len(self.table)}")
             m = con.expect(r"\n(\S+) login: ", STEP_TIMEOUT)
             self.figures["login_host"] = con.arrival(m.end() - 1)
-            return f"'{m.group(1)} login:' on ttyAMA0, {con.elapsed():.1f}s after QEMU started"
+            return f"'{m.group(1)} login:' on {self.tty}, {con.elapsed():.1f}s after QEMU started"
         self.check("getty", getty)
 
         def login():
@@ -209,17 +226,19 @@ class Run:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=str(REPO / "target" / "buildroot-image" / "out"))
+    ap.add_argument("--arch", choices=sorted(ARCHES), default="arm")
+    ap.add_argument("--out", help="default: target/buildroot-image/ARCH/out")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    run = Run(Path(args.out).resolve(), args.verbose)
+    out = Path(args.out or REPO / "target" / "buildroot-image" / args.arch / "out")
+    run = Run(args.arch, out.resolve(), args.verbose)
     try:
         run.all()
     finally:
         run.con.close()
     f = run.figures
     if "status_guest" in f:
-        print(f"figures: /init at {f['init_kernel']:.2f}s (kernel clock); first working `tend status` "
+        print(f"figures ({args.arch}): /init at {f['init_kernel']:.2f}s (kernel clock); first working `tend status` "
               f"at {f['status_guest']:.2f}s of guest uptime, {f['status_host']:.1f}s after QEMU "
               f"started; tend's VmRSS as PID 1 {f.get('vmrss_kb', '?')} kB")
     passed = sum(1 for _, ok, _ in run.results if ok)
