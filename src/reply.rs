@@ -610,3 +610,410 @@ fn put_crash_text(id: SvcId, off: usize, out: &mut Out, view: &View<'_>) -> Step
         off: off + took,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::EtcAccounts;
+    use crate::crash::Crash;
+    use crate::proto;
+    use crate::service::{Exit, Service, StartError};
+    use crate::supervisor::{Effects, Supervisor};
+    use serde_json::Value;
+
+    /// Forks nothing: service `i`'s child is pid 100 + i.
+    struct NoFork;
+
+    impl Effects for NoFork {
+        fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
+            Ok(100 + i32::from(id.0))
+        }
+        fn signal_group(&mut self, _pid: i32, _sig: u8, _reaped: bool) {}
+        fn crashed(&mut self, _id: SvcId, _exit: Exit, _started_ms: u64, _now: u64) {}
+        fn changed(&mut self, _id: SvcId, _svc: &Service, _now: u64) {}
+    }
+
+    fn ring(bytes: usize) -> Ring<'static> {
+        // (Leaked: rings live in 'static storage.)
+        Ring::new(Box::leak(vec![0u8; bytes].into_boxed_slice()))
+    }
+
+    /// The service records a reply reads, without the rest of tend.
+    struct Fixture {
+        table: Box<Table>,
+        sup: Box<Supervisor>,
+        rings: Vec<Ring<'static>>,
+        crashes: Vec<Crash>,
+        own: Ring<'static>,
+    }
+
+    /// A reply as a client reads it.
+    struct Got {
+        code: u8,
+        text: String,
+        intent: Option<Intent>,
+    }
+
+    impl Fixture {
+        /// The services of table `conf`, each forked at 0 and up at 10.
+        fn new(conf: &str) -> Fixture {
+            let mut table = Box::new(Table::new());
+            let none = EtcAccounts {
+                passwd: b"",
+                group: b"",
+            };
+            let errors = crate::table::parse(conf.as_bytes(), &none, &mut table, &mut |n, m| {
+                panic!("line {n}: {:?}", m.concat())
+            });
+            assert_eq!(errors, 0);
+            let mut sup = Box::new(Supervisor::new());
+            sup.load(&table);
+            sup.settle(&table, 0, &mut NoFork);
+            for id in table.ids() {
+                sup.on_exec(&table, id, Ok(()), 10, &mut NoFork);
+            }
+            Fixture {
+                rings: table.ids().map(|_| ring(8192)).collect(),
+                crashes: table.ids().map(|_| Crash::new()).collect(),
+                own: ring(4096),
+                table,
+                sup,
+            }
+        }
+
+        fn id(&self, name: &str) -> SvcId {
+            self.table.find(name.as_bytes()).unwrap()
+        }
+
+        /// `name` writes `bytes` at `now`.
+        fn log(&mut self, name: &str, now: u64, bytes: &[u8]) {
+            let i = self.id(name).index();
+            self.rings[i].push(now, bytes);
+        }
+
+        /// `name`'s child ends with `exit` at `now`; a crash is recorded as
+        /// the shell records it.
+        fn exit(&mut self, name: &str, exit: Exit, now: u64) {
+            let id = self.id(name);
+            let svc = self.sup.get(id).unwrap();
+            let (pid, started) = (svc.pid, svc.started_ms);
+            if exit.failed() {
+                let ring = &mut self.rings[id.index()];
+                ring.end_line();
+                self.crashes[id.index()].record(exit, now, started, ring);
+            }
+            assert!(self.sup.on_exit(&self.table, pid, exit, now, &mut NoFork));
+        }
+
+        fn records(&self, now: u64) -> Records<'_> {
+            Records {
+                view: View {
+                    table: &self.table,
+                    sup: &self.sup,
+                    rings: &self.rings,
+                    crashes: &self.crashes,
+                    now,
+                },
+                own: &self.own,
+            }
+        }
+
+        /// Begins the reply to `line` at `now` (the real-time clock at
+        /// `wall_ms`; tend is PID 1 if `pid1`).
+        fn begin(&self, line: &str, now: u64, wall_ms: u64, pid1: bool) -> (Reply, Option<Intent>) {
+            let req = proto::decode(line.as_bytes()).unwrap();
+            let mut r = Reply::new();
+            let intent = r.begin(&req, &self.records(now), pid1, wall_ms);
+            (r, intent)
+        }
+
+        /// The whole reply to `line` at `now`, read `chunk` bytes at a time.
+        fn ask_in(&self, line: &str, now: u64, chunk: usize) -> Got {
+            let (mut r, intent) = self.begin(line, now, 0, false);
+            let bytes = self.drain(&mut r, now, chunk);
+            assert!(r.finished(), "{line}: the reply ends");
+            let (&code, text) = bytes.split_first().expect("an exit byte");
+            let text = String::from_utf8(text.to_vec()).unwrap();
+            Got { code, text, intent }
+        }
+
+        fn ask(&self, line: &str, now: u64) -> Got {
+            self.ask_in(line, now, usize::MAX)
+        }
+
+        /// What the client reads until the reply waits or ends, `chunk`
+        /// bytes at a time (a slow reader leaves bytes queued).
+        fn drain(&self, r: &mut Reply, now: u64, chunk: usize) -> Vec<u8> {
+            let recs = self.records(now);
+            let mut got = Vec::new();
+            loop {
+                r.produce(&recs);
+                assert!(!r.out.overflowed(), "a piece was cut");
+                let n = r.queued().len().min(chunk);
+                if n == 0 {
+                    return got;
+                }
+                got.extend_from_slice(&r.queued()[..n]);
+                r.sent(n);
+            }
+        }
+    }
+
+    /// The text after each line's `[  secs.mmm] ` stamp.
+    fn texts(text: &str) -> Vec<&str> {
+        text.lines()
+            .map(|l| l.split_once("] ").map_or(l, |(_, t)| t))
+            .collect()
+    }
+
+    #[test]
+    fn status_rows_and_the_exit_byte() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n[db]\nrun = /bin/db\n");
+        let got = f.ask("status", 2010);
+        assert_eq!(got.code, EXIT_OK as u8);
+        assert_eq!(
+            got.text,
+            "SERVICE  STATE     PID  UPTIME  RESTARTS  LAST EXIT\n\
+             web      up        100      2s         0  -\n\
+             db       up        101      2s         0  -\n"
+        );
+        // Dead within a second: backoff, so not as it should be.
+        f.exit("db", Exit::Code(1), 500);
+        let got = f.ask("status", 550);
+        assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+        let db = got.text.lines().nth(2).unwrap();
+        assert!(db.starts_with("db       backoff     -       -  "), "{db:?}");
+        assert!(db.ends_with("exit 1, retry in 50ms"), "{db:?}");
+        // Only the services named count.
+        assert_eq!(f.ask("status web", 550).code, EXIT_OK as u8);
+        assert_eq!(f.ask("status db", 550).code, EXIT_NOT_AS_WANTED as u8);
+        assert!(got.intent.is_none());
+    }
+
+    #[test]
+    fn status_json_parses_and_stays_whole_across_buffer_boundaries() {
+        // Sixteen crash records of control bytes (each escaped six times
+        // over) and a name of the longest kind: many times the buffer.
+        let long = "n".repeat(31);
+        let mut conf = format!("[{long}]\nrun = /bin/sleep 1000\n");
+        for i in 0..16 {
+            conf += &format!("[crash{i}]\nrun = /bin/false\n");
+        }
+        let mut f = Fixture::new(&conf);
+        let line = [vec![1u8; 900], b"\n".to_vec()].concat();
+        for i in 0..16 {
+            let name = format!("crash{i}");
+            f.log(&name, 100, &line);
+            f.exit(&name, Exit::Code(1), 200);
+        }
+        for chunk in [usize::MAX, 4096, 1000, 7] {
+            let got = f.ask_in("status -j", 300, chunk);
+            assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+            assert!(got.text.len() > 16 * 5000, "{} bytes", got.text.len());
+            let doc: Value = serde_json::from_str(&got.text).expect("whole JSON");
+            let services = doc["services"].as_array().unwrap();
+            assert_eq!(services.len(), 17);
+            assert_eq!(services[0]["name"], long.as_str());
+            assert_eq!(services[0]["last_crash"], Value::Null);
+            for s in &services[1..] {
+                assert_eq!(s["state"], "backoff", "{s}");
+                assert_eq!(s["last_exit"]["code"], 1, "{s}");
+                assert_eq!(s["last_crash"]["what"], "exit 1", "{s}");
+                assert_eq!(s["last_crash"]["ago_ms"], 100, "{s}");
+                let lines = s["last_crash"]["lines"].as_str().unwrap();
+                assert!(lines.contains(&"\u{1}".repeat(900)), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn log_lines_are_stamped_and_n_takes_the_last() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n");
+        f.log("web", 1234, b"first\nsecond\n");
+        f.log("web", 65_432_100, b"third\n");
+        let got = f.ask("log web", 70_000_000);
+        assert_eq!(got.code, EXIT_OK as u8);
+        assert_eq!(
+            got.text,
+            "[     1.234] first\n[     1.234] second\n[ 65432.100] third\n"
+        );
+        assert_eq!(f.ask("log -n2 web", 0).text.lines().count(), 2);
+        assert_eq!(texts(&f.ask("log -n1 web", 0).text), ["third"]);
+        assert_eq!(f.ask("log -n0 web", 0).text, "");
+        // tend's own ring.
+        f.own.push(5, b"supervising 1 service\n");
+        let got = f.ask("log tend", 10);
+        assert_eq!(got.text, "[     0.005] supervising 1 service\n");
+    }
+
+    #[test]
+    fn log_t_stamps_with_the_wall_clock_it_is_given() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n");
+        f.log("web", 1234, b"hello\n");
+        // The real-time clock reads 2026-12-05T18:40:12.345Z less 1.234 s
+        // plus `now`: the line's stamp is that time of day.
+        let now = 10_000;
+        let wall = 1_796_496_012_345 - 1234 + now;
+        let (mut r, _) = f.begin("log -t web", now, wall, false);
+        let bytes = f.drain(&mut r, now, usize::MAX);
+        assert_eq!(bytes, b"\x002026-12-05T18:40:12.345Z hello\n");
+    }
+
+    #[test]
+    fn log_shows_control_bytes_escaped_and_utf8_as_it_is() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n");
+        f.log("web", 0, b"\x1b[2Jgone\x07\r\n");
+        f.log("web", 0, "h\u{e9}llo \u{2192} \u{1f980}\tok\n".as_bytes());
+        f.log("web", 0, b"bad \xff\xc2\x9b end\n");
+        let got = f.ask("log web", 0);
+        assert_eq!(
+            texts(&got.text),
+            [
+                "\\x1b[2Jgone\\x07\\x0d",
+                "h\u{e9}llo \u{2192} \u{1f980}\tok",
+                "bad \\xff\\xc2\\x9b end"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_pending_line_is_shown_last() {
+        let mut f = Fixture::new("[asker]\nrun = /bin/asker\n");
+        f.log("asker", 1000, b"first\nprompt> ");
+        let got = f.ask("log asker", 2000);
+        assert_eq!(got.text, "[     1.000] first\n[     1.000] prompt> \n");
+        // Not in `status NAME`'s last lines, which are whole lines only.
+        let got = f.ask("status asker", 2000);
+        assert!(got
+            .text
+            .contains("last lines:\n[     1.000] first\n\nlast crash"));
+    }
+
+    #[test]
+    fn a_follower_continues_a_pending_line() {
+        let mut f = Fixture::new("[asker]\nrun = /bin/asker\n");
+        f.log("asker", 1000, b"first\nprompt> ");
+        let (mut r, _) = f.begin("log -f asker", 2000, 0, false);
+        let got = f.drain(&mut r, 2000, usize::MAX);
+        assert_eq!(got, b"\0[     1.000] first\n[     1.000] prompt> ");
+        assert!(r.idle_follower() && !r.finished(), "it waits for more");
+        // Nothing new: nothing more.
+        assert_eq!(f.drain(&mut r, 2500, usize::MAX), b"");
+        // The rest of the line, unstamped; then new lines as they come.
+        f.log("asker", 3000, b"done\n");
+        assert_eq!(f.drain(&mut r, 3000, usize::MAX), b"done\n");
+        f.log("asker", 4000, b"next\nhalf");
+        assert_eq!(
+            f.drain(&mut r, 4000, usize::MAX),
+            b"[     4.000] next\n[     4.000] half"
+        );
+        // A character cut in two waits for its end.
+        f.log("asker", 4100, b" \xe2\x86");
+        assert_eq!(f.drain(&mut r, 4100, usize::MAX), b" ");
+        f.log("asker", 4200, b"\x92\n");
+        assert_eq!(f.drain(&mut r, 4200, usize::MAX), "\u{2192}\n".as_bytes());
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_before_anything_happens() {
+        let f = Fixture::new("[web]\nrun = /bin/web\n");
+        for (line, verb) in [
+            ("status nope", "status"),
+            ("log nope", "log"),
+            ("stop web nope", "stop"),
+            ("signal -s1 nope", "signal"),
+        ] {
+            let got = f.ask(line, 0);
+            assert_eq!(got.code, EXIT_UNKNOWN_NAME as u8, "{line}");
+            assert_eq!(
+                got.text,
+                format!("tend: {verb}: no service named \"nope\"\n")
+            );
+            assert!(got.intent.is_none(), "{line}");
+        }
+        // `tend` is a name for `log` only.
+        assert_eq!(f.ask("status tend", 0).code, EXIT_UNKNOWN_NAME as u8);
+    }
+
+    #[test]
+    fn status_name_adds_the_last_lines_and_the_last_crash() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n[calm]\nrun = /bin/calm\n");
+        for i in 0..12 {
+            f.log("web", 100 + i, format!("line {i}\n").as_bytes());
+        }
+        f.log("web", 400, b"oops \x1b[31m\n");
+        f.exit("web", Exit::Signal(11), 500);
+        let got = f.ask("status web", 2500);
+        assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+        let (rows, rest) = got.text.split_once("\nlast lines:\n").unwrap();
+        assert_eq!(rows.lines().count(), 2, "{rows}");
+        assert!(rows.contains("signal SEGV, retry in"), "{rows}");
+        let (lines, crash) = rest.split_once("\nlast crash: ").unwrap();
+        let want: Vec<String> = (3..12).map(|i| format!("line {i}")).collect();
+        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+        want.push("oops \\x1b[31m");
+        assert_eq!(texts(lines), want);
+        let (head, text) = crash.split_once('\n').unwrap();
+        assert_eq!(head, "signal SEGV 2s ago");
+        assert!(text.starts_with("[     0.100] line 0\n"), "{text:?}");
+        assert!(text.ends_with("] oops \\x1b[31m\n"), "{text:?}");
+        // Escaped, whatever the reader's pace.
+        assert_eq!(f.ask_in("status web", 2500, 3).text, got.text);
+        // No crash yet.
+        let got = f.ask("status calm", 2500);
+        assert!(got.text.ends_with("\nlast lines:\n\nlast crash: none\n"));
+        // Two names: rows only.
+        let got = f.ask("status web calm", 2500);
+        assert_eq!(got.text.lines().count(), 3);
+    }
+
+    #[test]
+    fn what_a_client_asks_comes_back_as_an_intent() {
+        let mut f = Fixture::new("[a]\nrun = /bin/a\n[b]\nrun = /bin/b\n[c]\nrun = /bin/c\n");
+        let both = Set::default().with(SvcId(0)).with(SvcId(2));
+        for (line, want) in [
+            ("start a c", Intent::Start(both)),
+            ("stop c a", Intent::Stop(both)),
+            ("restart a c a", Intent::Restart(both)),
+            ("signal -s10 b", Intent::Signal { pid: 101, sig: 10 }),
+        ] {
+            let got = f.ask(line, 0);
+            assert_eq!((got.code, got.text.as_str()), (EXIT_OK as u8, ""), "{line}");
+            assert_eq!(got.intent, Some(want), "{line}");
+        }
+        // Not running: no signal.
+        f.sup.stop(&f.table, SvcId(1), 20, &mut NoFork);
+        f.exit("b", Exit::Signal(15), 30);
+        let got = f.ask("signal -s10 b", 40);
+        assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+        assert_eq!(got.text, "tend: signal: not running: b\n");
+        assert!(got.intent.is_none());
+        // Power: PID 1 only.
+        let got = f.ask("reboot", 40);
+        assert_eq!(got.code, EXIT_FAILED as u8);
+        assert_eq!(
+            got.text,
+            "tend: reboot: tend is not PID 1 here; stop it with SIGTERM\n"
+        );
+        assert!(got.intent.is_none());
+        let (mut r, intent) = f.begin("poweroff", 40, 0, true);
+        assert_eq!(intent, Some(Intent::Power(Power::Poweroff)));
+        assert_eq!(f.drain(&mut r, 40, usize::MAX), b"\0");
+        // Shutting down: only `stop` is taken.
+        f.sup.shutdown(&f.table, 50, &mut NoFork);
+        let got = f.ask("start a", 60);
+        assert_eq!(got.code, EXIT_FAILED as u8);
+        assert_eq!(got.text, "tend: start: shutting down\n");
+        assert!(got.intent.is_none());
+        assert_eq!(f.ask("stop a", 60).intent, Some(Intent::Stop(Set(1))));
+        // A failure the loop meets when it carries one out replaces the
+        // reply.
+        let (mut r, _) = f.begin("signal -s10 a", 60, 0, false);
+        r.refuse(EXIT_FAILED, b"signal", b"no such process", b"");
+        assert_eq!(
+            f.drain(&mut r, 60, usize::MAX),
+            b"\x01tend: signal: no such process\n"
+        );
+        assert!(r.finished());
+    }
+}
