@@ -127,65 +127,63 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
         };
         door.told = false;
         let me = rustix::process::geteuid().as_raw();
-        match sys::peer_uid(&fd) {
-            Ok(uid) if uid == 0 || uid == me => {}
-            _ => {
-                let mut msg = Buf::<96>::new();
-                msg.byte(1)
-                    .s(b"tend: refused: only root and uid ")
-                    .u(me.into())
-                    .s(b" may control this supervisor\n");
-                let _ = net::send(
-                    &fd,
-                    msg.as_bytes(),
-                    SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
-                );
-                // Take in what it sent, so closing does not reset the
-                // connection before it reads the refusal; a bounded amount,
-                // so a client that keeps sending cannot hold the loop here.
-                let _ = net::shutdown(&fd, net::Shutdown::Write);
-                let mut sink = [0u8; 256];
-                for _ in 0..16 {
-                    match net::recv(&fd, &mut sink, RecvFlags::DONTWAIT) {
-                        Ok((n, _)) if n > 0 => {}
-                        _ => break,
-                    }
-                }
-                continue;
-            }
+        if !matches!(sys::peer_uid(&fd), Ok(uid) if uid == 0 || uid == me) {
+            refuse_stranger(&fd, me);
+            continue;
         }
-        let slot = match clients.iter().position(|c| c.fd.is_none()) {
-            Some(i) => i,
-            None => {
-                // Every slot taken: the newcomer replaces the client that
-                // has been stuck longest, one still sending its request or
-                // one not reading its reply, so a flood of such clients
-                // cannot lock the operator out.
-                let stuck = clients
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.reply.awaits_request() || c.wants_write())
-                    .min_by_key(|(_, c)| c.deadline_ms)
-                    .map(|(i, _)| i);
-                match stuck {
-                    Some(i) => i,
-                    None => {
-                        let _ = net::send(
-                            &fd,
-                            b"\x01tend: busy: too many clients\n",
-                            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
-                        );
-                        continue;
-                    }
-                }
-            }
+        let Some(c) = slot_for_newcomer(clients).and_then(|i| clients.get_mut(i)) else {
+            let _ = net::send(
+                &fd,
+                b"\x01tend: busy: too many clients\n",
+                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            );
+            continue;
         };
-        if let Some(c) = clients.get_mut(slot) {
-            c.drop_connection();
-            c.fd = Some(fd);
-            c.deadline_ms = now.saturating_add(CLIENT_REQUEST_TIMEOUT_MS);
+        c.drop_connection();
+        c.fd = Some(fd);
+        c.deadline_ms = now.saturating_add(CLIENT_REQUEST_TIMEOUT_MS);
+    }
+}
+
+/// Tells a peer that is neither root nor tend's own user `me` why it is
+/// refused (README, Commands).
+fn refuse_stranger(fd: &Fd, me: u32) {
+    let mut msg = Buf::<96>::new();
+    msg.byte(EXIT_FAILED as u8)
+        .s(b"tend: refused: only root and uid ")
+        .u(me.into())
+        .s(b" may control this supervisor\n");
+    let _ = net::send(
+        fd,
+        msg.as_bytes(),
+        SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+    );
+    // Take in what it sent, so closing does not reset the connection
+    // before it reads the refusal; a bounded amount, so a client that keeps
+    // sending cannot hold the loop here.
+    let _ = net::shutdown(fd, net::Shutdown::Write);
+    let mut sink = [0u8; 256];
+    for _ in 0..16 {
+        match net::recv(fd, &mut sink, RecvFlags::DONTWAIT) {
+            Ok((n, _)) if n > 0 => {}
+            _ => break,
         }
     }
+}
+
+/// A free slot; with every slot taken, the slot of the client that has been
+/// stuck longest, one still sending its request or one not reading its
+/// reply, so a flood of such clients cannot lock the operator out. `None`
+/// when every client is busy being served.
+fn slot_for_newcomer(clients: &[Client; MAX_CLIENTS]) -> Option<usize> {
+    let free = clients.iter().position(|c| c.fd.is_none());
+    free.or_else(|| {
+        let stuck = clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.reply.awaits_request() || c.wants_write());
+        stuck.min_by_key(|(_, c)| c.deadline_ms).map(|(i, _)| i)
+    })
 }
 
 /// Drops clients whose deadline passed.
