@@ -6,10 +6,10 @@
 //! Pure: no system calls. A reply reads the service records at one instant
 //! ([`Records`]) and writes bytes; what a client asks tend to *do* (`start`,
 //! `stop`, `restart`, `signal`, `halt`, `poweroff`, `reboot`) comes back from
-//! [`begin`] as an [`Intent`], which the event loop carries out. The socket
+//! [`Reply::begin`] as an [`Intent`], which the event loop carries out. The socket
 //! side (accepting, reading the request, sending, deadlines) is `ctl`.
 //!
-//! A reply is a [`Job`], a small state machine that [`produce`] steps:
+//! A reply is a `Job`, a small state machine that [`Reply::produce`] steps:
 //!
 //! ```text
 //! Request ─begin─▶ Rows ──────────────▶ Close       status [--json]
@@ -92,7 +92,7 @@ pub enum Intent {
     Restart(Set),
     /// `sig` to the process group led by `pid`, a running service's child
     /// (to the child itself while it has no group yet). Its reply says
-    /// success; one that fails is answered again with [`refuse`].
+    /// success; one that fails is answered again with [`Reply::refuse`].
     Signal {
         pid: i32,
         sig: u8,
@@ -104,7 +104,7 @@ pub enum Intent {
 /// Whose log a `log` reply reads.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
-pub enum LogSrc {
+enum LogSrc {
     Own,
     Service(SvcId),
 }
@@ -133,7 +133,7 @@ enum Job {
 }
 
 /// A client's reply: the bytes queued for it and what is still to come.
-/// All zero bytes while it waits for a request (see [`Job`]).
+/// All zero bytes while it waits for a request (see `Job`).
 pub struct Reply {
     out: Out,
     job: Job,
@@ -203,7 +203,7 @@ impl Reply {
 
     /// Replaces whatever is queued by `tend: WHAT: WHY[DETAIL]` with exit
     /// status `code`; the reply closes once it is sent. (Returns no intent,
-    /// for [`begin`]'s sake.)
+    /// for `begin`'s sake.)
     pub fn refuse(&mut self, code: i32, what: &[u8], why: &[u8], detail: &[u8]) -> Option<Intent> {
         self.out.clear();
         self.out
