@@ -21,9 +21,10 @@
 //!    poll and makes no wakeups.
 //! 4. `handle`: what poll found ready, in order: signals, new clients,
 //!    log pipes drained into the rings, report and readiness pipes told to
-//!    the supervisor, client requests. A signal or a request that concerns
-//!    tend as a whole comes back as an `Intent` — reap, or end — carried
-//!    out in one place, `carry_out`; an end goes through the ending's
+//!    the supervisor, client requests. What a signal or a request asks
+//!    tend to do comes back as an `Intent` — reap, end, or a client's
+//!    start, stop, restart or signal — carried out in one place,
+//!    `carry_out`; an end goes through the ending's
 //!    state machine, whose acts (`act_out`) are the only route to
 //!    stopping every service.
 //!
@@ -41,11 +42,12 @@ use rustix::process::{WaitOptions, WaitStatus};
 
 use linux_raw_sys::general as sig;
 
-use crate::ctl::{self, Client, Ctx, Door};
-use crate::ending::{self, Act, Ending, How, Power};
+use crate::ctl::{self, Client, Door};
+use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
 use crate::load::{self, c_path};
 use crate::pid1;
+use crate::reply::{self, Records};
 use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
 use crate::ring::Ring;
 use crate::say::Buf;
@@ -117,6 +119,8 @@ enum Intent {
     /// Stop every service, then end (tend(8), SIGNALS and "Running as PID
     /// 1").
     End(How),
+    /// What client `.0` asked for (tend(8), COMMANDS).
+    Client(u8, reply::Intent),
 }
 
 /// Supervises until told to stop; returns the exit status. As PID 1 it
@@ -208,8 +212,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
             Src::Exec(i) => on_exec_pipe(world, &lp.null, SvcId(i), now, false),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
-                let i = usize::from(i);
-                if let Some(intent) = read_client(world, &lp.null, i, flags, now, pid1) {
+                if let Some(intent) = read_client(world, i, flags, now, pid1) {
                     carry_out(world, lp, intent, now);
                 }
             }
@@ -228,6 +231,39 @@ fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
             }
         }
         Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
+        Intent::Client(i, asked) => obey(world, lp, usize::from(i), asked, now),
+    }
+}
+
+/// Carries out what client `i` asked for; tells it when that failed.
+// Out of line: inlined into the loop it makes the binary bigger.
+#[inline(never)]
+fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, now: u64) {
+    use reply::Intent as Asked;
+    match asked {
+        Asked::Power(power) => end(world, lp, ending::Event::Asked(How::System(power)), now),
+        Asked::Start(set) | Asked::Stop(set) | Asked::Restart(set) => {
+            run_shell(world, &lp.null, |sup, table, sh| {
+                for id in set.ids(table) {
+                    match asked {
+                        Asked::Start(_) => sup.start(table, id, now, sh),
+                        Asked::Stop(_) => sup.stop(table, id, now, sh),
+                        _ => sup.restart(table, id, now, sh),
+                    }
+                }
+            })
+        }
+        Asked::Signal { pid, sig } => {
+            // A child not yet in its own group (forked, before its setsid)
+            // gets it itself: it is not reaped, so `pid` is still it.
+            let sent = match sys::kill_group(pid, sig.into()) {
+                Err(Errno::SRCH) => sys::kill(pid, sig.into()),
+                r => r,
+            };
+            if let (Err(e), Some(c)) = (sent, world.clients.get_mut(i)) {
+                ctl::failed(c, b"signal", e);
+            }
+        }
     }
 }
 
@@ -537,6 +573,14 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
 
 /// Sends each client as much of its reply as it takes.
 fn serve_clients(world: &mut World, now: u64) {
+    let (recs, clients) = records(world, now);
+    for c in clients.iter_mut() {
+        ctl::pump(c, &recs);
+    }
+}
+
+/// What the clients' replies read, and the clients.
+fn records(world: &mut World, now: u64) -> (Records<'_>, &mut [Client; MAX_CLIENTS]) {
     let World {
         table,
         sup,
@@ -553,9 +597,7 @@ fn serve_clients(world: &mut World, now: u64) {
         crashes: crashes.as_slice(),
         now,
     };
-    for c in clients.iter_mut() {
-        ctl::pump(c, &view, own);
-    }
+    (Records { view, own }, clients)
 }
 
 /// Polls every descriptor tend watches; fills `events` with what is ready.
@@ -745,32 +787,13 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
     }
 }
 
-/// Reads a client's request and answers it; what it asks of tend as a
-/// whole (`tend halt|poweroff|reboot`, PID 1 only), if anything.
-fn read_client(
-    world: &mut World,
-    null: &Fd,
-    i: usize,
-    flags: PollFlags,
-    now: u64,
-    pid1: bool,
-) -> Option<Intent> {
+/// Reads a client's request and begins its reply; what it asks tend to do,
+/// if anything.
+fn read_client(world: &mut World, i: u8, flags: PollFlags, now: u64, pid1: bool) -> Option<Intent> {
     if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
         return None; // only writable: serve_clients sends.
     }
-    let (sup, mut sh, clients) = split(world, null);
-    let c = clients.get_mut(i)?;
-    let table = sh.table;
-    let mut power = None;
-    let mut ctx = Ctx {
-        table,
-        sup,
-        shell: &mut sh,
-        now,
-        power: &mut power,
-        pid1,
-    };
-    ctl::on_readable(c, &mut ctx);
-    let power = power.and_then(Power::of_verb)?;
-    Some(Intent::End(How::System(power)))
+    let (recs, clients) = records(world, now);
+    let asked = ctl::on_readable(clients.get_mut(usize::from(i))?, &recs, pid1)?;
+    Some(Intent::Client(i, asked))
 }

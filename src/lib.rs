@@ -32,6 +32,7 @@ pub mod limits;
 pub mod load;
 pub mod pid1;
 pub mod proto;
+pub mod reply;
 pub mod report;
 pub mod ring;
 pub mod say;

@@ -1,0 +1,1019 @@
+//! What a control client is answered (tend(8), COMMANDS, STATUS, LOGS): the
+//! exit byte, then the text, produced piece by piece into the client's
+//! buffer as the client drains it, so a reply of any length streams through
+//! a small fixed buffer.
+//!
+//! Pure: no system calls. A reply reads the service records at one instant
+//! ([`Records`]) and writes bytes; what a client asks tend to *do* (`start`,
+//! `stop`, `restart`, `signal`, `halt`, `poweroff`, `reboot`) comes back from
+//! [`Reply::begin`] as an [`Intent`], which the event loop carries out. The socket
+//! side (accepting, reading the request, sending, deadlines) is `ctl`.
+//!
+//! A reply is a `Job`, a small state machine that [`Reply::produce`] steps:
+//!
+//! ```text
+//! Request ─begin─▶ Rows ──────────────▶ Close       status [--json]
+//!                  Rows ─▶ Lines ─▶ Crash ─▶ Close   status NAME
+//!                  LogStart ─▶ Lines ─▶ Close        log [-n N] [-t]
+//!                  LogStart ─▶ Lines (for ever)      log -f
+//!                  Close                             everything else
+//! ```
+
+use crate::ending::Power;
+use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES};
+use crate::proto::{Request, Verb};
+use crate::report::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
+use crate::ring::{Line, Ring};
+use crate::say::Buf;
+use crate::status::{self, View, Widths, JSON_SERVICE_MAX_BYTES, ROW_MAX_BYTES};
+use crate::table::{SvcId, Table};
+
+/// A client's output buffer.
+pub type Out = Buf<CLIENT_OUT_BYTES>;
+
+/// Everything a reply reads, at one instant: what `tend status` shows and
+/// tend's own ring (`tend log tend`).
+pub struct Records<'a> {
+    pub view: View<'a>,
+    pub own: &'a Ring<'static>,
+}
+
+impl<'a> Records<'a> {
+    fn ring(&self, src: LogSrc) -> &'a Ring<'static> {
+        match src {
+            LogSrc::Own => self.own,
+            LogSrc::Service(id) => self.view.rings.get(id.index()).unwrap_or(self.own),
+        }
+    }
+}
+
+/// A set of services, a bit per service.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Set(u64);
+
+// A set is one u64: tend built for more services than that must not build
+// (its status would hide the rest).
+const _: () = assert!(crate::limits::MAX_SERVICES <= u64::BITS as usize);
+
+impl Set {
+    fn bit(id: SvcId) -> u64 {
+        1u64.checked_shl(u32::from(id.0)).unwrap_or(0)
+    }
+
+    fn with(self, id: SvcId) -> Set {
+        Set(self.0 | Set::bit(id))
+    }
+
+    fn without(self, id: SvcId) -> Set {
+        Set(self.0 & !Set::bit(id))
+    }
+
+    pub fn has(self, id: SvcId) -> bool {
+        self.0 & Set::bit(id) != 0
+    }
+
+    /// The services of `table` in the set, in table order.
+    pub fn ids(self, table: &Table) -> impl Iterator<Item = SvcId> {
+        table.ids().filter(move |&id| self.has(id))
+    }
+
+    fn first(self, table: &Table) -> Option<SvcId> {
+        self.ids(table).next()
+    }
+}
+
+/// What a client asks tend to do; the event loop carries it out.
+#[derive(Clone, Copy)]
+#[cfg_attr(test, derive(Debug, PartialEq, Eq))]
+pub enum Intent {
+    Start(Set),
+    Stop(Set),
+    Restart(Set),
+    /// `sig` to the process group led by `pid`, a running service's child
+    /// (to the child itself while it has no group yet). Its reply says
+    /// success; one that fails is answered again with [`Reply::refuse`].
+    Signal {
+        pid: i32,
+        sig: u8,
+    },
+    /// `tend halt|poweroff|reboot`, PID 1 only.
+    Power(Power),
+}
+
+/// Whose log a `log` reply reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+enum LogSrc {
+    Own,
+    Service(SvcId),
+}
+
+/// What a client's reply still has to produce.
+///
+/// `repr(u8)`: an explicit tag, 0 for [`Job::Request`], so an idle client
+/// is all zero bytes and the clients stay in .bss (a niche in a field can
+/// otherwise give the first variant a non-zero tag, which moves the whole
+/// static world into the binary).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Job {
+    /// Waiting for the request line.
+    Request,
+    /// Rows of the status table, or JSON objects.
+    Rows(Rows),
+    /// A `log` reply about to start.
+    LogStart(LogStart),
+    /// Log lines.
+    Lines(Lines),
+    /// The frozen crash text of a service, from byte `off`.
+    Crash { id: SvcId, off: usize },
+    /// Everything produced: close once the buffer is sent.
+    Close,
+}
+
+/// A client's reply: the bytes queued for it and what is still to come.
+/// All zero bytes while it waits for a request (see `Job`).
+pub struct Reply {
+    out: Out,
+    job: Job,
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reply {
+    pub const fn new() -> Reply {
+        Reply {
+            out: Buf::new(),
+            job: Job::Request,
+        }
+    }
+
+    /// Back to waiting for a request, nothing queued.
+    pub fn clear(&mut self) {
+        self.out.clear();
+        self.job = Job::Request;
+    }
+
+    /// The bytes produced and not sent yet.
+    pub fn queued(&self) -> &[u8] {
+        self.out.as_bytes()
+    }
+
+    /// The first `n` queued bytes were sent.
+    pub fn sent(&mut self, n: usize) {
+        self.out.consume(n);
+    }
+
+    pub fn awaits_request(&self) -> bool {
+        matches!(self.job, Job::Request)
+    }
+
+    /// Everything produced and sent: the connection can close.
+    pub fn finished(&self) -> bool {
+        matches!(self.job, Job::Close) && self.out.is_empty()
+    }
+
+    /// A follower (`log -f`) with nothing queued: it waits for new lines,
+    /// with no deadline.
+    pub fn idle_follower(&self) -> bool {
+        matches!(self.job, Job::Lines(Lines { follow: true, .. })) && self.out.is_empty()
+    }
+
+    /// Starts the reply to `req`: writes its exit byte (or the whole
+    /// refusal); returns what the client asks tend to do. `pid1`: tend is
+    /// PID 1 (`halt`, `poweroff` and `reboot` are taken); `wall_ms`: the
+    /// real-time clock now (`log -t`).
+    // Out of line, as `produce`: inlined into the loop they make the binary
+    // bigger.
+    #[inline(never)]
+    pub fn begin(
+        &mut self,
+        req: &Request<'_>,
+        recs: &Records<'_>,
+        pid1: bool,
+        wall_ms: u64,
+    ) -> Option<Intent> {
+        begin(self, req, recs, pid1, wall_ms)
+    }
+
+    /// Replaces whatever is queued by `tend: WHAT: WHY[DETAIL]` with exit
+    /// status `code`; the reply closes once it is sent. (Returns no intent,
+    /// for `begin`'s sake.)
+    pub fn refuse(&mut self, code: i32, what: &[u8], why: &[u8], detail: &[u8]) -> Option<Intent> {
+        self.out.clear();
+        self.out
+            .byte(code as u8)
+            .s(b"tend: ")
+            .s(what)
+            .s(b": ")
+            .s(why)
+            .s(detail)
+            .byte(b'\n');
+        self.job = Job::Close;
+        None
+    }
+
+    /// Exit status 0 and nothing more; `intent` is what was asked.
+    fn succeed(&mut self, intent: Intent) -> Option<Intent> {
+        self.out.byte(EXIT_OK as u8);
+        self.job = Job::Close;
+        Some(intent)
+    }
+
+    /// Produces as much of the reply as fits.
+    pub fn produce(&mut self, recs: &Records<'_>) {
+        produce(&mut self.job, &mut self.out, recs);
+    }
+}
+
+/// The status rows (or JSON objects) still to produce.
+#[derive(Clone, Copy)]
+struct Rows {
+    /// The services not shown yet.
+    left: Set,
+    json: bool,
+    w: Widths,
+    /// The header (or `{"services":[`) comes first.
+    first: bool,
+    /// `status NAME`: the one service whose last lines and crash follow.
+    detail: Option<SvcId>,
+}
+
+/// A `log` reply before its first line: the last `lines` lines (or all).
+#[derive(Clone, Copy)]
+struct LogStart {
+    src: LogSrc,
+    lines: Option<u32>,
+    follow: bool,
+    /// `-t`: the real-time clock's offset from boot time, in ms.
+    utc: Option<u64>,
+}
+
+/// Log lines from `pos` on.
+#[derive(Clone, Copy)]
+struct Lines {
+    src: LogSrc,
+    pos: u64,
+    /// `-f`: keep the client for new lines.
+    follow: bool,
+    /// `status NAME`: the crash record follows the lines.
+    then_crash: Option<SvcId>,
+    /// `-t`: the real-time clock's offset from boot time, in ms.
+    utc: Option<u64>,
+    /// Bytes of the line at `pos` already shown while it was still being
+    /// written (a follower sees the rest when it is ended).
+    shown: u16,
+}
+
+/// Bytes of output queued before a reply waits for the client to read.
+const OUT_SOFT_BYTES: usize = 2048;
+/// The most a log line takes once shown: every byte as `\xNN`, a stamp and
+/// a newline.
+const LINE_SHOWN_MAX_BYTES: usize = 4 * LINE_MAX_BYTES + 48;
+const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES);
+
+/// Starts the reply to `req`: writes its exit byte (or the whole refusal)
+/// and sets the job that produces the rest; returns what the client asks
+/// tend to do.
+fn begin(
+    r: &mut Reply,
+    req: &Request<'_>,
+    recs: &Records<'_>,
+    pid1: bool,
+    wall_ms: u64,
+) -> Option<Intent> {
+    // Every name must be known before anything happens.
+    let set = match named(req, recs.view.table) {
+        Ok(set) => set,
+        Err(name) => return refuse_unknown(r, req.verb, name),
+    };
+    match req.verb {
+        Verb::Status => begin_status(r, req, set, &recs.view),
+        Verb::Log => begin_log(r, req, set, recs, wall_ms),
+        Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, &recs.view),
+        Verb::Signal => begin_signal(r, req, set, &recs.view),
+        Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
+    }
+}
+
+/// The services `req` names (`log tend` names none), or the first name
+/// that is no service's.
+fn named<'r>(req: &Request<'r>, table: &Table) -> Result<Set, &'r [u8]> {
+    let mut set = Set::default();
+    for &name in &req.names {
+        if req.verb == Verb::Log && name == b"tend" {
+            continue;
+        }
+        set = set.with(table.find(name).ok_or(name)?);
+    }
+    Ok(set)
+}
+
+/// `tend: VERB: no service named "NAME"`, exit status 4.
+fn refuse_unknown(r: &mut Reply, verb: Verb, name: &[u8]) -> Option<Intent> {
+    let mut quoted = Buf::<48>::new();
+    quoted.byte(b'"').s(name).byte(b'"');
+    let (what, why) = (verb.word(), b"no service named ");
+    r.refuse(EXIT_UNKNOWN_NAME, what, why, quoted.as_bytes())
+}
+
+/// `status [NAME…]`: exit status 0 when every service shown is as it should
+/// be, else 3; then the rows.
+fn begin_status(r: &mut Reply, req: &Request<'_>, named: Set, view: &View<'_>) -> Option<Intent> {
+    let set = match req.names.is_empty() {
+        true => view.table.ids().fold(Set::default(), Set::with),
+        false => named,
+    };
+    let all_ok = set
+        .ids(view.table)
+        .all(|id| match (view.table.get(id), view.sup.get(id)) {
+            (Some(conf), Some(svc)) => svc.as_expected(conf),
+            _ => false,
+        });
+    let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
+    r.out.byte(code as u8);
+    r.job = Job::Rows(Rows {
+        left: set,
+        json: req.json,
+        w: Widths::measure(view, set.ids(view.table)),
+        first: true,
+        detail: set.first(view.table).filter(|_| req.names.len() == 1),
+    });
+    None
+}
+
+/// `log NAME [-n N] [-f] [-t]`.
+fn begin_log(
+    r: &mut Reply,
+    req: &Request<'_>,
+    set: Set,
+    recs: &Records<'_>,
+    wall_ms: u64,
+) -> Option<Intent> {
+    let src = match set.first(recs.view.table) {
+        Some(id) => LogSrc::Service(id),
+        None => LogSrc::Own,
+    };
+    r.out.byte(EXIT_OK as u8);
+    r.job = Job::LogStart(LogStart {
+        src,
+        lines: req.lines,
+        follow: req.follow,
+        // The real-time clock's distance from boot time now, which turns
+        // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
+        utc: req.utc.then(|| wall_ms.saturating_sub(recs.view.now)),
+    });
+    None
+}
+
+/// `start|stop|restart NAME…`; while tend shuts down, only `stop`.
+fn begin_change(r: &mut Reply, verb: Verb, set: Set, view: &View<'_>) -> Option<Intent> {
+    let intent = match verb {
+        Verb::Stop => Intent::Stop(set),
+        _ if view.sup.shutting_down() => {
+            return r.refuse(EXIT_FAILED, verb.word(), b"shutting down", b"");
+        }
+        Verb::Start => Intent::Start(set),
+        _ => Intent::Restart(set),
+    };
+    r.succeed(intent)
+}
+
+/// `signal NAME SIG`: exit status 3 when the service is not running.
+fn begin_signal(r: &mut Reply, req: &Request<'_>, set: Set, view: &View<'_>) -> Option<Intent> {
+    let what = req.verb.word();
+    let Some(id) = set.first(view.table) else {
+        return r.refuse(EXIT_USAGE, what, b"no service", b"");
+    };
+    let (pid, running) = view
+        .sup
+        .get(id)
+        .map_or((0, false), |s| (s.pid, s.state.running()));
+    if !running {
+        let name = view.table.get(id).map_or(&[][..], |s| s.name.as_slice());
+        return r.refuse(EXIT_NOT_AS_WANTED, what, b"not running: ", name);
+    }
+    let sig = req.signal.unwrap_or(15);
+    r.succeed(Intent::Signal { pid, sig })
+}
+
+/// `halt|poweroff|reboot`: PID 1 only.
+fn begin_power(r: &mut Reply, verb: Verb, pid1: bool) -> Option<Intent> {
+    match (pid1, Power::of_verb(verb)) {
+        (true, Some(power)) => r.succeed(Intent::Power(power)),
+        _ => {
+            let why = b"tend is not PID 1 here; stop it with SIGTERM";
+            r.refuse(EXIT_FAILED, verb.word(), why, b"")
+        }
+    }
+}
+
+/// What producing one piece of a reply leads to.
+enum Step {
+    /// The next piece can follow at once.
+    Go(Job),
+    /// Not now: the buffer is full enough, or a follower waits for lines.
+    Wait(Job),
+}
+
+/// Produces as much of the reply as fits in `out`.
+#[inline(never)]
+fn produce(job: &mut Job, out: &mut Out, recs: &Records<'_>) {
+    loop {
+        let step = match *job {
+            Job::Request | Job::Close => return,
+            Job::Rows(rows) => put_row(rows, out, &recs.view),
+            Job::LogStart(start) => Step::Go(seek_log(start, recs)),
+            Job::Lines(lines) => put_line(lines, out, recs),
+            Job::Crash { id, off } => put_crash_text(id, off, out, &recs.view),
+        };
+        match step {
+            Step::Go(next) => *job = next,
+            Step::Wait(next) => {
+                *job = next;
+                return;
+            }
+        }
+    }
+}
+
+/// The header first, then one status row or JSON object, whole.
+fn put_row(rows: Rows, out: &mut Out, view: &View<'_>) -> Step {
+    // Without the json feature its code goes: the flag is false whatever
+    // the job holds.
+    let json = rows.json && cfg!(feature = "json");
+    // Room for a whole object or row, so none is ever cut; and no more
+    // than OUT_SOFT_BYTES queued, so a reply touches only the first page
+    // of the buffer unless one object needs more.
+    let need = if json {
+        JSON_SERVICE_MAX_BYTES
+    } else {
+        ROW_MAX_BYTES
+    };
+    if out.room() < need + 64 || out.len() >= OUT_SOFT_BYTES {
+        return Step::Wait(Job::Rows(rows));
+    }
+    match (rows.first, json) {
+        (true, true) => {
+            out.s(b"{\"services\":[");
+        }
+        (true, false) => status::header(out, rows.w),
+        (false, _) => {}
+    }
+    let Some(id) = rows.left.first(view.table) else {
+        return Step::Go(end_rows(rows, json, out, view));
+    };
+    if json {
+        if !rows.first {
+            out.byte(b',');
+        }
+        status::json_service(out, view, id);
+    } else {
+        status::row(out, rows.w, view, id);
+    }
+    Step::Go(Job::Rows(Rows {
+        left: rows.left.without(id),
+        first: false,
+        ..rows
+    }))
+}
+
+/// After the last row: the end of the JSON document, or for `status NAME`
+/// the service's last ten lines.
+fn end_rows(rows: Rows, json: bool, out: &mut Out, view: &View<'_>) -> Job {
+    if json {
+        out.s(b"]}\n");
+        return Job::Close;
+    }
+    let Some(id) = rows.detail else {
+        return Job::Close;
+    };
+    out.s(b"\nlast lines:\n");
+    Job::Lines(Lines {
+        src: LogSrc::Service(id),
+        pos: view.rings.get(id.index()).map_or(0, |r| r.last_lines(10)),
+        follow: false,
+        then_crash: Some(id),
+        utc: None,
+        shown: 0,
+    })
+}
+
+/// Where a `log` reply starts in its ring.
+fn seek_log(start: LogStart, recs: &Records<'_>) -> Job {
+    let ring = recs.ring(start.src);
+    Job::Lines(Lines {
+        src: start.src,
+        pos: match start.lines {
+            Some(n) => ring.last_lines(n as usize),
+            None => ring.oldest(),
+        },
+        follow: start.follow,
+        then_crash: None,
+        utc: start.utc,
+        shown: 0,
+    })
+}
+
+/// One log line; at the end, the line still being written, then (for
+/// `status NAME`) the crash record.
+fn put_line(mut lines: Lines, out: &mut Out, recs: &Records<'_>) -> Step {
+    if out.room() < LINE_SHOWN_MAX_BYTES || out.len() >= OUT_SOFT_BYTES {
+        return Step::Wait(Job::Lines(lines));
+    }
+    let ring = recs.ring(lines.src);
+    if let Some(line) = ring.read(&mut lines.pos) {
+        // A line partly shown while pending goes on where it stopped,
+        // unstamped.
+        if lines.shown == 0 {
+            put_stamp(out, lines.utc, line.stamp_ms);
+        }
+        out.shown(line.head, line.tail, usize::from(lines.shown), false);
+        if line.tail.last().or(line.head.last()) != Some(&b'\n') {
+            out.byte(b'\n');
+        }
+        lines.shown = 0;
+        return Step::Go(Job::Lines(lines));
+    }
+    let pending = ring
+        .pending()
+        .filter(|p| lines.then_crash.is_none() && p.len() > usize::from(lines.shown));
+    if let Some(p) = pending {
+        return put_pending(lines, p, out);
+    }
+    if lines.follow {
+        return Step::Wait(Job::Lines(lines));
+    }
+    match lines.then_crash {
+        Some(id) => Step::Go(put_crash_head(id, out, &recs.view)),
+        None => Step::Go(Job::Close),
+    }
+}
+
+/// Output not yet ended by a newline, shown as the last line; a follower
+/// gets the rest as it comes (tend(8), COMMANDS, `log`).
+fn put_pending(lines: Lines, p: Line<'_>, out: &mut Out) -> Step {
+    if lines.shown == 0 {
+        put_stamp(out, lines.utc, p.stamp_ms);
+    }
+    let took = out.shown(p.head, p.tail, usize::from(lines.shown), lines.follow);
+    if lines.follow {
+        let shown = u16::try_from(took).unwrap_or(u16::MAX);
+        return Step::Wait(Job::Lines(Lines { shown, ..lines }));
+    }
+    out.byte(b'\n');
+    Step::Go(Job::Close)
+}
+
+/// `[    12.345] `, or with `-t` the time of day.
+fn put_stamp(out: &mut Out, utc: Option<u64>, ms: u64) {
+    match utc {
+        Some(offset) => out.utc_stamp(ms.saturating_add(offset)),
+        None => out.stamp(ms),
+    };
+}
+
+/// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
+fn put_crash_head(id: SvcId, out: &mut Out, view: &View<'_>) -> Job {
+    let Some(crash) = view.crashes.get(id.index()).filter(|c| c.recorded) else {
+        out.s(b"\nlast crash: none\n");
+        return Job::Close;
+    };
+    out.s(b"\nlast crash: ");
+    status::exit_words(out, crash.exit);
+    let ago = view.now.saturating_sub(crash.at_ms);
+    out.byte(b' ').dur(ago).s(b" ago\n");
+    Job::Crash { id, off: 0 }
+}
+
+/// As much of the crash record's text as fits, shown escaped (tend(8),
+/// LOGS): up to four bytes out for each in; a character cut by the chunk's
+/// end waits.
+fn put_crash_text(id: SvcId, off: usize, out: &mut Out, view: &View<'_>) -> Step {
+    let text = view
+        .crashes
+        .get(id.index())
+        .map_or(&[][..], |c| c.text.as_bytes());
+    let rest = text.get(off..).unwrap_or(&[]);
+    let chunk = rest.get(..out.room() / 4).unwrap_or(rest);
+    let took = out.shown(chunk, &[], 0, chunk.len() < rest.len());
+    if took == rest.len() {
+        return Step::Go(Job::Close);
+    }
+    Step::Wait(Job::Crash {
+        id,
+        off: off + took,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::EtcAccounts;
+    use crate::crash::Crash;
+    use crate::proto;
+    use crate::service::{Exit, Service, StartError};
+    use crate::supervisor::{Effects, Supervisor};
+    use serde_json::Value;
+
+    /// Forks nothing: service `i`'s child is pid 100 + i.
+    struct NoFork;
+
+    impl Effects for NoFork {
+        fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
+            Ok(100 + i32::from(id.0))
+        }
+        fn signal_group(&mut self, _pid: i32, _sig: u8, _reaped: bool) {}
+        fn crashed(&mut self, _id: SvcId, _exit: Exit, _started_ms: u64, _now: u64) {}
+        fn changed(&mut self, _id: SvcId, _svc: &Service, _now: u64) {}
+    }
+
+    fn ring(bytes: usize) -> Ring<'static> {
+        // (Leaked: rings live in 'static storage.)
+        Ring::new(Box::leak(vec![0u8; bytes].into_boxed_slice()))
+    }
+
+    /// The service records a reply reads, without the rest of tend.
+    struct Fixture {
+        table: Box<Table>,
+        sup: Box<Supervisor>,
+        rings: Vec<Ring<'static>>,
+        crashes: Vec<Crash>,
+        own: Ring<'static>,
+    }
+
+    /// A reply as a client reads it.
+    struct Got {
+        code: u8,
+        text: String,
+        intent: Option<Intent>,
+    }
+
+    impl Fixture {
+        /// The services of table `conf`, each forked at 0 and up at 10.
+        fn new(conf: &str) -> Fixture {
+            let mut table = Box::new(Table::new());
+            let none = EtcAccounts {
+                passwd: b"",
+                group: b"",
+            };
+            let errors = crate::table::parse(conf.as_bytes(), &none, &mut table, &mut |n, m| {
+                panic!("line {n}: {:?}", m.concat())
+            });
+            assert_eq!(errors, 0);
+            let mut sup = Box::new(Supervisor::new());
+            sup.load(&table);
+            sup.settle(&table, 0, &mut NoFork);
+            for id in table.ids() {
+                sup.on_exec(&table, id, Ok(()), 10, &mut NoFork);
+            }
+            Fixture {
+                rings: table.ids().map(|_| ring(8192)).collect(),
+                crashes: table.ids().map(|_| Crash::new()).collect(),
+                own: ring(4096),
+                table,
+                sup,
+            }
+        }
+
+        fn id(&self, name: &str) -> SvcId {
+            self.table.find(name.as_bytes()).unwrap()
+        }
+
+        /// `name` writes `bytes` at `now`.
+        fn log(&mut self, name: &str, now: u64, bytes: &[u8]) {
+            let i = self.id(name).index();
+            self.rings[i].push(now, bytes);
+        }
+
+        /// `name`'s child ends with `exit` at `now`; a crash is recorded as
+        /// the shell records it.
+        fn exit(&mut self, name: &str, exit: Exit, now: u64) {
+            let id = self.id(name);
+            let svc = self.sup.get(id).unwrap();
+            let (pid, started) = (svc.pid, svc.started_ms);
+            if exit.failed() {
+                let ring = &mut self.rings[id.index()];
+                ring.end_line();
+                self.crashes[id.index()].record(exit, now, started, ring);
+            }
+            assert!(self.sup.on_exit(&self.table, pid, exit, now, &mut NoFork));
+        }
+
+        fn records(&self, now: u64) -> Records<'_> {
+            Records {
+                view: View {
+                    table: &self.table,
+                    sup: &self.sup,
+                    rings: &self.rings,
+                    crashes: &self.crashes,
+                    now,
+                },
+                own: &self.own,
+            }
+        }
+
+        /// Begins the reply to `line` at `now` (the real-time clock at
+        /// `wall_ms`; tend is PID 1 if `pid1`).
+        fn begin(&self, line: &str, now: u64, wall_ms: u64, pid1: bool) -> (Reply, Option<Intent>) {
+            let req = proto::decode(line.as_bytes()).unwrap();
+            let mut r = Reply::new();
+            let intent = r.begin(&req, &self.records(now), pid1, wall_ms);
+            (r, intent)
+        }
+
+        /// The whole reply to `line` at `now`, read `chunk` bytes at a time.
+        fn ask_in(&self, line: &str, now: u64, chunk: usize) -> Got {
+            let (mut r, intent) = self.begin(line, now, 0, false);
+            let bytes = self.drain(&mut r, now, chunk);
+            assert!(r.finished(), "{line}: the reply ends");
+            let (&code, text) = bytes.split_first().expect("an exit byte");
+            let text = String::from_utf8(text.to_vec()).unwrap();
+            Got { code, text, intent }
+        }
+
+        fn ask(&self, line: &str, now: u64) -> Got {
+            self.ask_in(line, now, usize::MAX)
+        }
+
+        /// What the client reads until the reply waits or ends, `chunk`
+        /// bytes at a time (a slow reader leaves bytes queued).
+        fn drain(&self, r: &mut Reply, now: u64, chunk: usize) -> Vec<u8> {
+            let recs = self.records(now);
+            let mut got = Vec::new();
+            loop {
+                r.produce(&recs);
+                assert!(!r.out.overflowed(), "a piece was cut");
+                let n = r.queued().len().min(chunk);
+                if n == 0 {
+                    return got;
+                }
+                got.extend_from_slice(&r.queued()[..n]);
+                r.sent(n);
+            }
+        }
+    }
+
+    /// The text after each line's `[  secs.mmm] ` stamp.
+    fn texts(text: &str) -> Vec<&str> {
+        text.lines()
+            .map(|l| l.split_once("] ").map_or(l, |(_, t)| t))
+            .collect()
+    }
+
+    #[test]
+    fn status_rows_and_the_exit_byte() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n[db]\nrun = /bin/db\n");
+        let got = f.ask("status", 2010);
+        assert_eq!(got.code, EXIT_OK as u8);
+        assert_eq!(
+            got.text,
+            "SERVICE  STATE     PID  UPTIME  RESTARTS  LAST EXIT\n\
+             web      up        100      2s         0  -\n\
+             db       up        101      2s         0  -\n"
+        );
+        // Dead within a second: backoff, so not as it should be.
+        f.exit("db", Exit::Code(1), 500);
+        let got = f.ask("status", 550);
+        assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+        let db = got.text.lines().nth(2).unwrap();
+        assert!(db.starts_with("db       backoff     -       -  "), "{db:?}");
+        assert!(db.ends_with("exit 1, retry in 50ms"), "{db:?}");
+        // Only the services named count.
+        assert_eq!(f.ask("status web", 550).code, EXIT_OK as u8);
+        assert_eq!(f.ask("status db", 550).code, EXIT_NOT_AS_WANTED as u8);
+        assert!(got.intent.is_none());
+    }
+
+    #[test]
+    fn status_json_parses_and_stays_whole_across_buffer_boundaries() {
+        // Sixteen crash records of control bytes (each escaped six times
+        // over) and a name of the longest kind: many times the buffer.
+        let long = "n".repeat(31);
+        let mut conf = format!("[{long}]\nrun = /bin/sleep 1000\n");
+        for i in 0..16 {
+            conf += &format!("[crash{i}]\nrun = /bin/false\n");
+        }
+        let mut f = Fixture::new(&conf);
+        let line = [vec![1u8; 900], b"\n".to_vec()].concat();
+        for i in 0..16 {
+            let name = format!("crash{i}");
+            f.log(&name, 100, &line);
+            f.exit(&name, Exit::Code(1), 200);
+        }
+        for chunk in [usize::MAX, 4096, 1000, 7] {
+            let got = f.ask_in("status -j", 300, chunk);
+            assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+            assert!(got.text.len() > 16 * 5000, "{} bytes", got.text.len());
+            let doc: Value = serde_json::from_str(&got.text).expect("whole JSON");
+            let services = doc["services"].as_array().unwrap();
+            assert_eq!(services.len(), 17);
+            assert_eq!(services[0]["name"], long.as_str());
+            assert_eq!(services[0]["last_crash"], Value::Null);
+            for s in &services[1..] {
+                assert_eq!(s["state"], "backoff", "{s}");
+                assert_eq!(s["last_exit"]["code"], 1, "{s}");
+                assert_eq!(s["last_crash"]["what"], "exit 1", "{s}");
+                assert_eq!(s["last_crash"]["ago_ms"], 100, "{s}");
+                let lines = s["last_crash"]["lines"].as_str().unwrap();
+                assert!(lines.contains(&"\u{1}".repeat(900)), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn log_lines_are_stamped_and_n_takes_the_last() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n");
+        f.log("web", 1234, b"first\nsecond\n");
+        f.log("web", 65_432_100, b"third\n");
+        let got = f.ask("log web", 70_000_000);
+        assert_eq!(got.code, EXIT_OK as u8);
+        assert_eq!(
+            got.text,
+            "[     1.234] first\n[     1.234] second\n[ 65432.100] third\n"
+        );
+        assert_eq!(f.ask("log -n2 web", 0).text.lines().count(), 2);
+        assert_eq!(texts(&f.ask("log -n1 web", 0).text), ["third"]);
+        assert_eq!(f.ask("log -n0 web", 0).text, "");
+        // tend's own ring.
+        f.own.push(5, b"supervising 1 service\n");
+        let got = f.ask("log tend", 10);
+        assert_eq!(got.text, "[     0.005] supervising 1 service\n");
+    }
+
+    #[test]
+    fn log_t_stamps_with_the_wall_clock_it_is_given() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n");
+        f.log("web", 1234, b"hello\n");
+        // The real-time clock reads 2026-12-05T18:40:12.345Z less 1.234 s
+        // plus `now`: the line's stamp is that time of day.
+        let now = 10_000;
+        let wall = 1_796_496_012_345 - 1234 + now;
+        let (mut r, _) = f.begin("log -t web", now, wall, false);
+        let bytes = f.drain(&mut r, now, usize::MAX);
+        assert_eq!(bytes, b"\x002026-12-05T18:40:12.345Z hello\n");
+    }
+
+    #[test]
+    fn log_shows_control_bytes_escaped_and_utf8_as_it_is() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n");
+        f.log("web", 0, b"\x1b[2Jgone\x07\r\n");
+        f.log("web", 0, "h\u{e9}llo \u{2192} \u{1f980}\tok\n".as_bytes());
+        f.log("web", 0, b"bad \xff\xc2\x9b end\n");
+        let got = f.ask("log web", 0);
+        assert_eq!(
+            texts(&got.text),
+            [
+                "\\x1b[2Jgone\\x07\\x0d",
+                "h\u{e9}llo \u{2192} \u{1f980}\tok",
+                "bad \\xff\\xc2\\x9b end"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_pending_line_is_shown_last() {
+        let mut f = Fixture::new("[asker]\nrun = /bin/asker\n");
+        f.log("asker", 1000, b"first\nprompt> ");
+        let got = f.ask("log asker", 2000);
+        assert_eq!(got.text, "[     1.000] first\n[     1.000] prompt> \n");
+        // Not in `status NAME`'s last lines, which are whole lines only.
+        let got = f.ask("status asker", 2000);
+        assert!(got
+            .text
+            .contains("last lines:\n[     1.000] first\n\nlast crash"));
+    }
+
+    #[test]
+    fn a_follower_continues_a_pending_line() {
+        let mut f = Fixture::new("[asker]\nrun = /bin/asker\n");
+        f.log("asker", 1000, b"first\nprompt> ");
+        let (mut r, _) = f.begin("log -f asker", 2000, 0, false);
+        let got = f.drain(&mut r, 2000, usize::MAX);
+        assert_eq!(got, b"\0[     1.000] first\n[     1.000] prompt> ");
+        assert!(r.idle_follower() && !r.finished(), "it waits for more");
+        // Nothing new: nothing more.
+        assert_eq!(f.drain(&mut r, 2500, usize::MAX), b"");
+        // The rest of the line, unstamped; then new lines as they come.
+        f.log("asker", 3000, b"done\n");
+        assert_eq!(f.drain(&mut r, 3000, usize::MAX), b"done\n");
+        f.log("asker", 4000, b"next\nhalf");
+        assert_eq!(
+            f.drain(&mut r, 4000, usize::MAX),
+            b"[     4.000] next\n[     4.000] half"
+        );
+        // A character cut in two waits for its end.
+        f.log("asker", 4100, b" \xe2\x86");
+        assert_eq!(f.drain(&mut r, 4100, usize::MAX), b" ");
+        f.log("asker", 4200, b"\x92\n");
+        assert_eq!(f.drain(&mut r, 4200, usize::MAX), "\u{2192}\n".as_bytes());
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_before_anything_happens() {
+        let f = Fixture::new("[web]\nrun = /bin/web\n");
+        for (line, verb) in [
+            ("status nope", "status"),
+            ("log nope", "log"),
+            ("stop web nope", "stop"),
+            ("signal -s1 nope", "signal"),
+        ] {
+            let got = f.ask(line, 0);
+            assert_eq!(got.code, EXIT_UNKNOWN_NAME as u8, "{line}");
+            assert_eq!(
+                got.text,
+                format!("tend: {verb}: no service named \"nope\"\n")
+            );
+            assert!(got.intent.is_none(), "{line}");
+        }
+        // `tend` is a name for `log` only.
+        assert_eq!(f.ask("status tend", 0).code, EXIT_UNKNOWN_NAME as u8);
+    }
+
+    #[test]
+    fn status_name_adds_the_last_lines_and_the_last_crash() {
+        let mut f = Fixture::new("[web]\nrun = /bin/web\n[calm]\nrun = /bin/calm\n");
+        for i in 0..12 {
+            f.log("web", 100 + i, format!("line {i}\n").as_bytes());
+        }
+        f.log("web", 400, b"oops \x1b[31m\n");
+        f.exit("web", Exit::Signal(11), 500);
+        let got = f.ask("status web", 2500);
+        assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+        let (rows, rest) = got.text.split_once("\nlast lines:\n").unwrap();
+        assert_eq!(rows.lines().count(), 2, "{rows}");
+        assert!(rows.contains("signal SEGV, retry in"), "{rows}");
+        let (lines, crash) = rest.split_once("\nlast crash: ").unwrap();
+        let want: Vec<String> = (3..12).map(|i| format!("line {i}")).collect();
+        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+        want.push("oops \\x1b[31m");
+        assert_eq!(texts(lines), want);
+        let (head, text) = crash.split_once('\n').unwrap();
+        assert_eq!(head, "signal SEGV 2s ago");
+        assert!(text.starts_with("[     0.100] line 0\n"), "{text:?}");
+        assert!(text.ends_with("] oops \\x1b[31m\n"), "{text:?}");
+        // Escaped, whatever the reader's pace.
+        assert_eq!(f.ask_in("status web", 2500, 3).text, got.text);
+        // No crash yet.
+        let got = f.ask("status calm", 2500);
+        assert!(got.text.ends_with("\nlast lines:\n\nlast crash: none\n"));
+        // Two names: rows only.
+        let got = f.ask("status web calm", 2500);
+        assert_eq!(got.text.lines().count(), 3);
+    }
+
+    #[test]
+    fn what_a_client_asks_comes_back_as_an_intent() {
+        let mut f = Fixture::new("[a]\nrun = /bin/a\n[b]\nrun = /bin/b\n[c]\nrun = /bin/c\n");
+        let both = Set::default().with(SvcId(0)).with(SvcId(2));
+        for (line, want) in [
+            ("start a c", Intent::Start(both)),
+            ("stop c a", Intent::Stop(both)),
+            ("restart a c a", Intent::Restart(both)),
+            ("signal -s10 b", Intent::Signal { pid: 101, sig: 10 }),
+        ] {
+            let got = f.ask(line, 0);
+            assert_eq!((got.code, got.text.as_str()), (EXIT_OK as u8, ""), "{line}");
+            assert_eq!(got.intent, Some(want), "{line}");
+        }
+        // Not running: no signal.
+        f.sup.stop(&f.table, SvcId(1), 20, &mut NoFork);
+        f.exit("b", Exit::Signal(15), 30);
+        let got = f.ask("signal -s10 b", 40);
+        assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
+        assert_eq!(got.text, "tend: signal: not running: b\n");
+        assert!(got.intent.is_none());
+        // Power: PID 1 only.
+        let got = f.ask("reboot", 40);
+        assert_eq!(got.code, EXIT_FAILED as u8);
+        assert_eq!(
+            got.text,
+            "tend: reboot: tend is not PID 1 here; stop it with SIGTERM\n"
+        );
+        assert!(got.intent.is_none());
+        let (mut r, intent) = f.begin("poweroff", 40, 0, true);
+        assert_eq!(intent, Some(Intent::Power(Power::Poweroff)));
+        assert_eq!(f.drain(&mut r, 40, usize::MAX), b"\0");
+        // Shutting down: only `stop` is taken.
+        f.sup.shutdown(&f.table, 50, &mut NoFork);
+        let got = f.ask("start a", 60);
+        assert_eq!(got.code, EXIT_FAILED as u8);
+        assert_eq!(got.text, "tend: start: shutting down\n");
+        assert!(got.intent.is_none());
+        assert_eq!(f.ask("stop a", 60).intent, Some(Intent::Stop(Set(1))));
+        // A failure the loop meets when it carries one out replaces the
+        // reply.
+        let (mut r, _) = f.begin("signal -s10 a", 60, 0, false);
+        r.refuse(EXIT_FAILED, b"signal", b"no such process", b"");
+        assert_eq!(
+            f.drain(&mut r, 60, usize::MAX),
+            b"\x01tend: signal: no such process\n"
+        );
+        assert!(r.finished());
+    }
+}
