@@ -1,11 +1,12 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
-//! The core (`limits`, `say`, `signal`, `errno`, `table`, `ring`, `service`,
-//! `supervisor`, `ending`, `proto`, `status`, `crash`) is plain Rust with no
-//! system calls: time comes in as an argument and decisions come out as
-//! values. The shell around it (`event_loop`, `shell`, `spawn`, `ctl`,
-//! `client`, `load`, `cli`, `pid1`) carries them out, and `sys` holds the few
-//! raw system calls.
+//! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
+//! `accounts`, `table`, `ring`, `service`, `supervisor`, `ending`, `proto`,
+//! `status`, `reply`, `crash`) is plain Rust with no system calls: time comes
+//! in as an argument and decisions come out as values. The shell around it
+//! (`event_loop`, `shell`, `spawn`, `ctl`, `client`, `load`, `report`, `cli`,
+//! `pid1`) carries them out, and `sys` holds the few raw system calls.
+//! tests/layout.rs keeps it so.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -28,6 +29,7 @@ pub mod display;
 pub mod ending;
 pub mod errno;
 pub mod event_loop;
+pub mod exit;
 pub mod limits;
 pub mod load;
 pub mod pid1;

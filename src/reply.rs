@@ -20,9 +20,9 @@
 //! ```
 
 use crate::ending::Power;
+use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
 use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES};
 use crate::proto::{Request, Verb};
-use crate::report::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
 use crate::ring::{Line, Ring};
 use crate::say::Buf;
 use crate::status::{self, View, Widths, JSON_SERVICE_MAX_BYTES, ROW_MAX_BYTES};

@@ -420,16 +420,7 @@ class Board:
                 return f"tend as PID 1: VmRSS {kb[0]} kB, smaps_rollup Rss {kb[1]} kB"
             b.check("rss", rss)
 
-            def poweroff():
-                con.send("poweroff")
-                start = con.pos
-                con.expect(r"tend: stopping every service to power off", STEP_TIMEOUT)
-                con.expect(r"tend: every service stopped", STEP_TIMEOUT)
-                con.expect(r"reboot: Power down", STEP_TIMEOUT)
-                code = con.wait_exit(STEP_TIMEOUT)
-                need(code == 0, f"QEMU exited {code}")
-                return check_stop_order(self.table, con.text[start:]) + "; QEMU exited 0"
-            b.check("poweroff", poweroff)
+            b.check("poweroff", lambda: poweroff_in_order(con, self.table))
 
     def rescue_boot(self):
         with Boot(self, "rescue", ["rescue", "tend-poweroff"], extra=["--broken"]) as b:
@@ -540,6 +531,19 @@ def json_line(out):
             except ValueError:
                 return None
     return None
+
+
+def poweroff_in_order(con, table):
+    """BusyBox `poweroff` typed on the console: tend stops every service in
+    reverse dependency order, the kernel powers down, QEMU exits 0."""
+    con.send("poweroff")
+    start = con.pos
+    con.expect(r"tend: stopping every service to power off", STEP_TIMEOUT)
+    con.expect(r"tend: every service stopped", STEP_TIMEOUT)
+    con.expect(r"reboot: Power down", STEP_TIMEOUT)
+    code = con.wait_exit(STEP_TIMEOUT)
+    need(code == 0, f"QEMU exited {code}")
+    return check_stop_order(table, con.text[start:]) + "; QEMU exited 0"
 
 
 def check_stop_order(table, text):

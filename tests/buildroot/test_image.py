@@ -43,7 +43,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(REPO / "qemu"))
 sys.path.insert(0, str(REPO / "tests" / "boot"))
 import console as cons  # noqa: E402
-from test_boot import (Failed, check_stop_order, need, parse_status,  # noqa: E402
+from test_boot import (Failed, need, parse_status, poweroff_in_order,  # noqa: E402
                        read_table_file, wanted_state)
 
 BOOT_TIMEOUT = 120
@@ -212,16 +212,7 @@ class Run:
             return f"tend as PID 1: VmRSS {m.group(1)} kB"
         self.check("rss", rss)
 
-        def poweroff():
-            con.send("poweroff")
-            start = con.pos
-            con.expect(r"tend: stopping every service to power off", STEP_TIMEOUT)
-            con.expect(r"tend: every service stopped", STEP_TIMEOUT)
-            con.expect(r"reboot: Power down", STEP_TIMEOUT)
-            code = con.wait_exit(STEP_TIMEOUT)
-            need(code == 0, f"QEMU exited {code}")
-            return check_stop_order(self.table, con.text[start:]) + "; QEMU exited 0"
-        self.check("poweroff", poweroff)
+        self.check("poweroff", lambda: poweroff_in_order(con, self.table))
 
 
 def main():

@@ -317,15 +317,15 @@ def test_every_json_field_is_documented():
 
 @test
 def test_every_exit_status_is_documented():
-    # Every exit status is named in src/report.rs; nothing else in src/
+    # Every exit status is named in src/exit.rs; nothing else in src/
     # may return or reply with a bare number.
-    codes = set(re.findall(r"pub const EXIT_\w+: i32 = (\d+);", read(SRC / "report.rs")))
-    assert {"0", "1", "3", "4", "100", "111"} <= codes, "cannot find the exit statuses in src/report.rs: %s" % codes
+    codes = set(re.findall(r"pub const EXIT_\w+: i32 = (\d+);", read(SRC / "exit.rs")))
+    assert {"0", "1", "3", "4", "100", "111"} <= codes, "cannot find the exit statuses in src/exit.rs: %s" % codes
     bare = []
     for f in sorted(SRC.rglob("*.rs")):
         code = re.sub(r"//.*", "", read(f).split("#[cfg(test)]")[0])
         bare += ["%s: %s" % (f.name, m) for m in re.findall(r"refuse\(\s*c,\s*\d+|\bErr\(1\d\d\)|return 1\d\d;|exit_group\(\d+", code)]
-    assert not bare, "exit statuses not named in src/report.rs: %s" % bare
+    assert not bare, "exit statuses not named in src/exit.rs: %s" % bare
     documented = {t for tags, _ in entries(sections(MAN8)["EXIT STATUS"]) for t in tags}
     assert codes <= documented, "exit statuses with no entry in tend(8) EXIT STATUS: %s" % sorted(codes - documented)
     code, out = run_tend("status")
