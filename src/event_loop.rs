@@ -1,4 +1,4 @@
-//! The one poll loop.
+//! The one poll loop, once [`crate::setup`] has opened what it watches.
 //!
 //! # Theory of operation
 //! Everything that can happen to tend arrives on a descriptor: signals on a
@@ -35,9 +35,7 @@
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
-use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use rustix::net;
 use rustix::process::{WaitOptions, WaitStatus};
 
 use linux_raw_sys::general as sig;
@@ -45,29 +43,23 @@ use linux_raw_sys::general as sig;
 use crate::ctl::{self, Client, Door};
 use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
-use crate::load::{self, c_path};
+use crate::load::c_path;
 use crate::pid1;
 use crate::reply::{self, Records};
-use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
-use crate::ring::Ring;
+use crate::report;
 use crate::say::Buf;
 use crate::service::{Exit, State};
+use crate::setup;
 use crate::shell::{drain, Shell};
 use crate::spawn::{self, Report};
 use crate::status::View;
 use crate::supervisor::Supervisor;
-use crate::sys::{self, Fd, SigSet};
+use crate::sys::{self, Fd};
 use crate::table::SvcId;
 use crate::table::Table;
-use crate::table::{self, EtcAccounts};
 use crate::world::{LogPipe, World};
 
-/// How this supervisor was started.
-pub struct Options<'a> {
-    pub table: &'a [u8],
-    pub socket: &'a [u8],
-    pub pid1: bool,
-}
+pub use crate::setup::Options;
 
 /// What poll found ready, in the poll set's order.
 type Events = heapless::Vec<(Src, PollFlags), POLL_MAX>;
@@ -81,19 +73,6 @@ enum Src {
     Ready(u8),
     Exec(u8),
     Client(u8),
-}
-
-/// The signals tend takes through its signalfd (all others keep their
-/// default action).
-fn handled() -> SigSet {
-    SigSet::EMPTY
-        .with(sig::SIGCHLD)
-        .with(sig::SIGTERM)
-        .with(sig::SIGINT)
-        .with(sig::SIGHUP)
-        .with(sig::SIGUSR1)
-        .with(sig::SIGUSR2)
-        .with(sig::SIGPIPE)
 }
 
 /// What the loop holds besides the world: its own descriptors, how it was
@@ -126,8 +105,15 @@ enum Intent {
 /// Supervises until told to stop; returns the exit status. As PID 1 it
 /// never returns: it ends in reboot(2).
 pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
-    let mut lp = match start(world, arena, opt) {
-        Ok(lp) => lp,
+    let mut lp = match setup::start(world, arena, opt) {
+        Ok(s) => Loop {
+            signals: s.signals,
+            door: s.door,
+            null: s.null,
+            opt,
+            ending: Ending::Running,
+            busy: false,
+        },
         Err(code) => return code,
     };
     // From now on, tend must not die: every failure is reported and retried.
@@ -327,156 +313,6 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
     None
 }
 
-/// Everything before the loop: PID 1's set-up, the table (or the rescue
-/// table), signals, the log pipes, the control socket. `Err` holds the exit
-/// status when tend cannot supervise (never as PID 1).
-fn start<'a>(
-    world: &mut World,
-    arena: &'static mut [u8],
-    opt: &'a Options<'a>,
-) -> Result<Loop<'a>, i32> {
-    // Descriptors inherited from whoever started tend must not leak into
-    // the services: tend's own are all close-on-exec.
-    sys::cloexec_from(3);
-    // tend's own ring first, so that everything said from here on, the
-    // table's errors included, can be read again with `tend log tend`.
-    let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
-    world.own = Ring::new(own);
-    let now = sys::now_ms();
-    if opt.pid1 {
-        pid1::early_setup(&mut world.own, now);
-    }
-    // With 0–2 closed, the first descriptors tend opens would become a
-    // service's stdio or take tend's own messages.
-    while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
-    let errors = load::load(world, opt.table, b"", true);
-    if errors > 0 {
-        let mut n = Buf::<20>::new();
-        n.u(errors as u64);
-        let own = Some((&mut world.own, now));
-        report::say(
-            own,
-            &[opt.table, b": not started: ", n.as_bytes(), b" error(s)"],
-        );
-        if !opt.pid1 {
-            return Err(EXIT_USAGE);
-        }
-        report::say(
-            Some((&mut world.own, now)),
-            &[b"starting the rescue shell instead"],
-        );
-        let none = EtcAccounts {
-            passwd: b"",
-            group: b"",
-        };
-        table::parse(pid1::RESCUE_TABLE, &none, &mut world.table, &mut |_, _| {});
-    }
-    let set = handled();
-    let signals = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
-        Ok(fd) => Some(fd),
-        Err(e) if opt.pid1 => {
-            report::failed(Some((&mut world.own, now)), b"signalfd", b"", e);
-            None
-        }
-        Err(e) => return Err(fatal(world, now, b"signalfd", e)),
-    };
-    if !opt.pid1 {
-        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-            let what = b"warning: cannot become the child subreaper";
-            report::failed(Some((&mut world.own, now)), what, b"", e);
-        }
-    }
-    let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
-        Ok(fd) => fd,
-        Err(e) if !opt.pid1 => return Err(fatal(world, now, b"/dev/null", e)),
-        // PID 1 without /dev/null: services get the console as stdin.
-        Err(_) => {
-            sys::dup_at_least(sys::stdin(), 3).map_err(|e| fatal(world, now, b"/dev/null", e))?
-        }
-    };
-    if let Err(e) = set_up_logs(world, arena) {
-        report::failed(Some((&mut world.own, now)), b"log pipes", b"", e);
-        if !opt.pid1 {
-            return Err(EXIT_SYSTEM);
-        }
-    }
-    let door = match listen(opt.socket) {
-        Ok(fd) => Some(Door::new(fd, &null)),
-        Err(e) => {
-            let why = if e == Errno::ADDRINUSE {
-                b"another tend is already running on ".as_slice()
-            } else {
-                b"cannot listen on "
-            };
-            report::failed(Some((&mut world.own, now)), why, opt.socket, e);
-            if !opt.pid1 {
-                return Err(EXIT_SYSTEM);
-            }
-            None
-        }
-    };
-    let now = sys::now_ms();
-    world.sup.load(&world.table);
-    let mut msg = Buf::<320>::new();
-    let n = world.table.len();
-    msg.s(b"supervising ")
-        .u(n as u64)
-        .s(if n == 1 {
-            b" service from "
-        } else {
-            b" services from "
-        })
-        .s(opt.table);
-    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-    Ok(Loop {
-        signals,
-        door,
-        null,
-        opt,
-        ending: Ending::Running,
-        busy: false,
-    })
-}
-
-/// Says that `what` failed, for good: the exit status of `supervise`.
-fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
-    report::failed(Some((&mut world.own, now)), what, b"", e);
-    EXIT_SYSTEM
-}
-
-/// Carves the rest of the arena (tend's own ring is taken) into rings and
-/// opens a log pipe per service with one.
-fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
-    let mut rest = arena;
-    let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
-        let all = core::mem::take(rest);
-        let n = n.min(all.len());
-        let (mine, others) = all.split_at_mut(n);
-        *rest = others;
-        mine
-    };
-    for id in world.table.ids() {
-        let Some(conf) = world.table.get(id) else {
-            continue;
-        };
-        let i = id.index();
-        if conf.console {
-            continue;
-        }
-        // `log = 0` still gets a pipe, into an empty ring that counts what
-        // it drops.
-        if let (Some(r), true) = (world.rings.get_mut(i), conf.log_bytes > 0) {
-            *r = Ring::new(take(&mut rest, conf.log_bytes as usize));
-        }
-        let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
-        rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
-        if let Some(p) = world.pipes.get_mut(i) {
-            *p = Some(LogPipe::new(read, write));
-        }
-    }
-    Ok(())
-}
-
 /// A flooding service's pipe, grown once to [`LOG_FLOOD_PIPE_BYTES`] and
 /// read up to its size per round: the writer runs at its own speed while
 /// tend still reads in batches. Left as it is when the kernel refuses (an
@@ -484,29 +320,6 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
 fn grow_for_flood(pipe: &mut LogPipe) {
     let size = rustix::pipe::fcntl_setpipe_size(&pipe.read, LOG_FLOOD_PIPE_BYTES).unwrap_or(0);
     pipe.flood_budget = size.max(PIPE_READ_BUDGET_BYTES);
-}
-
-/// Binds the control socket, mode 0600; refuses if a live tend answers
-/// there already.
-fn listen(path: &[u8]) -> Result<Fd, Errno> {
-    let mut pbuf = [0u8; 256];
-    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
-    let addr = sys::unix_addr(cpath)?;
-    let probe = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC)?;
-    if sys::connect(&probe, &addr).is_ok() {
-        return Err(Errno::ADDRINUSE);
-    }
-    drop(probe);
-    let _ = rustix::fs::unlink(cpath);
-    let fd =
-        sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
-    let old = rustix::process::umask(Mode::from_raw_mode(0o077));
-    let bound = sys::bind(&fd, &addr);
-    rustix::process::umask(old);
-    bound?;
-    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o600))?;
-    net::listen(&fd, 64)?;
-    Ok(fd)
 }
 
 /// The world's parts as the supervisor and the clients need them: the

@@ -39,6 +39,7 @@ pub mod report;
 pub mod ring;
 pub mod say;
 pub mod service;
+pub mod setup;
 pub mod shell;
 pub mod signal;
 pub mod spawn;

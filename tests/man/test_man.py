@@ -336,8 +336,8 @@ def test_every_exit_status_is_documented():
 
 @test
 def test_every_signal_tend_takes_is_documented():
-    taken = set(re.findall(r"\.with\(sig::(SIG\w+)\)", read(SRC / "event_loop.rs")))
-    assert "SIGCHLD" in taken, "cannot find the signals tend takes in src/event_loop.rs"
+    taken = set(re.findall(r"\.with\(sig::(SIG\w+)\)", read(SRC / "setup.rs")))
+    assert "SIGCHLD" in taken, "cannot find the signals tend takes in src/setup.rs"
     text = words_in(plain(sections(MAN8)["SIGNALS"]))
     assert not taken - text, "signals tend takes with no mention in tend(8) SIGNALS: %s" % sorted(taken - text)
 

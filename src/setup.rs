@@ -1,0 +1,221 @@
+//! Everything before the loop (tend(8), PID 1; README, "Running as PID
+//! 1"): tend's own ring, PID 1's set-up, the table (or the rescue table),
+//! the signal mask and signalfd, the log rings and pipes, and the control
+//! socket. What it opens, the loop ([`crate::event_loop`]) keeps.
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::net;
+
+use linux_raw_sys::general as sig;
+
+use crate::ctl::Door;
+use crate::limits::*;
+use crate::load::{self, c_path};
+use crate::pid1;
+use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::sys::{self, Fd, SigSet};
+use crate::table::{self, EtcAccounts};
+use crate::world::{LogPipe, World};
+
+/// How this supervisor was started.
+pub struct Options<'a> {
+    pub table: &'a [u8],
+    pub socket: &'a [u8],
+    pub pid1: bool,
+}
+
+/// The descriptors tend opened to supervise.
+pub struct Started {
+    /// None only when PID 1 could not make one: it then reaps once a second.
+    pub signals: Option<Fd>,
+    /// None when PID 1 could not listen: it runs on without clients.
+    pub door: Option<Door>,
+    /// /dev/null (for PID 1 without one, a copy of its console).
+    pub null: Fd,
+}
+
+/// The signals tend takes through its signalfd (all others keep their
+/// default action).
+pub fn handled() -> SigSet {
+    SigSet::EMPTY
+        .with(sig::SIGCHLD)
+        .with(sig::SIGTERM)
+        .with(sig::SIGINT)
+        .with(sig::SIGHUP)
+        .with(sig::SIGUSR1)
+        .with(sig::SIGUSR2)
+        .with(sig::SIGPIPE)
+}
+
+/// Everything before the loop: PID 1's set-up, the table (or the rescue
+/// table), signals, the log pipes, the control socket. `Err` holds the exit
+/// status when tend cannot supervise (never as PID 1).
+pub fn start(
+    world: &mut World,
+    arena: &'static mut [u8],
+    opt: &Options<'_>,
+) -> Result<Started, i32> {
+    // Descriptors inherited from whoever started tend must not leak into
+    // the services: tend's own are all close-on-exec.
+    sys::cloexec_from(3);
+    // tend's own ring first, so that everything said from here on, the
+    // table's errors included, can be read again with `tend log tend`.
+    let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
+    world.own = Ring::new(own);
+    let now = sys::now_ms();
+    if opt.pid1 {
+        pid1::early_setup(&mut world.own, now);
+    }
+    // With 0–2 closed, the first descriptors tend opens would become a
+    // service's stdio or take tend's own messages.
+    while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
+    let errors = load::load(world, opt.table, b"", true);
+    if errors > 0 {
+        let mut n = Buf::<20>::new();
+        n.u(errors as u64);
+        let own = Some((&mut world.own, now));
+        report::say(
+            own,
+            &[opt.table, b": not started: ", n.as_bytes(), b" error(s)"],
+        );
+        if !opt.pid1 {
+            return Err(EXIT_USAGE);
+        }
+        report::say(
+            Some((&mut world.own, now)),
+            &[b"starting the rescue shell instead"],
+        );
+        let none = EtcAccounts {
+            passwd: b"",
+            group: b"",
+        };
+        table::parse(pid1::RESCUE_TABLE, &none, &mut world.table, &mut |_, _| {});
+    }
+    let set = handled();
+    let signals = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
+        Ok(fd) => Some(fd),
+        Err(e) if opt.pid1 => {
+            report::failed(Some((&mut world.own, now)), b"signalfd", b"", e);
+            None
+        }
+        Err(e) => return Err(fatal(world, now, b"signalfd", e)),
+    };
+    if !opt.pid1 {
+        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            let what = b"warning: cannot become the child subreaper";
+            report::failed(Some((&mut world.own, now)), what, b"", e);
+        }
+    }
+    let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
+        Ok(fd) => fd,
+        Err(e) if !opt.pid1 => return Err(fatal(world, now, b"/dev/null", e)),
+        // PID 1 without /dev/null: services get the console as stdin.
+        Err(_) => {
+            sys::dup_at_least(sys::stdin(), 3).map_err(|e| fatal(world, now, b"/dev/null", e))?
+        }
+    };
+    if let Err(e) = set_up_logs(world, arena) {
+        report::failed(Some((&mut world.own, now)), b"log pipes", b"", e);
+        if !opt.pid1 {
+            return Err(EXIT_SYSTEM);
+        }
+    }
+    let door = match listen(opt.socket) {
+        Ok(fd) => Some(Door::new(fd, &null)),
+        Err(e) => {
+            let why = if e == Errno::ADDRINUSE {
+                b"another tend is already running on ".as_slice()
+            } else {
+                b"cannot listen on "
+            };
+            report::failed(Some((&mut world.own, now)), why, opt.socket, e);
+            if !opt.pid1 {
+                return Err(EXIT_SYSTEM);
+            }
+            None
+        }
+    };
+    let now = sys::now_ms();
+    world.sup.load(&world.table);
+    let mut msg = Buf::<320>::new();
+    let n = world.table.len();
+    msg.s(b"supervising ")
+        .u(n as u64)
+        .s(if n == 1 {
+            b" service from "
+        } else {
+            b" services from "
+        })
+        .s(opt.table);
+    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+    Ok(Started {
+        signals,
+        door,
+        null,
+    })
+}
+
+/// Says that `what` failed, for good: the exit status of `supervise`.
+fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
+    report::failed(Some((&mut world.own, now)), what, b"", e);
+    EXIT_SYSTEM
+}
+
+/// Carves the rest of the arena (tend's own ring is taken) into rings and
+/// opens a log pipe per service with one.
+fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
+    let mut rest = arena;
+    let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
+        let all = core::mem::take(rest);
+        let n = n.min(all.len());
+        let (mine, others) = all.split_at_mut(n);
+        *rest = others;
+        mine
+    };
+    for id in world.table.ids() {
+        let Some(conf) = world.table.get(id) else {
+            continue;
+        };
+        let i = id.index();
+        if conf.console {
+            continue;
+        }
+        // `log = 0` still gets a pipe, into an empty ring that counts what
+        // it drops.
+        if let (Some(r), true) = (world.rings.get_mut(i), conf.log_bytes > 0) {
+            *r = Ring::new(take(&mut rest, conf.log_bytes as usize));
+        }
+        let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
+        rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
+        if let Some(p) = world.pipes.get_mut(i) {
+            *p = Some(LogPipe::new(read, write));
+        }
+    }
+    Ok(())
+}
+
+/// Binds the control socket, mode 0600; refuses if a live tend answers
+/// there already.
+fn listen(path: &[u8]) -> Result<Fd, Errno> {
+    let mut pbuf = [0u8; 256];
+    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
+    let addr = sys::unix_addr(cpath)?;
+    let probe = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC)?;
+    if sys::connect(&probe, &addr).is_ok() {
+        return Err(Errno::ADDRINUSE);
+    }
+    drop(probe);
+    let _ = rustix::fs::unlink(cpath);
+    let fd =
+        sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+    let old = rustix::process::umask(Mode::from_raw_mode(0o077));
+    let bound = sys::bind(&fd, &addr);
+    rustix::process::umask(old);
+    bound?;
+    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o600))?;
+    net::listen(&fd, 64)?;
+    Ok(fd)
+}
