@@ -378,21 +378,7 @@ class Board:
             b.check("pid1-setup", pid1_setup)
 
             def restart():
-                _, out, rows = self.status(con, VICTIM)
-                old = rows.get(VICTIM, {})
-                need(old.get("pid", "-").isdigit(), f"{VICTIM} has no pid:\n{out}")
-                code, _ = con.run(f"kill {old['pid']}")
-                need(code == 0, f"kill {old['pid']} failed")
-                deadline = time.monotonic() + 20
-                while True:
-                    _, out, rows = self.status(con, VICTIM)
-                    new = rows.get(VICTIM, {})
-                    if new.get("state") == "up" and new["pid"] != old["pid"]:
-                        break
-                    need(time.monotonic() < deadline, f"{VICTIM} did not come back:\n{out}")
-                    con.drain(0.3)
-                need(new["restarts"] == old["restarts"] + 1, f"restarts {old['restarts']} -> {new['restarts']}")
-                need("signal TERM" in new["last"], f"LAST EXIT {new['last']!r}")
+                old, new = killed_comes_back(con, lambda n: self.status(con, n), VICTIM, "TERM")
                 return f"killed pid {old['pid']}; back as pid {new['pid']} (LAST EXIT {new['last']})"
             b.check("restart", restart)
 
@@ -531,6 +517,29 @@ def json_line(out):
             except ValueError:
                 return None
     return None
+
+
+def killed_comes_back(con, status, victim, signal):
+    """`kill -SIGNAL` typed on the console for the daemon `victim`: it comes
+    back up with a new pid, one restart more, its LAST EXIT the signal.
+    `status(name)` runs `tend status name`. Returns its rows before and
+    after."""
+    _, out, rows = status(victim)
+    old = rows.get(victim, {})
+    need(old.get("pid", "-").isdigit(), f"{victim} has no pid:\n{out}")
+    code, _ = con.run(f"kill -{signal} {old['pid']}")
+    need(code == 0, f"kill -{signal} {old['pid']} failed")
+    deadline = time.monotonic() + 20
+    while True:
+        _, out, rows = status(victim)
+        new = rows.get(victim, {})
+        if new.get("state") == "up" and new["pid"] != old["pid"]:
+            break
+        need(time.monotonic() < deadline, f"{victim} did not come back:\n{out}")
+        con.drain(0.3)
+    need(new["restarts"] == old["restarts"] + 1, f"restarts {old['restarts']} -> {new['restarts']}")
+    need(f"signal {signal}" in new["last"], f"LAST EXIT {new['last']!r}")
+    return old, new
 
 
 def poweroff_in_order(con, table):

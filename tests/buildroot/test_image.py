@@ -43,8 +43,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(REPO / "qemu"))
 sys.path.insert(0, str(REPO / "tests" / "boot"))
 import console as cons  # noqa: E402
-from test_boot import (Failed, need, parse_status, poweroff_in_order,  # noqa: E402
-                       read_table_file, wanted_state)
+from test_boot import (Failed, killed_comes_back, need, parse_status,  # noqa: E402
+                       poweroff_in_order, read_table_file, wanted_state)
 
 BOOT_TIMEOUT = 120
 STEP_TIMEOUT = 60
@@ -178,21 +178,7 @@ class Run:
         self.check("log", log)
 
         def restart():
-            _, out, rows = self.status(VICTIM)
-            old = rows.get(VICTIM, {})
-            need(old.get("pid", "-").isdigit(), f"{VICTIM} has no pid:\n{out}")
-            code, _ = con.run(f"kill -9 {old['pid']}")
-            need(code == 0, f"kill -9 {old['pid']} failed")
-            deadline = time.monotonic() + 20
-            while True:
-                _, out, rows = self.status(VICTIM)
-                new = rows.get(VICTIM, {})
-                if new.get("state") == "up" and new["pid"] != old["pid"]:
-                    break
-                need(time.monotonic() < deadline, f"{VICTIM} did not come back:\n{out}")
-                con.drain(0.3)
-            need(new["restarts"] == old["restarts"] + 1, f"restarts {old['restarts']} -> {new['restarts']}")
-            need("signal KILL" in new["last"], f"LAST EXIT {new['last']!r}")
+            old, new = killed_comes_back(con, self.status, VICTIM, "KILL")
             return f"killed {VICTIM} (pid {old['pid']}); back as pid {new['pid']}, LAST EXIT {new['last']}"
         self.check("restart", restart)
 
