@@ -291,7 +291,14 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         Act::StopServices(_) => run_shell(world, &lp.null, |sup, table, sh| {
             sup.shutdown(table, now, sh)
         }),
-        Act::TermEveryone => pid1::signal_everyone(sig::SIGTERM),
+        Act::TermEveryone => {
+            pid1::signal_everyone(sig::SIGTERM);
+            // With nothing left to end, no SIGCHLD will come to end the
+            // grace: it ends now (tend(8), PID 1).
+            if pid1::no_child_left() {
+                return Some(ending::Event::ChildrenGone);
+            }
+        }
         Act::KillEveryone(_) => pid1::kill_everyone(),
         Act::Sync => rustix::fs::sync(),
         Act::Unmount => pid1::unmount_all(world.scratch.pages()),
