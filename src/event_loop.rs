@@ -50,7 +50,7 @@ use crate::report;
 use crate::say::Buf;
 use crate::service::{Exit, State};
 use crate::setup;
-use crate::shell::{drain, Shell};
+use crate::shell::{self, drain, Shell};
 use crate::spawn::{self, Report};
 use crate::status::View;
 use crate::supervisor::Supervisor;
@@ -240,12 +240,9 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
             })
         }
         Asked::Signal { pid, sig } => {
-            // A child not yet in its own group (forked, before its setsid)
-            // gets it itself: it is not reaped, so `pid` is still it.
-            let sent = match sys::kill_group(pid, sig.into()) {
-                Err(Errno::SRCH) => sys::kill(pid, sig.into()),
-                r => r,
-            };
+            // The reply checked that the service runs: its child is not
+            // reaped.
+            let sent = shell::signal_child(pid, sig.into(), false);
             if let (Err(e), Some(c)) = (sent, world.clients.get_mut(i)) {
                 ctl::failed(c, b"signal", e);
             }
@@ -294,8 +291,9 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         Act::TermEveryone => {
             pid1::signal_everyone(sig::SIGTERM);
             // With nothing left to end, no SIGCHLD will come to end the
-            // grace: it ends now (tend(8), PID 1).
-            if pid1::no_child_left() {
+            // grace: the loop's reap finds no child, and it ends now
+            // (tend(8), PID 1).
+            if reap(world, &lp.null, now) {
                 return Some(ending::Event::ChildrenGone);
             }
         }

@@ -158,14 +158,6 @@ pub fn signal_everyone(sig: u32) {
     let _ = sys::kill_all(sig);
 }
 
-/// Whether PID 1 has no child left, reaping one that is already gone: every
-/// process of the system is PID 1's child or descendant, so with none, no
-/// process is left to wait for.
-pub fn no_child_left() -> bool {
-    let gone = rustix::process::wait(rustix::process::WaitOptions::NOHANG);
-    matches!(gone, Err(Errno::CHILD))
-}
-
 /// SIGKILL to every process but PID 1, and a reap of those already gone.
 pub fn kill_everyone() {
     signal_everyone(linux_raw_sys::general::SIGKILL);

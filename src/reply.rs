@@ -534,7 +534,7 @@ fn put_line(mut lines: Lines, out: &mut Out, recs: &Records<'_>) -> Step {
             put_stamp(out, lines.utc, line.stamp_ms);
         }
         out.shown(line.head, line.tail, usize::from(lines.shown), false);
-        if line.tail.last().or(line.head.last()) != Some(&b'\n') {
+        if !line.ends_with_newline() {
             out.byte(b'\n');
         }
         lines.shown = 0;
@@ -600,8 +600,7 @@ fn put_crash_text(id: SvcId, off: usize, out: &mut Out, view: &View<'_>) -> Step
         .get(id.index())
         .map_or(&[][..], |c| c.text.as_bytes());
     let rest = text.get(off..).unwrap_or(&[]);
-    let chunk = rest.get(..out.room() / 4).unwrap_or(rest);
-    let took = out.shown(chunk, &[], 0, chunk.len() < rest.len());
+    let took = out.shown_prefix(rest, out.room() / 4);
     if took == rest.len() {
         return Step::Go(Job::Close);
     }

@@ -68,7 +68,7 @@ impl Line<'_> {
     }
 
     /// Whether the content ends with its own newline.
-    fn ends_with_newline(&self) -> bool {
+    pub fn ends_with_newline(&self) -> bool {
         self.tail.last().or(self.head.last()) == Some(&b'\n')
     }
 }

@@ -278,6 +278,14 @@ impl<const N: usize> Buf<N> {
         self.text().shown(Two { head, tail }, skip, hold)
     }
 
+    /// Appends at most `most` bytes of `text` as [`Buf::shown`] shows them
+    /// (up to four bytes out for each in); a character cut by that limit
+    /// waits for the next call. Returns the bytes of `text` taken.
+    pub fn shown_prefix(&mut self, text: &[u8], most: usize) -> usize {
+        let chunk = text.get(..most).unwrap_or(text);
+        self.shown(chunk, &[], 0, chunk.len() < text.len())
+    }
+
     /// Appends a JSON string literal (quoted and escaped).
     pub fn json_str(&mut self, text: &[u8]) -> &mut Self {
         self.text().json_str(text);

@@ -39,15 +39,20 @@ pub fn write_shown(fd: BorrowedFd<'_>, text: &[u8]) {
     let mut out = Buf::<{ 4 * CHUNK }>::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let chunk = rest.get(..CHUNK).unwrap_or(rest);
         out.clear();
-        // A character cut by the chunk's end waits for the next chunk.
-        let mut took = out.shown(chunk, &[], 0, chunk.len() < rest.len());
-        if took == 0 {
-            took = out.shown(chunk, &[], 0, false);
-        }
+        let took = out.shown_prefix(rest, CHUNK);
         write_all(fd, out.as_bytes());
         rest = rest.get(took..).unwrap_or(&[]);
+    }
+}
+
+/// `sig` to the process group that a service's child `pid` leads; unless
+/// `reaped`, to `pid` itself when there is no such group yet (the child has
+/// not reached its `setsid`; not reaped, `pid` is still it).
+pub fn signal_child(pid: i32, sig: u32, reaped: bool) -> Result<(), Errno> {
+    match sys::kill_group(pid, sig) {
+        Err(Errno::SRCH) if !reaped => sys::kill(pid, sig),
+        r => r,
     }
 }
 
@@ -124,15 +129,9 @@ impl Effects for Shell<'_> {
     }
 
     fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool) {
-        let send = |sig: u32| match sys::kill_group(pid, sig) {
-            // No such group yet: the child has not reached its setsid. It is
-            // not reaped, so `pid` is still it.
-            Err(Errno::SRCH) if !reaped => sys::kill(pid, sig),
-            r => r,
-        };
-        let _ = send(sig.into());
+        let _ = signal_child(pid, sig.into(), reaped);
         if u32::from(sig) != linux_raw_sys::general::SIGKILL {
-            let _ = send(linux_raw_sys::general::SIGCONT);
+            let _ = signal_child(pid, linux_raw_sys::general::SIGCONT, reaped);
         }
     }
 

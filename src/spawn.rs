@@ -148,7 +148,7 @@ pub fn read_report(fd: &Fd) -> Report {
     loop {
         return match io::read(fd, &mut report) {
             Ok(4) => Report::Failed(StartError {
-                step: step_from(report[0]),
+                step: Step::from_number(report[0]),
                 errno: u16::from_le_bytes([report[2], report[3]]),
             }),
             Err(Errno::INTR) => continue,
@@ -159,10 +159,6 @@ pub fn read_report(fd: &Fd) -> Report {
             Ok(_) | Err(_) => Report::Execd,
         };
     }
-}
-
-fn step_from(b: u8) -> Step {
-    Step::from_number(b)
 }
 
 /// Runs in the child: returns only on failure, with the step that failed.
