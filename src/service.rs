@@ -11,7 +11,8 @@ use crate::table::{Kind, Restart, ServiceConf};
 #[cfg_attr(test, derive(Debug))]
 #[repr(u8)]
 pub enum State {
-    /// Not running and not about to (stopped, or waiting for `after`).
+    /// Wanted and not running: waiting for its `after` (the supervisor
+    /// gives it [`Event::AfterMet`] once that is met), or about to start.
     Down = 0,
     /// Forked; whether its exec happened is not known yet. Shown as
     /// `starting`.
@@ -22,27 +23,61 @@ pub enum State {
     Up,
     /// Running and said it is ready.
     Ready,
-    /// Sent its stop signal; SIGKILL follows at the deadline.
+    /// Sent its stop signal (`tend stop`, or its turn in shutdown); SIGKILL
+    /// follows at the deadline. [`State::Stopped`] once it ends.
     Stopping,
+    /// Sent its stop signal for `tend restart` (or `tend start` came while
+    /// it stopped): [`State::Down`] once it ends, so it starts again. Shown
+    /// as `stopping`.
+    Restarting,
     /// Died too soon; restarts at the deadline.
     Backoff,
     /// A oneshot that exited 0.
     Done,
+    /// A oneshot that exited 0, then was stopped by the user: shown as
+    /// `done`, but not wanted.
+    DoneStopped,
     /// Cannot start (exec error, bad user…) until started by hand.
     Failed,
+    /// Ended, and its restart policy says no restart: wanted, but left
+    /// down until `tend start`. Shown as `down`.
+    Held,
+    /// Stopped by the user (until `tend start`) or by shutdown: not wanted.
+    /// Shown as `down`.
+    Stopped,
 }
 
 impl State {
     pub fn name(self) -> &'static [u8] {
         match self {
-            State::Down => b"down",
+            State::Down | State::Held | State::Stopped => b"down",
             State::Forked | State::Starting => b"starting",
             State::Up => b"up",
             State::Ready => b"ready",
-            State::Stopping => b"stopping",
+            State::Stopping | State::Restarting => b"stopping",
             State::Backoff => b"backoff",
-            State::Done => b"done",
+            State::Done | State::DoneStopped => b"done",
             State::Failed => b"failed",
+        }
+    }
+
+    /// The state as tend tells of it: the states that only remember why a
+    /// service is down, stopping or done are the one they are shown as.
+    /// A change of state is said (`svc: up, pid 7`) when this changes.
+    pub fn shown(self) -> State {
+        match self {
+            State::Held | State::Stopped => State::Down,
+            State::Restarting => State::Stopping,
+            State::DoneStopped => State::Done,
+            State::Down
+            | State::Forked
+            | State::Starting
+            | State::Up
+            | State::Ready
+            | State::Stopping
+            | State::Backoff
+            | State::Done
+            | State::Failed => self,
         }
     }
 
@@ -50,8 +85,24 @@ impl State {
     pub fn running(self) -> bool {
         matches!(
             self,
-            State::Forked | State::Starting | State::Up | State::Ready | State::Stopping
+            State::Forked
+                | State::Starting
+                | State::Up
+                | State::Ready
+                | State::Stopping
+                | State::Restarting
         )
+    }
+
+    /// Its stop signal was sent: its end is no crash.
+    pub fn stopping(self) -> bool {
+        matches!(self, State::Stopping | State::Restarting)
+    }
+
+    /// The user wants it (`wanted` in `tend status --json`): false once
+    /// stopped by hand, until started again.
+    pub fn wanted(self) -> bool {
+        !matches!(self, State::Stopping | State::Stopped | State::DoneStopped)
     }
 }
 
@@ -172,15 +223,21 @@ pub enum Outcome {
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub enum Event {
-    /// Start now (the supervisor found it wanted and its `after` met, or the
-    /// user asked).
+    /// `tend start` (or `tend restart` of a service not running): wanted
+    /// again, and started now unless it waits for its `after`.
     Start,
-    /// Stop (the user asked, or shutdown).
+    /// What it is `after` is met: the supervisor's go for a service that
+    /// is [`State::Down`].
+    AfterMet,
+    /// `tend stop`, or its turn in shutdown (the supervisor stops services
+    /// in reverse dependency order).
     Stop,
+    /// `tend restart`: stopped, then started again.
+    Restart,
+    /// tend begins to shut down: nothing comes back on its own any more.
+    Shutdown,
     /// Forked; its exec is not confirmed yet.
-    Spawned {
-        pid: i32,
-    },
+    Spawned { pid: i32 },
     /// Its exec happened (the close-on-exec pipe reported end-of-file).
     Execd,
     /// It could not be started: the fork failed, or the child reported the
@@ -188,7 +245,10 @@ pub enum Event {
     SpawnFailed(StartError),
     /// The readiness newline arrived.
     Ready,
-    Exited(Exit),
+    /// Its process ended; `ending`: while tend shuts down, so it is not
+    /// restarted, whatever its policy (its own stop may not have come yet:
+    /// it waits for what depends on it).
+    Exited { exit: Exit, ending: bool },
     /// The deadline passed.
     Timer,
 }
@@ -223,11 +283,6 @@ pub struct Service {
     pub delay_ms: u64,
     /// Backoff retry time, or SIGKILL time while stopping.
     pub deadline_ms: Option<u64>,
-    /// The user stopped it (`stop`, until `start`); all-zero is the initial
-    /// record, so a static of them costs nothing in the binary.
-    pub stopped: bool,
-    /// Ended and not to be restarted automatically (restart policy).
-    pub held: bool,
     pub last: Outcome,
 }
 
@@ -241,8 +296,6 @@ impl Service {
             restarts: 0,
             delay_ms: 0,
             deadline_ms: None,
-            stopped: false,
-            held: false,
             last: Outcome::None,
         }
     }
@@ -252,29 +305,82 @@ impl Service {
         use Event as E;
         use State as S;
         match (self.state, event) {
-            (S::Down | S::Done | S::Failed, E::Start) => Action::Spawn,
-            (S::Backoff, E::Start | E::Timer) => {
+            // What the user asks. `start` wants it again: started now when
+            // it waits for nothing but a start, else when its `after` is
+            // met; a stop under way comes back.
+            (S::Down | S::Held | S::Stopped, E::Start | E::Restart) => {
+                self.state = S::Down;
+                Action::None
+            }
+            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
+            (S::Backoff, E::Start | E::Restart | E::Timer) => {
                 self.deadline_ms = None;
                 Action::Spawn
             }
-            (S::Forked | S::Starting | S::Up | S::Ready | S::Stopping, E::Start) => Action::None,
+            (S::Stopping | S::Restarting, E::Start | E::Restart) => {
+                self.state = S::Restarting;
+                Action::None
+            }
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
+            (S::Down, E::AfterMet) => Action::Spawn,
+            (
+                S::Forked
+                | S::Starting
+                | S::Up
+                | S::Ready
+                | S::Stopping
+                | S::Restarting
+                | S::Backoff
+                | S::Done
+                | S::DoneStopped
+                | S::Failed
+                | S::Held
+                | S::Stopped,
+                E::AfterMet,
+            ) => Action::None,
 
             // A child stopped before its exec gets the signal all the same
             // (see Effects::signal_group) and dies of it, or execs with it
             // pending.
             (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
-                self.state = S::Stopping;
-                self.deadline_ms = Some(now.saturating_add(u64::from(conf.stop_timeout_ms)));
-                Action::Signal(conf.stop_signal)
+                self.stop(conf, S::Stopping, now)
             }
-            (S::Backoff | S::Failed, E::Stop) => {
-                self.state = S::Down;
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Restart) => {
+                self.stop(conf, S::Restarting, now)
+            }
+            (S::Restarting, E::Stop | E::Shutdown) => {
+                self.state = S::Stopping;
+                Action::None
+            }
+            (S::Down | S::Held | S::Stopped | S::Backoff | S::Failed, E::Stop)
+            | (S::Down | S::Held | S::Stopped | S::Backoff, E::Shutdown) => {
+                self.state = S::Stopped;
                 self.deadline_ms = None;
                 Action::None
             }
-            (S::Down | S::Stopping | S::Done, E::Stop) => Action::None,
+            (S::Done | S::DoneStopped, E::Stop) => {
+                self.state = S::DoneStopped;
+                Action::None
+            }
+            (S::Stopping, E::Stop) => Action::None,
+            // What runs is stopped in its turn (reverse dependency order);
+            // a oneshot done or a service failed stays as it is.
+            (
+                S::Forked
+                | S::Starting
+                | S::Up
+                | S::Ready
+                | S::Stopping
+                | S::Done
+                | S::DoneStopped
+                | S::Failed,
+                E::Shutdown,
+            ) => Action::None,
 
-            (S::Down | S::Backoff | S::Done | S::Failed, E::Spawned { pid }) => {
+            (
+                S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
+                E::Spawned { pid },
+            ) => {
                 self.pid = pid;
                 self.started_ms = now;
                 self.ready_seen = false;
@@ -287,7 +393,10 @@ impl Service {
                 self.state = if waits { S::Starting } else { S::Up };
                 Action::None
             }
-            (S::Down | S::Backoff | S::Done | S::Failed, E::SpawnFailed(err)) => {
+            (
+                S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
+                E::SpawnFailed(err),
+            ) => {
                 self.not_started(err, now);
                 Action::None
             }
@@ -297,15 +406,15 @@ impl Service {
                 self.not_started(err, now);
                 Action::None
             }
-            (S::Stopping, E::SpawnFailed(err)) => {
-                self.state = S::Down;
-                self.pid = 0;
-                self.deadline_ms = None;
-                self.last = Outcome::NotStarted { err, at_ms: now };
+            (S::Stopping | S::Restarting, E::SpawnFailed(err)) => {
+                self.ended(Outcome::NotStarted { err, at_ms: now });
                 Action::None
             }
             // Only spawned from the states above, and the child tells once.
-            (S::Forked | S::Starting | S::Up | S::Ready | S::Stopping, E::Spawned { .. })
+            (
+                S::Forked | S::Starting | S::Up | S::Ready | S::Stopping | S::Restarting,
+                E::Spawned { .. },
+            )
             | (S::Starting | S::Up | S::Ready, E::SpawnFailed(_))
             | (
                 S::Down
@@ -313,9 +422,13 @@ impl Service {
                 | S::Up
                 | S::Ready
                 | S::Stopping
+                | S::Restarting
                 | S::Backoff
                 | S::Done
-                | S::Failed,
+                | S::DoneStopped
+                | S::Failed
+                | S::Held
+                | S::Stopped,
                 E::Execd,
             ) => Action::None,
 
@@ -327,34 +440,73 @@ impl Service {
                 Action::None
             }
             (
-                S::Down | S::Up | S::Ready | S::Stopping | S::Backoff | S::Done | S::Failed,
+                S::Down
+                | S::Up
+                | S::Ready
+                | S::Stopping
+                | S::Restarting
+                | S::Backoff
+                | S::Done
+                | S::DoneStopped
+                | S::Failed
+                | S::Held
+                | S::Stopped,
                 E::Ready,
             ) => Action::None,
 
             // Forked: the loop reads the child's report before its exit, so
             // this is an exit whose report was lost; count it as a run.
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Exited(exit)) => {
-                self.exited(conf, exit, now)
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Exited { exit, ending }) => {
+                self.exited(conf, exit, ending, now)
             }
-            (S::Stopping, E::Exited(exit)) => {
-                self.state = S::Down;
-                self.pid = 0;
-                self.deadline_ms = None;
-                self.last = Outcome::Exited { exit, at_ms: now };
+            (S::Stopping | S::Restarting, E::Exited { exit, .. }) => {
+                self.ended(Outcome::Exited { exit, at_ms: now });
                 // Whatever the leader left behind in its group goes too.
                 Action::Kill
             }
-            (S::Down | S::Backoff | S::Done | S::Failed, E::Exited(_)) => Action::None,
+            (
+                S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
+                E::Exited { .. },
+            ) => Action::None,
 
-            (S::Stopping, E::Timer) => {
+            (S::Stopping | S::Restarting, E::Timer) => {
                 self.deadline_ms = None;
                 Action::Kill
             }
             (
-                S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Done | S::Failed,
+                S::Down
+                | S::Forked
+                | S::Starting
+                | S::Up
+                | S::Ready
+                | S::Done
+                | S::DoneStopped
+                | S::Failed
+                | S::Held
+                | S::Stopped,
                 E::Timer,
             ) => Action::None,
         }
+    }
+
+    /// Sends its stop signal; `then` is [`State::Stopping`] or
+    /// [`State::Restarting`].
+    fn stop(&mut self, conf: &ServiceConf, then: State, now: u64) -> Action {
+        self.state = then;
+        self.deadline_ms = Some(now.saturating_add(u64::from(conf.stop_timeout_ms)));
+        Action::Signal(conf.stop_signal)
+    }
+
+    /// A stopped service's process ended (or its exec failed): down for
+    /// good when stopped, down to start again when restarting.
+    fn ended(&mut self, last: Outcome) {
+        self.state = match self.state {
+            State::Restarting => State::Down,
+            _ => State::Stopped,
+        };
+        self.pid = 0;
+        self.deadline_ms = None;
+        self.last = last;
     }
 
     /// It could not be started: a shortage is retried after a backoff,
@@ -369,23 +521,22 @@ impl Service {
         }
     }
 
-    /// A running service's process ended on its own.
-    fn exited(&mut self, conf: &ServiceConf, exit: Exit, now: u64) -> Action {
+    /// A running service's process ended on its own; `ending`: while tend
+    /// shuts down.
+    fn exited(&mut self, conf: &ServiceConf, exit: Exit, ending: bool, now: u64) -> Action {
         self.pid = 0;
         self.last = Outcome::Exited { exit, at_ms: now };
         if conf.kind == Kind::Oneshot && !exit.failed() {
             self.state = State::Done;
             return Action::None;
         }
-        let again = !self.stopped
-            && match conf.restart {
-                Restart::Always => true,
-                Restart::OnFailure => exit.failed(),
-                Restart::Never => false,
-            };
-        if !again {
-            self.state = State::Down;
-            self.held = true;
+        let again = match conf.restart {
+            Restart::Always => true,
+            Restart::OnFailure => exit.failed(),
+            Restart::Never => false,
+        };
+        if ending || !again {
+            self.state = if ending { State::Stopped } else { State::Held };
             return Action::None;
         }
         self.restarts = self.restarts.saturating_add(1);
@@ -411,11 +562,16 @@ impl Service {
     pub fn as_expected(&self, conf: &ServiceConf) -> bool {
         match self.state {
             State::Up | State::Ready => conf.kind == Kind::Daemon,
-            State::Done => conf.kind == Kind::Oneshot,
-            State::Down => self.stopped,
-            State::Forked | State::Starting | State::Stopping | State::Backoff | State::Failed => {
-                false
-            }
+            State::Done | State::DoneStopped => conf.kind == Kind::Oneshot,
+            State::Stopped => true,
+            State::Down
+            | State::Forked
+            | State::Starting
+            | State::Stopping
+            | State::Restarting
+            | State::Backoff
+            | State::Failed
+            | State::Held => false,
         }
     }
 }
@@ -452,22 +608,37 @@ pub(crate) mod tests {
         }
     }
 
-    const ALL_STATES: [State; 9] = [
+    /// A child's end while tend runs on.
+    pub(crate) fn exited(exit: Exit) -> Event {
+        Event::Exited {
+            exit,
+            ending: false,
+        }
+    }
+
+    const ALL_STATES: [State; 13] = [
         State::Down,
         State::Forked,
         State::Starting,
         State::Up,
         State::Ready,
         State::Stopping,
+        State::Restarting,
         State::Backoff,
         State::Done,
+        State::DoneStopped,
         State::Failed,
+        State::Held,
+        State::Stopped,
     ];
 
-    fn events() -> [Event; 10] {
+    fn events() -> [Event; 14] {
         [
             Event::Start,
+            Event::AfterMet,
             Event::Stop,
+            Event::Restart,
+            Event::Shutdown,
             Event::Spawned { pid: 42 },
             Event::Execd,
             Event::SpawnFailed(StartError {
@@ -479,8 +650,12 @@ pub(crate) mod tests {
                 errno: linux_raw_sys::errno::EAGAIN as u16,
             }),
             Event::Ready,
-            Event::Exited(Exit::Code(0)),
-            Event::Exited(Exit::Signal(11)),
+            exited(Exit::Code(0)),
+            exited(Exit::Signal(11)),
+            Event::Exited {
+                exit: Exit::Signal(11),
+                ending: true,
+            },
             Event::Timer,
         ]
     }
@@ -492,7 +667,7 @@ pub(crate) mod tests {
             s.pid = 7;
             s.started_ms = 1000;
         }
-        if matches!(state, State::Backoff | State::Stopping) {
+        if matches!(state, State::Backoff | State::Stopping | State::Restarting) {
             s.deadline_ms = Some(5000);
         }
         s
@@ -505,44 +680,62 @@ pub(crate) mod tests {
         use Action as A;
         use State as S;
         let temp = |e: &Event| matches!(e, Event::SpawnFailed(err) if err.temporary());
+        let not_running = matches!(
+            state,
+            S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed
+        );
         match event {
-            Event::Start => match state {
-                S::Down | S::Backoff | S::Done | S::Failed => (state, A::Spawn),
+            Event::Start | Event::Restart => match state {
+                S::Down | S::Held | S::Stopped => (S::Down, A::None),
+                S::Backoff | S::Done | S::DoneStopped | S::Failed => (state, A::Spawn),
+                S::Stopping | S::Restarting => (S::Restarting, A::None),
+                _ if event == Event::Restart => (S::Restarting, A::Signal(15)),
+                _ => (state, A::None),
+            },
+            Event::AfterMet => match state {
+                S::Down => (S::Down, A::Spawn),
                 _ => (state, A::None),
             },
             Event::Stop => match state {
                 S::Forked | S::Starting | S::Up | S::Ready => (S::Stopping, A::Signal(15)),
-                S::Backoff | S::Failed => (S::Down, A::None),
+                S::Down | S::Held | S::Stopped | S::Backoff | S::Failed => (S::Stopped, A::None),
+                S::Done | S::DoneStopped => (S::DoneStopped, A::None),
+                S::Stopping | S::Restarting => (S::Stopping, A::None),
+            },
+            Event::Shutdown => match state {
+                S::Down | S::Held | S::Stopped | S::Backoff => (S::Stopped, A::None),
+                S::Restarting => (S::Stopping, A::None),
                 _ => (state, A::None),
             },
-            Event::Spawned { .. } => match state {
-                S::Down | S::Backoff | S::Done | S::Failed => (S::Forked, A::None),
-                _ => (state, A::None),
-            },
+            Event::Spawned { .. } if not_running => (S::Forked, A::None),
+            Event::Spawned { .. } => (state, A::None),
             Event::Execd => match state {
                 S::Forked => (S::Up, A::None),
                 _ => (state, A::None),
             },
             Event::SpawnFailed(_) => match state {
-                S::Down | S::Forked | S::Backoff | S::Done | S::Failed if temp(&event) => {
-                    (S::Backoff, A::None)
-                }
-                S::Down | S::Forked | S::Backoff | S::Done | S::Failed => (S::Failed, A::None),
-                S::Stopping => (S::Down, A::None),
+                S::Forked if temp(&event) => (S::Backoff, A::None),
+                S::Forked => (S::Failed, A::None),
+                _ if not_running && temp(&event) => (S::Backoff, A::None),
+                _ if not_running => (S::Failed, A::None),
+                S::Stopping => (S::Stopped, A::None),
+                S::Restarting => (S::Down, A::None),
                 _ => (state, A::None),
             },
             Event::Ready => match state {
                 S::Forked | S::Starting => (S::Ready, A::None),
                 _ => (state, A::None),
             },
-            Event::Exited(_) => match state {
+            Event::Exited { ending, .. } => match state {
+                S::Forked | S::Starting | S::Up | S::Ready if ending => (S::Stopped, A::None),
                 S::Forked | S::Starting | S::Up | S::Ready => (S::Backoff, A::None),
-                S::Stopping => (S::Down, A::Kill),
+                S::Stopping => (S::Stopped, A::Kill),
+                S::Restarting => (S::Down, A::Kill),
                 _ => (state, A::None),
             },
             Event::Timer => match state {
                 S::Backoff => (S::Backoff, A::Spawn),
-                S::Stopping => (S::Stopping, A::Kill),
+                S::Stopping | S::Restarting => (state, A::Kill),
                 _ => (state, A::None),
             },
         }
@@ -565,7 +758,44 @@ pub(crate) mod tests {
                 pairs += 1;
             }
         }
-        assert_eq!(pairs, 9 * 10);
+        assert_eq!(pairs, 13 * 14);
+    }
+
+    #[test]
+    fn the_states_show_as_the_eight_words() {
+        for state in ALL_STATES {
+            let name = state.name();
+            assert!(
+                [
+                    &b"down"[..],
+                    b"starting",
+                    b"up",
+                    b"ready",
+                    b"stopping",
+                    b"backoff",
+                    b"done",
+                    b"failed"
+                ]
+                .contains(&name),
+                "{state:?}"
+            );
+            assert_eq!(state.shown().name(), name, "{state:?}");
+            assert_eq!(state.shown().shown(), state.shown(), "{state:?}");
+            assert_eq!(state.shown().running(), state.running(), "{state:?}");
+        }
+        // Only the states that remember why are shown as another.
+        let hidden: Vec<State> = ALL_STATES.into_iter().filter(|&s| s.shown() != s).collect();
+        assert_eq!(
+            hidden,
+            [
+                State::Restarting,
+                State::DoneStopped,
+                State::Held,
+                State::Stopped
+            ]
+        );
+        // A static record is all zero bytes: the initial state is 0.
+        assert_eq!(State::Down as u8, 0);
     }
 
     #[test]
@@ -576,11 +806,8 @@ pub(crate) mod tests {
         assert_eq!(s.deadline_ms, Some(7000));
         assert_eq!(s.step(&c, Event::Timer, 7000), Action::Kill);
         assert_eq!(s.deadline_ms, None);
-        assert_eq!(
-            s.step(&c, Event::Exited(Exit::Signal(9)), 7001),
-            Action::Kill
-        );
-        assert_eq!(s.state, State::Down);
+        assert_eq!(s.step(&c, exited(Exit::Signal(9)), 7001), Action::Kill);
+        assert_eq!(s.state, State::Stopped);
         assert_eq!(
             s.last,
             Outcome::Exited {
@@ -597,11 +824,11 @@ pub(crate) mod tests {
         let mut now = 0;
         let mut delays = Vec::new();
         for _ in 0..12 {
-            assert_eq!(s.step(&c, Event::Start, now), Action::Spawn);
+            assert_eq!(s.step(&c, Event::AfterMet, now), Action::Spawn);
             s.step(&c, Event::Spawned { pid: 9 }, now);
             s.step(&c, Event::Execd, now);
             now += 10; // dies after 10 ms
-            assert_eq!(s.step(&c, Event::Exited(Exit::Code(1)), now), Action::None);
+            assert_eq!(s.step(&c, exited(Exit::Code(1)), now), Action::None);
             assert_eq!(s.state, State::Backoff);
             let d = s.deadline_ms.unwrap() - now;
             delays.push(d);
@@ -610,7 +837,7 @@ pub(crate) mod tests {
             s.step(&c, Event::Spawned { pid: 9 }, now);
             s.step(&c, Event::Execd, now);
             now += 10;
-            s.step(&c, Event::Exited(Exit::Code(1)), now);
+            s.step(&c, exited(Exit::Code(1)), now);
             delays.push(s.deadline_ms.unwrap() - now);
             now = s.deadline_ms.unwrap();
             s.state = State::Down;
@@ -624,11 +851,11 @@ pub(crate) mod tests {
         assert_eq!(s.restarts, 24);
 
         // A run of >= 1 s restarts at once and resets the delay.
-        s.step(&c, Event::Start, now);
+        s.step(&c, Event::AfterMet, now);
         s.step(&c, Event::Spawned { pid: 9 }, now);
         s.step(&c, Event::Execd, now);
         now += STABLE_RUN_MS;
-        assert_eq!(s.step(&c, Event::Exited(Exit::Code(1)), now), Action::Spawn);
+        assert_eq!(s.step(&c, exited(Exit::Code(1)), now), Action::Spawn);
         assert_eq!(s.state, State::Down);
         assert_eq!(s.delay_ms, 0);
     }
@@ -643,10 +870,7 @@ pub(crate) mod tests {
         assert_eq!(s.state, State::Starting);
         s.step(&c, Event::Ready, 5);
         assert_eq!(s.state, State::Ready);
-        assert_eq!(
-            s.step(&c, Event::Exited(Exit::Signal(11)), 10),
-            Action::Spawn
-        );
+        assert_eq!(s.step(&c, exited(Exit::Signal(11)), 10), Action::Spawn);
         assert_eq!(s.delay_ms, 0);
     }
 
@@ -661,12 +885,8 @@ pub(crate) mod tests {
         ] {
             let c = conf(Kind::Daemon, restart, false);
             let mut s = in_state(State::Up);
-            s.step(&c, Event::Exited(exit), 5000);
-            assert_eq!(
-                s.state == State::Down && s.held,
-                !again,
-                "{restart:?} {exit:?}"
-            );
+            s.step(&c, exited(exit), 5000);
+            assert_eq!(s.state == State::Held, !again, "{restart:?} {exit:?}");
         }
     }
 
@@ -677,34 +897,121 @@ pub(crate) mod tests {
         s.step(&c, Event::Spawned { pid: 5 }, 0);
         s.step(&c, Event::Execd, 0);
         assert_eq!(s.state, State::Starting);
-        s.step(&c, Event::Exited(Exit::Code(0)), 50);
+        s.step(&c, exited(Exit::Code(0)), 50);
         assert_eq!(s.state, State::Done);
         assert!(s.as_expected(&c));
         let mut s = in_state(State::Starting);
-        s.step(&c, Event::Exited(Exit::Code(1)), 50);
-        assert_eq!((s.state, s.held), (State::Down, true));
+        s.step(&c, exited(Exit::Code(1)), 50);
+        assert_eq!(s.state, State::Held);
         assert!(!s.as_expected(&c));
         let c = conf(Kind::Oneshot, Restart::OnFailure, false);
         let mut s = in_state(State::Starting);
-        s.step(&c, Event::Exited(Exit::Code(1)), 1050);
+        s.step(&c, exited(Exit::Code(1)), 1050);
         assert_eq!(s.state, State::Backoff);
     }
 
     #[test]
     fn unwanted_services_are_not_restarted() {
         let c = conf(Kind::Daemon, Restart::Always, false);
+        // Its end while tend shuts down, before its own stop came.
         let mut s = in_state(State::Up);
-        s.stopped = true;
-        assert_eq!(s.step(&c, Event::Exited(Exit::Code(0)), 9000), Action::None);
+        assert_eq!(s.step(&c, Event::Shutdown, 8000), Action::None);
+        assert_eq!(s.state, State::Up, "stopped in its turn");
+        let end = Event::Exited {
+            exit: Exit::Code(0),
+            ending: true,
+        };
+        assert_eq!(s.step(&c, end, 9000), Action::None);
+        assert_eq!((s.state, s.restarts), (State::Stopped, 0));
+        assert!(s.as_expected(&c) && !s.state.wanted());
+        // Nothing that waits comes back once shutdown begins.
+        for state in [State::Down, State::Held, State::Backoff] {
+            let mut s = in_state(state);
+            s.step(&c, Event::Shutdown, 8000);
+            assert_eq!((s.state, s.deadline_ms), (State::Stopped, None));
+            assert_eq!(s.step(&c, Event::Timer, 9000), Action::None);
+            assert_eq!(s.step(&c, Event::AfterMet, 9000), Action::None);
+        }
+    }
+
+    #[test]
+    fn stop_is_remembered_until_start() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut s = in_state(State::Up);
+        assert_eq!(s.step(&c, Event::Stop, 2000), Action::Signal(15));
+        assert_eq!(s.step(&c, exited(Exit::Signal(15)), 2001), Action::Kill);
+        assert_eq!(s.state, State::Stopped);
+        assert_eq!(s.state.name(), b"down");
+        assert!(s.as_expected(&c) && !s.state.wanted());
+        // The supervisor's go is for what is wanted only.
+        assert_eq!(s.step(&c, Event::AfterMet, 3000), Action::None);
+        // `start` wants it again: down, waiting for its `after`.
+        assert_eq!(s.step(&c, Event::Start, 4000), Action::None);
         assert_eq!(s.state, State::Down);
-        assert!(s.as_expected(&c));
+        assert!(!s.as_expected(&c) && s.state.wanted());
+        assert_eq!(s.step(&c, Event::AfterMet, 4000), Action::Spawn);
+    }
+
+    #[test]
+    fn restart_stops_then_comes_back() {
+        let c = conf(Kind::Daemon, Restart::Always, false);
+        let mut s = in_state(State::Up);
+        assert_eq!(s.step(&c, Event::Restart, 2000), Action::Signal(15));
+        assert_eq!((s.state, s.deadline_ms), (State::Restarting, Some(7000)));
+        assert_eq!(s.state.name(), b"stopping");
+        assert!(s.state.wanted() && !s.as_expected(&c));
+        assert_eq!(s.step(&c, exited(Exit::Signal(15)), 2001), Action::Kill);
+        assert_eq!((s.state, s.restarts), (State::Down, 0));
+        // A stop meanwhile wins; a start meanwhile brings it back.
+        let mut s = in_state(State::Up);
+        s.step(&c, Event::Restart, 2000);
+        assert_eq!(s.step(&c, Event::Stop, 2001), Action::None);
+        assert_eq!((s.state, s.deadline_ms), (State::Stopping, Some(7000)));
+        assert_eq!(s.step(&c, Event::Start, 2002), Action::None);
+        assert_eq!(s.state, State::Restarting);
+        s.step(&c, exited(Exit::Signal(15)), 2003);
+        assert_eq!(s.state, State::Down);
+        // Shutdown turns a restart into a stop.
+        let mut s = in_state(State::Up);
+        s.step(&c, Event::Restart, 2000);
+        s.step(&c, Event::Shutdown, 2001);
+        s.step(&c, exited(Exit::Signal(15)), 2002);
+        assert_eq!(s.state, State::Stopped);
+    }
+
+    #[test]
+    fn held_by_its_policy_until_start() {
+        let c = conf(Kind::Daemon, Restart::Never, false);
+        let mut s = in_state(State::Up);
+        assert_eq!(s.step(&c, exited(Exit::Code(1)), 5000), Action::None);
+        assert_eq!(s.state, State::Held);
+        assert_eq!(s.state.name(), b"down");
+        assert!(!s.as_expected(&c) && s.state.wanted());
+        assert_eq!(s.step(&c, Event::AfterMet, 6000), Action::None);
+        s.step(&c, Event::Start, 7000);
+        assert_eq!(s.state, State::Down);
+        assert_eq!(s.step(&c, Event::AfterMet, 7000), Action::Spawn);
+    }
+
+    #[test]
+    fn a_done_oneshot_stopped_stays_done_but_unwanted() {
+        let c = conf(Kind::Oneshot, Restart::Never, false);
+        let mut s = in_state(State::Done);
+        assert_eq!(s.step(&c, Event::Stop, 100), Action::None);
+        assert_eq!(s.state, State::DoneStopped);
+        assert_eq!(s.state.name(), b"done");
+        assert!(s.as_expected(&c) && !s.state.wanted());
+        // `start` runs it again at once, as for any oneshot done.
+        assert_eq!(s.step(&c, Event::Start, 200), Action::Spawn);
+        s.step(&c, Event::Spawned { pid: 4 }, 200);
+        assert_eq!(s.state, State::Forked);
     }
 
     #[test]
     fn a_fork_is_starting_until_the_exec_is_confirmed() {
         let c = conf(Kind::Daemon, Restart::Always, false);
         let mut s = Service::new();
-        assert_eq!(s.step(&c, Event::Start, 0), Action::Spawn);
+        assert_eq!(s.step(&c, Event::AfterMet, 0), Action::Spawn);
         s.step(&c, Event::Spawned { pid: 9 }, 0);
         assert_eq!((s.state, s.pid), (State::Forked, 9));
         assert_eq!(s.state.name(), b"starting");
@@ -741,7 +1048,7 @@ pub(crate) mod tests {
             }
         );
         // Its child's exit (127) is then nobody's: the record ignores it.
-        assert_eq!(s.step(&c, Event::Exited(Exit::Code(127)), 5), Action::None);
+        assert_eq!(s.step(&c, exited(Exit::Code(127)), 5), Action::None);
         assert_eq!(s.state, State::Failed);
         // A shortage backs off and retries.
         let eagain = StartError {
@@ -768,8 +1075,8 @@ pub(crate) mod tests {
         assert_eq!((s.state, s.deadline_ms), (State::Stopping, Some(5001)));
         assert_eq!(s.step(&c, Event::Execd, 2), Action::None);
         assert_eq!(s.state, State::Stopping);
-        assert_eq!(s.step(&c, Event::Exited(Exit::Signal(15)), 3), Action::Kill);
-        assert_eq!(s.state, State::Down);
+        assert_eq!(s.step(&c, exited(Exit::Signal(15)), 3), Action::Kill);
+        assert_eq!(s.state, State::Stopped);
         // Its exec failed meanwhile: down, with the reason, and no kill.
         let mut s = Service::new();
         s.step(&c, Event::Spawned { pid: 9 }, 0);
@@ -779,7 +1086,7 @@ pub(crate) mod tests {
             errno: linux_raw_sys::errno::ENOENT as u16,
         };
         assert_eq!(s.step(&c, Event::SpawnFailed(err), 2), Action::None);
-        assert_eq!((s.state, s.pid, s.deadline_ms), (State::Down, 0, None));
+        assert_eq!((s.state, s.pid, s.deadline_ms), (State::Stopped, 0, None));
         assert_eq!(s.last, Outcome::NotStarted { err, at_ms: 2 });
     }
 

@@ -163,12 +163,13 @@ impl Effects for Shell<'_> {
     }
 
     fn changed(&mut self, id: SvcId, svc: &Service, now: u64) {
-        if svc.state == State::Forked {
+        let state = svc.state.shown();
+        if state == State::Forked {
             return; // said once the child has told how its exec went
         }
         let mut msg = Buf::<256>::new();
-        msg.s(self.name(id)).s(b": ").s(svc.state.name());
-        match (svc.state, svc.last) {
+        msg.s(self.name(id)).s(b": ").s(state.name());
+        match (state, svc.last) {
             (State::Starting | State::Up, _) => {
                 msg.s(b", pid ").u(svc.pid.unsigned_abs().into());
             }
@@ -188,7 +189,7 @@ impl Effects for Shell<'_> {
             }
             _ => {}
         }
-        if let (State::Backoff, Some(d)) = (svc.state, svc.deadline_ms) {
+        if let (State::Backoff, Some(d)) = (state, svc.deadline_ms) {
             msg.s(b", retry in ").dur(d.saturating_sub(now));
         }
         report::say(Some((self.own, now)), &[msg.as_bytes()]);

@@ -114,13 +114,18 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
             out.s(b", retry in ").dur(deadline.saturating_sub(view.now));
         }
         (
-            State::Forked | State::Starting | State::Up | State::Ready | State::Stopping,
+            State::Forked
+            | State::Starting
+            | State::Up
+            | State::Ready
+            | State::Stopping
+            | State::Restarting,
             Some(at),
             _,
         ) => {
             out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago");
         }
-        (State::Down, _, _) if !svc.stopped && !svc.held && !view.sup.after_met(view.table, id) => {
+        (State::Down, _, _) if !view.sup.after_met(view.table, id) => {
             if at.is_some() {
                 out.s(b", ");
             }
@@ -171,8 +176,10 @@ pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId
     } else {
         b"false"
     });
+    // While tend shuts down, nothing is wanted any more.
+    let wanted = svc.state.wanted() && !view.sup.shutting_down();
     out.s(b",\"wanted\":")
-        .s(if svc.stopped { b"false" } else { b"true" });
+        .s(if wanted { b"true" } else { b"false" });
     if svc.state.running() {
         out.s(b",\"pid\":").u(svc.pid.unsigned_abs().into());
         out.s(b",\"uptime_ms\":")

@@ -1,6 +1,12 @@
 //! The supervisor's decisions: which service starts or stops when, from the
 //! events the event loop reports. Pure: the loop passes the time in and the
 //! [`Effects`] it implements carry out what is decided.
+//!
+//! It writes no service's state itself: it routes each event to the
+//! service's machine ([`Service::step`]), user commands and shutdown
+//! included, and picks which service goes when — a `Down` one once its
+//! `after` is met ([`Event::AfterMet`]), and in shutdown a running one once
+//! nothing running depends on it ([`Event::Stop`]).
 
 use crate::limits::MAX_SERVICES;
 use crate::service::{Action, Event, Exit, Service, StartError, State};
@@ -93,10 +99,10 @@ impl Supervisor {
             Action::Kill => fx.signal_group(
                 pid,
                 linux_raw_sys::general::SIGKILL as u8,
-                matches!(event, Event::Exited(_)),
+                matches!(event, Event::Exited { .. }),
             ),
         }
-        if svc.state != before || matches!(event, Event::Exited(_)) {
+        if svc.state.shown() != before.shown() || matches!(event, Event::Exited { .. }) {
             fx.changed(id, svc, now);
         }
     }
@@ -117,10 +123,11 @@ impl Supervisor {
         else {
             return false;
         };
-        if exit.failed() && svc.state != State::Stopping {
+        if exit.failed() && !svc.state.stopping() {
             fx.crashed(id, exit, svc.started_ms, now);
         }
-        self.apply(table, id, Event::Exited(exit), now, fx);
+        let ending = self.shutting_down;
+        self.apply(table, id, Event::Exited { exit, ending }, now, fx);
         true
     }
 
@@ -157,46 +164,31 @@ impl Supervisor {
     }
 
     /// `tend start`: wanted again, and started now unless its `after` waits.
+    /// Not while shutting down.
     pub fn start(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        if self.shutting_down {
-            return;
-        }
-        let Some(svc) = self.svcs.get_mut(id.index()) else {
-            return;
-        };
-        svc.stopped = false;
-        svc.held = false;
-        if matches!(svc.state, State::Backoff | State::Failed | State::Done) {
+        if !self.shutting_down {
             self.apply(table, id, Event::Start, now, fx);
         }
     }
 
     /// `tend stop`: not wanted until `tend start`.
     pub fn stop(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        let Some(svc) = self.svcs.get_mut(id.index()) else {
-            return;
-        };
-        svc.stopped = true;
         self.apply(table, id, Event::Stop, now, fx);
     }
 
     /// `tend restart`: stop if running, then start again; else as `start`.
+    /// Not while shutting down.
     pub fn restart(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        match self.svcs.get_mut(id.index()) {
-            Some(svc) if svc.state.running() && !self.shutting_down => {
-                svc.stopped = false;
-                svc.held = false;
-                self.apply(table, id, Event::Stop, now, fx);
-            }
-            _ => self.start(table, id, now, fx),
+        if !self.shutting_down {
+            self.apply(table, id, Event::Restart, now, fx);
         }
     }
 
     /// Stop everything in reverse dependency order; see [`Self::finished`].
     pub fn shutdown(&mut self, table: &Table, now: u64, fx: &mut dyn Effects) {
         self.shutting_down = true;
-        for svc in self.svcs.iter_mut().take(self.len) {
-            svc.stopped = true;
+        for id in table.ids().take(self.len) {
+            self.apply(table, id, Event::Shutdown, now, fx);
         }
         self.settle(table, now, fx);
     }
@@ -219,8 +211,8 @@ impl Supervisor {
                     );
                     (stoppable && !self.has_running_dependent(table, id)).then_some(Event::Stop)
                 } else {
-                    let startable = state == State::Down && !svc.stopped && !svc.held;
-                    (startable && self.after_met(table, id)).then_some(Event::Start)
+                    let waits = state == State::Down;
+                    (waits && self.after_met(table, id)).then_some(Event::AfterMet)
                 };
                 if let Some(event) = event {
                     self.apply(table, id, event, now, fx);
@@ -441,13 +433,13 @@ mod tests {
         assert_eq!(fx.calls.last().unwrap(), "signal 101 15");
         sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
         settle(&mut sup, &t, 20, &mut fx);
-        assert_eq!(state(&sup, 0), State::Down);
+        assert_eq!(state(&sup, 0), State::Stopped);
         assert!(
             !fx.calls.iter().any(|c| c.starts_with("crashed")),
             "a requested stop is no crash"
         );
         settle(&mut sup, &t, 99_999, &mut fx);
-        assert_eq!(state(&sup, 0), State::Down);
+        assert_eq!(state(&sup, 0), State::Stopped);
         sup.start(&t, SvcId(0), 100_000, &mut fx);
         settle(&mut sup, &t, 100_000, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
@@ -461,11 +453,79 @@ mod tests {
         let mut fx = Record::default();
         settle(&mut sup, &t, 0, &mut fx);
         sup.restart(&t, SvcId(0), 10, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopping);
+        assert_eq!(state(&sup, 0), State::Restarting);
         sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
         settle(&mut sup, &t, 20, &mut fx);
         assert_eq!(state(&sup, 0), State::Up);
         assert_eq!(sup.get(SvcId(0)).unwrap().pid, 102);
+    }
+
+    #[test]
+    fn a_start_while_stopping_brings_it_back() {
+        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        settle(&mut sup, &t, 0, &mut fx);
+        sup.stop(&t, SvcId(0), 10, &mut fx);
+        sup.start(&t, SvcId(0), 11, &mut fx);
+        assert_eq!(state(&sup, 0), State::Restarting);
+        sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
+        settle(&mut sup, &t, 20, &mut fx);
+        assert_eq!(state(&sup, 0), State::Up);
+        assert_eq!(
+            fx.calls,
+            ["spawn 0", "signal 101 15", "signal 101 9 reaped", "spawn 0"]
+        );
+    }
+
+    #[test]
+    fn an_end_before_its_turn_in_shutdown_is_not_restarted() {
+        // 1 is after 0: 0 is stopped once 1 has ended.
+        let t = table(vec![
+            conf(Kind::Daemon, Restart::Always, false),
+            after(conf(Kind::Daemon, Restart::Always, false), &[0]),
+        ]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        settle(&mut sup, &t, 0, &mut fx);
+        fx.calls.clear();
+        sup.shutdown(&t, 2000, &mut fx);
+        assert_eq!(fx.calls, ["signal 102 15"]);
+        // 0 dies on its own, after a stable run: no restart.
+        sup.on_exit(&t, 101, Exit::Code(1), 2010, &mut fx);
+        settle(&mut sup, &t, 2010, &mut fx);
+        assert_eq!(state(&sup, 0), State::Stopped);
+        assert_eq!(sup.get(SvcId(0)).unwrap().restarts, 0);
+        assert_eq!(fx.calls, ["signal 102 15", "crashed 0 Code(1) 0"]);
+        sup.on_exit(&t, 102, Exit::Signal(15), 2020, &mut fx);
+        assert!(sup.finished());
+    }
+
+    #[test]
+    fn shutdown_stops_a_backoff_at_once() {
+        // 1 is after 0; 0 dies too soon and backs off while 1 runs.
+        let t = table(vec![
+            conf(Kind::Daemon, Restart::Always, false),
+            after(conf(Kind::Daemon, Restart::Always, false), &[0]),
+        ]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        settle(&mut sup, &t, 0, &mut fx);
+        sup.on_exit(&t, 101, Exit::Code(1), 10, &mut fx);
+        assert_eq!(state(&sup, 0), State::Backoff);
+        sup.shutdown(&t, 20, &mut fx);
+        assert_eq!(state(&sup, 0), State::Stopped);
+        assert_eq!(sup.next_deadline(), Some(20 + 5000), "1's kill only");
+        // Its retry time passes while 1 stops: nothing starts.
+        settle(&mut sup, &t, 1000, &mut fx);
+        assert!(
+            !fx.calls.iter().skip(3).any(|c| c.starts_with("spawn")),
+            "{:?}",
+            fx.calls
+        );
     }
 
     #[test]
@@ -598,7 +658,7 @@ mod tests {
             errno: 13,
         };
         sup.on_exec(&t, SvcId(0), Err(err), 2, &mut fx);
-        assert_eq!(state(&sup, 0), State::Down);
+        assert_eq!(state(&sup, 0), State::Stopped);
         assert!(sup.finished());
     }
 }
