@@ -241,7 +241,7 @@ impl Supervisor {
             return false;
         };
         match (dc.kind, dc.ready_fd.is_some()) {
-            (Kind::Oneshot, _) => ds.state == State::Done,
+            (Kind::Oneshot, _) => ds.state.shown() == State::Done,
             (Kind::Daemon, true) => ds.state == State::Ready,
             (Kind::Daemon, false) => matches!(ds.state, State::Up | State::Ready),
         }
@@ -373,6 +373,29 @@ mod tests {
         assert_eq!(fx.calls, ["spawn 0", "crashed 0 Code(3) 0"]);
         assert_eq!(state(&sup, 1), State::Down);
         assert!(!sup.after_met(&t, SvcId(1)));
+    }
+
+    #[test]
+    fn a_done_oneshot_stopped_is_still_done_for_its_dependents() {
+        let t = table(vec![
+            conf(Kind::Oneshot, Restart::Never, false),
+            after(conf(Kind::Daemon, Restart::Always, false), &[0]),
+        ]);
+        let mut sup = Supervisor::new();
+        sup.load(&t);
+        let mut fx = Record::default();
+        settle(&mut sup, &t, 0, &mut fx);
+        sup.on_exit(&t, 101, Exit::Code(0), 5, &mut fx);
+        settle(&mut sup, &t, 5, &mut fx);
+        assert_eq!(state(&sup, 1), State::Up);
+        sup.stop(&t, SvcId(0), 6, &mut fx);
+        assert_eq!(state(&sup, 0), State::DoneStopped);
+        sup.stop(&t, SvcId(1), 7, &mut fx);
+        sup.on_exit(&t, 102, Exit::Signal(15), 8, &mut fx);
+        sup.start(&t, SvcId(1), 9, &mut fx);
+        settle(&mut sup, &t, 9, &mut fx);
+        assert_eq!(state(&sup, 1), State::Up);
+        assert_eq!(fx.calls.last().unwrap(), "spawn 1");
     }
 
     #[test]
