@@ -10,9 +10,10 @@ use rustix::net::{self, RecvFlags, SendFlags};
 
 use crate::limits::*;
 use crate::proto;
-use crate::reply::{Intent, Records, Reply};
+use crate::reply::{Intent, Reply};
 use crate::report::{self, EXIT_FAILED, EXIT_USAGE};
 use crate::say::Buf;
+use crate::status::View;
 use crate::sys::{self, Fd};
 
 pub struct Client {
@@ -199,7 +200,7 @@ pub fn expire(clients: &mut [Client; MAX_CLIENTS], now: u64) {
 /// once the request is whole, begin its reply. What the client asks tend
 /// to do, if anything, for the loop to carry out. `pid1`: tend is PID 1.
 #[inline(never)]
-pub fn on_readable(c: &mut Client, recs: &Records<'_>, pid1: bool) -> Option<Intent> {
+pub fn on_readable(c: &mut Client, view: &View<'_, Fd>, pid1: bool) -> Option<Intent> {
     let fd = c.fd.as_ref()?;
     let mut buf = [0u8; 512];
     match net::recv(fd, &mut buf, RecvFlags::DONTWAIT) {
@@ -224,7 +225,7 @@ pub fn on_readable(c: &mut Client, recs: &Records<'_>, pid1: bool) -> Option<Int
     let request = match proto::frame(c.input.as_bytes()) {
         Ok(None) => return None,
         Ok(Some(len)) => {
-            c.deadline_ms = recs.view.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
+            c.deadline_ms = view.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
             proto::decode(c.input.as_bytes().get(..len).unwrap_or(&[]))
         }
         Err(e) => Err(e),
@@ -238,7 +239,7 @@ pub fn on_readable(c: &mut Client, recs: &Records<'_>, pid1: bool) -> Option<Int
         }
     };
     let wall_ms = if req.utc { sys::wall_ms() } else { 0 };
-    c.reply.begin(&req, recs, pid1, wall_ms)
+    c.reply.begin(&req, view, pid1, wall_ms)
 }
 
 /// What the client asked for failed when the loop carried it out: the
@@ -248,12 +249,12 @@ pub fn failed(c: &mut Client, what: &[u8], e: Errno) {
 }
 
 /// Produces as much of the reply as fits and sends what the socket takes.
-pub fn pump(c: &mut Client, recs: &Records<'_>) {
+pub fn pump(c: &mut Client, view: &View<'_, Fd>) {
     if c.fd.is_none() {
         return;
     }
     loop {
-        c.reply.produce(recs);
+        c.reply.produce(view);
         let Some(fd) = c.fd.as_ref() else { return };
         if c.reply.queued().is_empty() {
             break;
@@ -266,7 +267,7 @@ pub fn pump(c: &mut Client, recs: &Records<'_>) {
             Ok(n) => {
                 c.reply.sent(n);
                 // Progress: a slow reader is not a stuck one.
-                c.deadline_ms = recs.view.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
+                c.deadline_ms = view.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
             }
             Err(Errno::AGAIN) => return,
             Err(Errno::INTR) => {}

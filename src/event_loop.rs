@@ -40,24 +40,25 @@ use rustix::process::{WaitOptions, WaitStatus};
 
 use linux_raw_sys::general as sig;
 
+use crate::conf::SvcId;
 use crate::ctl::{self, Client, Door};
 use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
 use crate::load::c_path;
 use crate::pid1;
-use crate::reply::{self, Records};
+use crate::reply;
 use crate::report;
 use crate::say::Buf;
-use crate::service::{Exit, State};
+use crate::service::{Event, Exit, State};
 use crate::setup;
 use crate::shell::{self, drain, Shell};
+use crate::slot::LogPipe;
 use crate::spawn::{self, Report};
 use crate::status::View;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{self, Supervisor};
 use crate::sys::{self, Fd};
-use crate::table::SvcId;
 use crate::table::Table;
-use crate::world::{LogPipe, World};
+use crate::world::{Slot, World};
 
 pub use crate::setup::Options;
 
@@ -142,7 +143,7 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         door.restock(&lp.null);
     }
     settle(world, &lp.null, now);
-    if world.sup.finished() {
+    if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
     }
     if lp.ending.poll_at().is_some_and(|at| at <= now) {
@@ -169,12 +170,12 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
             (a, b) => a.or(b),
         }
     };
-    due(world.sup.next_deadline());
+    due(supervisor::next_deadline(&world.table.slots));
     for c in &world.clients {
         due(c.deadline());
     }
-    for p in &world.paces {
-        due(p.resting(now));
+    for slot in &world.table.slots {
+        due(slot.pace.resting(now));
     }
     due(lp.door.as_ref().and_then(|d| d.resting(now)));
     due(lp.signals.is_none().then(|| now.saturating_add(1000)));
@@ -229,15 +230,17 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
     match asked {
         Asked::Power(power) => end(world, lp, ending::Event::Asked(How::System(power)), now),
         Asked::Start(set) | Asked::Stop(set) | Asked::Restart(set) => {
-            run_shell(world, &lp.null, |sup, table, sh| {
-                for id in set.ids(table) {
-                    match asked {
-                        Asked::Start(_) => sup.start(table, id, now, sh),
-                        Asked::Stop(_) => sup.stop(table, id, now, sh),
-                        _ => sup.restart(table, id, now, sh),
-                    }
+            let event = match asked {
+                Asked::Start(_) => Event::Start,
+                Asked::Stop(_) => Event::Stop,
+                _ => Event::Restart,
+            };
+            let (sup, slots, mut sh) = parts(world, &lp.null);
+            for id in (0..slots.len()).map(|i| SvcId(i as u8)) {
+                if set.has(id) {
+                    sup.command(slots, id, event, now, &mut sh);
                 }
-            })
+            }
         }
         Asked::Signal { pid, sig } => {
             // The reply checked that the service runs: its child is not
@@ -285,9 +288,10 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
     }
     match act {
-        Act::StopServices(_) => run_shell(world, &lp.null, |sup, table, sh| {
-            sup.shutdown(table, now, sh)
-        }),
+        Act::StopServices(_) => {
+            let (sup, slots, mut sh) = parts(world, &lp.null);
+            sup.shutdown(slots, now, &mut sh);
+        }
         Act::TermEveryone => {
             pid1::signal_everyone(sig::SIGTERM);
             // With nothing left to end, no SIGCHLD will come to end the
@@ -322,88 +326,58 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
 /// read up to its size per round: the writer runs at its own speed while
 /// tend still reads in batches. Left as it is when the kernel refuses (an
 /// unprivileged tend past `/proc/sys/fs/pipe-user-pages-soft`).
-fn grow_for_flood(pipe: &mut LogPipe) {
+fn grow_for_flood(pipe: &mut LogPipe<Fd>) {
     let size = rustix::pipe::fcntl_setpipe_size(&pipe.read, LOG_FLOOD_PIPE_BYTES).unwrap_or(0);
     pipe.flood_budget = size.max(PIPE_READ_BUDGET_BYTES);
 }
 
-/// The world's parts as the supervisor and the clients need them: the
-/// supervisor, a [`Shell`] over the rest, and the clients.
-fn split<'w>(
+/// The supervisor, the services' slots, and a [`Shell`] over what they
+/// share, for the supervisor to route an event.
+fn parts<'w>(
     world: &'w mut World,
     null: &'w Fd,
-) -> (&'w mut Supervisor, Shell<'w>, &'w mut [Client; MAX_CLIENTS]) {
+) -> (&'w mut Supervisor, &'w mut [Slot], Shell<'w>) {
     let World {
-        table,
-        sup,
-        rings,
-        crashes,
-        own,
-        pipes,
-        ready,
-        execs,
-        clients,
-        ..
+        table, sup, own, ..
     } = world;
-    (
-        sup,
-        Shell {
-            table,
-            rings,
-            crashes,
-            own,
-            pipes,
-            ready,
-            execs,
-            null: null.as_fd(),
-        },
-        clients,
-    )
-}
-
-/// Runs `f` with the supervisor and a [`Shell`] over the world's parts.
-fn run_shell<R>(
-    world: &mut World,
-    null: &Fd,
-    f: impl FnOnce(&mut Supervisor, &Table, &mut Shell<'_>) -> R,
-) -> R {
-    let (sup, mut sh, _) = split(world, null);
-    let table = sh.table;
-    f(sup, table, &mut sh)
+    let Table { slots, pool } = table;
+    let sh = Shell {
+        pool,
+        own,
+        null: null.as_fd(),
+    };
+    (sup, slots, sh)
 }
 
 fn settle(world: &mut World, null: &Fd, now: u64) {
-    run_shell(world, null, |sup, table, sh| sup.settle(table, now, sh));
+    let (sup, slots, mut sh) = parts(world, null);
+    sup.settle(slots, now, &mut sh);
     // A readiness pipe is only of use while its service starts, a report
     // pipe while its child lives (it is closed once read, in any case).
-    for id in world.table.ids() {
-        let state = world.sup.get(id).map(|s| s.state);
-        let starting = matches!(state, Some(State::Forked | State::Starting));
-        if let (false, Some(slot)) = (starting, world.ready.get_mut(id.index())) {
-            *slot = None;
+    for slot in slots.iter_mut() {
+        let state = slot.svc.state;
+        if !matches!(state, State::Forked | State::Starting) {
+            slot.ready = None;
         }
-        let running = state.is_some_and(State::running);
-        if let (false, Some(slot)) = (running, world.execs.get_mut(id.index())) {
-            *slot = None;
+        if !state.running() {
+            slot.exec = None;
         }
     }
 }
 
 /// Sends each client as much of its reply as it takes.
 fn serve_clients(world: &mut World, now: u64) {
-    let (recs, clients) = records(world, now);
+    let (view, clients) = view(world, now);
     for c in clients.iter_mut() {
-        ctl::pump(c, &recs);
+        ctl::pump(c, &view);
     }
 }
 
 /// What the clients' replies read, and the clients.
-fn records(world: &mut World, now: u64) -> (Records<'_>, &mut [Client; MAX_CLIENTS]) {
+fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS]) {
     let World {
         table,
         sup,
-        rings,
-        crashes,
         own,
         clients,
         ..
@@ -411,11 +385,10 @@ fn records(world: &mut World, now: u64) -> (Records<'_>, &mut [Client; MAX_CLIEN
     let view = View {
         table,
         sup,
-        rings: rings.as_slice(),
-        crashes: crashes.as_slice(),
+        own,
         now,
     };
-    (Records { view, own }, clients)
+    (view, clients)
 }
 
 /// Polls every descriptor tend watches; fills `events` with what is ready.
@@ -445,21 +418,22 @@ fn wait(
     if let Some(door) = lp.door.as_ref().filter(|d| d.resting(now).is_none()) {
         add(PollFd::new(&door.listener, PollFlags::IN), Src::Listener);
     }
-    for (i, (pipe, pace)) in world.pipes.iter().zip(&world.paces).enumerate() {
-        if let (Some(p), None) = (pipe, pace.resting(now)) {
-            add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i as u8));
+    let slots = world.table.slots.iter().zip(0u8..);
+    for (slot, i) in slots.clone() {
+        if let (Some(p), None) = (&slot.log, slot.pace.resting(now)) {
+            add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i));
         }
     }
     // Report pipes before readiness pipes: an exec is confirmed before the
     // newline that follows it, when both arrive in one round.
-    for (i, r) in world.execs.iter().enumerate() {
-        if let Some(fd) = r {
-            add(PollFd::new(fd, PollFlags::IN), Src::Exec(i as u8));
+    for (slot, i) in slots.clone() {
+        if let Some(fd) = &slot.exec {
+            add(PollFd::new(fd, PollFlags::IN), Src::Exec(i));
         }
     }
-    for (i, r) in world.ready.iter().enumerate() {
-        if let Some(fd) = r {
-            add(PollFd::new(fd, PollFlags::IN), Src::Ready(i as u8));
+    for (slot, i) in slots {
+        if let Some(fd) = &slot.ready {
+            add(PollFd::new(fd, PollFlags::IN), Src::Ready(i));
         }
     }
     for (i, c) in world.clients.iter().enumerate() {
@@ -511,13 +485,12 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
         let pid = pid.as_raw_nonzero().get();
         // A child that ended before its report was read: the report says
         // whether this is an exec failure (exit 127) or a run that ended.
-        if let Some(id) = world.sup.service_of(pid) {
+        if let Some(id) = supervisor::service_of(&world.table.slots, pid) {
             on_exec_pipe(world, null, id, now, true);
         }
         let exit = exit_of(status);
-        run_shell(world, null, |sup, table, sh| {
-            sup.on_exit(table, pid, exit, now, sh)
-        });
+        let (sup, slots, mut sh) = parts(world, null);
+        sup.on_exit(slots, pid, exit, now, &mut sh);
     }
 }
 
@@ -536,11 +509,13 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// Reads service `i`'s log pipe into its ring, unless it rests. True when
 /// the pipe had more than a round's budget.
 fn drain_log(world: &mut World, i: usize, now: u64) -> bool {
-    let (Some(Some(pipe)), Some(ring), Some(pace)) = (
-        world.pipes.get_mut(i),
-        world.rings.get_mut(i),
-        world.paces.get_mut(i),
-    ) else {
+    let Some(Slot {
+        log: Some(pipe),
+        ring,
+        pace,
+        ..
+    }) = world.table.slots.get_mut(i)
+    else {
         return false;
     };
     if pace.read_now(now) {
@@ -556,19 +531,18 @@ fn drain_log(world: &mut World, i: usize, now: u64) -> bool {
 /// tells the supervisor once it has told. `ended`: the child is reaped, so
 /// what the pipe holds is all it will ever hold.
 fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
-    let Some(slot) = world.execs.get_mut(id.index()) else {
+    let Some(exec) = world.table.slots.get_mut(id.index()).map(|s| &mut s.exec) else {
         return;
     };
-    let Some(fd) = slot.as_ref() else { return };
+    let Some(fd) = exec.as_ref() else { return };
     let result = match spawn::read_report(fd) {
         Report::Pending if !ended => return,
         Report::Pending | Report::Execd => Ok(()),
         Report::Failed(err) => Err(err),
     };
-    *slot = None;
-    run_shell(world, null, |sup, table, sh| {
-        sup.on_exec(table, id, result, now, sh)
-    });
+    *exec = None;
+    let (sup, slots, mut sh) = parts(world, null);
+    sup.on_exec(slots, id, result, now, &mut sh);
 }
 
 fn exit_of(status: WaitStatus) -> Exit {
@@ -580,7 +554,7 @@ fn exit_of(status: WaitStatus) -> Exit {
 }
 
 fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
-    let Some(slot) = world.ready.get_mut(id.index()) else {
+    let Some(slot) = world.table.slots.get_mut(id.index()).map(|s| &mut s.ready) else {
         return;
     };
     let Some(fd) = slot.as_ref() else { return };
@@ -599,9 +573,8 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
     };
     if ready {
         *slot = None;
-        run_shell(world, null, |sup, table, sh| {
-            sup.on_ready(table, id, now, sh)
-        });
+        let (sup, slots, mut sh) = parts(world, null);
+        sup.on_ready(slots, id, now, &mut sh);
     }
 }
 
@@ -611,7 +584,7 @@ fn read_client(world: &mut World, i: u8, flags: PollFlags, now: u64, pid1: bool)
     if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
         return None; // only writable: serve_clients sends.
     }
-    let (recs, clients) = records(world, now);
-    let asked = ctl::on_readable(clients.get_mut(usize::from(i))?, &recs, pid1)?;
+    let (view, clients) = view(world, now);
+    let asked = ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)?;
     Some(Intent::Client(i, asked))
 }

@@ -1,12 +1,16 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
-//! `accounts`, `table`, `ring`, `service`, `supervisor`, `ending`, `proto`,
-//! `status`, `reply`, `crash`) is plain Rust with no system calls: time comes
-//! in as an argument and decisions come out as values. The shell around it
-//! (`event_loop`, `shell`, `spawn`, `ctl`, `client`, `load`, `report`, `cli`,
-//! `pid1`) carries them out, and `sys` holds the few raw system calls.
-//! tests/layout.rs keeps it so.
+//! `accounts`, `conf`, `table`, `ring`, `service`, `slot`, `supervisor`,
+//! `ending`, `proto`, `status`, `reply`, `crash`) is plain Rust with no
+//! system calls: time comes in as an argument and decisions come out as
+//! values. The shell around it (`event_loop`, `shell`, `spawn`, `ctl`,
+//! `client`, `load`, `report`, `cli`, `pid1`) carries them out, and `sys`
+//! holds the few raw system calls. tests/layout.rs keeps it so.
+//!
+//! Everything tend keeps about a service is in its slot (`slot`): its conf,
+//! its state, its ring, its crash record and its descriptors, one record
+//! per service in the table (`table`), as nitro keeps its service array.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -23,6 +27,7 @@ pub mod accounts;
 pub mod argv;
 pub mod cli;
 pub mod client;
+pub mod conf;
 pub mod crash;
 pub mod ctl;
 pub mod display;
@@ -42,6 +47,7 @@ pub mod service;
 pub mod setup;
 pub mod shell;
 pub mod signal;
+pub mod slot;
 pub mod spawn;
 pub mod status;
 pub mod supervisor;

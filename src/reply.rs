@@ -4,7 +4,7 @@
 //! a small fixed buffer.
 //!
 //! Pure: no system calls. A reply reads the service records at one instant
-//! ([`Records`]) and writes bytes; what a client asks tend to *do* (`start`,
+//! ([`View`]) and writes bytes; what a client asks tend to *do* (`start`,
 //! `stop`, `restart`, `signal`, `halt`, `poweroff`, `reboot`) comes back from
 //! [`Reply::begin`] as an [`Intent`], which the event loop carries out. The socket
 //! side (accepting, reading the request, sending, deadlines) is `ctl`.
@@ -19,6 +19,7 @@
 //!                  Close                             everything else
 //! ```
 
+use crate::conf::SvcId;
 use crate::ending::Power;
 use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
 use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES};
@@ -26,24 +27,16 @@ use crate::proto::{Request, Verb};
 use crate::ring::{Line, Ring};
 use crate::say::Buf;
 use crate::status::{self, View, Widths, JSON_SERVICE_MAX_BYTES, ROW_MAX_BYTES};
-use crate::table::{SvcId, Table};
+use crate::table::Table;
 
 /// A client's output buffer.
 pub type Out = Buf<CLIENT_OUT_BYTES>;
 
-/// Everything a reply reads, at one instant: what `tend status` shows and
-/// tend's own ring (`tend log tend`).
-pub struct Records<'a> {
-    pub view: View<'a>,
-    pub own: &'a Ring<'static>,
-}
-
-impl<'a> Records<'a> {
-    fn ring(&self, src: LogSrc) -> &'a Ring<'static> {
-        match src {
-            LogSrc::Own => self.own,
-            LogSrc::Service(id) => self.view.rings.get(id.index()).unwrap_or(self.own),
-        }
+/// The ring a `log` reply reads.
+fn ring<'a, F>(view: &View<'a, F>, src: LogSrc) -> &'a Ring<'static> {
+    match src {
+        LogSrc::Own => view.own,
+        LogSrc::Service(id) => view.table.get(id).map_or(view.own, |s| &s.ring),
     }
 }
 
@@ -74,11 +67,11 @@ impl Set {
     }
 
     /// The services of `table` in the set, in table order.
-    pub fn ids(self, table: &Table) -> impl Iterator<Item = SvcId> {
+    pub fn ids<F>(self, table: &Table<F>) -> impl Iterator<Item = SvcId> {
         table.ids().filter(move |&id| self.has(id))
     }
 
-    fn first(self, table: &Table) -> Option<SvcId> {
+    fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
         self.ids(table).next()
     }
 }
@@ -191,14 +184,14 @@ impl Reply {
     // Out of line, as `produce`: inlined into the loop they make the binary
     // bigger.
     #[inline(never)]
-    pub fn begin(
+    pub fn begin<F>(
         &mut self,
         req: &Request<'_>,
-        recs: &Records<'_>,
+        view: &View<'_, F>,
         pid1: bool,
         wall_ms: u64,
     ) -> Option<Intent> {
-        begin(self, req, recs, pid1, wall_ms)
+        begin(self, req, view, pid1, wall_ms)
     }
 
     /// Replaces whatever is queued by `tend: WHAT: WHY[DETAIL]` with exit
@@ -226,8 +219,8 @@ impl Reply {
     }
 
     /// Produces as much of the reply as fits.
-    pub fn produce(&mut self, recs: &Records<'_>) {
-        produce(&mut self.job, &mut self.out, recs);
+    pub fn produce<F>(&mut self, view: &View<'_, F>) {
+        produce(&mut self.job, &mut self.out, view);
     }
 }
 
@@ -280,30 +273,30 @@ const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES)
 /// Starts the reply to `req`: writes its exit byte (or the whole refusal)
 /// and sets the job that produces the rest; returns what the client asks
 /// tend to do.
-fn begin(
+fn begin<F>(
     r: &mut Reply,
     req: &Request<'_>,
-    recs: &Records<'_>,
+    view: &View<'_, F>,
     pid1: bool,
     wall_ms: u64,
 ) -> Option<Intent> {
     // Every name must be known before anything happens.
-    let set = match named(req, recs.view.table) {
+    let set = match named(req, view.table) {
         Ok(set) => set,
         Err(name) => return refuse_unknown(r, req.verb, name),
     };
     match req.verb {
-        Verb::Status => begin_status(r, req, set, &recs.view),
-        Verb::Log => begin_log(r, req, set, recs, wall_ms),
-        Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, &recs.view),
-        Verb::Signal => begin_signal(r, req, set, &recs.view),
+        Verb::Status => begin_status(r, req, set, view),
+        Verb::Log => begin_log(r, req, set, view, wall_ms),
+        Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
+        Verb::Signal => begin_signal(r, req, set, view),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
     }
 }
 
 /// The services `req` names (`log tend` names none), or the first name
 /// that is no service's.
-fn named<'r>(req: &Request<'r>, table: &Table) -> Result<Set, &'r [u8]> {
+fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
     let mut set = Set::default();
     for &name in &req.names {
         if req.verb == Verb::Log && name == b"tend" {
@@ -324,17 +317,21 @@ fn refuse_unknown(r: &mut Reply, verb: Verb, name: &[u8]) -> Option<Intent> {
 
 /// `status [NAME…]`: exit status 0 when every service shown is as it should
 /// be, else 3; then the rows.
-fn begin_status(r: &mut Reply, req: &Request<'_>, named: Set, view: &View<'_>) -> Option<Intent> {
+fn begin_status<F>(
+    r: &mut Reply,
+    req: &Request<'_>,
+    named: Set,
+    view: &View<'_, F>,
+) -> Option<Intent> {
     let set = match req.names.is_empty() {
         true => view.table.ids().fold(Set::default(), Set::with),
         false => named,
     };
-    let all_ok = set
-        .ids(view.table)
-        .all(|id| match (view.table.get(id), view.sup.get(id)) {
-            (Some(conf), Some(svc)) => svc.as_expected(conf),
-            _ => false,
-        });
+    let all_ok = set.ids(view.table).all(|id| {
+        view.table
+            .get(id)
+            .is_some_and(|s| s.svc.as_expected(&s.conf))
+    });
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
     r.job = Job::Rows(Rows {
@@ -348,14 +345,14 @@ fn begin_status(r: &mut Reply, req: &Request<'_>, named: Set, view: &View<'_>) -
 }
 
 /// `log NAME [-n N] [-f] [-t]`.
-fn begin_log(
+fn begin_log<F>(
     r: &mut Reply,
     req: &Request<'_>,
     set: Set,
-    recs: &Records<'_>,
+    view: &View<'_, F>,
     wall_ms: u64,
 ) -> Option<Intent> {
-    let src = match set.first(recs.view.table) {
+    let src = match set.first(view.table) {
         Some(id) => LogSrc::Service(id),
         None => LogSrc::Own,
     };
@@ -366,13 +363,13 @@ fn begin_log(
         follow: req.follow,
         // The real-time clock's distance from boot time now, which turns
         // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
-        utc: req.utc.then(|| wall_ms.saturating_sub(recs.view.now)),
+        utc: req.utc.then(|| wall_ms.saturating_sub(view.now)),
     });
     None
 }
 
 /// `start|stop|restart NAME…`; while tend shuts down, only `stop`.
-fn begin_change(r: &mut Reply, verb: Verb, set: Set, view: &View<'_>) -> Option<Intent> {
+fn begin_change<F>(r: &mut Reply, verb: Verb, set: Set, view: &View<'_, F>) -> Option<Intent> {
     let intent = match verb {
         Verb::Stop => Intent::Stop(set),
         _ if view.sup.shutting_down() => {
@@ -385,17 +382,22 @@ fn begin_change(r: &mut Reply, verb: Verb, set: Set, view: &View<'_>) -> Option<
 }
 
 /// `signal NAME SIG`: exit status 3 when the service is not running.
-fn begin_signal(r: &mut Reply, req: &Request<'_>, set: Set, view: &View<'_>) -> Option<Intent> {
+fn begin_signal<F>(
+    r: &mut Reply,
+    req: &Request<'_>,
+    set: Set,
+    view: &View<'_, F>,
+) -> Option<Intent> {
     let what = req.verb.word();
     let Some(id) = set.first(view.table) else {
         return r.refuse(EXIT_USAGE, what, b"no service", b"");
     };
     let (pid, running) = view
-        .sup
+        .table
         .get(id)
-        .map_or((0, false), |s| (s.pid, s.state.running()));
+        .map_or((0, false), |s| (s.svc.pid, s.svc.state.running()));
     if !running {
-        let name = view.table.get(id).map_or(&[][..], |s| s.name.as_slice());
+        let name = view.table.conf(id).map_or(&[][..], |c| c.name.as_slice());
         return r.refuse(EXIT_NOT_AS_WANTED, what, b"not running: ", name);
     }
     let sig = req.signal.unwrap_or(15);
@@ -423,14 +425,14 @@ enum Step {
 
 /// Produces as much of the reply as fits in `out`.
 #[inline(never)]
-fn produce(job: &mut Job, out: &mut Out, recs: &Records<'_>) {
+fn produce<F>(job: &mut Job, out: &mut Out, view: &View<'_, F>) {
     loop {
         let step = match *job {
             Job::Request | Job::Close => return,
-            Job::Rows(rows) => put_row(rows, out, &recs.view),
-            Job::LogStart(start) => Step::Go(seek_log(start, recs)),
-            Job::Lines(lines) => put_line(lines, out, recs),
-            Job::Crash { id, off } => put_crash_text(id, off, out, &recs.view),
+            Job::Rows(rows) => put_row(rows, out, view),
+            Job::LogStart(start) => Step::Go(seek_log(start, view)),
+            Job::Lines(lines) => put_line(lines, out, view),
+            Job::Crash { id, off } => put_crash_text(id, off, out, view),
         };
         match step {
             Step::Go(next) => *job = next,
@@ -443,7 +445,7 @@ fn produce(job: &mut Job, out: &mut Out, recs: &Records<'_>) {
 }
 
 /// The header first, then one status row or JSON object, whole.
-fn put_row(rows: Rows, out: &mut Out, view: &View<'_>) -> Step {
+fn put_row<F>(rows: Rows, out: &mut Out, view: &View<'_, F>) -> Step {
     // Without the json feature its code goes: the flag is false whatever
     // the job holds.
     let json = rows.json && cfg!(feature = "json");
@@ -485,7 +487,7 @@ fn put_row(rows: Rows, out: &mut Out, view: &View<'_>) -> Step {
 
 /// After the last row: the end of the JSON document, or for `status NAME`
 /// the service's last ten lines.
-fn end_rows(rows: Rows, json: bool, out: &mut Out, view: &View<'_>) -> Job {
+fn end_rows<F>(rows: Rows, json: bool, out: &mut Out, view: &View<'_, F>) -> Job {
     if json {
         out.s(b"]}\n");
         return Job::Close;
@@ -496,7 +498,7 @@ fn end_rows(rows: Rows, json: bool, out: &mut Out, view: &View<'_>) -> Job {
     out.s(b"\nlast lines:\n");
     Job::Lines(Lines {
         src: LogSrc::Service(id),
-        pos: view.rings.get(id.index()).map_or(0, |r| r.last_lines(10)),
+        pos: view.table.get(id).map_or(0, |s| s.ring.last_lines(10)),
         follow: false,
         then_crash: Some(id),
         utc: None,
@@ -505,8 +507,8 @@ fn end_rows(rows: Rows, json: bool, out: &mut Out, view: &View<'_>) -> Job {
 }
 
 /// Where a `log` reply starts in its ring.
-fn seek_log(start: LogStart, recs: &Records<'_>) -> Job {
-    let ring = recs.ring(start.src);
+fn seek_log<F>(start: LogStart, view: &View<'_, F>) -> Job {
+    let ring = ring(view, start.src);
     Job::Lines(Lines {
         src: start.src,
         pos: match start.lines {
@@ -522,11 +524,11 @@ fn seek_log(start: LogStart, recs: &Records<'_>) -> Job {
 
 /// One log line; at the end, the line still being written, then (for
 /// `status NAME`) the crash record.
-fn put_line(mut lines: Lines, out: &mut Out, recs: &Records<'_>) -> Step {
+fn put_line<F>(mut lines: Lines, out: &mut Out, view: &View<'_, F>) -> Step {
     if out.room() < LINE_SHOWN_MAX_BYTES || out.len() >= OUT_SOFT_BYTES {
         return Step::Wait(Job::Lines(lines));
     }
-    let ring = recs.ring(lines.src);
+    let ring = ring(view, lines.src);
     if let Some(line) = ring.read(&mut lines.pos) {
         // A line partly shown while pending goes on where it stopped,
         // unstamped.
@@ -550,7 +552,7 @@ fn put_line(mut lines: Lines, out: &mut Out, recs: &Records<'_>) -> Step {
         return Step::Wait(Job::Lines(lines));
     }
     match lines.then_crash {
-        Some(id) => Step::Go(put_crash_head(id, out, &recs.view)),
+        Some(id) => Step::Go(put_crash_head(id, out, view)),
         None => Step::Go(Job::Close),
     }
 }
@@ -579,8 +581,9 @@ fn put_stamp(out: &mut Out, utc: Option<u64>, ms: u64) {
 }
 
 /// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
-fn put_crash_head(id: SvcId, out: &mut Out, view: &View<'_>) -> Job {
-    let Some(crash) = view.crashes.get(id.index()).filter(|c| c.recorded) else {
+fn put_crash_head<F>(id: SvcId, out: &mut Out, view: &View<'_, F>) -> Job {
+    let crash = view.table.get(id).map(|s| &s.crash);
+    let Some(crash) = crash.filter(|c| c.recorded) else {
         out.s(b"\nlast crash: none\n");
         return Job::Close;
     };
@@ -594,11 +597,11 @@ fn put_crash_head(id: SvcId, out: &mut Out, view: &View<'_>) -> Job {
 /// As much of the crash record's text as fits, shown escaped (tend(8),
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
 /// end waits.
-fn put_crash_text(id: SvcId, off: usize, out: &mut Out, view: &View<'_>) -> Step {
+fn put_crash_text<F>(id: SvcId, off: usize, out: &mut Out, view: &View<'_, F>) -> Step {
     let text = view
-        .crashes
-        .get(id.index())
-        .map_or(&[][..], |c| c.text.as_bytes());
+        .table
+        .get(id)
+        .map_or(&[][..], |s| s.crash.text.as_bytes());
     let rest = text.get(off..).unwrap_or(&[]);
     let took = out.shown_prefix(rest, out.room() / 4);
     if took == rest.len() {
@@ -614,22 +617,24 @@ fn put_crash_text(id: SvcId, off: usize, out: &mut Out, view: &View<'_>) -> Step
 mod tests {
     use super::*;
     use crate::accounts::EtcAccounts;
-    use crate::crash::Crash;
     use crate::proto;
-    use crate::service::{Exit, Service, StartError};
+    use crate::service::{Event, Exit, StartError};
+    use crate::slot::Slot;
     use crate::supervisor::{Effects, Supervisor};
     use serde_json::Value;
 
-    /// Forks nothing: service `i`'s child is pid 100 + i.
-    struct NoFork;
+    /// Forks nothing: the children are pids 100, 101… in the order they
+    /// are started.
+    struct NoFork(i32);
 
-    impl Effects for NoFork {
-        fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
-            Ok(100 + i32::from(id.0))
+    impl Effects<()> for NoFork {
+        fn spawn(&mut self, _slot: &mut Slot<()>, _now: u64) -> Result<i32, StartError> {
+            self.0 += 1;
+            Ok(99 + self.0)
         }
         fn signal_group(&mut self, _pid: i32, _sig: u8, _reaped: bool) {}
-        fn crashed(&mut self, _id: SvcId, _exit: Exit, _started_ms: u64, _now: u64) {}
-        fn changed(&mut self, _id: SvcId, _svc: &Service, _now: u64) {}
+        fn crashed(&mut self, _slot: &mut Slot<()>, _exit: Exit, _now: u64) {}
+        fn changed(&mut self, _slot: &Slot<()>, _now: u64) {}
     }
 
     fn ring(bytes: usize) -> Ring<'static> {
@@ -639,10 +644,8 @@ mod tests {
 
     /// The service records a reply reads, without the rest of tend.
     struct Fixture {
-        table: Box<Table>,
-        sup: Box<Supervisor>,
-        rings: Vec<Ring<'static>>,
-        crashes: Vec<Crash>,
+        table: Box<Table<()>>,
+        sup: Supervisor,
         own: Ring<'static>,
     }
 
@@ -654,7 +657,8 @@ mod tests {
     }
 
     impl Fixture {
-        /// The services of table `conf`, each forked at 0 and up at 10.
+        /// The services of table `conf`, each forked at 0 (service `i` as
+        /// pid 100 + i) and up at 10.
         fn new(conf: &str) -> Fixture {
             let mut table = Box::new(Table::new());
             let none = EtcAccounts {
@@ -665,15 +669,16 @@ mod tests {
                 panic!("line {n}: {:?}", m.concat())
             });
             assert_eq!(errors, 0);
-            let mut sup = Box::new(Supervisor::new());
-            sup.load(&table);
-            sup.settle(&table, 0, &mut NoFork);
-            for id in table.ids() {
-                sup.on_exec(&table, id, Ok(()), 10, &mut NoFork);
+            for slot in table.slots.iter_mut() {
+                slot.ring = ring(8192);
+            }
+            let mut sup = Supervisor::new();
+            sup.settle(&mut table.slots, 0, &mut NoFork(0));
+            for i in 0..table.len() {
+                let id = SvcId(i as u8);
+                sup.on_exec(&mut table.slots, id, Ok(()), 10, &mut NoFork(0));
             }
             Fixture {
-                rings: table.ids().map(|_| ring(8192)).collect(),
-                crashes: table.ids().map(|_| Crash::new()).collect(),
                 own: ring(4096),
                 table,
                 sup,
@@ -687,33 +692,37 @@ mod tests {
         /// `name` writes `bytes` at `now`.
         fn log(&mut self, name: &str, now: u64, bytes: &[u8]) {
             let i = self.id(name).index();
-            self.rings[i].push(now, bytes);
+            self.table.slots[i].ring.push(now, bytes);
         }
 
         /// `name`'s child ends with `exit` at `now`; a crash is recorded as
         /// the shell records it.
         fn exit(&mut self, name: &str, exit: Exit, now: u64) {
-            let id = self.id(name);
-            let svc = self.sup.get(id).unwrap();
-            let (pid, started) = (svc.pid, svc.started_ms);
+            let i = self.id(name).index();
+            let slot = &mut self.table.slots[i];
+            let (pid, started) = (slot.svc.pid, slot.svc.started_ms);
             if exit.failed() {
-                let ring = &mut self.rings[id.index()];
-                ring.end_line();
-                self.crashes[id.index()].record(exit, now, started, ring);
+                slot.ring.end_line();
+                slot.crash.record(exit, now, started, &slot.ring);
             }
-            assert!(self.sup.on_exit(&self.table, pid, exit, now, &mut NoFork));
+            let slots = &mut self.table.slots;
+            assert!(self.sup.on_exit(slots, pid, exit, now, &mut NoFork(0)));
         }
 
-        fn records(&self, now: u64) -> Records<'_> {
-            Records {
-                view: View {
-                    table: &self.table,
-                    sup: &self.sup,
-                    rings: &self.rings,
-                    crashes: &self.crashes,
-                    now,
-                },
+        /// `name` is stopped by hand at `now`.
+        fn stop(&mut self, name: &str, now: u64) {
+            let id = self.id(name);
+            let slots = &mut self.table.slots;
+            self.sup
+                .command(slots, id, Event::Stop, now, &mut NoFork(0));
+        }
+
+        fn view(&self, now: u64) -> View<'_, ()> {
+            View {
+                table: &self.table,
+                sup: &self.sup,
                 own: &self.own,
+                now,
             }
         }
 
@@ -722,7 +731,7 @@ mod tests {
         fn begin(&self, line: &str, now: u64, wall_ms: u64, pid1: bool) -> (Reply, Option<Intent>) {
             let req = proto::decode(line.as_bytes()).unwrap();
             let mut r = Reply::new();
-            let intent = r.begin(&req, &self.records(now), pid1, wall_ms);
+            let intent = r.begin(&req, &self.view(now), pid1, wall_ms);
             (r, intent)
         }
 
@@ -743,10 +752,10 @@ mod tests {
         /// What the client reads until the reply waits or ends, `chunk`
         /// bytes at a time (a slow reader leaves bytes queued).
         fn drain(&self, r: &mut Reply, now: u64, chunk: usize) -> Vec<u8> {
-            let recs = self.records(now);
+            let view = self.view(now);
             let mut got = Vec::new();
             loop {
-                r.produce(&recs);
+                r.produce(&view);
                 assert!(!r.out.overflowed(), "a piece was cut");
                 let n = r.queued().len().min(chunk);
                 if n == 0 {
@@ -981,7 +990,7 @@ mod tests {
             assert_eq!(got.intent, Some(want), "{line}");
         }
         // Not running: no signal.
-        f.sup.stop(&f.table, SvcId(1), 20, &mut NoFork);
+        f.stop("b", 20);
         f.exit("b", Exit::Signal(15), 30);
         let got = f.ask("signal -s10 b", 40);
         assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
@@ -999,7 +1008,7 @@ mod tests {
         assert_eq!(intent, Some(Intent::Power(Power::Poweroff)));
         assert_eq!(f.drain(&mut r, 40, usize::MAX), b"\0");
         // Shutting down: only `stop` is taken.
-        f.sup.shutdown(&f.table, 50, &mut NoFork);
+        f.sup.shutdown(&mut f.table.slots, 50, &mut NoFork(0));
         let got = f.ask("start a", 60);
         assert_eq!(got.code, EXIT_FAILED as u8);
         assert_eq!(got.text, "tend: start: shutting down\n");

@@ -4,8 +4,8 @@
 //! no wildcard arm, so every pair is decided here and nowhere else. It does
 //! no I/O; the [`Action`] it returns is carried out by the supervisor.
 
+use crate::conf::{Kind, Restart, ServiceConf};
 use crate::limits::{RESTART_MAX_DELAY_MS, RESTART_MIN_DELAY_MS, STABLE_RUN_MS};
-use crate::table::{Kind, Restart, ServiceConf};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -585,7 +585,7 @@ impl Default for Service {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::table::{Identity, Span};
+    use crate::conf::{Identity, Span};
 
     pub(crate) fn conf(kind: Kind, restart: Restart, ready: bool) -> ServiceConf {
         ServiceConf {

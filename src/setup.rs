@@ -16,9 +16,10 @@ use crate::pid1;
 use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
 use crate::ring::Ring;
 use crate::say::Buf;
+use crate::slot::LogPipe;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::{self, EtcAccounts};
-use crate::world::{LogPipe, World};
+use crate::world::World;
 
 /// How this supervisor was started.
 pub struct Options<'a> {
@@ -139,7 +140,6 @@ pub fn start(
         }
     };
     let now = sys::now_ms();
-    world.sup.load(&world.table);
     let mut msg = Buf::<320>::new();
     let n = world.table.len();
     msg.s(b"supervising ")
@@ -175,24 +175,18 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         *rest = others;
         mine
     };
-    for id in world.table.ids() {
-        let Some(conf) = world.table.get(id) else {
-            continue;
-        };
-        let i = id.index();
-        if conf.console {
+    for slot in world.table.slots.iter_mut() {
+        if slot.conf.console {
             continue;
         }
         // `log = 0` still gets a pipe, into an empty ring that counts what
         // it drops.
-        if let (Some(r), true) = (world.rings.get_mut(i), conf.log_bytes > 0) {
-            *r = Ring::new(take(&mut rest, conf.log_bytes as usize));
+        if slot.conf.log_bytes > 0 {
+            slot.ring = Ring::new(take(&mut rest, slot.conf.log_bytes as usize));
         }
         let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
         rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
-        if let Some(p) = world.pipes.get_mut(i) {
-            *p = Some(LogPipe::new(read, write));
-        }
+        slot.log = Some(LogPipe::new(read, write));
     }
     Ok(())
 }

@@ -1,32 +1,30 @@
 //! The supervisor's [`Effects`], carried out for real: spawning with the
 //! service's pipes, signalling process groups, freezing crash records and
-//! saying what happened on stderr and in tend's own ring.
+//! saying what happened on stderr and in tend's own ring. What each needs
+//! of one service is in the slot the supervisor hands it; the [`Shell`]
+//! holds only what every service shares.
 
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::{self, Errno};
 
-use crate::crash::Crash;
+use crate::conf::Pool;
 use crate::errno;
-use crate::limits::MAX_SERVICES;
 use crate::report::{self, write_all};
 use crate::ring::Ring;
 use crate::say::Buf;
-use crate::service::{Exit, Outcome, Service, StartError, State, Step};
+use crate::service::{Exit, Outcome, StartError, State, Step};
+use crate::slot::LogPipe;
 use crate::spawn::{self, Stdio};
 use crate::status;
 use crate::supervisor::Effects;
 use crate::sys::{self, Fd};
-use crate::table::{SvcId, Table};
-use crate::world::LogPipe;
+use crate::world::Slot;
 
+/// What every service shares, for the supervisor's effects: the strings
+/// of their argv, env and chdir, tend's own ring and /dev/null.
 pub struct Shell<'w> {
-    pub table: &'w Table,
-    pub rings: &'w mut [Ring<'static>; MAX_SERVICES],
-    pub crashes: &'w mut [Crash; MAX_SERVICES],
+    pub pool: &'w Pool,
     pub own: &'w mut Ring<'static>,
-    pub pipes: &'w [Option<LogPipe>; MAX_SERVICES],
-    pub ready: &'w mut [Option<Fd>; MAX_SERVICES],
-    pub execs: &'w mut [Option<Fd>; MAX_SERVICES],
     pub null: BorrowedFd<'w>,
 }
 
@@ -58,7 +56,7 @@ pub fn signal_child(pid: i32, sig: u32, reaped: bool) -> Result<(), Errno> {
 
 /// Reads what the service's pipe holds into its ring, up to its per-round
 /// budget. Returns true when the budget ran out with data left.
-pub fn drain(pipe: &LogPipe, ring: &mut Ring<'static>, now: u64) -> bool {
+pub fn drain(pipe: &LogPipe<Fd>, ring: &mut Ring<'static>, now: u64) -> bool {
     let mut buf = [0u8; 4096];
     let mut total = 0;
     let budget = pipe.budget();
@@ -76,24 +74,10 @@ pub fn drain(pipe: &LogPipe, ring: &mut Ring<'static>, now: u64) -> bool {
     true
 }
 
-impl Shell<'_> {
-    fn name(&self, id: SvcId) -> &[u8] {
-        self.table.get(id).map_or(b"?", |c| c.name.as_slice())
-    }
-}
-
-impl Effects for Shell<'_> {
-    fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
-        let conf = self.table.get(id).ok_or(StartError {
-            step: Step::Setup,
-            errno: linux_raw_sys::errno::EINVAL as u16,
-        })?;
-        let slot = self.ready.get_mut(id.index()).ok_or(StartError {
-            step: Step::Setup,
-            errno: linux_raw_sys::errno::EINVAL as u16,
-        })?;
-        *slot = None;
-        let ready = match conf.ready_fd {
+impl Effects<Fd> for Shell<'_> {
+    fn spawn(&mut self, slot: &mut Slot, _now: u64) -> Result<i32, StartError> {
+        slot.ready = None;
+        let ready = match slot.conf.ready_fd {
             Some(_) => {
                 Some(
                     sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError {
@@ -104,26 +88,19 @@ impl Effects for Shell<'_> {
             }
             None => None,
         };
-        let log = self
-            .pipes
-            .get(id.index())
-            .and_then(|p| p.as_ref())
-            .map(|p| p.write.as_fd());
         let stdio = Stdio {
             null: self.null,
-            log,
+            log: slot.log.as_ref().map(|p| p.write.as_fd()),
             ready: ready.as_ref().map(|(_, w)| w.as_fd()),
         };
-        let child = spawn::spawn(self.table, conf, &stdio)?;
+        let child = spawn::spawn(self.pool, &slot.conf, &stdio)?;
         // Read by the loop: end-of-file once the exec happened, or the step
         // that failed.
-        if let Some(exec) = self.execs.get_mut(id.index()) {
-            *exec = Some(child.report);
-        }
+        slot.exec = Some(child.report);
         if let Some((r, _w)) = ready {
             // The write end closes here (`_w` drops): only the child holds it.
             let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
-            *slot = Some(r);
+            slot.ready = Some(r);
         }
         Ok(child.pid)
     }
@@ -135,25 +112,25 @@ impl Effects for Shell<'_> {
         }
     }
 
-    fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, now: u64) {
-        let table = self.table;
-        let name = table.get(id).map_or(b"?".as_slice(), |c| c.name.as_slice());
-        let (Some(ring), Some(crash)) = (
-            self.rings.get_mut(id.index()),
-            self.crashes.get_mut(id.index()),
-        ) else {
-            return;
-        };
+    fn crashed(&mut self, slot: &mut Slot, exit: Exit, now: u64) {
+        let Slot {
+            conf,
+            svc,
+            ring,
+            crash,
+            log,
+            ..
+        } = slot;
         // Its last words may still be in the pipe.
         // One round's budget is a full pipe; a stray writer still flooding
         // it must not hold the loop here.
-        if let Some(pipe) = self.pipes.get(id.index()).and_then(|p| p.as_ref()) {
+        if let Some(pipe) = log {
             drain(pipe, ring, now);
         }
         ring.end_line();
-        crash.record(exit, now, started_ms, ring);
+        crash.record(exit, now, svc.started_ms, ring);
         let mut msg = Buf::<128>::new();
-        msg.s(name).s(b": crashed, ");
+        msg.s(&conf.name).s(b": crashed, ");
         status::exit_words(&mut msg, exit);
         if !crash.text.is_empty() {
             msg.s(b"; its last lines:");
@@ -162,13 +139,14 @@ impl Effects for Shell<'_> {
         write_shown(sys::stderr(), crash.text.as_bytes());
     }
 
-    fn changed(&mut self, id: SvcId, svc: &Service, now: u64) {
+    fn changed(&mut self, slot: &Slot, now: u64) {
+        let svc = &slot.svc;
         let state = svc.state.shown();
         if state == State::Forked {
             return; // said once the child has told how its exec went
         }
         let mut msg = Buf::<256>::new();
-        msg.s(self.name(id)).s(b": ").s(state.name());
+        msg.s(&slot.conf.name).s(b": ").s(state.name());
         match (state, svc.last) {
             (State::Starting | State::Up, _) => {
                 msg.s(b", pid ").u(svc.pid.unsigned_abs().into());

@@ -19,12 +19,12 @@ use core::ffi::CStr;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
 use rustix::io::{self, Errno};
 
+use crate::conf::{Pool, ServiceConf};
 use crate::errno;
 use crate::limits::{MAX_ARGS, MAX_ENV};
 use crate::say::Buf;
 use crate::service::{StartError, Step};
 use crate::sys::{self, Fd, Fork};
-use crate::table::{ServiceConf, Table};
 
 /// The exit status of a child that could not exec (as a shell's 127); tend
 /// reads the failed step and errno from the report pipe, not this.
@@ -81,9 +81,9 @@ pub enum Report {
 /// Forks the child of `conf`, which sets itself up and execs. Returns at
 /// once, without waiting for the child to be scheduled; its report follows
 /// through [`Child::report`].
-pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child, StartError> {
+pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child, StartError> {
     let mut argv: heapless::Vec<*const u8, { MAX_ARGS + 1 }> = heapless::Vec::new();
-    for arg in table.strings(conf.argv) {
+    for arg in pool.strings(conf.argv) {
         argv.push(arg.as_ptr())
             .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     }
@@ -91,7 +91,7 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Chi
         .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     let mut envp: heapless::Vec<*const u8, { MAX_ENV + 2 }> = heapless::Vec::new();
     let mut path = DEFAULT_PATH;
-    for var in table.strings(conf.env) {
+    for var in pool.strings(conf.env) {
         if let Some(p) = var.strip_prefix(b"PATH=") {
             path = p;
         }
@@ -104,8 +104,8 @@ pub fn spawn(table: &Table, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Chi
     }
     envp.push(core::ptr::null())
         .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
-    let program = table.strings(conf.argv).next().unwrap_or(b"");
-    let dir = CStr::from_bytes_until_nul(table.bytes(conf.chdir)).unwrap_or(c"/");
+    let program = pool.strings(conf.argv).next().unwrap_or(b"");
+    let dir = CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/");
 
     // Nonblocking on both ends: the loop must never wait on it, and the
     // child's one 4-byte write into an empty pipe cannot fill it.

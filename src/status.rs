@@ -4,21 +4,21 @@
 //! Rendering goes one row at a time into the caller's buffer, so a reply of
 //! any length streams through a small, fixed client buffer.
 
-use crate::crash::Crash;
+use crate::conf::{Kind, SvcId};
 use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, NAME_MAX_BYTES};
 use crate::ring::Ring;
 use crate::say::{decimal, Buf};
 use crate::service::{Exit, Outcome, State};
 use crate::signal;
-use crate::supervisor::Supervisor;
-use crate::table::{Kind, SvcId, Table};
+use crate::supervisor::{self, Supervisor};
+use crate::table::Table;
 
-/// Everything a status reply reads, at one instant.
-pub struct View<'a> {
-    pub table: &'a Table,
+/// Everything a reply to a client reads, at one instant: the services'
+/// slots, whether tend shuts down, and tend's own ring (`tend log tend`).
+pub struct View<'a, F> {
+    pub table: &'a Table<F>,
     pub sup: &'a Supervisor,
-    pub rings: &'a [Ring<'static>],
-    pub crashes: &'a [Crash],
+    pub own: &'a Ring<'static>,
     pub now: u64,
 }
 
@@ -39,19 +39,16 @@ pub const JSON_SERVICE_MAX_BYTES: usize = 600 + 6 * (NAME_MAX_BYTES + CRASH_TAIL
 const _: () = assert!(JSON_SERVICE_MAX_BYTES + 64 <= CLIENT_OUT_BYTES);
 
 impl Widths {
-    pub fn measure(view: &View<'_>, ids: impl Iterator<Item = SvcId>) -> Widths {
+    pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> Widths {
         let mut w = Widths {
             name: b"SERVICE".len(),
             pid: 2,
         };
-        for id in ids {
-            if let (Some(c), Some(s)) = (view.table.get(id), view.sup.get(id)) {
-                w.name = w.name.max(c.name.len());
-                let mut d = [0u8; 20];
-                w.pid = w
-                    .pid
-                    .max(decimal(s.pid.unsigned_abs().into(), &mut d).len());
-            }
+        for slot in ids.filter_map(|id| view.table.get(id)) {
+            w.name = w.name.max(slot.conf.name.len());
+            let mut d = [0u8; 20];
+            let pid = slot.svc.pid.unsigned_abs().into();
+            w.pid = w.pid.max(decimal(pid, &mut d).len());
         }
         Widths {
             name: w.name + 2,
@@ -67,10 +64,11 @@ pub fn header<const N: usize>(out: &mut Buf<N>, w: Widths) {
     out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
-pub fn row<const N: usize>(out: &mut Buf<N>, w: Widths, view: &View<'_>, id: SvcId) {
-    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
+pub fn row<const N: usize, F>(out: &mut Buf<N>, w: Widths, view: &View<'_, F>, id: SvcId) {
+    let Some(slot) = view.table.get(id) else {
         return;
     };
+    let (conf, svc) = (&slot.conf, &slot.svc);
     out.left(&conf.name, w.name).left(svc.state.name(), 9);
     let mut num = Buf::<24>::new();
     if svc.state.running() {
@@ -94,8 +92,12 @@ pub fn row<const N: usize>(out: &mut Buf<N>, w: Widths, view: &View<'_>, id: Svc
 }
 
 /// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`.
-pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
-    let Some(svc) = view.sup.get(id) else { return };
+pub fn last_exit<const N: usize, F>(out: &mut Buf<N>, view: &View<'_, F>, id: SvcId) {
+    let Some(slot) = view.table.get(id) else {
+        return;
+    };
+    let svc = &slot.svc;
+    let slots = &view.table.slots;
     let at = match svc.last {
         Outcome::None => None,
         Outcome::Exited { exit, at_ms } => {
@@ -125,22 +127,15 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
         ) => {
             out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago");
         }
-        (State::Down, _, _) if !view.sup.after_met(view.table, id) => {
+        (State::Down, _, _) if !supervisor::after_met(slots, id) => {
             if at.is_some() {
                 out.s(b", ");
             }
             out.s(b"waiting for");
-            let waiting = view
-                .table
-                .get(id)
-                .map(|c| c.after.as_slice())
-                .unwrap_or(&[]);
-            for &dep in waiting
-                .iter()
-                .filter(|&&d| !view.sup.dep_met(view.table, d))
-            {
-                if let Some(name) = view.table.get(dep).map(|c| c.name.as_slice()) {
-                    out.byte(b' ').s(name);
+            let waiting = slot.conf.after.iter();
+            for &dep in waiting.filter(|&&d| !supervisor::dep_met(slots, d)) {
+                if let Some(dep) = view.table.conf(dep) {
+                    out.byte(b' ').s(&dep.name);
                 }
             }
         }
@@ -160,10 +155,11 @@ pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
 }
 
 /// One service as a JSON object (stable field names, see the README).
-pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
-    let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
+pub fn json_service<const N: usize, F>(out: &mut Buf<N>, view: &View<'_, F>, id: SvcId) {
+    let Some(slot) = view.table.get(id) else {
         return;
     };
+    let (conf, svc) = (&slot.conf, &slot.svc);
     out.s(b"{\"name\":").json_str(&conf.name);
     out.s(b",\"type\":").s(if conf.kind == Kind::Oneshot {
         b"\"oneshot\""
@@ -219,16 +215,15 @@ pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId
         (State::Backoff, Some(d)) => out.u(d.saturating_sub(view.now)),
         _ => out.s(b"null"),
     };
-    if let Some(ring) = view.rings.get(id.index()) {
-        out.s(b",\"log\":{\"size\":").u(ring.capacity() as u64);
-        out.s(b",\"kept\":")
-            .u(ring.kept())
-            .s(b",\"dropped\":")
-            .u(ring.dropped());
-        out.s(b",\"written\":").u(ring.written()).byte(b'}');
-    }
+    let ring = &slot.ring;
+    out.s(b",\"log\":{\"size\":").u(ring.capacity() as u64);
+    out.s(b",\"kept\":")
+        .u(ring.kept())
+        .s(b",\"dropped\":")
+        .u(ring.dropped());
+    out.s(b",\"written\":").u(ring.written()).byte(b'}');
     out.s(b",\"last_crash\":");
-    match view.crashes.get(id.index()).filter(|c| c.recorded) {
+    match Some(&slot.crash).filter(|c| c.recorded) {
         Some(crash) => {
             let exit = crash.exit;
             out.s(b"{\"what\":\"");

@@ -6,32 +6,37 @@
 //! service's machine ([`Service::step`]), user commands and shutdown
 //! included, and picks which service goes when — a `Down` one once its
 //! `after` is met ([`Event::AfterMet`]), and in shutdown a running one once
-//! nothing running depends on it ([`Event::Stop`]).
+//! nothing running depends on it ([`Event::Stop`]). It works on the
+//! services' slots ([`Slot`]), which the caller lends it with each event;
+//! what it keeps itself is only whether tend shuts down.
+//!
+//! [`Service::step`]: crate::service::Service::step
 
-use crate::limits::MAX_SERVICES;
-use crate::service::{Action, Event, Exit, Service, StartError, State};
-use crate::table::{Kind, SvcId, Table};
+use crate::conf::{Kind, SvcId};
+use crate::service::{Action, Event, Exit, StartError, State};
+use crate::slot::Slot;
 
-/// What the supervisor asks of the world.
-pub trait Effects {
-    /// Fork the service's child; its pid, or why it could not. Whether the
-    /// child's exec happened comes later, through [`Supervisor::on_exec`].
-    fn spawn(&mut self, id: SvcId, now: u64) -> Result<i32, StartError>;
+/// What the supervisor asks of the world, for services whose descriptors
+/// are `F`.
+pub trait Effects<F> {
+    /// Fork the service's child (and keep in its slot the pipes it will
+    /// tell through); its pid, or why it could not. Whether the child's
+    /// exec happened comes later, through [`Supervisor::on_exec`].
+    fn spawn(&mut self, slot: &mut Slot<F>, now: u64) -> Result<i32, StartError>;
     /// Send `sig` to the process group led by `pid` (and SIGCONT after it,
     /// unless it is SIGKILL). Unless `reaped`, `pid` is a child not yet
     /// reaped, which gets the signal itself when it has not made its group
     /// yet (forked, before its `setsid`).
     fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool);
-    /// The service's run that began at `started_ms` died abnormally: freeze
-    /// its last lines.
-    fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, now: u64);
+    /// The service's run (begun at its `started_ms`) died abnormally:
+    /// freeze its last lines.
+    fn crashed(&mut self, slot: &mut Slot<F>, exit: Exit, now: u64);
     /// The service changed state: say so.
-    fn changed(&mut self, id: SvcId, svc: &Service, now: u64);
+    fn changed(&mut self, slot: &Slot<F>, now: u64);
 }
 
+/// What the supervisor knows beyond the services' slots.
 pub struct Supervisor {
-    svcs: [Service; MAX_SERVICES],
-    len: usize,
     shutting_down: bool,
 }
 
@@ -44,21 +49,8 @@ impl Default for Supervisor {
 impl Supervisor {
     pub const fn new() -> Supervisor {
         Supervisor {
-            svcs: [Service::new(); MAX_SERVICES],
-            len: 0,
             shutting_down: false,
         }
-    }
-
-    /// Sets up one record per service of `table`, all wanted and down.
-    pub fn load(&mut self, table: &Table) {
-        self.len = table.len().min(MAX_SERVICES);
-        self.svcs = [Service::new(); MAX_SERVICES];
-        self.shutting_down = false;
-    }
-
-    pub fn get(&self, id: SvcId) -> Option<&Service> {
-        self.svcs.get(..self.len)?.get(id.index())
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -66,141 +58,95 @@ impl Supervisor {
     }
 
     /// Shutdown is complete: no service has a process left.
-    pub fn finished(&self) -> bool {
-        self.shutting_down && self.all().all(|(_, s)| !s.state.running())
-    }
-
-    fn all(&self) -> impl Iterator<Item = (SvcId, &Service)> {
-        self.svcs
-            .iter()
-            .take(self.len)
-            .enumerate()
-            .map(|(i, s)| (SvcId(i as u8), s))
-    }
-
-    /// Feeds one event to one service and carries out what it decides.
-    fn apply(&mut self, table: &Table, id: SvcId, event: Event, now: u64, fx: &mut dyn Effects) {
-        let (Some(conf), Some(svc)) = (table.get(id), self.svcs.get_mut(id.index())) else {
-            return;
-        };
-        let before = svc.state;
-        let pid = svc.pid;
-        let action = svc.step(conf, event, now);
-        match action {
-            Action::None => {}
-            Action::Spawn => {
-                let result = match fx.spawn(id, now) {
-                    Ok(pid) => Event::Spawned { pid },
-                    Err(err) => Event::SpawnFailed(err),
-                };
-                svc.step(conf, result, now);
-            }
-            Action::Signal(sig) => fx.signal_group(pid, sig, false),
-            Action::Kill => fx.signal_group(
-                pid,
-                linux_raw_sys::general::SIGKILL as u8,
-                matches!(event, Event::Exited { .. }),
-            ),
-        }
-        if svc.state.shown() != before.shown() || matches!(event, Event::Exited { .. }) {
-            fx.changed(id, svc, now);
-        }
+    pub fn finished<F>(&self, slots: &[Slot<F>]) -> bool {
+        self.shutting_down && slots.iter().all(|s| !s.svc.state.running())
     }
 
     /// A child ended. Returns false when it was none of the services (an
     /// orphan that was reaped).
-    pub fn on_exit(
+    pub fn on_exit<F>(
         &mut self,
-        table: &Table,
+        slots: &mut [Slot<F>],
         pid: i32,
         exit: Exit,
         now: u64,
-        fx: &mut dyn Effects,
+        fx: &mut dyn Effects<F>,
     ) -> bool {
-        let Some((id, svc)) = self
-            .service_of(pid)
-            .and_then(|id| Some((id, self.get(id)?)))
-        else {
+        let Some(id) = service_of(slots, pid) else {
             return false;
         };
-        if exit.failed() && !svc.state.stopping() {
-            fx.crashed(id, exit, svc.started_ms, now);
+        if let Some(slot) = slots.get_mut(id.index()) {
+            if exit.failed() && !slot.svc.state.stopping() {
+                fx.crashed(slot, exit, now);
+            }
         }
         let ending = self.shutting_down;
-        self.apply(table, id, Event::Exited { exit, ending }, now, fx);
+        apply(slots, id, Event::Exited { exit, ending }, now, fx);
         true
-    }
-
-    /// The service whose child is `pid`, while that child is not reaped.
-    pub fn service_of(&self, pid: i32) -> Option<SvcId> {
-        if pid <= 0 {
-            return None;
-        }
-        self.all()
-            .find(|(_, s)| s.pid == pid && s.state.running())
-            .map(|(id, _)| id)
     }
 
     /// The service's child told how its start went: `Ok` once its exec
     /// happened, or the step that failed before it.
-    pub fn on_exec(
+    pub fn on_exec<F>(
         &mut self,
-        table: &Table,
+        slots: &mut [Slot<F>],
         id: SvcId,
         result: Result<(), StartError>,
         now: u64,
-        fx: &mut dyn Effects,
+        fx: &mut dyn Effects<F>,
     ) {
         let event = match result {
             Ok(()) => Event::Execd,
             Err(err) => Event::SpawnFailed(err),
         };
-        self.apply(table, id, event, now, fx);
+        apply(slots, id, event, now, fx);
     }
 
     /// The service wrote its readiness newline.
-    pub fn on_ready(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        self.apply(table, id, Event::Ready, now, fx);
+    pub fn on_ready<F>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        id: SvcId,
+        now: u64,
+        fx: &mut dyn Effects<F>,
+    ) {
+        apply(slots, id, Event::Ready, now, fx);
     }
 
-    /// `tend start`: wanted again, and started now unless its `after` waits.
-    /// Not while shutting down.
-    pub fn start(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        if !self.shutting_down {
-            self.apply(table, id, Event::Start, now, fx);
-        }
-    }
-
-    /// `tend stop`: not wanted until `tend start`.
-    pub fn stop(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        self.apply(table, id, Event::Stop, now, fx);
-    }
-
-    /// `tend restart`: stop if running, then start again; else as `start`.
-    /// Not while shutting down.
-    pub fn restart(&mut self, table: &Table, id: SvcId, now: u64, fx: &mut dyn Effects) {
-        if !self.shutting_down {
-            self.apply(table, id, Event::Restart, now, fx);
+    /// `tend start`, `stop` or `restart` (`event`) of one service. Only
+    /// `stop` while shutting down.
+    pub fn command<F>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        id: SvcId,
+        event: Event,
+        now: u64,
+        fx: &mut dyn Effects<F>,
+    ) {
+        if matches!(event, Event::Stop) || !self.shutting_down {
+            apply(slots, id, event, now, fx);
         }
     }
 
     /// Stop everything in reverse dependency order; see [`Self::finished`].
-    pub fn shutdown(&mut self, table: &Table, now: u64, fx: &mut dyn Effects) {
+    pub fn shutdown<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
         self.shutting_down = true;
-        for id in table.ids().take(self.len) {
-            self.apply(table, id, Event::Shutdown, now, fx);
+        for i in 0..slots.len() {
+            apply(slots, SvcId(i as u8), Event::Shutdown, now, fx);
         }
-        self.settle(table, now, fx);
+        self.settle(slots, now, fx);
     }
 
     /// Fires due deadlines and starts (or, in shutdown, stops) whatever can
     /// go now. Call after every batch of events.
-    pub fn settle(&mut self, table: &Table, now: u64, fx: &mut dyn Effects) {
-        for _ in 0..=self.len {
+    pub fn settle<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
+        for _ in 0..=slots.len() {
             let mut acted = false;
-            for i in 0..self.len {
+            for i in 0..slots.len() {
                 let id = SvcId(i as u8);
-                let Some(svc) = self.get(id) else { continue };
+                let Some(svc) = slots.get(i).map(|s| &s.svc) else {
+                    continue;
+                };
                 let (state, due) = (svc.state, svc.deadline_ms.is_some_and(|d| d <= now));
                 let event = if due {
                     Some(Event::Timer)
@@ -209,13 +155,13 @@ impl Supervisor {
                         state,
                         State::Forked | State::Starting | State::Up | State::Ready | State::Backoff
                     );
-                    (stoppable && !self.has_running_dependent(table, id)).then_some(Event::Stop)
+                    (stoppable && !has_running_dependent(slots, id)).then_some(Event::Stop)
                 } else {
                     let waits = state == State::Down;
-                    (waits && self.after_met(table, id)).then_some(Event::AfterMet)
+                    (waits && after_met(slots, id)).then_some(Event::AfterMet)
                 };
                 if let Some(event) = event {
-                    self.apply(table, id, event, now, fx);
+                    apply(slots, id, event, now, fx);
                     acted = true;
                 }
             }
@@ -224,47 +170,89 @@ impl Supervisor {
             }
         }
     }
+}
 
-    /// Every service named in `after` is up (or ready, when it declares
-    /// `ready`), or, for a oneshot, done.
-    pub fn after_met(&self, table: &Table, id: SvcId) -> bool {
-        let Some(conf) = table.get(id) else {
-            return false;
-        };
-        conf.after.iter().all(|&dep| self.dep_met(table, dep))
-    }
-
-    /// `dep` is as far as its dependents wait for: up, ready when it
-    /// declares `ready`, or done for a oneshot.
-    pub fn dep_met(&self, table: &Table, dep: SvcId) -> bool {
-        let (Some(dc), Some(ds)) = (table.get(dep), self.get(dep)) else {
-            return false;
-        };
-        match (dc.kind, dc.ready_fd.is_some()) {
-            (Kind::Oneshot, _) => ds.state.shown() == State::Done,
-            (Kind::Daemon, true) => ds.state == State::Ready,
-            (Kind::Daemon, false) => matches!(ds.state, State::Up | State::Ready),
+/// Feeds one event to one service and carries out what it decides.
+fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut dyn Effects<F>) {
+    let Some(slot) = slots.get_mut(id.index()) else {
+        return;
+    };
+    let before = slot.svc.state;
+    let pid = slot.svc.pid;
+    let action = slot.svc.step(&slot.conf, event, now);
+    match action {
+        Action::None => {}
+        Action::Spawn => {
+            let result = match fx.spawn(slot, now) {
+                Ok(pid) => Event::Spawned { pid },
+                Err(err) => Event::SpawnFailed(err),
+            };
+            slot.svc.step(&slot.conf, result, now);
         }
+        Action::Signal(sig) => fx.signal_group(pid, sig, false),
+        Action::Kill => fx.signal_group(
+            pid,
+            linux_raw_sys::general::SIGKILL as u8,
+            matches!(event, Event::Exited { .. }),
+        ),
     }
+    if slot.svc.state.shown() != before.shown() || matches!(event, Event::Exited { .. }) {
+        fx.changed(slot, now);
+    }
+}
 
-    fn has_running_dependent(&self, table: &Table, id: SvcId) -> bool {
-        self.all().any(|(other, s)| {
-            s.state.running() && table.get(other).is_some_and(|c| c.after.contains(&id))
-        })
+/// The service whose child is `pid`, while that child is not reaped.
+pub fn service_of<F>(slots: &[Slot<F>], pid: i32) -> Option<SvcId> {
+    if pid <= 0 {
+        return None;
     }
+    let at = slots
+        .iter()
+        .position(|s| s.svc.pid == pid && s.svc.state.running())?;
+    Some(SvcId(at as u8))
+}
 
-    /// The earliest deadline (backoff retry or SIGKILL), for poll's timeout.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.all().filter_map(|(_, s)| s.deadline_ms).min()
+/// Every service named in `after` is up (or ready, when it declares
+/// `ready`), or, for a oneshot, done.
+pub fn after_met<F>(slots: &[Slot<F>], id: SvcId) -> bool {
+    let Some(slot) = slots.get(id.index()) else {
+        return false;
+    };
+    slot.conf.after.iter().all(|&dep| dep_met(slots, dep))
+}
+
+/// `dep` is as far as its dependents wait for: up, ready when it declares
+/// `ready`, or done for a oneshot.
+pub fn dep_met<F>(slots: &[Slot<F>], dep: SvcId) -> bool {
+    let Some(slot) = slots.get(dep.index()) else {
+        return false;
+    };
+    let state = slot.svc.state;
+    match (slot.conf.kind, slot.conf.ready_fd.is_some()) {
+        (Kind::Oneshot, _) => state.shown() == State::Done,
+        (Kind::Daemon, true) => state == State::Ready,
+        (Kind::Daemon, false) => matches!(state, State::Up | State::Ready),
     }
+}
+
+fn has_running_dependent<F>(slots: &[Slot<F>], id: SvcId) -> bool {
+    slots
+        .iter()
+        .any(|s| s.svc.state.running() && s.conf.after.contains(&id))
+}
+
+/// The earliest deadline (backoff retry or SIGKILL), for poll's timeout.
+pub fn next_deadline<F>(slots: &[Slot<F>]) -> Option<u64> {
+    slots.iter().filter_map(|s| s.svc.deadline_ms).min()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conf::{Restart, ServiceConf};
     use crate::service::tests::conf;
     use crate::service::Step;
-    use crate::table::Restart;
+    use crate::table::Table;
 
     /// Records what the supervisor asked for.
     #[derive(Default)]
@@ -277,8 +265,9 @@ mod tests {
         pending: Vec<SvcId>,
     }
 
-    impl Effects for Record {
-        fn spawn(&mut self, id: SvcId, _now: u64) -> Result<i32, StartError> {
+    impl Effects<()> for Record {
+        fn spawn(&mut self, slot: &mut Slot<()>, _now: u64) -> Result<i32, StartError> {
+            let id = SvcId(slot.conf.name[3] - b'0');
             self.calls.push(format!("spawn {}", id.0));
             if let Some(e) = self.fail {
                 return Err(e);
@@ -291,139 +280,138 @@ mod tests {
             let group = if reaped { " reaped" } else { "" };
             self.calls.push(format!("signal {pid} {sig}{group}"));
         }
-        fn crashed(&mut self, id: SvcId, exit: Exit, started_ms: u64, _now: u64) {
+        fn crashed(&mut self, slot: &mut Slot<()>, exit: Exit, _now: u64) {
+            let id = slot.conf.name[3] - b'0';
+            let started_ms = slot.svc.started_ms;
             self.calls
-                .push(format!("crashed {} {exit:?} {started_ms}", id.0));
+                .push(format!("crashed {id} {exit:?} {started_ms}"));
         }
-        fn changed(&mut self, _id: SvcId, _svc: &Service, _now: u64) {}
+        fn changed(&mut self, _slot: &Slot<()>, _now: u64) {}
     }
 
-    fn table(confs: Vec<crate::table::ServiceConf>) -> Table {
+    /// The services of `confs`, named svc0, svc1… in their order.
+    fn table(confs: Vec<ServiceConf>) -> Table<()> {
         let mut t = Table::new();
-        for c in confs {
-            let _ = t.services.push(c);
+        for (i, mut c) in confs.into_iter().enumerate() {
+            c.name.push(b'0' + i as u8).unwrap();
+            let _ = t.slots.push(Slot::new(c));
         }
         t
     }
 
-    fn after(mut c: crate::table::ServiceConf, deps: &[u8]) -> crate::table::ServiceConf {
+    fn after(mut c: ServiceConf, deps: &[u8]) -> ServiceConf {
         for &d in deps {
             c.after.push(SvcId(d)).unwrap();
         }
         c
     }
 
-    fn state(sup: &Supervisor, i: u8) -> State {
-        sup.get(SvcId(i)).unwrap().state
+    fn state(t: &Table<()>, i: u8) -> State {
+        t.slots[usize::from(i)].svc.state
     }
 
     /// Every forked child tells that its exec happened, as the loop learns
     /// from the end-of-file of its pipe.
-    fn execd(sup: &mut Supervisor, t: &Table, now: u64, fx: &mut Record) {
+    fn execd(sup: &mut Supervisor, t: &mut Table<()>, now: u64, fx: &mut Record) {
         for id in std::mem::take(&mut fx.pending) {
-            sup.on_exec(t, id, Ok(()), now, fx);
+            sup.on_exec(&mut t.slots, id, Ok(()), now, fx);
         }
     }
 
     /// `Supervisor::settle`, with every exec confirmed as it happens, until
     /// nothing more starts.
-    fn settle(sup: &mut Supervisor, t: &Table, now: u64, fx: &mut Record) {
-        sup.settle(t, now, fx);
+    fn settle(sup: &mut Supervisor, t: &mut Table<()>, now: u64, fx: &mut Record) {
+        sup.settle(&mut t.slots, now, fx);
         while !fx.pending.is_empty() {
             execd(sup, t, now, fx);
-            sup.settle(t, now, fx);
+            sup.settle(&mut t.slots, now, fx);
         }
     }
 
     #[test]
     fn after_waits_for_oneshot_done_and_for_readiness() {
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Oneshot, Restart::Never, false),
             conf(Kind::Daemon, Restart::Always, true),
             after(conf(Kind::Daemon, Restart::Always, false), &[0, 1]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
         assert_eq!(fx.calls, ["spawn 0", "spawn 1"]);
-        assert_eq!(state(&sup, 2), State::Down);
-        sup.on_exit(&t, 101, Exit::Code(0), 10, &mut fx);
-        settle(&mut sup, &t, 10, &mut fx);
-        assert_eq!(state(&sup, 0), State::Done);
-        assert_eq!(state(&sup, 2), State::Down, "daemon 1 is not ready yet");
-        sup.on_ready(&t, SvcId(1), 20, &mut fx);
-        settle(&mut sup, &t, 20, &mut fx);
-        assert_eq!(state(&sup, 2), State::Up);
+        assert_eq!(state(&t, 2), State::Down);
+        sup.on_exit(&mut t.slots, 101, Exit::Code(0), 10, &mut fx);
+        settle(&mut sup, &mut t, 10, &mut fx);
+        assert_eq!(state(&t, 0), State::Done);
+        assert_eq!(state(&t, 2), State::Down, "daemon 1 is not ready yet");
+        sup.on_ready(&mut t.slots, SvcId(1), 20, &mut fx);
+        settle(&mut sup, &mut t, 20, &mut fx);
+        assert_eq!(state(&t, 2), State::Up);
         assert_eq!(fx.calls.last().unwrap(), "spawn 2");
     }
 
     #[test]
     fn a_failed_oneshot_holds_its_dependents() {
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Oneshot, Restart::Never, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.on_exit(&t, 101, Exit::Code(3), 5, &mut fx);
-        settle(&mut sup, &t, 5, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.on_exit(&mut t.slots, 101, Exit::Code(3), 5, &mut fx);
+        settle(&mut sup, &mut t, 5, &mut fx);
         assert_eq!(fx.calls, ["spawn 0", "crashed 0 Code(3) 0"]);
-        assert_eq!(state(&sup, 1), State::Down);
-        assert!(!sup.after_met(&t, SvcId(1)));
+        assert_eq!(state(&t, 1), State::Down);
+        assert!(!after_met(&t.slots, SvcId(1)));
     }
 
     #[test]
     fn a_done_oneshot_stopped_is_still_done_for_its_dependents() {
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Oneshot, Restart::Never, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.on_exit(&t, 101, Exit::Code(0), 5, &mut fx);
-        settle(&mut sup, &t, 5, &mut fx);
-        assert_eq!(state(&sup, 1), State::Up);
-        sup.stop(&t, SvcId(0), 6, &mut fx);
-        assert_eq!(state(&sup, 0), State::DoneStopped);
-        sup.stop(&t, SvcId(1), 7, &mut fx);
-        sup.on_exit(&t, 102, Exit::Signal(15), 8, &mut fx);
-        sup.start(&t, SvcId(1), 9, &mut fx);
-        settle(&mut sup, &t, 9, &mut fx);
-        assert_eq!(state(&sup, 1), State::Up);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.on_exit(&mut t.slots, 101, Exit::Code(0), 5, &mut fx);
+        settle(&mut sup, &mut t, 5, &mut fx);
+        assert_eq!(state(&t, 1), State::Up);
+        sup.command(&mut t.slots, SvcId(0), Event::Stop, 6, &mut fx);
+        assert_eq!(state(&t, 0), State::DoneStopped);
+        sup.command(&mut t.slots, SvcId(1), Event::Stop, 7, &mut fx);
+        sup.on_exit(&mut t.slots, 102, Exit::Signal(15), 8, &mut fx);
+        sup.command(&mut t.slots, SvcId(1), Event::Start, 9, &mut fx);
+        settle(&mut sup, &mut t, 9, &mut fx);
+        assert_eq!(state(&t, 1), State::Up);
         assert_eq!(fx.calls.last().unwrap(), "spawn 1");
     }
 
     #[test]
     fn crash_then_backoff_then_timer_restart() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        assert!(sup.on_exit(&t, 101, Exit::Signal(11), 50, &mut fx));
-        assert_eq!(state(&sup, 0), State::Backoff);
-        assert_eq!(sup.next_deadline(), Some(150));
-        settle(&mut sup, &t, 149, &mut fx);
-        assert_eq!(state(&sup, 0), State::Backoff);
-        settle(&mut sup, &t, 150, &mut fx);
-        assert_eq!(state(&sup, 0), State::Up);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        assert!(sup.on_exit(&mut t.slots, 101, Exit::Signal(11), 50, &mut fx));
+        assert_eq!(state(&t, 0), State::Backoff);
+        assert_eq!(next_deadline(&t.slots), Some(150));
+        settle(&mut sup, &mut t, 149, &mut fx);
+        assert_eq!(state(&t, 0), State::Backoff);
+        settle(&mut sup, &mut t, 150, &mut fx);
+        assert_eq!(state(&t, 0), State::Up);
         assert_eq!(fx.calls, ["spawn 0", "crashed 0 Signal(11) 0", "spawn 0"]);
         assert!(
-            !sup.on_exit(&t, 4242, Exit::Code(0), 200, &mut fx),
+            !sup.on_exit(&mut t.slots, 4242, Exit::Code(0), 200, &mut fx),
             "an orphan is nobody's"
         );
     }
 
     #[test]
     fn exec_failure_is_not_a_crash() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record {
             fail: Some(StartError {
                 step: Step::Exec,
@@ -431,71 +419,68 @@ mod tests {
             }),
             ..Default::default()
         };
-        settle(&mut sup, &t, 0, &mut fx);
-        assert_eq!(state(&sup, 0), State::Failed);
-        settle(&mut sup, &t, 100_000, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        assert_eq!(state(&t, 0), State::Failed);
+        settle(&mut sup, &mut t, 100_000, &mut fx);
         assert_eq!(
             fx.calls,
             ["spawn 0"],
             "failed stays failed until started by hand"
         );
         fx.fail = None;
-        sup.start(&t, SvcId(0), 100_001, &mut fx);
-        execd(&mut sup, &t, 100_001, &mut fx);
-        assert_eq!(state(&sup, 0), State::Up);
+        sup.command(&mut t.slots, SvcId(0), Event::Start, 100_001, &mut fx);
+        execd(&mut sup, &mut t, 100_001, &mut fx);
+        assert_eq!(state(&t, 0), State::Up);
     }
 
     #[test]
     fn stop_is_remembered_until_start() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.stop(&t, SvcId(0), 10, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.command(&mut t.slots, SvcId(0), Event::Stop, 10, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), "signal 101 15");
-        sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
-        settle(&mut sup, &t, 20, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopped);
+        sup.on_exit(&mut t.slots, 101, Exit::Signal(15), 20, &mut fx);
+        settle(&mut sup, &mut t, 20, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopped);
         assert!(
             !fx.calls.iter().any(|c| c.starts_with("crashed")),
             "a requested stop is no crash"
         );
-        settle(&mut sup, &t, 99_999, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopped);
-        sup.start(&t, SvcId(0), 100_000, &mut fx);
-        settle(&mut sup, &t, 100_000, &mut fx);
-        assert_eq!(state(&sup, 0), State::Up);
+        settle(&mut sup, &mut t, 99_999, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopped);
+        sup.command(&mut t.slots, SvcId(0), Event::Start, 100_000, &mut fx);
+        settle(&mut sup, &mut t, 100_000, &mut fx);
+        assert_eq!(state(&t, 0), State::Up);
     }
 
     #[test]
     fn restart_stops_then_starts() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.restart(&t, SvcId(0), 10, &mut fx);
-        assert_eq!(state(&sup, 0), State::Restarting);
-        sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
-        settle(&mut sup, &t, 20, &mut fx);
-        assert_eq!(state(&sup, 0), State::Up);
-        assert_eq!(sup.get(SvcId(0)).unwrap().pid, 102);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.command(&mut t.slots, SvcId(0), Event::Restart, 10, &mut fx);
+        assert_eq!(state(&t, 0), State::Restarting);
+        sup.on_exit(&mut t.slots, 101, Exit::Signal(15), 20, &mut fx);
+        settle(&mut sup, &mut t, 20, &mut fx);
+        assert_eq!(state(&t, 0), State::Up);
+        assert_eq!(t.slots[0].svc.pid, 102);
     }
 
     #[test]
     fn a_start_while_stopping_brings_it_back() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.stop(&t, SvcId(0), 10, &mut fx);
-        sup.start(&t, SvcId(0), 11, &mut fx);
-        assert_eq!(state(&sup, 0), State::Restarting);
-        sup.on_exit(&t, 101, Exit::Signal(15), 20, &mut fx);
-        settle(&mut sup, &t, 20, &mut fx);
-        assert_eq!(state(&sup, 0), State::Up);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.command(&mut t.slots, SvcId(0), Event::Stop, 10, &mut fx);
+        sup.command(&mut t.slots, SvcId(0), Event::Start, 11, &mut fx);
+        assert_eq!(state(&t, 0), State::Restarting);
+        sup.on_exit(&mut t.slots, 101, Exit::Signal(15), 20, &mut fx);
+        settle(&mut sup, &mut t, 20, &mut fx);
+        assert_eq!(state(&t, 0), State::Up);
         assert_eq!(
             fx.calls,
             ["spawn 0", "signal 101 15", "signal 101 9 reaped", "spawn 0"]
@@ -505,45 +490,43 @@ mod tests {
     #[test]
     fn an_end_before_its_turn_in_shutdown_is_not_restarted() {
         // 1 is after 0: 0 is stopped once 1 has ended.
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Daemon, Restart::Always, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
         fx.calls.clear();
-        sup.shutdown(&t, 2000, &mut fx);
+        sup.shutdown(&mut t.slots, 2000, &mut fx);
         assert_eq!(fx.calls, ["signal 102 15"]);
         // 0 dies on its own, after a stable run: no restart.
-        sup.on_exit(&t, 101, Exit::Code(1), 2010, &mut fx);
-        settle(&mut sup, &t, 2010, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopped);
-        assert_eq!(sup.get(SvcId(0)).unwrap().restarts, 0);
+        sup.on_exit(&mut t.slots, 101, Exit::Code(1), 2010, &mut fx);
+        settle(&mut sup, &mut t, 2010, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopped);
+        assert_eq!(t.slots[0].svc.restarts, 0);
         assert_eq!(fx.calls, ["signal 102 15", "crashed 0 Code(1) 0"]);
-        sup.on_exit(&t, 102, Exit::Signal(15), 2020, &mut fx);
-        assert!(sup.finished());
+        sup.on_exit(&mut t.slots, 102, Exit::Signal(15), 2020, &mut fx);
+        assert!(sup.finished(&t.slots));
     }
 
     #[test]
     fn shutdown_stops_a_backoff_at_once() {
         // 1 is after 0; 0 dies too soon and backs off while 1 runs.
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Daemon, Restart::Always, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.on_exit(&t, 101, Exit::Code(1), 10, &mut fx);
-        assert_eq!(state(&sup, 0), State::Backoff);
-        sup.shutdown(&t, 20, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopped);
-        assert_eq!(sup.next_deadline(), Some(20 + 5000), "1's kill only");
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.on_exit(&mut t.slots, 101, Exit::Code(1), 10, &mut fx);
+        assert_eq!(state(&t, 0), State::Backoff);
+        sup.shutdown(&mut t.slots, 20, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopped);
+        assert_eq!(next_deadline(&t.slots), Some(20 + 5000), "1's kill only");
         // Its retry time passes while 1 stops: nothing starts.
-        settle(&mut sup, &t, 1000, &mut fx);
+        settle(&mut sup, &mut t, 1000, &mut fx);
         assert!(
             !fx.calls.iter().skip(3).any(|c| c.starts_with("spawn")),
             "{:?}",
@@ -553,38 +536,36 @@ mod tests {
 
     #[test]
     fn restart_of_a_waiting_service_still_waits_for_after() {
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Oneshot, Restart::Never, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
-        sup.restart(&t, SvcId(1), 5, &mut fx);
-        settle(&mut sup, &t, 5, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
+        sup.command(&mut t.slots, SvcId(1), Event::Restart, 5, &mut fx);
+        settle(&mut sup, &mut t, 5, &mut fx);
         assert_eq!(fx.calls, ["spawn 0"]);
-        assert_eq!(state(&sup, 1), State::Down);
+        assert_eq!(state(&t, 1), State::Down);
     }
 
     #[test]
     fn shutdown_goes_in_reverse_dependency_order() {
         // 0 <- 1 <- 2, and 3 independent.
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Daemon, Restart::Always, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
             after(conf(Kind::Daemon, Restart::Always, false), &[1]),
             conf(Kind::Daemon, Restart::Always, false),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        settle(&mut sup, &t, 0, &mut fx);
+        settle(&mut sup, &mut t, 0, &mut fx);
         assert_eq!(fx.calls.len(), 4);
         // (Each starts once what it is after is up, so not in table order.)
-        let pid: Vec<i32> = (0..4).map(|i| sup.get(SvcId(i)).unwrap().pid).collect();
+        let pid: Vec<i32> = (0..4).map(|i| t.slots[i].svc.pid).collect();
         fx.calls.clear();
-        sup.shutdown(&t, 10, &mut fx);
+        sup.shutdown(&mut t.slots, 10, &mut fx);
         assert_eq!(
             fx.calls,
             [
@@ -593,20 +574,20 @@ mod tests {
             ],
             "only services nobody depends on"
         );
-        sup.on_exit(&t, pid[2], Exit::Signal(15), 20, &mut fx);
-        sup.on_exit(&t, pid[3], Exit::Signal(15), 20, &mut fx);
-        settle(&mut sup, &t, 20, &mut fx);
+        sup.on_exit(&mut t.slots, pid[2], Exit::Signal(15), 20, &mut fx);
+        sup.on_exit(&mut t.slots, pid[3], Exit::Signal(15), 20, &mut fx);
+        settle(&mut sup, &mut t, 20, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), &format!("signal {} 15", pid[1]));
-        assert!(!sup.finished());
+        assert!(!sup.finished(&t.slots));
         // Service 1 ignores SIGTERM: SIGKILL at its deadline.
-        settle(&mut sup, &t, 20 + 5000, &mut fx);
+        settle(&mut sup, &mut t, 20 + 5000, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), &format!("signal {} 9", pid[1]));
-        sup.on_exit(&t, pid[1], Exit::Signal(9), 5021, &mut fx);
-        settle(&mut sup, &t, 5021, &mut fx);
+        sup.on_exit(&mut t.slots, pid[1], Exit::Signal(9), 5021, &mut fx);
+        settle(&mut sup, &mut t, 5021, &mut fx);
         assert_eq!(fx.calls.last().unwrap(), &format!("signal {} 15", pid[0]));
-        sup.on_exit(&t, pid[0], Exit::Code(0), 5030, &mut fx);
-        settle(&mut sup, &t, 5030, &mut fx);
-        assert!(sup.finished());
+        sup.on_exit(&mut t.slots, pid[0], Exit::Code(0), 5030, &mut fx);
+        settle(&mut sup, &mut t, 5030, &mut fx);
+        assert!(sup.finished(&t.slots));
         assert!(
             !fx.calls.iter().any(|c| c.starts_with("spawn")),
             "nothing restarts in shutdown"
@@ -615,73 +596,70 @@ mod tests {
 
     #[test]
     fn an_exec_failure_told_after_the_fork_is_no_crash() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
-        assert_eq!(state(&sup, 0), State::Forked);
-        assert_eq!(sup.service_of(101), Some(SvcId(0)));
+        sup.settle(&mut t.slots, 0, &mut fx);
+        assert_eq!(state(&t, 0), State::Forked);
+        assert_eq!(service_of(&t.slots, 101), Some(SvcId(0)));
         let enoent = StartError {
             step: Step::Exec,
             errno: 2,
         };
-        sup.on_exec(&t, SvcId(0), Err(enoent), 3, &mut fx);
-        assert_eq!(state(&sup, 0), State::Failed);
+        sup.on_exec(&mut t.slots, SvcId(0), Err(enoent), 3, &mut fx);
+        assert_eq!(state(&t, 0), State::Failed);
         // The child's exit 127 that follows is nobody's: no crash, no run.
-        assert_eq!(sup.service_of(101), None);
-        assert!(!sup.on_exit(&t, 101, Exit::Code(127), 4, &mut fx));
-        sup.settle(&t, 100_000, &mut fx);
+        assert_eq!(service_of(&t.slots, 101), None);
+        assert!(!sup.on_exit(&mut t.slots, 101, Exit::Code(127), 4, &mut fx));
+        sup.settle(&mut t.slots, 100_000, &mut fx);
         assert_eq!(fx.calls, ["spawn 0"]);
-        assert_eq!(sup.get(SvcId(0)).unwrap().restarts, 0);
+        assert_eq!(t.slots[0].svc.restarts, 0);
     }
 
     #[test]
     fn dependents_wait_for_the_exec_to_be_confirmed() {
-        let t = table(vec![
+        let mut t = table(vec![
             conf(Kind::Daemon, Restart::Always, false),
             after(conf(Kind::Daemon, Restart::Always, false), &[0]),
         ]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
-        sup.settle(&t, 1, &mut fx);
+        sup.settle(&mut t.slots, 0, &mut fx);
+        sup.settle(&mut t.slots, 1, &mut fx);
         assert_eq!(fx.calls, ["spawn 0"], "0 is forked, not up yet");
-        execd(&mut sup, &t, 2, &mut fx);
-        sup.settle(&t, 2, &mut fx);
+        execd(&mut sup, &mut t, 2, &mut fx);
+        sup.settle(&mut t.slots, 2, &mut fx);
         assert_eq!(fx.calls, ["spawn 0", "spawn 1"]);
     }
 
     #[test]
     fn shutdown_while_an_exec_is_not_confirmed() {
-        let t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
         let mut fx = Record::default();
-        sup.settle(&t, 0, &mut fx);
-        sup.shutdown(&t, 1, &mut fx);
+        sup.settle(&mut t.slots, 0, &mut fx);
+        sup.shutdown(&mut t.slots, 1, &mut fx);
         // Sent to the child itself should it not lead its group yet.
         assert_eq!(fx.calls, ["spawn 0", "signal 101 15"]);
-        assert_eq!(state(&sup, 0), State::Stopping);
-        assert!(!sup.finished());
-        sup.on_exec(&t, SvcId(0), Ok(()), 2, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopping);
-        sup.on_exit(&t, 101, Exit::Signal(15), 3, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopping);
+        assert!(!sup.finished(&t.slots));
+        sup.on_exec(&mut t.slots, SvcId(0), Ok(()), 2, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopping);
+        sup.on_exit(&mut t.slots, 101, Exit::Signal(15), 3, &mut fx);
         // What the leader left in its group: the group alone is signalled.
         assert_eq!(fx.calls.last().unwrap(), "signal 101 9 reaped");
-        assert!(sup.finished());
+        assert!(sup.finished(&t.slots));
         // Or its exec failed meanwhile: down, and finished as well.
+        let mut t = table(vec![conf(Kind::Daemon, Restart::Always, false)]);
         let mut sup = Supervisor::new();
-        sup.load(&t);
-        sup.settle(&t, 0, &mut fx);
-        sup.shutdown(&t, 1, &mut fx);
+        sup.settle(&mut t.slots, 0, &mut fx);
+        sup.shutdown(&mut t.slots, 1, &mut fx);
         let err = StartError {
             step: Step::Exec,
             errno: 13,
         };
-        sup.on_exec(&t, SvcId(0), Err(err), 2, &mut fx);
-        assert_eq!(state(&sup, 0), State::Stopped);
-        assert!(sup.finished());
+        sup.on_exec(&mut t.slots, SvcId(0), Err(err), 2, &mut fx);
+        assert_eq!(state(&t, 0), State::Stopped);
+        assert!(sup.finished(&t.slots));
     }
 }

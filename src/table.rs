@@ -1,147 +1,75 @@
 //! The service table (`/etc/tend.conf`): parsing, validation and the
-//! resolved, read-only form the supervisor runs from.
+//! resolved form the supervisor runs from.
 //!
 //! Pure code: the caller hands in the file's bytes and an [`Accounts`] to
 //! resolve `user`/`group`, and gets a [`Table`] or errors as
 //! `(line, message parts)`, which it prints as `FILE:LINE: message`.
+//!
+//! The parser fills the table's slots ([`Slot`]) directly: each service's
+//! [`ServiceConf`] lives in its slot and nowhere else, beside the run-time
+//! state tend keeps about it, and its strings in the one [`Pool`] they
+//! share.
 
 pub use crate::accounts::{Accounts, EtcAccounts};
 use crate::argv::words;
+use crate::conf::{Identity, Kind, Pool, Restart, ServiceConf, Span, SvcId};
 use crate::limits::*;
+use crate::slot::Slot;
 use section::*;
 
-/// Index of a service in its table (table order).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[cfg_attr(test, derive(Debug))]
-pub struct SvcId(pub u8);
-
-impl SvcId {
-    pub fn index(self) -> usize {
-        usize::from(self.0)
-    }
+/// A loaded table: one slot per service, in file order (its conf filled in
+/// here, the rest empty until tend runs it), and the strings they use.
+pub struct Table<F> {
+    pub slots: heapless::Vec<Slot<F>, MAX_SERVICES>,
+    pub pool: Pool,
 }
 
-/// A range of [`Table::pool`].
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(test, derive(Debug))]
-pub struct Span {
-    pub off: u16,
-    pub len: u16,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(Debug))]
-pub enum Kind {
-    Daemon,
-    Oneshot,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(Debug))]
-pub enum Restart {
-    Always,
-    OnFailure,
-    Never,
-}
-
-/// Who a service runs as. `None` everywhere means tend's own identity.
-#[derive(Clone, Default)]
-#[cfg_attr(test, derive(Debug))]
-pub struct Identity {
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    /// Supplementary groups (set with setgroups when `uid` or `gid` is set).
-    pub groups: heapless::Vec<u32, MAX_GROUPS>,
-}
-
-/// One service as the table describes it, fully resolved.
-#[cfg_attr(test, derive(Debug))]
-pub struct ServiceConf {
-    pub name: heapless::Vec<u8, NAME_MAX_BYTES>,
-    /// Line of the `[name]` header.
-    pub line: u32,
-    pub kind: Kind,
-    pub restart: Restart,
-    /// The arguments of `run`, unquoted, each followed by a NUL byte.
-    pub argv: Span,
-    pub argc: u8,
-    /// `KEY=VALUE` entries, each followed by a NUL byte.
-    pub env: Span,
-    pub envc: u8,
-    /// The working directory, followed by a NUL byte (default `/`).
-    pub chdir: Span,
-    pub after: heapless::Vec<SvcId, MAX_AFTER>,
-    /// `ready = fd:N`: the descriptor the service writes its newline to.
-    pub ready_fd: Option<u8>,
-    /// Ring size in bytes; 0 discards output.
-    pub log_bytes: u32,
-    pub console: bool,
-    pub ident: Identity,
-    pub stop_signal: u8,
-    pub stop_timeout_ms: u32,
-}
-
-/// A loaded table: the services in file order and the strings they use.
-pub struct Table {
-    pub services: heapless::Vec<ServiceConf, MAX_SERVICES>,
-    pub pool: heapless::Vec<u8, POOL_BYTES>,
-}
-
-impl Default for Table {
+impl<F> Default for Table<F> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Table {
+impl<F> Table<F> {
     pub const fn new() -> Self {
         Table {
-            services: heapless::Vec::new(),
-            pool: heapless::Vec::new(),
+            slots: heapless::Vec::new(),
+            pool: Pool::new(),
         }
     }
 
     pub fn clear(&mut self) {
-        self.services.clear();
-        self.pool.clear();
+        self.slots.clear();
+        self.pool.0.clear();
     }
 
     pub fn len(&self) -> usize {
-        self.services.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
+        self.slots.is_empty()
     }
 
-    pub fn get(&self, id: SvcId) -> Option<&ServiceConf> {
-        self.services.get(id.index())
+    pub fn get(&self, id: SvcId) -> Option<&Slot<F>> {
+        self.slots.get(id.index())
+    }
+
+    /// The conf of service `id`.
+    pub fn conf(&self, id: SvcId) -> Option<&ServiceConf> {
+        self.get(id).map(|s| &s.conf)
     }
 
     /// The service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<SvcId> {
-        let at = self.services.iter().position(|s| s.name == name)?;
+        let at = self.slots.iter().position(|s| s.conf.name == name)?;
         u8::try_from(at).ok().map(SvcId)
     }
 
     /// Every service, in table order.
     pub fn ids(&self) -> impl Iterator<Item = SvcId> {
-        let ids = 0..u8::try_from(self.services.len()).unwrap_or(u8::MAX);
+        let ids = 0..u8::try_from(self.slots.len()).unwrap_or(u8::MAX);
         ids.map(SvcId)
-    }
-
-    /// The bytes of `span`, NULs included.
-    pub fn bytes(&self, span: Span) -> &[u8] {
-        let start = usize::from(span.off);
-        let end = start.saturating_add(usize::from(span.len));
-        self.pool.get(start..end).unwrap_or(&[])
-    }
-
-    /// The NUL-terminated strings of `span`, without their NULs.
-    pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
-        // (`split_inclusive` would keep a panic path.)
-        let body = self.bytes(span).strip_suffix(&[0]);
-        body.into_iter().flat_map(|b| b.split(|&c| c == 0))
     }
 }
 
@@ -153,15 +81,15 @@ impl Table {
 ///
 /// The first pass reads every line; the second resolves `after` names, which
 /// may name later services; the last looks for dependency cycles.
-pub fn parse(
+pub fn parse<F>(
     src: &[u8],
     acc: &dyn Accounts,
-    table: &mut Table,
+    table: &mut Table<F>,
     err: &mut dyn FnMut(u32, &[&[u8]]),
 ) -> usize {
     table.clear();
     // Every default `chdir` shares this one string.
-    let _ = table.pool.extend_from_slice(b"/\0");
+    let _ = table.pool.0.extend_from_slice(b"/\0");
     let mut p = Parser {
         table,
         acc,
@@ -293,8 +221,8 @@ impl Errs<'_> {
     }
 }
 
-struct Parser<'t, 'a, 'e> {
-    table: &'t mut Table,
+struct Parser<'t, 'a, 'e, F> {
+    table: &'t mut Table<F>,
     acc: &'a dyn Accounts,
     errs: Errs<'e>,
     /// The section being read: none before the first header or after a
@@ -346,7 +274,7 @@ fn first_time(said: &mut bool) -> bool {
     !core::mem::replace(said, true)
 }
 
-impl<'a> Parser<'_, 'a, '_> {
+impl<'a, F> Parser<'_, 'a, '_, F> {
     fn line(&mut self, line: u32, text: &'a [u8]) {
         if text.contains(&0) {
             return self.errs.at(line, msg::NUL, b"");
@@ -376,7 +304,7 @@ impl<'a> Parser<'_, 'a, '_> {
 
     fn header(&mut self, line: u32, text: &'a [u8], inner: Option<&'a [u8]>) {
         let errs = &mut self.errs;
-        let services = &self.table.services;
+        let slots = &self.table.slots;
         let Some(name) = inner else {
             return errs.at(line, msg::HEADER, text);
         };
@@ -386,10 +314,10 @@ impl<'a> Parser<'_, 'a, '_> {
             errs.at(line, msg::NAME, name);
         } else if name == b"tend" {
             errs.at(line, msg::RESERVED, b"");
-        } else if let Some(first) = services.iter().find(|s| s.name == name) {
-            let first = usize::try_from(first.line).unwrap_or(usize::MAX);
+        } else if let Some(first) = slots.iter().find(|s| s.conf.name == name) {
+            let first = usize::try_from(first.conf.line).unwrap_or(usize::MAX);
             errs.say(line, msg::DUP_SERVICE, name, first);
-        } else if services.is_full() {
+        } else if slots.is_full() {
             if first_time(&mut self.said_full) {
                 errs.say(line, msg::SERVICES, b"", MAX_SERVICES);
             }
@@ -426,10 +354,11 @@ impl<'a> Parser<'_, 'a, '_> {
         if over && first_time(&mut self.said_log) {
             errs.say(log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
         }
-        let mark = self.table.pool.len();
-        let strings = store(&mut self.table.pool, &sec);
+        let pool = &mut self.table.pool.0;
+        let mark = pool.len();
+        let strings = store(pool, &sec);
         if strings.is_none() {
-            self.table.pool.truncate(mark);
+            pool.truncate(mark);
             if first_time(&mut self.said_pool) {
                 errs.say(sec.line, msg::POOL, b"", POOL_BYTES);
             }
@@ -454,7 +383,7 @@ impl<'a> Parser<'_, 'a, '_> {
             stop_timeout_ms: sec.stop_timeout.unwrap_or(STOP_TIMEOUT_DEFAULT_MS),
         };
         // Cannot fail: a header is refused when the table is full.
-        let _ = self.table.services.push(conf);
+        let _ = self.table.slots.push(Slot::new(conf));
     }
 
     /// The second pass: fills in each service's `after` now that every name
@@ -464,7 +393,7 @@ impl<'a> Parser<'_, 'a, '_> {
         for (line, text) in lines(src) {
             match classify(text) {
                 _ if text.contains(&0) => {}
-                Line::Header(_) => at = self.table.services.iter().position(|s| s.line == line),
+                Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
                 Line::Pair(b"after", value) => {
                     for name in after_names(value) {
                         self.add_after(at, line, name);
@@ -477,7 +406,10 @@ impl<'a> Parser<'_, 'a, '_> {
 
     fn add_after(&mut self, at: Option<usize>, line: u32, name: &[u8]) {
         let target = self.table.find(name);
-        let Some(sec) = at.and_then(|at| self.table.services.get_mut(at)) else {
+        let Some(sec) = at
+            .and_then(|at| self.table.slots.get_mut(at))
+            .map(|s| &mut s.conf)
+        else {
             return;
         };
         match target {
@@ -498,19 +430,19 @@ impl<'a> Parser<'_, 'a, '_> {
         const NEW: u8 = 0;
         const ON_PATH: u8 = 1;
         const DONE: u8 = 2;
-        let services = &self.table.services;
+        let slots = &self.table.slots;
         let mut state = [NEW; MAX_SERVICES];
         // The path explored: each service and how many of its `after` it
         // has followed.
         let mut path: heapless::Vec<(usize, usize), MAX_SERVICES> = heapless::Vec::new();
-        for root in 0..services.len() {
+        for root in 0..slots.len() {
             if set(&mut state, root, ON_PATH) != Some(NEW) {
                 set(&mut state, root, DONE);
                 continue;
             }
             let _ = path.push((root, 0));
             while let Some((node, edge)) = path.last_mut() {
-                let next = services.get(*node).and_then(|s| s.after.get(*edge));
+                let next = slots.get(*node).and_then(|s| s.conf.after.get(*edge));
                 *edge = edge.saturating_add(1);
                 let Some(next) = next.map(|id| id.index()) else {
                     set(&mut state, *node, DONE);
@@ -521,7 +453,7 @@ impl<'a> Parser<'_, 'a, '_> {
                     Some(NEW) => {
                         let _ = path.push((next, 0));
                     }
-                    Some(ON_PATH) => report_cycle(&mut self.errs, services, &path, next),
+                    Some(ON_PATH) => report_cycle(&mut self.errs, slots, &path, next),
                     _ => {
                         set(&mut state, next, DONE);
                     }
@@ -537,8 +469,8 @@ fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
-fn report_cycle(errs: &mut Errs<'_>, services: &[ServiceConf], path: &[(usize, usize)], to: usize) {
-    let name = |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
+fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[(usize, usize)], to: usize) {
+    let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
     let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
     let cycle = path.get(from..).unwrap_or(&[]).iter();
     let arrows = cycle.flat_map(|&(n, _)| [name(n), b" -> "]);
@@ -547,7 +479,7 @@ fn report_cycle(errs: &mut Errs<'_>, services: &[ServiceConf], path: &[(usize, u
     for (slot, piece) in parts.iter_mut().zip(text) {
         *slot = piece;
     }
-    errs.report(services.get(to).map_or(0, |s| s.line), &parts);
+    errs.report(slots.get(to).map_or(0, |s| s.conf.line), &parts);
 }
 
 /// Copies a section's strings into the pool: the spans of its argv, env and
@@ -587,6 +519,9 @@ fn span(start: usize, end: usize) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table as the parser fills it, without descriptors.
+    type Table = super::Table<()>;
 
     /// Users: root 0/0, sensor 1001/1001 (also in i2c 50 and dialout 20),
     /// www 33/33. Groups: i2c 50, dialout 20, sensor 1001, www 33.
@@ -664,7 +599,7 @@ mod tests {
     }
 
     fn svc<'t>(t: &'t Table, name: &str) -> &'t ServiceConf {
-        t.get(t.find(name.as_bytes()).unwrap()).unwrap()
+        t.conf(t.find(name.as_bytes()).unwrap()).unwrap()
     }
 
     fn texts<'t>(it: impl Iterator<Item = &'t [u8]>) -> Vec<String> {
@@ -672,18 +607,18 @@ mod tests {
     }
 
     fn argv(t: &Table, name: &str) -> Vec<String> {
-        texts(t.strings(svc(t, name).argv))
+        texts(t.pool.strings(svc(t, name).argv))
     }
 
     fn env(t: &Table, name: &str) -> Vec<String> {
-        texts(t.strings(svc(t, name).env))
+        texts(t.pool.strings(svc(t, name).env))
     }
 
     fn after(t: &Table, name: &str) -> Vec<String> {
         svc(t, name)
             .after
             .iter()
-            .map(|&id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap())
+            .map(|&id| String::from_utf8(t.conf(id).unwrap().name.to_vec()).unwrap())
             .collect()
     }
 
@@ -734,12 +669,12 @@ console = yes
         assert!(!t.is_empty());
         let names: Vec<_> = t
             .ids()
-            .map(|id| String::from_utf8(t.get(id).unwrap().name.to_vec()).unwrap())
+            .map(|id| String::from_utf8(t.conf(id).unwrap().name.to_vec()).unwrap())
             .collect();
         assert_eq!(names, ["mount", "ntpd", "dropbear", "sensord", "getty"]);
         assert_eq!(t.find(b"sensord"), Some(SvcId(3)));
         assert_eq!(t.find(b"nope"), None);
-        assert!(t.get(SvcId(5)).is_none());
+        assert!(t.conf(SvcId(5)).is_none());
 
         let mount = svc(&t, "mount");
         assert_eq!(mount.line, 1);
@@ -747,7 +682,7 @@ console = yes
         assert_eq!(mount.restart, Restart::Never);
         assert_eq!(argv(&t, "mount"), ["/bin/mount", "-a"]);
         assert_eq!(mount.argc, 2);
-        assert_eq!(t.bytes(mount.argv), b"/bin/mount\0-a\0");
+        assert_eq!(t.pool.bytes(mount.argv), b"/bin/mount\0-a\0");
 
         let ntpd = svc(&t, "ntpd");
         assert_eq!(ntpd.line, 5);
@@ -777,8 +712,8 @@ console = yes
         assert_eq!(getty.argc, 5);
         assert!(!svc(&t, "ntpd").console);
         for id in t.ids() {
-            let s = t.get(id).unwrap();
-            assert_eq!(t.bytes(s.chdir), b"/\0");
+            let s = t.conf(id).unwrap();
+            assert_eq!(t.pool.bytes(s.chdir), b"/\0");
             assert_eq!(s.stop_signal, 15);
             assert_eq!(s.stop_timeout_ms, STOP_TIMEOUT_DEFAULT_MS);
             if s.name.as_slice() != b"sensord" {
@@ -787,7 +722,7 @@ console = yes
                 );
                 assert_eq!(s.ready_fd, None);
                 assert_eq!(s.envc, 0);
-                assert_eq!(t.strings(s.env).count(), 0);
+                assert_eq!(t.pool.strings(s.env).count(), 0);
             }
         }
     }
@@ -861,8 +796,8 @@ console = yes
             ["A=1", "EMPTY=", "PATH=/opt/bin:/bin", "SPACES= a  b"]
         );
         assert_eq!(s.envc, 4);
-        assert_eq!(t.bytes(s.chdir), b"/srv/my www\0");
-        assert_eq!(texts(t.strings(s.chdir)), ["/srv/my www"]);
+        assert_eq!(t.pool.bytes(s.chdir), b"/srv/my www\0");
+        assert_eq!(texts(t.pool.strings(s.chdir)), ["/srv/my www"]);
         assert_eq!(s.stop_signal, 3);
         assert_eq!(s.stop_timeout_ms, 1500);
     }
@@ -881,7 +816,7 @@ console = yes
         ]);
         assert_eq!(env(&t, "a"), ["X=1", "Y=2"]);
         assert_eq!(argv(&t, "a"), ["/bin/a", "1"]);
-        assert_eq!(t.bytes(svc(&t, "a").chdir), b"/tmp\0");
+        assert_eq!(t.pool.bytes(svc(&t, "a").chdir), b"/tmp\0");
         assert_eq!(env(&t, "b"), ["Z=3"]);
         assert_eq!(argv(&t, "b"), ["b"]);
     }
@@ -909,11 +844,11 @@ console = yes
         assert_eq!(svc(&t, "o2").restart, Restart::OnFailure);
         assert_eq!(svc(&t, "d2").restart, Restart::Never);
         for id in t.ids() {
-            let s = t.get(id).unwrap();
+            let s = t.conf(id).unwrap();
             assert_eq!(s.log_bytes, 4096);
             assert_eq!(s.stop_signal, 15);
             assert_eq!(s.stop_timeout_ms, 5000);
-            assert_eq!(texts(t.strings(s.chdir)), ["/"]);
+            assert_eq!(texts(t.pool.strings(s.chdir)), ["/"]);
             assert!(!s.console);
             assert_eq!(s.ready_fd, None);
             assert!(s.ident.uid.is_none() && s.ident.gid.is_none() && s.ident.groups.is_empty());
@@ -1679,7 +1614,7 @@ audio:x:45:www,sensorx
         );
         // What did not fit was taken back, so later services still fit.
         assert_eq!(argv(&t, "c"), ["/bin/c"]);
-        assert_eq!(t.bytes(svc(&t, "c").chdir), b"/c\0");
+        assert_eq!(t.pool.bytes(svc(&t, "c").chdir), b"/c\0");
         // Reported once even when several services overflow.
         let lines = ["[a]", &big, "[b]", &big, "[c]", &big];
         assert_eq!(errors(&lines).len(), 1);
@@ -1768,13 +1703,13 @@ audio:x:45:www,sensorx
         );
         assert_eq!(table.len(), 1);
         assert_eq!(
-            texts(table.strings(table.get(SvcId(0)).unwrap().argv)),
+            texts(table.pool.strings(table.conf(SvcId(0)).unwrap().argv)),
             ["/bin/x"]
         );
         table.clear();
         assert!(table.is_empty());
-        assert_eq!(table.bytes(Span { off: 100, len: 5 }), b"");
-        assert_eq!(table.strings(Span::default()).count(), 0);
+        assert_eq!(table.pool.bytes(Span { off: 100, len: 5 }), b"");
+        assert_eq!(table.pool.strings(Span::default()).count(), 0);
     }
 
     #[test]
@@ -1858,10 +1793,18 @@ audio:x:45:www,sensorx
             }
             clean += 1;
             for id in t.ids() {
-                let s = t.get(id).unwrap();
-                assert_eq!(t.strings(s.argv).count(), usize::from(s.argc), "{src:?}");
-                assert_eq!(t.strings(s.env).count(), usize::from(s.envc), "{src:?}");
-                assert_eq!(t.bytes(s.chdir).last(), Some(&0), "{src:?}");
+                let s = t.conf(id).unwrap();
+                assert_eq!(
+                    t.pool.strings(s.argv).count(),
+                    usize::from(s.argc),
+                    "{src:?}"
+                );
+                assert_eq!(
+                    t.pool.strings(s.env).count(),
+                    usize::from(s.envc),
+                    "{src:?}"
+                );
+                assert_eq!(t.pool.bytes(s.chdir).last(), Some(&0), "{src:?}");
                 assert!(s.after.iter().all(|a| *a != id && a.index() < t.len()));
             }
         }

@@ -11,6 +11,7 @@ use std::path::Path;
 const CORE: &[&str] = &[
     "accounts",
     "argv",
+    "conf",
     "crash",
     "display",
     "ending",
@@ -22,6 +23,7 @@ const CORE: &[&str] = &[
     "reply",
     "service",
     "signal",
+    "slot",
     "status",
     "supervisor",
     "table",

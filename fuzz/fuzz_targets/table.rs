@@ -10,10 +10,13 @@
 use libfuzzer_sys::fuzz_target;
 use tend::accounts::EtcAccounts;
 use tend::proto::valid_name;
-use tend::table::{self, Table};
+use tend::table;
 
 const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\n";
 const GROUP: &[u8] = b"root:x:0:\nwww:x:33:\nlog:x:4:www\n";
+
+/// A table as the parser fills it, without descriptors.
+type Table = table::Table<()>;
 
 fn parse(src: &[u8], table: &mut Table) -> Vec<(u32, Vec<u8>)> {
     let acc = EtcAccounts {
@@ -37,14 +40,14 @@ fuzz_target!(|src: &[u8]| {
         assert!(!message.is_empty());
     }
     if errors.is_empty() {
-        for conf in &table.services {
+        for conf in table.slots.iter().map(|s| &s.conf) {
             assert!(valid_name(&conf.name), "{:?}", conf.name);
             assert!(conf.argc >= 1);
-            let argv: Vec<&[u8]> = table.strings(conf.argv).collect();
+            let argv: Vec<&[u8]> = table.pool.strings(conf.argv).collect();
             assert_eq!(argv.len(), usize::from(conf.argc));
             assert!(!argv[0].is_empty());
-            assert_eq!(table.strings(conf.env).count(), usize::from(conf.envc));
-            assert!(table.bytes(conf.chdir).starts_with(b"/"));
+            assert_eq!(table.pool.strings(conf.env).count(), usize::from(conf.envc));
+            assert!(table.pool.bytes(conf.chdir).starts_with(b"/"));
             for after in &conf.after {
                 assert!(table.get(*after).is_some());
             }
