@@ -1,29 +1,52 @@
 //! A service's last-crash record: how it died, when, and its last lines,
 //! frozen at that moment so that restarts do not overwrite them.
+//!
+//! The record itself is small and sits in the service's slot; the lines go
+//! to [`CRASH_TAIL_BYTES`] of storage the caller hands in (tend carves it
+//! from the arena, beside the rings), which is written, and so costs
+//! memory, only once the service has crashed.
+//!
+//! [`CRASH_TAIL_BYTES`]: crate::limits::CRASH_TAIL_BYTES
 
-use crate::limits::CRASH_TAIL_BYTES;
 use crate::ring::Ring;
-use crate::say::Buf;
+use crate::say::Text;
 use crate::service::Exit;
 
-pub struct Crash {
-    /// False until it first crashes. (Not an `Option<Exit>`: its `None`
-    /// would not be all-zero, and the static world must be.)
+pub struct Crash<'a> {
+    /// False until it first crashes.
     pub recorded: bool,
     pub exit: Exit,
     pub at_ms: u64,
-    /// The last lines of the run that crashed, stamped, newline-ended.
-    pub text: Buf<CRASH_TAIL_BYTES>,
+    /// Where the lines are frozen; empty for a service without a ring.
+    store: &'a mut [u8],
+    /// Bytes of `store` the lines take.
+    len: usize,
 }
 
-impl Crash {
-    pub const fn new() -> Crash {
+impl<'a> Crash<'a> {
+    /// No crash yet, and no room for lines.
+    pub const fn new() -> Crash<'a> {
         Crash {
             recorded: false,
             exit: Exit::Code(0),
             at_ms: 0,
-            text: Buf::new(),
+            store: &mut [],
+            len: 0,
         }
+    }
+
+    /// No crash yet; its lines will be frozen in `store`, as many of the
+    /// last ones as fit whole.
+    pub fn with_store(store: &'a mut [u8]) -> Crash<'a> {
+        Crash {
+            store,
+            ..Crash::new()
+        }
+    }
+
+    /// The last lines of the run that crashed, stamped, newline-ended.
+    pub fn text(&self) -> &[u8] {
+        self.store.get(..self.len).unwrap_or(&[])
     }
 
     /// Freezes the lines the run that started at `started_ms` left in `ring`.
@@ -31,13 +54,47 @@ impl Crash {
         self.recorded = true;
         self.exit = exit;
         self.at_ms = now;
-        self.text.clear();
-        ring.render_tail(ring.since(started_ms), &mut self.text);
+        self.len = 0;
+        let mut overflowed = false;
+        let mut out = Text::new(self.store, &mut self.len, &mut overflowed);
+        ring.render_tail(ring.since(started_ms), &mut out);
     }
 }
 
-impl Default for Crash {
+impl Default for Crash<'_> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaked(bytes: usize) -> &'static mut [u8] {
+        Box::leak(vec![0u8; bytes].into_boxed_slice())
+    }
+
+    #[test]
+    fn the_lines_of_the_run_are_frozen_in_the_store() {
+        let mut ring = Ring::new(leaked(4096));
+        ring.push(100, b"an earlier run\n");
+        ring.push(2000, b"its last words\n");
+        let mut crash = Crash::with_store(leaked(crate::limits::CRASH_TAIL_BYTES));
+        assert!(!crash.recorded && crash.text().is_empty());
+        crash.record(Exit::Signal(11), 2500, 1000, &ring);
+        assert_eq!(
+            (crash.recorded, crash.exit, crash.at_ms),
+            (true, Exit::Signal(11), 2500)
+        );
+        assert_eq!(crash.text(), b"[     2.000] its last words\n");
+        // The next crash replaces them.
+        ring.push(3000, b"again\n");
+        crash.record(Exit::Code(2), 3500, 2600, &ring);
+        assert_eq!(crash.text(), b"[     3.000] again\n");
+        // Without a store (a service without a ring): no lines.
+        let mut bare = Crash::new();
+        bare.record(Exit::Code(1), 2500, 1000, &ring);
+        assert!(bare.recorded && bare.text().is_empty());
     }
 }

@@ -32,6 +32,10 @@ pub const LOG_SELF_BYTES: u32 = 8 * 1024;
 pub const LINE_MAX_BYTES: usize = 1024;
 /// Bytes of log lines frozen in a service's last-crash record.
 pub const CRASH_TAIL_BYTES: usize = 1024;
+/// The arena in `.bss` that the rings ([`LOG_ARENA_BYTES`]) and the lines
+/// of the crash records (the rest) are carved from: RAM is used only as
+/// they fill.
+pub const ARENA_BYTES: usize = LOG_ARENA_BYTES + MAX_SERVICES * CRASH_TAIL_BYTES;
 /// Bytes read from one log pipe per poll round, so one flood cannot starve
 /// the others (a pipe grown for a flood: its size).
 pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;

@@ -56,8 +56,8 @@ core::arch::global_asm!(
 
 /// All of tend's run-time state, in .bss: it costs RAM only as it is used.
 static mut WORLD: tend::world::World = tend::world::World::new();
-/// The bytes every log ring is carved from.
-static mut ARENA: [u8; tend::limits::LOG_ARENA_BYTES] = [0; tend::limits::LOG_ARENA_BYTES];
+/// The bytes every log ring and crash record's lines are carved from.
+static mut ARENA: [u8; tend::limits::ARENA_BYTES] = [0; tend::limits::ARENA_BYTES];
 
 /// Reads the initial stack and runs tend; never returns.
 unsafe extern "C" fn entry(sp: *const usize) -> ! {

@@ -598,10 +598,7 @@ fn put_crash_head<F>(id: SvcId, out: &mut Out, view: &View<'_, F>) -> Job {
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
 /// end waits.
 fn put_crash_text<F>(id: SvcId, off: usize, out: &mut Out, view: &View<'_, F>) -> Step {
-    let text = view
-        .table
-        .get(id)
-        .map_or(&[][..], |s| s.crash.text.as_bytes());
+    let text = view.table.get(id).map_or(&[][..], |s| s.crash.text());
     let rest = text.get(off..).unwrap_or(&[]);
     let took = out.shown_prefix(rest, out.room() / 4);
     if took == rest.len() {
@@ -617,6 +614,7 @@ fn put_crash_text<F>(id: SvcId, off: usize, out: &mut Out, view: &View<'_, F>) -
 mod tests {
     use super::*;
     use crate::accounts::EtcAccounts;
+    use crate::crash::Crash;
     use crate::proto;
     use crate::service::{Event, Exit, StartError};
     use crate::slot::Slot;
@@ -671,6 +669,8 @@ mod tests {
             assert_eq!(errors, 0);
             for slot in table.slots.iter_mut() {
                 slot.ring = ring(8192);
+                let store = vec![0u8; crate::limits::CRASH_TAIL_BYTES];
+                slot.crash = Crash::with_store(Box::leak(store.into_boxed_slice()));
             }
             let mut sup = Supervisor::new();
             sup.settle(&mut table.slots, 0, &mut NoFork(0));

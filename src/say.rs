@@ -20,16 +20,34 @@ impl<const N: usize> Default for Buf<N> {
     }
 }
 
-/// A borrowed view of a [`Buf`] of any size.
+/// A borrowed view of a [`Buf`] of any size, or of any bytes with their
+/// length kept elsewhere.
 pub struct Text<'a> {
     bytes: &'a mut [u8],
     len: &'a mut usize,
     overflowed: &'a mut bool,
 }
 
+impl<'a> Text<'a> {
+    /// Text appended to `bytes` after the first `len`; `overflowed` is set
+    /// when some did not fit.
+    pub fn new(bytes: &'a mut [u8], len: &'a mut usize, overflowed: &'a mut bool) -> Text<'a> {
+        Text {
+            bytes,
+            len,
+            overflowed,
+        }
+    }
+}
+
 impl Text<'_> {
+    /// Bytes that can still be appended.
+    pub fn room(&self) -> usize {
+        self.bytes.len().saturating_sub(*self.len)
+    }
+
     #[inline(never)]
-    fn s(&mut self, text: &[u8]) {
+    pub fn s(&mut self, text: &[u8]) {
         let start = (*self.len).min(self.bytes.len());
         if let Some(dst) = self.bytes.get_mut(start..) {
             let took = copy(dst, text);
@@ -41,7 +59,7 @@ impl Text<'_> {
     }
 
     #[inline(never)]
-    fn byte(&mut self, b: u8) {
+    pub fn byte(&mut self, b: u8) {
         match self.bytes.get_mut(*self.len) {
             Some(slot) => {
                 *slot = b;
@@ -73,7 +91,7 @@ impl Text<'_> {
     }
 
     #[inline(never)]
-    fn stamp(&mut self, ms: u64) {
+    pub fn stamp(&mut self, ms: u64) {
         let mut secs = Buf::<20>::new();
         secs.u(ms / 1000);
         self.byte(b'[');
@@ -170,7 +188,8 @@ impl<const N: usize> Buf<N> {
         }
     }
 
-    fn text(&mut self) -> Text<'_> {
+    /// Appends through a [`Text`].
+    pub fn text(&mut self) -> Text<'_> {
         Text {
             bytes: &mut self.bytes,
             len: &mut self.len,

@@ -794,7 +794,7 @@ pub(crate) mod tests {
                 State::Stopped
             ]
         );
-        // A static record is all zero bytes: the initial state is 0.
+        // The initial state is 0: a fresh record is all zero bytes.
         assert_eq!(State::Down as u8, 0);
     }
 

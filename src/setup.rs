@@ -9,6 +9,7 @@ use rustix::net;
 
 use linux_raw_sys::general as sig;
 
+use crate::crash::Crash;
 use crate::ctl::Door;
 use crate::limits::*;
 use crate::load::{self, c_path};
@@ -165,9 +166,8 @@ fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
 }
 
 /// Carves the rest of the arena (tend's own ring is taken) into rings and
-/// opens a log pipe per service with one.
+/// the crash records' lines, and opens a log pipe per service with one.
 fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
-    let mut rest = arena;
     let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
         let all = core::mem::take(rest);
         let n = n.min(all.len());
@@ -175,6 +175,13 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         *rest = others;
         mine
     };
+    // The crash records' lines at the end, apart from the rings: their
+    // pages are touched only by a crash.
+    let mut crashes = arena;
+    let rings_len = crashes
+        .len()
+        .saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
+    let mut rings = take(&mut crashes, rings_len);
     for slot in world.table.slots.iter_mut() {
         if slot.conf.console {
             continue;
@@ -182,7 +189,8 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         // `log = 0` still gets a pipe, into an empty ring that counts what
         // it drops.
         if slot.conf.log_bytes > 0 {
-            slot.ring = Ring::new(take(&mut rest, slot.conf.log_bytes as usize));
+            slot.ring = Ring::new(take(&mut rings, slot.conf.log_bytes as usize));
+            slot.crash = Crash::with_store(take(&mut crashes, CRASH_TAIL_BYTES));
         }
         let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
         rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;

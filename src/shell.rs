@@ -132,11 +132,11 @@ impl Effects<Fd> for Shell<'_> {
         let mut msg = Buf::<128>::new();
         msg.s(&conf.name).s(b": crashed, ");
         status::exit_words(&mut msg, exit);
-        if !crash.text.is_empty() {
+        if !crash.text().is_empty() {
             msg.s(b"; its last lines:");
         }
         report::say(Some((self.own, now)), &[msg.as_bytes()]);
-        write_shown(sys::stderr(), crash.text.as_bytes());
+        write_shown(sys::stderr(), crash.text());
     }
 
     fn changed(&mut self, slot: &Slot, now: u64) {

@@ -21,8 +21,8 @@ pub struct Slot<F> {
     pub svc: Service,
     /// Its output, as `tend log` shows it.
     pub ring: Ring<'static>,
-    /// Its last crash.
-    pub crash: Crash,
+    /// Its last crash (the record: its lines are in the arena).
+    pub crash: Crash<'static>,
     /// None for `console = yes` (its output goes to tend's own stdout and
     /// stderr), or when it could not be made.
     pub log: Option<LogPipe<F>>,
@@ -62,9 +62,7 @@ pub struct LogPipe<F> {
     pub write: F,
     /// Bytes read from it per round once it was grown (or tried to be) for
     /// a flood: the size it has then. 0 until then: it is read up to
-    /// [`PIPE_READ_BUDGET_BYTES`] a round. (No `bool` here: its niche would
-    /// make `None` non-zero, and move all of `World` from .bss into the
-    /// binary.)
+    /// [`PIPE_READ_BUDGET_BYTES`] a round.
     pub flood_budget: usize,
 }
 

@@ -230,9 +230,7 @@ pub fn json_service<const N: usize, F>(out: &mut Buf<N>, view: &View<'_, F>, id:
             exit_words(out, exit);
             out.s(b"\",\"ago_ms\":")
                 .u(view.now.saturating_sub(crash.at_ms));
-            out.s(b",\"lines\":")
-                .json_str(crash.text.as_bytes())
-                .byte(b'}');
+            out.s(b",\"lines\":").json_str(crash.text()).byte(b'}');
         }
         None => {
             out.s(b"null");
