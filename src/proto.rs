@@ -7,7 +7,7 @@
 //! of a reply whose status is 0 or 3 goes to stdout, any other to stderr.
 
 use crate::limits::{MAX_SERVICES, NAME_MAX_BYTES, REQUEST_MAX_BYTES};
-use crate::say::{parse_u64, Buf};
+use crate::say::{parse_u64, Text};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -176,7 +176,7 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
 }
 
 /// Encodes a request as its line, `\n` included.
-pub fn encode<const N: usize>(req: &Request<'_>, out: &mut Buf<N>) {
+pub fn encode(req: &Request<'_>, out: &mut Text) {
     out.s(req.verb.word());
     if req.json {
         out.s(b" -j");
@@ -202,6 +202,7 @@ pub fn encode<const N: usize>(req: &Request<'_>, out: &mut Buf<N>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::say::Buf;
 
     fn roundtrip(req: &Request<'_>) -> Vec<u8> {
         let mut b = Buf::<REQUEST_MAX_BYTES>::new();

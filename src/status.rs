@@ -7,7 +7,7 @@
 use crate::crash::Crash;
 use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, NAME_MAX_BYTES};
 use crate::ring::Ring;
-use crate::say::{decimal, Buf};
+use crate::say::{decimal, Buf, Text};
 use crate::service::{Exit, Outcome, State};
 use crate::signal;
 use crate::supervisor::Supervisor;
@@ -60,14 +60,14 @@ impl Widths {
     }
 }
 
-pub fn header<const N: usize>(out: &mut Buf<N>, w: Widths) {
+pub fn header(out: &mut Text, w: Widths) {
     out.left(b"SERVICE", w.name)
         .left(b"STATE", 9)
         .right(b"PID", w.pid);
     out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
-pub fn row<const N: usize>(out: &mut Buf<N>, w: Widths, view: &View<'_>, id: SvcId) {
+pub fn row(out: &mut Text, w: Widths, view: &View<'_>, id: SvcId) {
     let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
         return;
     };
@@ -94,7 +94,7 @@ pub fn row<const N: usize>(out: &mut Buf<N>, w: Widths, view: &View<'_>, id: Svc
 }
 
 /// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`.
-pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
+pub fn last_exit(out: &mut Text, view: &View<'_>, id: SvcId) {
     let Some(svc) = view.sup.get(id) else { return };
     let at = match svc.last {
         Outcome::None => None,
@@ -147,7 +147,7 @@ pub fn last_exit<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
 }
 
 /// `exit 1` or `signal SEGV`.
-pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
+pub fn exit_words(out: &mut Text, exit: Exit) {
     match exit {
         Exit::Code(c) => out.s(b"exit ").u(c.into()),
         Exit::Signal(s) => out.s(b"signal ").s(signal::name(s)),
@@ -155,7 +155,7 @@ pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
 }
 
 /// One service as a JSON object (stable field names, see the README).
-pub fn json_service<const N: usize>(out: &mut Buf<N>, view: &View<'_>, id: SvcId) {
+pub fn json_service(out: &mut Text, view: &View<'_>, id: SvcId) {
     let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
         return;
     };
