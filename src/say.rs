@@ -307,6 +307,13 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
+/// The `i`th of the strings in `list`, each followed by a NUL byte; empty
+/// past the end. A list of names as one string has no table of pointers.
+#[inline(never)]
+pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
+    list.split(|&b| b == 0).nth(i).unwrap_or(&[])
+}
+
 /// Parses an unsigned decimal number with no sign and no blanks.
 pub fn parse_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 {
