@@ -314,6 +314,13 @@ pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
     list.split(|&b| b == 0).nth(i).unwrap_or(&[])
 }
 
+/// `a == b`, ASCII letters in either case: a plain loop, smaller than
+/// `eq_ignore_ascii_case`'s.
+#[inline(never)]
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
 /// Parses an unsigned decimal number with no sign and no blanks.
 pub fn parse_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 {
