@@ -67,6 +67,7 @@ pub fn header(out: &mut Text, w: Widths) {
     out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
+#[inline(never)]
 pub fn row(out: &mut Text, w: Widths, view: &View<'_>, id: SvcId) {
     let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
         return;
@@ -155,6 +156,7 @@ pub fn exit_words(out: &mut Text, exit: Exit) {
 }
 
 /// One service as a JSON object (stable field names, see the README).
+#[inline(never)]
 pub fn json_service(out: &mut Text, view: &View<'_>, id: SvcId) {
     let (Some(conf), Some(svc)) = (view.table.get(id), view.sup.get(id)) else {
         return;

@@ -347,6 +347,7 @@ fn first_time(said: &mut bool) -> bool {
 }
 
 impl<'a> Parser<'_, 'a, '_> {
+    #[inline(never)]
     fn line(&mut self, line: u32, text: &'a [u8]) {
         if text.contains(&0) {
             return self.errs.at(line, msg::NUL, b"");
@@ -537,6 +538,7 @@ fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
+#[inline(never)]
 fn report_cycle(errs: &mut Errs<'_>, services: &[ServiceConf], path: &[(usize, usize)], to: usize) {
     let name = |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
     let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
@@ -578,6 +580,7 @@ fn store(
     (!full).then_some((argv, env, chdir))
 }
 
+#[inline(never)]
 fn span(start: usize, end: usize) -> Span {
     let off = u16::try_from(start).unwrap_or(0);
     let len = u16::try_from(end.saturating_sub(start)).unwrap_or(0);

@@ -145,6 +145,7 @@ impl<'a> Section<'a> {
     }
 
     /// Checks and keeps `value`, given to `key` at `line`.
+    #[inline(never)]
     fn apply(&mut self, key: Key, line: u32, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
         match key {
             Key::Run => match words(value, &mut |_| {}) {
