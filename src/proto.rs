@@ -44,8 +44,7 @@ impl Verb {
     }
 
     pub fn from_word(word: &[u8]) -> Option<Verb> {
-        let at = WORDS.split(|&b| b == 0).position(|w| w == word)?;
-        VERBS.get(at).copied()
+        VERBS.get(crate::say::position(WORDS, word)?).copied()
     }
 }
 
