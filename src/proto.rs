@@ -267,8 +267,8 @@ mod tests {
             assert_eq!(Verb::from_word(word), Some(verb));
             let line = match verb {
                 Verb::Status | Verb::Halt | Verb::Poweroff | Verb::Reboot => word.to_vec(),
-                Verb::Signal => [&word[..], &b" -s15 x"[..]].concat(),
-                _ => [&word[..], &b" x"[..]].concat(),
+                Verb::Signal => [word, &b" -s15 x"[..]].concat(),
+                _ => [word, &b" x"[..]].concat(),
             };
             assert_eq!(decode(&line).unwrap().verb, verb);
         }
