@@ -542,14 +542,14 @@ fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
 fn report_cycle(errs: &mut Errs<'_>, services: &[ServiceConf], path: &[(usize, usize)], to: usize) {
     let name = |n: usize| services.get(n).map_or(&b"?"[..], |s| s.name.as_slice());
     let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
-    let cycle = path.get(from..).unwrap_or(&[]).iter();
-    let arrows = cycle.flat_map(|&(n, _)| [name(n), b" -> "]);
-    let text = [msg::CYCLE].into_iter().chain(arrows).chain([name(to)]);
-    let mut parts: [&[u8]; 2 * MAX_SERVICES + 2] = [b""; 2 * MAX_SERVICES + 2];
-    for (slot, piece) in parts.iter_mut().zip(text) {
-        *slot = piece;
+    // As long as any message can be: `load` prints at most 512 bytes.
+    let mut text = crate::say::Buf::<512>::new();
+    text.s(msg::CYCLE);
+    for &(n, _) in path.get(from..).unwrap_or(&[]) {
+        text.s(name(n)).s(b" -> ");
     }
-    errs.report(services.get(to).map_or(0, |s| s.line), &parts);
+    text.s(name(to));
+    errs.report(services.get(to).map_or(0, |s| s.line), &[text.as_bytes()]);
 }
 
 /// Copies a section's strings into the pool: the spans of its argv, env and
@@ -1281,6 +1281,24 @@ console = yes
             ]),
             e(4, "dependency cycle: a -> b -> a")
         );
+        // A long cycle is said in full up to 512 bytes, the most `load`
+        // prints of any message.
+        let name = |i: usize| format!("{i:0>31}");
+        let long: Vec<String> = (0..20)
+            .flat_map(|i| {
+                let next = name((i + 1) % 20);
+                [
+                    format!("[{}]", name(i)),
+                    "run = x".into(),
+                    format!("after = {next}"),
+                ]
+            })
+            .collect();
+        let long: Vec<&str> = long.iter().map(|s| s.as_str()).collect();
+        let (line, text) = error(&long);
+        let full: Vec<String> = (0..=20).map(|i| name(i % 20)).collect();
+        let full = format!("dependency cycle: {}", full.join(" -> "));
+        assert_eq!((line, text.as_str()), (1, &full[..512]));
         // Two separate cycles are both reported; a diamond is no cycle.
         assert_eq!(
             errors(&[
