@@ -256,23 +256,18 @@ impl Errs<'_> {
         (self.out)(line, if self.done { &[msg::TOO_MANY] } else { parts });
     }
 
-    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`.
+    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`, in
+    /// one part of at most 512 bytes (the most `load` prints of any message).
     fn say(&mut self, line: u32, msg: &[u8], text: &[u8], n: usize) {
-        let mut digits = [0u8; 20];
-        let n = crate::say::decimal(u64::try_from(n).unwrap_or(u64::MAX), &mut digits);
-        let mut parts: [&[u8]; 6] = [b""; 6];
-        let mut slots = parts.iter_mut();
-        for piece in msg.split_inclusive(|&b| b == b'%' || b == b'#') {
-            let (head, fill) = match piece.split_last() {
-                Some((b'%', head)) => (head, text),
-                Some((b'#', head)) => (head, n),
-                _ => (piece, &[][..]),
+        let mut out = crate::say::Buf::<512>::new();
+        for &b in msg {
+            match b {
+                b'%' => out.s(text),
+                b'#' => out.u(n as u64),
+                _ => out.byte(b),
             };
-            for (part, slot) in [head, fill].into_iter().zip(slots.by_ref()) {
-                *slot = part;
-            }
         }
-        self.report(line, &parts);
+        self.report(line, &[out.as_bytes()]);
     }
 
     fn at(&mut self, line: u32, msg: &[u8], text: &[u8]) {
@@ -1539,6 +1534,11 @@ audio:x:45:www,sensorx
             errors(&["hello", "run = x", "[a]", "run = a"]),
             [e(1, "expected a [service] header, not \"hello\"")]
         );
+        // A message stops at 512 bytes, the most `load` prints of any.
+        let long = "x".repeat(600);
+        let (line, text) = error(&["[a]", "run = a", &long]);
+        let full = format!("expected \"key = value\", not \"{long}\"");
+        assert_eq!((line, text.as_str()), (3, &full[..512]));
         assert_eq!(
             error(&["[a]", "run = a", "hello world"]),
             e(3, "expected \"key = value\", not \"hello world\"")
