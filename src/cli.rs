@@ -6,7 +6,7 @@ use crate::event_loop::{self, Options};
 use crate::load;
 use crate::proto::{valid_name, Request, Verb};
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
-use crate::say::{parse_u64, Buf};
+use crate::say::{self, parse_u64, Buf};
 use crate::signal;
 use crate::sys;
 use crate::world::World;
@@ -66,8 +66,9 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
     let Some(cmd) = arg(1) else {
         return usage(b"no command");
     };
-    match cmd {
-        b"supervise" => {
+    // By index: supervise, check, then help's three spellings.
+    match say::position(b"supervise\0check\0help\0--help\0-h\0", cmd) {
+        Some(0) => {
             let table = match (arg(2), arg(3), arg(4)) {
                 (None, _, _) => DEFAULT_TABLE,
                 (Some(b"-c"), Some(file), None) => file,
@@ -83,7 +84,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
                 },
             )
         }
-        b"check" => {
+        Some(1) => {
             let (root, file) = match (arg(2), arg(3), arg(4), arg(5)) {
                 (None, ..) => (b"".as_slice(), DEFAULT_TABLE),
                 (Some(b"-r"), Some(root), None, _) => (root, DEFAULT_TABLE),
@@ -93,7 +94,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
             };
             check(world, file, root)
         }
-        b"help" | b"--help" | b"-h" => {
+        Some(_) => {
             write_all(sys::stdout(), HELP);
             EXIT_OK
         }
@@ -170,14 +171,16 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
     let mut i = 2;
     while let Some(a) = args.get(i) {
         i += 1;
-        match (verb, a) {
-            (Verb::Status, b"--json" | b"-j") if cfg!(feature = "json") => req.json = true,
-            (Verb::Status, b"--json" | b"-j") => {
+        // By index: --json, -j, -f, --follow, -t, -n.
+        let option = say::position(b"--json\0-j\0-f\0--follow\0-t\0-n\0", a);
+        match (verb, option) {
+            (Verb::Status, Some(0 | 1)) if cfg!(feature = "json") => req.json = true,
+            (Verb::Status, Some(0 | 1)) => {
                 return Err(b"status: --json: this tend is built without json");
             }
-            (Verb::Log, b"-f" | b"--follow") => req.follow = true,
-            (Verb::Log, b"-t") => req.utc = true,
-            (Verb::Log, b"-n") => {
+            (Verb::Log, Some(2 | 3)) => req.follow = true,
+            (Verb::Log, Some(4)) => req.utc = true,
+            (Verb::Log, Some(5)) => {
                 let n = args
                     .get(i)
                     .and_then(parse_u64)
@@ -185,12 +188,12 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
                 req.lines = Some(n.ok_or(b"log: -n takes a number of lines".as_slice())?);
                 i += 1;
             }
-            (Verb::Signal, sig) if req.names.len() == 1 => {
-                req.signal = Some(signal::number(sig).ok_or(b"signal: unknown signal".as_slice())?);
+            (Verb::Signal, _) if req.names.len() == 1 => {
+                req.signal = Some(signal::number(a).ok_or(b"signal: unknown signal".as_slice())?);
             }
-            (_, name) if valid_name(name) => {
+            _ if valid_name(a) => {
                 req.names
-                    .push(name)
+                    .push(a)
                     .map_err(|_| b"too many names".as_slice())?;
             }
             _ => return Err(b"bad argument"),

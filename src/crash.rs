@@ -5,11 +5,10 @@
 //! to [`CRASH_TAIL_BYTES`] of storage the caller hands in (tend carves it
 //! from the arena, beside the rings), which is written, and so costs
 //! memory, only once the service has crashed.
-//!
-//! [`CRASH_TAIL_BYTES`]: crate::limits::CRASH_TAIL_BYTES
 
+use crate::limits::CRASH_TAIL_BYTES;
 use crate::ring::Ring;
-use crate::say::Text;
+use crate::say::Buf;
 use crate::service::Exit;
 
 pub struct Crash<'a> {
@@ -54,10 +53,11 @@ impl<'a> Crash<'a> {
         self.recorded = true;
         self.exit = exit;
         self.at_ms = now;
-        self.len = 0;
-        let mut overflowed = false;
-        let mut out = Text::new(self.store, &mut self.len, &mut overflowed);
+        // Rendered whole lines at a time, then frozen (a store is never
+        // larger than the tail).
+        let mut out = Buf::<CRASH_TAIL_BYTES>::new();
         ring.render_tail(ring.since(started_ms), &mut out);
+        self.len = crate::say::copy(self.store, out.as_bytes());
     }
 }
 

@@ -3,59 +3,70 @@
 
 use linux_raw_sys::errno::*;
 
-/// `(number, symbol, description)` for the errors a supervisor meets.
-const TABLE: &[(u32, &[u8], &[u8])] = &[
-    (EPERM, b"EPERM", b"operation not permitted"),
-    (ENOENT, b"ENOENT", b"no such file or directory"),
-    (ESRCH, b"ESRCH", b"no such process"),
-    (EINTR, b"EINTR", b"interrupted"),
-    (EIO, b"EIO", b"input/output error"),
-    (E2BIG, b"E2BIG", b"argument list too long"),
-    (ENOEXEC, b"ENOEXEC", b"exec format error"),
-    (EBADF, b"EBADF", b"bad file descriptor"),
-    (ECHILD, b"ECHILD", b"no child processes"),
-    (EAGAIN, b"EAGAIN", b"resource temporarily unavailable"),
-    (ENOMEM, b"ENOMEM", b"out of memory"),
-    (EACCES, b"EACCES", b"permission denied"),
-    (EFAULT, b"EFAULT", b"bad address"),
-    (EBUSY, b"EBUSY", b"device or resource busy"),
-    (EEXIST, b"EEXIST", b"file exists"),
-    (ENOTDIR, b"ENOTDIR", b"not a directory"),
-    (EISDIR, b"EISDIR", b"is a directory"),
-    (EINVAL, b"EINVAL", b"invalid argument"),
-    (ENFILE, b"ENFILE", b"too many open files in system"),
-    (EMFILE, b"EMFILE", b"too many open files"),
-    (ETXTBSY, b"ETXTBSY", b"text file busy"),
-    (EFBIG, b"EFBIG", b"file too large"),
-    (ENOSPC, b"ENOSPC", b"no space left on device"),
-    (EROFS, b"EROFS", b"read-only file system"),
-    (EPIPE, b"EPIPE", b"broken pipe"),
-    (ENAMETOOLONG, b"ENAMETOOLONG", b"file name too long"),
-    (ENOSYS, b"ENOSYS", b"function not implemented"),
-    (ELOOP, b"ELOOP", b"too many levels of symbolic links"),
-    (ELIBBAD, b"ELIBBAD", b"accessing a corrupted shared library"),
-    (ENOTSOCK, b"ENOTSOCK", b"not a socket"),
-    (EADDRINUSE, b"EADDRINUSE", b"address in use"),
-    (ECONNREFUSED, b"ECONNREFUSED", b"connection refused"),
-    (ECONNRESET, b"ECONNRESET", b"connection reset"),
-    (ETIMEDOUT, b"ETIMEDOUT", b"timed out"),
-    (ENOBUFS, b"ENOBUFS", b"no buffer space available"),
-];
+/// Builds [`NUMBERS`] and [`TEXT`] from `SYMBOL "description"` rows: one
+/// string and one small number per error, not a table of pointers.
+macro_rules! errors {
+    ($($sym:ident $text:literal,)*) => {
+        /// The errors a supervisor meets, by number.
+        const NUMBERS: &[u16] = &[$($sym as u16),*];
+        /// For each of [`NUMBERS`], its symbol and its description, each
+        /// followed by a NUL byte.
+        const TEXT: &[u8] = concat!($(stringify!($sym), "\0", $text, "\0"),*).as_bytes();
+    };
+}
+
+errors! {
+    EPERM "operation not permitted",
+    ENOENT "no such file or directory",
+    ESRCH "no such process",
+    EINTR "interrupted",
+    EIO "input/output error",
+    E2BIG "argument list too long",
+    ENOEXEC "exec format error",
+    EBADF "bad file descriptor",
+    ECHILD "no child processes",
+    EAGAIN "resource temporarily unavailable",
+    ENOMEM "out of memory",
+    EACCES "permission denied",
+    EFAULT "bad address",
+    EBUSY "device or resource busy",
+    EEXIST "file exists",
+    ENOTDIR "not a directory",
+    EISDIR "is a directory",
+    EINVAL "invalid argument",
+    ENFILE "too many open files in system",
+    EMFILE "too many open files",
+    ETXTBSY "text file busy",
+    EFBIG "file too large",
+    ENOSPC "no space left on device",
+    EROFS "read-only file system",
+    EPIPE "broken pipe",
+    ENAMETOOLONG "file name too long",
+    ENOSYS "function not implemented",
+    ELOOP "too many levels of symbolic links",
+    ELIBBAD "accessing a corrupted shared library",
+    ENOTSOCK "not a socket",
+    EADDRINUSE "address in use",
+    ECONNREFUSED "connection refused",
+    ECONNRESET "connection reset",
+    ETIMEDOUT "timed out",
+    ENOBUFS "no buffer space available",
+}
+
+/// Part `part` (0 the symbol, 1 the description) of `errno`'s entry.
+fn entry(errno: u16, part: usize) -> Option<&'static [u8]> {
+    let i = NUMBERS.iter().position(|&n| n == errno)?;
+    Some(crate::say::nth(TEXT, 2 * i + part))
+}
 
 /// The symbol, like `ENOENT`, or `E?` for one tend does not know.
 pub fn symbol(errno: u16) -> &'static [u8] {
-    TABLE
-        .iter()
-        .find(|e| e.0 == u32::from(errno))
-        .map_or(b"E?", |e| e.1)
+    entry(errno, 0).unwrap_or(b"E?")
 }
 
 /// The description, like `no such file or directory`.
 pub fn describe(errno: u16) -> &'static [u8] {
-    TABLE
-        .iter()
-        .find(|e| e.0 == u32::from(errno))
-        .map_or(b"unknown error", |e| e.2)
+    entry(errno, 1).unwrap_or(b"unknown error")
 }
 
 /// The number of a rustix error.
@@ -73,5 +84,10 @@ mod tests {
         assert_eq!(describe(EACCES as u16), b"permission denied");
         assert_eq!(symbol(4000), b"E?");
         assert_eq!(of(rustix::io::Errno::NOENT), ENOENT as u16);
+        assert_eq!(symbol(ENOBUFS as u16), b"ENOBUFS");
+        assert_eq!(describe(ENOBUFS as u16), b"no buffer space available");
+        assert_eq!(describe(EPERM as u16), b"operation not permitted");
+        assert_eq!(describe(4000), b"unknown error");
+        assert_eq!(TEXT.split(|&b| b == 0).count(), 2 * NUMBERS.len() + 1);
     }
 }

@@ -7,7 +7,7 @@
 //! of a reply whose status is 0 or 3 goes to stdout, any other to stderr.
 
 use crate::limits::{MAX_SERVICES, NAME_MAX_BYTES, REQUEST_MAX_BYTES};
-use crate::say::{parse_u64, Buf};
+use crate::say::{parse_u64, Text};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -23,25 +23,28 @@ pub enum Verb {
     Reboot,
 }
 
-const VERBS: &[(Verb, &[u8])] = &[
-    (Verb::Status, b"status"),
-    (Verb::Log, b"log"),
-    (Verb::Start, b"start"),
-    (Verb::Stop, b"stop"),
-    (Verb::Restart, b"restart"),
-    (Verb::Signal, b"signal"),
-    (Verb::Halt, b"halt"),
-    (Verb::Poweroff, b"poweroff"),
-    (Verb::Reboot, b"reboot"),
+/// Every verb, in declaration order (its discriminant is its index).
+const VERBS: [Verb; 9] = [
+    Verb::Status,
+    Verb::Log,
+    Verb::Start,
+    Verb::Stop,
+    Verb::Restart,
+    Verb::Signal,
+    Verb::Halt,
+    Verb::Poweroff,
+    Verb::Reboot,
 ];
+/// The word of each of [`VERBS`], each followed by a NUL byte.
+const WORDS: &[u8] = b"status\0log\0start\0stop\0restart\0signal\0halt\0poweroff\0reboot\0";
 
 impl Verb {
     pub fn word(self) -> &'static [u8] {
-        VERBS.iter().find(|v| v.0 == self).map_or(b"?", |v| v.1)
+        crate::say::nth(WORDS, self as usize)
     }
 
     pub fn from_word(word: &[u8]) -> Option<Verb> {
-        VERBS.iter().find(|v| v.1 == word).map(|v| v.0)
+        VERBS.get(crate::say::position(WORDS, word)?).copied()
     }
 }
 
@@ -176,7 +179,7 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
 }
 
 /// Encodes a request as its line, `\n` included.
-pub fn encode<const N: usize>(req: &Request<'_>, out: &mut Buf<N>) {
+pub fn encode(req: &Request<'_>, out: &mut Text) {
     out.s(req.verb.word());
     if req.json {
         out.s(b" -j");
@@ -202,6 +205,7 @@ pub fn encode<const N: usize>(req: &Request<'_>, out: &mut Buf<N>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::say::Buf;
 
     fn roundtrip(req: &Request<'_>) -> Vec<u8> {
         let mut b = Buf::<REQUEST_MAX_BYTES>::new();
@@ -258,14 +262,23 @@ mod tests {
 
     #[test]
     fn accepts_every_verb() {
-        for (verb, word) in VERBS {
+        for verb in VERBS {
+            let word = verb.word();
+            assert_eq!(Verb::from_word(word), Some(verb));
             let line = match verb {
                 Verb::Status | Verb::Halt | Verb::Poweroff | Verb::Reboot => word.to_vec(),
-                Verb::Signal => [&word[..], &b" -s15 x"[..]].concat(),
-                _ => [&word[..], &b" x"[..]].concat(),
+                Verb::Signal => [word, &b" -s15 x"[..]].concat(),
+                _ => [word, &b" x"[..]].concat(),
             };
-            assert_eq!(decode(&line).unwrap().verb, *verb);
+            assert_eq!(decode(&line).unwrap().verb, verb);
         }
+        let words: Vec<&[u8]> = VERBS.iter().map(|v| v.word()).collect();
+        assert_eq!(
+            words.concat(),
+            b"statuslogstartstoprestartsignalhaltpoweroffreboot"
+        );
+        assert_eq!(Verb::from_word(b""), None);
+        assert_eq!(Verb::from_word(b"stat"), None);
     }
 
     #[test]

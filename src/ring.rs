@@ -257,7 +257,7 @@ impl<'a> Ring<'a> {
     /// into `out` (the text as it came: whoever shows it to a person escapes
     /// it), keeping the most recent ones that fit whole; returns how many
     /// lines were rendered.
-    pub fn render_tail(&self, from: u64, out: &mut Text<'_>) -> usize {
+    pub fn render_tail(&self, from: u64, out: &mut Text) -> usize {
         let mut pos = from.max(self.oldest);
         if pos >= self.end {
             return 0;
@@ -535,7 +535,7 @@ mod tests {
         assert_eq!(ring.since(0), 0);
         assert_eq!(ring.since(2), end);
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out.text()), 1);
+        assert_eq!(ring.render_tail(0, &mut out), 1);
         assert_eq!(out.as_bytes(), b"[     0.001] done\n");
         balanced(&ring);
     }
@@ -555,7 +555,7 @@ mod tests {
             vec![(5, b"no newline".to_vec()), (6, b"x\n".to_vec())]
         );
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out.text()), 2);
+        assert_eq!(ring.render_tail(0, &mut out), 2);
         assert_eq!(out.as_bytes(), b"[     0.005] no newline\n[     0.006] x\n");
         balanced(&ring);
     }
@@ -763,32 +763,32 @@ mod tests {
         ring.push(123_456_790, b"open");
         let whole = "[     1.000] one\n[    12.345] two\n[123456.789] three\n";
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out.text()), 3);
+        assert_eq!(ring.render_tail(0, &mut out), 3);
         assert_eq!(out.as_bytes(), whole.as_bytes());
         assert!(!out.overflowed());
 
         // Exactly the last two lines fit.
         let mut out = Buf::<{ 17 + 19 }>::new();
-        assert_eq!(ring.render_tail(0, &mut out.text()), 2);
+        assert_eq!(ring.render_tail(0, &mut out), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
         // One byte less: only the last.
         let mut out = Buf::<{ 17 + 18 }>::new();
-        assert_eq!(ring.render_tail(0, &mut out.text()), 1);
+        assert_eq!(ring.render_tail(0, &mut out), 1);
         assert_eq!(out.as_bytes(), b"[123456.789] three\n");
         // Nothing fits whole.
         let mut out = Buf::<18>::new();
-        assert_eq!(ring.render_tail(0, &mut out.text()), 0);
+        assert_eq!(ring.render_tail(0, &mut out), 0);
         assert!(out.is_empty());
         // Room already used counts.
         let mut out = Buf::<40>::new();
         out.s(b"head:");
-        assert_eq!(ring.render_tail(0, &mut out.text()), 1);
+        assert_eq!(ring.render_tail(0, &mut out), 1);
         assert_eq!(out.as_bytes(), b"head:[123456.789] three\n");
         // `from` limits the lines.
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(ring.since(12_000), &mut out.text()), 2);
+        assert_eq!(ring.render_tail(ring.since(12_000), &mut out), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
-        assert_eq!(ring.render_tail(ring.end(), &mut out.text()), 0);
+        assert_eq!(ring.render_tail(ring.end(), &mut out), 0);
     }
 
     #[test]
@@ -809,7 +809,7 @@ mod tests {
             let mut pos = 0;
             assert!(ring.read(&mut pos).is_none());
             let mut out = Buf::<64>::new();
-            assert_eq!(ring.render_tail(0, &mut out.text()), 0);
+            assert_eq!(ring.render_tail(0, &mut out), 0);
         }
     }
 

@@ -1,18 +1,26 @@
 //! Text without `core::fmt`: a fixed buffer that numbers, durations and
 //! padded columns are appended to. Appending past the end truncates and is
-//! remembered ([`Buf::overflowed`]), never a panic.
+//! remembered ([`Text::overflowed`]), never a panic.
 
 use crate::display::{piece, Piece, Two};
 
-/// A fixed-capacity byte buffer that text is appended to.
-///
-/// The appending itself is done by [`Text`], which is not generic, so the
-/// many buffer sizes in tend share one copy of the code.
-pub struct Buf<const N: usize> {
-    bytes: [u8; N],
+/// A byte buffer that text is appended to: [`Buf`] when its capacity is
+/// known (it owns its array), [`Text`] when it is not.
+pub struct Bytes<B: ?Sized> {
     len: usize,
     overflowed: bool,
+    bytes: B,
 }
+
+/// A fixed-capacity byte buffer that text is appended to.
+///
+/// Its methods are those of [`Text`], which it dereferences to: the code is
+/// not generic, so the many buffer sizes in tend share one copy of it, and
+/// each call passes only the buffer and its size.
+pub type Buf<const N: usize> = Bytes<[u8; N]>;
+
+/// A [`Buf`] of any size.
+pub type Text = Bytes<[u8]>;
 
 impl<const N: usize> Default for Buf<N> {
     fn default() -> Self {
@@ -20,78 +28,159 @@ impl<const N: usize> Default for Buf<N> {
     }
 }
 
-/// A borrowed view of a [`Buf`] of any size, or of any bytes with their
-/// length kept elsewhere.
-pub struct Text<'a> {
-    bytes: &'a mut [u8],
-    len: &'a mut usize,
-    overflowed: &'a mut bool,
-}
-
-impl<'a> Text<'a> {
-    /// Text appended to `bytes` after the first `len`; `overflowed` is set
-    /// when some did not fit.
-    pub fn new(bytes: &'a mut [u8], len: &'a mut usize, overflowed: &'a mut bool) -> Text<'a> {
-        Text {
-            bytes,
-            len,
-            overflowed,
+impl<const N: usize> Buf<N> {
+    pub const fn new() -> Self {
+        Bytes {
+            len: 0,
+            overflowed: false,
+            bytes: [0; N],
         }
+    }
+
+    /// [`Text::shown_prefix`], here too so that `most` may be worked out
+    /// from the buffer itself (`b.shown_prefix(t, b.room() / 4)`).
+    pub fn shown_prefix(&mut self, text: &[u8], most: usize) -> usize {
+        Text::shown_prefix(self, text, most)
     }
 }
 
-impl Text<'_> {
+impl<const N: usize> core::ops::Deref for Buf<N> {
+    type Target = Text;
+    fn deref(&self) -> &Text {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Buf<N> {
+    fn deref_mut(&mut self) -> &mut Text {
+        self
+    }
+}
+
+impl Text {
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Bytes that can still be appended.
     pub fn room(&self) -> usize {
-        self.bytes.len().saturating_sub(*self.len)
+        self.bytes.len().saturating_sub(self.len)
     }
 
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflowed = false;
+    }
+
+    /// Drops the first `n` bytes (those already written out).
     #[inline(never)]
-    pub fn s(&mut self, text: &[u8]) {
-        let start = (*self.len).min(self.bytes.len());
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        if let Some(rest) = self.bytes.get_mut(..self.len) {
+            rest.copy_within(n.., 0);
+        }
+        self.len -= n;
+    }
+
+    /// Appends bytes; what does not fit is dropped.
+    #[inline(never)]
+    pub fn s(&mut self, text: &[u8]) -> &mut Self {
+        let start = self.len.min(self.bytes.len());
         if let Some(dst) = self.bytes.get_mut(start..) {
             let took = copy(dst, text);
-            *self.len = start + took;
+            self.len = start + took;
             if took < text.len() {
-                *self.overflowed = true;
+                self.overflowed = true;
             }
         }
+        self
     }
 
     #[inline(never)]
-    pub fn byte(&mut self, b: u8) {
-        match self.bytes.get_mut(*self.len) {
+    pub fn byte(&mut self, b: u8) -> &mut Self {
+        match self.bytes.get_mut(self.len) {
             Some(slot) => {
                 *slot = b;
-                *self.len += 1;
+                self.len += 1;
             }
-            None => *self.overflowed = true,
+            None => self.overflowed = true,
         }
+        self
     }
 
+    /// Appends `n` copies of `b`.
     #[inline(never)]
-    fn u(&mut self, n: u64) {
+    pub fn fill(&mut self, b: u8, n: usize) -> &mut Self {
+        for _ in 0..n {
+            self.byte(b);
+        }
+        self
+    }
+
+    /// Appends a number in decimal.
+    #[inline(never)]
+    pub fn u(&mut self, n: u64) -> &mut Self {
         let mut digits = [0u8; 20];
-        let text = decimal(n, &mut digits);
-        self.s(text);
+        self.s(decimal(n, &mut digits))
     }
 
     #[inline(never)]
-    fn pad(&mut self, text: &[u8], width: usize, right: bool) {
+    fn pad(&mut self, text: &[u8], width: usize, right: bool) -> &mut Self {
         let fill = width.saturating_sub(text.len());
         if !right {
             self.s(text);
         }
-        for _ in 0..fill {
-            self.byte(b' ');
-        }
+        self.fill(b' ', fill);
         if right {
             self.s(text);
         }
+        self
     }
 
+    /// Appends `text` left-aligned in a column of `width` bytes.
+    pub fn left(&mut self, text: &[u8], width: usize) -> &mut Self {
+        self.pad(text, width, false)
+    }
+
+    /// Appends `text` right-aligned in a column of `width` bytes.
+    pub fn right(&mut self, text: &[u8], width: usize) -> &mut Self {
+        self.pad(text, width, true)
+    }
+
+    /// Appends a short human duration: `950ms`, `59s`, `2m03s`, `1h02m`,
+    /// `3d04h`.
     #[inline(never)]
-    pub fn stamp(&mut self, ms: u64) {
+    pub fn dur(&mut self, ms: u64) -> &mut Self {
+        let s = ms / 1000;
+        let (big, unit, small, small_unit) = match s {
+            _ if ms < 1000 => return self.u(ms).s(b"ms"),
+            0..=59 => return self.u(s).byte(b's'),
+            60..=3599 => (s / 60, b'm', s % 60, b's'),
+            3600..=86399 => (s / 3600, b'h', s / 60 % 60, b'm'),
+            _ => (s / 86400, b'd', s / 3600 % 24, b'h'),
+        };
+        self.u(big).byte(unit);
+        if small < 10 {
+            self.byte(b'0');
+        }
+        self.u(small).byte(small_unit)
+    }
+
+    /// Appends a time since boot as `[    12.345]` (seconds, milliseconds).
+    #[inline(never)]
+    pub fn stamp(&mut self, ms: u64) -> &mut Self {
         let mut secs = Buf::<20>::new();
         secs.u(ms / 1000);
         self.byte(b'[');
@@ -101,17 +190,18 @@ impl Text<'_> {
         self.byte(b'0' + (frac / 100) as u8);
         self.byte(b'0' + (frac / 10 % 10) as u8);
         self.byte(b'0' + (frac % 10) as u8);
-        self.s(b"] ");
+        self.s(b"] ")
     }
 
-    /// A time of day as `2026-12-05T18:40:12.345Z ` (`ms` since 1970).
+    /// Appends a wall-clock stamp, `2026-12-05T18:40:12.345Z ` (`ms` since
+    /// 1970, UTC).
     #[inline(never)]
-    fn utc_stamp(&mut self, ms: u64) {
+    pub fn utc_stamp(&mut self, ms: u64) -> &mut Self {
         for (v, width, then) in crate::display::utc_fields(ms) {
             self.zero_padded(v, width);
             self.byte(then);
         }
-        self.byte(b' ');
+        self.byte(b' ')
     }
 
     /// `v` in decimal, zero-padded to `width` digits (at most 4).
@@ -125,13 +215,14 @@ impl Text<'_> {
         self.s(digits.get(..usize::from(width)).unwrap_or(&[]));
     }
 
-    /// A service's bytes as a person may see them, from byte `skip` on
-    /// (see [`crate::display`]). `hold` keeps back an unfinished UTF-8
-    /// character at the end (a line still being written); returns the
-    /// bytes of `bytes` taken.
+    /// Appends a service's bytes (`head` then `tail`, from byte `skip`) as a
+    /// person may see them: control bytes but tab, and malformed UTF-8, as
+    /// `\xNN` (see [`crate::display`]). With `hold`, an unfinished UTF-8
+    /// character at the end waits; returns the bytes taken.
     #[inline(never)]
-    fn shown(&mut self, bytes: Two<'_>, skip: usize, hold: bool) -> usize {
+    pub fn shown(&mut self, head: &[u8], tail: &[u8], skip: usize, hold: bool) -> usize {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes = Two { head, tail };
         let mut i = skip;
         while i < bytes.len() {
             match piece(bytes, i) {
@@ -154,8 +245,17 @@ impl Text<'_> {
         i
     }
 
+    /// Appends at most `most` bytes of `text` as [`Text::shown`] shows them
+    /// (up to four bytes out for each in); a character cut by that limit
+    /// waits for the next call. Returns the bytes of `text` taken.
+    pub fn shown_prefix(&mut self, text: &[u8], most: usize) -> usize {
+        let chunk = text.get(..most).unwrap_or(text);
+        self.shown(chunk, &[], 0, chunk.len() < text.len())
+    }
+
+    /// Appends a JSON string literal (quoted and escaped).
     #[inline(never)]
-    fn json_str(&mut self, text: &[u8]) {
+    pub fn json_str(&mut self, text: &[u8]) -> &mut Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.byte(b'"');
         for &b in text {
@@ -170,145 +270,12 @@ impl Text<'_> {
                     // escaped one byte at a time, so the output is always valid.
                     self.s(b"\\u00");
                     self.byte(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
-                    self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'));
+                    self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'))
                 }
                 _ => self.byte(b),
-            }
+            };
         }
-        self.byte(b'"');
-    }
-}
-
-impl<const N: usize> Buf<N> {
-    pub const fn new() -> Self {
-        Buf {
-            bytes: [0; N],
-            len: 0,
-            overflowed: false,
-        }
-    }
-
-    /// Appends through a [`Text`].
-    pub fn text(&mut self) -> Text<'_> {
-        Text {
-            bytes: &mut self.bytes,
-            len: &mut self.len,
-            overflowed: &mut self.overflowed,
-        }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or(&[])
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Bytes that can still be appended.
-    pub fn room(&self) -> usize {
-        N.saturating_sub(self.len)
-    }
-
-    pub fn overflowed(&self) -> bool {
-        self.overflowed
-    }
-
-    pub fn clear(&mut self) {
-        self.len = 0;
-        self.overflowed = false;
-    }
-
-    /// Drops the first `n` bytes (those already written out).
-    pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        if let Some(rest) = self.bytes.get_mut(..self.len) {
-            rest.copy_within(n.., 0);
-        }
-        self.len -= n;
-    }
-
-    /// Appends bytes; what does not fit is dropped.
-    pub fn s(&mut self, text: &[u8]) -> &mut Self {
-        self.text().s(text);
-        self
-    }
-
-    pub fn byte(&mut self, b: u8) -> &mut Self {
-        self.text().byte(b);
-        self
-    }
-
-    /// Appends `n` copies of `b`.
-    pub fn fill(&mut self, b: u8, n: usize) -> &mut Self {
-        for _ in 0..n {
-            self.text().byte(b);
-        }
-        self
-    }
-
-    /// Appends a number in decimal.
-    pub fn u(&mut self, n: u64) -> &mut Self {
-        self.text().u(n);
-        self
-    }
-
-    /// Appends `text` left-aligned in a column of `width` bytes.
-    pub fn left(&mut self, text: &[u8], width: usize) -> &mut Self {
-        self.text().pad(text, width, false);
-        self
-    }
-
-    /// Appends `text` right-aligned in a column of `width` bytes.
-    pub fn right(&mut self, text: &[u8], width: usize) -> &mut Self {
-        self.text().pad(text, width, true);
-        self
-    }
-
-    /// Appends a short human duration: `950ms`, `59s`, `2m03s`, `1h02m`,
-    /// `3d04h`.
-    pub fn dur(&mut self, ms: u64) -> &mut Self {
-        duration(ms, &mut self.text());
-        self
-    }
-
-    /// Appends a time since boot as `[    12.345]` (seconds, milliseconds).
-    pub fn stamp(&mut self, ms: u64) -> &mut Self {
-        self.text().stamp(ms);
-        self
-    }
-
-    /// Appends a wall-clock stamp, `2026-12-05T18:40:12.345Z ` (`ms` since
-    /// 1970, UTC).
-    pub fn utc_stamp(&mut self, ms: u64) -> &mut Self {
-        self.text().utc_stamp(ms);
-        self
-    }
-
-    /// Appends a service's bytes (`head` then `tail`, from byte `skip`) as a
-    /// person may see them: control bytes but tab, and malformed UTF-8, as
-    /// `\xNN` (see [`crate::display`]). With `hold`, an unfinished UTF-8
-    /// character at the end waits; returns the bytes taken.
-    pub fn shown(&mut self, head: &[u8], tail: &[u8], skip: usize, hold: bool) -> usize {
-        self.text().shown(Two { head, tail }, skip, hold)
-    }
-
-    /// Appends at most `most` bytes of `text` as [`Buf::shown`] shows them
-    /// (up to four bytes out for each in); a character cut by that limit
-    /// waits for the next call. Returns the bytes of `text` taken.
-    pub fn shown_prefix(&mut self, text: &[u8], most: usize) -> usize {
-        let chunk = text.get(..most).unwrap_or(text);
-        self.shown(chunk, &[], 0, chunk.len() < text.len())
-    }
-
-    /// Appends a JSON string literal (quoted and escaped).
-    pub fn json_str(&mut self, text: &[u8]) -> &mut Self {
-        self.text().json_str(text);
-        self
+        self.byte(b'"')
     }
 }
 
@@ -340,31 +307,29 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
+/// The `i`th of the strings in `list`, each followed by a NUL byte; empty
+/// past the end. A list of names as one string has no table of pointers.
 #[inline(never)]
-fn duration(ms: u64, out: &mut Text<'_>) {
-    let s = ms / 1000;
-    let (big, unit, small, small_unit) = match s {
-        _ if ms < 1000 => {
-            out.u(ms);
-            out.s(b"ms");
-            return;
-        }
-        0..=59 => {
-            out.u(s);
-            out.byte(b's');
-            return;
-        }
-        60..=3599 => (s / 60, b'm', s % 60, b's'),
-        3600..=86399 => (s / 3600, b'h', s / 60 % 60, b'm'),
-        _ => (s / 86400, b'd', s / 3600 % 24, b'h'),
-    };
-    out.u(big);
-    out.byte(unit);
-    if small < 10 {
-        out.byte(b'0');
+pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
+    list.split(|&b| b == 0).nth(i).unwrap_or(&[])
+}
+
+/// Where `word` is among the strings of `list`, each followed by a NUL
+/// byte; never for an empty `word`. Matching a list is smaller than a
+/// `match` on byte strings, which compares byte by byte in line.
+#[inline(never)]
+pub fn position(list: &[u8], word: &[u8]) -> Option<usize> {
+    if word.is_empty() {
+        return None;
     }
-    out.u(small);
-    out.byte(small_unit);
+    list.split(|&b| b == 0).position(|w| w == word)
+}
+
+/// `a == b`, ASCII letters in either case: a plain loop, smaller than
+/// `eq_ignore_ascii_case`'s.
+#[inline(never)]
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 /// Parses an unsigned decimal number with no sign and no blanks.

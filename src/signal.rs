@@ -5,45 +5,56 @@ use linux_raw_sys::general as g;
 /// Highest signal number (the last realtime signal).
 pub const MAX: u8 = 64;
 
-/// Every named signal, without its `SIG` prefix. The first entry for a
-/// number is its canonical name; aliases follow it.
-const NAMES: &[(&[u8], u32)] = &[
-    (b"HUP", g::SIGHUP),
-    (b"INT", g::SIGINT),
-    (b"QUIT", g::SIGQUIT),
-    (b"ILL", g::SIGILL),
-    (b"TRAP", g::SIGTRAP),
-    (b"ABRT", g::SIGABRT),
-    (b"BUS", g::SIGBUS),
-    (b"FPE", g::SIGFPE),
-    (b"KILL", g::SIGKILL),
-    (b"USR1", g::SIGUSR1),
-    (b"SEGV", g::SIGSEGV),
-    (b"USR2", g::SIGUSR2),
-    (b"PIPE", g::SIGPIPE),
-    (b"ALRM", g::SIGALRM),
-    (b"TERM", g::SIGTERM),
-    (b"STKFLT", g::SIGSTKFLT),
-    (b"CHLD", g::SIGCHLD),
-    (b"CONT", g::SIGCONT),
-    (b"STOP", g::SIGSTOP),
-    (b"TSTP", g::SIGTSTP),
-    (b"TTIN", g::SIGTTIN),
-    (b"TTOU", g::SIGTTOU),
-    (b"URG", g::SIGURG),
-    (b"XCPU", g::SIGXCPU),
-    (b"XFSZ", g::SIGXFSZ),
-    (b"VTALRM", g::SIGVTALRM),
-    (b"PROF", g::SIGPROF),
-    (b"WINCH", g::SIGWINCH),
-    (b"IO", g::SIGIO),
-    (b"PWR", g::SIGPWR),
-    (b"SYS", g::SIGSYS),
+/// Builds [`NUMBERS`] and [`NAMES`] from `NAME SIGNAL` rows: one string and
+/// one byte per name, not a table of pointers.
+macro_rules! signals {
+    ($($name:ident $sig:ident,)*) => {
+        /// Every named signal's number. The first entry for a number is its
+        /// canonical name; aliases follow it.
+        const NUMBERS: &[u8] = &[$(g::$sig as u8),*];
+        /// The name of each of [`NUMBERS`], without its `SIG` prefix, each
+        /// followed by a NUL byte.
+        const NAMES: &[u8] = concat!($(stringify!($name), "\0"),*).as_bytes();
+    };
+}
+
+signals! {
+    HUP SIGHUP,
+    INT SIGINT,
+    QUIT SIGQUIT,
+    ILL SIGILL,
+    TRAP SIGTRAP,
+    ABRT SIGABRT,
+    BUS SIGBUS,
+    FPE SIGFPE,
+    KILL SIGKILL,
+    USR1 SIGUSR1,
+    SEGV SIGSEGV,
+    USR2 SIGUSR2,
+    PIPE SIGPIPE,
+    ALRM SIGALRM,
+    TERM SIGTERM,
+    STKFLT SIGSTKFLT,
+    CHLD SIGCHLD,
+    CONT SIGCONT,
+    STOP SIGSTOP,
+    TSTP SIGTSTP,
+    TTIN SIGTTIN,
+    TTOU SIGTTOU,
+    URG SIGURG,
+    XCPU SIGXCPU,
+    XFSZ SIGXFSZ,
+    VTALRM SIGVTALRM,
+    PROF SIGPROF,
+    WINCH SIGWINCH,
+    IO SIGIO,
+    PWR SIGPWR,
+    SYS SIGSYS,
     // Aliases, accepted by `number` but never printed by `name`.
-    (b"IOT", g::SIGIOT),
-    (b"POLL", g::SIGPOLL),
-    (b"CLD", g::SIGCHLD),
-];
+    IOT SIGIOT,
+    POLL SIGPOLL,
+    CLD SIGCHLD,
+}
 
 /// The number of a signal given as `TERM`, `SIGTERM` (any case) or a decimal
 /// number from 1 to 64.
@@ -52,21 +63,21 @@ pub fn number(name: &[u8]) -> Option<u8> {
         return u8::try_from(n).ok().filter(|n| (1..=MAX).contains(n));
     }
     let bare = match name.get(..3) {
-        Some(sig) if sig.eq_ignore_ascii_case(b"SIG") => name.get(3..).unwrap_or(&[]),
+        Some(sig) if crate::say::eq_ignore_case(sig, b"SIG") => name.get(3..).unwrap_or(&[]),
         _ => name,
     };
-    NAMES
-        .iter()
-        .find(|(text, _)| text.eq_ignore_ascii_case(bare))
-        .and_then(|&(_, n)| u8::try_from(n).ok())
+    let mut names = NAMES.split(|&b| b == 0).zip(NUMBERS);
+    names
+        .find(|(text, _)| crate::say::eq_ignore_case(text, bare))
+        .map(|(_, &n)| n)
 }
 
 /// The name of signal `n` without its `SIG` prefix (`TERM`), or `?`.
 pub fn name(n: u8) -> &'static [u8] {
-    NAMES
-        .iter()
-        .find(|&&(_, num)| num == u32::from(n))
-        .map_or(b"?", |&(text, _)| text)
+    match NUMBERS.iter().position(|&num| num == n) {
+        Some(i) => crate::say::nth(NAMES, i),
+        None => b"?",
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use crate::conf::{Kind, SvcId};
 use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, NAME_MAX_BYTES};
 use crate::ring::Ring;
-use crate::say::{decimal, Buf};
+use crate::say::{decimal, Buf, Text};
 use crate::service::{Exit, Outcome, State};
 use crate::signal;
 use crate::supervisor::{self, Supervisor};
@@ -57,14 +57,15 @@ impl Widths {
     }
 }
 
-pub fn header<const N: usize>(out: &mut Buf<N>, w: Widths) {
+pub fn header(out: &mut Text, w: Widths) {
     out.left(b"SERVICE", w.name)
         .left(b"STATE", 9)
         .right(b"PID", w.pid);
     out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
-pub fn row<const N: usize, F>(out: &mut Buf<N>, w: Widths, view: &View<'_, F>, id: SvcId) {
+#[inline(never)]
+pub fn row<F>(out: &mut Text, w: Widths, view: &View<'_, F>, id: SvcId) {
     let Some(slot) = view.table.get(id) else {
         return;
     };
@@ -92,7 +93,7 @@ pub fn row<const N: usize, F>(out: &mut Buf<N>, w: Widths, view: &View<'_, F>, i
 }
 
 /// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`.
-pub fn last_exit<const N: usize, F>(out: &mut Buf<N>, view: &View<'_, F>, id: SvcId) {
+pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     let Some(slot) = view.table.get(id) else {
         return;
     };
@@ -147,7 +148,7 @@ pub fn last_exit<const N: usize, F>(out: &mut Buf<N>, view: &View<'_, F>, id: Sv
 }
 
 /// `exit 1` or `signal SEGV`.
-pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
+pub fn exit_words(out: &mut Text, exit: Exit) {
     match exit {
         Exit::Code(c) => out.s(b"exit ").u(c.into()),
         Exit::Signal(s) => out.s(b"signal ").s(signal::name(s)),
@@ -155,7 +156,8 @@ pub fn exit_words<const N: usize>(out: &mut Buf<N>, exit: Exit) {
 }
 
 /// One service as a JSON object (stable field names, see the README).
-pub fn json_service<const N: usize, F>(out: &mut Buf<N>, view: &View<'_, F>, id: SvcId) {
+#[inline(never)]
+pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     let Some(slot) = view.table.get(id) else {
         return;
     };

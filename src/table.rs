@@ -184,23 +184,18 @@ impl Errs<'_> {
         (self.out)(line, if self.done { &[msg::TOO_MANY] } else { parts });
     }
 
-    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`.
+    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`, in
+    /// one part of at most 512 bytes (the most `load` prints of any message).
     fn say(&mut self, line: u32, msg: &[u8], text: &[u8], n: usize) {
-        let mut digits = [0u8; 20];
-        let n = crate::say::decimal(u64::try_from(n).unwrap_or(u64::MAX), &mut digits);
-        let mut parts: [&[u8]; 6] = [b""; 6];
-        let mut slots = parts.iter_mut();
-        for piece in msg.split_inclusive(|&b| b == b'%' || b == b'#') {
-            let (head, fill) = match piece.split_last() {
-                Some((b'%', head)) => (head, text),
-                Some((b'#', head)) => (head, n),
-                _ => (piece, &[][..]),
+        let mut out = crate::say::Buf::<512>::new();
+        for &b in msg {
+            match b {
+                b'%' => out.s(text),
+                b'#' => out.u(n as u64),
+                _ => out.byte(b),
             };
-            for (part, slot) in [head, fill].into_iter().zip(slots.by_ref()) {
-                *slot = part;
-            }
         }
-        self.report(line, &parts);
+        self.report(line, &[out.as_bytes()]);
     }
 
     fn at(&mut self, line: u32, msg: &[u8], text: &[u8]) {
@@ -275,6 +270,7 @@ fn first_time(said: &mut bool) -> bool {
 }
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
+    #[inline(never)]
     fn line(&mut self, line: u32, text: &'a [u8]) {
         if text.contains(&0) {
             return self.errs.at(line, msg::NUL, b"");
@@ -469,17 +465,18 @@ fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
+#[inline(never)]
 fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[(usize, usize)], to: usize) {
     let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
     let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
-    let cycle = path.get(from..).unwrap_or(&[]).iter();
-    let arrows = cycle.flat_map(|&(n, _)| [name(n), b" -> "]);
-    let text = [msg::CYCLE].into_iter().chain(arrows).chain([name(to)]);
-    let mut parts: [&[u8]; 2 * MAX_SERVICES + 2] = [b""; 2 * MAX_SERVICES + 2];
-    for (slot, piece) in parts.iter_mut().zip(text) {
-        *slot = piece;
+    // As long as any message can be: `load` prints at most 512 bytes.
+    let mut text = crate::say::Buf::<512>::new();
+    text.s(msg::CYCLE);
+    for &(n, _) in path.get(from..).unwrap_or(&[]) {
+        text.s(name(n)).s(b" -> ");
     }
-    errs.report(slots.get(to).map_or(0, |s| s.conf.line), &parts);
+    text.s(name(to));
+    errs.report(slots.get(to).map_or(0, |s| s.conf.line), &[text.as_bytes()]);
 }
 
 /// Copies a section's strings into the pool: the spans of its argv, env and
@@ -510,6 +507,7 @@ fn store(
     (!full).then_some((argv, env, chdir))
 }
 
+#[inline(never)]
 fn span(start: usize, end: usize) -> Span {
     let off = u16::try_from(start).unwrap_or(0);
     let len = u16::try_from(end.saturating_sub(start)).unwrap_or(0);
@@ -1213,6 +1211,24 @@ console = yes
             ]),
             e(4, "dependency cycle: a -> b -> a")
         );
+        // A long cycle is said in full up to 512 bytes, the most `load`
+        // prints of any message.
+        let name = |i: usize| format!("{i:0>31}");
+        let long: Vec<String> = (0..20)
+            .flat_map(|i| {
+                let next = name((i + 1) % 20);
+                [
+                    format!("[{}]", name(i)),
+                    "run = x".into(),
+                    format!("after = {next}"),
+                ]
+            })
+            .collect();
+        let long: Vec<&str> = long.iter().map(|s| s.as_str()).collect();
+        let (line, text) = error(&long);
+        let full: Vec<String> = (0..=20).map(|i| name(i % 20)).collect();
+        let full = format!("dependency cycle: {}", full.join(" -> "));
+        assert_eq!((line, text.as_str()), (1, &full[..512]));
         // Two separate cycles are both reported; a diamond is no cycle.
         assert_eq!(
             errors(&[
@@ -1453,6 +1469,11 @@ audio:x:45:www,sensorx
             errors(&["hello", "run = x", "[a]", "run = a"]),
             [e(1, "expected a [service] header, not \"hello\"")]
         );
+        // A message stops at 512 bytes, the most `load` prints of any.
+        let long = "x".repeat(600);
+        let (line, text) = error(&["[a]", "run = a", &long]);
+        let full = format!("expected \"key = value\", not \"{long}\"");
+        assert_eq!((line, text.as_str()), (3, &full[..512]));
         assert_eq!(
             error(&["[a]", "run = a", "hello world"]),
             e(3, "expected \"key = value\", not \"hello world\"")

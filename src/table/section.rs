@@ -145,6 +145,7 @@ impl<'a> Section<'a> {
     }
 
     /// Checks and keeps `value`, given to `key` at `line`.
+    #[inline(never)]
     fn apply(&mut self, key: Key, line: u32, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
         match key {
             Key::Run => match words(value, &mut |_| {}) {
@@ -203,7 +204,7 @@ impl<'a> Section<'a> {
     pub(super) fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
         let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
         match fd {
-            _ if value.eq_ignore_ascii_case(b"none") => self.ready = None,
+            _ if crate::say::eq_ignore_case(value, b"none") => self.ready = None,
             Some(0..=2) => errs.at(line, msg::READY_STDIO, b""),
             Some(fd) => match u8::try_from(fd) {
                 Ok(fd) => self.ready = Some((fd, line)),
@@ -264,7 +265,7 @@ pub(super) fn name_byte(b: u8) -> bool {
 pub(super) fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
     let found = choices
         .iter()
-        .find(|(text, _)| text.eq_ignore_ascii_case(value));
+        .find(|(text, _)| crate::say::eq_ignore_case(text, value));
     found.map(|&(_, v)| v)
 }
 

@@ -153,15 +153,19 @@ def code_keys():
 def code_commands():
     """(commands, options) the command line takes."""
     cli = read(SRC / "cli.rs")
-    words = set()
-    main = re.search(r"match cmd \{(.*?)\n        _ =>", cli, re.S)
-    assert main, "cannot find `match cmd` in src/cli.rs"
-    for arm in re.findall(r"^\s*(b\"[^\n]*?)=>", main.group(1), re.M):
-        words |= set(re.findall(r'b"([^"]+)"', arm))
-    verbs = re.findall(r'\(Verb::\w+,\s*b"([^"]+)"\)', read(SRC / "proto.rs"))
+    # Words are byte strings, alone (b"-c") or in a list that say::position
+    # searches, each followed by a NUL (b"supervise\0check\0").
+    def strings(text):
+        return [w for lit in re.findall(r'b"([^"]*)"', text) for w in lit.split("\\0") if w]
+    main = re.search(r"say::position\(\s*b\"([^\"]*)\",\s*cmd\s*\)", cli)
+    assert main, "cannot find the commands (`say::position(b\"…\", cmd)`) in src/cli.rs"
+    words = set(strings('b"%s"' % main.group(1)))
+    verbs = re.search(r'const WORDS: &\[u8\] =\s*b"([^"]+)"', read(SRC / "proto.rs"))
+    assert verbs, "cannot find the verbs (WORDS) in src/proto.rs"
+    verbs = strings(verbs.group(0))
     assert "status" in verbs, "cannot find the verbs in src/proto.rs"
     words |= set(verbs)
-    options = set(re.findall(r'b"(-[-a-z]+)"', cli))
+    options = {w for w in strings(cli) if re.fullmatch(r"-[-a-z]+", w)}
     commands = {w for w in words if not w.startswith("-")}
     options |= {w for w in words if w.startswith("-")}
     assert {"supervise", "check", "status"} <= commands and "-c" in options, (commands, options)
