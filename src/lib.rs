@@ -1,7 +1,7 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
-//! `accounts`, `conf`, `table`, `ring`, `service`, `slot`, `supervisor`,
+//! `accounts`, `arena`, `conf`, `table`, `ring`, `service`, `slot`, `supervisor`,
 //! `ending`, `proto`, `status`, `reply`, `crash`) is plain Rust with no
 //! system calls: time comes in as an argument and decisions come out as
 //! values. The shell around it (`event_loop`, `shell`, `spawn`, `ctl`,
@@ -24,6 +24,7 @@
 )]
 
 pub mod accounts;
+pub mod arena;
 pub mod argv;
 pub mod cli;
 pub mod client;

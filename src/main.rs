@@ -55,9 +55,9 @@ core::arch::global_asm!(
 );
 
 /// All of tend's run-time state, in .bss: it costs RAM only as it is used.
+/// (The bytes of the log rings and the crash records' lines are
+/// `tend::sys::arena`'s.)
 static mut WORLD: tend::world::World = tend::world::World::new();
-/// The bytes every log ring and crash record's lines are carved from.
-static mut ARENA: [u8; tend::limits::ARENA_BYTES] = [0; tend::limits::ARENA_BYTES];
 
 /// Reads the initial stack and runs tend; never returns.
 unsafe extern "C" fn entry(sp: *const usize) -> ! {
@@ -81,15 +81,11 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     // SAFETY: as above; env_len entries precede the null.
     let env = unsafe { core::slice::from_raw_parts(envp, env_len) };
     // From now on, tend must not die: all storage is in place.
-    // SAFETY: `entry` runs once, on the only thread, so these are the only
-    // references ever made to the two statics.
-    let (world, arena) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(WORLD),
-            &mut *core::ptr::addr_of_mut!(ARENA),
-        )
-    };
-    let code = tend::main(&Args(args), &Args(env), world, arena.as_mut_slice());
+    // SAFETY: `entry` runs once, on the only thread, so this is the only
+    // reference ever made to the static.
+    let world = unsafe { &mut *core::ptr::addr_of_mut!(WORLD) };
+    let arena = tend::sys::arena::take().unwrap_or_default();
+    let code = tend::main(&Args(args), &Args(env), world, arena);
     tend::sys::exit_group(code)
 }
 

@@ -94,8 +94,8 @@ impl<'a> Ring<'a> {
     /// A ring over `buf`; one under 256 bytes keeps nothing.
     pub fn new(buf: &'a mut [u8]) -> Ring<'a> {
         let mut ring = Ring::empty();
-        if buf.len() >= MIN_CAPACITY {
-            ring.limit = LINE_MAX_BYTES.min((buf.len() / 2).saturating_sub(RECORD_HEADER_BYTES));
+        ring.limit = line_limit(buf.len());
+        if ring.limit > 0 {
             ring.buf = Some(buf);
         }
         ring
@@ -314,6 +314,72 @@ impl<'a> Ring<'a> {
         ))
     }
 
+    /// Bytes of the stream the ring holds: its complete records and the
+    /// open one with its header.
+    fn span(&self) -> u64 {
+        let open = if self.open {
+            HEADER + self.open_len as u64
+        } else {
+            0
+        };
+        (self.end - self.oldest) + open
+    }
+
+    /// Makes the ring fit a buffer of `cap` bytes: evicts its oldest records
+    /// (counted as dropped) until what it holds fits, first closing a partial
+    /// line longer than such a ring's line limit. A `cap` that keeps nothing
+    /// drops everything.
+    pub fn shrink_to(&mut self, cap: usize) {
+        let limit = line_limit(cap);
+        if self.open && (limit == 0 || self.open_len > limit) {
+            self.close();
+        }
+        let cap = if limit == 0 { 0 } else { cap as u64 };
+        while self.oldest < self.end && self.span() > cap {
+            let (_, len) = self.header(self.oldest);
+            self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
+            self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
+            self.dropped = self.dropped.wrapping_add(len as u64);
+            self.lines = self.lines.saturating_sub(1);
+        }
+    }
+
+    /// Gives up the ring's storage so that it can move, after putting what
+    /// it holds at the start of it, oldest first. Returns the storage and
+    /// the bytes at its start that [`Ring::adopt`] needs back. The positions
+    /// and counters stay, so readers' cursors stay valid.
+    pub fn take_store(&mut self) -> (Option<&'a mut [u8]>, usize) {
+        let at = self.index(self.oldest);
+        let span = self.span();
+        let mut buf = self.buf.take();
+        if let Some(b) = buf.as_deref_mut() {
+            b.rotate_left(at.min(b.len()));
+        }
+        // (`span` never exceeds the capacity: make_room sees to it.)
+        (buf, span as usize)
+    }
+
+    /// Takes `buf` as the ring's storage, whose first bytes hold what
+    /// [`Ring::take_store`] returned (moved there, after
+    /// [`Ring::shrink_to`] its size). A buffer too small to keep anything
+    /// leaves the ring keeping nothing, what it held dropped.
+    pub fn adopt(&mut self, buf: &'a mut [u8]) {
+        let limit = line_limit(buf.len());
+        if limit == 0 || self.span() > buf.len() as u64 {
+            self.open = false;
+            self.dropped = self.dropped.wrapping_add(self.kept());
+            self.open_len = 0;
+            self.complete_bytes = 0;
+            self.lines = 0;
+            self.oldest = self.end;
+            return;
+        }
+        let at = (self.oldest % buf.len() as u64) as usize;
+        buf.rotate_right(at.min(buf.len()));
+        self.limit = limit;
+        self.buf = Some(buf);
+    }
+
     /// Closes the open record, if any.
     fn close(&mut self) {
         if !self.open {
@@ -413,6 +479,15 @@ impl<'a> Ring<'a> {
             crate::say::copy(before, tail);
         }
     }
+}
+
+/// Content bytes per record in a ring of `cap` bytes: a line fits in half
+/// of it, up to [`LINE_MAX_BYTES`]; 0 when `cap` is too small to keep any.
+fn line_limit(cap: usize) -> usize {
+    if cap < MIN_CAPACITY {
+        return 0;
+    }
+    LINE_MAX_BYTES.min((cap / 2).saturating_sub(RECORD_HEADER_BYTES))
 }
 
 /// The index of the first `\n` in `bytes`. Every byte a service logs goes
@@ -817,6 +892,9 @@ mod tests {
     struct Model {
         cap: usize,
         limit: usize,
+        /// The largest line limit it had: a record kept through a move to a
+        /// smaller buffer may be longer than the new limit.
+        widest: usize,
         /// (position, stamp, content)
         records: VecDeque<(u64, u64, Vec<u8>)>,
         open: Option<(u64, Vec<u8>)>,
@@ -835,6 +913,7 @@ mod tests {
             Model {
                 cap,
                 limit,
+                widest: limit,
                 records: VecDeque::new(),
                 open: None,
                 next: 0,
@@ -871,6 +950,22 @@ mod tests {
             }
         }
 
+        /// The ring moved to a buffer of `cap` bytes.
+        fn resize(&mut self, cap: usize) {
+            let fresh = Model::new(cap);
+            if self.open.as_ref().is_some_and(|o| o.1.len() > fresh.limit) {
+                self.end_line();
+            }
+            while self.used() > fresh.cap {
+                let Some((_, _, text)) = self.records.pop_front() else {
+                    break;
+                };
+                self.dropped += text.len() as u64;
+            }
+            (self.cap, self.limit) = (fresh.cap, fresh.limit);
+            self.widest = self.widest.max(self.limit);
+        }
+
         fn end_line(&mut self) {
             if let Some((stamp, text)) = self.open.take() {
                 let len = text.len() as u64;
@@ -900,7 +995,7 @@ mod tests {
                 let line = ring.read(&mut pos).unwrap();
                 assert_eq!(line.stamp_ms, *stamp);
                 assert_eq!([line.head, line.tail].concat(), *text);
-                assert!(text.len() <= self.limit);
+                assert!(text.len() <= self.widest);
                 assert_eq!(pos, at + 8 + text.len() as u64);
             }
             assert!(ring.read(&mut pos).is_none());
@@ -987,6 +1082,81 @@ mod tests {
             }
             assert!(cap < 256 || model.dropped > 0, "cap {cap} never wrapped");
         }
+    }
+
+    /// Moves `ring` to a new buffer of `cap` bytes as a reload does.
+    fn move_to(ring: &mut Ring<'static>, cap: usize) {
+        ring.shrink_to(cap);
+        let (old, span) = ring.take_store();
+        let new: &'static mut [u8] = Box::leak(vec![0xa5u8; cap].into_boxed_slice());
+        if let Some(old) = old {
+            new[..span].copy_from_slice(&old[..span]);
+        }
+        ring.adopt(new);
+    }
+
+    #[test]
+    fn moved_to_other_buffers_against_a_model() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let caps = [0usize, 255, 256, 300, 1000, 1024, 4096, 5000];
+        for round in 0..16 {
+            let cap = caps[round % caps.len()];
+            let mut ring = Ring::new(Box::leak(vec![0u8; cap].into_boxed_slice()));
+            let mut model = Model::new(cap);
+            let mut now = 0u64;
+            for _ in 0..2000 {
+                now += rng.below(4);
+                match rng.below(60) {
+                    0 => {
+                        let cap = caps[rng.below(caps.len() as u64) as usize];
+                        move_to(&mut ring, cap);
+                        model.resize(cap);
+                    }
+                    1 => {
+                        ring.end_line();
+                        model.end_line();
+                    }
+                    _ => {
+                        let len = rng.below(300);
+                        let data: Vec<u8> = (0..len)
+                            .map(|_| match rng.below(40) {
+                                0 => b'\n',
+                                _ => b'a' + rng.below(26) as u8,
+                            })
+                            .collect();
+                        ring.push(now, &data);
+                        model.push(now, &data);
+                    }
+                }
+                model.check(&ring, &mut rng);
+                let pending = ring.pending().map(|l| [l.head, l.tail].concat());
+                let want = model.open.as_ref().map(|o| o.1.clone());
+                assert_eq!(pending, want.filter(|t| !t.is_empty()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_move_keeps_the_newest_lines_that_fit_and_readers_cursors() {
+        let mut ring = Ring::new(Box::leak(vec![0u8; 1024].into_boxed_slice()));
+        for i in 0..100u64 {
+            ring.push(i, format!("line {i}\n").as_bytes());
+        }
+        ring.push(100, b"partial");
+        let mut cursor = ring.last_lines(3);
+        move_to(&mut ring, 4096);
+        assert_eq!(texts(&ring).last().unwrap(), b"line 99\n");
+        assert_eq!(ring.read(&mut cursor).unwrap().head, b"line 97\n");
+        move_to(&mut ring, 256);
+        let kept = texts(&ring);
+        assert_eq!(kept.last().unwrap(), b"line 99\n");
+        assert!(kept.len() < 20, "only what fits in 256 bytes stays");
+        assert_eq!(ring.read(&mut cursor).unwrap().head, b"line 98\n");
+        assert_eq!(ring.pending().unwrap().head, b"partial");
+        balanced(&ring);
+        move_to(&mut ring, 0);
+        assert_eq!((ring.kept(), ring.lines(), ring.capacity()), (0, 0, 0));
+        balanced(&ring);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 /// The pure core: no system calls, no unsafe, time passed in.
 const CORE: &[&str] = &[
     "accounts",
+    "arena",
     "argv",
     "conf",
     "crash",

@@ -31,6 +31,7 @@
 #![allow(unsafe_code)]
 
 mod arch;
+pub mod arena;
 
 use core::ffi::CStr;
 use core::mem::size_of;
