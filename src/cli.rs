@@ -33,6 +33,7 @@ const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
   log NAME [-n N] [-f] [-t]  show a log (tend: tend's own); -f follow, -t UTC
   start|stop|restart NAME... start and keep running, stop until started, restart
   signal NAME SIG            send SIG to the service's process group
+  reload [--json]            read the table again and apply what changed
   reboot|poweroff|halt       ask tend as PID 1 to shut down
 Control socket: /run/tend.sock, or $TEND_SOCKET.
 ";
@@ -174,9 +175,9 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
         // By index: --json, -j, -f, --follow, -t, -n.
         let option = say::position(b"--json\0-j\0-f\0--follow\0-t\0-n\0", a);
         match (verb, option) {
-            (Verb::Status, Some(0 | 1)) if cfg!(feature = "json") => req.json = true,
-            (Verb::Status, Some(0 | 1)) => {
-                return Err(b"status: --json: this tend is built without json");
+            (Verb::Status | Verb::Reload, Some(0 | 1)) if cfg!(feature = "json") => req.json = true,
+            (Verb::Status | Verb::Reload, Some(0 | 1)) => {
+                return Err(b"--json: this tend is built without json");
             }
             (Verb::Log, Some(2 | 3)) => req.follow = true,
             (Verb::Log, Some(4)) => req.utc = true,
@@ -201,6 +202,7 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
     }
     let ok = match verb {
         Verb::Status => true,
+        Verb::Reload => req.names.is_empty(),
         Verb::Log => req.names.len() == 1,
         Verb::Start | Verb::Stop | Verb::Restart => !req.names.is_empty(),
         Verb::Signal => req.names.len() == 1 && req.signal.is_some(),
@@ -211,6 +213,7 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
     } else {
         Err(match verb {
             Verb::Status => b"status [NAME...] [--json]",
+            Verb::Reload => b"reload [--json]",
             Verb::Log => b"log NAME [-n N] [-f] [-t]",
             Verb::Start | Verb::Stop | Verb::Restart => b"start|stop|restart NAME...",
             Verb::Signal => b"signal NAME SIG",

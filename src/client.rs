@@ -85,6 +85,7 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
         }
         let out = match status {
             Some(0 | 3) => sys::stdout(),
+            _ if req.json => sys::stdout(),
             _ => sys::stderr(),
         };
         write_all(out, data);

@@ -41,9 +41,13 @@ impl Power {
             Verb::Halt => Some(Power::Halt),
             Verb::Poweroff => Some(Power::Poweroff),
             Verb::Reboot => Some(Power::Reboot),
-            Verb::Status | Verb::Log | Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal => {
-                None
-            }
+            Verb::Status
+            | Verb::Log
+            | Verb::Start
+            | Verb::Stop
+            | Verb::Restart
+            | Verb::Signal
+            | Verb::Reload => None,
         }
     }
 }

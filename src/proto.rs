@@ -4,7 +4,8 @@
 //! the verb, then flags (`-j` JSON, `-f` follow, `-nN` lines, `-sN` signal)
 //! and service names. The reply is one byte — the exit status the client
 //! ends with — then text until the supervisor closes the connection. Text
-//! of a reply whose status is 0 or 3 goes to stdout, any other to stderr.
+//! of a reply whose status is 0 or 3, and JSON, goes to stdout; any other
+//! to stderr.
 
 use crate::limits::{MAX_SERVICES, NAME_MAX_BYTES, REQUEST_MAX_BYTES};
 use crate::say::{parse_u64, Text};
@@ -18,25 +19,27 @@ pub enum Verb {
     Stop,
     Restart,
     Signal,
+    Reload,
     Halt,
     Poweroff,
     Reboot,
 }
 
 /// Every verb, in declaration order (its discriminant is its index).
-const VERBS: [Verb; 9] = [
+const VERBS: [Verb; 10] = [
     Verb::Status,
     Verb::Log,
     Verb::Start,
     Verb::Stop,
     Verb::Restart,
     Verb::Signal,
+    Verb::Reload,
     Verb::Halt,
     Verb::Poweroff,
     Verb::Reboot,
 ];
 /// The word of each of [`VERBS`], each followed by a NUL byte.
-const WORDS: &[u8] = b"status\0log\0start\0stop\0restart\0signal\0halt\0poweroff\0reboot\0";
+const WORDS: &[u8] = b"status\0log\0start\0stop\0restart\0signal\0reload\0halt\0poweroff\0reboot\0";
 
 impl Verb {
     pub fn word(self) -> &'static [u8] {
@@ -160,6 +163,7 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
     let ok = (verb == Verb::Log || !req.utc)
         && match verb {
             Verb::Status => !req.follow && req.lines.is_none() && req.signal.is_none(),
+            Verb::Reload => n == 0 && !req.follow && req.lines.is_none() && req.signal.is_none(),
             Verb::Log => n == 1 && !req.json && req.signal.is_none(),
             Verb::Start | Verb::Stop | Verb::Restart => {
                 n >= 1 && !req.json && !req.follow && req.lines.is_none()
@@ -252,6 +256,8 @@ mod tests {
         assert_eq!(decode(b"start").unwrap_err(), ProtoError::Arguments);
         assert_eq!(decode(b"signal a").unwrap_err(), ProtoError::Arguments);
         assert_eq!(decode(b"reboot a").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"reload a").unwrap_err(), ProtoError::Arguments);
+        assert_eq!(decode(b"reload -f").unwrap_err(), ProtoError::Arguments);
         assert_eq!(decode(b"status -f").unwrap_err(), ProtoError::Arguments);
         let many: Vec<u8> = (0..=MAX_SERVICES)
             .flat_map(|i| format!(" s{i}").into_bytes())
@@ -266,7 +272,9 @@ mod tests {
             let word = verb.word();
             assert_eq!(Verb::from_word(word), Some(verb));
             let line = match verb {
-                Verb::Status | Verb::Halt | Verb::Poweroff | Verb::Reboot => word.to_vec(),
+                Verb::Status | Verb::Reload | Verb::Halt | Verb::Poweroff | Verb::Reboot => {
+                    word.to_vec()
+                }
                 Verb::Signal => [word, &b" -s15 x"[..]].concat(),
                 _ => [word, &b" x"[..]].concat(),
             };
