@@ -22,6 +22,7 @@ pub struct Move {
 /// Carries out `moves` in `arena`. They must be sorted by `from`, their
 /// sources must not overlap, and their destinations must not overlap and
 /// come in the same order; otherwise nothing moves and it returns false.
+#[inline(never)]
 pub fn relocate(arena: &mut [u8], moves: &[Move]) -> bool {
     let fits = |m: &Move| {
         m.from.checked_add(m.len).is_some_and(|e| e <= arena.len())
@@ -50,11 +51,30 @@ fn shift(arena: &mut [u8], m: &Move) {
     let Some(span) = arena.get_mut(lo..hi) else {
         return;
     };
-    let by = m.from.abs_diff(m.to).min(span.len());
+    let by = m.from.abs_diff(m.to);
     if m.to < m.from {
-        span.rotate_left(by);
+        rotate_left(span, by);
     } else {
-        span.rotate_right(by);
+        rotate_left(span, span.len().saturating_sub(by));
+    }
+}
+
+/// `buf.rotate_left(k)`, by three reversals (the library's keeps a panic
+/// path); nothing when `k` is past the end.
+pub fn rotate_left(buf: &mut [u8], k: usize) {
+    if let Some((head, tail)) = buf.split_at_mut_checked(k) {
+        reverse(head);
+        reverse(tail);
+        reverse(buf);
+    }
+}
+
+/// `buf.reverse()` (the library's keeps a bounds check at opt-level z).
+fn reverse(buf: &mut [u8]) {
+    if let Some((front, back)) = buf.split_at_mut_checked(buf.len() / 2) {
+        for (a, b) in front.iter_mut().zip(back.iter_mut().rev()) {
+            core::mem::swap(a, b);
+        }
     }
 }
 

@@ -76,6 +76,32 @@ pub struct ServiceConf {
     pub stop_timeout_ms: u32,
 }
 
+impl ServiceConf {
+    /// What a service removed by `tend reload` keeps while it stops: all
+    /// but its strings (they are the old table's), so it never starts
+    /// again.
+    pub fn leaving(&self) -> ServiceConf {
+        ServiceConf {
+            name: self.name.clone(),
+            line: self.line,
+            kind: self.kind,
+            restart: self.restart,
+            argv: Span::default(),
+            argc: 0,
+            env: Span::default(),
+            envc: 0,
+            chdir: Span::default(),
+            after: self.after.clone(),
+            ready_fd: self.ready_fd,
+            log_bytes: 0,
+            console: self.console,
+            ident: self.ident.clone(),
+            stop_signal: self.stop_signal,
+            stop_timeout_ms: self.stop_timeout_ms,
+        }
+    }
+}
+
 /// The strings of every service's argv, env and chdir, each NUL-ended,
 /// that the [`Span`]s of their confs point into.
 pub struct Pool(pub heapless::Vec<u8, POOL_BYTES>);

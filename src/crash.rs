@@ -43,6 +43,21 @@ impl<'a> Crash<'a> {
         }
     }
 
+    /// Gives up its storage so that it can move (`tend reload`): the
+    /// storage, and the bytes at its start that [`Crash::adopt`] needs back.
+    pub fn take_store(&mut self) -> (Option<&'a mut [u8]>, usize) {
+        let store = core::mem::take(&mut self.store);
+        (Some(store).filter(|s| !s.is_empty()), self.len)
+    }
+
+    /// Takes `store` as its storage, whose first bytes hold its lines
+    /// (those [`Crash::take_store`] said, moved there, or none: then it has
+    /// no lines any more).
+    pub fn adopt(&mut self, store: &'a mut [u8]) {
+        self.len = self.len.min(store.len());
+        self.store = store;
+    }
+
     /// The last lines of the run that crashed, stamped, newline-ended.
     pub fn text(&self) -> &[u8] {
         self.store.get(..self.len).unwrap_or(&[])

@@ -242,6 +242,16 @@ pub fn on_readable(c: &mut Client, view: &View<'_, Fd>, pid1: bool) -> Option<In
     c.reply.begin(&req, view, pid1, wall_ms)
 }
 
+/// The whole reply to what the client asked, once the loop did it.
+pub fn answer(c: &mut Client, code: i32, text: &[u8]) {
+    c.reply.answer(code, text);
+}
+
+/// The services moved (`tend reload`); see [`Reply::remap`].
+pub fn remap(c: &mut Client, map: &[Option<u8>]) {
+    c.reply.remap(map);
+}
+
 /// What the client asked for failed when the loop carried it out: the
 /// reply says so instead (`tend: WHAT: WHY`, exit status 1).
 pub fn failed(c: &mut Client, what: &[u8], e: Errno) {

@@ -46,6 +46,7 @@ use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
 use crate::load::c_path;
 use crate::pid1;
+use crate::reload;
 use crate::reply;
 use crate::report;
 use crate::say::Buf;
@@ -101,6 +102,8 @@ enum Intent {
     End(How),
     /// What client `.0` asked for (tend(8), COMMANDS).
     Client(u8, reply::Intent),
+    /// Read the table again (SIGHUP).
+    Reload,
 }
 
 /// Supervises until told to stop; returns the exit status. As PID 1 it
@@ -143,6 +146,7 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         door.restock(&lp.null);
     }
     settle(world, &lp.null, now);
+    reload::forget_left(world);
     if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
     }
@@ -213,12 +217,15 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
 fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
     match intent {
         Intent::Reap => {
-            if reap(world, &lp.null, now) {
+            let none_left = reap(world, &lp.null, now);
+            reload::forget_left(world);
+            if none_left {
                 end(world, lp, ending::Event::ChildrenGone, now);
             }
         }
         Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
         Intent::Client(i, asked) => obey(world, lp, usize::from(i), asked, now),
+        Intent::Reload => reload::reload(world, &lp.null, lp.opt.table, now, None),
     }
 }
 
@@ -241,6 +248,9 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
                     sup.command(slots, id, event, now, &mut sh);
                 }
             }
+        }
+        Asked::Reload { json } => {
+            reload::reload(world, &lp.null, lp.opt.table, now, Some((i, json)));
         }
         Asked::Signal { pid, sig } => {
             // The reply checked that the service runs: its child is not
@@ -465,6 +475,7 @@ fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
         let intent = match signo {
             sig::SIGCHLD => Some(Intent::Reap),
+            sig::SIGHUP => Some(Intent::Reload),
             _ => How::of_signal(signo, lp.opt.pid1).map(Intent::End),
         };
         if let Some(intent) = intent {

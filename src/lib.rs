@@ -40,6 +40,7 @@ pub mod limits;
 pub mod load;
 pub mod pid1;
 pub mod proto;
+pub mod reload;
 pub mod reply;
 pub mod report;
 pub mod ring;

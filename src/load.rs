@@ -10,8 +10,9 @@ use crate::limits::{ACCOUNTS_MAX_BYTES, TABLE_MAX_BYTES};
 use crate::report;
 use crate::say::Buf;
 use crate::sys;
-use crate::table::{self, EtcAccounts};
-use crate::world::World;
+use crate::sys::Fd;
+use crate::table::{self, EtcAccounts, Table};
+use crate::world::{Scratch, World};
 
 /// A path as a C string, in a caller's buffer.
 pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
@@ -54,13 +55,42 @@ pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> 
 /// Returns the number of errors (0: loaded).
 pub fn load(world: &mut World, path: &[u8], root: &[u8], keep: bool) -> usize {
     let now = sys::now_ms();
-    let own = &mut world.own;
-    let (conf, accounts) = world.scratch.pages().split_at_mut(TABLE_MAX_BYTES);
+    let World {
+        table,
+        own,
+        scratch,
+        ..
+    } = world;
+    read_into(
+        scratch,
+        path,
+        root,
+        table,
+        &mut |prefix: &[u8], line: &[u8]| {
+            report::line(keep.then_some((&mut *own, now)), prefix, &[line]);
+        },
+    )
+}
+
+/// Reads the table at `path` into `table` through `scratch`, resolving
+/// users and groups from `root`/etc; each error goes to `error` as one
+/// `FILE:LINE: message` (a file that cannot be read, as `cannot read
+/// FILE: …` with the prefix `tend: `). Returns the number of errors.
+pub fn read_into(
+    scratch: &mut Scratch,
+    path: &[u8],
+    root: &[u8],
+    table: &mut Table<Fd>,
+    error: &mut dyn FnMut(&[u8], &[u8]),
+) -> usize {
+    let (conf, accounts) = scratch.pages().split_at_mut(TABLE_MAX_BYTES);
     let (passwd, group) = accounts.split_at_mut(ACCOUNTS_MAX_BYTES);
     let conf = match read_file(path, conf) {
         Ok(text) => text,
         Err(e) => {
-            report::failed(keep.then_some((own, now)), b"cannot read ", path, e);
+            let mut msg = Buf::<320>::new();
+            msg.s(b"cannot read ").s(path).s(b": ").s(report::why(e));
+            error(b"tend: ", msg.as_bytes());
             return 1;
         }
     };
@@ -77,11 +107,11 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8], keep: bool) -> usize {
         for part in parts {
             msg.s(part);
         }
-        report::line(keep.then_some((&mut *own, now)), b"", &[msg.as_bytes()]);
+        error(b"", msg.as_bytes());
     };
-    let errors = table::parse(conf, &accounts, &mut world.table, &mut report);
+    let errors = table::parse(conf, &accounts, table, &mut report);
     // The table keeps its own copies: the texts are not needed any more, and
     // on a router their pages are better given back.
-    sys::release(world.scratch.pages());
+    sys::release(scratch.pages());
     errors
 }

@@ -74,6 +74,18 @@ impl Set {
     fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
         self.ids(table).next()
     }
+
+    /// The set after the services moved: `map[old]` is each one's new
+    /// index, or none when it went.
+    fn moved(self, map: &[Option<u8>]) -> Set {
+        let kept = map
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| self.has(SvcId(i as u8)));
+        kept.filter_map(|(_, to)| *to)
+            .map(SvcId)
+            .fold(Set::default(), Set::with)
+    }
 }
 
 /// What a client asks tend to do; the event loop carries it out.
@@ -92,6 +104,11 @@ pub enum Intent {
     },
     /// `tend halt|poweroff|reboot`, PID 1 only.
     Power(Power),
+    /// `tend reload`; the reply is written once it is done
+    /// ([`Reply::answer`]).
+    Reload {
+        json: bool,
+    },
 }
 
 /// Whose log a `log` reply reads.
@@ -211,6 +228,48 @@ impl Reply {
         None
     }
 
+    /// The whole reply, once what was asked is done: exit status `code`,
+    /// then `text`.
+    pub fn answer(&mut self, code: i32, text: &[u8]) {
+        self.out.clear();
+        self.out.byte(code as u8).s(text);
+        self.job = Job::Close;
+    }
+
+    /// The services moved (`tend reload`): `map[old]` is each one's new
+    /// index, or none when it went. A reply about one that went ends.
+    pub fn remap(&mut self, map: &[Option<u8>]) {
+        let to = |id: SvcId| map.get(id.index()).copied().flatten().map(SvcId);
+        let src = |src: LogSrc| match src {
+            LogSrc::Own => Some(LogSrc::Own),
+            LogSrc::Service(id) => to(id).map(LogSrc::Service),
+        };
+        self.job = match self.job {
+            Job::Rows(rows) => Job::Rows(Rows {
+                left: rows.left.moved(map),
+                detail: rows.detail.and_then(to),
+                ..rows
+            }),
+            Job::LogStart(start) => match src(start.src) {
+                Some(s) => Job::LogStart(LogStart { src: s, ..start }),
+                None => Job::Close,
+            },
+            Job::Lines(lines) => match src(lines.src) {
+                Some(s) => Job::Lines(Lines {
+                    src: s,
+                    then_crash: lines.then_crash.and_then(to),
+                    ..lines
+                }),
+                None => Job::Close,
+            },
+            Job::Crash { id, off } => match to(id) {
+                Some(id) => Job::Crash { id, off },
+                None => Job::Close,
+            },
+            job @ (Job::Request | Job::Close) => job,
+        };
+    }
+
     /// Exit status 0 and nothing more; `intent` is what was asked.
     fn succeed(&mut self, intent: Intent) -> Option<Intent> {
         self.out.byte(EXIT_OK as u8);
@@ -290,6 +349,8 @@ fn begin<F>(
         Verb::Log => begin_log(r, req, set, view, wall_ms),
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
         Verb::Signal => begin_signal(r, req, set, view),
+        // Written by the loop once done.
+        Verb::Reload => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
     }
 }

@@ -329,6 +329,7 @@ impl<'a> Ring<'a> {
     /// (counted as dropped) until what it holds fits, first closing a partial
     /// line longer than such a ring's line limit. A `cap` that keeps nothing
     /// drops everything.
+    #[inline(never)]
     pub fn shrink_to(&mut self, cap: usize) {
         let limit = line_limit(cap);
         if self.open && (limit == 0 || self.open_len > limit) {
@@ -348,12 +349,13 @@ impl<'a> Ring<'a> {
     /// it holds at the start of it, oldest first. Returns the storage and
     /// the bytes at its start that [`Ring::adopt`] needs back. The positions
     /// and counters stay, so readers' cursors stay valid.
+    #[inline(never)]
     pub fn take_store(&mut self) -> (Option<&'a mut [u8]>, usize) {
         let at = self.index(self.oldest);
         let span = self.span();
         let mut buf = self.buf.take();
         if let Some(b) = buf.as_deref_mut() {
-            b.rotate_left(at.min(b.len()));
+            crate::arena::rotate_left(b, at);
         }
         // (`span` never exceeds the capacity: make_room sees to it.)
         (buf, span as usize)
@@ -363,6 +365,7 @@ impl<'a> Ring<'a> {
     /// [`Ring::take_store`] returned (moved there, after
     /// [`Ring::shrink_to`] its size). A buffer too small to keep anything
     /// leaves the ring keeping nothing, what it held dropped.
+    #[inline(never)]
     pub fn adopt(&mut self, buf: &'a mut [u8]) {
         let limit = line_limit(buf.len());
         if limit == 0 || self.span() > buf.len() as u64 {
@@ -375,7 +378,7 @@ impl<'a> Ring<'a> {
             return;
         }
         let at = (self.oldest % buf.len() as u64) as usize;
-        buf.rotate_right(at.min(buf.len()));
+        crate::arena::rotate_left(buf, buf.len() - at);
         self.limit = limit;
         self.buf = Some(buf);
     }

@@ -236,6 +236,10 @@ pub enum Event {
     Restart,
     /// tend begins to shut down: nothing comes back on its own any more.
     Shutdown,
+    /// `tend reload` changed its settings; `step` gets the old ones. What
+    /// runs stops with them and comes back with the new; what is down but
+    /// wanted is started again; what the user stopped stays stopped.
+    Changed,
     /// Forked; its exec is not confirmed yet.
     Spawned { pid: i32 },
     /// Its exec happened (the close-on-exec pipe reported end-of-file).
@@ -345,9 +349,16 @@ impl Service {
             (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
                 self.stop(conf, S::Stopping, now)
             }
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Restart) => {
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Restart | E::Changed) => {
                 self.stop(conf, S::Restarting, now)
             }
+            (S::Down | S::Held | S::Backoff | S::Done | S::Failed, E::Changed) => {
+                self.state = S::Down;
+                self.deadline_ms = None;
+                self.delay_ms = 0;
+                Action::None
+            }
+            (S::Stopping | S::Restarting | S::DoneStopped | S::Stopped, E::Changed) => Action::None,
             (S::Restarting, E::Stop | E::Shutdown) => {
                 self.state = S::Stopping;
                 Action::None
@@ -632,9 +643,10 @@ pub(crate) mod tests {
         State::Stopped,
     ];
 
-    fn events() -> [Event; 14] {
+    fn events() -> [Event; 15] {
         [
             Event::Start,
+            Event::Changed,
             Event::AfterMet,
             Event::Stop,
             Event::Restart,
@@ -694,6 +706,11 @@ pub(crate) mod tests {
             },
             Event::AfterMet => match state {
                 S::Down => (S::Down, A::Spawn),
+                _ => (state, A::None),
+            },
+            Event::Changed => match state {
+                S::Forked | S::Starting | S::Up | S::Ready => (S::Restarting, A::Signal(15)),
+                S::Down | S::Held | S::Backoff | S::Done | S::Failed => (S::Down, A::None),
                 _ => (state, A::None),
             },
             Event::Stop => match state {
@@ -758,7 +775,7 @@ pub(crate) mod tests {
                 pairs += 1;
             }
         }
-        assert_eq!(pairs, 13 * 14);
+        assert_eq!(pairs, 13 * 15);
     }
 
     #[test]

@@ -196,6 +196,9 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
         slot.log = Some(LogPipe::new(read, write));
     }
+    // Kept for the rings and records a reload adds.
+    world.ring_spare = Some(rings);
+    world.crash_spare = Some(crashes);
     Ok(())
 }
 

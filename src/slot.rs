@@ -33,6 +33,10 @@ pub struct Slot<F> {
     /// The read end of the close-on-exec pipe of its child whose exec is
     /// not confirmed yet (see `spawn`).
     pub exec: Option<F>,
+    /// Removed from the table by `tend reload` while it ran: stopped in
+    /// reverse dependency order, never restarted, forgotten once its
+    /// process is gone (see `reload`).
+    pub leaving: bool,
 }
 
 impl<F> Slot<F> {
@@ -51,6 +55,7 @@ impl<F> Slot<F> {
             pace: LogPace::new(),
             ready: None,
             exec: None,
+            leaving: false,
         }
     }
 }

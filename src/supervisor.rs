@@ -75,12 +75,14 @@ impl Supervisor {
         let Some(id) = service_of(slots, pid) else {
             return false;
         };
+        let mut ending = self.shutting_down;
         if let Some(slot) = slots.get_mut(id.index()) {
-            if exit.failed() && !slot.svc.state.stopping() {
+            if exit.failed() && !slot.svc.state.stopping() && !slot.leaving {
                 fx.crashed(slot, exit, now);
             }
+            // A service `tend reload` removed is not restarted either.
+            ending |= slot.leaving;
         }
-        let ending = self.shutting_down;
         apply(slots, id, Event::Exited { exit, ending }, now, fx);
         true
     }
@@ -144,13 +146,13 @@ impl Supervisor {
             let mut acted = false;
             for i in 0..slots.len() {
                 let id = SvcId(i as u8);
-                let Some(svc) = slots.get(i).map(|s| &s.svc) else {
+                let Some((svc, leaving)) = slots.get(i).map(|s| (&s.svc, s.leaving)) else {
                     continue;
                 };
                 let (state, due) = (svc.state, svc.deadline_ms.is_some_and(|d| d <= now));
                 let event = if due {
                     Some(Event::Timer)
-                } else if self.shutting_down {
+                } else if self.shutting_down || leaving {
                     let stoppable = matches!(
                         state,
                         State::Forked | State::Starting | State::Up | State::Ready | State::Backoff

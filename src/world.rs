@@ -54,6 +54,16 @@ pub struct World {
     /// The table file, /etc/passwd and /etc/group while the table loads;
     /// /proc/mounts at PID 1's end.
     pub scratch: Scratch,
+    /// The table as `tend reload` reads it again, while it is checked and
+    /// applied (see `reload`); empty, its pages given back, otherwise.
+    pub next: Table<Fd>,
+    /// The part of the arena no ring uses, and of the crash records'
+    /// part, kept for the rings and records a reload adds.
+    pub ring_spare: Option<&'static mut [u8]>,
+    pub crash_spare: Option<&'static mut [u8]>,
+    /// Storage for crash records' lines given back by services a reload
+    /// removed (or left without a ring), for those it adds.
+    pub crash_free: crate::reload::CrashFree,
 }
 
 impl World {
@@ -64,6 +74,10 @@ impl World {
             own: Ring::empty(),
             clients: [const { Client::new() }; MAX_CLIENTS],
             scratch: Scratch::new(),
+            next: Table::new(),
+            ring_spare: None,
+            crash_spare: None,
+            crash_free: heapless::Vec::new(),
         }
     }
 }

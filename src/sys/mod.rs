@@ -24,6 +24,8 @@
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
 //!   buffer the caller borrows mutably; they read back as zeros (tend's
 //!   statics are private anonymous memory), and any value is a valid `u8`.
+//!   In [`release_table`]: only whole pages of an empty table, which zeros
+//!   leave as it is (its storage is `MaybeUninit`, its lengths 0).
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
@@ -301,19 +303,47 @@ pub fn connect(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
 /// in tend's memory until written again, and read as zeros. For buffers that
 /// were needed once, like the table text after it loaded.
 pub fn release(buf: &mut [u8]) {
+    // SAFETY: (of the call) the range is `buf`, borrowed mutably, and any
+    // value (zeros) is a valid byte.
+    unsafe { release_range(buf.as_mut_ptr() as usize, buf.len()) }
+}
+
+/// Gives the whole pages of an emptied table back (`World::next` once a
+/// reload is done); nothing when it is not empty.
+pub fn release_table(table: &mut crate::table::Table<Fd>) {
+    if !table.is_empty() || !table.pool.0.is_empty() {
+        return;
+    }
+    // SAFETY: (of the call) the range is the table, borrowed mutably. An
+    // empty table's only initialised bytes are its two lengths, 0 already
+    // (its slots and its pool are `heapless::Vec`s, whose storage is
+    // `MaybeUninit`): zero pages leave it the same empty table.
+    unsafe {
+        release_range(
+            table as *mut crate::table::Table<Fd> as usize,
+            size_of::<crate::table::Table<Fd>>(),
+        )
+    }
+}
+
+/// `madvise(MADV_DONTNEED)` on the whole pages inside `[start, start+len)`.
+///
+/// # Safety
+/// The range must be memory the caller borrows mutably, in which zero
+/// bytes are a valid value wherever a page is given back.
+unsafe fn release_range(start: usize, len: usize) {
     let page = rustix::param::page_size();
     if page == 0 || !page.is_power_of_two() {
         return;
     }
-    let start = buf.as_mut_ptr() as usize;
     let first = start.saturating_add(page - 1) & !(page - 1);
-    let end = start.saturating_add(buf.len()) & !(page - 1);
+    let end = start.saturating_add(len) & !(page - 1);
     if end <= first {
         return;
     }
-    // SAFETY: [first, end) is whole pages inside `buf`, which the caller
-    // borrows mutably; whatever they read back as afterwards (zeros, for
-    // anonymous memory) is a valid value for bytes.
+    // SAFETY: [first, end) is whole pages inside the range, which the
+    // caller vouches for; they read back as zeros (tend's statics are
+    // private anonymous memory).
     let _ = unsafe {
         arch::syscall6(
             nr::__NR_madvise,
