@@ -107,7 +107,10 @@ fn try_reload(
         if json {
             out.s(b"]}\n");
         } else {
-            say.iter().fold(out, |o, s| o.s(s)).byte(b'\n');
+            for part in say {
+                out.s(part);
+            }
+            out.byte(b'\n');
         }
         return Err(EXIT_FAILED);
     }
