@@ -40,9 +40,13 @@ use crate::world::{Slot, World};
 /// the client that asked, and whether it wants JSON; none for SIGHUP.
 /// tend's own log says what happened, as the client's reply does.
 pub fn reload(world: &mut World, null: &Fd, path: &[u8], now: u64, client: Option<(usize, bool)>) {
-    let json = client.is_some_and(|(_, j)| j);
     let mut out = Out::new();
-    let code = match try_reload(world, null, path, now, json, &mut out) {
+    let mut answer = Answer {
+        out: &mut out,
+        json: client.is_some_and(|(_, j)| j),
+        comma: false,
+    };
+    let code = match try_reload(world, null, path, now, &mut answer) {
         Ok(()) => EXIT_OK,
         Err(code) => code,
     };
@@ -54,94 +58,105 @@ pub fn reload(world: &mut World, null: &Fd, path: &[u8], now: u64, client: Optio
     }
 }
 
+/// The reply to `tend reload` as it is written: lines of text, or JSON.
+struct Answer<'o> {
+    out: &'o mut Out,
+    json: bool,
+    /// A JSON list has an item already.
+    comma: bool,
+}
+
+impl Answer<'_> {
+    /// One item: the line `VERB NAME` as text, `"NAME"` in a JSON list.
+    #[inline(never)]
+    fn item(&mut self, verb: &[u8], name: &[u8]) {
+        if !self.json {
+            self.out.s(verb).s(name).byte(b'\n');
+            return;
+        }
+        self.out
+            .s(if self.comma { b"," } else { b"" })
+            .json_str(name);
+        self.comma = true;
+    }
+
+    /// JSON only: `text`, a list or the object opening or closing.
+    #[inline(never)]
+    fn json(&mut self, text: &[u8]) {
+        if self.json {
+            self.out.s(text);
+        }
+        self.comma = false;
+    }
+}
+
 #[inline(never)]
 fn try_reload(
     world: &mut World,
     null: &Fd,
     path: &[u8],
     now: u64,
-    json: bool,
-    out: &mut Out,
+    answer: &mut Answer<'_>,
 ) -> Result<(), i32> {
     if world.sup.shutting_down() {
         return Err(refuse(
             world,
             now,
-            out,
-            json,
+            answer,
             b"tend is shutting down",
             EXIT_FAILED,
         ));
     }
-    let mut n = Buf::<20>::new();
-    let errors = {
-        let World {
-            next, own, scratch, ..
-        } = &mut *world;
-        out.s(if json {
-            b"{\"ok\":false,\"errors\":["
-        } else {
-            b""
-        });
-        let mut comma = b"".as_slice();
-        load::read_into(
-            scratch,
-            path,
-            b"",
-            next,
-            &mut |prefix: &[u8], line: &[u8]| {
-                report::line(Some((&mut *own, now)), prefix, &[line]);
-                if json {
-                    out.s(comma).json_str(line);
-                    comma = b",";
-                } else {
-                    out.s(prefix).s(line).byte(b'\n');
-                }
-            },
-        )
-    };
+    answer.json(b"{\"ok\":false,\"errors\":[");
+    let World {
+        next, own, scratch, ..
+    } = &mut *world;
+    let errors = load::read_into(
+        scratch,
+        path,
+        b"",
+        next,
+        &mut |prefix: &[u8], line: &[u8]| {
+            report::line(Some((&mut *own, now)), prefix, &[line]);
+            answer.item(prefix, line);
+        },
+    );
     if errors > 0 {
-        n.u(errors as u64);
-        let say = [path, b": not reloaded: ", n.as_bytes(), b" error(s)"];
-        report::say(Some((&mut world.own, now)), &say);
-        if json {
-            out.s(b"]}\n");
-        } else {
-            for part in say {
-                out.s(part);
-            }
-            out.byte(b'\n');
-        }
+        let mut msg = Buf::<320>::new();
+        msg.s(path)
+            .s(b": not reloaded: ")
+            .u(errors as u64)
+            .s(b" error(s)");
+        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+        answer.item(b"", msg.as_bytes());
+        answer.json(b"]}\n");
         return Err(EXIT_FAILED);
     }
-    out.clear();
+    answer.out.clear();
     // Room for the new table's services and those that leave it still
     // running.
     let next = &world.next;
     let staying = |s: &Slot| !s.leaving && next.find(&s.conf.name).is_some();
-    let going = world
-        .table
-        .slots
-        .iter()
-        .filter(|s| s.svc.state.running() && !staying(s));
-    let going = going.count();
+    let slots = world.table.slots.iter();
+    let going = slots
+        .filter(|s| s.svc.state.running() && !staying(s))
+        .count();
+    let mut msg = Buf::<96>::new();
     if next.len() + going > MAX_SERVICES {
-        let mut msg = Buf::<96>::new();
         msg.s(b"too many services while ")
             .u(going as u64)
             .s(b" removed ones stop (tend is built for ")
             .u(MAX_SERVICES as u64)
             .byte(b')');
-        return Err(refuse(world, now, out, json, msg.as_bytes(), EXIT_FAILED));
+        return Err(refuse(world, now, answer, msg.as_bytes(), EXIT_FAILED));
     }
     // Log pipes for the services that need one and inherit none: a failure
     // here still changes nothing.
     if let Err(e) = open_pipes(world) {
-        let mut msg = Buf::<64>::new();
         msg.s(b"log pipe: ").s(report::why(e));
-        return Err(refuse(world, now, out, json, msg.as_bytes(), EXIT_SYSTEM));
+        return Err(refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM));
     }
-    let counts = apply(world, null, now, json, out);
+    let counts = apply(world, null, now, answer);
     let mut msg = Buf::<128>::new();
     let words: [&[u8]; 4] = [b" added, ", b" removed, ", b" restarted, ", b" unchanged"];
     msg.s(b"reloaded: ");
@@ -149,26 +164,22 @@ fn try_reload(
         msg.u(*n).s(w);
     }
     report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-    if json {
-        out.s(b",\"unchanged\":").u(counts[3]).s(b"}\n");
+    if answer.json {
+        answer.out.s(b",\"unchanged\":").u(counts[3]).s(b"}\n");
     } else {
-        out.s(msg.as_bytes()).byte(b'\n');
+        answer.item(b"", msg.as_bytes());
     }
     Ok(())
 }
 
 /// Says why the table was not reloaded, to tend's log and to the client.
 #[inline(never)]
-fn refuse(world: &mut World, now: u64, out: &mut Out, json: bool, why: &[u8], code: i32) -> i32 {
+fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code: i32) -> i32 {
     report::say(Some((&mut world.own, now)), &[b"reload: ", why]);
-    out.clear();
-    if json {
-        out.s(b"{\"ok\":false,\"errors\":[")
-            .json_str(why)
-            .s(b"]}\n");
-    } else {
-        out.s(b"tend: reload: ").s(why).byte(b'\n');
-    }
+    answer.out.clear();
+    answer.json(b"{\"ok\":false,\"errors\":[");
+    answer.item(b"tend: reload: ", why);
+    answer.json(b"]}\n");
     code
 }
 
@@ -237,7 +248,7 @@ enum Fate {
 /// table in `next`, lays the rings out anew, then makes it the table.
 /// Returns how many services were added, removed, restarted, unchanged.
 #[inline(never)]
-fn apply(world: &mut World, null: &Fd, now: u64, json: bool, out: &mut Out) -> [u64; 4] {
+fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u64; 4] {
     let mut fates = [Fate::Removed; MAX_SERVICES];
     for (fate, old) in fates.iter_mut().zip(&world.table.slots) {
         let Some(j) = world.next.find(&old.conf.name).filter(|_| !old.leaving) else {
@@ -249,7 +260,7 @@ fn apply(world: &mut World, null: &Fd, now: u64, json: bool, out: &mut Out) -> [
         };
     }
     let fates = fates.get(..world.table.len()).unwrap_or(&[]);
-    let counts = tell(world, fates, json, out);
+    let counts = tell(world, fates, answer);
     let new_len = world.next.len();
     // Where each old slot goes: its index in the combined table.
     let mut map = [None::<u8>; MAX_SERVICES];
@@ -344,59 +355,54 @@ fn apply(world: &mut World, null: &Fd, now: u64, json: bool, out: &mut Out) -> [
 
 /// Writes what the reload does: the services restarted, removed (in the
 /// old table's order) and added (in the new one's), as `VERB NAME` lines or
-/// as JSON lists. Returns how many were added, removed, restarted and left
+/// JSON lists. Returns how many were added, removed, restarted and left
 /// unchanged.
 #[inline(never)]
-fn tell(world: &World, fates: &[Fate], json: bool, out: &mut Out) -> [u64; 4] {
+fn tell(world: &World, fates: &[Fate], answer: &mut Answer<'_>) -> [u64; 4] {
     let (old, new) = (&world.table.slots, &world.next.slots);
-    let stays = |j: usize| {
-        fates
-            .iter()
-            .any(|f| matches!(*f, Fate::Unchanged(k) | Fate::Changed(k) if usize::from(k) == j))
-    };
-    let of = |k: usize, which: usize| -> Option<&[u8]> {
-        let old = || old.get(k).zip(fates.get(k));
-        let name = match which {
-            0 => old()
-                .filter(|(_, f)| matches!(f, Fate::Changed(_)))
-                .map(|(s, _)| s),
-            1 => old()
-                .filter(|(s, f)| **f == Fate::Removed && !s.leaving)
-                .map(|(s, _)| s),
-            _ => new.get(k).filter(|_| !stays(k)),
-        };
-        name.map(|s| s.conf.name.as_slice())
-    };
     let mut counts = [0u64; 4];
-    out.s(if json { b"{\"ok\":true" } else { b"" });
-    for (which, (key, verb)) in [
-        (b",\"restarted\":[".as_slice(), b"restarted ".as_slice()),
+    let lists: [(&[u8], &[u8]); 3] = [
+        (b"{\"ok\":true,\"restarted\":[", b"restarted "),
         (b"],\"removed\":[", b"removed "),
         (b"],\"added\":[", b"added "),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        out.s(if json { key } else { b"" });
-        let mut comma = b"".as_slice();
-        for name in (0..MAX_SERVICES).filter_map(|k| of(k, which)) {
-            if json {
-                out.s(comma).json_str(name);
-                comma = b",";
-            } else {
-                out.s(verb).s(name).byte(b'\n');
-            }
-            if let Some(n) = counts.get_mut(2 - which) {
+    ];
+    for (which, (json, verb)) in lists.into_iter().enumerate() {
+        answer.json(json);
+        for k in 0..MAX_SERVICES {
+            let fate = fates.get(k);
+            let slot = match which {
+                0 => old
+                    .get(k)
+                    .filter(|_| matches!(fate, Some(Fate::Changed(_)))),
+                1 => old
+                    .get(k)
+                    .filter(|s| fate == Some(&Fate::Removed) && !s.leaving),
+                _ => new
+                    .get(k)
+                    .filter(|_| !fates.iter().any(|f| f.to() == Some(k))),
+            };
+            if let (Some(slot), Some(n)) = (slot, counts.get_mut(2 - which)) {
+                answer.item(verb, &slot.conf.name);
                 *n += 1;
             }
         }
     }
-    out.s(if json { b"]" } else { b"" });
+    answer.json(b"]");
     counts[3] = fates
         .iter()
         .filter(|f| matches!(f, Fate::Unchanged(_)))
         .count() as u64;
     counts
+}
+
+impl Fate {
+    /// Its index in the new table, when it stays.
+    fn to(self) -> Option<usize> {
+        match self {
+            Fate::Unchanged(j) | Fate::Changed(j) => Some(usize::from(j)),
+            Fate::Removed => None,
+        }
+    }
 }
 
 /// Moves the run-time part of a slot (state, ring, crash record, pipes,
@@ -475,17 +481,6 @@ fn lay_out_rings(world: &mut World) {
     let Some(whole) = sys::arena::join(&mut pieces) else {
         return; // Never: they are the arena's. The rings keep nothing.
     };
-    // In the order they lie in (no more than 129: a sort would cost more).
-    let after = |at: usize| {
-        let later = info
-            .iter()
-            .filter(move |i| i.0 != usize::MAX && (i.0 > at || at == usize::MAX));
-        later.min_by_key(|i| i.0).copied()
-    };
-    let order = core::iter::successors(after(usize::MAX), |i| after(i.0));
-    let start = order.clone().next().map_or(0, |i| i.0);
-    // New places: the rings that stay, in the order they lay in; then the
-    // new ones.
     let size = |j: u8| next.slots.get(usize::from(j)).map_or(0, ring_size);
     let mut moves = [Move {
         from: 0,
@@ -494,14 +489,33 @@ fn lay_out_rings(world: &mut World) {
     }; PIECES];
     let mut plan = [(0u8, 0usize); MAX_SERVICES];
     let (mut to, mut m, mut p) = (0, 0, 0);
-    let had = |j: u8| info.iter().any(|i| i.2 == Some(j));
-    let staying = order.filter_map(|i| Some((i.2?, i.0 - start, i.1)));
-    let added = (0..next.len() as u8)
-        .filter(|&j| !had(j))
-        .map(|j| (j, 0, 0));
-    for (j, from, used) in staying.chain(added) {
-        let len = size(j);
-        if let (true, Some(slot)) = (len > 0, plan.get_mut(p)) {
+    // New places: the rings that stay, in the order they lay in (picked
+    // one by one: no more than 129, a sort would cost more); then the new
+    // ones.
+    let mut start = None;
+    let mut last = None;
+    let mut j = 0;
+    loop {
+        let later = info
+            .iter()
+            .filter(|i| i.0 != usize::MAX && last.is_none_or(|l| i.0 > l));
+        let (from, used, slot) = match later.min_by_key(|i| i.0) {
+            Some(&(at, used, slot)) => {
+                last = Some(at);
+                let start = *start.get_or_insert(at);
+                (at - start, used, slot)
+            }
+            None if j < next.len() => {
+                j += 1;
+                let new = j as u8 - 1;
+                let had = info.iter().any(|i| i.2 == Some(new));
+                (0, 0, Some(new).filter(|_| !had))
+            }
+            None => break,
+        };
+        let Some(slot) = slot else { continue };
+        let len = size(slot);
+        if let (true, Some(entry)) = (len > 0, plan.get_mut(p)) {
             if let Some(mv) = moves.get_mut(m).filter(|_| used > 0) {
                 *mv = Move {
                     from,
@@ -510,7 +524,7 @@ fn lay_out_rings(world: &mut World) {
                 };
                 m += 1;
             }
-            *slot = (j, len);
+            *entry = (slot, len);
             p += 1;
             to += len;
         }

@@ -74,18 +74,6 @@ impl Set {
     fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
         self.ids(table).next()
     }
-
-    /// The set after the services moved: `map[old]` is each one's new
-    /// index, or none when it went.
-    fn moved(self, map: &[Option<u8>]) -> Set {
-        let kept = map
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| self.has(SvcId(i as u8)));
-        kept.filter_map(|(_, to)| *to)
-            .map(SvcId)
-            .fold(Set::default(), Set::with)
-    }
 }
 
 /// What a client asks tend to do; the event loop carries it out.
@@ -237,35 +225,25 @@ impl Reply {
     }
 
     /// The services moved (`tend reload`): `map[old]` is each one's new
-    /// index, or none when it went. A reply about one that went ends.
+    /// index, or none when it went. A log follows its service; a reply
+    /// about a service that went, or a status under way, ends.
     pub fn remap(&mut self, map: &[Option<u8>]) {
-        let to = |id: SvcId| map.get(id.index()).copied().flatten().map(SvcId);
-        let src = |src: LogSrc| match src {
+        let to = |src: LogSrc| match src {
             LogSrc::Own => Some(LogSrc::Own),
-            LogSrc::Service(id) => to(id).map(LogSrc::Service),
+            LogSrc::Service(id) => map
+                .get(id.index())
+                .copied()
+                .flatten()
+                .map(|j| LogSrc::Service(SvcId(j))),
         };
         self.job = match self.job {
-            Job::Rows(rows) => Job::Rows(Rows {
-                left: rows.left.moved(map),
-                detail: rows.detail.and_then(to),
-                ..rows
-            }),
-            Job::LogStart(start) => match src(start.src) {
-                Some(s) => Job::LogStart(LogStart { src: s, ..start }),
-                None => Job::Close,
-            },
-            Job::Lines(lines) => match src(lines.src) {
-                Some(s) => Job::Lines(Lines {
-                    src: s,
-                    then_crash: lines.then_crash.and_then(to),
-                    ..lines
-                }),
-                None => Job::Close,
-            },
-            Job::Crash { id, off } => match to(id) {
-                Some(id) => Job::Crash { id, off },
-                None => Job::Close,
-            },
+            Job::LogStart(start) => {
+                to(start.src).map_or(Job::Close, |src| Job::LogStart(LogStart { src, ..start }))
+            }
+            Job::Lines(lines) if lines.then_crash.is_none() => {
+                to(lines.src).map_or(Job::Close, |src| Job::Lines(Lines { src, ..lines }))
+            }
+            Job::Rows(_) | Job::Lines(_) | Job::Crash { .. } => Job::Close,
             job @ (Job::Request | Job::Close) => job,
         };
     }
