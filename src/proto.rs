@@ -283,7 +283,7 @@ mod tests {
         let words: Vec<&[u8]> = VERBS.iter().map(|v| v.word()).collect();
         assert_eq!(
             words.concat(),
-            b"statuslogstartstoprestartsignalhaltpoweroffreboot"
+            b"statuslogstartstoprestartsignalreloadhaltpoweroffreboot"
         );
         assert_eq!(Verb::from_word(b""), None);
         assert_eq!(Verb::from_word(b"stat"), None);
