@@ -376,6 +376,7 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
 }
 
 /// Sends each client as much of its reply as it takes.
+#[inline(never)]
 fn serve_clients(world: &mut World, now: u64) {
     let (view, clients) = view(world, now);
     for c in clients.iter_mut() {
@@ -471,6 +472,7 @@ fn wait(
 }
 
 /// Reads every pending signal and carries out what each asks for.
+#[inline(never)]
 fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
         let intent = match signo {
@@ -506,6 +508,7 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
 }
 
 /// A new client at the control socket.
+#[inline(never)]
 fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     let door = lp.door.as_mut();
     if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
@@ -564,6 +567,7 @@ fn exit_of(status: WaitStatus) -> Exit {
     }
 }
 
+#[inline(never)]
 fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
     let Some(slot) = world.table.slots.get_mut(id.index()).map(|s| &mut s.ready) else {
         return;

@@ -33,6 +33,7 @@ use crate::table::Table;
 pub type Out = Buf<CLIENT_OUT_BYTES>;
 
 /// The ring a `log` reply reads.
+#[inline(never)]
 fn ring<'a, F>(view: &View<'a, F>, src: LogSrc) -> &'a Ring<'static> {
     match src {
         LogSrc::Own => view.own,
@@ -50,6 +51,7 @@ pub struct Set(u64);
 const _: () = assert!(crate::limits::MAX_SERVICES <= u64::BITS as usize);
 
 impl Set {
+    #[inline(never)]
     fn bit(id: SvcId) -> u64 {
         1u64.checked_shl(u32::from(id.0)).unwrap_or(0)
     }
@@ -58,6 +60,7 @@ impl Set {
         Set(self.0 | Set::bit(id))
     }
 
+    #[inline(never)]
     fn without(self, id: SvcId) -> Set {
         Set(self.0 & !Set::bit(id))
     }
