@@ -58,6 +58,7 @@ impl<const N: usize> core::ops::DerefMut for Buf<N> {
 }
 
 impl Text {
+    #[inline(never)]
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
