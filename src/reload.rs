@@ -406,21 +406,20 @@ impl Fate {
 }
 
 /// Moves the run-time part of a slot (state, ring, crash record, pipes,
-/// pace) into `to`, whose conf and log pipe (if it has one) stay.
+/// pace) into `to`, a slot just read (never run, no ring), whose conf and
+/// log pipe (if it has one) stay: the two trade everything, then `to` takes
+/// its conf back, and its pipe if it had one; the crash record storage it
+/// had goes spare.
 #[inline(never)]
 fn move_state(from: &mut Slot, to: &mut Slot, crash_free: &mut CrashFree) {
-    use core::mem::take;
-    to.svc = take(&mut from.svc);
-    to.ring = core::mem::replace(&mut from.ring, crate::ring::Ring::empty());
-    if let (Some(s), _) = to.crash.take_store() {
-        let _ = crash_free.push(s);
+    use core::mem::swap;
+    swap(from, to);
+    swap(&mut from.conf, &mut to.conf);
+    if from.log.is_some() || to.conf.console {
+        swap(&mut from.log, &mut to.log);
     }
-    to.crash = take(&mut from.crash);
-    to.pace = take(&mut from.pace);
-    to.ready = take(&mut from.ready);
-    to.exec = take(&mut from.exec);
-    if to.log.is_none() && !to.conf.console {
-        to.log = take(&mut from.log);
+    if let (Some(s), _) = from.crash.take_store() {
+        let _ = crash_free.push(s);
     }
 }
 
