@@ -200,24 +200,15 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
             _ => return Err(b"bad argument"),
         }
     }
-    let ok = match verb {
-        Verb::Status => true,
-        Verb::Reload => req.names.is_empty(),
-        Verb::Log => req.names.len() == 1,
-        Verb::Start | Verb::Stop | Verb::Restart => !req.names.is_empty(),
-        Verb::Signal => req.names.len() == 1 && req.signal.is_some(),
-        Verb::Halt | Verb::Poweroff | Verb::Reboot => req.names.is_empty(),
-    };
-    if ok {
-        Ok(req)
-    } else {
-        Err(match verb {
-            Verb::Status => b"status [NAME...] [--json]",
-            Verb::Reload => b"reload [--json]",
-            Verb::Log => b"log NAME [-n N] [-f] [-t]",
-            Verb::Start | Verb::Stop | Verb::Restart => b"start|stop|restart NAME...",
-            Verb::Signal => b"signal NAME SIG",
-            Verb::Halt | Verb::Poweroff | Verb::Reboot => b"reboot|poweroff|halt",
-        })
+    if verb.fits(req.names.len(), req.signal.is_some()) {
+        return Ok(req);
     }
+    // By verb: status, log, start, stop, restart, signal, reload, halt,
+    // poweroff, reboot.
+    const USAGE_OF: [u8; 10] = [0, 2, 3, 3, 3, 4, 1, 5, 5, 5];
+    let usages: &'static [u8] = b"status [NAME...] [--json]\0reload [--json]\0\
+        log NAME [-n N] [-f] [-t]\0start|stop|restart NAME...\0signal NAME SIG\0\
+        reboot|poweroff|halt\0";
+    let i = USAGE_OF.get(verb as usize).copied().unwrap_or(0);
+    Err(say::nth(usages, usize::from(i)))
 }

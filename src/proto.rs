@@ -49,6 +49,22 @@ impl Verb {
     pub fn from_word(word: &[u8]) -> Option<Verb> {
         VERBS.get(crate::say::position(WORDS, word)?).copied()
     }
+
+    /// Whether `names` names and a signal (`signal`) suit the verb: any
+    /// number for `status`, one for `log` and `signal` (which needs its
+    /// signal), one or more for `start`, `stop` and `restart`, none for the
+    /// others. Tables indexed by the verb: smaller than a `match`.
+    #[inline(never)]
+    pub fn fits(self, names: usize, signal: bool) -> bool {
+        const LEAST: [u8; 10] = [0, 1, 1, 1, 1, 1, 0, 0, 0, 0];
+        const ALL: u8 = MAX_SERVICES as u8;
+        const MOST: [u8; 10] = [ALL, 1, ALL, ALL, ALL, 1, 0, 0, 0, 0];
+        let i = self as usize;
+        let least = LEAST.get(i).copied().unwrap_or(0);
+        let most = MOST.get(i).copied().unwrap_or(0);
+        (usize::from(least)..=usize::from(most)).contains(&names)
+            && (signal || self != Verb::Signal)
+    }
 }
 
 /// A decoded request; names borrow from the request bytes.
@@ -159,23 +175,17 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
             _ => return Err(ProtoError::BadName),
         }
     }
-    let n = req.names.len();
-    let ok = (verb == Verb::Log || !req.utc)
-        && match verb {
-            Verb::Status => !req.follow && req.lines.is_none() && req.signal.is_none(),
-            Verb::Reload => n == 0 && !req.follow && req.lines.is_none() && req.signal.is_none(),
-            Verb::Log => n == 1 && !req.json && req.signal.is_none(),
-            Verb::Start | Verb::Stop | Verb::Restart => {
-                n >= 1 && !req.json && !req.follow && req.lines.is_none()
-            }
-            Verb::Signal => {
-                n == 1 && req.signal.is_some() && !req.json && !req.follow && req.lines.is_none()
-            }
-            Verb::Halt | Verb::Poweroff | Verb::Reboot => {
-                n == 0 && !req.json && !req.follow && req.lines.is_none()
-            }
-        };
-    if ok {
+    // The options each verb takes, by bit: 1 -j, 2 -f, 4 -n, 8 -s, 16 -t
+    // (a `signal` takes -s, a stop or restart is given it and passes it
+    // over).
+    const TAKES: [u8; 10] = [1, 2 | 4 | 16, 8, 8, 8, 8, 1, 8, 8, 8];
+    let given = u8::from(req.json)
+        | u8::from(req.follow) << 1
+        | u8::from(req.lines.is_some()) << 2
+        | u8::from(req.signal.is_some()) << 3
+        | u8::from(req.utc) << 4;
+    let takes = TAKES.get(verb as usize).copied().unwrap_or(0);
+    if given & !takes == 0 && verb.fits(req.names.len(), req.signal.is_some()) {
         Ok(req)
     } else {
         Err(ProtoError::Arguments)
