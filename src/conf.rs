@@ -80,6 +80,7 @@ impl ServiceConf {
     /// What a service removed by `tend reload` keeps while it stops: all
     /// but its strings (they are the old table's), so it never starts
     /// again.
+    #[inline(never)]
     pub fn leaving(&self) -> ServiceConf {
         ServiceConf {
             name: self.name.clone(),

@@ -32,6 +32,7 @@ pub fn take() -> Option<&'static mut [u8]> {
 /// The pieces as one slice, when the non-empty ones tile one stretch of
 /// the arena end to end (in any order); they are then taken. Otherwise
 /// `None`, and the pieces stay where they are.
+#[inline(never)]
 pub fn join(pieces: &mut [Option<&'static mut [u8]>]) -> Option<&'static mut [u8]> {
     let base = addr_of_mut!(ARENA) as usize;
     // (start, end) of each non-empty piece.
