@@ -119,6 +119,7 @@ impl Pool {
     }
 
     /// The bytes of `span`, NULs included.
+    #[inline(never)]
     pub fn bytes(&self, span: Span) -> &[u8] {
         let start = usize::from(span.off);
         let end = start.saturating_add(usize::from(span.len));

@@ -64,6 +64,7 @@ impl<'a> Crash<'a> {
     }
 
     /// Freezes the lines the run that started at `started_ms` left in `ring`.
+    #[inline(never)]
     pub fn record(&mut self, exit: Exit, now: u64, started_ms: u64, ring: &Ring<'_>) {
         self.recorded = true;
         self.exit = exit;

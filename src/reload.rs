@@ -427,6 +427,7 @@ fn move_state(from: &mut Slot, to: &mut Slot, crash_free: &mut CrashFree) {
 pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
 
 /// The first `n` bytes of `spare`, if it has them.
+#[inline(never)]
 fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
     let all = spare.take()?;
     let (mine, rest) = all.split_at_mut_checked(n)?;

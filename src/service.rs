@@ -534,6 +534,7 @@ impl Service {
 
     /// A running service's process ended on its own; `ending`: while tend
     /// shuts down.
+    #[inline(never)]
     fn exited(&mut self, conf: &ServiceConf, exit: Exit, ending: bool, now: u64) -> Action {
         self.pid = 0;
         self.last = Outcome::Exited { exit, at_ms: now };

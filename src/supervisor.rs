@@ -117,6 +117,7 @@ impl Supervisor {
 
     /// `tend start`, `stop` or `restart` (`event`) of one service. Only
     /// `stop` while shutting down.
+    #[inline(never)]
     pub fn command<F>(
         &mut self,
         slots: &mut [Slot<F>],
