@@ -360,39 +360,46 @@ fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u6
 #[inline(never)]
 fn tell(world: &World, fates: &[Fate], answer: &mut Answer<'_>) -> [u64; 4] {
     let (old, new) = (&world.table.slots, &world.next.slots);
-    let mut counts = [0u64; 4];
-    let lists: [(&[u8], &[u8]); 3] = [
-        (b"{\"ok\":true,\"restarted\":[", b"restarted "),
-        (b"],\"removed\":[", b"removed "),
-        (b"],\"added\":[", b"added "),
-    ];
-    for (which, (json, verb)) in lists.into_iter().enumerate() {
-        answer.json(json);
-        for k in 0..MAX_SERVICES {
-            let fate = fates.get(k);
-            let slot = match which {
-                0 => old
-                    .get(k)
-                    .filter(|_| matches!(fate, Some(Fate::Changed(_)))),
-                1 => old
-                    .get(k)
-                    .filter(|s| fate == Some(&Fate::Removed) && !s.leaving),
-                _ => new
-                    .get(k)
-                    .filter(|_| !fates.iter().any(|f| f.to() == Some(k))),
-            };
-            if let (Some(slot), Some(n)) = (slot, counts.get_mut(2 - which)) {
-                answer.item(verb, &slot.conf.name);
-                *n += 1;
-            }
-        }
-    }
-    answer.json(b"]");
-    counts[3] = fates
+    let old = old.iter().zip(fates);
+    let restarted = old.clone().filter(|(_, f)| matches!(f, Fate::Changed(_)));
+    let restarted = list(
+        answer,
+        b"{\"ok\":true,\"restarted\":[",
+        b"restarted ",
+        restarted,
+    );
+    let removed = old.filter(|(s, f)| **f == Fate::Removed && !s.leaving);
+    let removed = list(answer, b"],\"removed\":[", b"removed ", removed);
+    let added = new
         .iter()
-        .filter(|f| matches!(f, Fate::Unchanged(_)))
-        .count() as u64;
-    counts
+        .enumerate()
+        .filter(|&(k, _)| !fates.iter().any(|f| f.to() == Some(k)));
+    let added = list(
+        answer,
+        b"],\"added\":[",
+        b"added ",
+        added.map(|(_, s)| (s, &Fate::Removed)),
+    );
+    answer.json(b"]");
+    let unchanged = fates.iter().filter(|f| matches!(f, Fate::Unchanged(_)));
+    [added, removed, restarted, unchanged.count() as u64]
+}
+
+/// One list of [`tell`]: `json` (a JSON list's opening), then an item
+/// `VERB NAME` for each slot; how many.
+fn list<'s>(
+    answer: &mut Answer<'_>,
+    json: &[u8],
+    verb: &[u8],
+    slots: impl Iterator<Item = (&'s Slot, &'s Fate)>,
+) -> u64 {
+    answer.json(json);
+    let mut n = 0;
+    for (slot, _) in slots {
+        answer.item(verb, &slot.conf.name);
+        n += 1;
+    }
+    n
 }
 
 impl Fate {
