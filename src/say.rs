@@ -4,20 +4,23 @@
 
 use crate::display::{piece, Piece, Two};
 
-use core::mem::MaybeUninit;
-
-pub use crate::sys::bytes::Bytes;
+/// A byte buffer that text is appended to: [`Buf`] when its capacity is
+/// known (it owns its array), [`Text`] when it is not.
+pub struct Bytes<B: ?Sized> {
+    len: usize,
+    overflowed: bool,
+    bytes: B,
+}
 
 /// A fixed-capacity byte buffer that text is appended to.
 ///
 /// Its methods are those of [`Text`], which it dereferences to: the code is
 /// not generic, so the many buffer sizes in tend share one copy of it, and
-/// each call passes only the buffer and its size. Its bytes are not zeroed
-/// when it is made (see [`crate::sys::bytes`]).
-pub type Buf<const N: usize> = Bytes<[MaybeUninit<u8>; N]>;
+/// each call passes only the buffer and its size.
+pub type Buf<const N: usize> = Bytes<[u8; N]>;
 
 /// A [`Buf`] of any size.
-pub type Text = Bytes<[MaybeUninit<u8>]>;
+pub type Text = Bytes<[u8]>;
 
 impl<const N: usize> Default for Buf<N> {
     fn default() -> Self {
@@ -26,6 +29,14 @@ impl<const N: usize> Default for Buf<N> {
 }
 
 impl<const N: usize> Buf<N> {
+    pub const fn new() -> Self {
+        Bytes {
+            len: 0,
+            overflowed: false,
+            bytes: [0; N],
+        }
+    }
+
     /// [`Text::shown_prefix`], here too so that `most` may be worked out
     /// from the buffer itself (`b.shown_prefix(t, b.room() / 4)`).
     pub fn shown_prefix(&mut self, text: &[u8], most: usize) -> usize {
@@ -33,7 +44,83 @@ impl<const N: usize> Buf<N> {
     }
 }
 
+impl<const N: usize> core::ops::Deref for Buf<N> {
+    type Target = Text;
+    fn deref(&self) -> &Text {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Buf<N> {
+    fn deref_mut(&mut self) -> &mut Text {
+        self
+    }
+}
+
 impl Text {
+    #[inline(never)]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes that can still be appended.
+    pub fn room(&self) -> usize {
+        self.bytes.len().saturating_sub(self.len)
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflowed = false;
+    }
+
+    /// Drops the first `n` bytes (those already written out).
+    #[inline(never)]
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        if let Some(rest) = self.bytes.get_mut(..self.len) {
+            rest.copy_within(n.., 0);
+        }
+        self.len -= n;
+    }
+
+    /// Appends bytes; what does not fit is dropped.
+    #[inline(never)]
+    pub fn s(&mut self, text: &[u8]) -> &mut Self {
+        let start = self.len.min(self.bytes.len());
+        if let Some(dst) = self.bytes.get_mut(start..) {
+            let took = copy(dst, text);
+            self.len = start + took;
+            if took < text.len() {
+                self.overflowed = true;
+            }
+        }
+        self
+    }
+
+    #[inline(never)]
+    pub fn byte(&mut self, b: u8) -> &mut Self {
+        match self.bytes.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.overflowed = true,
+        }
+        self
+    }
+
     /// Appends `n` copies of `b`.
     #[inline(never)]
     pub fn fill(&mut self, b: u8, n: usize) -> &mut Self {

@@ -30,13 +30,10 @@
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
 //!   descriptors 0–2, which tend never closes.
-//! - [`bytes::Bytes::as_bytes`]: the written prefix of a buffer that is not
-//!   zeroed when made, read as bytes (see [`bytes`] for its invariant).
 #![allow(unsafe_code)]
 
 mod arch;
 pub mod arena;
-pub mod bytes;
 
 use core::ffi::CStr;
 use core::mem::size_of;
