@@ -34,7 +34,7 @@ use crate::shell::Shell;
 use crate::slot::LogPipe;
 use crate::sys::{self, Fd};
 use crate::table::Table;
-use crate::world::{Slot, World};
+use crate::world::{CrashFree, Slot, World};
 
 /// Reads the table at `path` again and applies the difference. `client`:
 /// the client that asked, and whether it wants JSON; none for SIGHUP.
@@ -128,7 +128,9 @@ fn try_reload(
             .u(errors as u64)
             .s(b" error(s)");
         report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-        answer.item(b"", msg.as_bytes());
+        if !answer.json {
+            answer.item(b"", msg.as_bytes());
+        }
         answer.json(b"]}\n");
         return Err(EXIT_FAILED);
     }
@@ -423,9 +425,6 @@ fn move_state(from: &mut Slot, to: &mut Slot, crash_free: &mut CrashFree) {
         to.log = take(&mut from.log);
     }
 }
-
-/// Spare storage for crash records' lines (see [`World::crash_free`]).
-pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
 
 /// The first `n` bytes of `spare`, if it has them.
 fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
