@@ -67,6 +67,7 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     }
     let mut buf = [0u8; 4096];
     let mut status: Option<i32> = None;
+    let mut to_stdout: Option<bool> = None;
     loop {
         let n = match rustix::io::read(&fd, &mut buf) {
             Ok(0) => break,
@@ -83,9 +84,14 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
                 data = tail;
             }
         }
+        if data.is_empty() {
+            continue;
+        }
+        // JSON goes to stdout whatever the status (a refusal is text).
+        let json = *to_stdout.get_or_insert(req.json && data.first() == Some(&b'{'));
         let out = match status {
             Some(0 | 3) => sys::stdout(),
-            _ if req.json => sys::stdout(),
+            _ if json => sys::stdout(),
             _ => sys::stderr(),
         };
         write_all(out, data);

@@ -34,7 +34,7 @@ use crate::shell::Shell;
 use crate::slot::LogPipe;
 use crate::sys::{self, Fd};
 use crate::table::Table;
-use crate::world::{Slot, World};
+use crate::world::{CrashFree, Slot, World};
 
 /// Reads the table at `path` again and applies the difference. `client`:
 /// the client that asked, and whether it wants JSON; none for SIGHUP.
@@ -128,7 +128,9 @@ fn try_reload(
             .u(errors as u64)
             .s(b" error(s)");
         report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-        answer.item(b"", msg.as_bytes());
+        if !answer.json {
+            answer.item(b"", msg.as_bytes());
+        }
         answer.json(b"]}\n");
         return Err(EXIT_FAILED);
     }
@@ -201,11 +203,11 @@ fn open_pipes(world: &mut World) -> Result<(), Errno> {
 /// Whether two services' settings are the same: every key, the line they
 /// are on aside (`after` compared by names).
 #[inline(never)]
-fn same(a: &ServiceConf, at: &Table<Fd>, b: &ServiceConf, bt: &Table<Fd>) -> bool {
-    fn name(t: &Table<Fd>, id: SvcId) -> Option<&[u8]> {
+fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
+    fn name<F>(t: &Table<F>, id: SvcId) -> Option<&[u8]> {
         t.conf(id).map(|c| c.name.as_slice())
     }
-    fn strings<'t>(c: &ServiceConf, t: &'t Table<Fd>) -> [&'t [u8]; 3] {
+    fn strings<'t, F>(c: &ServiceConf, t: &'t Table<F>) -> [&'t [u8]; 3] {
         [c.argv, c.env, c.chdir].map(|span| t.pool.bytes(span))
     }
     (
@@ -430,9 +432,6 @@ fn move_state(from: &mut Slot, to: &mut Slot, crash_free: &mut CrashFree) {
     }
 }
 
-/// Spare storage for crash records' lines (see [`World::crash_free`]).
-pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
-
 /// The first `n` bytes of `spare`, if it has them.
 #[inline(never)]
 fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
@@ -610,5 +609,65 @@ pub fn forget_left(world: &mut World) {
         for c in world.clients.iter_mut() {
             ctl::remap(c, &map);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{parse, EtcAccounts};
+
+    const BASE: &str = "[dep]\nrun = /bin/true\n\n[svc]\nrun = /bin/sleep 5\ntype = daemon\n\
+        restart = always\nafter = dep\nready = none\nlog = 4k\nconsole = no\nuser = www\n\
+        group = dialout\nenv = A=1\nchdir = /tmp\nstop-signal = TERM\nstop-timeout = 5s\n";
+
+    fn table(text: &str) -> Box<Table<()>> {
+        let acc = EtcAccounts {
+            passwd: b"root:x:0:0::/:/bin/sh\nwww:x:33:33::/:/bin/sh\nftp:x:21:21::/:/bin/sh\n",
+            group: b"root:x:0:\nwww:x:33:\ndialout:x:20:www\nftp:x:21:\n",
+        };
+        let mut t = Box::new(Table::new());
+        let errors = parse(text.as_bytes(), &acc, &mut t, &mut |line, parts| {
+            panic!("{line}: {}", String::from_utf8_lossy(&parts.concat()))
+        });
+        assert_eq!(errors, 0);
+        t
+    }
+
+    fn same_svc(a: &str, b: &str) -> bool {
+        let (ta, tb) = (table(a), table(b));
+        let (ia, ib) = (ta.find(b"svc").unwrap(), tb.find(b"svc").unwrap());
+        same(ta.conf(ia).unwrap(), &ta, tb.conf(ib).unwrap(), &tb)
+    }
+
+    #[test]
+    fn every_key_counts_and_nothing_else_does() {
+        // The same settings elsewhere in the file, and in another order of
+        // services, are the same.
+        let moved = format!("# a comment\n\n[other]\nrun = /bin/false\n{BASE}");
+        assert!(same_svc(BASE, &moved));
+        // A change to any one key is a change. Every key of the table
+        // (tend.conf(5)) has a line here.
+        for (key, to) in [
+            ("run = /bin/sleep 5", "run = /bin/sleep 6"),
+            ("type = daemon", "type = oneshot"),
+            ("restart = always", "restart = never"),
+            ("after = dep", "after = other"),
+            ("ready = none", "ready = fd:3"),
+            ("log = 4k", "log = 8k"),
+            ("console = no", "console = yes"),
+            ("user = www", "user = ftp"),
+            ("group = dialout", "group = ftp"),
+            ("env = A=1", "env = A=2"),
+            ("chdir = /tmp", "chdir = /"),
+            ("stop-signal = TERM", "stop-signal = INT"),
+            ("stop-timeout = 5s", "stop-timeout = 6s"),
+        ] {
+            assert!(BASE.contains(key), "{key}");
+            let changed = format!("[other]\nrun = /bin/false\n{}", BASE.replace(key, to));
+            assert!(!same_svc(BASE, &changed), "{key} -> {to}");
+        }
+        let keys = crate::table::key_count();
+        assert_eq!(keys, 13, "a new key needs its line above, and in `same`");
     }
 }

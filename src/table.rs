@@ -514,6 +514,13 @@ fn span(start: usize, end: usize) -> Span {
     Span { off, len }
 }
 
+/// How many keys a service section has (tests elsewhere check they cover
+/// them all).
+#[cfg(test)]
+pub(crate) fn key_count() -> usize {
+    section::KEYS.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,10 @@ impl Scratch {
     }
 }
 
+/// Storage for crash records' lines that services removed by a reload (or
+/// left without a ring) gave back, for those a reload adds.
+pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
+
 pub struct World {
     pub table: Table<Fd>,
     pub sup: Supervisor,
@@ -63,7 +67,7 @@ pub struct World {
     pub crash_spare: Option<&'static mut [u8]>,
     /// Storage for crash records' lines given back by services a reload
     /// removed (or left without a ring), for those it adds.
-    pub crash_free: crate::reload::CrashFree,
+    pub crash_free: CrashFree,
 }
 
 impl World {

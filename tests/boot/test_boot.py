@@ -265,7 +265,7 @@ class Board:
 
     def main_boot(self):
         planned = ["boot", "status", "crash", "log", "json", "pid1-setup", "restart",
-                   "zombies", "rss", "poweroff"]
+                   "zombies", "rss", "reload", "poweroff"]
         with Boot(self, "main", planned) as b:
             con = b.con
             timing = {}
@@ -405,6 +405,41 @@ class Board:
                 need(max(kb) < 2048, f"tend's RSS as PID 1 is {kb} kB")
                 return f"tend as PID 1: VmRSS {kb[0]} kB, smaps_rollup Rss {kb[1]} kB"
             b.check("rss", rss)
+
+            def reload():
+                _, _, before = self.status(con)
+                # (Short lines: the shell wraps at 80 columns.)
+                code, _ = con.run("cp /etc/tend.conf /tmp/t.orig")
+                need(code == 0, "cannot copy /etc/tend.conf")
+                code, _ = con.run("echo [extra] >>/etc/tend.conf")
+                code2, _ = con.run("echo run = sleep 1000 >>/etc/tend.conf")
+                need(code == 0 and code2 == 0, "cannot add to /etc/tend.conf")
+                code, out = con.run("tend reload")
+                need(code == 0 and "added extra" in out
+                     and re.search(r"reloaded: 1 added, 0 removed, 0 restarted, \d+ unchanged", out),
+                     f"tend reload exited {code}:\n{out}")
+                deadline = time.monotonic() + 15
+                while True:
+                    _, _, rows = self.status(con)
+                    if rows.get("extra", {}).get("state") == "up":
+                        break
+                    need(time.monotonic() < deadline, f"extra never came up: {rows.get('extra')}")
+                    con.drain(0.3)
+                moved = [n for n, r in before.items() if n != CRASHER and r["pid"].isdigit()
+                         and rows.get(n, {}).get("pid") != r["pid"]]
+                need(not moved, f"unchanged services restarted by the reload: {moved}")
+                # And back, by SIGHUP to PID 1.
+                code, _ = con.run("cp /tmp/t.orig /etc/tend.conf;kill -HUP 1")
+                need(code == 0, "cannot restore the table")
+                while True:
+                    _, _, rows = self.status(con)
+                    if "extra" not in rows:
+                        break
+                    need(time.monotonic() < deadline + 15, "extra still there after SIGHUP")
+                    con.drain(0.3)
+                return (f"tend reload added a service ({len(before)} others untouched); "
+                        "SIGHUP removed it")
+            b.check("reload", reload)
 
             b.check("poweroff", lambda: poweroff_in_order(con, self.table))
 
