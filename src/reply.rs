@@ -228,27 +228,30 @@ impl Reply {
     }
 
     /// The services moved (`tend reload`): `map[old]` is each one's new
-    /// index, or none when it went. A log follows its service; a reply
-    /// about a service that went, or a status under way, ends.
+    /// index, or none when it went. A `log -f` follows its service (and
+    /// ends when it went); any other reply about a service under way ends.
     pub fn remap(&mut self, map: &[Option<u8>]) {
-        let to = |src: LogSrc| match src {
-            LogSrc::Own => Some(LogSrc::Own),
-            LogSrc::Service(id) => map
-                .get(id.index())
-                .copied()
-                .flatten()
-                .map(|j| LogSrc::Service(SvcId(j))),
-        };
-        self.job = match self.job {
-            Job::LogStart(start) => {
-                to(start.src).map_or(Job::Close, |src| Job::LogStart(LogStart { src, ..start }))
+        match &mut self.job {
+            Job::Lines(Lines {
+                src: LogSrc::Service(id),
+                then_crash: None,
+                ..
+            }) => match map.get(id.index()) {
+                Some(&Some(j)) => *id = SvcId(j),
+                _ => self.job = Job::Close,
+            },
+            Job::Request
+            | Job::Close
+            | Job::Lines(Lines {
+                src: LogSrc::Own, ..
+            })
+            | Job::LogStart(LogStart {
+                src: LogSrc::Own, ..
+            }) => {}
+            Job::Rows(_) | Job::LogStart(_) | Job::Lines(_) | Job::Crash { .. } => {
+                self.job = Job::Close
             }
-            Job::Lines(lines) if lines.then_crash.is_none() => {
-                to(lines.src).map_or(Job::Close, |src| Job::Lines(Lines { src, ..lines }))
-            }
-            Job::Rows(_) | Job::Lines(_) | Job::Crash { .. } => Job::Close,
-            job @ (Job::Request | Job::Close) => job,
-        };
+        }
     }
 
     /// Exit status 0 and nothing more; `intent` is what was asked.

@@ -661,7 +661,7 @@ def test_mk_cargo_env_per_toolchain():
         with tempfile.TemporaryDirectory() as tmp:
             env = env_words(Mk(k, tmp).get("TEND_CARGO_ENV"))
         up = triple.upper().replace("-", "_")
-        want = {"CARGO_TARGET_%s_RUSTFLAGS" % up: " ".join(["-C", "relocation-model=static"] + extra)}
+        want = {"CARGO_TARGET_%s_RUSTFLAGS" % up: " ".join(["-C", "relocation-model=static", "-C", "llvm-args=-min-jump-table-entries=10000"] + extra)}
         for p in ("DEV", "RELEASE"):
             want.update({"CARGO_PROFILE_%s_OPT_LEVEL" % p: "z", "CARGO_PROFILE_%s_LTO" % p: "true",
                          "CARGO_PROFILE_%s_CODEGEN_UNITS" % p: "1",
