@@ -24,16 +24,18 @@ pub struct Span {
     pub len: u16,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(test, derive(Debug))]
 pub enum Kind {
+    #[default]
     Daemon,
     Oneshot,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(test, derive(Debug))]
 pub enum Restart {
+    #[default]
     Always,
     OnFailure,
     Never,
@@ -49,7 +51,9 @@ pub struct Identity {
     pub groups: heapless::Vec<u32, MAX_GROUPS>,
 }
 
-/// One service as the table describes it, fully resolved.
+/// One service as the table describes it, fully resolved. (The default is
+/// what a service `tend reload` removed leaves behind.)
+#[derive(Default)]
 #[cfg_attr(test, derive(Debug))]
 pub struct ServiceConf {
     pub name: heapless::Vec<u8, NAME_MAX_BYTES>,
@@ -74,33 +78,6 @@ pub struct ServiceConf {
     pub ident: Identity,
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
-}
-
-impl ServiceConf {
-    /// What a service removed by `tend reload` keeps while it stops: all
-    /// but its strings (they are the old table's), so it never starts
-    /// again.
-    #[inline(never)]
-    pub fn leaving(&self) -> ServiceConf {
-        ServiceConf {
-            name: self.name.clone(),
-            line: self.line,
-            kind: self.kind,
-            restart: self.restart,
-            argv: Span::default(),
-            argc: 0,
-            env: Span::default(),
-            envc: 0,
-            chdir: Span::default(),
-            after: self.after.clone(),
-            ready_fd: self.ready_fd,
-            log_bytes: 0,
-            console: self.console,
-            ident: self.ident.clone(),
-            stop_signal: self.stop_signal,
-            stop_timeout_ms: self.stop_timeout_ms,
-        }
-    }
 }
 
 /// The strings of every service's argv, env and chdir, each NUL-ended,

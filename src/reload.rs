@@ -299,8 +299,13 @@ fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u6
             // Still running: leaving, after the new table.
             Fate::Removed if old.svc.state.running() => {
                 let at = next.len() as u8;
-                let gone = crate::slot::Slot::new(old.conf.leaving());
-                next.slots.push(gone).ok().map(|()| at)
+                let mut conf = core::mem::take(&mut old.conf);
+                // Its strings are the old table's: it never starts again.
+                (conf.argv, conf.argc, conf.env, conf.envc, conf.chdir) = Default::default();
+                next.slots
+                    .push(crate::slot::Slot::new(conf))
+                    .ok()
+                    .map(|()| at)
             }
             Fate::Removed => None,
         };
@@ -583,11 +588,7 @@ pub fn forget_left(world: &mut World) {
     {
         let mut map = [None::<u8>; MAX_SERVICES];
         for (i, m) in map.iter_mut().enumerate() {
-            *m = match i.cmp(&k) {
-                core::cmp::Ordering::Less => Some(i as u8),
-                core::cmp::Ordering::Equal => None,
-                core::cmp::Ordering::Greater => Some(i as u8 - 1),
-            };
+            *m = (i != k).then_some((i - usize::from(i > k)) as u8);
         }
         // To the end, then off (heapless' `remove` keeps a panic path).
         let tail = world.table.slots.get_mut(k..).unwrap_or(&mut []);
@@ -598,11 +599,8 @@ pub fn forget_left(world: &mut World) {
                 prev = cur;
             }
         }
-        if let Some(mut gone) = world.table.slots.pop() {
-            if let (Some(s), _) = gone.crash.take_store() {
-                let _ = world.crash_free.push(s);
-            }
-        }
+        // (A leaving service has no ring, so no crash record's storage.)
+        world.table.slots.pop();
         for slot in world.table.slots.iter_mut().skip(k) {
             renumber(&mut slot.conf, &map);
         }
