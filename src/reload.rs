@@ -143,15 +143,11 @@ fn try_reload(
     let going = slots
         .filter(|s| s.svc.state.running() && !staying(s))
         .count();
-    let mut msg = Buf::<96>::new();
     if next.len() + going > MAX_SERVICES {
-        msg.s(b"too many services while ")
-            .u(going as u64)
-            .s(b" removed ones stop (tend is built for ")
-            .u(MAX_SERVICES as u64)
-            .byte(b')');
-        return Err(refuse(world, now, answer, msg.as_bytes(), EXIT_FAILED));
+        let why = b"more services than tend is built for, with those removed still stopping";
+        return Err(refuse(world, now, answer, why, EXIT_FAILED));
     }
+    let mut msg = Buf::<64>::new();
     // Log pipes for the services that need one and inherit none: a failure
     // here still changes nothing.
     if let Err(e) = open_pipes(world) {
