@@ -1,12 +1,13 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
-//! `accounts`, `arena`, `conf`, `table`, `ring`, `service`, `slot`, `supervisor`,
-//! `ending`, `proto`, `status`, `reply`, `crash`) is plain Rust with no
-//! system calls: time comes in as an argument and decisions come out as
-//! values. The shell around it (`event_loop`, `shell`, `spawn`, `ctl`,
-//! `client`, `load`, `report`, `cli`, `pid1`) carries them out, and `sys`
-//! holds the few raw system calls. tests/layout.rs keeps it so.
+//! `accounts`, `arena`, `conf`, `table`, `ring`, `service`, `slot`,
+//! `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`) is plain
+//! Rust with no system calls: time comes in as an argument and decisions
+//! come out as values. The shell around it (`event_loop`, `shell`, `spawn`,
+//! `ctl`, `client`, `load`, `reload`, `report`, `cli`, `pid1`) carries them
+//! out, and `sys` holds the few raw system calls. tests/layout.rs keeps it
+//! so.
 //!
 //! Everything tend keeps about a service is in its slot (`slot`): its conf,
 //! its state, its ring, its crash record and its descriptors, one record
