@@ -89,6 +89,9 @@ struct Loop<'a> {
     ending: Ending,
     /// A log pipe had more to read than a round's budget: poll again at once.
     busy: bool,
+    /// When a flood was last read into `world.log_buf`; None once its pages
+    /// are given back (or were never used).
+    flood_read_ms: Option<u64>,
 }
 
 /// What a signal or a client asks of tend as a whole, carried out by
@@ -117,6 +120,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             opt,
             ending: Ending::Running,
             busy: false,
+            flood_read_ms: None,
         },
         Err(code) => return code,
     };
@@ -147,6 +151,10 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     }
     settle(world, &lp.null, now);
     reload::forget_left(world);
+    if flood_buf_release_at(lp).is_some_and(|at| at <= now) {
+        sys::release(world.log_buf.pages());
+        lp.flood_read_ms = None;
+    }
     if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
     }
@@ -157,10 +165,10 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 
 /// The poll timeout: until the nearest deadline of all — the supervisor's
 /// (backoff retries, stop timeouts), the clients', the log pipes' and the
-/// control socket's rests, the ending's grace — or none when nothing is
-/// due, so an idle tend makes no wakeups. 0 while a log pipe has more to
-/// read; a second at most without a signalfd, as PID 1 then reaps once a
-/// second.
+/// control socket's rests, the flood buffer's release, the ending's grace —
+/// or none when nothing is due, so an idle tend makes no wakeups. 0 while a
+/// log pipe has more to read; a second at most without a signalfd, as PID 1
+/// then reaps once a second.
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
@@ -181,6 +189,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     for slot in &world.table.slots {
         due(slot.pace.resting(now));
     }
+    due(flood_buf_release_at(lp));
     due(lp.door.as_ref().and_then(|d| d.resting(now)));
     due(lp.signals.is_none().then(|| now.saturating_add(1000)));
     at.map(|at| at.saturating_sub(now))
@@ -198,7 +207,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
         match src {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
-            Src::Log(i) => lp.busy |= drain_log(world, usize::from(i), now),
+            Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
             Src::Ready(i) => on_ready_pipe(world, &lp.null, SvcId(i), now),
             Src::Exec(i) => on_exec_pipe(world, &lp.null, SvcId(i), now, false),
             Src::Client(i) => {
@@ -330,6 +339,13 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         }
     }
     None
+}
+
+/// When the flood buffer's pages are to be given back, if they are in use:
+/// [`LOG_BUF_KEEP_MS`] after a flood was last read into it.
+fn flood_buf_release_at(lp: &Loop<'_>) -> Option<u64> {
+    lp.flood_read_ms
+        .map(|at| at.saturating_add(LOG_BUF_KEEP_MS))
 }
 
 /// A flooding service's pipe, grown once to [`LOG_FLOOD_PIPE_BYTES`] and
@@ -522,7 +538,7 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 
 /// Reads service `i`'s log pipe into its ring, unless it rests. True when
 /// the pipe had more than a round's budget.
-fn drain_log(world: &mut World, i: usize, now: u64) -> bool {
+fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
     let Some(Slot {
         log: Some(pipe),
         ring,
@@ -533,7 +549,15 @@ fn drain_log(world: &mut World, i: usize, now: u64) -> bool {
         return false;
     };
     if pace.read_now(now) {
-        return drain(pipe, ring, now);
+        // A flood is read through the big buffer, given back once it ends.
+        let flood = match pipe.flood_budget {
+            0 => None,
+            _ => {
+                lp.flood_read_ms = Some(now);
+                Some(world.log_buf.pages())
+            }
+        };
+        return drain(pipe, ring, flood, now);
     }
     if pipe.flood_budget == 0 {
         grow_for_flood(pipe);

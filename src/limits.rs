@@ -45,6 +45,20 @@ pub const PIPE_READ_BUDGET_BYTES: usize = 64 * 1024;
 /// between two reads.
 pub const LOG_FLOOD_PIPE_BYTES: usize = 256 * 1024;
 
+/// Bytes of one read(2) from a log pipe grown for a flood: fewer, larger
+/// reads cost a flood less CPU. They land in the one buffer of this size
+/// that all pipes share (`world::LogBuf`, in `.bss`), whose pages are given
+/// back [`LOG_BUF_KEEP_MS`] after the last such read: it costs RAM only
+/// while a flood lasts.
+pub const LOG_READ_BYTES: usize = 16 * 1024;
+/// Bytes of one read(2) from any other log pipe, into a buffer on the stack.
+pub const LOG_QUIET_READ_BYTES: usize = 4 * 1024;
+/// The flood buffer's pages are given back this long after a flood was last
+/// read into it: far longer than a flood's pipe rests between two reads
+/// ([`LOG_BATCH_MS`]), so that a flood does not fault them in again every
+/// round.
+pub const LOG_BUF_KEEP_MS: u64 = 100;
+
 /// A log pipe that turns readable again this soon after it was read waits
 /// out the rest of this time before it is read (see `world::LogPace`).
 pub const LOG_BATCH_MS: u64 = 1;

@@ -9,6 +9,7 @@ use rustix::io::{self, Errno};
 
 use crate::conf::Pool;
 use crate::errno;
+use crate::limits::LOG_QUIET_READ_BYTES;
 use crate::report::{self, write_all};
 use crate::ring::Ring;
 use crate::say::Buf;
@@ -55,13 +56,30 @@ pub fn signal_child(pid: i32, sig: u32, reaped: bool) -> Result<(), Errno> {
 }
 
 /// Reads what the service's pipe holds into its ring, up to its per-round
-/// budget. Returns true when the budget ran out with data left.
-pub fn drain(pipe: &LogPipe<Fd>, ring: &mut Ring<'static>, now: u64) -> bool {
-    let mut buf = [0u8; 4096];
+/// budget. Returns true when the budget ran out with data left. Through
+/// `flood` if given (for a pipe grown for a flood: the [`LOG_READ_BYTES`]
+/// of the loop's [`LogBuf`]), else [`LOG_QUIET_READ_BYTES`] at a time
+/// through a buffer on the stack: the stack goes about as deep when the
+/// table loads, so that costs no page of its own, where a page of the
+/// static buffer would stay in tend's memory.
+///
+/// [`LOG_READ_BYTES`]: crate::limits::LOG_READ_BYTES
+/// [`LogBuf`]: crate::world::LogBuf
+pub fn drain(
+    pipe: &LogPipe<Fd>,
+    ring: &mut Ring<'static>,
+    flood: Option<&mut [u8]>,
+    now: u64,
+) -> bool {
+    let mut quiet = [0u8; LOG_QUIET_READ_BYTES];
+    let buf = match flood {
+        Some(buf) => buf,
+        None => &mut quiet,
+    };
     let mut total = 0;
     let budget = pipe.budget();
     while total < budget {
-        match io::read(&pipe.read, &mut buf) {
+        match io::read(&pipe.read, &mut *buf) {
             Ok(0) => return false,
             Ok(n) => {
                 ring.push(now, buf.get(..n).unwrap_or(&[]));
@@ -123,9 +141,10 @@ impl Effects<Fd> for Shell<'_> {
         } = slot;
         // Its last words may still be in the pipe.
         // One round's budget is a full pipe; a stray writer still flooding
-        // it must not hold the loop here.
+        // it must not hold the loop here. Through the stack buffer: the
+        // flood buffer is the loop's, given back on its timer.
         if let Some(pipe) = log {
-            drain(pipe, ring, now);
+            drain(pipe, ring, None, now);
         }
         ring.end_line();
         crash.record(exit, now, svc.started_ms, ring);

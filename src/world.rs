@@ -1,7 +1,8 @@
 //! All of tend's run-time storage in one place, sized at build time and
 //! living in one static (see main.rs): the table (a slot per service, see
 //! [`crate::slot`], and their strings), whether tend shuts down, tend's own
-//! ring, the control clients and the scratch the table is read into.
+//! ring, the control clients, the scratch the table is read into and the
+//! buffer flooding log pipes are read into.
 
 use crate::ctl::Client;
 use crate::limits::*;
@@ -21,9 +22,15 @@ pub const SCRATCH_BYTES: usize = TABLE_MAX_BYTES + 2 * ACCOUNTS_MAX_BYTES;
 /// without a neighbour's page, or the length of a buffer, staying behind.
 /// (It is not aligned by type: the linker would pad the binary to align the
 /// whole .bss.)
-pub struct Scratch([u8; SCRATCH_BYTES + SCRATCH_PAGE]);
+pub struct Scratch([u8; SCRATCH_BYTES + PAGE]);
 
-const SCRATCH_PAGE: usize = 4096;
+const PAGE: usize = 4096;
+
+/// The `len` bytes of `buf` that start on its first page boundary.
+fn on_pages(buf: &mut [u8], len: usize) -> &mut [u8] {
+    let skip = buf.as_ptr().align_offset(PAGE).min(PAGE);
+    buf.get_mut(skip..skip + len).unwrap_or(&mut [])
+}
 
 impl Default for Scratch {
     fn default() -> Self {
@@ -33,15 +40,36 @@ impl Default for Scratch {
 
 impl Scratch {
     pub const fn new() -> Scratch {
-        Scratch([0; SCRATCH_BYTES + SCRATCH_PAGE])
+        Scratch([0; SCRATCH_BYTES + PAGE])
     }
 
     /// The [`SCRATCH_BYTES`] of it that start on a page boundary.
     pub fn pages(&mut self) -> &mut [u8] {
-        let skip = self.0.as_ptr().align_offset(SCRATCH_PAGE).min(SCRATCH_PAGE);
-        self.0
-            .get_mut(skip..skip + SCRATCH_BYTES)
-            .unwrap_or(&mut [])
+        on_pages(&mut self.0, SCRATCH_BYTES)
+    }
+}
+
+/// What a flooding log pipe is read into on its way to the service's ring
+/// (`shell::drain`), [`LOG_READ_BYTES`] at a time. Static rather than on
+/// the stack, and used on whole pages as [`Scratch`] is, so that they can be
+/// given back once the flood is over (the event loop does, [`LOG_BUF_KEEP_MS`]
+/// after it last read a flood).
+pub struct LogBuf([u8; LOG_READ_BYTES + PAGE]);
+
+impl Default for LogBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LogBuf {
+    pub const fn new() -> LogBuf {
+        LogBuf([0; LOG_READ_BYTES + PAGE])
+    }
+
+    /// The [`LOG_READ_BYTES`] of it that start on a page boundary.
+    pub fn pages(&mut self) -> &mut [u8] {
+        on_pages(&mut self.0, LOG_READ_BYTES)
     }
 }
 
@@ -55,6 +83,8 @@ pub struct World {
     /// tend's own messages (`tend log tend`).
     pub own: Ring<'static>,
     pub clients: [Client; MAX_CLIENTS],
+    /// What flooding log pipes are read into.
+    pub log_buf: LogBuf,
     /// The table file, /etc/passwd and /etc/group while the table loads;
     /// /proc/mounts at PID 1's end.
     pub scratch: Scratch,
@@ -77,6 +107,7 @@ impl World {
             sup: Supervisor::new(),
             own: Ring::empty(),
             clients: [const { Client::new() }; MAX_CLIENTS],
+            log_buf: LogBuf::new(),
             scratch: Scratch::new(),
             next: Table::new(),
             ring_spare: None,

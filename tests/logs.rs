@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -337,6 +337,17 @@ fn a_flooding_service_gets_a_larger_pipe_and_every_byte_is_counted() {
     let quiet = sup.wait_for("quiet's sleep", || sup.pid_of("quiet"));
     assert_eq!(pipe_size(flood), 256 * 1024);
     assert_eq!(pipe_size(quiet), 64 * 1024);
+    // The buffer the flood was read through is given back 100 ms after it
+    // ended, and that timer then ends too: tend does not run at all.
+    let schedstat = format!("/proc/{}/schedstat", sup.child.id());
+    let cpu_ns = || -> u64 {
+        let text = std::fs::read_to_string(&schedstat).unwrap();
+        text.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    thread::sleep(Duration::from_millis(300));
+    let before = cpu_ns();
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(cpu_ns(), before, "tend ran with nothing to do");
 }
 
 #[test]
