@@ -43,18 +43,20 @@ impl<'a> Crash<'a> {
         }
     }
 
-    /// Gives up its storage so that it can move (`tend reload`): the
-    /// storage, and the bytes at its start that [`Crash::adopt`] needs back.
-    pub fn take_store(&mut self) -> (Option<&'a mut [u8]>, usize) {
-        let store = core::mem::take(&mut self.store);
-        (Some(store).filter(|s| !s.is_empty()), self.len)
+    /// Whether it has storage for its lines.
+    pub fn has_store(&self) -> bool {
+        !self.store.is_empty()
     }
 
-    /// Takes `store` as its storage, whose first bytes hold its lines
-    /// (those [`Crash::take_store`] said, moved there, or none: then it has
-    /// no lines any more).
+    /// Gives up its storage (`tend reload`: the service went), and its
+    /// lines with it.
+    pub fn take_store(&mut self) -> Option<&'a mut [u8]> {
+        self.len = 0;
+        Some(core::mem::take(&mut self.store)).filter(|s| !s.is_empty())
+    }
+
+    /// Takes `store` as its storage (`tend reload`: the service is new).
     pub fn adopt(&mut self, store: &'a mut [u8]) {
-        self.len = self.len.min(store.len());
         self.store = store;
     }
 

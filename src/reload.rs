@@ -268,7 +268,6 @@ fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u6
             next,
             sup,
             own,
-            crash_free,
             ..
         } = &mut *world;
         let Some(old) = table.slots.get_mut(i) else {
@@ -311,7 +310,7 @@ fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u6
         ) else {
             continue;
         };
-        move_state(old, new, crash_free);
+        move_state(old, new);
         new.leaving = to.is_some_and(|j| usize::from(j) >= new_len);
     }
     // The leaving services' `after`, renumbered; what went is no one's.
@@ -319,36 +318,27 @@ fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u6
         renumber(&mut slot.conf, &map);
     }
     lay_out_rings(world);
-    // A crash record's lines for every slot with a ring, none for others.
+    // Room for its crash record's lines for every service added (those
+    // that stay brought theirs).
     let World {
         next,
         crash_free,
         crash_spare,
         ..
     } = &mut *world;
-    for slot in next.slots.iter_mut() {
-        let had = slot.crash.take_store().0;
-        let store = match (slot.ring.capacity() > 0, had) {
-            (true, Some(store)) => Some(store),
-            (true, None) => crash_free
-                .pop()
-                .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES)),
-            (false, had) => {
-                if let Some(s) = had {
-                    let _ = crash_free.push(s);
-                }
-                None
-            }
-        };
-        slot.crash.adopt(store.unwrap_or_default());
+    for slot in next.slots.iter_mut().filter(|s| !s.crash.has_store()) {
+        if let Some(store) = crash_free
+            .pop()
+            .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
+        {
+            slot.crash.adopt(store);
+        }
     }
     core::mem::swap(&mut world.table, &mut world.next);
     // What the old table still holds (removed services) goes with `next`;
     // their crash records' storage is kept.
     for slot in world.next.slots.iter_mut() {
-        if let (Some(s), _) = slot.crash.take_store() {
-            let _ = world.crash_free.push(s);
-        }
+        give_back(&mut slot.crash, &mut world.crash_free);
     }
     for c in world.clients.iter_mut() {
         ctl::remap(c, &map);
@@ -421,15 +411,19 @@ impl Fate {
 /// its conf back, and its pipe if it had one; the crash record storage it
 /// had goes spare.
 #[inline(never)]
-fn move_state(from: &mut Slot, to: &mut Slot, crash_free: &mut CrashFree) {
+fn move_state(from: &mut Slot, to: &mut Slot) {
     use core::mem::swap;
     swap(from, to);
     swap(&mut from.conf, &mut to.conf);
     if from.log.is_some() || to.conf.console {
         swap(&mut from.log, &mut to.log);
     }
-    if let (Some(s), _) = from.crash.take_store() {
-        let _ = crash_free.push(s);
+}
+
+/// Keeps a crash record's storage for the services a reload adds.
+fn give_back(crash: &mut crate::crash::Crash<'static>, free: &mut CrashFree) {
+    if let Some(s) = crash.take_store() {
+        let _ = free.push(s);
     }
 }
 
@@ -595,8 +589,9 @@ pub fn forget_left(world: &mut World) {
                 prev = cur;
             }
         }
-        // (A leaving service has no ring, so no crash record's storage.)
-        world.table.slots.pop();
+        if let Some(mut gone) = world.table.slots.pop() {
+            give_back(&mut gone.crash, &mut world.crash_free);
+        }
         for slot in world.table.slots.iter_mut().skip(k) {
             renumber(&mut slot.conf, &map);
         }

@@ -183,6 +183,9 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         .saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
     let mut rings = take(&mut crashes, rings_len);
     for slot in world.table.slots.iter_mut() {
+        // Every service has room for its crash record's lines (untouched
+        // until it crashes), so that a reload moves them with the service.
+        slot.crash = Crash::with_store(take(&mut crashes, CRASH_TAIL_BYTES));
         if slot.conf.console {
             continue;
         }
@@ -190,7 +193,6 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         // it drops.
         if slot.conf.log_bytes > 0 {
             slot.ring = Ring::new(take(&mut rings, slot.conf.log_bytes as usize));
-            slot.crash = Crash::with_store(take(&mut crashes, CRASH_TAIL_BYTES));
         }
         let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
         rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
