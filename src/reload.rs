@@ -7,7 +7,8 @@
 //!   with the new settings once their `after` are met (a service stopped by
 //!   hand stays stopped);
 //! - removed: leaving — stopped in reverse dependency order, never
-//!   restarted, forgotten once their process is gone ([`forget_left`]);
+//!   restarted, forgotten once all their processes are gone
+//!   ([`forget_left`]);
 //! - added: started once their `after` are met.
 //!
 //! The new table becomes the table: the slots of the services that stay
@@ -567,37 +568,28 @@ fn add_piece(
     }
 }
 
-/// Forgets the leaving services whose processes are all gone, and
-/// renumbers the ones after them (only leaving ones come after).
+/// Forgets the leaving services once the processes of all of them are
+/// gone (until then one that stopped shows as down): they are the last
+/// slots of the table, so nothing else moves.
 pub fn forget_left(world: &mut World) {
-    while let Some(k) = world
-        .table
-        .slots
-        .iter()
-        .position(|s| s.leaving && !s.svc.state.running())
-    {
-        let mut map = [None::<u8>; MAX_SERVICES];
-        for (i, m) in map.iter_mut().enumerate() {
-            *m = (i != k).then_some((i - usize::from(i > k)) as u8);
-        }
-        // To the end, then off (heapless' `remove` keeps a panic path).
-        let tail = world.table.slots.get_mut(k..).unwrap_or(&mut []);
-        let mut it = tail.iter_mut();
-        if let Some(mut prev) = it.next() {
-            for cur in it {
-                core::mem::swap(prev, cur);
-                prev = cur;
-            }
-        }
+    let slots = &world.table.slots;
+    let Some(first) = slots.iter().position(|s| s.leaving) else {
+        return;
+    };
+    if slots.iter().any(|s| s.leaving && s.svc.state.running()) {
+        return;
+    }
+    while world.table.len() > first {
         if let Some(mut gone) = world.table.slots.pop() {
             give_back(&mut gone.crash, &mut world.crash_free);
         }
-        for slot in world.table.slots.iter_mut().skip(k) {
-            renumber(&mut slot.conf, &map);
-        }
-        for c in world.clients.iter_mut() {
-            ctl::remap(c, &map);
-        }
+    }
+    let mut map = [None::<u8>; MAX_SERVICES];
+    for (i, m) in map.iter_mut().enumerate().take(first) {
+        *m = Some(i as u8);
+    }
+    for c in world.clients.iter_mut() {
+        ctl::remap(c, &map);
     }
 }
 
