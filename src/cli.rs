@@ -168,6 +168,9 @@ fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
 fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
     let cmd = args.get(1).unwrap_or(b"");
     let verb = Verb::from_word(cmd).ok_or(b"unknown command".as_slice())?;
+    if verb == Verb::Reload && !cfg!(feature = "reload") {
+        return Err(b"reload: this tend is built without reload");
+    }
     let mut req = Request::new(verb);
     let mut i = 2;
     while let Some(a) = args.get(i) {

@@ -46,6 +46,7 @@ use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
 use crate::load::c_path;
 use crate::pid1;
+#[cfg(feature = "reload")]
 use crate::reload;
 use crate::reply;
 use crate::report;
@@ -150,6 +151,7 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         door.restock(&lp.null);
     }
     settle(world, &lp.null, now);
+    #[cfg(feature = "reload")]
     reload::forget_left(world);
     if flood_buf_release_at(lp).is_some_and(|at| at <= now) {
         sys::release(world.log_buf.pages());
@@ -227,6 +229,7 @@ fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
     match intent {
         Intent::Reap => {
             let none_left = reap(world, &lp.null, now);
+            #[cfg(feature = "reload")]
             reload::forget_left(world);
             if none_left {
                 end(world, lp, ending::Event::ChildrenGone, now);
@@ -234,7 +237,10 @@ fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
         }
         Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
         Intent::Client(i, asked) => obey(world, lp, usize::from(i), asked, now),
+        #[cfg(feature = "reload")]
         Intent::Reload => reload::reload(world, &lp.null, lp.opt.table, now, None),
+        #[cfg(not(feature = "reload"))]
+        Intent::Reload => {}
     }
 }
 
@@ -258,9 +264,13 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
                 }
             }
         }
+        #[cfg(feature = "reload")]
         Asked::Reload { json } => {
             reload::reload(world, &lp.null, lp.opt.table, now, Some((i, json)));
         }
+        // Refused by the reply in a tend built without it.
+        #[cfg(not(feature = "reload"))]
+        Asked::Reload { .. } => {}
         Asked::Signal { pid, sig } => {
             // The reply checked that the service runs: its child is not
             // reaped.
@@ -493,7 +503,7 @@ fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
         let intent = match signo {
             sig::SIGCHLD => Some(Intent::Reap),
-            sig::SIGHUP => Some(Intent::Reload),
+            sig::SIGHUP if cfg!(feature = "reload") => Some(Intent::Reload),
             _ => How::of_signal(signo, lp.opt.pid1).map(Intent::End),
         };
         if let Some(intent) = intent {

@@ -41,6 +41,7 @@ pub mod limits;
 pub mod load;
 pub mod pid1;
 pub mod proto;
+#[cfg(feature = "reload")]
 pub mod reload;
 pub mod reply;
 pub mod report;

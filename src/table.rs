@@ -516,7 +516,7 @@ fn span(start: usize, end: usize) -> Span {
 
 /// How many keys a service section has (tests elsewhere check they cover
 /// them all).
-#[cfg(test)]
+#[cfg(all(test, feature = "reload"))]
 pub(crate) fn key_count() -> usize {
     section::KEYS.len()
 }

@@ -1,6 +1,8 @@
 //! `tend reload` and SIGHUP (tend(8), RELOAD): the table read again and the
 //! difference applied, services matched by name; a bad table changes
-//! nothing.
+//! nothing. Only in a tend built with the `reload` feature (scripts/test
+//! runs every test with it).
+#![cfg(feature = "reload")]
 
 mod common;
 

@@ -442,7 +442,7 @@ def test_kconfig_parses_without_warnings():
     for f in [EXT / "Config.in", EXT / "provides" / "init.in", PKG / "Config.in"]:
         ours |= set(re.findall(r"^(?:menu)?config\s+(\w+)", f.read_text(), re.M))
     eq(sorted(ours), sorted(["BR2_INIT_TEND", "BR2_PACKAGE_TEND", "BR2_PACKAGE_TEND_ARCH_SUPPORTS",
-                              "BR2_PACKAGE_TEND_LOCAL_SRC", "BR2_PACKAGE_TEND_SBIN_INIT",
+                              "BR2_PACKAGE_TEND_LOCAL_SRC", "BR2_PACKAGE_TEND_RELOAD", "BR2_PACKAGE_TEND_SBIN_INIT",
                               "BR2_PACKAGE_TEND_TABLE", "BR2_PACKAGE_TEND_JSON",
                               "BR2_PACKAGE_TEND_SYSLOG", "BR2_PACKAGE_TEND_WATCHDOG",
                               "BR2_PACKAGE_TEND_KEEP", "BR2_PACKAGE_TEND_LISTEN"]),
@@ -761,6 +761,10 @@ def test_mk_build_profile():
         eq(len(set(got.values())), 1, "the same features everywhere: %s" % got)
         return shlex.split(got["TEND_CARGO_BUILD_OPTS"])
     eq(opts(k), ["--no-default-features", "--features", ",".join(features)], "every feature")
+    eq(k.syms["BR2_PACKAGE_TEND_RELOAD"].tri_value, 0, "BR2_PACKAGE_TEND_RELOAD off by default, as in Cargo.toml")
+    k.syms["BR2_PACKAGE_TEND_RELOAD"].set_value(2)
+    eq(opts(k), ["--no-default-features", "--features", ",".join(features + ["reload"])], "with reload")
+    k.syms["BR2_PACKAGE_TEND_RELOAD"].set_value(0)
     k.syms["BR2_PACKAGE_TEND_JSON"].set_value(0)
     eq(opts(k), ["--no-default-features", "--features", "syslog,watchdog,keep,listen"], "without json")
     for f in features:

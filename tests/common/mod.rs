@@ -59,6 +59,12 @@ pub fn tend_bin() -> PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .args(["build", "--release", "--bin", "tend"])
+            // The tests' own features (`--features reload`) for the binary.
+            .args(if cfg!(feature = "reload") {
+                &["--features", "reload"][..]
+            } else {
+                &[]
+            })
             .current_dir(root)
             .output()
             .expect("run cargo build --release");
