@@ -62,3 +62,32 @@ pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
     }
     ret
 }
+
+/// [`syscall6`] for a call that reads at most three arguments: the others'
+/// registers are left as they are, which the kernel never looks at.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn syscall3(nr: u32, a: [usize; 3]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the call's arguments; `syscall` clobbers
+    // rcx and r11 and nothing else.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack)
+        );
+    }
+    ret
+}
+
+/// [`syscall6`] for a call that reads at most three arguments.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(super) unsafe fn syscall3(nr: u32, a: [usize; 3]) -> isize {
+    let [a0, a1, a2] = a;
+    // SAFETY: the caller vouches for the call's arguments.
+    unsafe { syscall6(nr, [a0, a1, a2, 0, 0, 0]) }
+}

@@ -91,15 +91,12 @@ pub fn execve(path: &CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
     // SAFETY: both arrays are null-terminated (checked above) and their
     // entries point at NUL-terminated strings that outlive the call.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_execve,
             [
                 path.as_ptr() as usize,
                 argv.as_ptr() as usize,
                 envp.as_ptr() as usize,
-                0,
-                0,
-                0,
             ],
         )
     };
@@ -113,7 +110,7 @@ pub fn execve(path: &CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
 pub fn exit_group(code: i32) -> ! {
     loop {
         // SAFETY: ends the process; no pointer arguments.
-        unsafe { arch::syscall6(nr::__NR_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+        unsafe { arch::syscall3(nr::__NR_exit_group, [code as usize, 0, 0]) };
     }
 }
 
@@ -174,10 +171,11 @@ impl AsFd for Fd {
 }
 
 impl Drop for Fd {
+    #[inline(never)]
     fn drop(&mut self) {
         // SAFETY: closes the descriptor this value owns; nothing else refers
         // to it once the owner is gone.
-        unsafe { arch::syscall6(nr::__NR_close, [self.raw() as usize, 0, 0, 0, 0, 0]) };
+        unsafe { arch::syscall3(nr::__NR_close, [self.raw() as usize, 0, 0]) };
     }
 }
 
@@ -205,9 +203,9 @@ pub fn pipe(flags: u32) -> Result<(Fd, Fd), Errno> {
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors the kernel writes.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_pipe2,
-            [fds.as_mut_ptr() as usize, flags as usize, 0, 0, 0, 0],
+            [fds.as_mut_ptr() as usize, flags as usize, 0],
         )
     };
     check(ret)?;
@@ -219,16 +217,9 @@ pub fn unix_socket(flags: u32) -> Result<Fd, Errno> {
     let kind = linux_raw_sys::net::SOCK_STREAM | flags;
     // SAFETY: no pointer arguments.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_socket,
-            [
-                linux_raw_sys::net::AF_UNIX as usize,
-                kind as usize,
-                0,
-                0,
-                0,
-                0,
-            ],
+            [linux_raw_sys::net::AF_UNIX as usize, kind as usize, 0],
         )
     };
     check(ret).map(Fd::from_ret)
@@ -274,15 +265,12 @@ fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
     // SAFETY: `addr.addr` is a whole `sockaddr_un`; `addr.len` is at most its
     // size (unix_addr keeps the path and its NUL inside sun_path).
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             call,
             [
                 fd.as_fd().as_raw_fd() as usize,
                 &addr.addr as *const _ as usize,
                 addr.len,
-                0,
-                0,
-                0,
             ],
         )
     };
@@ -345,9 +333,9 @@ unsafe fn release_range(start: usize, len: usize) {
     // caller vouches for; they read back as zeros (tend's statics are
     // private anonymous memory).
     let _ = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_madvise,
-            [first, end - first, nr::MADV_DONTNEED as usize, 0, 0, 0],
+            [first, end - first, nr::MADV_DONTNEED as usize],
         )
     };
 }
@@ -356,15 +344,12 @@ unsafe fn release_range(start: usize, len: usize) {
 pub fn dup_at_least(fd: impl AsFd, min: i32) -> Result<Fd, Errno> {
     // SAFETY: no pointer arguments.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_fcntl,
             [
                 fd.as_fd().as_raw_fd() as usize,
                 nr::F_DUPFD_CLOEXEC as usize,
                 min as usize,
-                0,
-                0,
-                0,
             ],
         )
     };
@@ -418,12 +403,8 @@ fn clock_ms(clock: usize) -> u64 {
     // `struct timespec` is two `long`s on all three targets.
     let mut ts = [0isize; 2];
     // SAFETY: `ts` is a timespec-sized buffer that lives across the call.
-    let ret = unsafe {
-        arch::syscall6(
-            nr::__NR_clock_gettime,
-            [clock, ts.as_mut_ptr() as usize, 0, 0, 0, 0],
-        )
-    };
+    let ret =
+        unsafe { arch::syscall3(nr::__NR_clock_gettime, [clock, ts.as_mut_ptr() as usize, 0]) };
     if check(ret).is_err() {
         return 0;
     }
@@ -485,9 +466,9 @@ pub fn dup2(fd: impl AsFd, target: i32) -> Result<(), Errno> {
     // SAFETY: no pointer arguments; `target` is replaced atomically, and no
     // Rust object in the child owns it.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_dup3,
-            [fd.as_fd().as_raw_fd() as usize, target as usize, 0, 0, 0, 0],
+            [fd.as_fd().as_raw_fd() as usize, target as usize, 0],
         )
     };
     check(ret).map(drop)
@@ -495,15 +476,16 @@ pub fn dup2(fd: impl AsFd, target: i32) -> Result<(), Errno> {
 
 /// `kill(-pgid, sig)`: signals a whole process group. Any signal number,
 /// real-time ones included (rustix's `Signal` names only the classic ones).
+#[inline(never)]
 pub fn kill_group(pgid: i32, sig: u32) -> Result<(), Errno> {
     if pgid <= 1 {
         return Err(Errno::INVAL);
     }
     // SAFETY: no pointer arguments.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_kill,
-            [pgid.wrapping_neg() as usize, sig as usize, 0, 0, 0, 0],
+            [pgid.wrapping_neg() as usize, sig as usize, 0],
         )
     };
     check(ret).map(drop)
@@ -516,16 +498,9 @@ pub fn cloexec_from(first: u32) {
     const CLOSE_RANGE_CLOEXEC: usize = 1 << 2;
     // SAFETY: no pointer arguments; only flags change, no descriptor closes.
     let ret = unsafe {
-        arch::syscall6(
+        arch::syscall3(
             nr::__NR_close_range,
-            [
-                first as usize,
-                u32::MAX as usize,
-                CLOSE_RANGE_CLOEXEC,
-                0,
-                0,
-                0,
-            ],
+            [first as usize, u32::MAX as usize, CLOSE_RANGE_CLOEXEC],
         )
     };
     if check(ret).is_ok() {
@@ -535,16 +510,9 @@ pub fn cloexec_from(first: u32) {
         // SAFETY: F_SETFD on a number that may or may not be open: the
         // kernel answers EBADF for a closed one; no memory is involved.
         unsafe {
-            arch::syscall6(
+            arch::syscall3(
                 nr::__NR_fcntl,
-                [
-                    fd as usize,
-                    nr::F_SETFD as usize,
-                    nr::FD_CLOEXEC as usize,
-                    0,
-                    0,
-                    0,
-                ],
+                [fd as usize, nr::F_SETFD as usize, nr::FD_CLOEXEC as usize],
             )
         };
     }
@@ -556,7 +524,7 @@ pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
         return Err(Errno::INVAL);
     }
     // SAFETY: no pointer arguments.
-    let ret = unsafe { arch::syscall6(nr::__NR_kill, [pid as usize, sig as usize, 0, 0, 0, 0]) };
+    let ret = unsafe { arch::syscall3(nr::__NR_kill, [pid as usize, sig as usize, 0]) };
     check(ret).map(drop)
 }
 
@@ -564,6 +532,6 @@ pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
 /// for PID 1, that is every process but init).
 pub fn kill_all(sig: u32) -> Result<(), Errno> {
     // SAFETY: no pointer arguments.
-    let ret = unsafe { arch::syscall6(nr::__NR_kill, [usize::MAX, sig as usize, 0, 0, 0, 0]) };
+    let ret = unsafe { arch::syscall3(nr::__NR_kill, [usize::MAX, sig as usize, 0]) };
     check(ret).map(drop)
 }
