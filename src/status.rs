@@ -155,6 +155,38 @@ pub fn exit_words(out: &mut Text, exit: Exit) {
     };
 }
 
+/// [`json_service`]'s keys with their punctuation, in the order written,
+/// each followed by a NUL byte.
+const JSON_KEYS: &[u8] = b"{\"name\":\0,\"type\":\0,\"state\":\0,\"ok\":\0,\"wanted\":\0\
+,\"pid\":\0,\"uptime_ms\":\0,\"restarts\":\0,\"last_exit\":\0{\"code\":\0,\"signal\":\0\
+,\"start_error\":\0{\"step\":\0,\"errno\":\0}\0,\"ago_ms\":\0}\0,\"retry_in_ms\":\0\
+,\"log\":{\"size\":\0,\"kept\":\0,\"dropped\":\0,\"written\":\0},\"last_crash\":\0\
+{\"what\":\"\0\",\"ago_ms\":\0,\"lines\":\0}\0}\0";
+
+/// Writes [`JSON_KEYS`] one at a time, each before its value.
+struct Keys<'o> {
+    out: &'o mut Text,
+    next: usize,
+}
+
+impl Keys<'_> {
+    /// Writes the next key; its value follows.
+    #[inline(never)]
+    fn key(&mut self) -> &mut Text {
+        let key = crate::say::nth(JSON_KEYS, self.next);
+        self.next += 1;
+        self.out.s(key)
+    }
+
+    /// The next key with `null`, and the next `skip` keys (an object's
+    /// fields) left out.
+    #[inline(never)]
+    fn null(&mut self, skip: usize) {
+        self.key().s(b"null");
+        self.next += skip;
+    }
+}
+
 /// One service as a JSON object (stable field names, see the README).
 #[inline(never)]
 pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
@@ -162,81 +194,93 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
         return;
     };
     let (conf, svc) = (&slot.conf, &slot.svc);
-    out.s(b"{\"name\":").json_str(&conf.name);
-    out.s(b",\"type\":").s(if conf.kind == Kind::Oneshot {
-        b"\"oneshot\""
+    let mut j = Keys { out, next: 0 };
+    j.key().json_str(&conf.name);
+    j.key().json_str(if conf.kind == Kind::Oneshot {
+        b"oneshot"
     } else {
-        b"\"daemon\""
+        b"daemon"
     });
-    out.s(b",\"state\":\"").s(svc.state.name()).byte(b'"');
-    out.s(b",\"ok\":").s(if svc.as_expected(conf) {
+    j.key().json_str(svc.state.name());
+    j.key().s(bool_word(svc.as_expected(conf)));
+    // While tend shuts down, nothing is wanted any more.
+    let wanted = svc.state.wanted() && !view.sup.shutting_down();
+    j.key().s(bool_word(wanted));
+    if svc.state.running() {
+        j.key().u(svc.pid.unsigned_abs().into());
+        j.key().u(view.now.saturating_sub(svc.started_ms));
+    } else {
+        j.null(0);
+        j.null(0);
+    }
+    j.key().u(svc.restarts.into());
+    let at = match svc.last {
+        Outcome::None => {
+            // code, signal, start_error, step, errno, }, ago_ms, }
+            j.null(8);
+            None
+        }
+        Outcome::Exited { exit, at_ms } => {
+            j.key();
+            match exit {
+                Exit::Code(c) => {
+                    j.key().u(c.into());
+                    j.null(0);
+                }
+                Exit::Signal(s) => {
+                    j.null(0);
+                    j.key().json_str(signal::name(s));
+                }
+            }
+            // step, errno, }
+            j.null(3);
+            Some(at_ms)
+        }
+        Outcome::NotStarted { err, at_ms } => {
+            j.key();
+            j.null(0);
+            j.null(0);
+            j.key();
+            j.key().json_str(err.step.name());
+            j.key().json_str(crate::errno::symbol(err.errno));
+            j.key();
+            Some(at_ms)
+        }
+    };
+    if let Some(at) = at {
+        j.key().u(view.now.saturating_sub(at));
+        j.key();
+    }
+    match (svc.state, svc.deadline_ms) {
+        (State::Backoff, Some(d)) => {
+            j.key().u(d.saturating_sub(view.now));
+        }
+        _ => j.null(0),
+    };
+    let ring = &slot.ring;
+    j.key().u(ring.capacity() as u64);
+    j.key().u(ring.kept());
+    j.key().u(ring.dropped());
+    j.key().u(ring.written());
+    let crash = &slot.crash;
+    if crash.recorded {
+        j.key();
+        j.key();
+        exit_words(j.out, crash.exit);
+        j.key().u(view.now.saturating_sub(crash.at_ms));
+        j.key().json_str(crash.text());
+        j.key();
+    } else {
+        // what, ago_ms, lines, }
+        j.null(4);
+    }
+    j.key();
+}
+
+fn bool_word(b: bool) -> &'static [u8] {
+    if b {
         b"true"
     } else {
         b"false"
-    });
-    // While tend shuts down, nothing is wanted any more.
-    let wanted = svc.state.wanted() && !view.sup.shutting_down();
-    out.s(b",\"wanted\":")
-        .s(if wanted { b"true" } else { b"false" });
-    if svc.state.running() {
-        out.s(b",\"pid\":").u(svc.pid.unsigned_abs().into());
-        out.s(b",\"uptime_ms\":")
-            .u(view.now.saturating_sub(svc.started_ms));
-    } else {
-        out.s(b",\"pid\":null,\"uptime_ms\":null");
     }
-    out.s(b",\"restarts\":").u(svc.restarts.into());
-    out.s(b",\"last_exit\":");
-    match svc.last {
-        Outcome::None => {
-            out.s(b"null");
-        }
-        Outcome::Exited { exit, at_ms } => {
-            match exit {
-                Exit::Code(c) => out.s(b"{\"code\":").u(c.into()).s(b",\"signal\":null"),
-                Exit::Signal(s) => out
-                    .s(b"{\"code\":null,\"signal\":\"")
-                    .s(signal::name(s))
-                    .byte(b'"'),
-            };
-            out.s(b",\"start_error\":null,\"ago_ms\":")
-                .u(view.now.saturating_sub(at_ms))
-                .byte(b'}');
-        }
-        Outcome::NotStarted { err, at_ms } => {
-            out.s(b"{\"code\":null,\"signal\":null,\"start_error\":{\"step\":\"")
-                .s(err.step.name());
-            out.s(b"\",\"errno\":\"")
-                .s(crate::errno::symbol(err.errno))
-                .s(b"\"},\"ago_ms\":");
-            out.u(view.now.saturating_sub(at_ms)).byte(b'}');
-        }
-    }
-    out.s(b",\"retry_in_ms\":");
-    match (svc.state, svc.deadline_ms) {
-        (State::Backoff, Some(d)) => out.u(d.saturating_sub(view.now)),
-        _ => out.s(b"null"),
-    };
-    let ring = &slot.ring;
-    out.s(b",\"log\":{\"size\":").u(ring.capacity() as u64);
-    out.s(b",\"kept\":")
-        .u(ring.kept())
-        .s(b",\"dropped\":")
-        .u(ring.dropped());
-    out.s(b",\"written\":").u(ring.written()).byte(b'}');
-    out.s(b",\"last_crash\":");
-    match Some(&slot.crash).filter(|c| c.recorded) {
-        Some(crash) => {
-            let exit = crash.exit;
-            out.s(b"{\"what\":\"");
-            exit_words(out, exit);
-            out.s(b"\",\"ago_ms\":")
-                .u(view.now.saturating_sub(crash.at_ms));
-            out.s(b",\"lines\":").json_str(crash.text()).byte(b'}');
-        }
-        None => {
-            out.s(b"null");
-        }
-    }
-    out.byte(b'}');
 }
