@@ -144,6 +144,7 @@ pub fn frame(received: &[u8]) -> Result<Option<usize>, ProtoError> {
 }
 
 /// Decodes one request line (without its `\n`).
+#[inline(never)]
 pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
     let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
     let verb =
@@ -193,6 +194,7 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
 }
 
 /// Encodes a request as its line, `\n` included.
+#[inline(never)]
 pub fn encode(req: &Request<'_>, out: &mut Text) {
     out.s(req.verb.word());
     if req.json {
