@@ -152,22 +152,26 @@ pub fn decode(line: &[u8]) -> Result<Request<'_>, ProtoError> {
     let mut req = Request::new(verb);
     for word in words {
         match word {
-            [b'-', b'j'] => req.json = true,
-            [b'-', b'f'] => req.follow = true,
-            [b'-', b't'] => req.utc = true,
-            [b'-', b'n', n @ ..] => {
-                req.lines = Some(
-                    parse_u64(n)
-                        .and_then(|n| u32::try_from(n).ok())
-                        .ok_or(ProtoError::BadFlag)?,
-                )
-            }
-            [b'-', b's', n @ ..] => {
-                req.signal = Some(
-                    parse_u64(n)
-                        .filter(|n| (1..=64).contains(n))
-                        .ok_or(ProtoError::BadFlag)? as u8,
-                )
+            [b'-', flag, rest @ ..] => {
+                let n = parse_u64(rest);
+                match flag {
+                    b'j' if rest.is_empty() => req.json = true,
+                    b'f' if rest.is_empty() => req.follow = true,
+                    b't' if rest.is_empty() => req.utc = true,
+                    b'n' => {
+                        req.lines = Some(
+                            n.and_then(|n| u32::try_from(n).ok())
+                                .ok_or(ProtoError::BadFlag)?,
+                        )
+                    }
+                    b's' => {
+                        req.signal = Some(
+                            n.filter(|n| (1..=64).contains(n))
+                                .ok_or(ProtoError::BadFlag)? as u8,
+                        )
+                    }
+                    _ => return Err(ProtoError::BadFlag),
+                }
             }
             [b'-', ..] => return Err(ProtoError::BadFlag),
             name if valid_name(name) => {
@@ -259,6 +263,10 @@ mod tests {
         assert_eq!(decode(b"explode").unwrap_err(), ProtoError::UnknownVerb);
         assert_eq!(decode(b"status -x").unwrap_err(), ProtoError::BadFlag);
         assert_eq!(decode(b"status -nx").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"status -jj").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"status -").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"log -n x").unwrap_err(), ProtoError::BadFlag);
+        assert_eq!(decode(b"signal -s a").unwrap_err(), ProtoError::BadFlag);
         assert_eq!(decode(b"signal -s0 a").unwrap_err(), ProtoError::BadFlag);
         assert_eq!(decode(b"signal -s65 a").unwrap_err(), ProtoError::BadFlag);
         assert_eq!(decode(b"status a/b").unwrap_err(), ProtoError::BadName);
