@@ -9,7 +9,8 @@
 //! a bounds check that survives `opt-level = "z"`).
 //!
 //! # Inventory of unsafe operations
-//! - `arch::syscall6`: inline assembly entering the kernel. Every caller below
+//! - `arch::syscall6` (and `arch::syscall3`, for calls that read at most
+//!   three arguments): inline assembly entering the kernel. Every caller below
 //!   passes arguments of the types and lengths the kernel expects for that
 //!   call number, listed at each call.
 //! - `fork`: `clone(SIGCHLD)` without a new stack. Sound because tend is
