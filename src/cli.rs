@@ -179,8 +179,11 @@ fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
         let option = say::position(b"--json\0-j\0-f\0--follow\0-t\0-n\0", a);
         match (verb, option) {
             (Verb::Status | Verb::Reload, Some(0 | 1)) if cfg!(feature = "json") => req.json = true,
-            (Verb::Status | Verb::Reload, Some(0 | 1)) => {
-                return Err(b"--json: this tend is built without json");
+            (Verb::Status, Some(0 | 1)) => {
+                return Err(b"status: --json: this tend is built without json");
+            }
+            (Verb::Reload, Some(0 | 1)) => {
+                return Err(b"reload: --json: this tend is built without json");
             }
             (Verb::Log, Some(2 | 3)) => req.follow = true,
             (Verb::Log, Some(4)) => req.utc = true,

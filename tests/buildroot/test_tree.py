@@ -648,11 +648,13 @@ def test_defconfigs_form():
 
 @test
 def test_mk_cargo_env_per_toolchain():
-    cases = [("x86_64", "BR2_TOOLCHAIN_USES_GLIBC", False, "x86_64-unknown-linux-gnu", []),
+    jt = ["-C", "llvm-args=-min-jump-table-entries=10000"]
+    cases = [("x86_64", "BR2_TOOLCHAIN_USES_GLIBC", False, "x86_64-unknown-linux-gnu", jt),
              ("armv7", "BR2_TOOLCHAIN_USES_GLIBC", False, "armv7-unknown-linux-gnueabihf",
               ["-Clink-arg=-Wl,--allow-multiple-definition"]),
              ("aarch64", "BR2_TOOLCHAIN_USES_GLIBC", False, "aarch64-unknown-linux-gnu", []),
-             ("x86_64", "BR2_TOOLCHAIN_USES_MUSL", True, "x86_64-unknown-linux-musl", ["-C", "link-self-contained=no"]),
+             ("x86_64", "BR2_TOOLCHAIN_USES_MUSL", True, "x86_64-unknown-linux-musl",
+              jt + ["-C", "link-self-contained=no"]),
              ("armv7", "BR2_TOOLCHAIN_USES_MUSL", True, "armv7-unknown-linux-musleabihf",
               ["-C", "link-self-contained=no", "-Clink-arg=-Wl,--allow-multiple-definition"])]
     for arch, libc, cxx, triple, extra in cases:
@@ -661,7 +663,7 @@ def test_mk_cargo_env_per_toolchain():
         with tempfile.TemporaryDirectory() as tmp:
             env = env_words(Mk(k, tmp).get("TEND_CARGO_ENV"))
         up = triple.upper().replace("-", "_")
-        want = {"CARGO_TARGET_%s_RUSTFLAGS" % up: " ".join(["-C", "relocation-model=static", "-C", "llvm-args=-min-jump-table-entries=10000"] + extra)}
+        want = {"CARGO_TARGET_%s_RUSTFLAGS" % up: " ".join(["-C", "relocation-model=static"] + extra)}
         for p in ("DEV", "RELEASE"):
             want.update({"CARGO_PROFILE_%s_OPT_LEVEL" % p: "z", "CARGO_PROFILE_%s_LTO" % p: "true",
                          "CARGO_PROFILE_%s_CODEGEN_UNITS" % p: "1",
