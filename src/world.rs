@@ -17,64 +17,45 @@ pub type Slot = crate::slot::Slot<Fd>;
 /// Bytes of [`Scratch`]: the table file and the two account files.
 pub const SCRATCH_BYTES: usize = TABLE_MAX_BYTES + 2 * ACCOUNTS_MAX_BYTES;
 
-/// Memory needed only while the table loads, used through [`Scratch::pages`]
-/// alone on whole pages, so that all of it can be given back afterwards
-/// without a neighbour's page, or the length of a buffer, staying behind.
-/// (It is not aligned by type: the linker would pad the binary to align the
-/// whole .bss.)
-pub struct Scratch([u8; SCRATCH_BYTES + PAGE]);
+/// Bytes given back whole once used (`sys::release`): used only through
+/// [`Pages::pages`], the `N - PAGE` of them that start on a page boundary,
+/// so that no neighbour's page, nor the length of a buffer, stays behind.
+/// (Not aligned by type: the linker would pad the binary to align the whole
+/// .bss.)
+pub struct Pages<const N: usize>([u8; N]);
 
 const PAGE: usize = 4096;
 
-/// The `len` bytes of `buf` that start on its first page boundary.
-fn on_pages(buf: &mut [u8], len: usize) -> &mut [u8] {
-    let skip = buf.as_ptr().align_offset(PAGE).min(PAGE);
-    buf.get_mut(skip..skip + len).unwrap_or(&mut [])
-}
-
-impl Default for Scratch {
+impl<const N: usize> Default for Pages<N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Scratch {
-    pub const fn new() -> Scratch {
-        Scratch([0; SCRATCH_BYTES + PAGE])
+impl<const N: usize> Pages<N> {
+    pub const fn new() -> Pages<N> {
+        Pages([0; N])
     }
 
-    /// The [`SCRATCH_BYTES`] of it that start on a page boundary.
+    /// The `N - PAGE` bytes that start on a page boundary.
     pub fn pages(&mut self) -> &mut [u8] {
-        on_pages(&mut self.0, SCRATCH_BYTES)
+        let skip = self.0.as_ptr().align_offset(PAGE).min(PAGE);
+        self.0.get_mut(skip..skip + (N - PAGE)).unwrap_or(&mut [])
     }
 }
+
+/// Memory needed only while the table loads (the table file and the two
+/// account files), and /proc/mounts at PID 1's end.
+pub type Scratch = Pages<{ SCRATCH_BYTES + PAGE }>;
 
 /// What a flooding log pipe is read into on its way to the service's ring
 /// (`shell::drain`), [`LOG_READ_BYTES`] at a time. Static rather than on
-/// the stack, and used on whole pages as [`Scratch`] is, so that they can be
-/// given back once the flood is over (the event loop does, [`LOG_BUF_KEEP_MS`]
-/// after it last read a flood).
-pub struct LogBuf([u8; LOG_READ_BYTES + PAGE]);
+/// the stack, so that its pages can be given back once the flood is over
+/// (the event loop does, [`LOG_BUF_KEEP_MS`] after it last read a flood).
+pub type LogBuf = Pages<{ LOG_READ_BYTES + PAGE }>;
 
-impl Default for LogBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl LogBuf {
-    pub const fn new() -> LogBuf {
-        LogBuf([0; LOG_READ_BYTES + PAGE])
-    }
-
-    /// The [`LOG_READ_BYTES`] of it that start on a page boundary.
-    pub fn pages(&mut self) -> &mut [u8] {
-        on_pages(&mut self.0, LOG_READ_BYTES)
-    }
-}
-
-/// Storage for crash records' lines that services removed by a reload (or
-/// left without a ring) gave back, for those a reload adds.
+/// Storage for crash records' lines that services removed by a reload gave
+/// back, for those a reload adds.
 pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
 
 pub struct World {
