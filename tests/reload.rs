@@ -328,3 +328,55 @@ fn a_hundred_reloads_leave_descriptors_and_memory_as_they_were() {
         "USS grew by {grown} KiB over 100 reloads (from {uss} KiB)"
     );
 }
+
+#[test]
+fn a_reload_past_the_fixed_capacities_is_refused_and_changes_nothing() {
+    let sup = Sup::start(BASE);
+    sup.wait_state("dep", "up");
+    let keep = sup.wait_for("keep's pid", || sup.pid_of("keep"));
+    // One service more than tend is built for.
+    let many: String = (0..65)
+        .map(|i| format!("[s{i}]\nrun = /bin/sleep 1000\n"))
+        .collect();
+    write_table(&sup, &many);
+    let out = sup.run(&["reload"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("too many services"), "{out:?}");
+    // Rings past the arena.
+    write_table(
+        &sup,
+        &format!("{BASE}\n[big]\nrun = /bin/sleep 1000\nlog = 2m\n"),
+    );
+    let out = sup.run(&["reload"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("log: "), "{out:?}");
+    assert_eq!(names(&sup), ["keep", "change", "gone", "dep"]);
+    assert_eq!(sup.pid_of("keep"), Some(keep), "nothing restarted");
+}
+
+#[test]
+fn the_removed_services_still_running_count_against_the_capacity() {
+    let table = |p: &str| -> String {
+        (0..40)
+            .map(|i| format!("[{p}{i}]\nrun = /bin/sleep 1000\n"))
+            .collect()
+    };
+    let sup = Sup::start(&table("a"));
+    sup.wait_until("40 up", || {
+        sup.json()["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "up")
+    });
+    // 40 new ones while the 40 old ones stop: more than the 64 slots.
+    write_table(&sup, &table("b"));
+    let out = sup.run(&["reload"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("with those removed still stopping"),
+        "{out:?}"
+    );
+    assert_eq!(names(&sup).len(), 40);
+    assert!(names(&sup).iter().all(|n| n.starts_with('a')));
+}
