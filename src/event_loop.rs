@@ -228,10 +228,9 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
 fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
     match intent {
         Intent::Reap => {
-            let none_left = reap(world, &lp.null, now);
-            #[cfg(feature = "reload")]
-            reload::forget_left(world);
-            if none_left {
+            // (Services a reload removed are forgotten at the top of the
+            // next round, with the deadlines.)
+            if reap(world, &lp.null, now) {
                 end(world, lp, ending::Event::ChildrenGone, now);
             }
         }

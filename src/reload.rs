@@ -19,7 +19,6 @@
 //! follow it to its new place, or end when it went.
 
 use rustix::fd::AsFd;
-use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::arena::{self, Move};
@@ -32,7 +31,6 @@ use crate::report::{self, EXIT_FAILED, EXIT_OK, EXIT_SYSTEM};
 use crate::say::Buf;
 use crate::service::Event;
 use crate::shell::Shell;
-use crate::slot::LogPipe;
 use crate::sys::{self, Fd};
 use crate::table::Table;
 use crate::world::{CrashFree, Slot, World};
@@ -189,9 +187,7 @@ fn open_pipes(world: &mut World) -> Result<(), Errno> {
     for slot in next.slots.iter_mut().filter(|s| !s.conf.console) {
         let old = table.find(&slot.conf.name).and_then(|id| table.get(id));
         if !old.is_some_and(|old| old.log.is_some() && !old.leaving) {
-            let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
-            rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
-            slot.log = Some(LogPipe::new(read, write));
+            slot.log = Some(crate::setup::log_pipe()?);
         }
     }
     Ok(())

@@ -195,14 +195,20 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         if slot.conf.log_bytes > 0 {
             slot.ring = Ring::new(take(&mut rings, slot.conf.log_bytes as usize));
         }
-        let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
-        rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
-        slot.log = Some(LogPipe::new(read, write));
+        slot.log = Some(log_pipe()?);
     }
     // Kept for the rings and records a reload adds.
     world.ring_spare = Some(rings);
     world.crash_spare = Some(crashes);
     Ok(())
+}
+
+/// A service's log pipe: both ends close-on-exec, the read end
+/// non-blocking (the loop never waits on it).
+pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
+    let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
+    rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
+    Ok(LogPipe::new(read, write))
 }
 
 /// Binds the control socket, mode 0600; refuses if a live tend answers

@@ -77,7 +77,7 @@ pub struct World {
     pub ring_spare: Option<&'static mut [u8]>,
     pub crash_spare: Option<&'static mut [u8]>,
     /// Storage for crash records' lines given back by services a reload
-    /// removed (or left without a ring), for those it adds.
+    /// removed, for those it adds.
     pub crash_free: CrashFree,
 }
 
