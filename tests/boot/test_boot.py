@@ -593,7 +593,7 @@ def poweroff_in_order(con, table):
 def check_stop_order(table, text):
     """Every daemon stopped, each only after what names it in `after`."""
     seg = text[text.find("tend: stopping every service"):text.find("tend: every service stopped")]
-    events = [(m.group(1), m.group(2)) for m in re.finditer(r"^tend: (\S+): (stopping|down)", seg, re.M)]
+    events = [(m.group(1), m.group(2)) for m in re.finditer(r"^(?:\[[^\]\n]*\][#$] )?tend: (\S+): (stopping|down)", seg, re.M)]
     pos = {}
     for i, (name, what) in enumerate(events):
         pos.setdefault((name, what), i)
