@@ -6,7 +6,11 @@
 //! or libc: tend brings its own `_start` and calls the kernel directly.
 //!
 //! Every linker gets link.ld, which drops the unwind tables (tend aborts on
-//! panic and never unwinds).
+//! panic and never unwinds), and `-z norelro`: a static binary has no
+//! dynamic linker to make anything read-only after relocation, and the
+//! RELRO segment would put the few bytes of `.got` alone on a page of their
+//! own, one more page of RAM (the kernel dirties it clearing the rest) and
+//! a page-aligned segment more in the file.
 use std::env;
 
 fn main() {
@@ -20,6 +24,9 @@ fn main() {
     }
     let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     println!("cargo:rustc-link-arg-bins=-T{dir}/link.ld");
+    for arg in ["-z", "norelro"] {
+        println!("cargo:rustc-link-arg-bins={arg}");
+    }
     let linker = env::var("RUSTC_LINKER").unwrap_or_default();
     let is_lld = linker.ends_with("lld") || linker.ends_with("ld.lld") || linker.ends_with("/ld");
     if !is_lld {

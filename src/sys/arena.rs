@@ -16,6 +16,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::limits::ARENA_BYTES;
 
 /// The bytes every log ring is carved from, in .bss: RAM only as used.
+/// In a section of its own, which link.ld places after every other static,
+/// so that the few small ones do not sit alone on a page past its end.
+#[cfg_attr(not(test), link_section = ".bss.tend_arena")]
 static mut ARENA: [u8; ARENA_BYTES] = [0; ARENA_BYTES];
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
