@@ -428,6 +428,9 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
 }
 
 /// Polls every descriptor tend watches; fills `events` with what is ready.
+// Out of line: its poll set (a `PollFd` and a source per descriptor, 2 KB)
+// is then on the stack only while tend polls, not under every handler.
+#[inline(never)]
 fn wait(
     world: &World,
     lp: &Loop<'_>,

@@ -51,8 +51,10 @@ pub const LOG_FLOOD_PIPE_BYTES: usize = 256 * 1024;
 /// back [`LOG_BUF_KEEP_MS`] after the last such read: it costs RAM only
 /// while a flood lasts.
 pub const LOG_READ_BYTES: usize = 16 * 1024;
-/// Bytes of one read(2) from any other log pipe, into a buffer on the stack.
-pub const LOG_QUIET_READ_BYTES: usize = 4 * 1024;
+/// Bytes of one read(2) from any other log pipe, into a buffer on the stack:
+/// small, as every page the stack ever reaches stays in tend's memory (a
+/// burst is read in a few reads in the same round).
+pub const LOG_QUIET_READ_BYTES: usize = 2 * 1024;
 /// The flood buffer's pages are given back this long after a flood was last
 /// read into it: far longer than a flood's pipe rests between two reads
 /// ([`LOG_BATCH_MS`]), so that a flood does not fault them in again every

@@ -60,8 +60,8 @@ pub fn signal_child(pid: i32, sig: u32, reaped: bool) -> Result<(), Errno> {
 /// `flood` if given (for a pipe grown for a flood: the [`LOG_READ_BYTES`]
 /// of the loop's [`LogBuf`]), else [`LOG_QUIET_READ_BYTES`] at a time
 /// through a buffer on the stack: the stack goes about as deep when the
-/// table loads, so that costs no page of its own, where a page of the
-/// static buffer would stay in tend's memory.
+/// table loads or a control request is read, so that costs no page of its
+/// own, where a page of the static buffer would stay in tend's memory.
 ///
 /// [`LOG_READ_BYTES`]: crate::limits::LOG_READ_BYTES
 /// [`LogBuf`]: crate::world::LogBuf
