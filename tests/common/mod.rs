@@ -308,6 +308,17 @@ impl Sup {
     /// As `start`, with `setup` seeing the temp dir and the command before it
     /// runs (extra files, descriptors, environment).
     pub fn start_with(table: &str, setup: impl FnOnce(&Path, &mut Command)) -> Sup {
+        Sup::start_under(&[], table, setup)
+    }
+
+    /// As `start_with`, with tend run by `wrapper` (a program and its
+    /// arguments, tend's command line after them): `pid` is then the
+    /// wrapper's, [`Sup::tend_pid`] tend's.
+    pub fn start_under(
+        wrapper: &[&str],
+        table: &str,
+        setup: impl FnOnce(&Path, &mut Command),
+    ) -> Sup {
         let dir = TempDir::new();
         // Services may run as other users: let them reach the directory.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
@@ -315,7 +326,14 @@ impl Sup {
         let text = table.replace("DIR", dir.path().to_str().expect("utf-8 tempdir"));
         fs::write(&conf, text).expect("write tend.conf");
         let socket = dir.path().join("tend.sock");
-        let mut cmd = Command::new(tend_bin());
+        let mut cmd = match wrapper {
+            [] => Command::new(tend_bin()),
+            [program, args @ ..] => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(tend_bin());
+                cmd
+            }
+        };
         cmd.arg("supervise")
             .arg("-c")
             .arg(&conf)
