@@ -2,7 +2,7 @@
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
 //! `accounts`, `arena`, `conf`, `table`, `ring`, `service`, `slot`,
-//! `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`) is plain
+//! `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`, `syslog`) is plain
 //! Rust with no system calls: time comes in as an argument and decisions
 //! come out as values. The shell around it (`event_loop`, `shell`, `spawn`,
 //! `ctl`, `client`, `load`, `reload`, `report`, `cli`, `pid1`) carries them
@@ -55,6 +55,8 @@ pub mod slot;
 pub mod spawn;
 pub mod status;
 pub mod supervisor;
+#[cfg(feature = "syslog")]
+pub mod syslog;
 pub mod sys;
 pub mod table;
 pub mod world;

@@ -1,0 +1,190 @@
+//! Messages that arrive through syslog(3) (tend.conf(5), `[tend]` section,
+//! `syslog`): one datagram made into the line a ring keeps. Pure: the socket
+//! and who sent what are the loop's (`shell::syslog`).
+//!
+//! Accepted: RFC 3164, as libc `syslog()` and BusyBox `logger` send it
+//! (`<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`, the timestamp optional), and
+//! RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`). Kept as
+//! `FACILITY.SEVERITY TAG[PID]: MSG` with the names BusyBox's logread
+//! shows (`daemon.err dnsmasq[812]: ...`), `<PRI>` for a facility without
+//! one; the sender's timestamp and host are dropped (the ring stamps the
+//! line when it arrives).
+
+use crate::limits::LINE_MAX_BYTES;
+use crate::say::{self, Text};
+
+/// Facility names by number (`LOG_FAC`), each followed by a NUL byte; the
+/// four without a name in syslog.h are empty.
+const FACILITIES: &[u8] = b"kern\0user\0mail\0daemon\0auth\0syslog\0lpr\0news\0uucp\0cron\0authpriv\0ftp\0\0\0\0\0local0\0local1\0local2\0local3\0local4\0local5\0local6\0local7\0";
+/// Severity names by number (`LOG_PRI`).
+const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0";
+
+/// Appends the line to keep for datagram `msg` to `out`, at most
+/// [`LINE_MAX_BYTES`]; returns the bytes of the message that were cut.
+pub fn line(msg: &[u8], out: &mut Text) -> usize {
+    let msg = trim_end(msg);
+    let (pri, rest) = priority(msg);
+    let fac = say::nth(FACILITIES, pri >> 3);
+    if fac.is_empty() {
+        out.byte(b'<').u(pri as u64).byte(b'>');
+    } else {
+        out.s(fac).byte(b'.').s(say::nth(SEVERITIES, pri & 7));
+    }
+    out.byte(b' ');
+    let cut = |out: &mut Text, text: &[u8]| {
+        let room = LINE_MAX_BYTES.saturating_sub(out.len());
+        let kept = text.get(..room).unwrap_or(text);
+        out.s(kept);
+        text.len() - kept.len()
+    };
+    match rest.strip_prefix(b"1 ") {
+        Some(fields) => {
+            // TIMESTAMP HOST APP PROCID MSGID, then the structured data and
+            // the message.
+            let mut words = fields.splitn(6, |&b| b == b' ');
+            let app = words.nth(2).unwrap_or(b"-");
+            let pid = words.next().unwrap_or(b"-");
+            let text = skip_structured(words.nth(1).unwrap_or(b""));
+            let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            if app != b"-" {
+                out.s(app);
+                if pid != b"-" {
+                    out.byte(b'[').s(pid).byte(b']');
+                }
+                out.s(b": ");
+            }
+            cut(out, text)
+        }
+        None => cut(out, skip_timestamp(rest)),
+    }
+}
+
+/// `<PRI>` and what follows; `user.notice` (13) when the sender gave none or
+/// a bad one, as syslogd takes it.
+fn priority(msg: &[u8]) -> (usize, &[u8]) {
+    let parsed = msg.strip_prefix(b"<").and_then(|m| {
+        let end = m.iter().position(|&b| b == b'>')?;
+        let n = say::parse_u64(m.get(..end)?).filter(|&n| n < 192)?;
+        Some((n as usize, m.get(end + 1..)?))
+    });
+    parsed.unwrap_or((13, msg))
+}
+
+/// Without an RFC 3164 timestamp (`Mmm dd hh:mm:ss `) in front.
+fn skip_timestamp(text: &[u8]) -> &[u8] {
+    let at = |i: usize| text.get(i).copied();
+    let stamped = at(3) == Some(b' ')
+        && at(6) == Some(b' ')
+        && at(9) == Some(b':')
+        && at(12) == Some(b':')
+        && at(15) == Some(b' ');
+    match stamped {
+        true => text.get(16..).unwrap_or(&[]),
+        false => text,
+    }
+}
+
+/// RFC 5424 structured data: `-`, or `[...]` elements (a `]` inside a
+/// quoted value is escaped as `\]`), then a space before the message.
+fn skip_structured(text: &[u8]) -> &[u8] {
+    let mut i = 0;
+    if text.first() == Some(&b'-') {
+        i = 1;
+    } else {
+        let mut open = false;
+        let mut escaped = false;
+        while let Some(&b) = text.get(i) {
+            i += 1;
+            match (b, escaped, open) {
+                (_, true, _) => escaped = false,
+                (b'\\', false, true) => escaped = true,
+                (b'[', false, false) => open = true,
+                (b']', false, true) => open = false,
+                (_, false, false) => {
+                    i -= 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    let rest = text.get(i..).unwrap_or(&[]);
+    rest.strip_prefix(b" ").unwrap_or(rest)
+}
+
+/// Without the newlines and NUL bytes senders end a message with.
+fn trim_end(msg: &[u8]) -> &[u8] {
+    let end = msg
+        .iter()
+        .rposition(|&b| !matches!(b, b'\n' | b'\r' | 0))
+        .map_or(0, |i| i + 1);
+    msg.get(..end).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::say::Buf;
+
+    fn kept(msg: &[u8]) -> (String, usize) {
+        let mut out = Buf::<2048>::new();
+        let cut = line(msg, &mut out);
+        (String::from_utf8_lossy(out.as_bytes()).into_owned(), cut)
+    }
+
+    #[test]
+    fn rfc3164_from_libc_and_busybox_logger() {
+        // glibc/musl syslog(): <PRI>, timestamp, TAG[PID]: MSG.
+        assert_eq!(
+            kept(b"<27>Dec  7 11:02:03 dnsmasq[812]: failed to bind"),
+            ("daemon.err dnsmasq[812]: failed to bind".into(), 0)
+        );
+        // BusyBox logger without a timestamp, ended by a newline.
+        assert_eq!(
+            kept(b"<13>root: hello\n"),
+            ("user.notice root: hello".into(), 0)
+        );
+        // Every severity name, as logread shows them.
+        let names = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"];
+        for (sev, name) in names.iter().enumerate() {
+            let msg = format!("<{}>x: y", 16 * 8 + sev);
+            assert_eq!(kept(msg.as_bytes()).0, format!("local0.{name} x: y"));
+        }
+        assert_eq!(kept(b"<0>kernel: oops").0, "kern.emerg kernel: oops");
+        assert_eq!(kept(b"<86>sshd[9]: ok").0, "authpriv.info sshd[9]: ok");
+        assert_eq!(kept(b"<191>a: b").0, "local7.debug a: b");
+    }
+
+    #[test]
+    fn a_facility_without_a_name_or_no_priority() {
+        assert_eq!(kept(b"<100>ntpd: step").0, "<100> ntpd: step");
+        // No <PRI>, or a bad one: user.notice, the message whole.
+        assert_eq!(kept(b"plain words").0, "user.notice plain words");
+        assert_eq!(kept(b"<999>x").0, "user.notice <999>x");
+        assert_eq!(kept(b"<12").0, "user.notice <12");
+        assert_eq!(kept(b"").0, "user.notice ");
+    }
+
+    #[test]
+    fn rfc5424() {
+        assert_eq!(
+            kept(b"<165>1 2026-12-07T11:02:03.004Z host app 42 ID47 - the message"),
+            ("local4.notice app[42]: the message".into(), 0)
+        );
+        assert_eq!(
+            kept(b"<165>1 - - app - - [ex@1 a=\"x\\]y\"][b@2 c=\"d\"] \xEF\xBB\xBFhi"),
+            ("local4.notice app: hi".into(), 0)
+        );
+        assert_eq!(kept(b"<14>1 - - - - - -").0, "user.info ");
+    }
+
+    #[test]
+    fn a_long_message_is_cut_and_the_cut_counted() {
+        let mut msg = b"<30>d: ".to_vec();
+        msg.extend(std::iter::repeat_n(b'x', 2000));
+        let (text, cut) = kept(&msg);
+        assert_eq!(text.len(), LINE_MAX_BYTES);
+        assert!(text.starts_with("daemon.info d: xxx"));
+        assert_eq!(cut, 2000 + 3 - (LINE_MAX_BYTES - "daemon.info ".len()));
+    }
+}
