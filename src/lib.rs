@@ -2,12 +2,12 @@
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
 //! `accounts`, `arena`, `conf`, `table`, `ring`, `service`, `slot`,
-//! `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`, `syslog`) is plain
-//! Rust with no system calls: time comes in as an argument and decisions
-//! come out as values. The shell around it (`event_loop`, `shell`, `spawn`,
-//! `ctl`, `client`, `load`, `reload`, `report`, `cli`, `pid1`) carries them
-//! out, and `sys` holds the few raw system calls. tests/layout.rs keeps it
-//! so.
+//! `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`, `syslog`)
+//! is plain Rust with no system calls: time comes in as an argument and
+//! decisions come out as values. The shell around it (`event_loop`,
+//! `shell`, `spawn`, `ctl`, `client`, `load`, `reload`, `report`, `cli`,
+//! `pid1`, `syslog_in`) carries them out, and `sys` holds the few raw
+//! system calls. tests/layout.rs keeps it so.
 //!
 //! Everything tend keeps about a service is in its slot (`slot`): its conf,
 //! its state, its ring, its crash record and its descriptors, one record
@@ -55,9 +55,11 @@ pub mod slot;
 pub mod spawn;
 pub mod status;
 pub mod supervisor;
+pub mod sys;
 #[cfg(feature = "syslog")]
 pub mod syslog;
-pub mod sys;
+#[cfg(feature = "syslog")]
+pub mod syslog_in;
 pub mod table;
 pub mod world;
 

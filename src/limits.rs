@@ -61,6 +61,10 @@ pub const LOG_QUIET_READ_BYTES: usize = 2 * 1024;
 /// round.
 pub const LOG_BUF_KEEP_MS: u64 = 100;
 
+/// Syslog messages read per poll round at most, so that a flood of them
+/// cannot starve the rest of the loop.
+pub const SYSLOG_READ_BUDGET: usize = 64;
+
 /// A log pipe that turns readable again this soon after it was read waits
 /// out the rest of this time before it is read (see `world::LogPace`).
 pub const LOG_BATCH_MS: u64 = 1;

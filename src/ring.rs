@@ -165,6 +165,12 @@ impl<'a> Ring<'a> {
         self.close();
     }
 
+    /// Counts `n` bytes as dropped that never reached the ring (a syslog
+    /// message cut to a line's size).
+    pub fn count_dropped(&mut self, n: u64) {
+        self.dropped = self.dropped.wrapping_add(n);
+    }
+
     /// All bytes ever pushed.
     pub fn written(&self) -> u64 {
         self.written

@@ -145,7 +145,9 @@ mod tests {
             ("user.notice root: hello".into(), 0)
         );
         // Every severity name, as logread shows them.
-        let names = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"];
+        let names = [
+            "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+        ];
         for (sev, name) in names.iter().enumerate() {
             let msg = format!("<{}>x: y", 16 * 8 + sev);
             assert_eq!(kept(msg.as_bytes()).0, format!("local0.{name} x: y"));

@@ -20,8 +20,8 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
-//!   `openat`, `bind`, `connect`: plain-old-data buffers or C strings owned
-//!   by the caller, of the exact size passed.
+//!   `openat`, `bind`, `connect`, `recvmsg`: plain-old-data buffers or C
+//!   strings owned by the caller, of the exact size passed.
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
 //!   buffer the caller borrows mutably; they read back as zeros (tend's
 //!   statics are private anonymous memory), and any value is a valid `u8`.
@@ -215,7 +215,15 @@ pub fn pipe(flags: u32) -> Result<(Fd, Fd), Errno> {
 
 /// `socket(AF_UNIX, SOCK_STREAM | flags, 0)`.
 pub fn unix_socket(flags: u32) -> Result<Fd, Errno> {
-    let kind = linux_raw_sys::net::SOCK_STREAM | flags;
+    socket(linux_raw_sys::net::SOCK_STREAM | flags)
+}
+
+/// `socket(AF_UNIX, SOCK_DGRAM | flags, 0)`.
+pub fn unix_dgram_socket(flags: u32) -> Result<Fd, Errno> {
+    socket(linux_raw_sys::net::SOCK_DGRAM | flags)
+}
+
+fn socket(kind: u32) -> Result<Fd, Errno> {
     // SAFETY: no pointer arguments.
     let ret = unsafe {
         arch::syscall3(
@@ -439,6 +447,86 @@ pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
         return Err(Errno::INVAL);
     }
     Ok(cred[1])
+}
+
+/// `struct iovec`.
+#[repr(C)]
+struct IoVec {
+    base: *mut u8,
+    len: usize,
+}
+
+/// `struct msghdr`.
+#[repr(C)]
+struct MsgHdr {
+    name: usize,
+    namelen: i32,
+    iov: *mut IoVec,
+    iovlen: usize,
+    control: *mut Creds,
+    controllen: usize,
+    flags: u32,
+}
+
+/// One `SCM_CREDENTIALS` control message: `struct cmsghdr` and the `struct
+/// ucred` after it. The header's size is a multiple of a `long` on every
+/// target, so the data follows it at once, as `CMSG_DATA` finds it, and the
+/// whole is `CMSG_SPACE(sizeof(struct ucred))` bytes.
+#[repr(C)]
+struct Creds {
+    len: usize,
+    level: i32,
+    kind: i32,
+    pid: i32,
+    uid: u32,
+    gid: u32,
+}
+
+/// Receives one datagram into `buf` from a socket with `SO_PASSCRED` set,
+/// without waiting: the datagram's whole length (more than `buf` holds
+/// when it was cut) and the sender's pid, as the kernel vouches for it
+/// (0 if it did not say).
+pub fn recv_from(fd: impl AsFd, buf: &mut [u8]) -> Result<(usize, i32), Errno> {
+    let mut creds = Creds {
+        len: 0,
+        level: 0,
+        kind: 0,
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut iov = IoVec {
+        base: buf.as_mut_ptr(),
+        len: buf.len(),
+    };
+    let mut msg = MsgHdr {
+        name: 0,
+        namelen: 0,
+        iov: &mut iov,
+        iovlen: 1,
+        control: &mut creds,
+        controllen: size_of::<Creds>(),
+        flags: 0,
+    };
+    let flags = linux_raw_sys::net::MSG_DONTWAIT | linux_raw_sys::net::MSG_TRUNC;
+    // SAFETY: `msg` points at one iovec over `buf` and at `creds`, with
+    // their exact lengths; all three live across the call, and the kernel
+    // writes at most those lengths.
+    let ret = unsafe {
+        arch::syscall3(
+            nr::__NR_recvmsg,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                &mut msg as *mut MsgHdr as usize,
+                flags as usize,
+            ],
+        )
+    };
+    let len = check(ret)?;
+    let told = msg.controllen >= size_of::<Creds>()
+        && creds.level == linux_raw_sys::net::SOL_SOCKET as i32
+        && creds.kind == linux_raw_sys::net::SCM_CREDENTIALS as i32;
+    Ok((len, if told { creds.pid } else { 0 }))
 }
 
 /// Standard output. Descriptors 0–2 are never closed by tend (as PID 1 it

@@ -1,0 +1,75 @@
+//! The syslog socket (tend.conf(5), `[tend]` section, `syslog`): a datagram
+//! socket tend binds at start, and the loop's reading of it. Each message
+//! goes into the ring of the service whose session sent it — the kernel
+//! says which process sent it (`SO_PASSCRED`), never the message's tag, and
+//! tend starts each service in a session of its own — or else into the
+//! ring `syslog` (`tend log syslog`).
+
+use rustix::fs::Mode;
+use rustix::io::Errno;
+use rustix::process::Pid;
+
+use crate::limits::{LINE_MAX_BYTES, SYSLOG_READ_BUDGET};
+use crate::load::c_path;
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::slot::Slot;
+use crate::sys::{self, Fd};
+
+/// Binds the socket at `path`, mode 0666 (every daemon may log), replacing
+/// a stale socket file left by an earlier tend or syslogd.
+pub fn listen(path: &[u8]) -> Result<Fd, Errno> {
+    let mut pbuf = [0u8; 256];
+    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
+    let addr = sys::unix_addr(cpath)?;
+    let fd = sys::unix_dgram_socket(
+        linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
+    )?;
+    rustix::net::sockopt::set_socket_passcred(&fd, true)?;
+    let _ = rustix::fs::unlink(cpath);
+    sys::bind(&fd, &addr)?;
+    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o666))?;
+    Ok(fd)
+}
+
+/// Reads what waits on the socket, at most [`SYSLOG_READ_BUDGET`] messages
+/// (so that a flood cannot hold the loop), through `buf`, and files each.
+/// True when the budget ran out with more waiting.
+pub fn read(
+    fd: &Fd,
+    slots: &mut [Slot<Fd>],
+    other: &mut Ring<'static>,
+    buf: &mut [u8],
+    now: u64,
+) -> bool {
+    for _ in 0..SYSLOG_READ_BUDGET {
+        let (len, pid) = match sys::recv_from(fd, buf) {
+            Ok(got) => got,
+            Err(Errno::INTR) => continue,
+            Err(_) => return false,
+        };
+        let got = buf.get(..len).unwrap_or(buf);
+        let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
+        let cut = crate::syslog::line(got, &mut line) + (len - got.len());
+        line.byte(b'\n');
+        let ring = ring_of(slots, pid).unwrap_or(&mut *other);
+        // A message is a line of its own, even after output of the
+        // service's not yet ended by a newline.
+        ring.end_line();
+        ring.push(now, line.as_bytes());
+        ring.count_dropped(cut as u64);
+    }
+    true
+}
+
+/// The ring of the service in whose session `pid` runs, if it keeps one.
+fn ring_of(slots: &mut [Slot<Fd>], pid: i32) -> Option<&mut Ring<'static>> {
+    let sid = rustix::process::getsid(Some(Pid::from_raw(pid)?))
+        .ok()?
+        .as_raw_nonzero()
+        .get();
+    slots
+        .iter_mut()
+        .find(|s| s.svc.pid == sid && s.ring.capacity() > 0)
+        .map(|s| &mut s.ring)
+}
