@@ -230,12 +230,13 @@ pub fn on_readable(c: &mut Client, view: &View<'_, Fd>, pid1: bool) -> Option<In
         }
         Err(why) => Err(why),
     };
-    let req = match request {
-        Ok(req) => req,
-        Err(why) => return c.reply.refuse(EXIT_USAGE, b"bad request", why, b""),
-    };
-    let wall_ms = if req.utc { sys::wall_ms() } else { 0 };
-    c.reply.begin(&req, view, pid1, wall_ms)
+    match request {
+        Ok(req) => {
+            let wall_ms = if req.utc { sys::wall_ms() } else { 0 };
+            c.reply.begin(&req, view, pid1, wall_ms)
+        }
+        Err(why) => c.reply.refuse(EXIT_USAGE, b"bad request", why, b""),
+    }
 }
 
 /// The whole reply to what the client asked, once the loop did it.
