@@ -334,13 +334,8 @@ fn begin<F>(
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
         Verb::Signal => begin_signal(r, req, set, view),
         // Written by the loop once done.
-        Verb::Reload if cfg!(feature = "reload") => Some(Intent::Reload { json: req.json }),
-        Verb::Reload => r.refuse(
-            EXIT_USAGE,
-            b"reload",
-            b"this tend is built without reload",
-            b"",
-        ),
+        // `proto::parse` refuses it when tend is built without reload.
+        Verb::Reload => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
     }
 }
