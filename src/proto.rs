@@ -55,7 +55,6 @@ impl Verb {
     /// number for `status`, one for `log` and `signal` (which needs its
     /// signal), one or more for `start`, `stop` and `restart`, none for the
     /// others. Tables indexed by the verb: smaller than a `match`.
-    #[inline(never)]
     pub fn fits(self, names: usize, signal: bool) -> bool {
         const LEAST: [u8; 10] = [0, 1, 1, 1, 1, 1, 0, 0, 0, 0];
         const ALL: u8 = MAX_SERVICES as u8;
