@@ -95,12 +95,12 @@ impl<'a> Request<'a> {
     /// are no option nor an option's number (`-n N`), and for `signal` only
     /// the first (the next is its signal). [`parse`] checked every word.
     pub fn names(&self) -> impl Iterator<Item = &'a [u8]> {
-        let mut after_n = false;
+        // Not the verb, nor the word after `-n`.
+        let mut skip = true;
         words(self.line)
-            .skip(1)
             .filter(move |&w| {
-                let name = !after_n && w.first() != Some(&b'-');
-                after_n = w == b"-n";
+                let name = !skip && w.first() != Some(&b'-');
+                skip = w == b"-n";
                 name
             })
             .take(self.count)
