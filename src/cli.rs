@@ -3,11 +3,11 @@
 
 use crate::client;
 use crate::event_loop::{self, Options};
+use crate::limits::REQUEST_MAX_BYTES;
 use crate::load;
-use crate::proto::{valid_name, Request, Verb};
+use crate::proto;
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
-use crate::say::{self, parse_u64, Buf};
-use crate::signal;
+use crate::say::{self, Buf};
 use crate::sys;
 use crate::world::World;
 
@@ -37,6 +37,24 @@ const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
   reboot|poweroff|halt       ask tend as PID 1 to shut down
 Control socket: /run/tend.sock, or $TEND_SOCKET.
 ";
+
+/// The options of the client commands, listed here with the rest of the
+/// command line's words (tend(8) must document each; its test reads them
+/// from this file). `proto::parse` reads them, from `proto::OPTIONS`: the
+/// core uses nothing of the command line's module.
+const OPTIONS: &[u8] = b"--json\0-j\0-f\0--follow\0-t\0-n\0";
+const _: () = assert!(same(OPTIONS, proto::OPTIONS));
+
+/// `a == b`, at compile time.
+const fn same(mut a: &[u8], mut b: &[u8]) -> bool {
+    loop {
+        match (a.split_first(), b.split_first()) {
+            (Some((x, ra)), Some((y, rb))) if *x == *y => (a, b) = (ra, rb),
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
 
 fn usage(why: &[u8]) -> i32 {
     report::say(None, &[b"usage: ", why, b" (tend help for the commands)"]);
@@ -141,8 +159,25 @@ fn pid1_table(args: &dyn Argv) -> &[u8] {
 /// `main`'s frame, under the whole supervisor's stack.
 #[inline(never)]
 fn client(args: &dyn Argv, socket: &[u8]) -> i32 {
-    match client_request(args) {
-        Ok(req) => client::run(socket, &req),
+    // The request is the command line itself (see `proto`). A space within
+    // an argument becomes a newline, which no word `proto::parse` takes: it
+    // refuses the argument as it is, and the line stays whole.
+    let mut line = Buf::<REQUEST_MAX_BYTES>::new();
+    let mut i = 1;
+    while let Some(a) = args.get(i) {
+        if i > 1 {
+            line.byte(b' ');
+        }
+        for &b in a {
+            line.byte(if b == b' ' { b'\n' } else { b });
+        }
+        i += 1;
+    }
+    match proto::parse(line.as_bytes()) {
+        Ok(req) => {
+            let json = req.json;
+            client::run(socket, &mut line, json)
+        }
         Err(why) => usage(why),
     }
 }
@@ -162,59 +197,4 @@ fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
     });
     write_all(sys::stdout(), msg.as_bytes());
     EXIT_OK
-}
-
-/// Builds the request for a client command, or says what is wrong.
-fn client_request(args: &dyn Argv) -> Result<Request<'_>, &'static [u8]> {
-    let cmd = args.get(1).unwrap_or(b"");
-    let verb = Verb::from_word(cmd).ok_or(b"unknown command".as_slice())?;
-    if verb == Verb::Reload && !cfg!(feature = "reload") {
-        return Err(b"reload: this tend is built without reload");
-    }
-    let mut req = Request::new(verb);
-    let mut i = 2;
-    while let Some(a) = args.get(i) {
-        i += 1;
-        // By index: --json, -j, -f, --follow, -t, -n.
-        let option = say::position(b"--json\0-j\0-f\0--follow\0-t\0-n\0", a);
-        match (verb, option) {
-            (Verb::Status | Verb::Reload, Some(0 | 1)) if cfg!(feature = "json") => req.json = true,
-            (Verb::Status, Some(0 | 1)) => {
-                return Err(b"status: --json: this tend is built without json");
-            }
-            (Verb::Reload, Some(0 | 1)) => {
-                return Err(b"reload: --json: this tend is built without json");
-            }
-            (Verb::Log, Some(2 | 3)) => req.follow = true,
-            (Verb::Log, Some(4)) => req.utc = true,
-            (Verb::Log, Some(5)) => {
-                let n = args
-                    .get(i)
-                    .and_then(parse_u64)
-                    .and_then(|n| u32::try_from(n).ok());
-                req.lines = Some(n.ok_or(b"log: -n takes a number of lines".as_slice())?);
-                i += 1;
-            }
-            (Verb::Signal, _) if req.names.len() == 1 => {
-                req.signal = Some(signal::number(a).ok_or(b"signal: unknown signal".as_slice())?);
-            }
-            _ if valid_name(a) => {
-                req.names
-                    .push(a)
-                    .map_err(|_| b"too many names".as_slice())?;
-            }
-            _ => return Err(b"bad argument"),
-        }
-    }
-    if verb.fits(req.names.len(), req.signal.is_some()) {
-        return Ok(req);
-    }
-    // By verb: status, log, start, stop, restart, signal, reload, halt,
-    // poweroff, reboot.
-    const USAGE_OF: [u8; 10] = [0, 2, 3, 3, 3, 4, 1, 5, 5, 5];
-    let usages: &'static [u8] = b"status [NAME...] [--json]\0reload [--json]\0\
-        log NAME [-n N] [-f] [-t]\0start|stop|restart NAME...\0signal NAME SIG\0\
-        reboot|poweroff|halt\0";
-    let i = USAGE_OF.get(verb as usize).copied().unwrap_or(0);
-    Err(say::nth(usages, usize::from(i)))
 }

@@ -4,11 +4,9 @@
 use rustix::io::Errno;
 use rustix::net;
 
-use crate::limits::REQUEST_MAX_BYTES;
 use crate::load::c_path;
-use crate::proto::{self, Request};
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_USAGE};
-use crate::say::Buf;
+use crate::say::Text;
 use crate::sys;
 
 /// Exit status when the supervisor cannot be reached.
@@ -28,8 +26,9 @@ fn unreachable(socket: &[u8], e: Errno) -> i32 {
     UNREACHABLE
 }
 
-/// Sends `req` to the supervisor at `socket` and relays the reply.
-pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
+/// Sends the request `line` (without its newline; `json`: it asks for JSON)
+/// to the supervisor at `socket` and relays the reply.
+pub fn run(socket: &[u8], line: &mut Text, json: bool) -> i32 {
     let mut pbuf = [0u8; 256];
     let Some(path) = c_path(socket, &mut pbuf) else {
         return unreachable(socket, Errno::NAMETOOLONG);
@@ -45,8 +44,7 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
     if let Err(e) = sys::connect(&fd, &addr) {
         return unreachable(socket, e);
     }
-    let mut line = Buf::<REQUEST_MAX_BYTES>::new();
-    proto::encode(req, &mut line);
+    line.byte(b'\n');
     if line.overflowed() {
         report::say(None, &[b"request too long"]);
         return EXIT_USAGE;
@@ -88,7 +86,7 @@ pub fn run(socket: &[u8], req: &Request<'_>) -> i32 {
             continue;
         }
         // JSON goes to stdout whatever the status (a refusal is text).
-        let json = *to_stdout.get_or_insert(req.json && data.first() == Some(&b'{'));
+        let json = *to_stdout.get_or_insert(json && data.first() == Some(&b'{'));
         let out = match status {
             Some(0 | 3) => sys::stdout(),
             _ if json => sys::stdout(),

@@ -226,20 +226,17 @@ pub fn on_readable(c: &mut Client, view: &View<'_, Fd>, pid1: bool) -> Option<In
         Ok(None) => return None,
         Ok(Some(len)) => {
             c.deadline_ms = view.now.saturating_add(CLIENT_REPLY_TIMEOUT_MS);
-            proto::decode(c.input.as_bytes().get(..len).unwrap_or(&[]))
+            proto::parse(c.input.as_bytes().get(..len).unwrap_or(&[]))
         }
-        Err(e) => Err(e),
+        Err(why) => Err(why),
     };
-    let req = match request {
-        Ok(req) => req,
-        Err(e) => {
-            c.reply
-                .refuse(EXIT_USAGE, b"bad request", e.describe(), b"");
-            return None;
+    match request {
+        Ok(req) => {
+            let wall_ms = if req.utc { sys::wall_ms() } else { 0 };
+            c.reply.begin(&req, view, pid1, wall_ms)
         }
-    };
-    let wall_ms = if req.utc { sys::wall_ms() } else { 0 };
-    c.reply.begin(&req, view, pid1, wall_ms)
+        Err(why) => c.reply.refuse(EXIT_USAGE, b"bad request", why, b""),
+    }
 }
 
 /// The whole reply to what the client asked, once the loop did it.

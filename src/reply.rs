@@ -334,13 +334,8 @@ fn begin<F>(
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
         Verb::Signal => begin_signal(r, req, set, view),
         // Written by the loop once done.
-        Verb::Reload if cfg!(feature = "reload") => Some(Intent::Reload { json: req.json }),
-        Verb::Reload => r.refuse(
-            EXIT_USAGE,
-            b"reload",
-            b"this tend is built without reload",
-            b"",
-        ),
+        // `proto::parse` refuses it when tend is built without reload.
+        Verb::Reload => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
     }
 }
@@ -349,7 +344,7 @@ fn begin<F>(
 /// that is no service's.
 fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
     let mut set = Set::default();
-    for &name in &req.names {
+    for name in req.names() {
         if req.verb == Verb::Log && name == b"tend" {
             continue;
         }
@@ -374,7 +369,7 @@ fn begin_status<F>(
     named: Set,
     view: &View<'_, F>,
 ) -> Option<Intent> {
-    let set = match req.names.is_empty() {
+    let set = match req.count == 0 {
         true => view.table.ids().fold(Set::default(), Set::with),
         false => named,
     };
@@ -390,7 +385,7 @@ fn begin_status<F>(
         json: req.json,
         w: Widths::measure(view, set.ids(view.table)),
         first: true,
-        detail: set.first(view.table).filter(|_| req.names.len() == 1),
+        detail: set.first(view.table).filter(|_| req.count == 1),
     });
     None
 }
@@ -780,7 +775,7 @@ mod tests {
         /// Begins the reply to `line` at `now` (the real-time clock at
         /// `wall_ms`; tend is PID 1 if `pid1`).
         fn begin(&self, line: &str, now: u64, wall_ms: u64, pid1: bool) -> (Reply, Option<Intent>) {
-            let req = proto::decode(line.as_bytes()).unwrap();
+            let req = proto::parse(line.as_bytes()).unwrap();
             let mut r = Reply::new();
             let intent = r.begin(&req, &self.view(now), pid1, wall_ms);
             (r, intent)
@@ -896,9 +891,9 @@ mod tests {
             got.text,
             "[     1.234] first\n[     1.234] second\n[ 65432.100] third\n"
         );
-        assert_eq!(f.ask("log -n2 web", 0).text.lines().count(), 2);
-        assert_eq!(texts(&f.ask("log -n1 web", 0).text), ["third"]);
-        assert_eq!(f.ask("log -n0 web", 0).text, "");
+        assert_eq!(f.ask("log -n 2 web", 0).text.lines().count(), 2);
+        assert_eq!(texts(&f.ask("log -n 1 web", 0).text), ["third"]);
+        assert_eq!(f.ask("log -n 0 web", 0).text, "");
         // tend's own ring.
         f.own.push(5, b"supervising 1 service\n");
         let got = f.ask("log tend", 10);
@@ -980,7 +975,7 @@ mod tests {
             ("status nope", "status"),
             ("log nope", "log"),
             ("stop web nope", "stop"),
-            ("signal -s1 nope", "signal"),
+            ("signal nope 1", "signal"),
         ] {
             let got = f.ask(line, 0);
             assert_eq!(got.code, EXIT_UNKNOWN_NAME as u8, "{line}");
@@ -1034,7 +1029,7 @@ mod tests {
             ("start a c", Intent::Start(both)),
             ("stop c a", Intent::Stop(both)),
             ("restart a c a", Intent::Restart(both)),
-            ("signal -s10 b", Intent::Signal { pid: 101, sig: 10 }),
+            ("signal b 10", Intent::Signal { pid: 101, sig: 10 }),
         ] {
             let got = f.ask(line, 0);
             assert_eq!((got.code, got.text.as_str()), (EXIT_OK as u8, ""), "{line}");
@@ -1043,7 +1038,7 @@ mod tests {
         // Not running: no signal.
         f.stop("b", 20);
         f.exit("b", Exit::Signal(15), 30);
-        let got = f.ask("signal -s10 b", 40);
+        let got = f.ask("signal b 10", 40);
         assert_eq!(got.code, EXIT_NOT_AS_WANTED as u8);
         assert_eq!(got.text, "tend: signal: not running: b\n");
         assert!(got.intent.is_none());
@@ -1067,7 +1062,7 @@ mod tests {
         assert_eq!(f.ask("stop a", 60).intent, Some(Intent::Stop(Set(1))));
         // A failure the loop meets when it carries one out replaces the
         // reply.
-        let (mut r, _) = f.begin("signal -s10 a", 60, 0, false);
+        let (mut r, _) = f.begin("signal a 10", 60, 0, false);
         r.refuse(EXIT_FAILED, b"signal", b"no such process", b"");
         assert_eq!(
             f.drain(&mut r, 60, usize::MAX),
