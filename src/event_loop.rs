@@ -267,7 +267,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
         Asked::Reload { json } => {
             reload::reload(world, &lp.null, lp.opt.table, now, Some((i, json)));
         }
-        // Refused by the reply in a tend built without it.
+        // Refused by the parser in a tend built without it.
         #[cfg(not(feature = "reload"))]
         Asked::Reload { .. } => {}
         Asked::Signal { pid, sig } => {
