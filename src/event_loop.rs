@@ -76,6 +76,8 @@ enum Src {
     Ready(u8),
     Exec(u8),
     Client(u8),
+    /// The syslog socket (`[tend] syslog`).
+    Syslog,
 }
 
 /// What the loop holds besides the world: its own descriptors, how it was
@@ -85,6 +87,9 @@ struct Loop<'a> {
     signals: Option<Fd>,
     /// None when PID 1 could not listen: it runs on without clients.
     door: Option<Door>,
+    /// The syslog socket, when the table asks for one and it could be
+    /// bound.
+    syslog: Option<Fd>,
     null: Fd,
     opt: &'a Options<'a>,
     ending: Ending,
@@ -117,6 +122,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
         Ok(s) => Loop {
             signals: s.signals,
             door: s.door,
+            syslog: s.syslog,
             null: s.null,
             opt,
             ending: Ending::Running,
@@ -212,6 +218,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
             Src::Ready(i) => on_ready_pipe(world, &lp.null, SvcId(i), now),
             Src::Exec(i) => on_exec_pipe(world, &lp.null, SvcId(i), now, false),
+            Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
                 if let Some(intent) = read_client(world, i, flags, now, pid1) {
@@ -375,7 +382,7 @@ fn parts<'w>(
     let World {
         table, sup, own, ..
     } = world;
-    let Table { slots, pool } = table;
+    let Table { slots, pool, .. } = table;
     let sh = Shell {
         pool,
         own,
@@ -456,6 +463,9 @@ fn wait(
     }
     if let Some(door) = lp.door.as_ref().filter(|d| d.resting(now).is_none()) {
         add(PollFd::new(&door.listener, PollFlags::IN), Src::Listener);
+    }
+    if let Some(fd) = lp.syslog.as_ref() {
+        add(PollFd::new(fd, PollFlags::IN), Src::Syslog);
     }
     let slots = world.table.slots.iter().zip(0u8..);
     for (slot, i) in slots.clone() {
@@ -546,6 +556,25 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
             .s(b": clients wait until a descriptor is free");
         report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
     }
+}
+
+/// Reads the syslog socket through the flood buffer (given back once
+/// messages stop coming, as after a flood). True when more waits than a
+/// round's budget.
+fn read_syslog(world: &mut World, lp: &mut Loop<'_>, now: u64) -> bool {
+    #[cfg(feature = "syslog")]
+    if let Some(fd) = lp.syslog.as_ref() {
+        lp.flood_read_ms = Some(now);
+        let World {
+            table,
+            syslog,
+            log_buf,
+            ..
+        } = world;
+        return crate::syslog_in::read(fd, &mut table.slots, syslog, log_buf.pages(), now);
+    }
+    let _ = (world, lp, now);
+    false
 }
 
 /// Reads service `i`'s log pipe into its ring, unless it rests. True when

@@ -1,9 +1,9 @@
 //! tend: a tiny, static, allocation-free process supervisor.
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
-//! `accounts`, `arena`, `conf`, `table`, `ring`, `service`, `slot`,
-//! `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`, `syslog`)
-//! is plain Rust with no system calls: time comes in as an argument and
+//! `accounts`, `arena`, `conf`, `settings`, `table`, `ring`, `service`,
+//! `slot`, `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`,
+//! `syslog`) is plain Rust with no system calls: time comes in as an argument and
 //! decisions come out as values. The shell around it (`event_loop`,
 //! `shell`, `spawn`, `ctl`, `client`, `load`, `reload`, `report`, `cli`,
 //! `pid1`, `syslog_in`) carries them out, and `sys` holds the few raw
@@ -48,6 +48,7 @@ pub mod report;
 pub mod ring;
 pub mod say;
 pub mod service;
+pub mod settings;
 pub mod setup;
 pub mod shell;
 pub mod signal;

@@ -28,6 +28,9 @@ pub const LOG_ARENA_BYTES: usize = 1024 * 1024;
 pub const LOG_DEFAULT_BYTES: u32 = 4 * 1024;
 /// tend's own ring (`tend log tend`).
 pub const LOG_SELF_BYTES: u32 = 8 * 1024;
+/// The ring `syslog` (`tend log syslog`): messages to the syslog socket
+/// from outside every service.
+pub const SYSLOG_RING_BYTES: usize = 4 * 1024;
 /// A longer line is split into pieces of this size.
 pub const LINE_MAX_BYTES: usize = 1024;
 /// Bytes of log lines frozen in a service's last-crash record.

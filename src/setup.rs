@@ -35,6 +35,8 @@ pub struct Started {
     pub signals: Option<Fd>,
     /// None when PID 1 could not listen: it runs on without clients.
     pub door: Option<Door>,
+    /// The syslog socket, when the table asks for one and it was bound.
+    pub syslog: Option<Fd>,
     /// /dev/null (for PID 1 without one, a copy of its console).
     pub null: Fd,
 }
@@ -140,6 +142,7 @@ pub fn start(
             None
         }
     };
+    let syslog = listen_syslog(world, now);
     let now = sys::now_ms();
     let mut msg = Buf::<320>::new();
     let n = world.table.len();
@@ -155,8 +158,28 @@ pub fn start(
     Ok(Started {
         signals,
         door,
+        syslog,
         null,
     })
+}
+
+/// Binds the syslog socket the `[tend]` section asks for; a failure is said
+/// and supervision goes on without it.
+fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
+    #[cfg(feature = "syslog")]
+    {
+        let path = world.table.pool.bytes(world.table.settings.syslog);
+        let path = path.strip_suffix(b"\0").unwrap_or(path);
+        if path.is_empty() {
+            return None;
+        }
+        match crate::syslog_in::listen(path) {
+            Ok(fd) => return Some(fd),
+            Err(e) => report::failed(Some((&mut world.own, now)), b"syslog: cannot listen on ", path, e),
+        }
+    }
+    let _ = (world, now);
+    None
 }
 
 /// Says that `what` failed, for good: the exit status of `supervise`.
@@ -183,6 +206,9 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         .len()
         .saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
     let mut rings = take(&mut crashes, rings_len);
+    if world.table.settings.syslog.len > 0 {
+        world.syslog = Ring::new(take(&mut rings, SYSLOG_RING_BYTES));
+    }
     for slot in world.table.slots.iter_mut() {
         // Every service has room for its crash record's lines (untouched
         // until it crashes), so that a reload moves them with the service.

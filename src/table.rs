@@ -22,6 +22,8 @@ use section::*;
 pub struct Table<F> {
     pub slots: heapless::Vec<Slot<F>, MAX_SERVICES>,
     pub pool: Pool,
+    /// The `[tend]` section.
+    pub settings: crate::settings::Settings,
 }
 
 impl<F> Default for Table<F> {
@@ -35,12 +37,14 @@ impl<F> Table<F> {
         Table {
             slots: heapless::Vec::new(),
             pool: Pool::new(),
+            settings: crate::settings::Settings::new(),
         }
     }
 
     pub fn clear(&mut self) {
         self.slots.clear();
         self.pool.0.clear();
+        self.settings = crate::settings::Settings::new();
     }
 
     pub fn len(&self) -> usize {

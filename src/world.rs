@@ -63,6 +63,9 @@ pub struct World {
     pub sup: Supervisor,
     /// tend's own messages (`tend log tend`).
     pub own: Ring<'static>,
+    /// Messages to the syslog socket from outside every service (`tend log
+    /// syslog`); keeps nothing without one.
+    pub syslog: Ring<'static>,
     pub clients: [Client; MAX_CLIENTS],
     /// What flooding log pipes are read into.
     pub log_buf: LogBuf,
@@ -87,6 +90,7 @@ impl World {
             table: Table::new(),
             sup: Supervisor::new(),
             own: Ring::empty(),
+            syslog: Ring::empty(),
             clients: [const { Client::new() }; MAX_CLIENTS],
             log_buf: LogBuf::new(),
             scratch: Scratch::new(),
