@@ -165,9 +165,10 @@ impl<'a> Ring<'a> {
         self.close();
     }
 
-    /// Counts `n` bytes as dropped that never reached the ring (a syslog
-    /// message cut to a line's size).
+    /// Counts `n` bytes as written and dropped that never reached the ring
+    /// (a syslog message cut to a line's size).
     pub fn count_dropped(&mut self, n: u64) {
+        self.written = self.written.wrapping_add(n);
         self.dropped = self.dropped.wrapping_add(n);
     }
 
