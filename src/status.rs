@@ -71,23 +71,16 @@ pub fn row<F>(out: &mut Text, w: Widths, view: &View<'_, F>, id: SvcId) {
     };
     let (conf, svc) = (&slot.conf, &slot.svc);
     out.left(&conf.name, w.name).left(svc.state.name(), 9);
-    let mut num = Buf::<24>::new();
+    let mut uptime = Buf::<24>::new();
     if svc.state.running() {
-        num.u(svc.pid.unsigned_abs().into());
+        out.num(svc.pid.unsigned_abs().into(), w.pid, b' ');
+        uptime.dur(view.now.saturating_sub(svc.started_ms));
     } else {
-        num.byte(b'-');
+        out.right(b"-", w.pid);
+        uptime.byte(b'-');
     }
-    out.right(num.as_bytes(), w.pid);
-    num.clear();
-    if svc.state.running() {
-        num.dur(view.now.saturating_sub(svc.started_ms));
-    } else {
-        num.byte(b'-');
-    }
-    out.s(b"  ").right(num.as_bytes(), 6);
-    num.clear();
-    num.u(svc.restarts.into());
-    out.s(b"  ").right(num.as_bytes(), 8).s(b"  ");
+    out.s(b"  ").right(uptime.as_bytes(), 6).s(b"  ");
+    out.num(svc.restarts.into(), 8, b' ').s(b"  ");
     last_exit(out, view, id);
     out.byte(b'\n');
 }
