@@ -39,6 +39,8 @@ pub const JSON_SERVICE_MAX_BYTES: usize = 600 + 6 * (NAME_MAX_BYTES + CRASH_TAIL
 const _: () = assert!(JSON_SERVICE_MAX_BYTES + 64 <= CLIENT_OUT_BYTES);
 
 impl Widths {
+    pub const ZERO: Widths = Widths { name: 0, pid: 0 };
+
     pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> Widths {
         let mut w = Widths {
             name: b"SERVICE".len(),
