@@ -134,14 +134,7 @@ impl<'a> Ring<'a> {
                 break;
             };
             rest = after;
-            if close && !self.open {
-                // A whole line: its length is known, so the record goes in
-                // complete, with no open record in between.
-                self.make_room(RECORD_HEADER_BYTES + take);
-                self.write(self.end + HEADER, chunk);
-                self.commit(now_ms & STAMP_MASK, take);
-                continue;
-            }
+            // (A whole line goes the same way: opened, written, closed.)
             if self.open {
                 self.make_room(take);
             } else {
@@ -335,14 +328,7 @@ impl<'a> Ring<'a> {
         if self.open && (limit == 0 || self.open_len > limit) {
             self.close();
         }
-        let cap = if limit == 0 { 0 } else { cap as u64 };
-        while self.oldest < self.end && self.span() > cap {
-            let (_, len) = self.header(self.oldest);
-            self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
-            self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
-            self.dropped = self.dropped.wrapping_add(len as u64);
-            self.lines = self.lines.saturating_sub(1);
-        }
+        self.evict(if limit == 0 { 0 } else { cap as u64 }, 0);
     }
 
     /// Gives up the ring's storage so that it can move, after putting what
@@ -396,19 +382,9 @@ impl<'a> Ring<'a> {
     /// Writes the header of the record at `end`, whose `len` content bytes
     /// are in place, and makes it complete.
     fn commit(&mut self, stamp: u64, len: usize) {
-        let [s0, s1, s2, s3, s4, s5, _, _] = stamp.to_le_bytes();
-        let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_le_bytes();
-        let header = [s0, s1, s2, s3, s4, s5, l0, l1];
-        let at = self.index(self.end);
-        match self
-            .store_mut()
-            .get_mut(at..)
-            .and_then(|s| s.first_chunk_mut())
-        {
-            Some(slot) => *slot = header,
-            // Wrapped around the end of the buffer.
-            None => self.write(self.end, &header),
-        }
+        // (`len` is at most the line limit, and fits a u16.)
+        let header = (stamp & STAMP_MASK) | (len as u64) << 48;
+        self.write(self.end, &header.to_le_bytes());
         self.end += HEADER + len as u64;
         self.complete_bytes += len as u64;
         self.lines += 1;
@@ -418,14 +394,13 @@ impl<'a> Ring<'a> {
     /// open record. The line limit keeps the open record within half the
     /// ring, so it never has to go itself.
     fn make_room(&mut self, n: usize) {
-        let cap = self.store().len() as u64;
-        let open = if self.open {
-            HEADER + self.open_len as u64
-        } else {
-            0
-        };
-        let need = open + n as u64;
-        while self.oldest < self.end && (self.end - self.oldest) + need > cap {
+        self.evict(self.store().len() as u64, n as u64);
+    }
+
+    /// Evicts the oldest complete records (counted as dropped) until what
+    /// the ring holds and `n` more bytes fit in `cap`, or none is left.
+    fn evict(&mut self, cap: u64, n: u64) {
+        while self.oldest < self.end && self.span() + n > cap {
             let (_, len) = self.header(self.oldest);
             self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
             self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
@@ -437,17 +412,13 @@ impl<'a> Ring<'a> {
     /// The stamp and content length in the header at `pos`.
     fn header(&self, pos: u64) -> (u64, usize) {
         let (head, tail) = self.slices(pos, RECORD_HEADER_BYTES);
-        let bytes = <[u8; RECORD_HEADER_BYTES]>::try_from(head).unwrap_or_else(|_| {
-            // Wrapped around the end of the buffer.
-            let mut bytes = [0u8; RECORD_HEADER_BYTES];
-            for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
-                *dst = *src;
-            }
-            bytes
-        });
-        let [s0, s1, s2, s3, s4, s5, l0, l1] = bytes;
-        let stamp = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, 0, 0]);
-        (stamp, usize::from(u16::from_le_bytes([l0, l1])))
+        let mut bytes = [0u8; RECORD_HEADER_BYTES];
+        // Wrapped around the end of the buffer, it is in two pieces.
+        for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
+            *dst = *src;
+        }
+        let header = u64::from_le_bytes(bytes);
+        (header & STAMP_MASK, (header >> 48) as usize)
     }
 
     /// Index in the buffer of position `pos`.
