@@ -13,7 +13,7 @@
 //! at the line limit, or by [`Ring::end_line`]).
 
 use crate::limits::LINE_MAX_BYTES;
-use crate::say::{Buf, Text};
+use crate::say::Text;
 
 /// Bytes of a record's header: 6 of stamp (ms, u48 LE) and 2 of length
 /// (u16 LE).
@@ -248,38 +248,27 @@ impl<'a> Ring<'a> {
 
     /// Renders the complete lines at or after `from` as `[    12.345] text\n`
     /// into `out` (the text as it came: whoever shows it to a person escapes
-    /// it), keeping the most recent ones that fit whole; returns how many
-    /// lines were rendered.
-    pub fn render_tail(&self, from: u64, out: &mut Text) -> usize {
+    /// it), keeping the most recent ones that fit whole in `most` bytes;
+    /// returns how many lines were rendered. `out` needs room for `most`
+    /// bytes and a line more: each line goes in, then the oldest go until
+    /// the rest fit.
+    pub fn render_tail(&self, from: u64, out: &mut Text, most: usize) -> usize {
+        let start = out.len();
         let mut pos = from.max(self.oldest);
-        if pos >= self.end {
-            return 0;
-        }
-        let mut total = 0usize;
-        let mut at = pos;
-        while let Some((line, next)) = self.line_at(at) {
-            total = total.saturating_add(rendered_len(&line));
-            at = next;
-        }
-        let room = out.room();
-        while total > room {
-            match self.line_at(pos) {
-                Some((line, next)) => {
-                    total -= rendered_len(&line).min(total);
-                    pos = next;
-                }
-                None => break,
-            }
-        }
         let mut count = 0;
         while let Some((line, next)) = self.line_at(pos) {
-            out.stamp(line.stamp_ms);
-            out.s(line.head);
-            out.s(line.tail);
+            out.stamp(line.stamp_ms).s(line.head).s(line.tail);
             if !line.ends_with_newline() {
                 out.byte(b'\n');
             }
             count += 1;
+            // Each rendered line has one newline, at its end.
+            while out.len() - start > most {
+                let lines = out.as_bytes().get(start..).unwrap_or(&[]);
+                let first = lines.iter().position(|&b| b == b'\n');
+                out.cut(start, first.map_or(lines.len(), |i| i + 1));
+                count -= 1;
+            }
             pos = next;
         }
         count
@@ -486,16 +475,10 @@ fn newline(bytes: &[u8]) -> Option<usize> {
     rest.iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
-/// Bytes `line` takes once rendered by [`Ring::render_tail`].
-fn rendered_len(line: &Line<'_>) -> usize {
-    let mut stamp = Buf::<24>::new();
-    stamp.stamp(line.stamp_ms);
-    stamp.len() + line.len() + usize::from(!line.ends_with_newline())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::say::Buf;
     use std::collections::VecDeque;
 
     /// Reads every complete record from a cursor at 0.
@@ -584,7 +567,7 @@ mod tests {
         assert_eq!(ring.since(0), 0);
         assert_eq!(ring.since(2), end);
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(ring.render_tail(0, &mut out, 256), 1);
         assert_eq!(out.as_bytes(), b"[     0.001] done\n");
         balanced(&ring);
     }
@@ -604,7 +587,7 @@ mod tests {
             vec![(5, b"no newline".to_vec()), (6, b"x\n".to_vec())]
         );
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 2);
+        assert_eq!(ring.render_tail(0, &mut out, 256), 2);
         assert_eq!(out.as_bytes(), b"[     0.005] no newline\n[     0.006] x\n");
         balanced(&ring);
     }
@@ -812,32 +795,32 @@ mod tests {
         ring.push(123_456_790, b"open");
         let whole = "[     1.000] one\n[    12.345] two\n[123456.789] three\n";
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 3);
+        assert_eq!(ring.render_tail(0, &mut out, 256), 3);
         assert_eq!(out.as_bytes(), whole.as_bytes());
         assert!(!out.overflowed());
 
         // Exactly the last two lines fit.
-        let mut out = Buf::<{ 17 + 19 }>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 2);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out, 17 + 19), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
         // One byte less: only the last.
-        let mut out = Buf::<{ 17 + 18 }>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 1);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out, 17 + 18), 1);
         assert_eq!(out.as_bytes(), b"[123456.789] three\n");
         // Nothing fits whole.
-        let mut out = Buf::<18>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 0);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out, 18), 0);
         assert!(out.is_empty());
-        // Room already used counts.
-        let mut out = Buf::<40>::new();
+        // What is already there stays, and does not count.
+        let mut out = Buf::<256>::new();
         out.s(b"head:");
-        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(ring.render_tail(0, &mut out, 35), 1);
         assert_eq!(out.as_bytes(), b"head:[123456.789] three\n");
         // `from` limits the lines.
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(ring.since(12_000), &mut out), 2);
+        assert_eq!(ring.render_tail(ring.since(12_000), &mut out, 256), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
-        assert_eq!(ring.render_tail(ring.end(), &mut out), 0);
+        assert_eq!(ring.render_tail(ring.end(), &mut out, 256), 0);
     }
 
     #[test]
@@ -858,7 +841,7 @@ mod tests {
             let mut pos = 0;
             assert!(ring.read(&mut pos).is_none());
             let mut out = Buf::<64>::new();
-            assert_eq!(ring.render_tail(0, &mut out), 0);
+            assert_eq!(ring.render_tail(0, &mut out, 64), 0);
         }
     }
 

@@ -87,13 +87,18 @@ impl Text {
     }
 
     /// Drops the first `n` bytes (those already written out).
-    #[inline(never)]
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        if let Some(rest) = self.bytes.get_mut(..self.len) {
+        self.cut(0, n);
+    }
+
+    /// Drops `n` bytes from byte `at` on (those past the end: none).
+    #[inline(never)]
+    pub fn cut(&mut self, at: usize, n: usize) {
+        if let Some(rest) = self.bytes.get_mut(at..self.len) {
+            let n = n.min(rest.len());
             rest.copy_within(n.., 0);
+            self.len -= n;
         }
-        self.len -= n;
     }
 
     /// Appends bytes; what does not fit is dropped.
