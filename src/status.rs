@@ -180,6 +180,33 @@ impl Keys<'_> {
         self.key().s(b"null");
         self.next += skip;
     }
+
+    /// The next key with a number.
+    #[inline(never)]
+    fn num(&mut self, n: u64) {
+        self.key().u(n);
+    }
+
+    /// The next key with a number, or `null`.
+    #[inline(never)]
+    fn opt(&mut self, n: Option<u64>) {
+        match n {
+            Some(n) => self.num(n),
+            None => self.null(0),
+        }
+    }
+
+    /// The next key with a string.
+    #[inline(never)]
+    fn str(&mut self, text: &[u8]) {
+        self.key().json_str(text);
+    }
+
+    /// The next key with `true` or `false`.
+    #[inline(never)]
+    fn bool(&mut self, b: bool) {
+        self.key().s(bool_word(b));
+    }
 }
 
 /// One service as a JSON object (stable field names, see the README).
@@ -188,27 +215,22 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     let Some(slot) = view.table.get(id) else {
         return;
     };
-    let (conf, svc) = (&slot.conf, &slot.svc);
+    let (conf, svc, now) = (&slot.conf, &slot.svc, view.now);
     let mut j = Keys { out, next: 0 };
-    j.key().json_str(&conf.name);
-    j.key().json_str(if conf.kind == Kind::Oneshot {
+    j.str(&conf.name);
+    j.str(if conf.kind == Kind::Oneshot {
         b"oneshot"
     } else {
         b"daemon"
     });
-    j.key().json_str(svc.state.name());
-    j.key().s(bool_word(svc.as_expected(conf)));
+    j.str(svc.state.name());
+    j.bool(svc.as_expected(conf));
     // While tend shuts down, nothing is wanted any more.
-    let wanted = svc.state.wanted() && !view.sup.shutting_down();
-    j.key().s(bool_word(wanted));
-    if svc.state.running() {
-        j.key().u(svc.pid.unsigned_abs().into());
-        j.key().u(view.now.saturating_sub(svc.started_ms));
-    } else {
-        j.null(0);
-        j.null(0);
-    }
-    j.key().u(svc.restarts.into());
+    j.bool(svc.state.wanted() && !view.sup.shutting_down());
+    let running = svc.state.running();
+    j.opt(running.then(|| svc.pid.unsigned_abs().into()));
+    j.opt(running.then(|| now.saturating_sub(svc.started_ms)));
+    j.num(svc.restarts.into());
     let at = match svc.last {
         Outcome::None => {
             // code, signal, start_error, step, errno, }, ago_ms, }
@@ -219,12 +241,12 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
             j.key();
             match exit {
                 Exit::Code(c) => {
-                    j.key().u(c.into());
+                    j.num(c.into());
                     j.null(0);
                 }
                 Exit::Signal(s) => {
                     j.null(0);
-                    j.key().json_str(signal::name(s));
+                    j.str(signal::name(s));
                 }
             }
             // step, errno, }
@@ -236,34 +258,32 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
             j.null(0);
             j.null(0);
             j.key();
-            j.key().json_str(err.step.name());
-            j.key().json_str(crate::errno::symbol(err.errno));
+            j.str(err.step.name());
+            j.str(crate::errno::symbol(err.errno));
             j.key();
             Some(at_ms)
         }
     };
     if let Some(at) = at {
-        j.key().u(view.now.saturating_sub(at));
+        j.num(now.saturating_sub(at));
         j.key();
     }
-    match (svc.state, svc.deadline_ms) {
-        (State::Backoff, Some(d)) => {
-            j.key().u(d.saturating_sub(view.now));
-        }
-        _ => j.null(0),
-    };
+    j.opt(match (svc.state, svc.deadline_ms) {
+        (State::Backoff, Some(d)) => Some(d.saturating_sub(now)),
+        _ => None,
+    });
     let ring = &slot.ring;
-    j.key().u(ring.capacity() as u64);
-    j.key().u(ring.kept());
-    j.key().u(ring.dropped());
-    j.key().u(ring.written());
+    j.num(ring.capacity() as u64);
+    j.num(ring.kept());
+    j.num(ring.dropped());
+    j.num(ring.written());
     let crash = &slot.crash;
     if crash.recorded {
         j.key();
         j.key();
         exit_words(j.out, crash.exit);
-        j.key().u(view.now.saturating_sub(crash.at_ms));
-        j.key().json_str(crash.text());
+        j.num(now.saturating_sub(crash.at_ms));
+        j.str(crash.text());
         j.key();
     } else {
         // what, ago_ms, lines, }
