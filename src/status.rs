@@ -107,22 +107,10 @@ pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
             Some(at_ms)
         }
     };
-    match (svc.state, at, svc.deadline_ms) {
-        (State::Backoff, _, Some(deadline)) => {
-            out.s(b", retry in ").dur(deadline.saturating_sub(view.now));
-        }
-        (
-            State::Forked
-            | State::Starting
-            | State::Up
-            | State::Ready
-            | State::Stopping
-            | State::Restarting,
-            Some(at),
-            _,
-        ) => {
-            out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago");
-        }
+    let now = view.now;
+    let (before, ms, after): (&[u8], u64, &[u8]) = match (svc.state, at, svc.deadline_ms) {
+        (State::Backoff, _, Some(deadline)) => (b", retry in ", deadline.saturating_sub(now), b""),
+        (state, Some(at), _) if state.running() => (b" ", now.saturating_sub(at), b" ago"),
         (State::Down, _, _) if !supervisor::after_met(slots, id) => {
             if at.is_some() {
                 out.s(b", ");
@@ -134,12 +122,15 @@ pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
                     out.byte(b' ').s(&dep.name);
                 }
             }
+            return;
         }
         (_, None, _) => {
             out.byte(b'-');
+            return;
         }
-        _ => {}
-    }
+        _ => return,
+    };
+    out.s(before).dur(ms).s(after);
 }
 
 /// `exit 1` or `signal SEGV`.
