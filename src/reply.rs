@@ -396,8 +396,9 @@ fn begin_status<F>(
     named: Set,
     view: &View<'_, F>,
 ) -> Option<Intent> {
+    // No name: every service (a set is read through the table).
     let set = match req.names.is_empty() {
-        true => view.table.ids().fold(Set::default(), Set::with),
+        true => Set(u64::MAX),
         false => named,
     };
     let all_ok = set.ids(view.table).all(|id| {
