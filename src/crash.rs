@@ -75,7 +75,7 @@ impl<'a> Crash<'a> {
         // store, then frozen. (Room for a line more than a store holds: a
         // store is never larger than the tail.)
         let mut out = Buf::<{ CRASH_TAIL_BYTES + LINE_MAX_BYTES + 48 }>::new();
-        ring.render_tail(ring.since(started_ms), &mut out, self.store.len());
+        ring.render_tail(started_ms, &mut out, self.store.len());
         self.len = crate::say::copy(self.store, out.as_bytes());
     }
 }

@@ -217,20 +217,6 @@ impl<'a> Ring<'a> {
         pos
     }
 
-    /// Position of the first complete record stamped at or after `stamp_ms`
-    /// ([`Ring::end`] if none).
-    pub fn since(&self, stamp_ms: u64) -> u64 {
-        let stamp_ms = stamp_ms & STAMP_MASK;
-        let mut pos = self.oldest;
-        while let Some((line, next)) = self.line_at(pos) {
-            if line.stamp_ms >= stamp_ms {
-                return pos;
-            }
-            pos = next;
-        }
-        self.end
-    }
-
     /// The line still being written (output not yet ended by a newline),
     /// stamped when it began; it sits at [`Ring::end`]. `None` when there is
     /// none.
@@ -246,17 +232,24 @@ impl<'a> Ring<'a> {
         })
     }
 
-    /// Renders the complete lines at or after `from` as `[    12.345] text\n`
+    /// Renders the complete lines from the first stamped at or after
+    /// `since_ms` on as `[    12.345] text\n`
     /// into `out` (the text as it came: whoever shows it to a person escapes
     /// it), keeping the most recent ones that fit whole in `most` bytes;
     /// returns how many lines were rendered. `out` needs room for `most`
     /// bytes and a line more: each line goes in, then the oldest go until
     /// the rest fit.
-    pub fn render_tail(&self, from: u64, out: &mut Text, most: usize) -> usize {
+    pub fn render_tail(&self, since_ms: u64, out: &mut Text, most: usize) -> usize {
         let start = out.len();
-        let mut pos = from.max(self.oldest);
+        let mut pos = self.oldest;
         let mut count = 0;
+        let mut since_ms = since_ms & STAMP_MASK;
         while let Some((line, next)) = self.line_at(pos) {
+            pos = next;
+            if line.stamp_ms < since_ms {
+                continue;
+            }
+            since_ms = 0;
             out.stamp(line.stamp_ms).s(line.head).s(line.tail);
             if !line.ends_with_newline() {
                 out.byte(b'\n');
@@ -269,7 +262,6 @@ impl<'a> Ring<'a> {
                 out.cut(start, first.map_or(lines.len(), |i| i + 1));
                 count -= 1;
             }
-            pos = next;
         }
         count
     }
@@ -564,9 +556,8 @@ mod tests {
         assert!(ring.read(&mut pos).is_none());
         assert_eq!(pos, end);
         assert_eq!(ring.last_lines(5), 0);
-        assert_eq!(ring.since(0), 0);
-        assert_eq!(ring.since(2), end);
         let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(2, &mut out, 256), 0);
         assert_eq!(ring.render_tail(0, &mut out, 256), 1);
         assert_eq!(out.as_bytes(), b"[     0.001] done\n");
         balanced(&ring);
@@ -755,7 +746,7 @@ mod tests {
     }
 
     #[test]
-    fn last_lines_and_since() {
+    fn last_lines_and_lines_since() {
         let mut buf = vec![0u8; 1024];
         let mut ring = Ring::new(&mut buf);
         for i in 0..10u64 {
@@ -775,11 +766,10 @@ mod tests {
         assert_eq!(ring.last_lines(3), positions[7]);
         assert_eq!(ring.last_lines(10), 0);
         assert_eq!(ring.last_lines(99), 0);
-        assert_eq!(ring.since(0), 0);
-        assert_eq!(ring.since(30), positions[3]);
-        assert_eq!(ring.since(31), positions[4]);
-        assert_eq!(ring.since(90), positions[9]);
-        assert_eq!(ring.since(91), ring.end());
+        for (since, lines) in [(0, 10), (30, 7), (31, 6), (90, 1), (91, 0)] {
+            let mut out = Buf::<256>::new();
+            assert_eq!(ring.render_tail(since, &mut out, 256), lines, "{since}");
+        }
         let mut pos = ring.last_lines(2);
         assert_eq!(ring.read(&mut pos).unwrap().head, b"line 8\n");
     }
@@ -818,9 +808,9 @@ mod tests {
         assert_eq!(out.as_bytes(), b"head:[123456.789] three\n");
         // `from` limits the lines.
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(ring.since(12_000), &mut out, 256), 2);
+        assert_eq!(ring.render_tail(12_000, &mut out, 256), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
-        assert_eq!(ring.render_tail(ring.end(), &mut out, 256), 0);
+        assert_eq!(ring.render_tail(123_456_790, &mut out, 256), 0);
     }
 
     #[test]
@@ -834,10 +824,7 @@ mod tests {
                 (ring.written(), ring.dropped(), ring.kept(), ring.lines()),
                 (11, 11, 0, 0)
             );
-            assert_eq!(
-                (ring.oldest(), ring.end(), ring.last_lines(3), ring.since(0)),
-                (0, 0, 0, 0)
-            );
+            assert_eq!((ring.oldest(), ring.end(), ring.last_lines(3)), (0, 0, 0));
             let mut pos = 0;
             assert!(ring.read(&mut pos).is_none());
             let mut out = Buf::<64>::new();
@@ -970,12 +957,11 @@ mod tests {
                 .get(rng.below(self.records.len() as u64 + 1) as usize)
             {
                 let stamp = r.1 + rng.below(3);
-                let want = self
-                    .records
-                    .iter()
-                    .find(|r| r.1 >= stamp)
-                    .map_or(self.next, |r| r.0);
-                assert_eq!(ring.since(stamp), want);
+                let first = self.records.iter().position(|r| r.1 >= stamp);
+                let want = first.map_or(0, |i| self.records.len() - i);
+                let mut out = Buf::<16384>::new();
+                assert_eq!(ring.render_tail(stamp, &mut out, usize::MAX), want);
+                assert!(!out.overflowed());
             }
         }
     }
