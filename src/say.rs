@@ -311,11 +311,23 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
+/// The first of the strings in `list`, each followed by a NUL byte, and
+/// the strings after it.
+fn first_word(list: &[u8]) -> (&[u8], &[u8]) {
+    let end = list.iter().position(|&b| b == 0).unwrap_or(list.len());
+    let (word, rest) = list.split_at_checked(end).unwrap_or((list, &[]));
+    (word, rest.get(1..).unwrap_or(&[]))
+}
+
 /// The `i`th of the strings in `list`, each followed by a NUL byte; empty
 /// past the end. A list of names as one string has no table of pointers.
 #[inline(never)]
 pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
-    list.split(|&b| b == 0).nth(i).unwrap_or(&[])
+    let mut rest = list;
+    for _ in 0..i {
+        rest = first_word(rest).1;
+    }
+    first_word(rest).0
 }
 
 /// Where `word` is among the strings of `list`, each followed by a NUL
@@ -323,10 +335,17 @@ pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
 /// `match` on byte strings, which compares byte by byte in line.
 #[inline(never)]
 pub fn position(list: &[u8], word: &[u8]) -> Option<usize> {
-    if word.is_empty() {
-        return None;
+    let mut rest = list;
+    let mut i = 0;
+    while !rest.is_empty() && !word.is_empty() {
+        let (w, after) = first_word(rest);
+        if w == word {
+            return Some(i);
+        }
+        rest = after;
+        i += 1;
     }
-    list.split(|&b| b == 0).position(|w| w == word)
+    None
 }
 
 /// `a == b`, ASCII letters in either case: a plain loop, smaller than
@@ -414,6 +433,19 @@ mod tests {
         assert_eq!(text(&b), r#""a\"b\\c\n\u0001\u00ff""#);
         let v: String = serde_json::from_str(text(&b)).unwrap();
         assert_eq!(v, "a\"b\\c\n\u{1}\u{ff}");
+    }
+
+    #[test]
+    fn lists_of_words() {
+        const LIST: &[u8] = b"one\0two\0\0four\0";
+        let words: Vec<&[u8]> = (0..6).map(|i| nth(LIST, i)).collect();
+        assert_eq!(words, [&b"one"[..], b"two", b"", b"four", b"", b""]);
+        assert_eq!(nth(b"last", 0), b"last");
+        assert_eq!(position(LIST, b"one"), Some(0));
+        assert_eq!(position(LIST, b"four"), Some(3));
+        assert_eq!(position(LIST, b"fou"), None);
+        assert_eq!(position(LIST, b""), None);
+        assert_eq!(position(b"a\0last", b"last"), Some(1));
     }
 
     #[test]
