@@ -75,8 +75,11 @@ impl Set {
         table.ids().filter(move |&id| self.has(id))
     }
 
+    /// The first service of `table` in the set.
     fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
-        self.ids(table).next()
+        let past = Set::bit(SvcId(u8::try_from(table.len()).unwrap_or(u8::MAX)));
+        let bits = self.0 & past.wrapping_sub(1);
+        (bits != 0).then(|| SvcId(bits.trailing_zeros() as u8))
     }
 }
 
@@ -996,6 +999,20 @@ mod tests {
         // Two names: rows only.
         let got = f.ask("status web calm", 2500);
         assert_eq!(got.text.lines().count(), 3);
+    }
+
+    #[test]
+    fn a_set_is_read_through_the_table() {
+        let f = Fixture::new("[a]\nrun = /bin/a\n[b]\nrun = /bin/b\n[c]\nrun = /bin/c\n");
+        let t = &f.table;
+        assert_eq!(Set::default().first(t), None);
+        assert_eq!(Set(u64::MAX).first(t), Some(SvcId(0)));
+        assert_eq!(Set(0b110).first(t), Some(SvcId(1)));
+        // Bits past the table's end are no services.
+        assert_eq!(Set(0b1000).first(t), None);
+        assert_eq!(Set(1 << 63).first(t), None);
+        let all: Vec<SvcId> = Set(u64::MAX).ids(t).collect();
+        assert_eq!(all, [SvcId(0), SvcId(1), SvcId(2)]);
     }
 
     #[test]
