@@ -181,18 +181,15 @@ impl Text {
     #[inline(never)]
     pub fn dur(&mut self, ms: u64) -> &mut Self {
         // Each unit in the next: ms in s, s in m, m in h, h in d.
-        const PER: [u8; 4] = [0, 60, 60, 24];
+        const PER: [u16; 4] = [1000, 60, 60, 24];
         const UNITS: &[u8; 5] = b"msmhd";
         let (mut big, mut small, mut unit) = (ms, 0, 0);
-        if ms >= 1000 {
-            (big, small, unit) = (ms / 1000, ms % 1000, 1);
-            while let Some(&per) = PER.get(unit) {
-                let per = u64::from(per);
-                if big < per {
-                    break;
-                }
-                (big, small, unit) = (big / per, big % per, unit + 1);
+        while let Some(&per) = PER.get(unit) {
+            let per = u64::from(per);
+            if big < per {
+                break;
             }
+            (big, small, unit) = (big / per, big % per, unit + 1);
         }
         self.u(big);
         match unit {
