@@ -134,15 +134,13 @@ impl<'a> Ring<'a> {
                 break;
             };
             rest = after;
-            // (A whole line goes the same way: opened, written, closed.)
-            if self.open {
-                self.make_room(take);
-            } else {
-                self.make_room(RECORD_HEADER_BYTES + take);
+            // (A whole line goes the same way: opened, written, closed. A
+            // record not open has no length.)
+            if !self.open {
                 self.open = true;
                 self.open_stamp = now_ms & STAMP_MASK;
-                self.open_len = 0;
             }
+            self.make_room(take);
             let at = self.end + HEADER + self.open_len as u64;
             self.write(at, chunk);
             self.open_len += take;
