@@ -60,10 +60,11 @@ impl Widths {
 }
 
 pub fn header(out: &mut Text, w: Widths) {
+    // `STATE` in its 9 bytes, `PID` right-aligned in its (of 3 or more).
     out.left(b"SERVICE", w.name)
-        .left(b"STATE", 9)
-        .right(b"PID", w.pid);
-    out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
+        .s(b"STATE")
+        .fill(b' ', w.pid + 1);
+    out.s(b"PID  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
 #[inline(never)]
