@@ -130,7 +130,6 @@ enum Stage {
 
 /// What a client's reply still has to produce: its stage, and the fields
 /// the stages use, changed in place as it goes.
-#[derive(Clone, Copy)]
 struct Job {
     stage: Stage,
     /// Whose log (`log`, `status NAME`): a service's, or none for tend's own.
