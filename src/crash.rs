@@ -6,7 +6,7 @@
 //! from the arena, beside the rings), which is written, and so costs
 //! memory, only once the service has crashed.
 
-use crate::limits::CRASH_TAIL_BYTES;
+use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::service::Exit;
@@ -71,10 +71,11 @@ impl<'a> Crash<'a> {
         self.recorded = true;
         self.exit = exit;
         self.at_ms = now;
-        // Rendered whole lines at a time, then frozen (a store is never
-        // larger than the tail).
-        let mut out = Buf::<CRASH_TAIL_BYTES>::new();
-        ring.render_tail(ring.since(started_ms), &mut out);
+        // Rendered whole lines at a time, as many of the last as fit the
+        // store, then frozen. (Room for a line more than a store holds: a
+        // store is never larger than the tail.)
+        let mut out = Buf::<{ CRASH_TAIL_BYTES + LINE_MAX_BYTES + 48 }>::new();
+        ring.render_tail(started_ms, &mut out, self.store.len());
         self.len = crate::say::copy(self.store, out.as_bytes());
     }
 }
@@ -114,5 +115,38 @@ mod tests {
         let mut bare = Crash::new();
         bare.record(Exit::Code(1), 2500, 1000, &ring);
         assert!(bare.recorded && bare.text().is_empty());
+    }
+
+    #[test]
+    fn the_most_recent_lines_that_fit_whole_are_kept() {
+        let mut ring = Ring::new(leaked(16384));
+        let mut rendered = Vec::new();
+        for i in 0..200u64 {
+            // Lines of every length up to the longest a ring keeps.
+            let text = vec![b'a' + (i % 26) as u8; (i as usize * 37) % 1030];
+            ring.push(1000 + i, &text);
+            ring.push(1000 + i, b"\n");
+            // A line longer than the limit is cut in records of 1024 bytes.
+            let stamp = format!("[{:>6}.{:03}] ", (1000 + i) / 1000, (1000 + i) % 1000);
+            let mut pieces: Vec<&[u8]> = text.chunks(1024).collect();
+            if text.len().is_multiple_of(1024) {
+                pieces.push(b"");
+            }
+            for piece in pieces {
+                rendered.push(format!("{stamp}{}\n", std::str::from_utf8(piece).unwrap()));
+            }
+            let mut crash = Crash::with_store(leaked(crate::limits::CRASH_TAIL_BYTES));
+            crash.record(Exit::Code(1), 5000, 0, &ring);
+            // The longest tail of whole lines that fits.
+            let mut want = String::new();
+            for l in rendered.iter().rev() {
+                if want.len() + l.len() > crate::limits::CRASH_TAIL_BYTES {
+                    break;
+                }
+                want.insert_str(0, l);
+            }
+            let got = std::str::from_utf8(crash.text()).unwrap();
+            assert_eq!(got, want, "after line {i}");
+        }
     }
 }

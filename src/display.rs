@@ -52,31 +52,34 @@ pub fn piece(bytes: Two<'_>, i: usize) -> Piece {
     let Some(b) = bytes.get(i) else {
         return Piece::Pass(0);
     };
-    // The lead byte: how many continuation bytes follow, and the range the
-    // first of them must be in (RFC 3629: no overlong forms, no surrogates,
-    // nothing above U+10FFFF).
-    let (more, lo, hi) = match b {
+    // The lead byte: how many continuation bytes follow,
+    let more = match b {
         b'\t' | b'\n' | 0x20..=0x7e => return Piece::Pass(1),
-        0xc2..=0xdf => (1, 0x80, 0xbf),
-        0xe0 => (2, 0xa0, 0xbf),
-        0xe1..=0xec | 0xee..=0xef => (2, 0x80, 0xbf),
-        0xed => (2, 0x80, 0x9f),
-        0xf0 => (3, 0x90, 0xbf),
-        0xf1..=0xf3 => (3, 0x80, 0xbf),
-        0xf4 => (3, 0x80, 0x8f),
+        0xc2..=0xdf => 1,
+        0xe0..=0xef => 2,
+        0xf0..=0xf4 => 3,
         _ => return Piece::Escape(b),
     };
-    for k in 1..=more {
-        let range = if k == 1 { lo..=hi } else { 0x80..=0xbf };
+    // and the range the first of them must be in (RFC 3629: no overlong
+    // forms, no surrogates, nothing above U+10FFFF; and C2 80–C2 9F encode
+    // the C1 controls, escaped as malformed bytes are).
+    let mut lo = match b {
+        0xc2 | 0xe0 => 0xa0,
+        0xf0 => 0x90,
+        _ => 0x80,
+    };
+    let mut hi = match b {
+        0xed => 0x9f,
+        0xf4 => 0x8f,
+        _ => 0xbf,
+    };
+    for k in 1..more + 1 {
         match bytes.get(i + k) {
-            Some(c) if range.contains(&c) => {}
+            Some(c) if lo <= c && c <= hi => {}
             Some(_) => return Piece::Escape(b),
             None => return Piece::Incomplete,
         }
-    }
-    // C2 80–C2 9F encode the C1 controls.
-    if b == 0xc2 && bytes.get(i + 1).is_some_and(|c| c <= 0x9f) {
-        return Piece::Escape(b);
+        (lo, hi) = (0x80, 0xbf);
     }
     Piece::Pass(1 + more)
 }

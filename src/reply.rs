@@ -9,14 +9,15 @@
 //! [`Reply::begin`] as an [`Intent`], which the event loop carries out. The socket
 //! side (accepting, reading the request, sending, deadlines) is `ctl`.
 //!
-//! A reply is a `Job`, a small state machine that [`Reply::produce`] steps:
+//! A reply is a `Job`, a small state machine that [`Reply::produce`] steps
+//! through its stages:
 //!
 //! ```text
-//! Request ─begin─▶ Rows ──────────────▶ Close       status [--json]
-//!                  Rows ─▶ Lines ─▶ Crash ─▶ Close   status NAME
-//!                  LogStart ─▶ Lines ─▶ Close        log [-n N] [-t]
-//!                  LogStart ─▶ Lines (for ever)      log -f
-//!                  Close                             everything else
+//! Request ─begin─▶ Rows ──────────────────────────▶ Close   status [--json]
+//!                  Rows ─▶ LogStart ─▶ Lines ─▶ Crash ─▶ Close   status NAME
+//!                  LogStart ─▶ Lines ─▶ Close                    log [-n N] [-t]
+//!                  LogStart ─▶ Lines (for ever)                  log -f
+//!                  Close                                         everything else
 //! ```
 
 use crate::conf::SvcId;
@@ -24,7 +25,7 @@ use crate::ending::Power;
 use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
 use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES};
 use crate::proto::{Request, Verb};
-use crate::ring::{Line, Ring};
+use crate::ring::Ring;
 use crate::say::Buf;
 use crate::status::{self, View, Widths, JSON_SERVICE_MAX_BYTES, ROW_MAX_BYTES};
 use crate::table::Table;
@@ -32,12 +33,12 @@ use crate::table::Table;
 /// A client's output buffer.
 pub type Out = Buf<CLIENT_OUT_BYTES>;
 
-/// The ring a `log` reply reads.
+/// The ring a `log` reply reads: `src`'s, or tend's own.
 #[inline(never)]
-fn ring<'a, F>(view: &View<'a, F>, src: LogSrc) -> &'a Ring<'static> {
-    match src {
-        LogSrc::Own => view.own,
-        LogSrc::Service(id) => view.table.get(id).map_or(view.own, |s| &s.ring),
+fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
+    match src.and_then(|id| view.table.get(id)) {
+        Some(s) => &s.ring,
+        None => view.own,
     }
 }
 
@@ -74,8 +75,11 @@ impl Set {
         table.ids().filter(move |&id| self.has(id))
     }
 
+    /// The first service of `table` in the set.
     fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
-        self.ids(table).next()
+        let past = Set::bit(SvcId(u8::try_from(table.len()).unwrap_or(u8::MAX)));
+        let bits = self.0 & past.wrapping_sub(1);
+        (bits != 0).then(|| SvcId(bits.trailing_zeros() as u8))
     }
 }
 
@@ -102,39 +106,78 @@ pub enum Intent {
     },
 }
 
-/// Whose log a `log` reply reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(Debug))]
-enum LogSrc {
-    Own,
-    Service(SvcId),
-}
-
-/// What a client's reply still has to produce.
+/// Where a reply is.
 ///
-/// `repr(u8)`: an explicit tag, 0 for [`Job::Request`], so an idle client
-/// is all zero bytes and the clients stay in .bss (a niche in a field can
-/// otherwise give the first variant a non-zero tag, which moves the whole
-/// static world into the binary).
-#[derive(Clone, Copy)]
+/// `repr(u8)`, 0 for [`Stage::Request`]: an idle client is all zero bytes,
+/// so the clients stay in .bss (a non-zero tag would move the whole static
+/// world into the binary).
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum Job {
+enum Stage {
     /// Waiting for the request line.
     Request,
     /// Rows of the status table, or JSON objects.
-    Rows(Rows),
-    /// A `log` reply about to start.
-    LogStart(LogStart),
+    Rows,
+    /// A `log` reply (or the last lines of `status NAME`) about to start.
+    LogStart,
     /// Log lines.
-    Lines(Lines),
-    /// The frozen crash text of a service, from byte `off`.
-    Crash { id: SvcId, off: usize },
+    Lines,
+    /// The frozen crash text of a service.
+    Crash,
     /// Everything produced: close once the buffer is sent.
     Close,
 }
 
+/// What a client's reply still has to produce: its stage, and the fields
+/// the stages use, changed in place as it goes.
+struct Job {
+    stage: Stage,
+    /// Whose log (`log`, `status NAME`): a service's, or none for tend's own.
+    src: Option<SvcId>,
+    /// Rows: the services not shown yet.
+    left: Set,
+    /// Rows: JSON objects, not rows.
+    json: bool,
+    /// Rows: none written yet (the first JSON object has no comma).
+    first: bool,
+    w: Widths,
+    /// `status NAME`: the last lines and the crash record of `src` follow the
+    /// row.
+    detail: bool,
+    /// LogStart: the last `lines` lines (or all).
+    lines: Option<u32>,
+    /// `-f`: keep the client for new lines.
+    follow: bool,
+    /// `-t`: the real-time clock's offset from boot time, in ms.
+    utc: Option<u64>,
+    /// Lines: the position of the next line in the ring; Crash: the offset
+    /// in the crash text.
+    pos: u64,
+    /// Lines: bytes of the line at `pos` already shown while it was still
+    /// being written (a follower sees the rest when it is ended).
+    shown: u16,
+}
+
+impl Job {
+    /// Waiting for a request: all zero bytes (see `Stage`).
+    const IDLE: Job = Job {
+        stage: Stage::Request,
+        src: None,
+        left: Set(0),
+        json: false,
+        first: false,
+        w: Widths::ZERO,
+        detail: false,
+        lines: None,
+        follow: false,
+        utc: None,
+        pos: 0,
+        shown: 0,
+    };
+}
+
 /// A client's reply: the bytes queued for it and what is still to come.
-/// All zero bytes while it waits for a request (see `Job`).
+/// All zero bytes while it waits for a request (see `Stage`).
 pub struct Reply {
     out: Out,
     job: Job,
@@ -150,14 +193,14 @@ impl Reply {
     pub const fn new() -> Reply {
         Reply {
             out: Buf::new(),
-            job: Job::Request,
+            job: Job::IDLE,
         }
     }
 
     /// Back to waiting for a request, nothing queued.
     pub fn clear(&mut self) {
         self.out.clear();
-        self.job = Job::Request;
+        self.job = Job::IDLE;
     }
 
     /// The bytes produced and not sent yet.
@@ -171,18 +214,18 @@ impl Reply {
     }
 
     pub fn awaits_request(&self) -> bool {
-        matches!(self.job, Job::Request)
+        self.job.stage == Stage::Request
     }
 
     /// Everything produced and sent: the connection can close.
     pub fn finished(&self) -> bool {
-        matches!(self.job, Job::Close) && self.out.is_empty()
+        self.job.stage == Stage::Close && self.out.is_empty()
     }
 
     /// A follower (`log -f`) with nothing queued: it waits for new lines,
     /// with no deadline.
     pub fn idle_follower(&self) -> bool {
-        matches!(self.job, Job::Lines(Lines { follow: true, .. })) && self.out.is_empty()
+        self.job.stage == Stage::Lines && self.job.follow && self.out.is_empty()
     }
 
     /// Starts the reply to `req`: writes its exit byte (or the whole
@@ -206,58 +249,47 @@ impl Reply {
     /// status `code`; the reply closes once it is sent. (Returns no intent,
     /// for `begin`'s sake.)
     pub fn refuse(&mut self, code: i32, what: &[u8], why: &[u8], detail: &[u8]) -> Option<Intent> {
-        self.out.clear();
-        self.out
-            .byte(code as u8)
-            .s(b"tend: ")
-            .s(what)
-            .s(b": ")
-            .s(why)
-            .s(detail)
-            .byte(b'\n');
-        self.job = Job::Close;
+        self.refusal(code, what, why).s(detail).byte(b'\n');
         None
+    }
+
+    /// Replaces whatever is queued by `tend: WHAT: WHY` with exit status
+    /// `code`, for the rest of the line to follow; the reply closes once it
+    /// is sent.
+    #[inline(never)]
+    fn refusal(&mut self, code: i32, what: &[u8], why: &[u8]) -> &mut Out {
+        self.answer(code, b"tend: ");
+        self.out.s(what).s(b": ").s(why);
+        &mut self.out
     }
 
     /// The whole reply, once what was asked is done: exit status `code`,
     /// then `text`.
+    #[inline(never)]
     pub fn answer(&mut self, code: i32, text: &[u8]) {
         self.out.clear();
         self.out.byte(code as u8).s(text);
-        self.job = Job::Close;
+        self.job.stage = Stage::Close;
     }
 
     /// The services moved (`tend reload`): `map[old]` is each one's new
     /// index, or none when it went. A `log -f` follows its service (and
     /// ends when it went); any other reply about a service under way ends.
     pub fn remap(&mut self, map: &[Option<u8>]) {
-        match &mut self.job {
-            Job::Lines(Lines {
-                src: LogSrc::Service(id),
-                then_crash: None,
-                ..
-            }) => match map.get(id.index()) {
-                Some(&Some(j)) => *id = SvcId(j),
-                _ => self.job = Job::Close,
+        let job = &mut self.job;
+        match (job.stage, job.src) {
+            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, None) => {}
+            (Stage::Lines, Some(id)) if !job.detail => match map.get(id.index()) {
+                Some(&Some(j)) => job.src = Some(SvcId(j)),
+                _ => job.stage = Stage::Close,
             },
-            Job::Request
-            | Job::Close
-            | Job::Lines(Lines {
-                src: LogSrc::Own, ..
-            })
-            | Job::LogStart(LogStart {
-                src: LogSrc::Own, ..
-            }) => {}
-            Job::Rows(_) | Job::LogStart(_) | Job::Lines(_) | Job::Crash { .. } => {
-                self.job = Job::Close
-            }
+            _ => job.stage = Stage::Close,
         }
     }
 
     /// Exit status 0 and nothing more; `intent` is what was asked.
     fn succeed(&mut self, intent: Intent) -> Option<Intent> {
-        self.out.byte(EXIT_OK as u8);
-        self.job = Job::Close;
+        self.answer(EXIT_OK, b"");
         Some(intent)
     }
 
@@ -267,51 +299,16 @@ impl Reply {
     }
 }
 
-/// The status rows (or JSON objects) still to produce.
-#[derive(Clone, Copy)]
-struct Rows {
-    /// The services not shown yet.
-    left: Set,
-    json: bool,
-    w: Widths,
-    /// The header (or `{"services":[`) comes first.
-    first: bool,
-    /// `status NAME`: the one service whose last lines and crash follow.
-    detail: Option<SvcId>,
-}
-
-/// A `log` reply before its first line: the last `lines` lines (or all).
-#[derive(Clone, Copy)]
-struct LogStart {
-    src: LogSrc,
-    lines: Option<u32>,
-    follow: bool,
-    /// `-t`: the real-time clock's offset from boot time, in ms.
-    utc: Option<u64>,
-}
-
-/// Log lines from `pos` on.
-#[derive(Clone, Copy)]
-struct Lines {
-    src: LogSrc,
-    pos: u64,
-    /// `-f`: keep the client for new lines.
-    follow: bool,
-    /// `status NAME`: the crash record follows the lines.
-    then_crash: Option<SvcId>,
-    /// `-t`: the real-time clock's offset from boot time, in ms.
-    utc: Option<u64>,
-    /// Bytes of the line at `pos` already shown while it was still being
-    /// written (a follower sees the rest when it is ended).
-    shown: u16,
-}
-
-/// Bytes of output queued before a reply waits for the client to read.
+/// Bytes of output queued before a reply waits for the client to read: a
+/// reply touches only the first page of the buffer unless one JSON object
+/// needs more.
 const OUT_SOFT_BYTES: usize = 2048;
 /// The most a log line takes once shown: every byte as `\xNN`, a stamp and
 /// a newline.
 const LINE_SHOWN_MAX_BYTES: usize = 4 * LINE_MAX_BYTES + 48;
+// Under OUT_SOFT_BYTES queued, a whole row or log line fits.
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES);
+const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= ROW_MAX_BYTES + 64);
 
 /// Starts the reply to `req`: writes its exit byte (or the whole refusal)
 /// and sets the job that produces the rest; returns what the client asks
@@ -326,7 +323,7 @@ fn begin<F>(
     // Every name must be known before anything happens.
     let set = match named(req, view.table) {
         Ok(set) => set,
-        Err(name) => return refuse_unknown(r, req.verb, name),
+        Err(name) => return deny(r, req.verb, Why::Unknown, name),
     };
     match req.verb {
         Verb::Status => begin_status(r, req, set, view),
@@ -353,24 +350,54 @@ fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
     Ok(set)
 }
 
-/// `tend: VERB: no service named "NAME"`, exit status 4.
-fn refuse_unknown(r: &mut Reply, verb: Verb, name: &[u8]) -> Option<Intent> {
-    let mut quoted = Buf::<48>::new();
-    quoted.byte(b'"').s(name).byte(b'"');
-    let (what, why) = (verb.word(), b"no service named ");
-    r.refuse(EXIT_UNKNOWN_NAME, what, why, quoted.as_bytes())
+/// Why `begin` refuses a request; the index into [`WHY`] and [`WHY_CODE`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    Unknown,
+    ShuttingDown,
+    NoService,
+    NotRunning,
+    NotPid1,
+}
+
+/// The words of each [`Why`], each followed by a NUL byte.
+const WHY: &[u8] = b"no service named \"\0shutting down\0no service\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0";
+
+/// The exit status of each [`Why`].
+const WHY_CODE: [u8; 5] = [
+    EXIT_UNKNOWN_NAME as u8,
+    EXIT_FAILED as u8,
+    EXIT_USAGE as u8,
+    EXIT_NOT_AS_WANTED as u8,
+    EXIT_FAILED as u8,
+];
+
+/// `tend: VERB: WHY[DETAIL]`, or `tend: VERB: no service named "NAME"`,
+/// with the exit status of `why`.
+#[inline(never)]
+fn deny(r: &mut Reply, verb: Verb, why: Why, detail: &[u8]) -> Option<Intent> {
+    let i = why as usize;
+    let code = WHY_CODE.get(i).copied().unwrap_or(0);
+    let out = r.refusal(code.into(), verb.word(), crate::say::nth(WHY, i));
+    out.s(detail);
+    if why == Why::Unknown {
+        out.byte(b'"');
+    }
+    out.byte(b'\n');
+    None
 }
 
 /// `status [NAME…]`: exit status 0 when every service shown is as it should
-/// be, else 3; then the rows.
+/// be, else 3; then the header and the rows.
 fn begin_status<F>(
     r: &mut Reply,
     req: &Request<'_>,
     named: Set,
     view: &View<'_, F>,
 ) -> Option<Intent> {
+    // No name: every service (a set is read through the table).
     let set = match req.count == 0 {
-        true => view.table.ids().fold(Set::default(), Set::with),
+        true => Set(u64::MAX),
         false => named,
     };
     let all_ok = set.ids(view.table).all(|id| {
@@ -380,13 +407,19 @@ fn begin_status<F>(
     });
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
-    r.job = Job::Rows(Rows {
-        left: set,
-        json: req.json,
-        w: Widths::measure(view, set.ids(view.table)),
-        first: true,
-        detail: set.first(view.table).filter(|_| req.count == 1),
-    });
+    let j = &mut r.job;
+    j.stage = Stage::Rows;
+    j.left = set;
+    j.json = req.json;
+    j.w = Widths::measure(view, set.ids(view.table));
+    j.first = true;
+    j.src = set.first(view.table);
+    j.detail = req.count == 1;
+    if json(j) {
+        r.out.s(b"{\"services\":[");
+    } else {
+        status::header(&mut r.out, j.w);
+    }
     None
 }
 
@@ -398,19 +431,15 @@ fn begin_log<F>(
     view: &View<'_, F>,
     wall_ms: u64,
 ) -> Option<Intent> {
-    let src = match set.first(view.table) {
-        Some(id) => LogSrc::Service(id),
-        None => LogSrc::Own,
-    };
     r.out.byte(EXIT_OK as u8);
-    r.job = Job::LogStart(LogStart {
-        src,
-        lines: req.lines,
-        follow: req.follow,
-        // The real-time clock's distance from boot time now, which turns
-        // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
-        utc: req.utc.then(|| wall_ms.saturating_sub(view.now)),
-    });
+    let j = &mut r.job;
+    j.stage = Stage::LogStart;
+    j.src = set.first(view.table);
+    j.lines = req.lines;
+    j.follow = req.follow;
+    // The real-time clock's distance from boot time now, which turns
+    // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
+    j.utc = req.utc.then(|| wall_ms.saturating_sub(view.now));
     None
 }
 
@@ -418,9 +447,7 @@ fn begin_log<F>(
 fn begin_change<F>(r: &mut Reply, verb: Verb, set: Set, view: &View<'_, F>) -> Option<Intent> {
     let intent = match verb {
         Verb::Stop => Intent::Stop(set),
-        _ if view.sup.shutting_down() => {
-            return r.refuse(EXIT_FAILED, verb.word(), b"shutting down", b"");
-        }
+        _ if view.sup.shutting_down() => return deny(r, verb, Why::ShuttingDown, b""),
         Verb::Start => Intent::Start(set),
         _ => Intent::Restart(set),
     };
@@ -434,9 +461,9 @@ fn begin_signal<F>(
     set: Set,
     view: &View<'_, F>,
 ) -> Option<Intent> {
-    let what = req.verb.word();
+    let verb = req.verb;
     let Some(id) = set.first(view.table) else {
-        return r.refuse(EXIT_USAGE, what, b"no service", b"");
+        return deny(r, verb, Why::NoService, b"");
     };
     let (pid, running) = view
         .table
@@ -444,7 +471,7 @@ fn begin_signal<F>(
         .map_or((0, false), |s| (s.svc.pid, s.svc.state.running()));
     if !running {
         let name = view.table.conf(id).map_or(&[][..], |c| c.name.as_slice());
-        return r.refuse(EXIT_NOT_AS_WANTED, what, b"not running: ", name);
+        return deny(r, verb, Why::NotRunning, name);
     }
     let sig = req.signal.unwrap_or(15);
     r.succeed(Intent::Signal { pid, sig })
@@ -454,206 +481,155 @@ fn begin_signal<F>(
 fn begin_power(r: &mut Reply, verb: Verb, pid1: bool) -> Option<Intent> {
     match (pid1, Power::of_verb(verb)) {
         (true, Some(power)) => r.succeed(Intent::Power(power)),
-        _ => {
-            let why = b"tend is not PID 1 here; stop it with SIGTERM";
-            r.refuse(EXIT_FAILED, verb.word(), why, b"")
-        }
+        _ => deny(r, verb, Why::NotPid1, b""),
     }
 }
 
-/// What producing one piece of a reply leads to.
-enum Step {
-    /// The next piece can follow at once.
-    Go(Job),
-    /// Not now: the buffer is full enough, or a follower waits for lines.
-    Wait(Job),
-}
-
-/// Produces as much of the reply as fits in `out`.
+/// Produces as much of the reply as fits in `out`: a piece at a time, each
+/// whole, while under OUT_SOFT_BYTES are queued.
 #[inline(never)]
-fn produce<F>(job: &mut Job, out: &mut Out, view: &View<'_, F>) {
-    loop {
-        let step = match *job {
-            Job::Request | Job::Close => return,
-            Job::Rows(rows) => put_row(rows, out, view),
-            Job::LogStart(start) => Step::Go(seek_log(start, view)),
-            Job::Lines(lines) => put_line(lines, out, view),
-            Job::Crash { id, off } => put_crash_text(id, off, out, view),
-        };
-        match step {
-            Step::Go(next) => *job = next,
-            Step::Wait(next) => {
-                *job = next;
-                return;
+fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
+    while out.len() < OUT_SOFT_BYTES {
+        let go_on = match j.stage {
+            Stage::Request | Stage::Close => return,
+            Stage::Rows => put_row(j, out, view),
+            Stage::LogStart => {
+                let ring = ring(view, j.src);
+                j.pos = ring.last_lines(j.lines.map_or(usize::MAX, |n| n as usize));
+                j.shown = 0;
+                j.stage = Stage::Lines;
+                true
             }
+            Stage::Lines => put_line(j, out, view),
+            Stage::Crash => put_crash_text(j, out, view),
+        };
+        if !go_on {
+            return;
         }
     }
 }
 
-/// The header first, then one status row or JSON object, whole.
-fn put_row<F>(rows: Rows, out: &mut Out, view: &View<'_, F>) -> Step {
-    // Without the json feature its code goes: the flag is false whatever
-    // the job holds.
-    let json = rows.json && cfg!(feature = "json");
-    // Room for a whole object or row, so none is ever cut; and no more
-    // than OUT_SOFT_BYTES queued, so a reply touches only the first page
-    // of the buffer unless one object needs more.
-    let need = if json {
-        JSON_SERVICE_MAX_BYTES
-    } else {
-        ROW_MAX_BYTES
-    };
-    if out.room() < need + 64 || out.len() >= OUT_SOFT_BYTES {
-        return Step::Wait(Job::Rows(rows));
+/// Whether the rows are JSON objects. Without the json feature its code
+/// goes: false whatever the request held.
+fn json(j: &Job) -> bool {
+    j.json && cfg!(feature = "json")
+}
+
+/// One status row or JSON object, whole; after the last, the end of the
+/// JSON document, or for `status NAME` the service's last ten lines.
+/// Whether the reply can go on at once.
+#[inline(never)]
+fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
+    let json = json(j);
+    // Room for a whole object, so none is ever cut (a row always fits).
+    if json && out.room() < JSON_SERVICE_MAX_BYTES + 64 {
+        return false;
     }
-    match (rows.first, json) {
-        (true, true) => {
-            out.s(b"{\"services\":[");
+    let Some(id) = j.left.first(view.table) else {
+        j.stage = Stage::Close;
+        if json {
+            out.s(b"]}\n");
+        } else if j.detail {
+            out.s(b"\nlast lines:\n");
+            j.stage = Stage::LogStart;
+            j.lines = Some(10);
         }
-        (true, false) => status::header(out, rows.w),
-        (false, _) => {}
-    }
-    let Some(id) = rows.left.first(view.table) else {
-        return Step::Go(end_rows(rows, json, out, view));
+        return true;
     };
     if json {
-        if !rows.first {
+        if !j.first {
             out.byte(b',');
         }
         status::json_service(out, view, id);
     } else {
-        status::row(out, rows.w, view, id);
+        status::row(out, j.w, view, id);
     }
-    Step::Go(Job::Rows(Rows {
-        left: rows.left.without(id),
-        first: false,
-        ..rows
-    }))
+    j.first = false;
+    j.left = j.left.without(id);
+    true
 }
 
-/// After the last row: the end of the JSON document, or for `status NAME`
-/// the service's last ten lines.
-fn end_rows<F>(rows: Rows, json: bool, out: &mut Out, view: &View<'_, F>) -> Job {
-    if json {
-        out.s(b"]}\n");
-        return Job::Close;
-    }
-    let Some(id) = rows.detail else {
-        return Job::Close;
-    };
-    out.s(b"\nlast lines:\n");
-    Job::Lines(Lines {
-        src: LogSrc::Service(id),
-        pos: view.table.get(id).map_or(0, |s| s.ring.last_lines(10)),
-        follow: false,
-        then_crash: Some(id),
-        utc: None,
-        shown: 0,
-    })
-}
-
-/// Where a `log` reply starts in its ring.
-fn seek_log<F>(start: LogStart, view: &View<'_, F>) -> Job {
-    let ring = ring(view, start.src);
-    Job::Lines(Lines {
-        src: start.src,
-        pos: match start.lines {
-            Some(n) => ring.last_lines(n as usize),
-            None => ring.oldest(),
+/// One log line, whole; at the end, the line still being written, then
+/// (for `status NAME`) the crash record. Whether the reply can go on at
+/// once.
+#[inline(never)]
+fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
+    let ring = ring(view, j.src);
+    let (line, whole) = match ring.read(&mut j.pos) {
+        Some(line) => (line, true),
+        // Output not yet ended by a newline, shown as the last line; a
+        // follower gets the rest as it comes (tend(8), COMMANDS, `log`).
+        // Not in `status NAME`'s last lines, which are whole lines only.
+        None => match ring
+            .pending()
+            .filter(|p| !j.detail && p.len() > usize::from(j.shown))
+        {
+            Some(p) => (p, false),
+            None if j.follow => return false,
+            None if j.detail => return put_crash_head(j, out, view),
+            None => {
+                j.stage = Stage::Close;
+                return true;
+            }
         },
-        follow: start.follow,
-        then_crash: None,
-        utc: start.utc,
-        shown: 0,
-    })
-}
-
-/// One log line; at the end, the line still being written, then (for
-/// `status NAME`) the crash record.
-fn put_line<F>(mut lines: Lines, out: &mut Out, view: &View<'_, F>) -> Step {
-    if out.room() < LINE_SHOWN_MAX_BYTES || out.len() >= OUT_SOFT_BYTES {
-        return Step::Wait(Job::Lines(lines));
-    }
-    let ring = ring(view, lines.src);
-    if let Some(line) = ring.read(&mut lines.pos) {
-        // A line partly shown while pending goes on where it stopped,
-        // unstamped.
-        if lines.shown == 0 {
-            put_stamp(out, lines.utc, line.stamp_ms);
-        }
-        out.shown(line.head, line.tail, usize::from(lines.shown), false);
-        if !line.ends_with_newline() {
-            out.byte(b'\n');
-        }
-        lines.shown = 0;
-        return Step::Go(Job::Lines(lines));
-    }
-    let pending = ring
-        .pending()
-        .filter(|p| lines.then_crash.is_none() && p.len() > usize::from(lines.shown));
-    if let Some(p) = pending {
-        return put_pending(lines, p, out);
-    }
-    if lines.follow {
-        return Step::Wait(Job::Lines(lines));
-    }
-    match lines.then_crash {
-        Some(id) => Step::Go(put_crash_head(id, out, view)),
-        None => Step::Go(Job::Close),
-    }
-}
-
-/// Output not yet ended by a newline, shown as the last line; a follower
-/// gets the rest as it comes (tend(8), COMMANDS, `log`).
-fn put_pending(lines: Lines, p: Line<'_>, out: &mut Out) -> Step {
-    if lines.shown == 0 {
-        put_stamp(out, lines.utc, p.stamp_ms);
-    }
-    let took = out.shown(p.head, p.tail, usize::from(lines.shown), lines.follow);
-    if lines.follow {
-        let shown = u16::try_from(took).unwrap_or(u16::MAX);
-        return Step::Wait(Job::Lines(Lines { shown, ..lines }));
-    }
-    out.byte(b'\n');
-    Step::Go(Job::Close)
-}
-
-/// `[    12.345] `, or with `-t` the time of day.
-fn put_stamp(out: &mut Out, utc: Option<u64>, ms: u64) {
-    match utc {
-        Some(offset) => out.utc_stamp(ms.saturating_add(offset)),
-        None => out.stamp(ms),
     };
+    // A line partly shown while pending goes on where it stopped,
+    // unstamped.
+    if j.shown == 0 {
+        match j.utc {
+            Some(offset) => out.utc_stamp(line.stamp_ms.saturating_add(offset)),
+            None => out.stamp(line.stamp_ms),
+        };
+    }
+    let hold = !whole && j.follow;
+    let took = out.shown(line.head, line.tail, usize::from(j.shown), hold);
+    if hold {
+        j.shown = u16::try_from(took).unwrap_or(u16::MAX);
+        return false;
+    }
+    if !line.ends_with_newline() {
+        out.byte(b'\n');
+    }
+    j.shown = 0;
+    if !whole {
+        j.stage = Stage::Close;
+    }
+    true
 }
 
 /// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
-fn put_crash_head<F>(id: SvcId, out: &mut Out, view: &View<'_, F>) -> Job {
-    let crash = view.table.get(id).map(|s| &s.crash);
-    let Some(crash) = crash.filter(|c| c.recorded) else {
-        out.s(b"\nlast crash: none\n");
-        return Job::Close;
-    };
+#[inline(never)]
+fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
+    let slot = j.src.and_then(|id| view.table.get(id));
+    j.stage = Stage::Close;
     out.s(b"\nlast crash: ");
+    let Some(crash) = slot.map(|s| &s.crash).filter(|c| c.recorded) else {
+        out.s(b"none\n");
+        return true;
+    };
     status::exit_words(out, crash.exit);
     let ago = view.now.saturating_sub(crash.at_ms);
     out.byte(b' ').dur(ago).s(b" ago\n");
-    Job::Crash { id, off: 0 }
+    j.stage = Stage::Crash;
+    j.pos = 0;
+    true
 }
 
 /// As much of the crash record's text as fits, shown escaped (tend(8),
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
-/// end waits.
-fn put_crash_text<F>(id: SvcId, off: usize, out: &mut Out, view: &View<'_, F>) -> Step {
-    let text = view.table.get(id).map_or(&[][..], |s| s.crash.text());
-    let rest = text.get(off..).unwrap_or(&[]);
+/// end waits. Whether the reply can go on at once.
+#[inline(never)]
+fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
+    let slot = j.src.and_then(|id| view.table.get(id));
+    let text = slot.map_or(&[][..], |s| s.crash.text());
+    let rest = text.get(j.pos as usize..).unwrap_or(&[]);
     let took = out.shown_prefix(rest, out.room() / 4);
-    if took == rest.len() {
-        return Step::Go(Job::Close);
+    j.pos += took as u64;
+    if took < rest.len() {
+        return false;
     }
-    Step::Wait(Job::Crash {
-        id,
-        off: off + took,
-    })
+    j.stage = Stage::Close;
+    true
 }
 
 #[cfg(test)]
@@ -1019,6 +995,20 @@ mod tests {
         // Two names: rows only.
         let got = f.ask("status web calm", 2500);
         assert_eq!(got.text.lines().count(), 3);
+    }
+
+    #[test]
+    fn a_set_is_read_through_the_table() {
+        let f = Fixture::new("[a]\nrun = /bin/a\n[b]\nrun = /bin/b\n[c]\nrun = /bin/c\n");
+        let t = &f.table;
+        assert_eq!(Set::default().first(t), None);
+        assert_eq!(Set(u64::MAX).first(t), Some(SvcId(0)));
+        assert_eq!(Set(0b110).first(t), Some(SvcId(1)));
+        // Bits past the table's end are no services.
+        assert_eq!(Set(0b1000).first(t), None);
+        assert_eq!(Set(1 << 63).first(t), None);
+        let all: Vec<SvcId> = Set(u64::MAX).ids(t).collect();
+        assert_eq!(all, [SvcId(0), SvcId(1), SvcId(2)]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! at the line limit, or by [`Ring::end_line`]).
 
 use crate::limits::LINE_MAX_BYTES;
-use crate::say::{Buf, Text};
+use crate::say::Text;
 
 /// Bytes of a record's header: 6 of stamp (ms, u48 LE) and 2 of length
 /// (u16 LE).
@@ -134,22 +134,13 @@ impl<'a> Ring<'a> {
                 break;
             };
             rest = after;
-            if close && !self.open {
-                // A whole line: its length is known, so the record goes in
-                // complete, with no open record in between.
-                self.make_room(RECORD_HEADER_BYTES + take);
-                self.write(self.end + HEADER, chunk);
-                self.commit(now_ms & STAMP_MASK, take);
-                continue;
-            }
-            if self.open {
-                self.make_room(take);
-            } else {
-                self.make_room(RECORD_HEADER_BYTES + take);
+            // (A whole line goes the same way: opened, written, closed. A
+            // record not open has no length.)
+            if !self.open {
                 self.open = true;
                 self.open_stamp = now_ms & STAMP_MASK;
-                self.open_len = 0;
             }
+            self.make_room(take);
             let at = self.end + HEADER + self.open_len as u64;
             self.write(at, chunk);
             self.open_len += take;
@@ -231,20 +222,6 @@ impl<'a> Ring<'a> {
         pos
     }
 
-    /// Position of the first complete record stamped at or after `stamp_ms`
-    /// ([`Ring::end`] if none).
-    pub fn since(&self, stamp_ms: u64) -> u64 {
-        let stamp_ms = stamp_ms & STAMP_MASK;
-        let mut pos = self.oldest;
-        while let Some((line, next)) = self.line_at(pos) {
-            if line.stamp_ms >= stamp_ms {
-                return pos;
-            }
-            pos = next;
-        }
-        self.end
-    }
-
     /// The line still being written (output not yet ended by a newline),
     /// stamped when it began; it sits at [`Ring::end`]. `None` when there is
     /// none.
@@ -260,41 +237,36 @@ impl<'a> Ring<'a> {
         })
     }
 
-    /// Renders the complete lines at or after `from` as `[    12.345] text\n`
+    /// Renders the complete lines from the first stamped at or after
+    /// `since_ms` on as `[    12.345] text\n`
     /// into `out` (the text as it came: whoever shows it to a person escapes
-    /// it), keeping the most recent ones that fit whole; returns how many
-    /// lines were rendered.
-    pub fn render_tail(&self, from: u64, out: &mut Text) -> usize {
-        let mut pos = from.max(self.oldest);
-        if pos >= self.end {
-            return 0;
-        }
-        let mut total = 0usize;
-        let mut at = pos;
-        while let Some((line, next)) = self.line_at(at) {
-            total = total.saturating_add(rendered_len(&line));
-            at = next;
-        }
-        let room = out.room();
-        while total > room {
-            match self.line_at(pos) {
-                Some((line, next)) => {
-                    total -= rendered_len(&line).min(total);
-                    pos = next;
-                }
-                None => break,
-            }
-        }
+    /// it), keeping the most recent ones that fit whole in `most` bytes;
+    /// returns how many lines were rendered. `out` needs room for `most`
+    /// bytes and a line more: each line goes in, then the oldest go until
+    /// the rest fit.
+    pub fn render_tail(&self, since_ms: u64, out: &mut Text, most: usize) -> usize {
+        let start = out.len();
+        let mut pos = self.oldest;
         let mut count = 0;
+        let mut since_ms = since_ms & STAMP_MASK;
         while let Some((line, next)) = self.line_at(pos) {
-            out.stamp(line.stamp_ms);
-            out.s(line.head);
-            out.s(line.tail);
+            pos = next;
+            if line.stamp_ms < since_ms {
+                continue;
+            }
+            since_ms = 0;
+            out.stamp(line.stamp_ms).s(line.head).s(line.tail);
             if !line.ends_with_newline() {
                 out.byte(b'\n');
             }
             count += 1;
-            pos = next;
+            // Each rendered line has one newline, at its end.
+            while out.len() - start > most {
+                let lines = out.as_bytes().get(start..).unwrap_or(&[]);
+                let first = lines.iter().position(|&b| b == b'\n');
+                out.cut(start, first.map_or(lines.len(), |i| i + 1));
+                count -= 1;
+            }
         }
         count
     }
@@ -342,14 +314,7 @@ impl<'a> Ring<'a> {
         if self.open && (limit == 0 || self.open_len > limit) {
             self.close();
         }
-        let cap = if limit == 0 { 0 } else { cap as u64 };
-        while self.oldest < self.end && self.span() > cap {
-            let (_, len) = self.header(self.oldest);
-            self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
-            self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
-            self.dropped = self.dropped.wrapping_add(len as u64);
-            self.lines = self.lines.saturating_sub(1);
-        }
+        self.evict(if limit == 0 { 0 } else { cap as u64 }, 0);
     }
 
     /// Gives up the ring's storage so that it can move, after putting what
@@ -403,19 +368,9 @@ impl<'a> Ring<'a> {
     /// Writes the header of the record at `end`, whose `len` content bytes
     /// are in place, and makes it complete.
     fn commit(&mut self, stamp: u64, len: usize) {
-        let [s0, s1, s2, s3, s4, s5, _, _] = stamp.to_le_bytes();
-        let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_le_bytes();
-        let header = [s0, s1, s2, s3, s4, s5, l0, l1];
-        let at = self.index(self.end);
-        match self
-            .store_mut()
-            .get_mut(at..)
-            .and_then(|s| s.first_chunk_mut())
-        {
-            Some(slot) => *slot = header,
-            // Wrapped around the end of the buffer.
-            None => self.write(self.end, &header),
-        }
+        // (`len` is at most the line limit, and fits a u16.)
+        let header = (stamp & STAMP_MASK) | (len as u64) << 48;
+        self.write(self.end, &header.to_le_bytes());
         self.end += HEADER + len as u64;
         self.complete_bytes += len as u64;
         self.lines += 1;
@@ -425,14 +380,13 @@ impl<'a> Ring<'a> {
     /// open record. The line limit keeps the open record within half the
     /// ring, so it never has to go itself.
     fn make_room(&mut self, n: usize) {
-        let cap = self.store().len() as u64;
-        let open = if self.open {
-            HEADER + self.open_len as u64
-        } else {
-            0
-        };
-        let need = open + n as u64;
-        while self.oldest < self.end && (self.end - self.oldest) + need > cap {
+        self.evict(self.store().len() as u64, n as u64);
+    }
+
+    /// Evicts the oldest complete records (counted as dropped) until what
+    /// the ring holds and `n` more bytes fit in `cap`, or none is left.
+    fn evict(&mut self, cap: u64, n: u64) {
+        while self.oldest < self.end && self.span() + n > cap {
             let (_, len) = self.header(self.oldest);
             self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
             self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
@@ -444,17 +398,13 @@ impl<'a> Ring<'a> {
     /// The stamp and content length in the header at `pos`.
     fn header(&self, pos: u64) -> (u64, usize) {
         let (head, tail) = self.slices(pos, RECORD_HEADER_BYTES);
-        let bytes = <[u8; RECORD_HEADER_BYTES]>::try_from(head).unwrap_or_else(|_| {
-            // Wrapped around the end of the buffer.
-            let mut bytes = [0u8; RECORD_HEADER_BYTES];
-            for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
-                *dst = *src;
-            }
-            bytes
-        });
-        let [s0, s1, s2, s3, s4, s5, l0, l1] = bytes;
-        let stamp = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, 0, 0]);
-        (stamp, usize::from(u16::from_le_bytes([l0, l1])))
+        let mut bytes = [0u8; RECORD_HEADER_BYTES];
+        // Wrapped around the end of the buffer, it is in two pieces.
+        for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
+            *dst = *src;
+        }
+        let header = u64::from_le_bytes(bytes);
+        (header & STAMP_MASK, (header >> 48) as usize)
     }
 
     /// Index in the buffer of position `pos`.
@@ -522,16 +472,10 @@ fn newline(bytes: &[u8]) -> Option<usize> {
     rest.iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
-/// Bytes `line` takes once rendered by [`Ring::render_tail`].
-fn rendered_len(line: &Line<'_>) -> usize {
-    let mut stamp = Buf::<24>::new();
-    stamp.stamp(line.stamp_ms);
-    stamp.len() + line.len() + usize::from(!line.ends_with_newline())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::say::Buf;
     use std::collections::VecDeque;
 
     /// Reads every complete record from a cursor at 0.
@@ -617,10 +561,9 @@ mod tests {
         assert!(ring.read(&mut pos).is_none());
         assert_eq!(pos, end);
         assert_eq!(ring.last_lines(5), 0);
-        assert_eq!(ring.since(0), 0);
-        assert_eq!(ring.since(2), end);
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(ring.render_tail(2, &mut out, 256), 0);
+        assert_eq!(ring.render_tail(0, &mut out, 256), 1);
         assert_eq!(out.as_bytes(), b"[     0.001] done\n");
         balanced(&ring);
     }
@@ -640,7 +583,7 @@ mod tests {
             vec![(5, b"no newline".to_vec()), (6, b"x\n".to_vec())]
         );
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 2);
+        assert_eq!(ring.render_tail(0, &mut out, 256), 2);
         assert_eq!(out.as_bytes(), b"[     0.005] no newline\n[     0.006] x\n");
         balanced(&ring);
     }
@@ -808,7 +751,7 @@ mod tests {
     }
 
     #[test]
-    fn last_lines_and_since() {
+    fn last_lines_and_lines_since() {
         let mut buf = vec![0u8; 1024];
         let mut ring = Ring::new(&mut buf);
         for i in 0..10u64 {
@@ -828,11 +771,10 @@ mod tests {
         assert_eq!(ring.last_lines(3), positions[7]);
         assert_eq!(ring.last_lines(10), 0);
         assert_eq!(ring.last_lines(99), 0);
-        assert_eq!(ring.since(0), 0);
-        assert_eq!(ring.since(30), positions[3]);
-        assert_eq!(ring.since(31), positions[4]);
-        assert_eq!(ring.since(90), positions[9]);
-        assert_eq!(ring.since(91), ring.end());
+        for (since, lines) in [(0, 10), (30, 7), (31, 6), (90, 1), (91, 0)] {
+            let mut out = Buf::<256>::new();
+            assert_eq!(ring.render_tail(since, &mut out, 256), lines, "{since}");
+        }
         let mut pos = ring.last_lines(2);
         assert_eq!(ring.read(&mut pos).unwrap().head, b"line 8\n");
     }
@@ -848,32 +790,32 @@ mod tests {
         ring.push(123_456_790, b"open");
         let whole = "[     1.000] one\n[    12.345] two\n[123456.789] three\n";
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 3);
+        assert_eq!(ring.render_tail(0, &mut out, 256), 3);
         assert_eq!(out.as_bytes(), whole.as_bytes());
         assert!(!out.overflowed());
 
         // Exactly the last two lines fit.
-        let mut out = Buf::<{ 17 + 19 }>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 2);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out, 17 + 19), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
         // One byte less: only the last.
-        let mut out = Buf::<{ 17 + 18 }>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 1);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out, 17 + 18), 1);
         assert_eq!(out.as_bytes(), b"[123456.789] three\n");
         // Nothing fits whole.
-        let mut out = Buf::<18>::new();
-        assert_eq!(ring.render_tail(0, &mut out), 0);
+        let mut out = Buf::<256>::new();
+        assert_eq!(ring.render_tail(0, &mut out, 18), 0);
         assert!(out.is_empty());
-        // Room already used counts.
-        let mut out = Buf::<40>::new();
+        // What is already there stays, and does not count.
+        let mut out = Buf::<256>::new();
         out.s(b"head:");
-        assert_eq!(ring.render_tail(0, &mut out), 1);
+        assert_eq!(ring.render_tail(0, &mut out, 35), 1);
         assert_eq!(out.as_bytes(), b"head:[123456.789] three\n");
         // `from` limits the lines.
         let mut out = Buf::<256>::new();
-        assert_eq!(ring.render_tail(ring.since(12_000), &mut out), 2);
+        assert_eq!(ring.render_tail(12_000, &mut out, 256), 2);
         assert_eq!(out.as_bytes(), &whole.as_bytes()[17..]);
-        assert_eq!(ring.render_tail(ring.end(), &mut out), 0);
+        assert_eq!(ring.render_tail(123_456_790, &mut out, 256), 0);
     }
 
     #[test]
@@ -887,14 +829,11 @@ mod tests {
                 (ring.written(), ring.dropped(), ring.kept(), ring.lines()),
                 (11, 11, 0, 0)
             );
-            assert_eq!(
-                (ring.oldest(), ring.end(), ring.last_lines(3), ring.since(0)),
-                (0, 0, 0, 0)
-            );
+            assert_eq!((ring.oldest(), ring.end(), ring.last_lines(3)), (0, 0, 0));
             let mut pos = 0;
             assert!(ring.read(&mut pos).is_none());
             let mut out = Buf::<64>::new();
-            assert_eq!(ring.render_tail(0, &mut out), 0);
+            assert_eq!(ring.render_tail(0, &mut out, 64), 0);
         }
     }
 
@@ -1023,12 +962,11 @@ mod tests {
                 .get(rng.below(self.records.len() as u64 + 1) as usize)
             {
                 let stamp = r.1 + rng.below(3);
-                let want = self
-                    .records
-                    .iter()
-                    .find(|r| r.1 >= stamp)
-                    .map_or(self.next, |r| r.0);
-                assert_eq!(ring.since(stamp), want);
+                let first = self.records.iter().position(|r| r.1 >= stamp);
+                let want = first.map_or(0, |i| self.records.len() - i);
+                let mut out = Buf::<16384>::new();
+                assert_eq!(ring.render_tail(stamp, &mut out, usize::MAX), want);
+                assert!(!out.overflowed());
             }
         }
     }

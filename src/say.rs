@@ -87,13 +87,18 @@ impl Text {
     }
 
     /// Drops the first `n` bytes (those already written out).
-    #[inline(never)]
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        if let Some(rest) = self.bytes.get_mut(..self.len) {
+        self.cut(0, n);
+    }
+
+    /// Drops `n` bytes from byte `at` on (those past the end: none).
+    #[inline(never)]
+    pub fn cut(&mut self, at: usize, n: usize) {
+        if let Some(rest) = self.bytes.get_mut(at..self.len) {
+            let n = n.min(rest.len());
             rest.copy_within(n.., 0);
+            self.len -= n;
         }
-        self.len -= n;
     }
 
     /// Appends bytes; what does not fit is dropped.
@@ -151,6 +156,16 @@ impl Text {
         self
     }
 
+    /// Appends `n` in decimal, right-aligned in `width` bytes (at most 20)
+    /// filled with `fill`; zero-filled, only its last `width` digits.
+    #[inline(never)]
+    pub fn num(&mut self, n: u64, width: usize, fill: u8) -> &mut Self {
+        let mut digits = [fill; 20];
+        let len = decimal(n, &mut digits).len();
+        let keep = if fill == b'0' { width } else { width.max(len) };
+        self.s(digits.get(20usize.saturating_sub(keep)..).unwrap_or(&[]))
+    }
+
     /// Appends `text` left-aligned in a column of `width` bytes.
     pub fn left(&mut self, text: &[u8], width: usize) -> &mut Self {
         self.pad(text, width, false)
@@ -165,34 +180,34 @@ impl Text {
     /// `3d04h`.
     #[inline(never)]
     pub fn dur(&mut self, ms: u64) -> &mut Self {
-        let s = ms / 1000;
-        let (big, unit, small, small_unit) = match s {
-            _ if ms < 1000 => return self.u(ms).s(b"ms"),
-            0..=59 => return self.u(s).byte(b's'),
-            60..=3599 => (s / 60, b'm', s % 60, b's'),
-            3600..=86399 => (s / 3600, b'h', s / 60 % 60, b'm'),
-            _ => (s / 86400, b'd', s / 3600 % 24, b'h'),
-        };
-        self.u(big).byte(unit);
-        if small < 10 {
-            self.byte(b'0');
+        // Each unit in the next: ms in s, s in m, m in h, h in d.
+        const PER: [u16; 4] = [1000, 60, 60, 24];
+        const UNITS: &[u8; 5] = b"msmhd";
+        let (mut big, mut small, mut unit) = (ms, 0, 0);
+        while let Some(&per) = PER.get(unit) {
+            let per = u64::from(per);
+            if big < per {
+                break;
+            }
+            (big, small, unit) = (big / per, big % per, unit + 1);
         }
-        self.u(small).byte(small_unit)
+        self.u(big);
+        match unit {
+            0 => self.s(b"ms"),
+            1 => self.byte(b's'),
+            _ => {
+                let units = UNITS.get(unit..=unit).unwrap_or(&[]);
+                self.s(units).num(small, 2, b'0');
+                self.byte(UNITS.get(unit - 1).copied().unwrap_or(b's'))
+            }
+        }
     }
 
     /// Appends a time since boot as `[    12.345]` (seconds, milliseconds).
     #[inline(never)]
     pub fn stamp(&mut self, ms: u64) -> &mut Self {
-        let mut secs = Buf::<20>::new();
-        secs.u(ms / 1000);
-        self.byte(b'[');
-        self.pad(secs.as_bytes(), 6, true);
-        self.byte(b'.');
-        let frac = ms % 1000;
-        self.byte(b'0' + (frac / 100) as u8);
-        self.byte(b'0' + (frac / 10 % 10) as u8);
-        self.byte(b'0' + (frac % 10) as u8);
-        self.s(b"] ")
+        self.byte(b'[').num(ms / 1000, 6, b' ').byte(b'.');
+        self.num(ms % 1000, 3, b'0').s(b"] ")
     }
 
     /// Appends a wall-clock stamp, `2026-12-05T18:40:12.345Z ` (`ms` since
@@ -200,21 +215,17 @@ impl Text {
     #[inline(never)]
     pub fn utc_stamp(&mut self, ms: u64) -> &mut Self {
         for (v, width, then) in crate::display::utc_fields(ms) {
-            self.zero_padded(v, width);
-            self.byte(then);
+            self.num(v.into(), width.into(), b'0').byte(then);
         }
         self.byte(b' ')
     }
 
-    /// `v` in decimal, zero-padded to `width` digits (at most 4).
+    /// Appends `prefix`, then `b` as two hex digits.
     #[inline(never)]
-    fn zero_padded(&mut self, mut v: u32, width: u8) {
-        let mut digits = [b'0'; 4];
-        for slot in digits.iter_mut().take(usize::from(width)).rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        self.s(digits.get(..usize::from(width)).unwrap_or(&[]));
+    fn hex(&mut self, prefix: &[u8], b: u8) -> &mut Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digit = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
+        self.s(prefix).byte(digit(b >> 4)).byte(digit(b & 15))
     }
 
     /// Appends a service's bytes (`head` then `tail`, from byte `skip`) as a
@@ -223,7 +234,6 @@ impl Text {
     /// character at the end waits; returns the bytes taken.
     #[inline(never)]
     pub fn shown(&mut self, head: &[u8], tail: &[u8], skip: usize, hold: bool) -> usize {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let bytes = Two { head, tail };
         let mut i = skip;
         while i < bytes.len() {
@@ -238,10 +248,7 @@ impl Text {
                 Piece::Incomplete if hold => break,
                 Piece::Escape(_) | Piece::Incomplete => {}
             }
-            let b = bytes.get(i).unwrap_or(0);
-            self.s(b"\\x");
-            self.byte(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
-            self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'));
+            self.hex(b"\\x", bytes.get(i).unwrap_or(0));
             i += 1;
         }
         i
@@ -258,23 +265,15 @@ impl Text {
     /// Appends a JSON string literal (quoted and escaped).
     #[inline(never)]
     pub fn json_str(&mut self, text: &[u8]) -> &mut Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         self.byte(b'"');
         for &b in text {
-            match b {
-                b'"' => self.s(b"\\\""),
-                b'\\' => self.s(b"\\\\"),
-                b'\n' => self.s(b"\\n"),
-                b'\r' => self.s(b"\\r"),
-                b'\t' => self.s(b"\\t"),
-                0..=0x1f | 0x7f..=0xff => {
-                    // Control bytes and non-ASCII (which may not be UTF-8) are
-                    // escaped one byte at a time, so the output is always valid.
-                    self.s(b"\\u00");
-                    self.byte(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
-                    self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'))
-                }
-                _ => self.byte(b),
+            // `"`, `\`, newline, return and tab as `\"`, `\\`, `\n`, `\r`, `\t`.
+            match b"\"\\\n\r\t".iter().position(|&e| e == b) {
+                Some(i) => self.s(b"\\\"\\\\\\n\\r\\t".get(2 * i..2 * i + 2).unwrap_or(&[])),
+                // Control bytes and non-ASCII (which may not be UTF-8) are
+                // escaped one byte at a time, so the output is always valid.
+                None if !(0x20..0x7f).contains(&b) => self.hex(b"\\u00", b),
+                None => self.byte(b),
             };
         }
         self.byte(b'"')
@@ -309,11 +308,23 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
+/// The first of the strings in `list`, each followed by a NUL byte, and
+/// the strings after it.
+fn first_word(list: &[u8]) -> (&[u8], &[u8]) {
+    let end = list.iter().position(|&b| b == 0).unwrap_or(list.len());
+    let (word, rest) = list.split_at_checked(end).unwrap_or((list, &[]));
+    (word, rest.get(1..).unwrap_or(&[]))
+}
+
 /// The `i`th of the strings in `list`, each followed by a NUL byte; empty
 /// past the end. A list of names as one string has no table of pointers.
 #[inline(never)]
 pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
-    list.split(|&b| b == 0).nth(i).unwrap_or(&[])
+    let mut rest = list;
+    for _ in 0..i {
+        rest = first_word(rest).1;
+    }
+    first_word(rest).0
 }
 
 /// Where `word` is among the strings of `list`, each followed by a NUL
@@ -321,10 +332,17 @@ pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
 /// `match` on byte strings, which compares byte by byte in line.
 #[inline(never)]
 pub fn position(list: &[u8], word: &[u8]) -> Option<usize> {
-    if word.is_empty() {
-        return None;
+    let mut rest = list;
+    let mut i = 0;
+    while !rest.is_empty() && !word.is_empty() {
+        let (w, after) = first_word(rest);
+        if w == word {
+            return Some(i);
+        }
+        rest = after;
+        i += 1;
     }
-    list.split(|&b| b == 0).position(|w| w == word)
+    None
 }
 
 /// `a == b`, ASCII letters in either case: a plain loop, smaller than
@@ -412,6 +430,19 @@ mod tests {
         assert_eq!(text(&b), r#""a\"b\\c\n\u0001\u00ff""#);
         let v: String = serde_json::from_str(text(&b)).unwrap();
         assert_eq!(v, "a\"b\\c\n\u{1}\u{ff}");
+    }
+
+    #[test]
+    fn lists_of_words() {
+        const LIST: &[u8] = b"one\0two\0\0four\0";
+        let words: Vec<&[u8]> = (0..6).map(|i| nth(LIST, i)).collect();
+        assert_eq!(words, [&b"one"[..], b"two", b"", b"four", b"", b""]);
+        assert_eq!(nth(b"last", 0), b"last");
+        assert_eq!(position(LIST, b"one"), Some(0));
+        assert_eq!(position(LIST, b"four"), Some(3));
+        assert_eq!(position(LIST, b"fou"), None);
+        assert_eq!(position(LIST, b""), None);
+        assert_eq!(position(b"a\0last", b"last"), Some(1));
     }
 
     #[test]

@@ -175,7 +175,12 @@ fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
         }
         match crate::syslog_in::listen(path) {
             Ok(fd) => return Some(fd),
-            Err(e) => report::failed(Some((&mut world.own, now)), b"syslog: cannot listen on ", path, e),
+            Err(e) => report::failed(
+                Some((&mut world.own, now)),
+                b"syslog: cannot listen on ",
+                path,
+                e,
+            ),
         }
     }
     let _ = (world, now);

@@ -39,6 +39,8 @@ pub const JSON_SERVICE_MAX_BYTES: usize = 600 + 6 * (NAME_MAX_BYTES + CRASH_TAIL
 const _: () = assert!(JSON_SERVICE_MAX_BYTES + 64 <= CLIENT_OUT_BYTES);
 
 impl Widths {
+    pub const ZERO: Widths = Widths { name: 0, pid: 0 };
+
     pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> Widths {
         let mut w = Widths {
             name: b"SERVICE".len(),
@@ -58,10 +60,11 @@ impl Widths {
 }
 
 pub fn header(out: &mut Text, w: Widths) {
+    // `STATE` in its 9 bytes, `PID` right-aligned in its (of 3 or more).
     out.left(b"SERVICE", w.name)
-        .left(b"STATE", 9)
-        .right(b"PID", w.pid);
-    out.s(b"  UPTIME  RESTARTS  LAST EXIT\n");
+        .s(b"STATE")
+        .fill(b' ', w.pid + 1);
+    out.s(b"PID  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
 #[inline(never)]
@@ -71,23 +74,16 @@ pub fn row<F>(out: &mut Text, w: Widths, view: &View<'_, F>, id: SvcId) {
     };
     let (conf, svc) = (&slot.conf, &slot.svc);
     out.left(&conf.name, w.name).left(svc.state.name(), 9);
-    let mut num = Buf::<24>::new();
+    let mut uptime = Buf::<24>::new();
     if svc.state.running() {
-        num.u(svc.pid.unsigned_abs().into());
+        out.num(svc.pid.unsigned_abs().into(), w.pid, b' ');
+        uptime.dur(view.now.saturating_sub(svc.started_ms));
     } else {
-        num.byte(b'-');
+        out.right(b"-", w.pid);
+        uptime.byte(b'-');
     }
-    out.right(num.as_bytes(), w.pid);
-    num.clear();
-    if svc.state.running() {
-        num.dur(view.now.saturating_sub(svc.started_ms));
-    } else {
-        num.byte(b'-');
-    }
-    out.s(b"  ").right(num.as_bytes(), 6);
-    num.clear();
-    num.u(svc.restarts.into());
-    out.s(b"  ").right(num.as_bytes(), 8).s(b"  ");
+    out.s(b"  ").right(uptime.as_bytes(), 6).s(b"  ");
+    out.num(svc.restarts.into(), 8, b' ').s(b"  ");
     last_exit(out, view, id);
     out.byte(b'\n');
 }
@@ -112,22 +108,10 @@ pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
             Some(at_ms)
         }
     };
-    match (svc.state, at, svc.deadline_ms) {
-        (State::Backoff, _, Some(deadline)) => {
-            out.s(b", retry in ").dur(deadline.saturating_sub(view.now));
-        }
-        (
-            State::Forked
-            | State::Starting
-            | State::Up
-            | State::Ready
-            | State::Stopping
-            | State::Restarting,
-            Some(at),
-            _,
-        ) => {
-            out.byte(b' ').dur(view.now.saturating_sub(at)).s(b" ago");
-        }
+    let now = view.now;
+    let (before, ms, after): (&[u8], u64, &[u8]) = match (svc.state, at, svc.deadline_ms) {
+        (State::Backoff, _, Some(deadline)) => (b", retry in ", deadline.saturating_sub(now), b""),
+        (state, Some(at), _) if state.running() => (b" ", now.saturating_sub(at), b" ago"),
         (State::Down, _, _) if !supervisor::after_met(slots, id) => {
             if at.is_some() {
                 out.s(b", ");
@@ -139,12 +123,15 @@ pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
                     out.byte(b' ').s(&dep.name);
                 }
             }
+            return;
         }
         (_, None, _) => {
             out.byte(b'-');
+            return;
         }
-        _ => {}
-    }
+        _ => return,
+    };
+    out.s(before).dur(ms).s(after);
 }
 
 /// `exit 1` or `signal SEGV`.
@@ -185,6 +172,33 @@ impl Keys<'_> {
         self.key().s(b"null");
         self.next += skip;
     }
+
+    /// The next key with a number.
+    #[inline(never)]
+    fn num(&mut self, n: u64) {
+        self.key().u(n);
+    }
+
+    /// The next key with a number, or `null`.
+    #[inline(never)]
+    fn opt(&mut self, n: Option<u64>) {
+        match n {
+            Some(n) => self.num(n),
+            None => self.null(0),
+        }
+    }
+
+    /// The next key with a string.
+    #[inline(never)]
+    fn str(&mut self, text: &[u8]) {
+        self.key().json_str(text);
+    }
+
+    /// The next key with `true` or `false`.
+    #[inline(never)]
+    fn bool(&mut self, b: bool) {
+        self.key().s(bool_word(b));
+    }
 }
 
 /// One service as a JSON object (stable field names, see the README).
@@ -193,27 +207,22 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     let Some(slot) = view.table.get(id) else {
         return;
     };
-    let (conf, svc) = (&slot.conf, &slot.svc);
+    let (conf, svc, now) = (&slot.conf, &slot.svc, view.now);
     let mut j = Keys { out, next: 0 };
-    j.key().json_str(&conf.name);
-    j.key().json_str(if conf.kind == Kind::Oneshot {
+    j.str(&conf.name);
+    j.str(if conf.kind == Kind::Oneshot {
         b"oneshot"
     } else {
         b"daemon"
     });
-    j.key().json_str(svc.state.name());
-    j.key().s(bool_word(svc.as_expected(conf)));
+    j.str(svc.state.name());
+    j.bool(svc.as_expected(conf));
     // While tend shuts down, nothing is wanted any more.
-    let wanted = svc.state.wanted() && !view.sup.shutting_down();
-    j.key().s(bool_word(wanted));
-    if svc.state.running() {
-        j.key().u(svc.pid.unsigned_abs().into());
-        j.key().u(view.now.saturating_sub(svc.started_ms));
-    } else {
-        j.null(0);
-        j.null(0);
-    }
-    j.key().u(svc.restarts.into());
+    j.bool(svc.state.wanted() && !view.sup.shutting_down());
+    let running = svc.state.running();
+    j.opt(running.then(|| svc.pid.unsigned_abs().into()));
+    j.opt(running.then(|| now.saturating_sub(svc.started_ms)));
+    j.num(svc.restarts.into());
     let at = match svc.last {
         Outcome::None => {
             // code, signal, start_error, step, errno, }, ago_ms, }
@@ -224,12 +233,12 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
             j.key();
             match exit {
                 Exit::Code(c) => {
-                    j.key().u(c.into());
+                    j.num(c.into());
                     j.null(0);
                 }
                 Exit::Signal(s) => {
                     j.null(0);
-                    j.key().json_str(signal::name(s));
+                    j.str(signal::name(s));
                 }
             }
             // step, errno, }
@@ -241,34 +250,32 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
             j.null(0);
             j.null(0);
             j.key();
-            j.key().json_str(err.step.name());
-            j.key().json_str(crate::errno::symbol(err.errno));
+            j.str(err.step.name());
+            j.str(crate::errno::symbol(err.errno));
             j.key();
             Some(at_ms)
         }
     };
     if let Some(at) = at {
-        j.key().u(view.now.saturating_sub(at));
+        j.num(now.saturating_sub(at));
         j.key();
     }
-    match (svc.state, svc.deadline_ms) {
-        (State::Backoff, Some(d)) => {
-            j.key().u(d.saturating_sub(view.now));
-        }
-        _ => j.null(0),
-    };
+    j.opt(match (svc.state, svc.deadline_ms) {
+        (State::Backoff, Some(d)) => Some(d.saturating_sub(now)),
+        _ => None,
+    });
     let ring = &slot.ring;
-    j.key().u(ring.capacity() as u64);
-    j.key().u(ring.kept());
-    j.key().u(ring.dropped());
-    j.key().u(ring.written());
+    j.num(ring.capacity() as u64);
+    j.num(ring.kept());
+    j.num(ring.dropped());
+    j.num(ring.written());
     let crash = &slot.crash;
     if crash.recorded {
         j.key();
         j.key();
         exit_words(j.out, crash.exit);
-        j.key().u(view.now.saturating_sub(crash.at_ms));
-        j.key().json_str(crash.text());
+        j.num(now.saturating_sub(crash.at_ms));
+        j.str(crash.text());
         j.key();
     } else {
         // what, ago_ms, lines, }
