@@ -21,6 +21,7 @@ const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0
 
 /// Appends the line to keep for datagram `msg` to `out`, at most
 /// [`LINE_MAX_BYTES`]; returns the bytes of the message that were cut.
+#[inline(never)]
 pub fn line(msg: &[u8], out: &mut Text) -> usize {
     let msg = trim_end(msg);
     let (pri, rest) = priority(msg);
@@ -31,21 +32,15 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
         out.s(fac).byte(b'.').s(say::nth(SEVERITIES, pri & 7));
     }
     out.byte(b' ');
-    let cut = |out: &mut Text, text: &[u8]| {
-        let room = LINE_MAX_BYTES.saturating_sub(out.len());
-        let kept = text.get(..room).unwrap_or(text);
-        out.s(kept);
-        text.len() - kept.len()
-    };
-    match rest.strip_prefix(b"1 ") {
-        Some(fields) => {
-            // TIMESTAMP HOST APP PROCID MSGID, then the structured data and
-            // the message.
-            let mut words = fields.splitn(6, |&b| b == b' ');
-            let app = words.nth(2).unwrap_or(b"-");
-            let pid = words.next().unwrap_or(b"-");
-            let text = skip_structured(words.nth(1).unwrap_or(b""));
-            let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    let text = match rest.strip_prefix(b"1 ") {
+        Some(mut fields) => {
+            // TIMESTAMP HOST APP PROCID MSGID, the structured data, the
+            // message (its byte-order mark dropped).
+            word(&mut fields);
+            word(&mut fields);
+            let app = word(&mut fields);
+            let pid = word(&mut fields);
+            word(&mut fields);
             if app != b"-" {
                 out.s(app);
                 if pid != b"-" {
@@ -53,10 +48,24 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
                 }
                 out.s(b": ");
             }
-            cut(out, text)
+            let text = skip_structured(fields);
+            text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
         }
-        None => cut(out, skip_timestamp(rest)),
-    }
+        None => skip_timestamp(rest),
+    };
+    let room = LINE_MAX_BYTES.saturating_sub(out.len());
+    let kept = text.get(..room).unwrap_or(text);
+    out.s(kept);
+    text.len() - kept.len()
+}
+
+/// The first space-separated word of `text`, which is left after it.
+#[inline(never)]
+fn word<'a>(text: &mut &'a [u8]) -> &'a [u8] {
+    let all: &'a [u8] = text;
+    let end = all.iter().position(|&b| b == b' ').unwrap_or(all.len());
+    *text = all.get(end + 1..).unwrap_or(&[]);
+    all.get(..end).unwrap_or(all)
 }
 
 /// `<PRI>` and what follows; `user.notice` (13) when the sender gave none or
@@ -87,29 +96,21 @@ fn skip_timestamp(text: &[u8]) -> &[u8] {
 /// RFC 5424 structured data: `-`, or `[...]` elements (a `]` inside a
 /// quoted value is escaped as `\]`), then a space before the message.
 fn skip_structured(text: &[u8]) -> &[u8] {
+    let (mut open, mut escaped) = (false, false);
     let mut i = 0;
-    if text.first() == Some(&b'-') {
-        i = 1;
-    } else {
-        let mut open = false;
-        let mut escaped = false;
-        while let Some(&b) = text.get(i) {
-            i += 1;
-            match (b, escaped, open) {
-                (_, true, _) => escaped = false,
-                (b'\\', false, true) => escaped = true,
-                (b'[', false, false) => open = true,
-                (b']', false, true) => open = false,
-                (_, false, false) => {
-                    i -= 1;
-                    break;
-                }
-                _ => {}
-            }
+    while let Some(&b) = text.get(i) {
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = open;
+        } else if b == b'[' || b == b']' {
+            open = b == b'[';
+        } else if b == b' ' && !open {
+            break;
         }
+        i += 1;
     }
-    let rest = text.get(i..).unwrap_or(&[]);
-    rest.strip_prefix(b" ").unwrap_or(rest)
+    text.get(i + 1..).unwrap_or(&[])
 }
 
 /// Without the newlines and NUL bytes senders end a message with.

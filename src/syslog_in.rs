@@ -18,6 +18,7 @@ use crate::sys::{self, Fd};
 
 /// Binds the socket at `path`, mode 0666 (every daemon may log), replacing
 /// a stale socket file left by an earlier tend or syslogd.
+#[inline(never)]
 pub fn listen(path: &[u8]) -> Result<Fd, Errno> {
     let mut pbuf = [0u8; 256];
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
@@ -35,6 +36,7 @@ pub fn listen(path: &[u8]) -> Result<Fd, Errno> {
 /// Reads what waits on the socket, at most [`SYSLOG_READ_BUDGET`] messages
 /// (so that a flood cannot hold the loop), through `buf`, and files each.
 /// True when the budget ran out with more waiting.
+#[inline(never)]
 pub fn read(
     fd: &Fd,
     slots: &mut [Slot<Fd>],
