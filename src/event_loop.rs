@@ -422,6 +422,7 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
         table,
         sup,
         own,
+        syslog,
         clients,
         ..
     } = world;
@@ -429,6 +430,7 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
         table,
         sup,
         own,
+        syslog,
         now,
     };
     (view, clients)

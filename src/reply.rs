@@ -23,7 +23,7 @@
 use crate::conf::SvcId;
 use crate::ending::Power;
 use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
-use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES};
+use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
 use crate::proto::{Request, Verb};
 use crate::ring::Ring;
 use crate::say::Buf;
@@ -36,10 +36,23 @@ pub type Out = Buf<CLIENT_OUT_BYTES>;
 /// The ring a `log` reply reads: `src`'s, or tend's own.
 #[inline(never)]
 fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
+    if src == Some(SYSLOG) {
+        return view.syslog;
+    }
     match src.and_then(|id| view.table.get(id)) {
         Some(s) => &s.ring,
         None => view.own,
     }
+}
+
+/// The source of `tend log syslog`: the ring of syslog messages from
+/// outside every service (tend(8), SYSLOG). No service has this number.
+const SYSLOG: SvcId = SvcId(u8::MAX);
+const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
+
+/// Whether `log NAME` names one of tend's own rings, not a service's.
+fn own_log(name: &[u8]) -> bool {
+    name == b"tend" || (cfg!(feature = "syslog") && name == b"syslog")
 }
 
 /// A set of services, a bit per service.
@@ -279,6 +292,7 @@ impl Reply {
         let job = &mut self.job;
         match (job.stage, job.src) {
             (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, None) => {}
+            (Stage::Lines | Stage::LogStart, Some(SYSLOG)) => {}
             (Stage::Lines, Some(id)) if !job.detail => match map.get(id.index()) {
                 Some(&Some(j)) => job.src = Some(SvcId(j)),
                 _ => job.stage = Stage::Close,
@@ -342,7 +356,7 @@ fn begin<F>(
 fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
     let mut set = Set::default();
     for name in req.names() {
-        if req.verb == Verb::Log && name == b"tend" {
+        if req.verb == Verb::Log && own_log(name) {
             continue;
         }
         set = set.with(table.find(name).ok_or(name)?);
@@ -434,7 +448,10 @@ fn begin_log<F>(
     r.out.byte(EXIT_OK as u8);
     let j = &mut r.job;
     j.stage = Stage::LogStart;
-    j.src = set.first(view.table);
+    j.src = match req.names().next() {
+        Some(b"syslog") if cfg!(feature = "syslog") => Some(SYSLOG),
+        _ => set.first(view.table),
+    };
     j.lines = req.lines;
     j.follow = req.follow;
     // The real-time clock's distance from boot time now, which turns
@@ -744,6 +761,7 @@ mod tests {
                 table: &self.table,
                 sup: &self.sup,
                 own: &self.own,
+                syslog: &self.own,
                 now,
             }
         }

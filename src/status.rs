@@ -19,6 +19,8 @@ pub struct View<'a, F> {
     pub table: &'a Table<F>,
     pub sup: &'a Supervisor,
     pub own: &'a Ring<'static>,
+    /// The ring `syslog` (tend(8), SYSLOG).
+    pub syslog: &'a Ring<'static>,
     pub now: u64,
 }
 
