@@ -3,11 +3,11 @@
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
 //! `accounts`, `arena`, `conf`, `settings`, `table`, `ring`, `service`,
 //! `slot`, `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`,
-//! `syslog`) is plain Rust with no system calls: time comes in as an argument and
-//! decisions come out as values. The shell around it (`event_loop`,
-//! `shell`, `spawn`, `ctl`, `client`, `load`, `reload`, `report`, `cli`,
-//! `pid1`, `syslog_in`) carries them out, and `sys` holds the few raw
-//! system calls. tests/layout.rs keeps it so.
+//! `syslog`, `watchdog`) is plain Rust with no system calls: time comes in
+//! as an argument and decisions come out as values. The shell around it
+//! (`event_loop`, `shell`, `spawn`, `ctl`, `client`, `load`, `reload`,
+//! `report`, `cli`, `pid1`, `syslog_in`, `watchdog_dev`) carries them out,
+//! and `sys` holds the few raw system calls. tests/layout.rs keeps it so.
 //!
 //! Everything tend keeps about a service is in its slot (`slot`): its conf,
 //! its state, its ring, its crash record and its descriptors, one record

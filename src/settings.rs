@@ -5,7 +5,7 @@
 use crate::conf::Span;
 
 /// What the `[tend]` section says; all empty or default without one.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub struct Settings {
     /// Line of the `[tend]` header (0: none).
@@ -13,13 +13,37 @@ pub struct Settings {
     /// `syslog = PATH`: where to bind the syslog socket (NUL-ended in the
     /// pool; empty: no socket).
     pub syslog: Span,
+    /// `watchdog = PATH`: the watchdog device (empty: none).
+    pub watchdog: Span,
+    /// `watchdog-timeout`: asked of the driver.
+    pub watchdog_timeout_ms: u32,
+    /// `watchdog-grace`: how long a critical service may be out of its good
+    /// state.
+    pub watchdog_grace_ms: u32,
+    /// `keep = DIR`: where evidence is kept across reboots (empty: none).
+    pub keep: Span,
 }
+
+/// `watchdog-timeout` when the table says nothing.
+pub const WATCHDOG_TIMEOUT_DEFAULT_MS: u32 = 15_000;
+/// `watchdog-grace` when the table says nothing.
+pub const WATCHDOG_GRACE_DEFAULT_MS: u32 = 60_000;
 
 impl Settings {
     pub const fn new() -> Settings {
         Settings {
             line: 0,
             syslog: Span { off: 0, len: 0 },
+            watchdog: Span { off: 0, len: 0 },
+            watchdog_timeout_ms: WATCHDOG_TIMEOUT_DEFAULT_MS,
+            watchdog_grace_ms: WATCHDOG_GRACE_DEFAULT_MS,
+            keep: Span { off: 0, len: 0 },
         }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -20,8 +20,9 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
-//!   `openat`, `bind`, `connect`, `recvmsg`: plain-old-data buffers or C
-//!   strings owned by the caller, of the exact size passed.
+//!   `openat`, `bind`, `connect`, `recvmsg`, `ioctl` (of one `int`):
+//!   plain-old-data buffers or C strings owned by the caller, of the exact
+//!   size passed.
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
 //!   buffer the caller borrows mutably; they read back as zeros (tend's
 //!   statics are private anonymous memory), and any value is a valid `u8`.
@@ -447,6 +448,25 @@ pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
         return Err(Errno::INVAL);
     }
     Ok(cred[1])
+}
+
+/// `ioctl(fd, request, &value)` for the requests that read and write one
+/// `int`; the value the kernel leaves there.
+pub fn ioctl_int(fd: impl AsFd, request: u32, value: i32) -> Result<i32, Errno> {
+    let mut v = value;
+    // SAFETY: the requests passed here take a pointer to one `int`, which
+    // lives across the call.
+    let ret = unsafe {
+        arch::syscall3(
+            nr::__NR_ioctl,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                request as usize,
+                &mut v as *mut i32 as usize,
+            ],
+        )
+    };
+    check(ret).map(|_| v)
 }
 
 /// `struct iovec`.
