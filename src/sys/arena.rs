@@ -9,6 +9,8 @@
 //!   end. Each piece was a unique borrow of its bytes and is consumed here,
 //!   so nothing else refers to them; they lie inside the one static, so the
 //!   slice spans one object.
+//! - [`move_bytes`]: `memmove` within one slice, its bounds checked first
+//!   (`copy_within` keeps a panic path).
 
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -38,35 +40,45 @@ pub fn take() -> Option<&'static mut [u8]> {
 #[inline(never)]
 pub fn join(pieces: &mut [Option<&'static mut [u8]>]) -> Option<&'static mut [u8]> {
     let base = addr_of_mut!(ARENA) as usize;
-    // (start, end) of each non-empty piece.
-    let full = || {
-        pieces
-            .iter()
-            .flatten()
-            .map(|p| (p.as_ptr() as usize, p.as_ptr() as usize + p.len()))
-            .filter(|(s, e)| s != e)
-    };
-    let start = full().map(|(s, _)| s).min()?;
-    let mut at = start;
-    for _ in full() {
-        at = full().find(|&(s, _)| s == at)?.1;
+    // Each piece is a unique borrow, so no two overlap: when all of them
+    // lie in [start, end) and add up to its length, they tile it.
+    let (mut start, mut end, mut total) = (usize::MAX, 0, 0);
+    for p in pieces.iter().flatten().filter(|p| !p.is_empty()) {
+        let at = p.as_ptr() as usize;
+        start = start.min(at);
+        end = end.max(at + p.len());
+        total += p.len();
     }
-    if start < base || at > base + ARENA_BYTES {
+    if start < base || end > base + ARENA_BYTES || end.checked_sub(start) != Some(total) {
         return None;
     }
     for p in pieces.iter_mut() {
         *p = None;
     }
-    // SAFETY: [start, at) is inside the static and is exactly the union of
+    // SAFETY: [start, end) is inside the static and is exactly the union of
     // the pieces just dropped, each a unique borrow of its bytes, so this
     // slice is the only reference to them; made from the static's own
     // pointer, it stays within that one object.
     Some(unsafe {
-        core::slice::from_raw_parts_mut(
-            addr_of_mut!(ARENA).cast::<u8>().add(start - base),
-            at - start,
-        )
+        core::slice::from_raw_parts_mut(addr_of_mut!(ARENA).cast::<u8>().add(start - base), total)
     })
+}
+
+/// `len` bytes of `buf` at `from` copied to `to` (the two may overlap);
+/// nothing when either is not inside `buf`.
+pub fn move_bytes(buf: &mut [u8], from: usize, to: usize, len: usize) {
+    if from
+        .max(to)
+        .checked_add(len)
+        .is_some_and(|end| end <= buf.len())
+    {
+        // SAFETY: both ranges were just checked to lie inside `buf`, which
+        // is borrowed mutably; `copy` allows them to overlap.
+        unsafe {
+            let p = buf.as_mut_ptr();
+            core::ptr::copy(p.add(from), p.add(to), len);
+        }
+    }
 }
 
 #[cfg(test)]
