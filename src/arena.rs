@@ -22,12 +22,17 @@ pub struct Piece {
     pub slot: u8,
 }
 
-/// Sorts `pieces` by `from` and moves what each keeps to the start of its
-/// place: the places follow one another from the arena's start, in that
-/// order. Sources must not overlap and `len` must not exceed `size`; a
+/// Sorts `pieces` by `from` and gives each its place, to `place` with
+/// its `slot`, what it keeps moved to the start: the places follow one
+/// another from the arena's start, in that order. Returns the rest of the
+/// arena. Sources must not overlap and `len` must not exceed `size`; a
 /// move from outside the arena is left out.
 #[inline(never)]
-pub fn lay_out(arena: &mut [u8], pieces: &mut [Piece]) {
+pub fn lay_out<'a>(
+    arena: &'a mut [u8],
+    pieces: &mut [Piece],
+    mut place: impl FnMut(u8, &'a mut [u8]),
+) -> &'a mut [u8] {
     let base = arena.as_ptr() as usize;
     // A selection sort: a few dozen pieces.
     let mut rest = &mut *pieces;
@@ -39,18 +44,29 @@ pub fn lay_out(arena: &mut [u8], pieces: &mut [Piece]) {
         }
         rest = others;
     }
-    let mut at = 0;
+    let (mut at, mut total) = (0, 0);
     for p in pieces.iter() {
-        crate::sys::arena::move_bytes(arena, p.from.wrapping_sub(base), at, p.len);
+        move_bytes(arena, p.from.wrapping_sub(base), at, p.len);
         at += p.len;
+        total += p.size;
     }
-    let mut to: usize = pieces.iter().map(|p| p.size).sum();
+    let Some((mut rest, spare)) = arena.split_at_mut_checked(total) else {
+        return &mut []; // Never: the table's rings fit in the arena.
+    };
     for p in pieces.iter().rev() {
         at -= p.len;
-        to -= p.size;
-        crate::sys::arena::move_bytes(arena, at, to, p.len);
+        let to = rest.len() - p.size;
+        move_bytes(rest, at, to, p.len);
+        let Some((head, mine)) = core::mem::take(&mut rest).split_at_mut_checked(to) else {
+            break;
+        };
+        place(p.slot, mine);
+        rest = head;
     }
+    spare
 }
+
+use crate::sys::arena::move_bytes;
 
 /// `buf.rotate_left(k)`, by three reversals (the library's keeps a panic
 /// path); nothing when `k` is past the end.
@@ -109,7 +125,8 @@ mod tests {
                 at += len + rng.below(40);
             }
             let total: usize = pieces.iter().map(|p| p.size).sum();
-            let mut arena = vec![0u8; at.max(total) + rng.below(10)];
+            let arena_len = at.max(total) + rng.below(10);
+            let mut arena = vec![0u8; arena_len];
             for p in &pieces {
                 for (k, b) in arena[p.from..p.from + p.len].iter_mut().enumerate() {
                     *b = (usize::from(p.slot) * 50 + k) as u8 ^ 0x5a;
@@ -123,10 +140,16 @@ mod tests {
             for i in (1..n).rev() {
                 given.swap(i, rng.below(i + 1));
             }
-            lay_out(&mut arena, &mut given);
+            let mut placed = Vec::new();
+            let spare = lay_out(&mut arena, &mut given, |slot, buf| {
+                placed.push((slot, buf.as_ptr() as usize - base, buf.to_vec()))
+            });
+            assert_eq!(spare.len(), arena_len - total);
+            placed.reverse();
             let mut to = 0;
-            for p in &pieces {
-                for (k, &b) in arena[to..to + p.len].iter().enumerate() {
+            for (p, (slot, at, buf)) in pieces.iter().zip(&placed) {
+                assert_eq!((*slot, *at, buf.len()), (p.slot, to, p.size));
+                for (k, &b) in buf[..p.len].iter().enumerate() {
                     let want = (usize::from(p.slot) * 50 + k) as u8 ^ 0x5a;
                     assert_eq!(b, want, "piece {} of {pieces:?}", p.slot);
                 }
@@ -147,7 +170,7 @@ mod tests {
             size: 4,
             slot: 0,
         }];
-        lay_out(&mut arena, &mut outside);
+        lay_out(&mut arena, &mut outside, |_, _| {});
         assert_eq!(&arena, b"abcdefgh");
         let mut one = [Piece {
             from: base + 2,
@@ -155,7 +178,7 @@ mod tests {
             size: 3,
             slot: 0,
         }];
-        lay_out(&mut arena, &mut one);
+        lay_out(&mut arena, &mut one, |_, _| {});
         assert_eq!(&arena[..3], b"cde");
     }
 }

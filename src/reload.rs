@@ -231,37 +231,40 @@ fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code
 /// are on aside (`after` compared by names).
 #[inline(never)]
 fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
-    fn name<F>(t: &Table<F>, id: SvcId) -> Option<&[u8]> {
-        t.conf(id).map(|c| c.name.as_slice())
-    }
-    fn strings<'t, F>(c: &ServiceConf, t: &'t Table<F>) -> [&'t [u8]; 3] {
-        [c.argv, c.env, c.chdir].map(|span| t.pool.bytes(span))
-    }
-    (
-        a.kind,
-        a.restart,
-        a.argc,
-        a.envc,
-        a.ready_fd,
-        a.log_bytes,
-        a.console,
-    ) == (
-        b.kind,
-        b.restart,
-        b.argc,
-        b.envc,
-        b.ready_fd,
-        b.log_bytes,
-        b.console,
-    ) && (a.ident.uid, a.ident.gid, a.stop_signal, a.stop_timeout_ms)
-        == (b.ident.uid, b.ident.gid, b.stop_signal, b.stop_timeout_ms)
+    key(a) == key(b)
         && a.ident.groups == b.ident.groups
-        && strings(a, at) == strings(b, bt)
+        && [(a.argv, b.argv), (a.env, b.env), (a.chdir, b.chdir)]
+            .into_iter()
+            .all(|(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
         && a.after.len() == b.after.len()
         && a.after
             .iter()
             .zip(&b.after)
             .all(|(&x, &y)| name(at, x) == name(bt, y))
+}
+
+/// The settings of `c` that are numbers, as numbers.
+#[inline(never)]
+fn key(c: &ServiceConf) -> [u64; 11] {
+    let id = |v: Option<u32>| v.map_or(1 << 32, u64::from);
+    [
+        c.kind as u64,
+        c.restart as u64,
+        c.argc.into(),
+        c.envc.into(),
+        c.ready_fd.map_or(256, u64::from),
+        c.log_bytes.into(),
+        c.console.into(),
+        id(c.ident.uid),
+        id(c.ident.gid),
+        c.stop_signal.into(),
+        c.stop_timeout_ms.into(),
+    ]
+}
+
+/// The name of service `id` of `t`.
+fn name<F>(t: &Table<F>, id: SvcId) -> Option<&[u8]> {
+    t.conf(id).map(|c| c.name.as_slice())
 }
 
 /// Writes what the reload does: the services restarted, removed (in the
@@ -442,17 +445,11 @@ fn lay_out_rings(
         return; // Never: they are the arena's. The rings keep nothing.
     };
     let rings = rings.get_mut(..r).unwrap_or(&mut []);
-    arena::lay_out(whole, rings);
-    let mut rest = Some(whole);
-    for ring in rings.iter() {
-        if let (Some(buf), Some(slot)) = (
-            carve(&mut rest, ring.size),
-            slots.get_mut(usize::from(ring.slot)),
-        ) {
+    *spare = Some(arena::lay_out(whole, rings, |j, buf| {
+        if let Some(slot) = slots.get_mut(usize::from(j)) {
             slot.ring.adopt(buf);
         }
-    }
-    *spare = rest;
+    }));
 }
 
 /// Forgets the leaving services once the processes of all of them are
