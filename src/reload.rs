@@ -270,7 +270,6 @@ fn name<F>(t: &Table<F>, id: SvcId) -> Option<&[u8]> {
 /// Writes what the reload does: the services restarted, removed (in the
 /// old table's order) and added (in the new one's), as `VERB NAME` lines or
 /// JSON lists. Returns how many of each kind there are.
-#[inline(never)]
 fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
     let mut counts = [0; 4];
     let old = world.table.slots.iter().zip(&plan.old);
@@ -296,7 +295,6 @@ const PIECES: usize = 2 * MAX_SERVICES + 1;
 
 /// Applies the new table (checked, its pipes open): builds the combined
 /// table in `next`, lays the rings out anew, then makes it the table.
-#[inline(never)]
 fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
     let World {
         table,
@@ -318,9 +316,9 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
     // The rings of the services that went, for the new layout.
     let mut pieces = [const { None::<&'static mut [u8]> }; PIECES];
     let mut n = 0;
-    let old = plan.old.iter().zip(plan.map);
-    for (mut slot, (&kind, to)) in table.slots.drain(..).zip(old) {
-        if kind == RESTARTED {
+    for (i, mut slot) in table.slots.drain(..).enumerate() {
+        let to = plan.map.get(i).copied().flatten();
+        if plan.old.get(i) == Some(&RESTARTED) {
             // Stopped with its old settings; back with the new. (The event
             // acts on the one slot.)
             let one = core::slice::from_mut(&mut slot);
