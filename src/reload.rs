@@ -133,10 +133,7 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             .s(b": not reloaded: ")
             .u(errors as u64)
             .s(b" error(s)");
-        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-        if !answer.json {
-            answer.item(b"", msg.as_bytes());
-        }
+        conclude(world, now, answer, msg.as_bytes());
         answer.json(b"]}\n");
         return EXIT_FAILED;
     }
@@ -196,23 +193,29 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     }
     let counts = tell(world, &plan, answer);
     apply(world, null, now, &plan);
-    let mut msg = Buf::<128>::new();
-    msg.s(b"reloaded: ");
-    for (k, n) in [ADDED, REMOVED, RESTARTED, UNCHANGED]
-        .into_iter()
-        .enumerate()
-    {
-        let n = counts.get(usize::from(n)).copied().unwrap_or(0);
-        msg.u(n)
-            .s(nth(b" added, \0 removed, \0 restarted, \0 unchanged", k));
+    let mut msg = Buf::<320>::new();
+    // The counts by kind, where a byte of the kind's number stands.
+    for &b in b"reloaded: \x02 added, \x01 removed, \x00 restarted, \x03 unchanged" {
+        match counts.get(usize::from(b)) {
+            Some(&n) => msg.u(n),
+            None => msg.byte(b),
+        };
     }
-    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+    conclude(world, now, answer, msg.as_bytes());
     if answer.json {
         answer.out.s(b",\"unchanged\":").u(counts[3]).s(b"}\n");
-    } else {
-        answer.item(b"", msg.as_bytes());
     }
     EXIT_OK
+}
+
+/// Says `msg`, how the reload ended, to tend's log and, as text, to the
+/// client.
+#[inline(never)]
+fn conclude(world: &mut World, now: u64, answer: &mut Answer<'_>, msg: &[u8]) {
+    report::say(Some((&mut world.own, now)), &[msg]);
+    if !answer.json {
+        answer.item(b"", msg);
+    }
 }
 
 /// Says why the table was not reloaded, to tend's log and to the client;
