@@ -79,7 +79,7 @@ pub fn rotate_left(buf: &mut [u8], k: usize) {
 }
 
 /// `buf.reverse()` (the library's keeps a bounds check at opt-level z).
-fn reverse(buf: &mut [u8]) {
+pub fn reverse<T>(buf: &mut [T]) {
     if let Some((front, back)) = buf.split_at_mut_checked(buf.len() / 2) {
         for (a, b) in front.iter_mut().zip(back.iter_mut().rev()) {
             core::mem::swap(a, b);

@@ -319,14 +319,16 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
     // The rings of the services that went, for the new layout.
     let mut pieces = [const { None::<&'static mut [u8]> }; PIECES];
     let mut n = 0;
-    for (i, mut slot) in table.slots.drain(..).enumerate() {
-        let to = plan.map.get(i).copied().flatten();
-        if plan.old.get(i) == Some(&RESTARTED) {
-            // Stopped with its old settings; back with the new. (The event
-            // acts on the one slot.)
-            let one = core::slice::from_mut(&mut slot);
-            sup.command(one, SvcId(0), Event::Changed, now, &mut sh);
+    for (i, &kind) in plan.old.iter().enumerate() {
+        if kind == RESTARTED {
+            // Stopped with its old settings; back with the new.
+            sup.command(&mut table.slots, SvcId(i as u8), Event::Changed, now, &mut sh);
         }
+    }
+    // From the last: the leaving ones are put after the new table last
+    // first, then turned round.
+    while let Some(mut slot) = table.slots.pop() {
+        let to = plan.map.get(table.slots.len()).copied().flatten();
         match to.map(usize::from) {
             // It stays: the two trade everything, then the new slot takes
             // its conf back, and its log pipe if it had one (else the old
@@ -365,6 +367,7 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
+    arena::reverse(next.slots.get_mut(new_len..).unwrap_or(&mut []));
     lay_out_rings(&mut next.slots, ring_spare, &mut pieces, n);
     // Room for its crash record's lines for every service added (those
     // that stay brought theirs).
