@@ -17,8 +17,8 @@
 #[cfg_attr(test, derive(Debug))]
 pub struct Piece {
     pub from: usize,
-    pub len: usize,
-    pub size: usize,
+    pub len: u32,
+    pub size: u32,
     pub slot: u8,
 }
 
@@ -46,17 +46,17 @@ pub fn lay_out<'a>(
     }
     let (mut at, mut total) = (0, 0);
     for p in pieces.iter() {
-        move_bytes(arena, p.from.wrapping_sub(base), at, p.len);
-        at += p.len;
-        total += p.size;
+        move_bytes(arena, p.from.wrapping_sub(base), at, p.len as usize);
+        at += p.len as usize;
+        total += p.size as usize;
     }
     let Some((mut rest, spare)) = arena.split_at_mut_checked(total) else {
         return &mut []; // Never: the table's rings fit in the arena.
     };
     for p in pieces.iter().rev() {
-        at -= p.len;
-        let to = rest.len() - p.size;
-        move_bytes(rest, at, to, p.len);
+        at -= p.len as usize;
+        let to = rest.len() - p.size as usize;
+        move_bytes(rest, at, to, p.len as usize);
         let Some((head, mine)) = core::mem::take(&mut rest).split_at_mut_checked(to) else {
             break;
         };
@@ -118,17 +118,17 @@ mod tests {
                 let size = len + rng.below(40);
                 pieces.push(Piece {
                     from: at,
-                    len,
-                    size,
+                    len: len as u32,
+                    size: size as u32,
                     slot: i as u8,
                 });
                 at += len + rng.below(40);
             }
-            let total: usize = pieces.iter().map(|p| p.size).sum();
+            let total: usize = pieces.iter().map(|p| p.size as usize).sum();
             let arena_len = at.max(total) + rng.below(10);
             let mut arena = vec![0u8; arena_len];
             for p in &pieces {
-                for (k, b) in arena[p.from..p.from + p.len].iter_mut().enumerate() {
+                for (k, b) in arena[p.from..][..p.len as usize].iter_mut().enumerate() {
                     *b = (usize::from(p.slot) * 50 + k) as u8 ^ 0x5a;
                 }
             }
@@ -148,12 +148,12 @@ mod tests {
             placed.reverse();
             let mut to = 0;
             for (p, (slot, at, buf)) in pieces.iter().zip(&placed) {
-                assert_eq!((*slot, *at, buf.len()), (p.slot, to, p.size));
-                for (k, &b) in buf[..p.len].iter().enumerate() {
+                assert_eq!((*slot, *at, buf.len()), (p.slot, to, p.size as usize));
+                for (k, &b) in buf[..p.len as usize].iter().enumerate() {
                     let want = (usize::from(p.slot) * 50 + k) as u8 ^ 0x5a;
                     assert_eq!(b, want, "piece {} of {pieces:?}", p.slot);
                 }
-                to += p.size;
+                to += p.size as usize;
             }
             // Sorted as laid out, for the caller to carve.
             assert!(given.iter().zip(&pieces).all(|(g, p)| g.slot == p.slot));

@@ -322,7 +322,13 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
     for (i, &kind) in plan.old.iter().enumerate() {
         if kind == RESTARTED {
             // Stopped with its old settings; back with the new.
-            sup.command(&mut table.slots, SvcId(i as u8), Event::Changed, now, &mut sh);
+            sup.command(
+                &mut table.slots,
+                SvcId(i as u8),
+                Event::Changed,
+                now,
+                &mut sh,
+            );
         }
     }
     // From the last: the leaving ones are put after the new table last
@@ -431,8 +437,8 @@ fn lay_out_rings(
         if let (Some(ring), true) = (rings.get_mut(r), size > 0) {
             *ring = Piece {
                 from,
-                len,
-                size,
+                len: len as u32,
+                size: size as u32,
                 slot: j as u8,
             };
             r += 1;
