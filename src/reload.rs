@@ -34,7 +34,7 @@ use crate::service::Event;
 use crate::shell::Shell;
 use crate::sys::{self, Fd};
 use crate::table::Table;
-use crate::world::{CrashFree, Slot, World};
+use crate::world::{CrashFree, World};
 
 /// Reads the table at `path` again and applies the difference. `client`:
 /// the client that asked, and whether it wants JSON; none for SIGHUP.
@@ -305,9 +305,6 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
         sup,
         own,
         crash_free,
-        crash_spare,
-        ring_spare,
-        clients,
         ..
     } = &mut *world;
     let new_len = next.len();
@@ -374,19 +371,9 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
         }
     }
     arena::reverse(next.slots.get_mut(new_len..).unwrap_or(&mut []));
-    lay_out_rings(&mut next.slots, ring_spare, &mut pieces, n);
-    // Room for its crash record's lines for every service added (those
-    // that stay brought theirs).
-    for slot in next.slots.iter_mut().filter(|s| !s.crash.has_store()) {
-        if let Some(store) = crash_free
-            .pop()
-            .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
-        {
-            slot.crash.adopt(store);
-        }
-    }
-    swap(table, next);
-    for c in clients.iter_mut() {
+    lay_out_rings(world, &mut pieces, n);
+    swap(&mut world.table, &mut world.next);
+    for c in world.clients.iter_mut() {
         ctl::remap(c, &plan.map);
     }
 }
@@ -407,21 +394,37 @@ fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut
     Some(mine)
 }
 
-/// The rings laid out anew for the combined table: its rings, the `n`
-/// `pieces` of those that went and the spare are joined back into one
-/// stretch of the arena; the rings that stay are placed in the order they
-/// lay in, what each keeps moved there, new rings after them; the rest is
-/// the spare.
+/// The rings laid out anew for the combined table in `next`: its rings,
+/// the `n` `pieces` of those that went and the spare are joined back into
+/// one stretch of the arena; the rings that stay are placed in the order
+/// they lay in, what each keeps moved there, new rings after them; the
+/// rest is the spare. And room for its crash record's lines for every
+/// service added (those that stay brought theirs).
 #[inline(never)]
 fn lay_out_rings(
-    slots: &mut [Slot],
-    spare: &mut Option<&'static mut [u8]>,
+    world: &mut World,
     pieces: &mut [Option<&'static mut [u8]>; PIECES],
     mut n: usize,
 ) {
+    let World {
+        next,
+        ring_spare: spare,
+        crash_free,
+        crash_spare,
+        ..
+    } = world;
+    let slots = &mut next.slots;
     let mut rings = [Piece::default(); MAX_SERVICES];
     let mut r = 0;
     for (j, slot) in slots.iter_mut().enumerate() {
+        if !slot.crash.has_store() {
+            if let Some(store) = crash_free
+                .pop()
+                .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
+            {
+                slot.crash.adopt(store);
+            }
+        }
         // None for a service leaving or whose output goes to the console.
         let size = match slot.leaving || slot.conf.console {
             true => 0,
