@@ -386,7 +386,6 @@ fn give_back(crash: &mut crate::crash::Crash<'static>, free: &mut CrashFree) {
 }
 
 /// The first `n` bytes of `spare`, if it has them.
-#[inline(never)]
 fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
     let all = spare.take()?;
     let (mine, rest) = all.split_at_mut_checked(n)?;
