@@ -97,6 +97,7 @@ const ADDED: u8 = 2;
 const UNCHANGED: u8 = 3;
 const LEAVING: u8 = 4;
 const STAYS: u8 = 5;
+/// `STAYS` + 1.
 const STAYS_WITH_PIPE: u8 = 6;
 
 /// What happens to each service: its kind, old and new, and where each
@@ -147,30 +148,24 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     // for the new table's and for those removed still running.
     let (table, next) = (&world.table, &world.next);
     let mut slots = next.len();
-    let mut kinds = plan.old.iter_mut().zip(plan.map.iter_mut());
-    for (old, (kind, to)) in table.slots.iter().zip(&mut kinds) {
-        let found = next.find(&old.conf.name).filter(|_| !old.leaving);
-        if let Some(j) = found {
-            if let Some(new) = plan.new.get_mut(j.index()) {
-                *new = if old.log.is_some() {
-                    STAYS_WITH_PIPE
-                } else {
-                    STAYS
-                };
+    let kinds = plan.old.iter_mut().zip(plan.map.iter_mut());
+    for (old, (kind, to)) in table.slots.iter().zip(kinds) {
+        (*kind, *to) = match next.find(&old.conf.name).filter(|_| !old.leaving) {
+            Some(j) => {
+                if let Some(new) = plan.new.get_mut(j.index()) {
+                    *new = STAYS + u8::from(old.log.is_some());
+                }
+                let new = next.conf(j);
+                let same = new.is_some_and(|new| same(&old.conf, table, new, next));
+                (if same { UNCHANGED } else { RESTARTED }, Some(j.0))
             }
-            let new = next.conf(j);
-            let same = new.is_some_and(|new| same(&old.conf, table, new, next));
-            *kind = if same { UNCHANGED } else { RESTARTED };
-            *to = Some(j.0);
-            continue;
-        }
-        if !old.leaving {
-            *kind = REMOVED;
-        }
-        if old.svc.state.running() {
-            *to = Some(slots as u8);
-            slots += 1;
-        }
+            None => {
+                let at = slots as u8;
+                slots += usize::from(old.svc.state.running());
+                let kind = if old.leaving { LEAVING } else { REMOVED };
+                (kind, Some(at).filter(|_| old.svc.state.running()))
+            }
+        };
     }
     if slots > MAX_SERVICES {
         let why = b"more services than tend is built for, with those removed still stopping";
