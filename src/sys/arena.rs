@@ -66,6 +66,7 @@ pub fn join(pieces: &mut [Option<&'static mut [u8]>]) -> Option<&'static mut [u8
 
 /// `len` bytes of `buf` at `from` copied to `to` (the two may overlap);
 /// nothing when either is not inside `buf`.
+#[inline(never)]
 pub fn move_bytes(buf: &mut [u8], from: usize, to: usize, len: usize) {
     if from
         .max(to)
