@@ -260,9 +260,9 @@ fn key(c: &ServiceConf) -> [u64; 11] {
     ]
 }
 
-/// The name of service `id` of `t`.
-fn name<F>(t: &Table<F>, id: SvcId) -> Option<&[u8]> {
-    t.conf(id).map(|c| c.name.as_slice())
+/// The name of service `id` of `t` (empty when there is none).
+fn name<F>(t: &Table<F>, id: SvcId) -> &[u8] {
+    t.conf(id).map_or(&[], |c| c.name.as_slice())
 }
 
 /// Writes what the reload does: the services restarted, removed (in the
