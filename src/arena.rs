@@ -25,12 +25,15 @@ pub struct Piece {
 /// Sorts `pieces` by `from` and gives each its place, to `place` with
 /// its `slot`, what it keeps moved to the start: the places follow one
 /// another from the arena's start, in that order. Returns the rest of the
-/// arena. Sources must not overlap and `len` must not exceed `size`; a
-/// move from outside the arena is left out.
+/// arena. Sources must not overlap and `len` must not exceed `size`.
+/// `move_bytes(arena, from, to, len)` is `memmove` (`sys::arena` has it: a
+/// pure module makes no such call), doing nothing for a move from or to
+/// outside the arena.
 #[inline(never)]
 pub fn lay_out<'a>(
     arena: &'a mut [u8],
     pieces: &mut [Piece],
+    move_bytes: impl Fn(&mut [u8], usize, usize, usize),
     mut place: impl FnMut(u8, &'a mut [u8]),
 ) -> &'a mut [u8] {
     let base = arena.as_ptr() as usize;
@@ -66,8 +69,6 @@ pub fn lay_out<'a>(
     spare
 }
 
-use crate::sys::arena::move_bytes;
-
 /// `buf.rotate_left(k)`, by three reversals (the library's keeps a panic
 /// path); nothing when `k` is past the end.
 pub fn rotate_left(buf: &mut [u8], k: usize) {
@@ -90,6 +91,13 @@ pub fn reverse<T>(buf: &mut [T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `memmove`, as `sys::arena::move_bytes`.
+    fn move_bytes(buf: &mut [u8], from: usize, to: usize, len: usize) {
+        if from.max(to) + len <= buf.len() {
+            buf.copy_within(from..from + len, to);
+        }
+    }
 
     struct Rng(u64);
 
@@ -141,7 +149,7 @@ mod tests {
                 given.swap(i, rng.below(i + 1));
             }
             let mut placed = Vec::new();
-            let spare = lay_out(&mut arena, &mut given, |slot, buf| {
+            let spare = lay_out(&mut arena, &mut given, move_bytes, |slot, buf| {
                 placed.push((slot, buf.as_ptr() as usize - base, buf.to_vec()))
             });
             assert_eq!(spare.len(), arena_len - total);
@@ -170,7 +178,7 @@ mod tests {
             size: 4,
             slot: 0,
         }];
-        lay_out(&mut arena, &mut outside, |_, _| {});
+        lay_out(&mut arena, &mut outside, move_bytes, |_, _| {});
         assert_eq!(&arena, b"abcdefgh");
         let mut one = [Piece {
             from: base + 2,
@@ -178,7 +186,7 @@ mod tests {
             size: 3,
             slot: 0,
         }];
-        lay_out(&mut arena, &mut one, |_, _| {});
+        lay_out(&mut arena, &mut one, move_bytes, |_, _| {});
         assert_eq!(&arena[..3], b"cde");
     }
 }

@@ -452,7 +452,8 @@ fn lay_out_rings(
         return; // Never: they are the arena's. The rings keep nothing.
     };
     let rings = rings.get_mut(..r).unwrap_or(&mut []);
-    *spare = Some(arena::lay_out(whole, rings, |j, buf| {
+    let move_bytes = sys::arena::move_bytes;
+    *spare = Some(arena::lay_out(whole, rings, move_bytes, |j, buf| {
         if let Some(slot) = slots.get_mut(usize::from(j)) {
             slot.ring.adopt(buf);
         }
