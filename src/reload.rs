@@ -189,7 +189,8 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     let counts = tell(world, &plan, answer);
     apply(world, null, now, &plan);
     let mut msg = Buf::<320>::new();
-    // The counts by kind, where a byte of the kind's number stands.
+    // The counts by kind, where a byte of the kind's number stands (`ADDED`
+    // 2, `REMOVED` 1, `RESTARTED` 0, `UNCHANGED` 3).
     for &b in b"reloaded: \x02 added, \x01 removed, \x00 restarted, \x03 unchanged" {
         match counts.get(usize::from(b)) {
             Some(&n) => msg.u(n),
@@ -419,7 +420,7 @@ fn lay_out_rings(
                 slot.crash.adopt(store);
             }
         }
-        // None for a service leaving or whose output goes to the console.
+        // No ring for a service leaving or whose output goes to the console.
         let size = match slot.leaving || slot.conf.console {
             true => 0,
             false => slot.conf.log_bytes as usize,
