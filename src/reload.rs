@@ -395,7 +395,6 @@ fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut
 /// they lay in, what each keeps moved there, new rings after them; the
 /// rest is the spare. And room for its crash record's lines for every
 /// service added (those that stay brought theirs).
-#[inline(never)]
 fn lay_out_rings(
     world: &mut World,
     pieces: &mut [Option<&'static mut [u8]>; PIECES],
