@@ -288,10 +288,6 @@ fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
     counts
 }
 
-/// Pieces of the ring part of the arena at most: every ring of the old and
-/// the combined table, and the spare.
-const PIECES: usize = 2 * MAX_SERVICES + 1;
-
 /// Applies the new table (checked, its pipes open): builds the combined
 /// table in `next`, lays the rings out anew, then makes it the table.
 fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
@@ -310,8 +306,7 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
         null: null.as_fd(),
     };
     // The rings of the services that went, for the new layout.
-    let mut pieces = [const { None::<&'static mut [u8]> }; PIECES];
-    let mut n = 0;
+    let mut join = sys::arena::Join::new();
     for (i, &kind) in plan.old.iter().enumerate() {
         if kind == RESTARTED {
             // Stopped with its old settings; back with the new.
@@ -359,15 +354,12 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
             None => {
                 give_back(&mut slot.crash, crash_free);
-                if let Some(piece) = pieces.get_mut(n) {
-                    *piece = slot.ring.take_store().0;
-                    n += 1;
-                }
+                join.add(slot.ring.take_store().0);
             }
         }
     }
     arena::reverse(next.slots.get_mut(new_len..).unwrap_or(&mut []));
-    lay_out_rings(world, &mut pieces, n);
+    lay_out_rings(world, join);
     swap(&mut world.table, &mut world.next);
     for c in world.clients.iter_mut() {
         ctl::remap(c, &plan.map);
@@ -390,16 +382,12 @@ fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut
 }
 
 /// The rings laid out anew for the combined table in `next`: its rings,
-/// the `n` `pieces` of those that went and the spare are joined back into
-/// one stretch of the arena; the rings that stay are placed in the order
+/// those that went (in `join`) and the spare are joined back into one
+/// stretch of the arena; the rings that stay are placed in the order
 /// they lay in, what each keeps moved there, new rings after them; the
 /// rest is the spare. And room for its crash record's lines for every
 /// service added (those that stay brought theirs).
-fn lay_out_rings(
-    world: &mut World,
-    pieces: &mut [Option<&'static mut [u8]>; PIECES],
-    mut n: usize,
-) {
+fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
     let World {
         next,
         ring_spare: spare,
@@ -440,15 +428,10 @@ fn lay_out_rings(
             };
             r += 1;
         }
-        if let Some(piece) = pieces.get_mut(n) {
-            *piece = buf;
-            n += 1;
-        }
+        join.add(buf);
     }
-    if let Some(piece) = pieces.get_mut(n) {
-        *piece = spare.take();
-    }
-    let Some(whole) = sys::arena::join(pieces) else {
+    join.add(spare.take());
+    let Some(whole) = join.whole() else {
         return; // Never: they are the arena's. The rings keep nothing.
     };
     let rings = rings.get_mut(..r).unwrap_or(&mut []);
