@@ -198,9 +198,6 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
         };
     }
     conclude(world, now, answer, msg.as_bytes());
-    if answer.json {
-        answer.out.s(b",\"unchanged\":").u(counts[3]).s(b"}\n");
-    }
     EXIT_OK
 }
 
@@ -267,15 +264,15 @@ fn name<F>(t: &Table<F>, id: SvcId) -> &[u8] {
 }
 
 /// Writes what the reload does: the services restarted, removed (in the
-/// old table's order) and added (in the new one's), as `VERB NAME` lines or
-/// JSON lists. Returns how many of each kind there are.
+/// old table's order) and added (in the new one's), as `VERB NAME` lines,
+/// or the whole JSON reply. Returns how many of each kind there are.
 fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
     let mut counts = [0; 4];
     let old = world.table.slots.iter().zip(&plan.old);
     let all = old.chain(world.next.slots.iter().zip(&plan.new));
     for (k, n) in counts.iter_mut().enumerate() {
         answer.json(nth(
-            b"{\"ok\":true,\"restarted\":[\0],\"removed\":[\0],\"added\":[\0]",
+            b"{\"ok\":true,\"restarted\":[\0],\"removed\":[\0],\"added\":[\0],\"unchanged\":",
             k,
         ));
         for (slot, _) in all.clone().filter(|s| usize::from(*s.1) == k) {
@@ -284,6 +281,9 @@ fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
             }
             *n += 1;
         }
+    }
+    if answer.json {
+        answer.out.u(counts[3]).s(b"}\n");
     }
     counts
 }
