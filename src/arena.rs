@@ -3,60 +3,70 @@
 //! place in the new layout, inside the one arena and without a spare copy.
 //!
 //! Each ring first puts what it holds at the start of its own buffer
-//! (`Ring::take_store`); [`relocate`] then moves those prefixes. Sources
-//! are the old buffers, destinations the new ones, both in the same order
-//! through the arena. Pieces that move towards the start are moved first,
-//! in order, and then those that move towards the end, in reverse order:
-//! no piece is then written over before it has moved (see the test). The
-//! moves are rotations, so nothing here can index out of bounds.
+//! (`Ring::take_store`); [`lay_out`] then moves those prefixes to the
+//! starts of the new rings, which follow one another in the order the old
+//! ones lay in. It packs them all towards the arena's start, first one
+//! first, then spreads them to their places, last one first: each move
+//! goes the same way as all those before it, so none writes over bytes
+//! still to be moved (see the test). Only the bytes kept are read and
+//! written.
 
-/// `len` bytes at `from` go to `to`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// A ring in the new layout: the `len` bytes it keeps at address `from`,
+/// and the `size` of its new place; `slot` is the caller's.
+#[derive(Clone, Copy, Default)]
 #[cfg_attr(test, derive(Debug))]
-pub struct Move {
+pub struct Piece {
     pub from: usize,
-    pub to: usize,
-    pub len: usize,
+    pub len: u32,
+    pub size: u32,
+    pub slot: u8,
 }
 
-/// Carries out `moves` in `arena`. They must be sorted by `from`, their
-/// sources must not overlap, and their destinations must not overlap and
-/// come in the same order; otherwise nothing moves and it returns false.
+/// Sorts `pieces` by `from` and gives each its place, to `place` with
+/// its `slot`, what it keeps moved to the start: the places follow one
+/// another from the arena's start, in that order. Returns the rest of the
+/// arena. Sources must not overlap and `len` must not exceed `size`.
+/// `move_bytes(arena, from, to, len)` is `memmove` (`sys::arena` has it: a
+/// pure module makes no such call), doing nothing for a move from or to
+/// outside the arena.
 #[inline(never)]
-pub fn relocate(arena: &mut [u8], moves: &[Move]) -> bool {
-    let fits = |m: &Move| {
-        m.from.checked_add(m.len).is_some_and(|e| e <= arena.len())
-            && m.to.checked_add(m.len).is_some_and(|e| e <= arena.len())
+pub fn lay_out<'a>(
+    arena: &'a mut [u8],
+    pieces: &mut [Piece],
+    move_bytes: impl Fn(&mut [u8], usize, usize, usize),
+    mut place: impl FnMut(u8, &'a mut [u8]),
+) -> &'a mut [u8] {
+    let base = arena.as_ptr() as usize;
+    // A selection sort: a few dozen pieces.
+    let mut rest = &mut *pieces;
+    while let Some((first, others)) = rest.split_first_mut() {
+        for p in others.iter_mut() {
+            if p.from < first.from {
+                core::mem::swap(first, p);
+            }
+        }
+        rest = others;
+    }
+    let (mut at, mut total) = (0, 0);
+    for p in pieces.iter() {
+        move_bytes(arena, p.from.wrapping_sub(base), at, p.len as usize);
+        at += p.len as usize;
+        total += p.size as usize;
+    }
+    let Some((mut rest, spare)) = arena.split_at_mut_checked(total) else {
+        return &mut []; // Never: the table's rings fit in the arena.
     };
-    let ordered = moves
-        .windows(2)
-        .all(|w| matches!(w, [a, b] if a.from + a.len <= b.from && a.to + a.len <= b.to));
-    if !ordered || !moves.iter().all(fits) {
-        return false;
+    for p in pieces.iter().rev() {
+        at -= p.len as usize;
+        let to = rest.len() - p.size as usize;
+        move_bytes(rest, at, to, p.len as usize);
+        let Some((head, mine)) = core::mem::take(&mut rest).split_at_mut_checked(to) else {
+            break;
+        };
+        place(p.slot, mine);
+        rest = head;
     }
-    for m in moves.iter().filter(|m| m.to < m.from) {
-        shift(arena, m);
-    }
-    for m in moves.iter().rev().filter(|m| m.to > m.from) {
-        shift(arena, m);
-    }
-    true
-}
-
-/// One move, as a rotation of the stretch from the lower of its source and
-/// destination to the end of the higher: the bytes it scrambles besides
-/// are either free or a destination written later.
-fn shift(arena: &mut [u8], m: &Move) {
-    let (lo, hi) = (m.from.min(m.to), m.from.max(m.to) + m.len);
-    let Some(span) = arena.get_mut(lo..hi) else {
-        return;
-    };
-    let by = m.from.abs_diff(m.to);
-    if m.to < m.from {
-        rotate_left(span, by);
-    } else {
-        rotate_left(span, span.len().saturating_sub(by));
-    }
+    spare
 }
 
 /// `buf.rotate_left(k)`, by three reversals (the library's keeps a panic
@@ -70,7 +80,7 @@ pub fn rotate_left(buf: &mut [u8], k: usize) {
 }
 
 /// `buf.reverse()` (the library's keeps a bounds check at opt-level z).
-fn reverse(buf: &mut [u8]) {
+pub fn reverse<T>(buf: &mut [T]) {
     if let Some((front, back)) = buf.split_at_mut_checked(buf.len() / 2) {
         for (a, b) in front.iter_mut().zip(back.iter_mut().rev()) {
             core::mem::swap(a, b);
@@ -81,6 +91,13 @@ fn reverse(buf: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `memmove`, as `sys::arena::move_bytes`.
+    fn move_bytes(buf: &mut [u8], from: usize, to: usize, len: usize) {
+        if from.max(to) + len <= buf.len() {
+            buf.copy_within(from..from + len, to);
+        }
+    }
 
     struct Rng(u64);
 
@@ -93,97 +110,83 @@ mod tests {
         }
     }
 
-    /// Random old and new layouts of the same pieces, in the same order, with
-    /// gaps between them; every piece's bytes must arrive intact.
+    /// Random old layouts of pieces with gaps between them, handed over in
+    /// any order, and random new sizes: every piece's bytes must arrive
+    /// intact at the start of its place, the places in the old order.
     #[test]
     fn every_piece_arrives_intact() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
             let n = 1 + rng.below(8);
-            let lens: Vec<usize> = (0..n).map(|_| rng.below(50)).collect();
-            let layout = |rng: &mut Rng| {
-                let mut at = 0;
-                lens.iter()
-                    .map(|&len| {
-                        at += rng.below(40);
-                        let here = at;
-                        at += len;
-                        here
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let (from, to) = (layout(&mut rng), layout(&mut rng));
-            let size = from
-                .iter()
-                .chain(&to)
-                .zip(lens.iter().chain(&lens))
-                .map(|(a, l)| a + l);
-            let mut arena = vec![0u8; size.max().unwrap_or(0) + rng.below(10)];
-            for (i, (&at, &len)) in from.iter().zip(&lens).enumerate() {
-                for (k, b) in arena[at..at + len].iter_mut().enumerate() {
-                    *b = (i * 50 + k) as u8 ^ 0x5a;
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for i in 0..n {
+                at += rng.below(40);
+                let len = rng.below(50);
+                let size = len + rng.below(40);
+                pieces.push(Piece {
+                    from: at,
+                    len: len as u32,
+                    size: size as u32,
+                    slot: i as u8,
+                });
+                at += len + rng.below(40);
+            }
+            let total: usize = pieces.iter().map(|p| p.size as usize).sum();
+            let arena_len = at.max(total) + rng.below(10);
+            let mut arena = vec![0u8; arena_len];
+            for p in &pieces {
+                for (k, b) in arena[p.from..][..p.len as usize].iter_mut().enumerate() {
+                    *b = (usize::from(p.slot) * 50 + k) as u8 ^ 0x5a;
                 }
             }
-            let moves: Vec<Move> = (0..n)
-                .map(|i| Move {
-                    from: from[i],
-                    to: to[i],
-                    len: lens[i],
-                })
-                .collect();
-            assert!(relocate(&mut arena, &moves));
-            for (i, (&at, &len)) in to.iter().zip(&lens).enumerate() {
-                for (k, &b) in arena[at..at + len].iter().enumerate() {
-                    assert_eq!(b, (i * 50 + k) as u8 ^ 0x5a, "piece {i} of {moves:?}");
-                }
+            let base = arena.as_ptr() as usize;
+            let mut given = pieces.clone();
+            for g in given.iter_mut() {
+                g.from += base;
             }
+            for i in (1..n).rev() {
+                given.swap(i, rng.below(i + 1));
+            }
+            let mut placed = Vec::new();
+            let spare = lay_out(&mut arena, &mut given, move_bytes, |slot, buf| {
+                placed.push((slot, buf.as_ptr() as usize - base, buf.to_vec()))
+            });
+            assert_eq!(spare.len(), arena_len - total);
+            placed.reverse();
+            let mut to = 0;
+            for (p, (slot, at, buf)) in pieces.iter().zip(&placed) {
+                assert_eq!((*slot, *at, buf.len()), (p.slot, to, p.size as usize));
+                for (k, &b) in buf[..p.len as usize].iter().enumerate() {
+                    let want = (usize::from(p.slot) * 50 + k) as u8 ^ 0x5a;
+                    assert_eq!(b, want, "piece {} of {pieces:?}", p.slot);
+                }
+                to += p.size as usize;
+            }
+            // Sorted as laid out, for the caller to carve.
+            assert!(given.iter().zip(&pieces).all(|(g, p)| g.slot == p.slot));
         }
     }
 
     #[test]
-    fn a_bad_plan_moves_nothing() {
+    fn a_move_outside_the_arena_moves_nothing() {
         let mut arena = *b"abcdefgh";
-        let swapped = [
-            Move {
-                from: 4,
-                to: 0,
-                len: 2,
-            },
-            Move {
-                from: 0,
-                to: 4,
-                len: 2,
-            },
-        ];
-        let overlapping = [
-            Move {
-                from: 0,
-                to: 0,
-                len: 4,
-            },
-            Move {
-                from: 2,
-                to: 4,
-                len: 2,
-            },
-        ];
-        let outside = [Move {
-            from: 6,
-            to: 0,
+        let base = arena.as_ptr() as usize;
+        let mut outside = [Piece {
+            from: base + 6,
             len: 4,
+            size: 4,
+            slot: 0,
         }];
-        for moves in [&swapped[..], &overlapping, &outside] {
-            assert!(!relocate(&mut arena, moves));
-            assert_eq!(&arena, b"abcdefgh");
-        }
-        assert!(relocate(
-            &mut arena,
-            &[Move {
-                from: 2,
-                to: 5,
-                len: 3
-            }]
-        ));
-        assert_eq!(&arena[5..], b"cde");
+        lay_out(&mut arena, &mut outside, move_bytes, |_, _| {});
+        assert_eq!(&arena, b"abcdefgh");
+        let mut one = [Piece {
+            from: base + 2,
+            len: 3,
+            size: 3,
+            slot: 0,
+        }];
+        lay_out(&mut arena, &mut one, move_bytes, |_, _| {});
+        assert_eq!(&arena[..3], b"cde");
     }
 }

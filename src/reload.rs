@@ -18,22 +18,23 @@
 //! `next`'s pages are given back. Clients reading a service's log or status
 //! follow it to its new place, or end when it went.
 
-use rustix::fd::AsFd;
-use rustix::io::Errno;
+use core::mem::swap;
 
-use crate::arena::{self, Move};
+use rustix::fd::AsFd;
+
+use crate::arena::{self, Piece};
 use crate::conf::{ServiceConf, SvcId};
 use crate::ctl;
 use crate::limits::{CRASH_TAIL_BYTES, MAX_SERVICES};
 use crate::load;
 use crate::reply::Out;
 use crate::report::{self, EXIT_FAILED, EXIT_OK, EXIT_SYSTEM};
-use crate::say::Buf;
+use crate::say::{nth, Buf};
 use crate::service::Event;
 use crate::shell::Shell;
 use crate::sys::{self, Fd};
 use crate::table::Table;
-use crate::world::{CrashFree, Slot, World};
+use crate::world::{CrashFree, World};
 
 /// Reads the table at `path` again and applies the difference. `client`:
 /// the client that asked, and whether it wants JSON; none for SIGHUP.
@@ -45,10 +46,7 @@ pub fn reload(world: &mut World, null: &Fd, path: &[u8], now: u64, client: Optio
         json: client.is_some_and(|(_, j)| j),
         comma: false,
     };
-    let code = match try_reload(world, null, path, now, &mut answer) {
-        Ok(()) => EXIT_OK,
-        Err(code) => code,
-    };
+    let code = try_reload(world, null, path, now, &mut answer);
     // `next` holds nothing now: its pages go back.
     world.next.clear();
     sys::release_table(&mut world.next);
@@ -89,22 +87,32 @@ impl Answer<'_> {
     }
 }
 
+/// What a reload does to each service of the old table (`RESTARTED`,
+/// `REMOVED`, `UNCHANGED`, or `LEAVING` already) and of the new one
+/// (`ADDED`, or it stays, from an old service with a log pipe or not):
+/// the first three are the lists of the reply, in its order.
+const RESTARTED: u8 = 0;
+const REMOVED: u8 = 1;
+const ADDED: u8 = 2;
+const UNCHANGED: u8 = 3;
+const LEAVING: u8 = 4;
+const STAYS: u8 = 5;
+/// `STAYS` + 1.
+const STAYS_WITH_PIPE: u8 = 6;
+
+/// What happens to each service: its kind, old and new, and where each
+/// old one goes in the combined table (the new one, then those leaving).
+struct Plan {
+    old: [u8; MAX_SERVICES],
+    new: [u8; MAX_SERVICES],
+    map: [Option<u8>; MAX_SERVICES],
+}
+
+/// Reloads; returns the exit status of the reply.
 #[inline(never)]
-fn try_reload(
-    world: &mut World,
-    null: &Fd,
-    path: &[u8],
-    now: u64,
-    answer: &mut Answer<'_>,
-) -> Result<(), i32> {
+fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut Answer<'_>) -> i32 {
     if world.sup.shutting_down() {
-        return Err(refuse(
-            world,
-            now,
-            answer,
-            b"tend is shutting down",
-            EXIT_FAILED,
-        ));
+        return refuse(world, now, answer, b"tend is shutting down", EXIT_FAILED);
     }
     answer.json(b"{\"ok\":false,\"errors\":[");
     let World {
@@ -126,50 +134,85 @@ fn try_reload(
             .s(b": not reloaded: ")
             .u(errors as u64)
             .s(b" error(s)");
-        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-        if !answer.json {
-            answer.item(b"", msg.as_bytes());
-        }
+        conclude(world, now, answer, msg.as_bytes());
         answer.json(b"]}\n");
-        return Err(EXIT_FAILED);
+        return EXIT_FAILED;
     }
     answer.out.clear();
-    // Room for the new table's services and those that leave it still
-    // running.
-    let next = &world.next;
-    let staying = |s: &Slot| !s.leaving && next.find(&s.conf.name).is_some();
-    let slots = world.table.slots.iter();
-    let going = slots
-        .filter(|s| s.svc.state.running() && !staying(s))
-        .count();
-    if next.len() + going > MAX_SERVICES {
-        let why = b"more services than tend is built for, with those removed still stopping";
-        return Err(refuse(world, now, answer, why, EXIT_FAILED));
+    let mut plan = Plan {
+        old: [LEAVING; MAX_SERVICES],
+        new: [ADDED; MAX_SERVICES],
+        map: [None; MAX_SERVICES],
+    };
+    // Services matched by name (one leaving already stays leaving); room
+    // for the new table's and for those removed still running.
+    let (table, next) = (&world.table, &world.next);
+    let mut slots = next.len();
+    let kinds = plan.old.iter_mut().zip(plan.map.iter_mut());
+    for (old, (kind, to)) in table.slots.iter().zip(kinds) {
+        (*kind, *to) = match next.find(&old.conf.name).filter(|_| !old.leaving) {
+            Some(j) => {
+                if let Some(new) = plan.new.get_mut(j.index()) {
+                    *new = STAYS + u8::from(old.log.is_some());
+                }
+                let new = next.conf(j);
+                let same = new.is_some_and(|new| same(&old.conf, table, new, next));
+                (if same { UNCHANGED } else { RESTARTED }, Some(j.0))
+            }
+            None => {
+                let at = slots as u8;
+                slots += usize::from(old.svc.state.running());
+                let kind = if old.leaving { LEAVING } else { REMOVED };
+                (kind, Some(at).filter(|_| old.svc.state.running()))
+            }
+        };
     }
-    let mut msg = Buf::<64>::new();
+    if slots > MAX_SERVICES {
+        let why = b"more services than tend is built for, with those removed still stopping";
+        return refuse(world, now, answer, why, EXIT_FAILED);
+    }
     // Log pipes for the services that need one and inherit none: a failure
     // here still changes nothing.
-    if let Err(e) = open_pipes(world) {
-        msg.s(b"log pipe: ").s(report::why(e));
-        return Err(refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM));
+    for (slot, &kind) in world.next.slots.iter_mut().zip(&plan.new) {
+        if slot.conf.console || kind == STAYS_WITH_PIPE {
+            continue;
+        }
+        match crate::setup::log_pipe() {
+            Ok(pipe) => slot.log = Some(pipe),
+            Err(e) => {
+                let mut msg = Buf::<64>::new();
+                msg.s(b"log pipe: ").s(report::why(e));
+                return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);
+            }
+        }
     }
-    let counts = apply(world, null, now, answer);
-    let mut msg = Buf::<128>::new();
-    let words: [&[u8]; 4] = [b" added, ", b" removed, ", b" restarted, ", b" unchanged"];
-    msg.s(b"reloaded: ");
-    for (n, w) in counts.iter().zip(words) {
-        msg.u(*n).s(w);
+    let counts = tell(world, &plan, answer);
+    apply(world, null, now, &plan);
+    let mut msg = Buf::<320>::new();
+    // The counts by kind, where a byte of the kind's number stands (`ADDED`
+    // 2, `REMOVED` 1, `RESTARTED` 0, `UNCHANGED` 3).
+    for &b in b"reloaded: \x02 added, \x01 removed, \x00 restarted, \x03 unchanged" {
+        match counts.get(usize::from(b)) {
+            Some(&n) => msg.u(n),
+            None => msg.byte(b),
+        };
     }
-    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
-    if answer.json {
-        answer.out.s(b",\"unchanged\":").u(counts[3]).s(b"}\n");
-    } else {
-        answer.item(b"", msg.as_bytes());
-    }
-    Ok(())
+    conclude(world, now, answer, msg.as_bytes());
+    EXIT_OK
 }
 
-/// Says why the table was not reloaded, to tend's log and to the client.
+/// Says `msg`, how the reload ended, to tend's log and, as text, to the
+/// client.
+#[inline(never)]
+fn conclude(world: &mut World, now: u64, answer: &mut Answer<'_>, msg: &[u8]) {
+    report::say(Some((&mut world.own, now)), &[msg]);
+    if !answer.json {
+        answer.item(b"", msg);
+    }
+}
+
+/// Says why the table was not reloaded, to tend's log and to the client;
+/// returns `code`.
 #[inline(never)]
 fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code: i32) -> i32 {
     report::say(Some((&mut world.own, now)), &[b"reload: ", why]);
@@ -180,49 +223,15 @@ fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code
     code
 }
 
-/// Opens a log pipe for every new service that keeps its output and does
-/// not inherit one from the service of the same name.
-fn open_pipes(world: &mut World) -> Result<(), Errno> {
-    let World { table, next, .. } = world;
-    for slot in next.slots.iter_mut().filter(|s| !s.conf.console) {
-        let old = table.find(&slot.conf.name).and_then(|id| table.get(id));
-        if !old.is_some_and(|old| old.log.is_some() && !old.leaving) {
-            slot.log = Some(crate::setup::log_pipe()?);
-        }
-    }
-    Ok(())
-}
-
 /// Whether two services' settings are the same: every key, the line they
 /// are on aside (`after` compared by names).
 #[inline(never)]
 fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
-    fn name<F>(t: &Table<F>, id: SvcId) -> Option<&[u8]> {
-        t.conf(id).map(|c| c.name.as_slice())
-    }
-    fn strings<'t, F>(c: &ServiceConf, t: &'t Table<F>) -> [&'t [u8]; 3] {
-        [c.argv, c.env, c.chdir].map(|span| t.pool.bytes(span))
-    }
-    (
-        a.kind,
-        a.restart,
-        a.argc,
-        a.envc,
-        a.ready_fd,
-        a.log_bytes,
-        a.console,
-    ) == (
-        b.kind,
-        b.restart,
-        b.argc,
-        b.envc,
-        b.ready_fd,
-        b.log_bytes,
-        b.console,
-    ) && (a.ident.uid, a.ident.gid, a.stop_signal, a.stop_timeout_ms)
-        == (b.ident.uid, b.ident.gid, b.stop_signal, b.stop_timeout_ms)
+    key(a) == key(b)
         && a.ident.groups == b.ident.groups
-        && strings(a, at) == strings(b, bt)
+        && [(a.argv, b.argv), (a.env, b.env), (a.chdir, b.chdir)]
+            .into_iter()
+            .all(|(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
         && a.after.len() == b.after.len()
         && a.after
             .iter()
@@ -230,190 +239,130 @@ fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bo
             .all(|(&x, &y)| name(at, x) == name(bt, y))
 }
 
-/// What becomes of an old slot; where it goes in the combined table.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    Unchanged(u8),
-    Changed(u8),
-    /// Removed now, or leaving already.
-    Removed,
+/// The settings of `c` that are numbers, as numbers.
+#[inline(never)]
+fn key(c: &ServiceConf) -> [u64; 11] {
+    let id = |v: Option<u32>| v.map_or(1 << 32, u64::from);
+    [
+        c.kind as u64,
+        c.restart as u64,
+        c.argc.into(),
+        c.envc.into(),
+        c.ready_fd.map_or(256, u64::from),
+        c.log_bytes.into(),
+        c.console.into(),
+        id(c.ident.uid),
+        id(c.ident.gid),
+        c.stop_signal.into(),
+        c.stop_timeout_ms.into(),
+    ]
 }
 
-/// Applies the new table (checked, its pipes open): builds the combined
-/// table in `next`, lays the rings out anew, then makes it the table.
-/// Returns how many services were added, removed, restarted, unchanged.
-#[inline(never)]
-fn apply(world: &mut World, null: &Fd, now: u64, answer: &mut Answer<'_>) -> [u64; 4] {
-    let mut fates = [Fate::Removed; MAX_SERVICES];
-    for (fate, old) in fates.iter_mut().zip(&world.table.slots) {
-        let Some(j) = world.next.find(&old.conf.name).filter(|_| !old.leaving) else {
-            continue;
-        };
-        *fate = match world.next.conf(j) {
-            Some(new) if same(&old.conf, &world.table, new, &world.next) => Fate::Unchanged(j.0),
-            _ => Fate::Changed(j.0),
-        };
-    }
-    let fates = fates.get(..world.table.len()).unwrap_or(&[]);
-    let counts = tell(world, fates, answer);
-    let new_len = world.next.len();
-    // Where each old slot goes: its index in the combined table.
-    let mut map = [None::<u8>; MAX_SERVICES];
-    for ((i, fate), to) in fates.iter().enumerate().zip(map.iter_mut()) {
-        let World {
-            table,
-            next,
-            sup,
-            own,
-            ..
-        } = &mut *world;
-        let Some(old) = table.slots.get_mut(i) else {
-            continue;
-        };
-        *to = match *fate {
-            Fate::Unchanged(j) => Some(j),
-            Fate::Changed(j) => {
-                // Stopped with its old settings; back with the new.
-                let mut sh = Shell {
-                    pool: &table.pool,
-                    own,
-                    null: null.as_fd(),
-                };
-                sup.command(
-                    &mut table.slots,
-                    SvcId(i as u8),
-                    Event::Changed,
-                    now,
-                    &mut sh,
-                );
-                Some(j)
+/// The name of service `id` of `t` (empty when there is none).
+fn name<F>(t: &Table<F>, id: SvcId) -> &[u8] {
+    t.conf(id).map_or(&[], |c| c.name.as_slice())
+}
+
+/// Writes what the reload does: the services restarted, removed (in the
+/// old table's order) and added (in the new one's), as `VERB NAME` lines,
+/// or the whole JSON reply. Returns how many of each kind there are.
+fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
+    let mut counts = [0; 4];
+    let old = world.table.slots.iter().zip(&plan.old);
+    let all = old.chain(world.next.slots.iter().zip(&plan.new));
+    for (k, n) in counts.iter_mut().enumerate() {
+        answer.json(nth(
+            b"{\"ok\":true,\"restarted\":[\0],\"removed\":[\0],\"added\":[\0],\"unchanged\":",
+            k,
+        ));
+        for (slot, _) in all.clone().filter(|s| usize::from(*s.1) == k) {
+            if k < 3 {
+                answer.item(nth(b"restarted \0removed \0added ", k), &slot.conf.name);
             }
-            // Still running: leaving, after the new table.
-            Fate::Removed if old.svc.state.running() => {
-                let at = next.len() as u8;
-                let mut conf = core::mem::take(&mut old.conf);
-                // Its strings are the old table's: it never starts again.
-                (conf.argv, conf.argc, conf.env, conf.envc, conf.chdir) = Default::default();
-                next.slots
-                    .push(crate::slot::Slot::new(conf))
-                    .ok()
-                    .map(|()| at)
-            }
-            Fate::Removed => None,
-        };
-        let (Some(old), Some(new)) = (
-            table.slots.get_mut(i),
-            to.and_then(|j| next.slots.get_mut(usize::from(j))),
-        ) else {
-            continue;
-        };
-        move_state(old, new);
-        new.leaving = to.is_some_and(|j| usize::from(j) >= new_len);
-    }
-    // The leaving services' `after`, renumbered; what went is no one's.
-    for slot in world.next.slots.iter_mut().skip(new_len) {
-        renumber(&mut slot.conf, &map);
-    }
-    lay_out_rings(world);
-    // Room for its crash record's lines for every service added (those
-    // that stay brought theirs).
-    let World {
-        next,
-        crash_free,
-        crash_spare,
-        ..
-    } = &mut *world;
-    for slot in next.slots.iter_mut().filter(|s| !s.crash.has_store()) {
-        if let Some(store) = crash_free
-            .pop()
-            .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
-        {
-            slot.crash.adopt(store);
+            *n += 1;
         }
     }
-    core::mem::swap(&mut world.table, &mut world.next);
-    // What the old table still holds (removed services) goes with `next`;
-    // their crash records' storage is kept.
-    for slot in world.next.slots.iter_mut() {
-        give_back(&mut slot.crash, &mut world.crash_free);
-    }
-    for c in world.clients.iter_mut() {
-        ctl::remap(c, &map);
+    if answer.json {
+        answer.out.u(counts[3]).s(b"}\n");
     }
     counts
 }
 
-/// Writes what the reload does: the services restarted, removed (in the
-/// old table's order) and added (in the new one's), as `VERB NAME` lines or
-/// JSON lists. Returns how many were added, removed, restarted and left
-/// unchanged.
-#[inline(never)]
-fn tell(world: &World, fates: &[Fate], answer: &mut Answer<'_>) -> [u64; 4] {
-    let (old, new) = (&world.table.slots, &world.next.slots);
-    let old = old.iter().zip(fates);
-    let restarted = old.clone().filter(|(_, f)| matches!(f, Fate::Changed(_)));
-    let restarted = list(
-        answer,
-        b"{\"ok\":true,\"restarted\":[",
-        b"restarted ",
-        restarted,
-    );
-    let removed = old.filter(|(s, f)| **f == Fate::Removed && !s.leaving);
-    let removed = list(answer, b"],\"removed\":[", b"removed ", removed);
-    let added = new
-        .iter()
-        .enumerate()
-        .filter(|&(k, _)| !fates.iter().any(|f| f.to() == Some(k)));
-    let added = list(
-        answer,
-        b"],\"added\":[",
-        b"added ",
-        added.map(|(_, s)| (s, &Fate::Removed)),
-    );
-    answer.json(b"]");
-    let unchanged = fates.iter().filter(|f| matches!(f, Fate::Unchanged(_)));
-    [added, removed, restarted, unchanged.count() as u64]
-}
-
-/// One list of [`tell`]: `json` (a JSON list's opening), then an item
-/// `VERB NAME` for each slot; how many.
-fn list<'s>(
-    answer: &mut Answer<'_>,
-    json: &[u8],
-    verb: &[u8],
-    slots: impl Iterator<Item = (&'s Slot, &'s Fate)>,
-) -> u64 {
-    answer.json(json);
-    let mut n = 0;
-    for (slot, _) in slots {
-        answer.item(verb, &slot.conf.name);
-        n += 1;
-    }
-    n
-}
-
-impl Fate {
-    /// Its index in the new table, when it stays.
-    fn to(self) -> Option<usize> {
-        match self {
-            Fate::Unchanged(j) | Fate::Changed(j) => Some(usize::from(j)),
-            Fate::Removed => None,
+/// Applies the new table (checked, its pipes open): builds the combined
+/// table in `next`, lays the rings out anew, then makes it the table.
+fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
+    let World {
+        table,
+        next,
+        sup,
+        own,
+        crash_free,
+        ..
+    } = &mut *world;
+    let new_len = next.len();
+    let mut sh = Shell {
+        pool: &table.pool,
+        own,
+        null: null.as_fd(),
+    };
+    // The rings of the services that went, for the new layout.
+    let mut join = sys::arena::Join::new();
+    for (i, &kind) in plan.old.iter().enumerate() {
+        if kind == RESTARTED {
+            // Stopped with its old settings; back with the new.
+            sup.command(
+                &mut table.slots,
+                SvcId(i as u8),
+                Event::Changed,
+                now,
+                &mut sh,
+            );
         }
     }
-}
-
-/// Moves the run-time part of a slot (state, ring, crash record, pipes,
-/// pace) into `to`, a slot just read (never run, no ring), whose conf and
-/// log pipe (if it has one) stay: the two trade everything, then `to` takes
-/// its conf back, and its pipe if it had one; the crash record storage it
-/// had goes spare.
-#[inline(never)]
-fn move_state(from: &mut Slot, to: &mut Slot) {
-    use core::mem::swap;
-    swap(from, to);
-    swap(&mut from.conf, &mut to.conf);
-    if from.log.is_some() || to.conf.console {
-        swap(&mut from.log, &mut to.log);
+    // From the last: the leaving ones are put after the new table last
+    // first, then turned round.
+    while let Some(mut slot) = table.slots.pop() {
+        let to = plan.map.get(table.slots.len()).copied().flatten();
+        match to.map(usize::from) {
+            // It stays: the two trade everything, then the new slot takes
+            // its conf back, and its log pipe if it had one (else the old
+            // one's, unless its output goes to the console).
+            Some(j) if j < new_len => {
+                if let Some(new) = next.slots.get_mut(j) {
+                    swap(&mut slot, new);
+                    swap(&mut slot.conf, &mut new.conf);
+                    if slot.log.is_some() || new.conf.console {
+                        swap(&mut slot.log, &mut new.log);
+                    }
+                }
+            }
+            // Still running: leaving, after the new table.
+            Some(_) => {
+                slot.leaving = true;
+                let c = &mut slot.conf;
+                // Its strings are the old table's: it never starts again.
+                (c.argv, c.argc, c.env, c.envc, c.chdir) = Default::default();
+                // Its `after`, renumbered; what went is no one's.
+                let mut after = heapless::Vec::new();
+                for id in &c.after {
+                    if let Some(&Some(to)) = plan.map.get(id.index()) {
+                        let _ = after.push(SvcId(to));
+                    }
+                }
+                c.after = after;
+                let _ = next.slots.push(slot);
+            }
+            None => {
+                give_back(&mut slot.crash, crash_free);
+                join.add(slot.ring.take_store().0);
+            }
+        }
+    }
+    arena::reverse(next.slots.get_mut(new_len..).unwrap_or(&mut []));
+    lay_out_rings(world, join);
+    swap(&mut world.table, &mut world.next);
+    for c in world.clients.iter_mut() {
+        ctl::remap(c, &plan.map);
     }
 }
 
@@ -425,7 +374,6 @@ fn give_back(crash: &mut crate::crash::Crash<'static>, free: &mut CrashFree) {
 }
 
 /// The first `n` bytes of `spare`, if it has them.
-#[inline(never)]
 fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
     let all = spare.take()?;
     let (mine, rest) = all.split_at_mut_checked(n)?;
@@ -433,157 +381,91 @@ fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut
     Some(mine)
 }
 
-/// `after` renumbered by `map` (old index to new); what went is dropped.
-fn renumber(conf: &mut ServiceConf, map: &[Option<u8>]) {
-    let mut after = heapless::Vec::new();
-    for id in &conf.after {
-        if let Some(&Some(to)) = map.get(id.index()) {
-            let _ = after.push(SvcId(to));
-        }
-    }
-    conf.after = after;
-}
-
-/// Pieces of the ring part of the arena at most: every ring of the old and
-/// the combined table, and the spare.
-const PIECES: usize = 2 * MAX_SERVICES + 1;
-
-/// The rings laid out anew for the combined table in `next`: every ring
-/// the old and the combined slots hold, and the spare, are joined back
-/// into one stretch of the arena; what each ring that stays keeps moves to
-/// its new place, in the order the rings lay in, new rings after them; the
-/// stretch is carved again in the new sizes.
-#[inline(never)]
-fn lay_out_rings(world: &mut World) {
+/// The rings laid out anew for the combined table in `next`: its rings,
+/// those that went (in `join`) and the spare are joined back into one
+/// stretch of the arena; the rings that stay are placed in the order
+/// they lay in, what each keeps moved there, new rings after them; the
+/// rest is the spare. And room for its crash record's lines for every
+/// service added (those that stay brought theirs).
+fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
     let World {
-        table,
         next,
-        ring_spare,
+        ring_spare: spare,
+        crash_free,
+        crash_spare,
         ..
     } = world;
-    // Address, bytes to keep, and slot of `next` (or none) of each piece.
-    let mut info = [(usize::MAX, 0usize, None::<u8>); PIECES];
-    let mut pieces = [const { None::<&'static mut [u8]> }; PIECES];
-    let mut n = 0;
-    for slot in table.slots.iter_mut() {
-        slot.ring.shrink_to(0);
-        let (buf, _) = slot.ring.take_store();
-        add_piece(&mut info, &mut pieces, &mut n, buf, 0, None);
+    let slots = &mut next.slots;
+    let mut rings = [Piece::default(); MAX_SERVICES];
+    let mut r = 0;
+    for (j, slot) in slots.iter_mut().enumerate() {
+        if !slot.crash.has_store() {
+            if let Some(store) = crash_free
+                .pop()
+                .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
+            {
+                slot.crash.adopt(store);
+            }
+        }
+        // No ring for a service leaving or whose output goes to the console.
+        let size = match slot.leaving || slot.conf.console {
+            true => 0,
+            false => slot.conf.log_bytes as usize,
+        };
+        slot.ring.shrink_to(size);
+        let (buf, len) = slot.ring.take_store();
+        // A new ring comes after every old one, in table order.
+        let (from, len) = match &buf {
+            Some(b) => (b.as_ptr() as usize, len),
+            None => (usize::MAX - MAX_SERVICES + j, 0),
+        };
+        if let (Some(ring), true) = (rings.get_mut(r), size > 0) {
+            *ring = Piece {
+                from,
+                len: len as u32,
+                size: size as u32,
+                slot: j as u8,
+            };
+            r += 1;
+        }
+        join.add(buf);
     }
-    for (j, slot) in next.slots.iter_mut().enumerate() {
-        slot.ring.shrink_to(ring_size(slot));
-        let (buf, used) = slot.ring.take_store();
-        add_piece(&mut info, &mut pieces, &mut n, buf, used, Some(j as u8));
-    }
-    add_piece(&mut info, &mut pieces, &mut n, ring_spare.take(), 0, None);
-    let Some(whole) = sys::arena::join(&mut pieces) else {
+    join.add(spare.take());
+    let Some(whole) = join.whole() else {
         return; // Never: they are the arena's. The rings keep nothing.
     };
-    let size = |j: u8| next.slots.get(usize::from(j)).map_or(0, ring_size);
-    let mut moves = [Move {
-        from: 0,
-        to: 0,
-        len: 0,
-    }; PIECES];
-    let mut plan = [(0u8, 0usize); MAX_SERVICES];
-    let (mut to, mut m, mut p) = (0, 0, 0);
-    // New places: the rings that stay, in the order they lay in (picked
-    // one by one: no more than 129, a sort would cost more); then the new
-    // ones.
-    let mut start = None;
-    let mut last = None;
-    let mut j = 0;
-    loop {
-        let later = info
-            .iter()
-            .filter(|i| i.0 != usize::MAX && last.is_none_or(|l| i.0 > l));
-        let (from, used, slot) = match later.min_by_key(|i| i.0) {
-            Some(&(at, used, slot)) => {
-                last = Some(at);
-                let start = *start.get_or_insert(at);
-                (at - start, used, slot)
-            }
-            None if j < next.len() => {
-                j += 1;
-                let new = j as u8 - 1;
-                let had = info.iter().any(|i| i.2 == Some(new));
-                (0, 0, Some(new).filter(|_| !had))
-            }
-            None => break,
-        };
-        let Some(slot) = slot else { continue };
-        let len = size(slot);
-        if let (true, Some(entry)) = (len > 0, plan.get_mut(p)) {
-            if let Some(mv) = moves.get_mut(m).filter(|_| used > 0) {
-                *mv = Move {
-                    from,
-                    to,
-                    len: used,
-                };
-                m += 1;
-            }
-            *entry = (slot, len);
-            p += 1;
-            to += len;
-        }
-    }
-    arena::relocate(whole, moves.get(..m).unwrap_or(&[]));
-    let mut rest = Some(whole);
-    for &(j, len) in plan.get(..p).unwrap_or(&[]) {
-        if let (Some(buf), Some(slot)) = (carve(&mut rest, len), next.slots.get_mut(usize::from(j)))
-        {
+    let rings = rings.get_mut(..r).unwrap_or(&mut []);
+    let move_bytes = sys::arena::move_bytes;
+    *spare = Some(arena::lay_out(whole, rings, move_bytes, |j, buf| {
+        if let Some(slot) = slots.get_mut(usize::from(j)) {
             slot.ring.adopt(buf);
         }
-    }
-    *ring_spare = rest;
-}
-
-/// A ring's size in the combined table: none for a leaving service or one
-/// whose output goes to the console.
-fn ring_size(s: &Slot) -> usize {
-    match s.leaving || s.conf.console {
-        true => 0,
-        false => s.conf.log_bytes as usize,
-    }
-}
-
-/// Notes piece `n` (its address, the bytes it keeps, its slot) and takes it.
-#[inline(never)]
-fn add_piece(
-    info: &mut [(usize, usize, Option<u8>); PIECES],
-    pieces: &mut [Option<&'static mut [u8]>; PIECES],
-    n: &mut usize,
-    buf: Option<&'static mut [u8]>,
-    used: usize,
-    slot: Option<u8>,
-) {
-    if let (Some(buf), Some(i), Some(p)) = (buf, info.get_mut(*n), pieces.get_mut(*n)) {
-        *i = (buf.as_ptr() as usize, used, slot);
-        *p = Some(buf);
-        *n += 1;
-    }
+    }));
 }
 
 /// Forgets the leaving services once the processes of all of them are
 /// gone (until then one that stopped shows as down): they are the last
 /// slots of the table, so nothing else moves.
+#[inline(never)]
 pub fn forget_left(world: &mut World) {
-    let slots = &world.table.slots;
-    let Some(first) = slots.iter().position(|s| s.leaving) else {
-        return;
-    };
+    let slots = &mut world.table.slots;
     if slots.iter().any(|s| s.leaving && s.svc.state.running()) {
         return;
     }
-    while world.table.len() > first {
-        if let Some(mut gone) = world.table.slots.pop() {
-            give_back(&mut gone.crash, &mut world.crash_free);
+    let mut map = [None::<u8>; MAX_SERVICES];
+    let mut kept = 0;
+    for (slot, to) in slots.iter_mut().zip(map.iter_mut()) {
+        if slot.leaving {
+            give_back(&mut slot.crash, &mut world.crash_free);
+        } else {
+            *to = Some(kept as u8);
+            kept += 1;
         }
     }
-    let mut map = [None::<u8>; MAX_SERVICES];
-    for (i, m) in map.iter_mut().enumerate().take(first) {
-        *m = Some(i as u8);
+    if kept == slots.len() {
+        return;
     }
+    slots.truncate(kept);
     for c in world.clients.iter_mut() {
         ctl::remap(c, &map);
     }
