@@ -15,11 +15,12 @@ pub struct Settings {
     pub syslog: Span,
     /// `watchdog = PATH`: the watchdog device (empty: none).
     pub watchdog: Span,
-    /// `watchdog-timeout`: asked of the driver.
-    pub watchdog_timeout_ms: u32,
-    /// `watchdog-grace`: how long a critical service may be out of its good
-    /// state.
-    pub watchdog_grace_ms: u32,
+    /// `watchdog-timeout`, asked of the driver (0: not given; see
+    /// [`Settings::watchdog_timeout_ms`]).
+    pub watchdog_timeout: u32,
+    /// `watchdog-grace`, how long a critical service may be out of its good
+    /// state (0: not given).
+    pub watchdog_grace: u32,
     /// `keep = DIR`: where evidence is kept across reboots (empty: none).
     pub keep: Span,
 }
@@ -30,14 +31,34 @@ pub const WATCHDOG_TIMEOUT_DEFAULT_MS: u32 = 15_000;
 pub const WATCHDOG_GRACE_DEFAULT_MS: u32 = 60_000;
 
 impl Settings {
+    /// All zero bytes, so that the table, and the world that holds it,
+    /// stay in .bss and cost nothing in the binary.
     pub const fn new() -> Settings {
         Settings {
             line: 0,
             syslog: Span { off: 0, len: 0 },
             watchdog: Span { off: 0, len: 0 },
-            watchdog_timeout_ms: WATCHDOG_TIMEOUT_DEFAULT_MS,
-            watchdog_grace_ms: WATCHDOG_GRACE_DEFAULT_MS,
+            watchdog_timeout: 0,
+            watchdog_grace: 0,
             keep: Span { off: 0, len: 0 },
+        }
+    }
+}
+
+impl Settings {
+    /// `watchdog-timeout`, or its default.
+    pub fn watchdog_timeout_ms(&self) -> u32 {
+        match self.watchdog_timeout {
+            0 => WATCHDOG_TIMEOUT_DEFAULT_MS,
+            ms => ms,
+        }
+    }
+
+    /// `watchdog-grace`, or its default.
+    pub fn watchdog_grace_ms(&self) -> u32 {
+        match self.watchdog_grace {
+            0 => WATCHDOG_GRACE_DEFAULT_MS,
+            ms => ms,
         }
     }
 }
