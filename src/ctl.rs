@@ -16,11 +16,16 @@ use crate::say::Buf;
 use crate::status::View;
 use crate::sys::{self, Fd};
 
+/// One control client. In this order: what a client touches — its
+/// descriptor and deadline, its request (short), its reply's job and the
+/// start of its reply's buffer (a reply waits for the client to read once a
+/// couple of KB are queued) — lies together, on two pages or three.
+#[repr(C)]
 pub struct Client {
     fd: Option<Fd>,
+    deadline_ms: u64,
     input: Buf<REQUEST_MAX_BYTES>,
     reply: Reply,
-    deadline_ms: u64,
 }
 
 impl Client {

@@ -191,9 +191,13 @@ impl Job {
 
 /// A client's reply: the bytes queued for it and what is still to come.
 /// All zero bytes while it waits for a request (see `Stage`).
+// In this order (the job first, the buffer after): a reply touches the
+// pages of its job and of the start of its buffer, which follow the
+// client's request (see `ctl::Client`), not one more page past the buffer.
+#[repr(C)]
 pub struct Reply {
-    out: Out,
     job: Job,
+    out: Out,
 }
 
 impl Default for Reply {

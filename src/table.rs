@@ -19,11 +19,14 @@ use section::*;
 
 /// A loaded table: one slot per service, in file order (its conf filled in
 /// here, the rest empty until tend runs it), and the strings they use.
+// The settings first: written whenever a table loads, they share the
+// first slots' page rather than take a page of their own past the pool.
+#[repr(C)]
 pub struct Table<F> {
-    pub slots: heapless::Vec<Slot<F>, MAX_SERVICES>,
-    pub pool: Pool,
     /// The `[tend]` section.
     pub settings: crate::settings::Settings,
+    pub slots: heapless::Vec<Slot<F>, MAX_SERVICES>,
+    pub pool: Pool,
 }
 
 impl<F> Default for Table<F> {
