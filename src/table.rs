@@ -12,7 +12,7 @@
 
 pub use crate::accounts::{Accounts, EtcAccounts};
 use crate::argv::words;
-use crate::conf::{Identity, Kind, Pool, Restart, ServiceConf, Span, SvcId};
+use crate::conf::{Kind, Pool, Restart, ServiceConf, Span, SvcId};
 use crate::limits::*;
 use crate::slot::Slot;
 use section::*;
@@ -319,8 +319,15 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             }
         } else {
             self.sec = Some(Section {
-                name,
-                line,
+                conf: ServiceConf {
+                    name: heapless::Vec::from_slice(name).unwrap_or_default(),
+                    line,
+                    log_bytes: LOG_DEFAULT_BYTES,
+                    stop_signal: STOP_SIGNAL_DEFAULT,
+                    stop_timeout_ms: STOP_TIMEOUT_DEFAULT_MS,
+                    ..ServiceConf::default()
+                },
+                log_line: line,
                 ..Section::default()
             });
         }
@@ -329,57 +336,41 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// Checks the section just read, applies its defaults and adds it to the
     /// table.
     fn end_section(&mut self) {
-        let Some(sec) = self.sec.take() else { return };
+        let Some(mut sec) = self.sec.take() else {
+            return;
+        };
         let errs = &mut self.errs;
+        let conf = &mut sec.conf;
         // A `run` line that was wrong has been reported already.
         if sec.seen & RUN_SEEN == 0 {
-            errs.at(sec.line, msg::NO_RUN, sec.name);
+            errs.at(conf.line, msg::NO_RUN, &conf.name);
         }
-        let kind = sec.kind.unwrap_or(Kind::Daemon);
-        let restart = match (sec.restart, kind) {
-            (Some(restart), _) => restart,
-            (None, Kind::Daemon) => Restart::Always,
-            (None, Kind::Oneshot) => Restart::Never,
-        };
-        if let (Kind::Oneshot, Some((_, at))) = (kind, sec.ready) {
-            errs.at(at, msg::READY_ONESHOT, b"");
+        if sec.seen & RESTART_SEEN == 0 && conf.kind == Kind::Oneshot {
+            conf.restart = Restart::Never;
         }
-        let (log_bytes, log_line) = sec.log.unwrap_or((LOG_DEFAULT_BYTES, sec.line));
-        self.log_total = self.log_total.saturating_add(u64::from(log_bytes));
+        if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
+            errs.at(sec.ready_line, msg::READY_ONESHOT, b"");
+        }
+        self.log_total = self.log_total.saturating_add(u64::from(conf.log_bytes));
         let over = self.log_total > LOG_ARENA_BYTES as u64;
         if over && first_time(&mut self.said_log) {
-            errs.say(log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
+            errs.say(sec.log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
         }
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
         let strings = store(pool, &sec);
+        let conf = &mut sec.conf;
         if strings.is_none() {
             pool.truncate(mark);
             if first_time(&mut self.said_pool) {
-                errs.say(sec.line, msg::POOL, b"", POOL_BYTES);
+                errs.say(conf.line, msg::POOL, b"", POOL_BYTES);
             }
         }
-        let (argv, env, chdir) = strings.unwrap_or_default();
-        let conf = ServiceConf {
-            name: heapless::Vec::from_slice(sec.name).unwrap_or_default(),
-            line: sec.line,
-            kind,
-            restart,
-            argv,
-            argc: sec.argc,
-            env,
-            envc: u8::try_from(sec.env.len()).unwrap_or(u8::MAX),
-            chdir,
-            after: heapless::Vec::new(),
-            ready_fd: sec.ready.map(|(fd, _)| fd),
-            log_bytes,
-            console: sec.console.unwrap_or(false),
-            ident: sec.identity(),
-            stop_signal: sec.stop_signal.unwrap_or(STOP_SIGNAL_DEFAULT),
-            stop_timeout_ms: sec.stop_timeout.unwrap_or(STOP_TIMEOUT_DEFAULT_MS),
-        };
+        (conf.argv, conf.env, conf.chdir) = strings.unwrap_or_default();
+        conf.envc = u8::try_from(sec.env.len()).unwrap_or(u8::MAX);
+        sec.resolve_identity();
         // Cannot fail: a header is refused when the table is full.
-        let _ = self.table.slots.push(Slot::new(conf));
+        let _ = self.table.slots.push(Slot::new(sec.conf));
     }
 
     /// The second pass: fills in each service's `after` now that every name
@@ -1398,6 +1389,15 @@ audio:x:45:www,sensorx
             (n.uid, n.gid, n.groups.as_slice()),
             (Some(1), Some(1), &[1][..])
         );
+    }
+
+    #[test]
+    fn the_keys_are_in_the_order_of_key() {
+        for (i, def) in section::KEYS.iter().enumerate() {
+            assert_eq!(def.key as usize, i, "{:?}", def.key);
+        }
+        assert_eq!(section::KEYS[0].name, b"run");
+        assert_eq!(RUN_SEEN, 1 << Key::Run as u32);
     }
 
     #[test]

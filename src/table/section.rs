@@ -73,6 +73,9 @@ pub(super) const KEYS: &[KeyDef] = &[
 const _: () = assert!(KEYS.len() <= 32);
 /// The bit of `run` in [`Section::seen`].
 pub(super) const RUN_SEEN: u32 = 1;
+/// The bit of `restart` in [`Section::seen`] ([`KEYS`] is in the order of
+/// [`Key`]).
+pub(super) const RESTART_SEEN: u32 = 1 << Key::Restart as u32;
 
 pub(super) const KINDS: &[(&[u8], Kind)] =
     &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)];
@@ -83,33 +86,27 @@ pub(super) const RESTARTS: &[(&[u8], Restart)] = &[
 ];
 pub(super) const YES_NO: &[(&[u8], bool)] = &[(b"yes", true), (b"no", false)];
 
-/// A section as read so far. Its values point into the table text and are
-/// copied into the pool when it ends.
+/// A section as read so far: the service's conf, filled in as its keys
+/// come, and what it needs until the section ends. Its strings point into
+/// the table text and are copied into the pool when it ends.
 #[derive(Default)]
 pub(super) struct Section<'a> {
-    pub(super) name: &'a [u8],
-    pub(super) line: u32,
+    pub(super) conf: ServiceConf,
     /// Keys seen, one bit per row of [`KEYS`].
     pub(super) seen: u32,
     pub(super) run: Option<&'a [u8]>,
-    pub(super) argc: u8,
-    pub(super) kind: Option<Kind>,
-    pub(super) restart: Option<Restart>,
     /// Names given to `after` so far.
     pub(super) after: usize,
-    /// `ready = fd:N` and its line.
-    pub(super) ready: Option<(u8, u32)>,
-    /// `log` and its line.
-    pub(super) log: Option<(u32, u32)>,
-    pub(super) console: Option<bool>,
+    /// The line of `ready = fd:N`.
+    pub(super) ready_line: u32,
+    /// The line of `log`, else of the header.
+    pub(super) log_line: u32,
     /// `(uid, gid)` of `user`, and the user's supplementary groups.
     pub(super) user: Option<(u32, u32)>,
     pub(super) groups: heapless::Vec<u32, MAX_GROUPS>,
     pub(super) group: Option<u32>,
     pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
     pub(super) chdir: Option<&'a [u8]>,
-    pub(super) stop_signal: Option<u8>,
-    pub(super) stop_timeout: Option<u32>,
 }
 
 impl<'a> Section<'a> {
@@ -149,22 +146,33 @@ impl<'a> Section<'a> {
     fn apply(&mut self, key: Key, line: u32, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
         match key {
             Key::Run => match words(value, &mut |_| {}) {
-                Ok(argc) => (self.run, self.argc) = (Some(value), argc),
+                Ok(argc) => (self.run, self.conf.argc) = (Some(value), argc),
                 Err(why) => errs.say(line, why, b"", MAX_ARGS),
             },
-            Key::Type => self.kind = errs.check(choice(value, KINDS), line, msg::TYPE, value),
+            Key::Type => {
+                if let Some(kind) = errs.check(choice(value, KINDS), line, msg::TYPE, value) {
+                    self.conf.kind = kind;
+                }
+            }
             Key::Restart => {
-                self.restart = errs.check(choice(value, RESTARTS), line, msg::RESTART, value)
+                if let Some(r) = errs.check(choice(value, RESTARTS), line, msg::RESTART, value) {
+                    self.conf.restart = r;
+                }
             }
             Key::After => self.after(line, value, errs),
             Key::Ready => self.ready(line, value, errs),
             Key::Log => match parse_size(value) {
                 Some(1..LOG_MIN_BYTES) => errs.at(line, msg::LOG_MIN, b""),
-                Some(n) => self.log = Some((u32::try_from(n).unwrap_or(u32::MAX), line)),
+                Some(n) => {
+                    self.conf.log_bytes = u32::try_from(n).unwrap_or(u32::MAX);
+                    self.log_line = line;
+                }
                 None => errs.at(line, msg::SIZE, value),
             },
             Key::Console => {
-                self.console = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value)
+                if let Some(yes) = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value) {
+                    self.conf.console = yes;
+                }
             }
             Key::User => self.user(line, value, acc, errs),
             Key::Group => {
@@ -178,10 +186,14 @@ impl<'a> Section<'a> {
             }
             Key::StopSignal => {
                 let sig = crate::signal::number(value);
-                self.stop_signal = errs.check(sig, line, msg::SIGNAL, value);
+                if let Some(sig) = errs.check(sig, line, msg::SIGNAL, value) {
+                    self.conf.stop_signal = sig;
+                }
             }
             Key::StopTimeout => match parse_duration(value) {
-                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => self.stop_timeout = u32::try_from(ms).ok(),
+                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => {
+                    self.conf.stop_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX)
+                }
                 Some(_) => errs.at(line, msg::TIMEOUT_MAX, b""),
                 None => errs.at(line, msg::DURATION, value),
             },
@@ -190,7 +202,7 @@ impl<'a> Section<'a> {
 
     pub(super) fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
         for name in after_names(value) {
-            if name == self.name {
+            if name == self.conf.name {
                 errs.at(line, msg::AFTER_SELF, name);
                 continue;
             }
@@ -204,10 +216,10 @@ impl<'a> Section<'a> {
     pub(super) fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
         let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
         match fd {
-            _ if crate::say::eq_ignore_case(value, b"none") => self.ready = None,
+            _ if crate::say::eq_ignore_case(value, b"none") => self.conf.ready_fd = None,
             Some(0..=2) => errs.at(line, msg::READY_STDIO, b""),
             Some(fd) => match u8::try_from(fd) {
-                Ok(fd) => self.ready = Some((fd, line)),
+                Ok(fd) => (self.conf.ready_fd, self.ready_line) = (Some(fd), line),
                 Err(_) => errs.at(line, msg::READY_FD, b""),
             },
             None => errs.at(line, msg::READY, value),
@@ -241,19 +253,20 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// `user` and `group` resolved: the group, else the user's; in the
-    /// groups, that gid and then the user's supplementary groups.
-    pub(super) fn identity(&self) -> Identity {
+    /// `user` and `group` resolved into the conf: the group, else the
+    /// user's; in the groups, that gid and then the user's supplementary
+    /// groups.
+    pub(super) fn resolve_identity(&mut self) {
+        let ident = &mut self.conf.ident;
+        ident.uid = self.user.map(|(uid, _)| uid);
         let gid = self.group.or(self.user.map(|(_, gid)| gid));
-        let mut groups = heapless::Vec::new();
+        ident.gid = gid;
         for g in gid.iter().chain(&self.groups) {
-            if !groups.contains(g) {
+            if !ident.groups.contains(g) {
                 // A user in more groups than tend keeps loses the last ones.
-                let _ = groups.push(*g);
+                let _ = ident.groups.push(*g);
             }
         }
-        let uid = self.user.map(|(uid, _)| uid);
-        Identity { uid, gid, groups }
     }
 }
 
