@@ -3,22 +3,15 @@
 //! without any expansion.
 
 use crate::limits::MAX_ARGS;
-
-/// Why a `run` value is wrong (the table reports them at the value's line).
-pub mod msg {
-    pub const QUOTE: &[u8] = b"run: missing closing '";
-    pub const DQUOTE: &[u8] = b"run: missing closing \"";
-    pub const BACKSLASH: &[u8] = b"run: trailing backslash";
-    pub const ARGS: &[u8] = b"run: more than # arguments";
-    pub const PROGRAM: &[u8] = b"run: the program must be an absolute path or a bare name";
-}
+// Why a `run` value is wrong (the table reports them at the value's line).
+use crate::table::msg::{self, Msg};
 
 /// Splits a `run` value into arguments like a shell, without expansions:
 /// blanks separate; `'…'` is literal; in `"…"` and outside quotes a
 /// backslash takes the next byte as it is; adjacent pieces join. Each byte
 /// goes to `out`, and `None` after each argument. Returns the number of
 /// arguments, or the message saying why the value is wrong.
-pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, &'static [u8]> {
+pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
     let mut argc: u8 = 0;
     let mut open = false;
     // The program's first byte, and whether it holds a `/`.

@@ -15,6 +15,7 @@ use crate::argv::words;
 use crate::conf::{Kind, Pool, Restart, ServiceConf, Span, SvcId};
 use crate::limits::*;
 use crate::slot::Slot;
+use msg::Msg;
 use section::*;
 
 /// A loaded table: one slot per service, in file order (its conf filled in
@@ -95,6 +96,7 @@ pub fn parse<F>(
         acc,
         errs: Errs {
             out: err,
+            line: 0,
             count: 0,
             done: false,
         },
@@ -109,7 +111,8 @@ pub fn parse<F>(
         if p.errs.done {
             break;
         }
-        p.line(line, text);
+        p.errs.line = line;
+        p.line(text);
     }
     p.end_section();
     p.resolve_after(src);
@@ -117,59 +120,91 @@ pub fn parse<F>(
     p.errs.count
 }
 
-/// Every message: `%` stands for the offending text, `#` for a number.
 pub(crate) mod section;
 
+/// Every message: `%` stands for the offending text, `#` for a number.
 pub(crate) mod msg {
-    pub const NUL: &[u8] = b"the line holds a NUL byte";
-    pub const KEY_OUTSIDE: &[u8] = b"key \"%\" comes before any [service] header";
-    pub const OUTSIDE: &[u8] = b"expected a [service] header, not \"%\"";
-    pub const NOT_PAIR: &[u8] = b"expected \"key = value\", not \"%\"";
-    pub const HEADER: &[u8] = b"bad section header \"%\"";
-    pub const LONG_NAME: &[u8] = b"service name \"%\" is longer than # bytes";
-    pub const NAME: &[u8] = b"bad service name \"%\" (use letters, digits and _ . @ -)";
-    pub const RESERVED: &[u8] = b"the name \"tend\" is reserved for tend's own log";
-    pub const DUP_SERVICE: &[u8] = b"duplicate service \"%\" (first at line #)";
-    pub const SERVICES: &[u8] = b"too many services (tend is built for #)";
-    pub const NO_RUN: &[u8] = b"[%] has no run line";
-    pub const POOL: &[u8] = b"the table's strings exceed the # bytes tend is built with";
-    pub const NO_KEY: &[u8] = b"missing key before \"=\"";
-    pub const KEY: &[u8] = b"unknown key \"%\"";
-    pub const DUP_KEY: &[u8] = b"duplicate key \"%\"";
-    pub const WITHOUT_FEATURE: &[u8] = b": this tend is built without ";
-    pub const NO_VALUE: &[u8] = b"%: missing value";
-    pub const TYPE: &[u8] = b"type: expected daemon or oneshot, not \"%\"";
-    pub const RESTART: &[u8] = b"restart: expected always, on-failure or never, not \"%\"";
-    pub const AFTER_SELF: &[u8] = b"after: \"%\" is this service itself";
-    pub const AFTER_MANY: &[u8] = b"after: more than # names";
-    pub const AFTER: &[u8] = b"after: no service named \"%\"";
-    pub const CYCLE: &[u8] = b"dependency cycle: ";
-    pub const READY: &[u8] = b"ready: expected none or fd:N, not \"%\"";
-    pub const READY_STDIO: &[u8] = b"ready: fds 0 to 2 are stdio; use fd:3 to fd:255";
-    pub const READY_FD: &[u8] = b"ready: use fd:3 to fd:255";
-    pub const READY_ONESHOT: &[u8] =
-        b"ready: a oneshot cannot declare readiness (it is done when it exits 0)";
-    pub const LOG_MIN: &[u8] = b"log: at least 256 bytes, or 0";
-    pub const LOG_ARENA: &[u8] =
-        b"log: the rings would need more than the # bytes tend is built with";
-    pub const SIZE: &[u8] = b"bad size \"%\" (write 4096, 16k or 1m)";
-    pub const CONSOLE: &[u8] = b"console: expected yes or no, not \"%\"";
-    pub const USER: &[u8] = b"unknown user \"%\"";
-    pub const GROUP: &[u8] = b"unknown group \"%\"";
-    pub const ENV: &[u8] = b"env: expected KEY=VALUE, not \"%\"";
-    pub const ENV_NAME: &[u8] = b"env: bad variable name \"%\"";
-    pub const ENV_TWICE: &[u8] = b"env: \"%\" is set twice";
-    pub const ENV_MANY: &[u8] = b"env: more than # entries";
-    pub const CHDIR: &[u8] = b"chdir: \"%\" is not an absolute path";
-    pub const SIGNAL: &[u8] = b"stop-signal: unknown signal \"%\"";
-    pub const DURATION: &[u8] = b"bad duration \"%\" (write 500ms, 5s or 2m)";
-    pub const TIMEOUT_MAX: &[u8] = b"stop-timeout: at most 1 hour";
-    pub const TOO_MANY: &[u8] = b"too many errors";
+    /// A message: its index in [`TEXTS`] (a list of names as one string
+    /// has no table of pointers, and an index passes in a byte).
+    #[derive(Clone, Copy)]
+    #[cfg_attr(test, derive(Debug, PartialEq))]
+    pub struct Msg(u8);
+
+    impl Msg {
+        pub fn text(self) -> &'static [u8] {
+            crate::say::nth(TEXTS, usize::from(self.0))
+        }
+    }
+
+    macro_rules! messages {
+        ($($name:ident = $text:literal,)*) => {
+            #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+            enum Id {
+                $($name,)*
+            }
+            $(pub const $name: Msg = Msg(Id::$name as u8);)*
+            /// The texts, in order, each followed by a NUL byte.
+            const TEXTS: &[u8] = concat!($($text, "\0",)*).as_bytes();
+        };
+    }
+
+    messages! {
+        NUL = "the line holds a NUL byte",
+        KEY_OUTSIDE = "key \"%\" comes before any [service] header",
+        OUTSIDE = "expected a [service] header, not \"%\"",
+        NOT_PAIR = "expected \"key = value\", not \"%\"",
+        HEADER = "bad section header \"%\"",
+        LONG_NAME = "service name \"%\" is longer than # bytes",
+        NAME = "bad service name \"%\" (use letters, digits and _ . @ -)",
+        RESERVED = "the name \"tend\" is reserved for tend's own log",
+        DUP_SERVICE = "duplicate service \"%\" (first at line #)",
+        SERVICES = "too many services (tend is built for #)",
+        NO_RUN = "[%] has no run line",
+        POOL = "the table's strings exceed the # bytes tend is built with",
+        NO_KEY = "missing key before \"=\"",
+        KEY = "unknown key \"%\"",
+        DUP_KEY = "duplicate key \"%\"",
+        WITHOUT_FEATURE = ": this tend is built without ",
+        NO_VALUE = "%: missing value",
+        QUOTE = "run: missing closing '",
+        DQUOTE = "run: missing closing \"",
+        BACKSLASH = "run: trailing backslash",
+        ARGS = "run: more than # arguments",
+        PROGRAM = "run: the program must be an absolute path or a bare name",
+        TYPE = "type: expected daemon or oneshot, not \"%\"",
+        RESTART = "restart: expected always, on-failure or never, not \"%\"",
+        AFTER_SELF = "after: \"%\" is this service itself",
+        AFTER_MANY = "after: more than # names",
+        AFTER = "after: no service named \"%\"",
+        CYCLE = "dependency cycle: ",
+        READY = "ready: expected none or fd:N, not \"%\"",
+        READY_STDIO = "ready: fds 0 to 2 are stdio; use fd:3 to fd:255",
+        READY_FD = "ready: use fd:3 to fd:255",
+        READY_ONESHOT = "ready: a oneshot cannot declare readiness (it is done when it exits 0)",
+        LOG_MIN = "log: at least 256 bytes, or 0",
+        LOG_ARENA = "log: the rings would need more than the # bytes tend is built with",
+        SIZE = "bad size \"%\" (write 4096, 16k or 1m)",
+        CONSOLE = "console: expected yes or no, not \"%\"",
+        USER = "unknown user \"%\"",
+        GROUP = "unknown group \"%\"",
+        ENV = "env: expected KEY=VALUE, not \"%\"",
+        ENV_NAME = "env: bad variable name \"%\"",
+        ENV_TWICE = "env: \"%\" is set twice",
+        ENV_MANY = "env: more than # entries",
+        CHDIR = "chdir: \"%\" is not an absolute path",
+        SIGNAL = "stop-signal: unknown signal \"%\"",
+        DURATION = "bad duration \"%\" (write 500ms, 5s or 2m)",
+        TIMEOUT_MAX = "stop-timeout: at most 1 hour",
+        TOO_MANY = "too many errors",
+    }
 }
 
 /// Errors, counted and capped.
 struct Errs<'e> {
     out: &'e mut dyn FnMut(u32, &[&[u8]]),
+    /// Where errors are reported: the line being read, or the line an
+    /// error found later is about.
+    line: u32,
     count: usize,
     done: bool,
 }
@@ -181,14 +216,17 @@ impl Errs<'_> {
         }
         self.count = self.count.saturating_add(1);
         self.done = self.count > MAX_TABLE_ERRORS;
-        (self.out)(line, if self.done { &[msg::TOO_MANY] } else { parts });
+        let too_many = [msg::TOO_MANY.text()];
+        (self.out)(line, if self.done { &too_many } else { parts });
     }
 
-    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`, in
-    /// one part of at most 512 bytes (the most `load` prints of any message).
-    fn say(&mut self, line: u32, msg: &[u8], text: &[u8], n: usize) {
+    /// Reports `msg` at `line` with its `%` replaced by `text` and its `#`
+    /// by `n`, in one part of at most 512 bytes (the most `load` prints of
+    /// any message).
+    #[inline(never)]
+    fn put(&mut self, line: u32, msg: Msg, text: &[u8], n: usize) {
         let mut out = crate::say::Buf::<512>::new();
-        for &b in msg {
+        for &b in msg.text() {
             match b {
                 b'%' => out.s(text),
                 b'#' => out.u(n as u64),
@@ -198,21 +236,20 @@ impl Errs<'_> {
         self.report(line, &[out.as_bytes()]);
     }
 
-    fn at(&mut self, line: u32, msg: &[u8], text: &[u8]) {
-        self.say(line, msg, text, 0);
+    /// Reports `msg` on the current line, about `text` and `n`.
+    #[inline(never)]
+    fn say(&mut self, msg: Msg, text: &[u8], n: usize) {
+        self.put(self.line, msg, text, n);
+    }
+
+    #[inline(never)]
+    fn at(&mut self, msg: Msg, text: &[u8]) {
+        self.put(self.line, msg, text, 0);
     }
 
     /// Reports `first`, then `msg`, then `last`.
-    fn at2(&mut self, line: u32, first: &[u8], msg: &[u8], last: &[u8]) {
-        self.report(line, &[first, msg, last]);
-    }
-
-    /// `found`, or when there is none, reports `msg` about `text`.
-    fn check<T>(&mut self, found: Option<T>, line: u32, msg: &[u8], text: &[u8]) -> Option<T> {
-        if found.is_none() {
-            self.at(line, msg, text);
-        }
-        found
+    fn at2(&mut self, first: &[u8], msg: Msg, last: &[u8]) {
+        self.report(self.line, &[first, msg.text(), last]);
     }
 }
 
@@ -271,9 +308,9 @@ fn first_time(said: &mut bool) -> bool {
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
     #[inline(never)]
-    fn line(&mut self, line: u32, text: &'a [u8]) {
+    fn line(&mut self, text: &'a [u8]) {
         if text.contains(&0) {
-            return self.errs.at(line, msg::NUL, b"");
+            return self.errs.at(msg::NUL, b"");
         }
         let errs = &mut self.errs;
         match (classify(text), &mut self.sec) {
@@ -281,53 +318,53 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             (Line::Header(inner), _) => {
                 self.end_section();
                 self.outside = false;
-                self.header(line, text, inner);
+                self.header(text, inner);
             }
-            (Line::Pair(key, value), Some(sec)) => sec.pair(line, key, value, self.acc, errs),
-            (Line::Other, Some(_)) => errs.at(line, msg::NOT_PAIR, text),
+            (Line::Pair(key, value), Some(sec)) => sec.pair(key, value, self.acc, errs),
+            (Line::Other, Some(_)) => errs.at(msg::NOT_PAIR, text),
             // Only the first line before any header is reported.
             (Line::Pair(key, _), None) if self.outside => {
                 self.outside = false;
-                errs.at(line, msg::KEY_OUTSIDE, key);
+                errs.at(msg::KEY_OUTSIDE, key);
             }
             (Line::Other, None) if self.outside => {
                 self.outside = false;
-                errs.at(line, msg::OUTSIDE, text);
+                errs.at(msg::OUTSIDE, text);
             }
             (_, None) => {}
         }
     }
 
-    fn header(&mut self, line: u32, text: &'a [u8], inner: Option<&'a [u8]>) {
+    fn header(&mut self, text: &'a [u8], inner: Option<&'a [u8]>) {
         let errs = &mut self.errs;
         let slots = &self.table.slots;
         let Some(name) = inner else {
-            return errs.at(line, msg::HEADER, text);
+            return errs.at(msg::HEADER, text);
         };
         if name.len() >= NAME_MAX_BYTES {
-            errs.say(line, msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
+            errs.say(msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
         } else if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
-            errs.at(line, msg::NAME, name);
+            errs.at(msg::NAME, name);
         } else if name == b"tend" {
-            errs.at(line, msg::RESERVED, b"");
+            errs.at(msg::RESERVED, b"");
         } else if let Some(first) = slots.iter().find(|s| s.conf.name == name) {
             let first = usize::try_from(first.conf.line).unwrap_or(usize::MAX);
-            errs.say(line, msg::DUP_SERVICE, name, first);
+            errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
             if first_time(&mut self.said_full) {
-                errs.say(line, msg::SERVICES, b"", MAX_SERVICES);
+                errs.say(msg::SERVICES, b"", MAX_SERVICES);
             }
         } else {
             self.sec = Some(Section {
                 conf: ServiceConf {
                     name: heapless::Vec::from_slice(name).unwrap_or_default(),
-                    line,
+                    line: errs.line,
                     log_bytes: LOG_DEFAULT_BYTES,
                     stop_signal: STOP_SIGNAL_DEFAULT,
                     stop_timeout_ms: STOP_TIMEOUT_DEFAULT_MS,
                     ..ServiceConf::default()
                 },
-                log_line: line,
+                log_line: errs.line,
                 ..Section::default()
             });
         }
@@ -343,18 +380,18 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let conf = &mut sec.conf;
         // A `run` line that was wrong has been reported already.
         if sec.seen & RUN_SEEN == 0 {
-            errs.at(conf.line, msg::NO_RUN, &conf.name);
+            errs.put(conf.line, msg::NO_RUN, &conf.name, 0);
         }
         if sec.seen & RESTART_SEEN == 0 && conf.kind == Kind::Oneshot {
             conf.restart = Restart::Never;
         }
         if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
-            errs.at(sec.ready_line, msg::READY_ONESHOT, b"");
+            errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
         }
         self.log_total = self.log_total.saturating_add(u64::from(conf.log_bytes));
         let over = self.log_total > LOG_ARENA_BYTES as u64;
         if over && first_time(&mut self.said_log) {
-            errs.say(sec.log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
+            errs.put(sec.log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
         }
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
@@ -363,7 +400,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if strings.is_none() {
             pool.truncate(mark);
             if first_time(&mut self.said_pool) {
-                errs.say(conf.line, msg::POOL, b"", POOL_BYTES);
+                errs.put(conf.line, msg::POOL, b"", POOL_BYTES);
             }
         }
         (conf.argv, conf.env, conf.chdir) = strings.unwrap_or_default();
@@ -383,7 +420,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
                 Line::Pair(b"after", value) => {
                     for name in after_names(value) {
-                        self.add_after(at, line, name);
+                        self.errs.line = line;
+                        self.add_after(at, name);
                     }
                 }
                 _ => {}
@@ -391,7 +429,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
     }
 
-    fn add_after(&mut self, at: Option<usize>, line: u32, name: &[u8]) {
+    fn add_after(&mut self, at: Option<usize>, name: &[u8]) {
         let target = self.table.find(name);
         let Some(sec) = at
             .and_then(|at| self.table.slots.get_mut(at))
@@ -407,7 +445,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             Some(id) => {
                 let _ = sec.after.push(id);
             }
-            None => self.errs.at(line, msg::AFTER, name),
+            None => self.errs.at(msg::AFTER, name),
         }
     }
 
@@ -462,7 +500,7 @@ fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[(usize, usize
     let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
     // As long as any message can be: `load` prints at most 512 bytes.
     let mut text = crate::say::Buf::<512>::new();
-    text.s(msg::CYCLE);
+    text.s(msg::CYCLE.text());
     for &(n, _) in path.get(from..).unwrap_or(&[]) {
         text.s(name(n)).s(b" -> ");
     }
@@ -618,7 +656,7 @@ mod tests {
             .collect()
     }
 
-    fn split(text: &str) -> Result<Vec<String>, &'static [u8]> {
+    fn split(text: &str) -> Result<Vec<String>, Msg> {
         let mut out = vec![Vec::new()];
         let argc = words(text.as_bytes(), &mut |p| match p {
             Some(b) => out.last_mut().unwrap().push(b),
@@ -742,17 +780,23 @@ console = yes
             Key::StopTimeout => 12,
         };
         let mut rows = [0; 13];
-        for def in KEYS {
-            rows[slot(def.key)] += 1;
-            assert!(
-                def.feature.is_none_or(|(_, built)| built),
-                "no feature is left out by default"
-            );
+        for (i, &key) in KEYS.iter().enumerate() {
+            rows[slot(key)] += 1;
+            assert_eq!(key as usize, i, "{key:?}: KEYS is in the order of Key");
         }
         assert_eq!(rows, [1; 13]);
-        assert_eq!(KEYS[0].key, Key::Run);
+        assert_eq!(KEYS[0], Key::Run);
         assert_eq!(RUN_SEEN, 1);
-        let names: Vec<&[u8]> = KEYS.iter().map(|d| d.name).collect();
+        assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
+        assert!(WITHOUT.is_empty(), "no feature is left out by default");
+        let names: Vec<&[u8]> = KEY_NAMES
+            .strip_suffix(b"\0")
+            .unwrap()
+            .split(|&b| b == 0)
+            .collect();
+        assert_eq!(names.len(), KEYS.len());
+        assert_eq!(names[slot(Key::Restart)], b"restart");
+        assert_eq!(names[slot(Key::StopTimeout)], b"stop-timeout");
         let mut unique = names.clone();
         unique.sort();
         unique.dedup();
@@ -896,14 +940,14 @@ console = yes
         let many = format!("x{}", " a".repeat(MAX_ARGS - 1));
         assert_eq!(split(&many).unwrap().len(), MAX_ARGS);
 
-        assert_eq!(split("x 'abc"), Err(crate::argv::msg::QUOTE));
-        assert_eq!(split("x \"abc"), Err(crate::argv::msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\""#), Err(crate::argv::msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\"#), Err(crate::argv::msg::DQUOTE));
-        assert_eq!(split(r"x abc\"), Err(crate::argv::msg::BACKSLASH));
-        assert_eq!(split(&format!("{many} b")), Err(crate::argv::msg::ARGS));
+        assert_eq!(split("x 'abc"), Err(msg::QUOTE));
+        assert_eq!(split("x \"abc"), Err(msg::DQUOTE));
+        assert_eq!(split(r#"x "abc\""#), Err(msg::DQUOTE));
+        assert_eq!(split(r#"x "abc\"#), Err(msg::DQUOTE));
+        assert_eq!(split(r"x abc\"), Err(msg::BACKSLASH));
+        assert_eq!(split(&format!("{many} b")), Err(msg::ARGS));
         for bad in ["bin/x", "./x", "a/b c", "''", "\"\" x", "'.'/x", ""] {
-            assert_eq!(split(bad), Err(crate::argv::msg::PROGRAM), "{bad}");
+            assert_eq!(split(bad), Err(msg::PROGRAM), "{bad}");
         }
     }
 
@@ -1389,15 +1433,6 @@ audio:x:45:www,sensorx
             (n.uid, n.gid, n.groups.as_slice()),
             (Some(1), Some(1), &[1][..])
         );
-    }
-
-    #[test]
-    fn the_keys_are_in_the_order_of_key() {
-        for (i, def) in section::KEYS.iter().enumerate() {
-            assert_eq!(def.key as usize, i, "{:?}", def.key);
-        }
-        assert_eq!(section::KEYS[0].name, b"run");
-        assert_eq!(RUN_SEEN, 1 << Key::Run as u32);
     }
 
     #[test]

@@ -11,8 +11,10 @@ pub(super) const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
 pub(super) const LOG_MIN_BYTES: u64 = 256;
 
 /// A key of a service section. Adding one: a variant here, its row in
-/// [`KEYS`], its arm in [`Section::apply`] (the match has no wildcard, so a
-/// key without an arm does not build), and its entry in tend.conf(5).
+/// [`KEYS`] and its name in [`KEY_NAMES`] (at the same place), its arm in
+/// [`Section::apply`] (the match has no wildcard, so a key without an arm
+/// does not build), its row in [`WITHOUT`] when a cargo feature it needs is
+/// left out, and its entry in tend.conf(5).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub(super) enum Key {
@@ -31,60 +33,48 @@ pub(super) enum Key {
     StopTimeout,
 }
 
-/// How a key is written in the table, and what the parser knows of it.
-pub(super) struct KeyDef {
-    pub(super) name: &'static [u8],
-    pub(super) key: Key,
-    /// Given more than once, its values add up (`after`, `env`); otherwise
-    /// a second one is an error.
-    pub(super) repeat: bool,
-    /// The cargo feature the key needs, and whether this tend has it: a key
-    /// of a left-out feature is an error that names the feature.
-    pub(super) feature: Option<(&'static [u8], bool)>,
-}
+/// Every key of a service section as the table writes it, each followed by
+/// a NUL byte, in the order of [`KEYS`] (one string: no table of
+/// pointers).
+pub(super) const KEY_NAMES: &[u8] = b"run\0type\0restart\0after\0ready\0log\0console\0\
+    user\0group\0env\0chdir\0stop-signal\0stop-timeout\0";
 
-const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
-    KeyDef {
-        name,
-        key,
-        repeat,
-        feature: None,
-    }
-}
-
-/// Every key of a service section, `run` first (its bit in
-/// [`Section::seen`] is [`RUN_SEEN`]).
-pub(super) const KEYS: &[KeyDef] = &[
-    key(b"run", Key::Run, false),
-    key(b"type", Key::Type, false),
-    key(b"restart", Key::Restart, false),
-    key(b"after", Key::After, true),
-    key(b"ready", Key::Ready, false),
-    key(b"log", Key::Log, false),
-    key(b"console", Key::Console, false),
-    key(b"user", Key::User, false),
-    key(b"group", Key::Group, false),
-    key(b"env", Key::Env, true),
-    key(b"chdir", Key::Chdir, false),
-    key(b"stop-signal", Key::StopSignal, false),
-    key(b"stop-timeout", Key::StopTimeout, false),
+/// Every key, `run` first (its bit in [`Section::seen`] is [`RUN_SEEN`]),
+/// in the order of [`Key`].
+pub(super) const KEYS: [Key; 13] = [
+    Key::Run,
+    Key::Type,
+    Key::Restart,
+    Key::After,
+    Key::Ready,
+    Key::Log,
+    Key::Console,
+    Key::User,
+    Key::Group,
+    Key::Env,
+    Key::Chdir,
+    Key::StopSignal,
+    Key::StopTimeout,
 ];
 // One bit of `seen` per key.
 const _: () = assert!(KEYS.len() <= 32);
 /// The bit of `run` in [`Section::seen`].
-pub(super) const RUN_SEEN: u32 = 1;
-/// The bit of `restart` in [`Section::seen`] ([`KEYS`] is in the order of
-/// [`Key`]).
+pub(super) const RUN_SEEN: u32 = 1 << Key::Run as u32;
+/// The bit of `restart` in [`Section::seen`].
 pub(super) const RESTART_SEEN: u32 = 1 << Key::Restart as u32;
+/// The keys whose values add up when given more than once (`after`,
+/// `env`); a second one of any other key is an error.
+pub(super) const REPEAT: u32 = 1 << Key::After as u32 | 1 << Key::Env as u32;
+/// The keys of the cargo features this tend is built without, and the
+/// feature each needs: such a key is an error that names the feature
+/// (tend(8), BUILD PROFILES). None yet.
+pub(super) const WITHOUT: &[(Key, &[u8])] = &[];
 
-pub(super) const KINDS: &[(&[u8], Kind)] =
-    &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)];
-pub(super) const RESTARTS: &[(&[u8], Restart)] = &[
-    (b"always", Restart::Always),
-    (b"on-failure", Restart::OnFailure),
-    (b"never", Restart::Never),
-];
-pub(super) const YES_NO: &[(&[u8], bool)] = &[(b"yes", true), (b"no", false)];
+/// The values of `type`, `restart` and `console`, in the order of their
+/// enums.
+pub(super) const KINDS: &[u8] = b"daemon\0oneshot\0";
+pub(super) const RESTARTS: &[u8] = b"always\0on-failure\0never\0";
+pub(super) const YES_NO: &[u8] = b"yes\0no\0";
 
 /// A section as read so far: the service's conf, filled in as its keys
 /// come, and what it needs until the section ends. Its strings point into
@@ -112,121 +102,119 @@ pub(super) struct Section<'a> {
 impl<'a> Section<'a> {
     pub(super) fn pair(
         &mut self,
-        line: u32,
         key: &[u8],
         value: &'a [u8],
         acc: &dyn Accounts,
         errs: &mut Errs,
     ) {
         if key.is_empty() {
-            return errs.at(line, msg::NO_KEY, b"");
+            return errs.at(msg::NO_KEY, b"");
         }
-        let Some(index) = KEYS.iter().position(|k| k.name == key) else {
-            return errs.at(line, msg::KEY, key);
+        let Some(index) = crate::say::position(KEY_NAMES, key) else {
+            return errs.at(msg::KEY, key);
         };
-        let Some(def) = KEYS.get(index) else {
+        let Some(&def) = KEYS.get(index) else {
             return;
         };
-        if let Some((feature, false)) = def.feature {
-            return errs.at2(line, key, msg::WITHOUT_FEATURE, feature);
+        if let Some((_, feature)) = WITHOUT.iter().find(|&&(k, _)| k == def) {
+            return errs.at2(key, msg::WITHOUT_FEATURE, feature);
         }
         let bit = 1u32 << index;
-        if self.seen & bit != 0 && !def.repeat {
-            return errs.at(line, msg::DUP_KEY, key);
+        if self.seen & bit & !REPEAT != 0 {
+            return errs.at(msg::DUP_KEY, key);
         }
         self.seen |= bit;
         if value.is_empty() {
-            return errs.at(line, msg::NO_VALUE, key);
+            return errs.at(msg::NO_VALUE, key);
         }
-        self.apply(def.key, line, value, acc, errs);
+        self.apply(def, value, acc, errs);
     }
 
-    /// Checks and keeps `value`, given to `key` at `line`.
+    /// Checks and keeps `value`, given to `key` on the current line.
     #[inline(never)]
-    fn apply(&mut self, key: Key, line: u32, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
+    fn apply(&mut self, key: Key, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
+        let conf = &mut self.conf;
         match key {
             Key::Run => match words(value, &mut |_| {}) {
-                Ok(argc) => (self.run, self.conf.argc) = (Some(value), argc),
-                Err(why) => errs.say(line, why, b"", MAX_ARGS),
+                Ok(argc) => (self.run, conf.argc) = (Some(value), argc),
+                Err(why) => errs.say(why, b"", MAX_ARGS),
             },
-            Key::Type => {
-                if let Some(kind) = errs.check(choice(value, KINDS), line, msg::TYPE, value) {
-                    self.conf.kind = kind;
-                }
-            }
-            Key::Restart => {
-                if let Some(r) = errs.check(choice(value, RESTARTS), line, msg::RESTART, value) {
-                    self.conf.restart = r;
-                }
-            }
-            Key::After => self.after(line, value, errs),
-            Key::Ready => self.ready(line, value, errs),
+            Key::Type => match choice(value, KINDS) {
+                Some(0) => conf.kind = Kind::Daemon,
+                Some(_) => conf.kind = Kind::Oneshot,
+                None => errs.at(msg::TYPE, value),
+            },
+            Key::Restart => match choice(value, RESTARTS) {
+                Some(0) => conf.restart = Restart::Always,
+                Some(1) => conf.restart = Restart::OnFailure,
+                Some(_) => conf.restart = Restart::Never,
+                None => errs.at(msg::RESTART, value),
+            },
+            Key::After => self.after(value, errs),
+            Key::Ready => self.ready(value, errs),
             Key::Log => match parse_size(value) {
-                Some(1..LOG_MIN_BYTES) => errs.at(line, msg::LOG_MIN, b""),
+                Some(1..LOG_MIN_BYTES) => errs.at(msg::LOG_MIN, b""),
                 Some(n) => {
-                    self.conf.log_bytes = u32::try_from(n).unwrap_or(u32::MAX);
-                    self.log_line = line;
+                    conf.log_bytes = u32::try_from(n).unwrap_or(u32::MAX);
+                    self.log_line = errs.line;
                 }
-                None => errs.at(line, msg::SIZE, value),
+                None => errs.at(msg::SIZE, value),
             },
-            Key::Console => {
-                if let Some(yes) = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value) {
-                    self.conf.console = yes;
-                }
-            }
-            Key::User => self.user(line, value, acc, errs),
-            Key::Group => {
-                let gid = id_number(value).or_else(|| acc.group(value));
-                self.group = errs.check(gid, line, msg::GROUP, value);
-            }
-            Key::Env => self.env(line, value, errs),
-            Key::Chdir => {
-                let dir = Some(value).filter(|v| v.starts_with(b"/"));
-                self.chdir = errs.check(dir, line, msg::CHDIR, value);
-            }
-            Key::StopSignal => {
-                let sig = crate::signal::number(value);
-                if let Some(sig) = errs.check(sig, line, msg::SIGNAL, value) {
-                    self.conf.stop_signal = sig;
-                }
-            }
+            Key::Console => match choice(value, YES_NO) {
+                Some(i) => conf.console = i == 0,
+                None => errs.at(msg::CONSOLE, value),
+            },
+            Key::User => self.user(value, acc, errs),
+            Key::Group => match id_number(value).or_else(|| acc.group(value)) {
+                Some(gid) => self.group = Some(gid),
+                None => errs.at(msg::GROUP, value),
+            },
+            Key::Env => self.env(value, errs),
+            Key::Chdir => match value.starts_with(b"/") {
+                true => self.chdir = Some(value),
+                false => errs.at(msg::CHDIR, value),
+            },
+            Key::StopSignal => match crate::signal::number(value) {
+                Some(sig) => conf.stop_signal = sig,
+                None => errs.at(msg::SIGNAL, value),
+            },
             Key::StopTimeout => match parse_duration(value) {
                 Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => {
-                    self.conf.stop_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX)
+                    conf.stop_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX)
                 }
-                Some(_) => errs.at(line, msg::TIMEOUT_MAX, b""),
-                None => errs.at(line, msg::DURATION, value),
+                Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
+                None => errs.at(msg::DURATION, value),
             },
         }
     }
 
-    pub(super) fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+    pub(super) fn after(&mut self, value: &[u8], errs: &mut Errs) {
         for name in after_names(value) {
             if name == self.conf.name {
-                errs.at(line, msg::AFTER_SELF, name);
+                errs.at(msg::AFTER_SELF, name);
                 continue;
             }
             self.after = self.after.saturating_add(1);
             if self.after == MAX_AFTER + 1 {
-                errs.say(line, msg::AFTER_MANY, b"", MAX_AFTER);
+                errs.say(msg::AFTER_MANY, b"", MAX_AFTER);
             }
         }
     }
 
-    pub(super) fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+    pub(super) fn ready(&mut self, value: &[u8], errs: &mut Errs) {
         let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
         match fd {
-            _ if crate::say::eq_ignore_case(value, b"none") => self.conf.ready_fd = None,
-            Some(0..=2) => errs.at(line, msg::READY_STDIO, b""),
+            _ if choice(value, b"none\0").is_some() => self.conf.ready_fd = None,
+            Some(0..=2) => errs.at(msg::READY_STDIO, b""),
             Some(fd) => match u8::try_from(fd) {
-                Ok(fd) => (self.conf.ready_fd, self.ready_line) = (Some(fd), line),
-                Err(_) => errs.at(line, msg::READY_FD, b""),
+                Ok(fd) => (self.conf.ready_fd, self.ready_line) = (Some(fd), errs.line),
+                Err(_) => errs.at(msg::READY_FD, b""),
             },
-            None => errs.at(line, msg::READY, value),
+            None => errs.at(msg::READY, value),
         }
     }
 
-    pub(super) fn user(&mut self, line: u32, value: &[u8], acc: &dyn Accounts, errs: &mut Errs) {
+    pub(super) fn user(&mut self, value: &[u8], acc: &dyn Accounts, errs: &mut Errs) {
         if let Some(uid) = id_number(value) {
             let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
             self.user = Some((uid, gid));
@@ -234,22 +222,22 @@ impl<'a> Section<'a> {
             self.user = Some(found);
             acc.groups_of(value, &mut self.groups);
         } else {
-            errs.at(line, msg::USER, value);
+            errs.at(msg::USER, value);
         }
     }
 
-    pub(super) fn env(&mut self, line: u32, value: &'a [u8], errs: &mut Errs) {
+    pub(super) fn env(&mut self, value: &'a [u8], errs: &mut Errs) {
         let Some(eq) = value.iter().position(|&b| b == b'=') else {
-            return errs.at(line, msg::ENV, value);
+            return errs.at(msg::ENV, value);
         };
         let name = value.get(..eq).unwrap_or(&[]);
         let lead = name.first().is_some_and(|b| !b.is_ascii_digit());
         if !lead || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
-            errs.at(line, msg::ENV_NAME, name);
+            errs.at(msg::ENV_NAME, name);
         } else if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
-            errs.at(line, msg::ENV_TWICE, name);
+            errs.at(msg::ENV_TWICE, name);
         } else if self.env.push(value).is_err() {
-            errs.say(line, msg::ENV_MANY, b"", MAX_ENV);
+            errs.say(msg::ENV_MANY, b"", MAX_ENV);
         }
     }
 
@@ -274,12 +262,17 @@ pub(super) fn name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
 }
 
-/// `value` as one of `choices`, in any case.
-pub(super) fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
-    let found = choices
-        .iter()
-        .find(|(text, _)| crate::say::eq_ignore_case(text, value));
-    found.map(|&(_, v)| v)
+/// Where `value` is among `choices` (each followed by a NUL byte, in lower
+/// case), in any case.
+#[inline(never)]
+pub(super) fn choice(value: &[u8], choices: &[u8]) -> Option<usize> {
+    // Longer than any choice: none.
+    let mut low = [0u8; 16];
+    let low = low.get_mut(..value.len())?;
+    for (l, v) in low.iter_mut().zip(value) {
+        *l = v.to_ascii_lowercase();
+    }
+    crate::say::position(choices, low)
 }
 
 pub(super) use crate::accounts::id_number;
