@@ -355,9 +355,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 errs.say(msg::SERVICES, b"", MAX_SERVICES);
             }
         } else {
-            self.sec = Some(Section {
+            let sec = self.sec.insert(Section {
                 conf: ServiceConf {
-                    name: heapless::Vec::from_slice(name).unwrap_or_default(),
                     line: errs.line,
                     log_bytes: LOG_DEFAULT_BYTES,
                     stop_signal: STOP_SIGNAL_DEFAULT,
@@ -367,6 +366,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 log_line: errs.line,
                 ..Section::default()
             });
+            // Cannot fail: the name is shorter than NAME_MAX_BYTES.
+            let _ = sec.conf.name.extend_from_slice(name);
         }
     }
 
@@ -395,19 +396,19 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
-        let strings = store(pool, &sec);
-        let conf = &mut sec.conf;
-        if strings.is_none() {
+        if !sec.store(pool) {
             pool.truncate(mark);
             if first_time(&mut self.said_pool) {
-                errs.put(conf.line, msg::POOL, b"", POOL_BYTES);
+                errs.put(sec.conf.line, msg::POOL, b"", POOL_BYTES);
             }
         }
-        (conf.argv, conf.env, conf.chdir) = strings.unwrap_or_default();
-        conf.envc = u8::try_from(sec.env.len()).unwrap_or(u8::MAX);
         sec.resolve_identity();
-        // Cannot fail: a header is refused when the table is full.
-        let _ = self.table.slots.push(Slot::new(sec.conf));
+        let slots = &mut self.table.slots;
+        // A header is refused when the table is full (this check spares
+        // the code of a failed push).
+        if !slots.is_full() {
+            let _ = slots.push(Slot::new(sec.conf));
+        }
     }
 
     /// The second pass: fills in each service's `after` now that every name
@@ -508,38 +509,17 @@ fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[(usize, usize
     errs.report(slots.get(to).map_or(0, |s| s.conf.line), &[text.as_bytes()]);
 }
 
-/// Copies a section's strings into the pool: the spans of its argv, env and
-/// chdir, or `None` when they do not fit.
-fn store(
-    pool: &mut heapless::Vec<u8, POOL_BYTES>,
-    sec: &Section<'_>,
-) -> Option<(Span, Span, Span)> {
-    let start = pool.len();
-    let mut full = false;
-    if let Some(run) = sec.run {
-        let _ = words(run, &mut |b| full |= pool.push(b.unwrap_or(0)).is_err());
-    }
-    let argv = span(start, pool.len());
-    let start = pool.len();
-    for entry in &sec.env {
-        full |= pool.extend_from_slice(entry).is_err() || pool.push(0).is_err();
-    }
-    let env = span(start, pool.len());
-    let start = pool.len();
-    let chdir = match sec.chdir {
-        Some(dir) => {
-            full |= pool.extend_from_slice(dir).is_err() || pool.push(0).is_err();
-            span(start, pool.len())
-        }
-        None => Span { off: 0, len: 2 },
-    };
-    (!full).then_some((argv, env, chdir))
+/// Adds `text` and a NUL byte to `pool`; false when they do not fit.
+#[inline(never)]
+fn add(pool: &mut heapless::Vec<u8, POOL_BYTES>, text: &[u8]) -> bool {
+    pool.extend_from_slice(text).is_ok() && pool.push(0).is_ok()
 }
 
+/// The span of `pool` from `start` to its end.
 #[inline(never)]
-fn span(start: usize, end: usize) -> Span {
+fn span(pool: &heapless::Vec<u8, POOL_BYTES>, start: usize) -> Span {
     let off = u16::try_from(start).unwrap_or(0);
-    let len = u16::try_from(end.saturating_sub(start)).unwrap_or(0);
+    let len = u16::try_from(pool.len().saturating_sub(start)).unwrap_or(0);
     Span { off, len }
 }
 

@@ -241,6 +241,33 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// Copies the strings of `run`, `env` and `chdir` into `pool`, and
+    /// their spans into the conf; false when they do not fit.
+    pub(super) fn store(&mut self, pool: &mut heapless::Vec<u8, POOL_BYTES>) -> bool {
+        let conf = &mut self.conf;
+        let mut fits = true;
+        let start = pool.len();
+        if let Some(run) = self.run {
+            let _ = words(run, &mut |b| fits &= pool.push(b.unwrap_or(0)).is_ok());
+        }
+        conf.argv = span(pool, start);
+        let start = pool.len();
+        for entry in &self.env {
+            fits &= add(pool, entry);
+        }
+        conf.env = span(pool, start);
+        conf.envc = u8::try_from(self.env.len()).unwrap_or(u8::MAX);
+        if let Some(dir) = self.chdir {
+            let start = pool.len();
+            fits &= add(pool, dir);
+            conf.chdir = span(pool, start);
+        } else {
+            // The `/` at the start of every pool.
+            conf.chdir = Span { off: 0, len: 2 };
+        }
+        fits
+    }
+
     /// `user` and `group` resolved into the conf: the group, else the
     /// user's; in the groups, that gid and then the user's supplementary
     /// groups.
@@ -295,10 +322,13 @@ pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
 
 /// A duration in milliseconds: digits, then `ms`, `s` or `m`.
 pub(super) fn parse_duration(text: &[u8]) -> Option<u64> {
-    let units: [(&[u8], u64); 3] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000)];
-    let mut split = units
-        .iter()
-        .map(|&(suffix, unit)| (text.strip_suffix(suffix), unit));
-    let (digits, unit) = split.find_map(|(digits, unit)| Some((digits?, unit)))?;
+    let (digits, unit) = match text.split_last()? {
+        (b's', rest) => match rest.split_last() {
+            Some((b'm', digits)) => (digits, 1),
+            _ => (rest, 1000),
+        },
+        (b'm', digits) => (digits, 60_000),
+        _ => return None,
+    };
     crate::say::parse_u64(digits)?.checked_mul(unit)
 }
