@@ -1,8 +1,8 @@
 //! The service table (`/etc/tend.conf`): parsing, validation and the
 //! resolved form the supervisor runs from.
 //!
-//! Pure code: the caller hands in the file's bytes and an [`Accounts`] to
-//! resolve `user`/`group`, and gets a [`Table`] or errors as
+//! Pure code: the caller hands in the file's bytes and an [`EtcAccounts`]
+//! to resolve `user`/`group`, and gets a [`Table`] or errors as
 //! `(line, message parts)`, which it prints as `FILE:LINE: message`.
 //!
 //! The parser fills the table's slots ([`Slot`]) directly: each service's
@@ -10,7 +10,7 @@
 //! state tend keeps about it, and its strings in the one [`Pool`] they
 //! share.
 
-pub use crate::accounts::{Accounts, EtcAccounts};
+pub use crate::accounts::EtcAccounts;
 use crate::argv::words;
 use crate::conf::{Kind, Pool, Restart, ServiceConf, Span, SvcId};
 use crate::limits::*;
@@ -84,7 +84,7 @@ impl<F> Table<F> {
 /// may name later services; the last looks for dependency cycles.
 pub fn parse<F>(
     src: &[u8],
-    acc: &dyn Accounts,
+    acc: &EtcAccounts,
     table: &mut Table<F>,
     err: &mut dyn FnMut(u32, &[&[u8]]),
 ) -> usize {
@@ -255,7 +255,7 @@ impl Errs<'_> {
 
 struct Parser<'t, 'a, 'e, F> {
     table: &'t mut Table<F>,
-    acc: &'a dyn Accounts,
+    acc: &'a EtcAccounts<'a>,
     errs: Errs<'e>,
     /// The section being read: none before the first header or after a
     /// refused one, whose lines are skipped.
@@ -539,43 +539,12 @@ mod tests {
 
     /// Users: root 0/0, sensor 1001/1001 (also in i2c 50 and dialout 20),
     /// www 33/33. Groups: i2c 50, dialout 20, sensor 1001, www 33.
-    struct Fake;
+    const FAKE: EtcAccounts = EtcAccounts {
+        passwd: b"root:x:0:0::/:\nsensor:x:1001:1001::/:\nwww:x:33:33::/:\n",
+        group: b"i2c:x:50:sensor\ndialout:x:20:sensor\nsensor:x:1001:\nwww:x:33:\n",
+    };
 
-    impl Accounts for Fake {
-        fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-            match name {
-                b"root" => Some((0, 0)),
-                b"sensor" => Some((1001, 1001)),
-                b"www" => Some((33, 33)),
-                _ => None,
-            }
-        }
-        fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-            match uid {
-                0 => Some((0, 0)),
-                1001 => Some((1001, 1001)),
-                33 => Some((33, 33)),
-                _ => None,
-            }
-        }
-        fn group(&self, name: &[u8]) -> Option<u32> {
-            match name {
-                b"i2c" => Some(50),
-                b"dialout" => Some(20),
-                b"sensor" => Some(1001),
-                b"www" => Some(33),
-                _ => None,
-            }
-        }
-        fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
-            if user == b"sensor" {
-                out.push(50).unwrap();
-                out.push(20).unwrap();
-            }
-        }
-    }
-
-    fn load_with(src: &str, acc: &dyn Accounts) -> (Box<Table>, Vec<(u32, String)>) {
+    fn load_with(src: &str, acc: &EtcAccounts) -> (Box<Table>, Vec<(u32, String)>) {
         let mut table = Box::new(Table::new());
         let mut errs = Vec::new();
         let n = parse(src.as_bytes(), acc, &mut table, &mut |line, parts| {
@@ -586,7 +555,7 @@ mod tests {
     }
 
     fn load(src: &str) -> (Box<Table>, Vec<(u32, String)>) {
-        load_with(src, &Fake)
+        load_with(src, &FAKE)
     }
 
     fn errors(lines: &[&str]) -> Vec<(u32, String)> {
@@ -1738,10 +1707,10 @@ audio:x:45:www,sensorx
     fn a_table_is_reused() {
         let mut table = Table::new();
         let mut none = |_: u32, _: &[&[u8]]| panic!("no error expected");
-        assert_eq!(parse(EXAMPLE.as_bytes(), &Fake, &mut table, &mut none), 0);
+        assert_eq!(parse(EXAMPLE.as_bytes(), &FAKE, &mut table, &mut none), 0);
         assert_eq!(table.len(), 5);
         assert_eq!(
-            parse(b"[x]\nrun = /bin/x\n", &Fake, &mut table, &mut none),
+            parse(b"[x]\nrun = /bin/x\n", &FAKE, &mut table, &mut none),
             0
         );
         assert_eq!(table.len(), 1);

@@ -100,13 +100,7 @@ pub(super) struct Section<'a> {
 }
 
 impl<'a> Section<'a> {
-    pub(super) fn pair(
-        &mut self,
-        key: &[u8],
-        value: &'a [u8],
-        acc: &dyn Accounts,
-        errs: &mut Errs,
-    ) {
+    pub(super) fn pair(&mut self, key: &[u8], value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
         if key.is_empty() {
             return errs.at(msg::NO_KEY, b"");
         }
@@ -132,7 +126,7 @@ impl<'a> Section<'a> {
 
     /// Checks and keeps `value`, given to `key` on the current line.
     #[inline(never)]
-    fn apply(&mut self, key: Key, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
+    fn apply(&mut self, key: Key, value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
         let conf = &mut self.conf;
         match key {
             Key::Run => match words(value, &mut |_| {}) {
@@ -214,7 +208,7 @@ impl<'a> Section<'a> {
         }
     }
 
-    pub(super) fn user(&mut self, value: &[u8], acc: &dyn Accounts, errs: &mut Errs) {
+    pub(super) fn user(&mut self, value: &[u8], acc: &EtcAccounts, errs: &mut Errs) {
         if let Some(uid) = id_number(value) {
             let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
             self.user = Some((uid, gid));
