@@ -10,10 +10,16 @@ pub struct EtcAccounts<'a> {
     pub group: &'a [u8],
 }
 
+/// The lines of `text` (of an /etc file, or of the table): one splitter
+/// for both, so its code is there once.
+pub(crate) fn lines(text: &[u8]) -> core::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    text.split(|&b| b == b'\n')
+}
+
 /// The name, the third field as a number and the fourth field of each line
 /// of an /etc file (`name:x:uid:gid:…`, `name:x:gid:members`).
 fn etc_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
+    lines(text).filter_map(|line| {
         let mut fields = line.trim_ascii_end().split(|&b| b == b':');
         let name = fields.next().filter(|name| !name.is_empty())?;
         let id = fields.nth(1).and_then(id_number)?;

@@ -10,6 +10,7 @@
 //! state tend keeps about it, and its strings in the one [`Pool`] they
 //! share.
 
+use crate::accounts::lines;
 pub use crate::accounts::EtcAccounts;
 use crate::argv::words;
 use crate::conf::{Kind, Pool, Restart, ServiceConf, Span, SvcId};
@@ -107,12 +108,13 @@ pub fn parse<F>(
         said_pool: false,
         said_full: false,
     };
-    for (line, text) in lines(src) {
+    // Each line numbered from 1, without outer blanks (nor `\r`).
+    for text in lines(src) {
         if p.errs.done {
             break;
         }
-        p.errs.line = line;
-        p.line(text);
+        p.errs.line += 1;
+        p.line(text.trim_ascii());
     }
     p.end_section();
     p.resolve_after(src);
@@ -271,11 +273,6 @@ struct Parser<'t, 'a, 'e, F> {
     said_full: bool,
 }
 
-/// The lines of `src`, numbered from 1, without outer blanks (nor `\r`).
-fn lines(src: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
-    (1u32..).zip(src.split(|&b| b == b'\n').map(<[u8]>::trim_ascii))
-}
-
 enum Line<'a> {
     Blank,
     /// `[…]` and what is inside the brackets, or `None` when a line starts
@@ -415,7 +412,10 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// is known, reporting unknown ones on their `after` line.
     fn resolve_after(&mut self, src: &[u8]) {
         let mut at = None;
-        for (line, text) in lines(src) {
+        let mut line = 0;
+        for text in lines(src) {
+            let text = text.trim_ascii();
+            line += 1;
             match classify(text) {
                 _ if text.contains(&0) => {}
                 Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
