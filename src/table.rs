@@ -403,7 +403,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let slots = &mut self.table.slots;
         // A header is refused when the table is full (this check spares
         // the code of a failed push).
-        if !slots.is_full() {
+        if slots.len() < MAX_SERVICES {
             let _ = slots.push(Slot::new(sec.conf));
         }
     }

@@ -264,16 +264,19 @@ impl<'a> Section<'a> {
 
     /// `user` and `group` resolved into the conf: the group, else the
     /// user's; in the groups, that gid and then the user's supplementary
-    /// groups.
+    /// groups (which `groups_of` gave without repeats).
     pub(super) fn resolve_identity(&mut self) {
         let ident = &mut self.conf.ident;
         ident.uid = self.user.map(|(uid, _)| uid);
         let gid = self.group.or(self.user.map(|(_, gid)| gid));
         ident.gid = gid;
-        for g in gid.iter().chain(&self.groups) {
-            if !ident.groups.contains(g) {
+        if let Some(g) = gid {
+            let _ = ident.groups.push(g);
+        }
+        for &g in &self.groups {
+            if Some(g) != gid {
                 // A user in more groups than tend keeps loses the last ones.
-                let _ = ident.groups.push(*g);
+                let _ = ident.groups.push(g);
             }
         }
     }
