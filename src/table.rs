@@ -99,7 +99,6 @@ pub fn parse<F>(
             out: err,
             line: 0,
             count: 0,
-            done: false,
         },
         sec: None,
         outside: true,
@@ -110,7 +109,7 @@ pub fn parse<F>(
     };
     // Each line numbered from 1, without outer blanks (nor `\r`).
     for text in lines(src) {
-        if p.errs.done {
+        if p.errs.done() {
             break;
         }
         p.errs.line += 1;
@@ -208,18 +207,22 @@ struct Errs<'e> {
     /// error found later is about.
     line: u32,
     count: usize,
-    done: bool,
 }
 
 impl Errs<'_> {
     fn report(&mut self, line: u32, parts: &[&[u8]]) {
-        if self.done {
+        if self.done() {
             return;
         }
-        self.count = self.count.saturating_add(1);
-        self.done = self.count > MAX_TABLE_ERRORS;
+        self.count += 1;
         let too_many = [msg::TOO_MANY.text()];
-        (self.out)(line, if self.done { &too_many } else { parts });
+        let parts = if self.done() { &too_many } else { parts };
+        (self.out)(line, parts);
+    }
+
+    /// Past [`MAX_TABLE_ERRORS`], the last said `too many errors`.
+    fn done(&self) -> bool {
+        self.count > MAX_TABLE_ERRORS
     }
 
     /// Reports `msg` at `line` with its `%` replaced by `text` and its `#`
@@ -453,56 +456,70 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// Reports each dependency cycle once, at the header of the service
     /// where the search found it closing (depth first, in table order).
     fn check_cycles(&mut self) {
-        const NEW: u8 = 0;
-        const ON_PATH: u8 = 1;
-        const DONE: u8 = 2;
-        let slots = &self.table.slots;
-        let mut state = [NEW; MAX_SERVICES];
-        // The path explored: each service and how many of its `after` it
-        // has followed.
-        let mut path: heapless::Vec<(usize, usize), MAX_SERVICES> = heapless::Vec::new();
-        for root in 0..slots.len() {
-            if set(&mut state, root, ON_PATH) != Some(NEW) {
-                set(&mut state, root, DONE);
-                continue;
-            }
-            let _ = path.push((root, 0));
-            while let Some((node, edge)) = path.last_mut() {
-                let next = slots.get(*node).and_then(|s| s.conf.after.get(*edge));
-                *edge = edge.saturating_add(1);
-                let Some(next) = next.map(|id| id.index()) else {
-                    set(&mut state, *node, DONE);
-                    path.pop();
-                    continue;
-                };
-                match set(&mut state, next, ON_PATH) {
-                    Some(NEW) => {
-                        let _ = path.push((next, 0));
-                    }
-                    Some(ON_PATH) => report_cycle(&mut self.errs, slots, &path, next),
-                    _ => {
-                        set(&mut state, next, DONE);
-                    }
-                }
+        let mut search = Search {
+            slots: &self.table.slots,
+            errs: &mut self.errs,
+            state: [NEW; MAX_SERVICES],
+            path: heapless::Vec::new(),
+        };
+        for root in 0..search.slots.len() {
+            if search.state.get(root) == Some(&NEW) {
+                search.visit(root);
             }
         }
     }
 }
 
-/// Sets `state[i]`, returning what it was.
-fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
-    state.get_mut(i).map(|s| core::mem::replace(s, to))
+/// Not visited yet, on the path being explored, or explored.
+const NEW: u8 = 0;
+const ON_PATH: u8 = 1;
+const DONE: u8 = 2;
+
+/// The depth-first search for dependency cycles.
+struct Search<'s, 'e, F> {
+    slots: &'s [Slot<F>],
+    errs: &'s mut Errs<'e>,
+    state: [u8; MAX_SERVICES],
+    /// The services on the path explored, from its root.
+    path: heapless::Vec<usize, MAX_SERVICES>,
+}
+
+impl<F> Search<'_, '_, F> {
+    /// Explores what `node` comes after, in the order of its `after`
+    /// (depth at most [`MAX_SERVICES`]: a service goes on the path once).
+    fn visit(&mut self, node: usize) {
+        let Some(slot) = self.slots.get(node) else {
+            return;
+        };
+        self.set(node, ON_PATH);
+        let _ = self.path.push(node);
+        for next in slot.conf.after.iter().map(|id| id.index()) {
+            match self.state.get(next) {
+                Some(&NEW) => self.visit(next),
+                Some(&ON_PATH) => report_cycle(self.errs, self.slots, &self.path, next),
+                _ => {}
+            }
+        }
+        self.path.pop();
+        self.set(node, DONE);
+    }
+
+    fn set(&mut self, node: usize, to: u8) {
+        if let Some(s) = self.state.get_mut(node) {
+            *s = to;
+        }
+    }
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
 #[inline(never)]
-fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[(usize, usize)], to: usize) {
+fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[usize], to: usize) {
     let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
-    let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
+    let from = path.iter().position(|&n| n == to).unwrap_or(0);
     // As long as any message can be: `load` prints at most 512 bytes.
     let mut text = crate::say::Buf::<512>::new();
     text.s(msg::CYCLE.text());
-    for &(n, _) in path.get(from..).unwrap_or(&[]) {
+    for &n in path.get(from..).unwrap_or(&[]) {
         text.s(name(n)).s(b" -> ");
     }
     text.s(name(to));
