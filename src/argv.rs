@@ -14,56 +14,72 @@ use crate::table::msg::{self, Msg};
 pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
     let mut argc: u8 = 0;
     let mut open = false;
+    // The quote being read (`'` or `"`), or 0; whether a backslash came
+    // just before.
+    let mut quote = 0u8;
+    let mut escaped = false;
     // The program's first byte, and whether it holds a `/`.
     let mut program: Option<(u8, bool)> = None;
-    let mut bytes = text.iter().copied();
+    let mut i = 0;
     loop {
-        let b = bytes.next();
-        if matches!(b, None | Some(b' ' | b'\t')) {
-            if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
-                return Err(msg::PROGRAM);
+        let b = text.get(i).copied();
+        i += 1;
+        let c = match (b, quote) {
+            (Some(c), _) if escaped => {
+                escaped = false;
+                c
             }
-            if open {
-                (open, argc) = (false, argc.saturating_add(1));
-                out(None);
+            (None, b'\'') => return Err(msg::QUOTE),
+            (None, b'"') => return Err(msg::DQUOTE),
+            (None, _) if escaped => return Err(msg::BACKSLASH),
+            (None | Some(b' ' | b'\t'), 0) => {
+                if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
+                    return Err(msg::PROGRAM);
+                }
+                if open {
+                    (open, argc) = (false, argc.saturating_add(1));
+                    out(None);
+                }
+                if b.is_none() {
+                    return if argc == 0 {
+                        Err(msg::PROGRAM)
+                    } else {
+                        Ok(argc)
+                    };
+                }
+                continue;
             }
-            if b.is_none() {
-                return if argc == 0 {
-                    Err(msg::PROGRAM)
-                } else {
-                    Ok(argc)
-                };
+            (Some(c), 0) => {
+                if !open && usize::from(argc) >= MAX_ARGS {
+                    return Err(msg::ARGS);
+                }
+                open = true;
+                match c {
+                    b'\'' | b'"' => quote = c,
+                    b'\\' => escaped = true,
+                    _ => {}
+                }
+                if quote != 0 || escaped {
+                    continue;
+                }
+                c
             }
-            continue;
-        }
-        if !open && usize::from(argc) >= MAX_ARGS {
-            return Err(msg::ARGS);
-        }
-        open = true;
-        let mut put = |c: u8| {
-            if argc == 0 {
-                let (lead, slash) = program.unwrap_or((c, false));
-                program = Some((lead, slash || c == b'/'));
+            (Some(c), q) if c == q => {
+                quote = 0;
+                continue;
             }
-            out(Some(c));
+            (Some(b'\\'), b'"') => {
+                escaped = true;
+                continue;
+            }
+            (Some(c), _) => c,
+            // Not reached: `quote` is 0, `'` or `"`.
+            (None, _) => return Err(msg::DQUOTE),
         };
-        match b {
-            Some(b'\'') => loop {
-                match bytes.next().ok_or(msg::QUOTE)? {
-                    b'\'' => break,
-                    c => put(c),
-                }
-            },
-            Some(b'"') => loop {
-                match bytes.next().ok_or(msg::DQUOTE)? {
-                    b'"' => break,
-                    b'\\' => put(bytes.next().ok_or(msg::DQUOTE)?),
-                    c => put(c),
-                }
-            },
-            Some(b'\\') => put(bytes.next().ok_or(msg::BACKSLASH)?),
-            Some(c) => put(c),
-            None => {}
+        if argc == 0 {
+            let (lead, slash) = program.unwrap_or((c, false));
+            program = Some((lead, slash || c == b'/'));
         }
+        out(Some(c));
     }
 }
