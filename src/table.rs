@@ -347,8 +347,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             errs.at(msg::NAME, name);
         } else if name == b"tend" {
             errs.at(msg::RESERVED, b"");
-        } else if let Some(first) = slots.iter().find(|s| s.conf.name == name) {
-            let first = usize::try_from(first.conf.line).unwrap_or(usize::MAX);
+        } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
+            let first = usize::try_from(first.line).unwrap_or(usize::MAX);
             errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
             if first_time(&mut self.said_full) {
