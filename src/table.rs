@@ -286,18 +286,23 @@ enum Line<'a> {
 }
 
 fn classify(text: &[u8]) -> Line<'_> {
-    if text.is_empty() || text.starts_with(b"#") {
+    let Some((&first, rest)) = text.split_first() else {
         return Line::Blank;
-    }
-    if let Some(rest) = text.strip_prefix(b"[") {
-        return Line::Header(rest.strip_suffix(b"]"));
-    }
-    let eq = text.iter().position(|&b| b == b'=');
-    match eq.and_then(|at| text.split_at_checked(at)) {
-        Some((key, rest)) => {
-            Line::Pair(key.trim_ascii(), rest.get(1..).unwrap_or(&[]).trim_ascii())
-        }
-        None => Line::Other,
+    };
+    match first {
+        b'#' => Line::Blank,
+        b'[' => Line::Header(match rest.split_last() {
+            Some((b']', inner)) => Some(inner),
+            _ => None,
+        }),
+        _ => match text.iter().position(|&b| b == b'=') {
+            Some(at) => {
+                let key = text.get(..at).unwrap_or(&[]);
+                let value = text.get(at + 1..).unwrap_or(&[]);
+                Line::Pair(key.trim_ascii(), value.trim_ascii())
+            }
+            None => Line::Other,
+        },
     }
 }
 
