@@ -3,15 +3,30 @@
 //! without any expansion.
 
 use crate::limits::MAX_ARGS;
-// Why a `run` value is wrong (the table reports them at the value's line).
-use crate::table::msg::{self, Msg};
+
+/// Why a `run` value is wrong. The table says it in words at the value's
+/// line: the first of its messages are these, in this order.
+#[derive(Clone, Copy)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub enum Bad {
+    /// A `'` without its closing one.
+    Quote,
+    /// A `"` without its closing one.
+    DQuote,
+    /// A `\` with nothing after it.
+    Backslash,
+    /// More than [`MAX_ARGS`] arguments.
+    Args,
+    /// A program neither absolute nor a bare name.
+    Program,
+}
 
 /// Splits a `run` value into arguments like a shell, without expansions:
 /// blanks separate; `'…'` is literal; in `"…"` and outside quotes a
 /// backslash takes the next byte as it is; adjacent pieces join. Each byte
 /// goes to `out`, and `None` after each argument. Returns the number of
 /// arguments, or the message saying why the value is wrong.
-pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
+pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Bad> {
     let mut argc: u8 = 0;
     let mut open = false;
     // The quote being read (`'` or `"`), or 0; whether a backslash came
@@ -29,12 +44,12 @@ pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
                 escaped = false;
                 c
             }
-            (None, b'\'') => return Err(msg::QUOTE),
-            (None, b'"') => return Err(msg::DQUOTE),
-            (None, _) if escaped => return Err(msg::BACKSLASH),
+            (None, b'\'') => return Err(Bad::Quote),
+            (None, b'"') => return Err(Bad::DQuote),
+            (None, _) if escaped => return Err(Bad::Backslash),
             (None | Some(b' ' | b'\t'), 0) => {
                 if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
-                    return Err(msg::PROGRAM);
+                    return Err(Bad::Program);
                 }
                 if open {
                     (open, argc) = (false, argc.saturating_add(1));
@@ -42,7 +57,7 @@ pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
                 }
                 if b.is_none() {
                     return if argc == 0 {
-                        Err(msg::PROGRAM)
+                        Err(Bad::Program)
                     } else {
                         Ok(argc)
                     };
@@ -51,7 +66,7 @@ pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
             }
             (Some(c), 0) => {
                 if !open && usize::from(argc) >= MAX_ARGS {
-                    return Err(msg::ARGS);
+                    return Err(Bad::Args);
                 }
                 open = true;
                 match c {
@@ -74,7 +89,7 @@ pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Msg> {
             }
             (Some(c), _) => c,
             // Not reached: `quote` is 0, `'` or `"`.
-            (None, _) => return Err(msg::DQUOTE),
+            (None, _) => return Err(Bad::DQuote),
         };
         if argc == 0 {
             let (lead, slash) = program.unwrap_or((c, false));

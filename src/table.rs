@@ -125,6 +125,8 @@ pub(crate) mod section;
 
 /// Every message: `%` stands for the offending text, `#` for a number.
 pub(crate) mod msg {
+    use crate::argv::Bad;
+
     /// A message: its index in [`TEXTS`] (a list of names as one string
     /// has no table of pointers, and an index passes in a byte).
     #[derive(Clone, Copy)]
@@ -135,7 +137,21 @@ pub(crate) mod msg {
         pub fn text(self) -> &'static [u8] {
             crate::say::nth(TEXTS, usize::from(self.0))
         }
+
+        /// The message of a wrong `run` value.
+        pub fn of(why: Bad) -> Msg {
+            Msg(why as u8)
+        }
     }
+
+    // `Msg::of` holds: the messages of `Bad` come first, in its order.
+    const _: () = assert!(
+        QUOTE.0 == Bad::Quote as u8
+            && DQUOTE.0 == Bad::DQuote as u8
+            && BACKSLASH.0 == Bad::Backslash as u8
+            && ARGS.0 == Bad::Args as u8
+            && PROGRAM.0 == Bad::Program as u8
+    );
 
     macro_rules! messages {
         ($($name:ident = $text:literal,)*) => {
@@ -150,6 +166,12 @@ pub(crate) mod msg {
     }
 
     messages! {
+        // Why a `run` value is wrong: first, in the order of `argv::Bad`.
+        QUOTE = "run: missing closing '",
+        DQUOTE = "run: missing closing \"",
+        BACKSLASH = "run: trailing backslash",
+        ARGS = "run: more than # arguments",
+        PROGRAM = "run: the program must be an absolute path or a bare name",
         NUL = "the line holds a NUL byte",
         KEY_OUTSIDE = "key \"%\" comes before any [service] header",
         OUTSIDE = "expected a [service] header, not \"%\"",
@@ -167,11 +189,6 @@ pub(crate) mod msg {
         DUP_KEY = "duplicate key \"%\"",
         WITHOUT_FEATURE = ": this tend is built without ",
         NO_VALUE = "%: missing value",
-        QUOTE = "run: missing closing '",
-        DQUOTE = "run: missing closing \"",
-        BACKSLASH = "run: trailing backslash",
-        ARGS = "run: more than # arguments",
-        PROGRAM = "run: the program must be an absolute path or a bare name",
         TYPE = "type: expected daemon or oneshot, not \"%\"",
         RESTART = "restart: expected always, on-failure or never, not \"%\"",
         AFTER_SELF = "after: \"%\" is this service itself",
@@ -555,6 +572,7 @@ pub(crate) fn key_count() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::argv::Bad;
 
     /// A table as the parser fills it, without descriptors.
     type Table = super::Table<()>;
@@ -627,7 +645,7 @@ mod tests {
             .collect()
     }
 
-    fn split(text: &str) -> Result<Vec<String>, Msg> {
+    fn split(text: &str) -> Result<Vec<String>, Bad> {
         let mut out = vec![Vec::new()];
         let argc = words(text.as_bytes(), &mut |p| match p {
             Some(b) => out.last_mut().unwrap().push(b),
@@ -751,27 +769,29 @@ console = yes
             Key::StopTimeout => 12,
         };
         let mut rows = [0; 13];
-        for (i, &key) in KEYS.iter().enumerate() {
-            rows[slot(key)] += 1;
-            assert_eq!(key as usize, i, "{key:?}: KEYS is in the order of Key");
+        for def in &DEFS {
+            rows[slot(def.key)] += 1;
+            assert!(
+                def.feature.is_none_or(|(_, built)| built),
+                "no feature is left out by default"
+            );
         }
         assert_eq!(rows, [1; 13]);
-        assert_eq!(KEYS[0], Key::Run);
+        assert_eq!(DEFS[0].key, Key::Run);
         assert_eq!(RUN_SEEN, 1);
-        assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
-        assert!(WITHOUT.is_empty(), "no feature is left out by default");
-        let names: Vec<&[u8]> = KEY_NAMES
-            .strip_suffix(b"\0")
-            .unwrap()
-            .split(|&b| b == 0)
-            .collect();
-        assert_eq!(names.len(), KEYS.len());
-        assert_eq!(names[slot(Key::Restart)], b"restart");
-        assert_eq!(names[slot(Key::StopTimeout)], b"stop-timeout");
+        let names: Vec<&[u8]> = DEFS.iter().map(|d| d.name).collect();
         let mut unique = names.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
+        // The tables made of DEFS for the parser.
+        let joined: Vec<&[u8]> = KEY_NAMES.split(|&b| b == 0).collect();
+        assert_eq!(joined[..13], names[..]);
+        assert_eq!(joined[13], b"");
+        assert_eq!(KEYS.map(slot), core::array::from_fn(|i| i));
+        assert_eq!(REPEAT, 1 << slot(Key::After) | 1 << slot(Key::Env));
+        assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
+        assert_eq!((LEFT_OUT, &FEATURES), (0, &[0; 13]));
     }
 
     #[test]
@@ -911,14 +931,14 @@ console = yes
         let many = format!("x{}", " a".repeat(MAX_ARGS - 1));
         assert_eq!(split(&many).unwrap().len(), MAX_ARGS);
 
-        assert_eq!(split("x 'abc"), Err(msg::QUOTE));
-        assert_eq!(split("x \"abc"), Err(msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\""#), Err(msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\"#), Err(msg::DQUOTE));
-        assert_eq!(split(r"x abc\"), Err(msg::BACKSLASH));
-        assert_eq!(split(&format!("{many} b")), Err(msg::ARGS));
+        assert_eq!(split("x 'abc"), Err(Bad::Quote));
+        assert_eq!(split("x \"abc"), Err(Bad::DQuote));
+        assert_eq!(split(r#"x "abc\""#), Err(Bad::DQuote));
+        assert_eq!(split(r#"x "abc\"#), Err(Bad::DQuote));
+        assert_eq!(split(r"x abc\"), Err(Bad::Backslash));
+        assert_eq!(split(&format!("{many} b")), Err(Bad::Args));
         for bad in ["bin/x", "./x", "a/b c", "''", "\"\" x", "'.'/x", ""] {
-            assert_eq!(split(bad), Err(msg::PROGRAM), "{bad}");
+            assert_eq!(split(bad), Err(Bad::Program), "{bad}");
         }
     }
 

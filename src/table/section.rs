@@ -11,10 +11,9 @@ pub(super) const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
 pub(super) const LOG_MIN_BYTES: u64 = 256;
 
 /// A key of a service section. Adding one: a variant here, its row in
-/// [`KEYS`] and its name in [`KEY_NAMES`] (at the same place), its arm in
-/// [`Section::apply`] (the match has no wildcard, so a key without an arm
-/// does not build), its row in [`WITHOUT`] when a cargo feature it needs is
-/// left out, and its entry in tend.conf(5).
+/// [`DEFS`] (at the same place), its arm in [`Section::apply`] (the match
+/// has no wildcard, so a key without an arm does not build), and its entry
+/// in tend.conf(5).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub(super) enum Key {
@@ -33,42 +32,145 @@ pub(super) enum Key {
     StopTimeout,
 }
 
-/// Every key of a service section as the table writes it, each followed by
-/// a NUL byte, in the order of [`KEYS`] (one string: no table of
-/// pointers).
-pub(super) const KEY_NAMES: &[u8] = b"run\0type\0restart\0after\0ready\0log\0console\0\
-    user\0group\0env\0chdir\0stop-signal\0stop-timeout\0";
+/// How a key is written in the table, and what the parser knows of it.
+pub(super) struct KeyDef {
+    pub(super) name: &'static [u8],
+    pub(super) key: Key,
+    /// Given more than once, its values add up (`after`, `env`); otherwise
+    /// a second one is an error.
+    pub(super) repeat: bool,
+    /// The cargo feature the key needs, and whether this tend has it: a key
+    /// of a left-out feature is an error that names the feature.
+    pub(super) feature: Option<(&'static [u8], bool)>,
+}
 
-/// Every key, `run` first (its bit in [`Section::seen`] is [`RUN_SEEN`]),
-/// in the order of [`Key`].
-pub(super) const KEYS: [Key; 13] = [
-    Key::Run,
-    Key::Type,
-    Key::Restart,
-    Key::After,
-    Key::Ready,
-    Key::Log,
-    Key::Console,
-    Key::User,
-    Key::Group,
-    Key::Env,
-    Key::Chdir,
-    Key::StopSignal,
-    Key::StopTimeout,
+const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
+    KeyDef {
+        name,
+        key,
+        repeat,
+        feature: None,
+    }
+}
+
+/// Every key of a service section, `run` first (its bit in
+/// [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
+/// build time only: the parser uses the tables made of it below, with no
+/// pointers in them.
+pub(super) const DEFS: [KeyDef; 13] = [
+    key(b"run", Key::Run, false),
+    key(b"type", Key::Type, false),
+    key(b"restart", Key::Restart, false),
+    key(b"after", Key::After, true),
+    key(b"ready", Key::Ready, false),
+    key(b"log", Key::Log, false),
+    key(b"console", Key::Console, false),
+    key(b"user", Key::User, false),
+    key(b"group", Key::Group, false),
+    key(b"env", Key::Env, true),
+    key(b"chdir", Key::Chdir, false),
+    key(b"stop-signal", Key::StopSignal, false),
+    key(b"stop-timeout", Key::StopTimeout, false),
 ];
 // One bit of `seen` per key.
-const _: () = assert!(KEYS.len() <= 32);
+const _: () = assert!(DEFS.len() <= 32);
+
+/// The names of the keys, each followed by a NUL byte, for
+/// `say::position`.
+pub(super) const KEY_NAMES: [u8; joined_len(&DEFS, false)] = joined(&DEFS, false);
+/// The key of each row.
+pub(super) const KEYS: [Key; DEFS.len()] = keys(&DEFS);
+/// The keys whose values add up, one bit each.
+pub(super) const REPEAT: u32 = mask(&DEFS, false);
+/// The keys of the cargo features this tend is built without, one bit
+/// each, and the feature of each key (or nothing), each followed by a NUL
+/// byte.
+pub(super) const LEFT_OUT: u32 = mask(&DEFS, true);
+pub(super) const FEATURES: [u8; joined_len(&DEFS, true)] = joined(&DEFS, true);
 /// The bit of `run` in [`Section::seen`].
 pub(super) const RUN_SEEN: u32 = 1 << Key::Run as u32;
 /// The bit of `restart` in [`Section::seen`].
 pub(super) const RESTART_SEEN: u32 = 1 << Key::Restart as u32;
-/// The keys whose values add up when given more than once (`after`,
-/// `env`); a second one of any other key is an error.
-pub(super) const REPEAT: u32 = 1 << Key::After as u32 | 1 << Key::Env as u32;
-/// The keys of the cargo features this tend is built without, and the
-/// feature each needs: such a key is an error that names the feature
-/// (tend(8), BUILD PROFILES). None yet.
-pub(super) const WITHOUT: &[(Key, &[u8])] = &[];
+
+/// A row's name, or with `feature` the name of the feature it needs.
+const fn name_of(def: &KeyDef, feature: bool) -> &'static [u8] {
+    match (feature, def.feature) {
+        (false, _) => def.name,
+        (true, Some((name, _))) => name,
+        (true, None) => b"",
+    }
+}
+
+/// The bytes of [`joined`].
+const fn joined_len(defs: &[KeyDef], feature: bool) -> usize {
+    let mut n = 0;
+    let mut rest = defs;
+    while let [def, tail @ ..] = rest {
+        n += name_of(def, feature).len() + 1;
+        rest = tail;
+    }
+    n
+}
+
+/// The names of `defs` (see [`name_of`]), each followed by a NUL byte.
+const fn joined<const N: usize>(defs: &[KeyDef], feature: bool) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut to: &mut [u8] = &mut out;
+    let mut rest = defs;
+    while let [def, tail @ ..] = rest {
+        let mut name = name_of(def, feature);
+        // Each byte, then the NUL already there.
+        while let [b, more @ ..] = name {
+            if let [slot, after @ ..] = to {
+                *slot = *b;
+                to = after;
+            }
+            name = more;
+        }
+        if let [_, after @ ..] = to {
+            to = after;
+        }
+        rest = tail;
+    }
+    out
+}
+
+/// The keys of `defs`, checked to be in the order of [`Key`].
+const fn keys<const N: usize>(defs: &[KeyDef; N]) -> [Key; N] {
+    let mut out = [Key::Run; N];
+    let mut to: &mut [Key] = &mut out;
+    let mut rest: &[KeyDef] = defs;
+    let mut i = 0;
+    while let [def, tail @ ..] = rest {
+        assert!(def.key as usize == i, "DEFS is in the order of Key");
+        if let [slot, after @ ..] = to {
+            *slot = def.key;
+            to = after;
+        }
+        i += 1;
+        rest = tail;
+    }
+    out
+}
+
+/// One bit per row of `defs` that repeats, or with `left_out` that needs a
+/// feature this tend is built without.
+const fn mask(defs: &[KeyDef], left_out: bool) -> u32 {
+    let mut bits = 0;
+    let mut rest = defs;
+    while let [def, tail @ ..] = rest {
+        let set = match (left_out, def.feature) {
+            (false, _) => def.repeat,
+            (true, Some((_, built))) => !built,
+            (true, None) => false,
+        };
+        if set {
+            bits |= 1 << def.key as u32;
+        }
+        rest = tail;
+    }
+    bits
+}
 
 /// The values of `type`, `restart` and `console`, in the order of their
 /// enums.
@@ -104,16 +206,17 @@ impl<'a> Section<'a> {
         if key.is_empty() {
             return errs.at(msg::NO_KEY, b"");
         }
-        let Some(index) = crate::say::position(KEY_NAMES, key) else {
+        let Some(index) = crate::say::position(&KEY_NAMES, key) else {
             return errs.at(msg::KEY, key);
         };
         let Some(&def) = KEYS.get(index) else {
             return;
         };
-        if let Some((_, feature)) = WITHOUT.iter().find(|&&(k, _)| k == def) {
+        let bit = 1u32 << index;
+        if LEFT_OUT >> index & 1 != 0 {
+            let feature = crate::say::nth(&FEATURES, index);
             return errs.at2(key, msg::WITHOUT_FEATURE, feature);
         }
-        let bit = 1u32 << index;
         if self.seen & bit & !REPEAT != 0 {
             return errs.at(msg::DUP_KEY, key);
         }
@@ -131,7 +234,7 @@ impl<'a> Section<'a> {
         match key {
             Key::Run => match words(value, &mut |_| {}) {
                 Ok(argc) => (self.run, conf.argc) = (Some(value), argc),
-                Err(why) => errs.say(why, b"", MAX_ARGS),
+                Err(why) => errs.say(Msg::of(why), b"", MAX_ARGS),
             },
             Key::Type => match choice(value, KINDS) {
                 Some(0) => conf.kind = Kind::Daemon,
