@@ -43,14 +43,10 @@ fn find(text: &[u8], name: &[u8], id: Option<u32>, user: bool) -> Option<(u32, u
 }
 
 impl EtcAccounts<'_> {
-    /// `(uid, primary gid)` of a user name.
-    pub fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-        find(self.passwd, name, None, true)
-    }
-
-    /// `(uid, primary gid)` of a numeric uid, when it has an entry.
-    pub fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-        find(self.passwd, b"", Some(uid), true)
+    /// `(uid, primary gid)` of the user named `name`, or with `uid`, of
+    /// that uid when it has an entry.
+    pub fn user(&self, name: &[u8], uid: Option<u32>) -> Option<(u32, u32)> {
+        find(self.passwd, name, uid, true)
     }
 
     pub fn group(&self, name: &[u8]) -> Option<u32> {

@@ -1382,16 +1382,17 @@ audio:x:45:www,sensorx
             passwd: PASSWD.as_bytes(),
             group: GROUP.as_bytes(),
         };
-        assert_eq!(acc.user(b"root"), Some((0, 0)));
-        assert_eq!(acc.user(b"sensor"), Some((1001, 1001)));
-        assert_eq!(acc.user(b"www"), Some((33, 33)));
-        assert_eq!(acc.user(b"bad"), None);
-        assert_eq!(acc.user(b"short"), None);
-        assert_eq!(acc.user(b""), None);
-        assert_eq!(acc.user(b"broken line"), None);
-        assert_eq!(acc.user_by_id(1), Some((1, 1)));
-        assert_eq!(acc.user_by_id(5), None);
-        assert_eq!(acc.user_by_id(99), None);
+        assert_eq!(acc.user(b"root", None), Some((0, 0)));
+        assert_eq!(acc.user(b"sensor", None), Some((1001, 1001)));
+        assert_eq!(acc.user(b"www", None), Some((33, 33)));
+        assert_eq!(acc.user(b"bad", None), None);
+        assert_eq!(acc.user(b"short", None), None);
+        assert_eq!(acc.user(b"", None), None);
+        assert_eq!(acc.user(b"broken line", None), None);
+        assert_eq!(acc.user(b"", Some(1)), Some((1, 1)));
+        assert_eq!(acc.user(b"root", Some(1)), Some((1, 1)));
+        assert_eq!(acc.user(b"", Some(5)), None);
+        assert_eq!(acc.user(b"", Some(99)), None);
         assert_eq!(acc.group(b"i2c"), Some(50));
         assert_eq!(acc.group(b"video"), Some(44));
         assert_eq!(acc.group(b"nogid"), None);

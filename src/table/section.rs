@@ -311,15 +311,18 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A user by name (with its supplementary groups), or by uid (its gid
+    /// that of its entry, else the uid).
     pub(super) fn user(&mut self, value: &[u8], acc: &EtcAccounts, errs: &mut Errs) {
-        if let Some(uid) = id_number(value) {
-            let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
-            self.user = Some((uid, gid));
-        } else if let Some(found) = acc.user(value) {
-            self.user = Some(found);
-            acc.groups_of(value, &mut self.groups);
-        } else {
-            errs.at(msg::USER, value);
+        let uid = id_number(value);
+        match (acc.user(value, uid), uid) {
+            (Some(found), None) => {
+                self.user = Some(found);
+                acc.groups_of(value, &mut self.groups);
+            }
+            (Some(found), Some(_)) => self.user = Some(found),
+            (None, Some(uid)) => self.user = Some((uid, uid)),
+            (None, None) => errs.at(msg::USER, value),
         }
     }
 
