@@ -194,7 +194,7 @@ pub(crate) mod msg {
         AFTER_SELF = "after: \"%\" is this service itself",
         AFTER_MANY = "after: more than # names",
         AFTER = "after: no service named \"%\"",
-        CYCLE = "dependency cycle: ",
+        CYCLE = "dependency cycle: %",
         READY = "ready: expected none or fd:N, not \"%\"",
         READY_STDIO = "ready: fds 0 to 2 are stdio; use fd:3 to fd:255",
         READY_FD = "ready: use fd:3 to fd:255",
@@ -540,12 +540,12 @@ fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[usize], to: u
     let from = path.iter().position(|&n| n == to).unwrap_or(0);
     // As long as any message can be: `load` prints at most 512 bytes.
     let mut text = crate::say::Buf::<512>::new();
-    text.s(msg::CYCLE.text());
     for &n in path.get(from..).unwrap_or(&[]) {
         text.s(name(n)).s(b" -> ");
     }
     text.s(name(to));
-    errs.report(slots.get(to).map_or(0, |s| s.conf.line), &[text.as_bytes()]);
+    let line = slots.get(to).map_or(0, |s| s.conf.line);
+    errs.put(line, msg::CYCLE, text.as_bytes(), 0);
 }
 
 /// Adds `text` and a NUL byte to `pool`; false when they do not fit.
