@@ -503,7 +503,7 @@ struct Search<'s, 'e, F> {
     errs: &'s mut Errs<'e>,
     state: [u8; MAX_SERVICES],
     /// The services on the path explored, from its root.
-    path: heapless::Vec<usize, MAX_SERVICES>,
+    path: heapless::Vec<SvcId, MAX_SERVICES>,
 }
 
 impl<F> Search<'_, '_, F> {
@@ -514,7 +514,8 @@ impl<F> Search<'_, '_, F> {
             return;
         };
         self.set(node, ON_PATH);
-        let _ = self.path.push(node);
+        // (`node` is below MAX_SERVICES: its slot is there.)
+        let _ = self.path.push(SvcId(node as u8));
         for next in slot.conf.after.iter().map(|id| id.index()) {
             match self.state.get(next) {
                 Some(&NEW) => self.visit(next),
@@ -535,13 +536,13 @@ impl<F> Search<'_, '_, F> {
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
 #[inline(never)]
-fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[usize], to: usize) {
+fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: usize) {
     let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
-    let from = path.iter().position(|&n| n == to).unwrap_or(0);
+    let from = path.iter().position(|n| n.index() == to).unwrap_or(0);
     // As long as any message can be: `load` prints at most 512 bytes.
     let mut text = crate::say::Buf::<512>::new();
-    for &n in path.get(from..).unwrap_or(&[]) {
-        text.s(name(n)).s(b" -> ");
+    for n in path.get(from..).unwrap_or(&[]) {
+        text.s(name(n.index())).s(b" -> ");
     }
     text.s(name(to));
     let line = slots.get(to).map_or(0, |s| s.conf.line);
