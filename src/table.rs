@@ -127,8 +127,8 @@ pub(crate) mod section;
 pub(crate) mod msg {
     use crate::argv::Bad;
 
-    /// A message: its index in [`TEXTS`] (a list of names as one string
-    /// has no table of pointers, and an index passes in a byte).
+    /// A message: its index in [`TEXTS`] (one string for them all has no
+    /// table of pointers, and an index passes in a byte).
     #[derive(Clone, Copy)]
     #[cfg_attr(test, derive(Debug, PartialEq))]
     pub struct Msg(u8);
@@ -264,6 +264,7 @@ impl Errs<'_> {
         self.put(self.line, msg, text, n);
     }
 
+    /// Reports `msg` on the current line, about `text`.
     #[inline(never)]
     fn at(&mut self, msg: Msg, text: &[u8]) {
         self.put(self.line, msg, text, 0);
@@ -405,6 +406,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if sec.seen & RUN_SEEN == 0 {
             errs.put(conf.line, msg::NO_RUN, &conf.name, 0);
         }
+        // Unless the table says, a daemon restarts always, a oneshot never
+        // (tend.conf(5)).
         if sec.seen & RESTART_SEEN == 0 && conf.kind == Kind::Oneshot {
             conf.restart = Restart::Never;
         }
