@@ -91,7 +91,7 @@ pub fn parse<F>(
 ) -> usize {
     table.clear();
     // Every default `chdir` shares this one string.
-    let _ = table.pool.0.extend_from_slice(b"/\0");
+    add(&mut table.pool.0, b"/");
     let mut p = Parser {
         table,
         acc,
