@@ -3,28 +3,23 @@
 
 use crate::limits::MAX_GROUPS;
 
-/// Resolves user and group names (from /etc/passwd and /etc/group).
-pub trait Accounts {
-    /// `(uid, primary gid)` of a user name.
-    fn user(&self, name: &[u8]) -> Option<(u32, u32)>;
-    /// `(uid, primary gid)` of a numeric uid, when it has an entry.
-    fn user_by_id(&self, uid: u32) -> Option<(u32, u32)>;
-    fn group(&self, name: &[u8]) -> Option<u32>;
-    /// Adds the gids of every group that lists `user` as a member.
-    fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>);
-}
-
-/// [`Accounts`] over the text of /etc/passwd and /etc/group. Malformed lines
-/// are skipped.
+/// Resolves user and group names over the text of /etc/passwd and
+/// /etc/group. Malformed lines are skipped.
 pub struct EtcAccounts<'a> {
     pub passwd: &'a [u8],
     pub group: &'a [u8],
 }
 
+/// The lines of `text` (of an /etc file, or of the table): one splitter
+/// for both, so its code is there once.
+pub(crate) fn lines(text: &[u8]) -> core::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    text.split(|&b| b == b'\n')
+}
+
 /// The name, the third field as a number and the fourth field of each line
 /// of an /etc file (`name:x:uid:gid:…`, `name:x:gid:members`).
 fn etc_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
+    lines(text).filter_map(|line| {
         let mut fields = line.trim_ascii_end().split(|&b| b == b':');
         let name = fields.next().filter(|name| !name.is_empty())?;
         let id = fields.nth(1).and_then(id_number)?;
@@ -32,27 +27,34 @@ fn etc_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
     })
 }
 
-impl EtcAccounts<'_> {
-    /// `(name, (uid, gid))` of each user.
-    fn users(&self) -> impl Iterator<Item = (&[u8], (u32, u32))> {
-        etc_lines(self.passwd).filter_map(|(name, uid, gid)| Some((name, (uid, id_number(gid)?))))
-    }
+/// The first line of an /etc file named `name` (or, with `id`, of that
+/// id), as its id and, for /etc/passwd (`user`), its gid; a user's line
+/// whose gid is not a number is skipped. One search for the three lookups.
+#[inline(never)]
+fn find(text: &[u8], name: &[u8], id: Option<u32>, user: bool) -> Option<(u32, u32)> {
+    etc_lines(text).find_map(|(n, i, rest)| {
+        let gid = if user { id_number(rest)? } else { 0 };
+        let hit = match id {
+            Some(id) => i == id,
+            None => n == name,
+        };
+        hit.then_some((i, gid))
+    })
 }
 
-impl Accounts for EtcAccounts<'_> {
-    fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-        self.users().find(|u| u.0 == name).map(|u| u.1)
+impl EtcAccounts<'_> {
+    /// `(uid, primary gid)` of the user named `name`, or with `uid`, of
+    /// that uid when it has an entry.
+    pub fn user(&self, name: &[u8], uid: Option<u32>) -> Option<(u32, u32)> {
+        find(self.passwd, name, uid, true)
     }
 
-    fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-        self.users().find(|&(_, (id, _))| id == uid).map(|u| u.1)
+    pub fn group(&self, name: &[u8]) -> Option<u32> {
+        find(self.group, name, None, false).map(|g| g.0)
     }
 
-    fn group(&self, name: &[u8]) -> Option<u32> {
-        etc_lines(self.group).find(|g| g.0 == name).map(|g| g.1)
-    }
-
-    fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
+    /// Adds the gids of every group that lists `user` as a member.
+    pub fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
         for (_, gid, members) in etc_lines(self.group) {
             let member = members.split(|&b| b == b',').any(|m| m == user);
             if member && !out.contains(&gid) {

@@ -4,13 +4,21 @@
 
 use crate::limits::MAX_ARGS;
 
-/// Why a `run` value is wrong (the table reports them at the value's line).
-pub mod msg {
-    pub const QUOTE: &[u8] = b"run: missing closing '";
-    pub const DQUOTE: &[u8] = b"run: missing closing \"";
-    pub const BACKSLASH: &[u8] = b"run: trailing backslash";
-    pub const ARGS: &[u8] = b"run: more than # arguments";
-    pub const PROGRAM: &[u8] = b"run: the program must be an absolute path or a bare name";
+/// Why a `run` value is wrong. The table says it in words at the value's
+/// line: the first of its messages are these, in this order.
+#[derive(Clone, Copy)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub enum Bad {
+    /// A `'` without its closing one.
+    Quote,
+    /// A `"` without its closing one.
+    DQuote,
+    /// A `\` with nothing after it.
+    Backslash,
+    /// More than [`MAX_ARGS`] arguments.
+    Args,
+    /// A program neither absolute nor a bare name.
+    Program,
 }
 
 /// Splits a `run` value into arguments like a shell, without expansions:
@@ -18,59 +26,75 @@ pub mod msg {
 /// backslash takes the next byte as it is; adjacent pieces join. Each byte
 /// goes to `out`, and `None` after each argument. Returns the number of
 /// arguments, or the message saying why the value is wrong.
-pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, &'static [u8]> {
+pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Bad> {
     let mut argc: u8 = 0;
     let mut open = false;
+    // The quote being read (`'` or `"`), or 0; whether a backslash came
+    // just before.
+    let mut quote = 0u8;
+    let mut escaped = false;
     // The program's first byte, and whether it holds a `/`.
     let mut program: Option<(u8, bool)> = None;
-    let mut bytes = text.iter().copied();
+    let mut i = 0;
     loop {
-        let b = bytes.next();
-        if matches!(b, None | Some(b' ' | b'\t')) {
-            if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
-                return Err(msg::PROGRAM);
+        let b = text.get(i).copied();
+        i += 1;
+        let c = match (b, quote) {
+            (Some(c), _) if escaped => {
+                escaped = false;
+                c
             }
-            if open {
-                (open, argc) = (false, argc.saturating_add(1));
-                out(None);
+            (None, b'\'') => return Err(Bad::Quote),
+            (None, b'"') => return Err(Bad::DQuote),
+            (None, _) if escaped => return Err(Bad::Backslash),
+            (None | Some(b' ' | b'\t'), 0) => {
+                if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
+                    return Err(Bad::Program);
+                }
+                if open {
+                    (open, argc) = (false, argc.saturating_add(1));
+                    out(None);
+                }
+                if b.is_none() {
+                    return if argc == 0 {
+                        Err(Bad::Program)
+                    } else {
+                        Ok(argc)
+                    };
+                }
+                continue;
             }
-            if b.is_none() {
-                return if argc == 0 {
-                    Err(msg::PROGRAM)
-                } else {
-                    Ok(argc)
-                };
+            (Some(c), 0) => {
+                if !open && usize::from(argc) >= MAX_ARGS {
+                    return Err(Bad::Args);
+                }
+                open = true;
+                match c {
+                    b'\'' | b'"' => quote = c,
+                    b'\\' => escaped = true,
+                    _ => {}
+                }
+                if quote != 0 || escaped {
+                    continue;
+                }
+                c
             }
-            continue;
-        }
-        if !open && usize::from(argc) >= MAX_ARGS {
-            return Err(msg::ARGS);
-        }
-        open = true;
-        let mut put = |c: u8| {
-            if argc == 0 {
-                let (lead, slash) = program.unwrap_or((c, false));
-                program = Some((lead, slash || c == b'/'));
+            (Some(c), q) if c == q => {
+                quote = 0;
+                continue;
             }
-            out(Some(c));
+            (Some(b'\\'), b'"') => {
+                escaped = true;
+                continue;
+            }
+            (Some(c), _) => c,
+            // Not reached: `quote` is 0, `'` or `"`.
+            (None, _) => return Err(Bad::DQuote),
         };
-        match b {
-            Some(b'\'') => loop {
-                match bytes.next().ok_or(msg::QUOTE)? {
-                    b'\'' => break,
-                    c => put(c),
-                }
-            },
-            Some(b'"') => loop {
-                match bytes.next().ok_or(msg::DQUOTE)? {
-                    b'"' => break,
-                    b'\\' => put(bytes.next().ok_or(msg::DQUOTE)?),
-                    c => put(c),
-                }
-            },
-            Some(b'\\') => put(bytes.next().ok_or(msg::BACKSLASH)?),
-            Some(c) => put(c),
-            None => {}
+        if argc == 0 {
+            let (lead, slash) = program.unwrap_or((c, false));
+            program = Some((lead, slash || c == b'/'));
         }
+        out(Some(c));
     }
 }

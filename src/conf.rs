@@ -106,7 +106,10 @@ impl Pool {
     /// The NUL-terminated strings of `span`, without their NULs.
     pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
         // (`split_inclusive` would keep a panic path.)
-        let body = self.bytes(span).strip_suffix(&[0]);
+        let body = match self.bytes(span).split_last() {
+            Some((0, body)) => Some(body),
+            _ => None,
+        };
         body.into_iter().flat_map(|b| b.split(|&c| c == 0))
     }
 }

@@ -1,8 +1,8 @@
 //! The service table (`/etc/tend.conf`): parsing, validation and the
 //! resolved form the supervisor runs from.
 //!
-//! Pure code: the caller hands in the file's bytes and an [`Accounts`] to
-//! resolve `user`/`group`, and gets a [`Table`] or errors as
+//! Pure code: the caller hands in the file's bytes and an [`EtcAccounts`]
+//! to resolve `user`/`group`, and gets a [`Table`] or errors as
 //! `(line, message parts)`, which it prints as `FILE:LINE: message`.
 //!
 //! The parser fills the table's slots ([`Slot`]) directly: each service's
@@ -10,11 +10,13 @@
 //! state tend keeps about it, and its strings in the one [`Pool`] they
 //! share.
 
-pub use crate::accounts::{Accounts, EtcAccounts};
+use crate::accounts::lines;
+pub use crate::accounts::EtcAccounts;
 use crate::argv::words;
-use crate::conf::{Identity, Kind, Pool, Restart, ServiceConf, Span, SvcId};
+use crate::conf::{Kind, Pool, Restart, ServiceConf, Span, SvcId};
 use crate::limits::*;
 use crate::slot::Slot;
+use msg::Msg;
 use section::*;
 
 /// A loaded table: one slot per service, in file order (its conf filled in
@@ -90,20 +92,20 @@ impl<F> Table<F> {
 /// may name later services; the last looks for dependency cycles.
 pub fn parse<F>(
     src: &[u8],
-    acc: &dyn Accounts,
+    acc: &EtcAccounts,
     table: &mut Table<F>,
     err: &mut dyn FnMut(u32, &[&[u8]]),
 ) -> usize {
     table.clear();
     // Every default `chdir` shares this one string.
-    let _ = table.pool.0.extend_from_slice(b"/\0");
+    add(&mut table.pool.0, b"/");
     let mut p = Parser {
         table,
         acc,
         errs: Errs {
             out: err,
+            line: 0,
             count: 0,
-            done: false,
         },
         sec: None,
         outside: true,
@@ -112,11 +114,13 @@ pub fn parse<F>(
         said_pool: false,
         said_full: false,
     };
-    for (line, text) in lines(src) {
-        if p.errs.done {
+    // Each line numbered from 1, without outer blanks (nor `\r`).
+    for text in lines(src) {
+        if p.errs.done() {
             break;
         }
-        p.line(line, text);
+        p.errs.line += 1;
+        p.line(text.trim_ascii());
     }
     p.end_section();
     p.resolve_after(src);
@@ -124,78 +128,134 @@ pub fn parse<F>(
     p.errs.count
 }
 
-/// Every message: `%` stands for the offending text, `#` for a number.
 pub(crate) mod section;
 
+/// Every message: `%` stands for the offending text, `#` for a number.
 pub(crate) mod msg {
-    pub const NUL: &[u8] = b"the line holds a NUL byte";
-    pub const KEY_OUTSIDE: &[u8] = b"key \"%\" comes before any [service] header";
-    pub const OUTSIDE: &[u8] = b"expected a [service] header, not \"%\"";
-    pub const NOT_PAIR: &[u8] = b"expected \"key = value\", not \"%\"";
-    pub const HEADER: &[u8] = b"bad section header \"%\"";
-    pub const LONG_NAME: &[u8] = b"service name \"%\" is longer than # bytes";
-    pub const NAME: &[u8] = b"bad service name \"%\" (use letters, digits and _ . @ -)";
-    pub const RESERVED: &[u8] = b"the name \"tend\" is reserved for tend's own log";
-    pub const DUP_SERVICE: &[u8] = b"duplicate service \"%\" (first at line #)";
-    pub const SERVICES: &[u8] = b"too many services (tend is built for #)";
-    pub const NO_RUN: &[u8] = b"[%] has no run line";
-    pub const POOL: &[u8] = b"the table's strings exceed the # bytes tend is built with";
-    pub const NO_KEY: &[u8] = b"missing key before \"=\"";
-    pub const KEY: &[u8] = b"unknown key \"%\"";
-    pub const DUP_KEY: &[u8] = b"duplicate key \"%\"";
-    pub const WITHOUT_FEATURE: &[u8] = b": this tend is built without ";
-    pub const NO_VALUE: &[u8] = b"%: missing value";
-    pub const TYPE: &[u8] = b"type: expected daemon or oneshot, not \"%\"";
-    pub const RESTART: &[u8] = b"restart: expected always, on-failure or never, not \"%\"";
-    pub const AFTER_SELF: &[u8] = b"after: \"%\" is this service itself";
-    pub const AFTER_MANY: &[u8] = b"after: more than # names";
-    pub const AFTER: &[u8] = b"after: no service named \"%\"";
-    pub const CYCLE: &[u8] = b"dependency cycle: ";
-    pub const READY: &[u8] = b"ready: expected none or fd:N, not \"%\"";
-    pub const READY_STDIO: &[u8] = b"ready: fds 0 to 2 are stdio; use fd:3 to fd:255";
-    pub const READY_FD: &[u8] = b"ready: use fd:3 to fd:255";
-    pub const READY_ONESHOT: &[u8] =
-        b"ready: a oneshot cannot declare readiness (it is done when it exits 0)";
-    pub const LOG_MIN: &[u8] = b"log: at least 256 bytes, or 0";
-    pub const LOG_ARENA: &[u8] =
-        b"log: the rings would need more than the # bytes tend is built with";
-    pub const SIZE: &[u8] = b"bad size \"%\" (write 4096, 16k or 1m)";
-    pub const CONSOLE: &[u8] = b"console: expected yes or no, not \"%\"";
-    pub const USER: &[u8] = b"unknown user \"%\"";
-    pub const GROUP: &[u8] = b"unknown group \"%\"";
-    pub const ENV: &[u8] = b"env: expected KEY=VALUE, not \"%\"";
-    pub const ENV_NAME: &[u8] = b"env: bad variable name \"%\"";
-    pub const ENV_TWICE: &[u8] = b"env: \"%\" is set twice";
-    pub const ENV_MANY: &[u8] = b"env: more than # entries";
-    pub const CHDIR: &[u8] = b"chdir: \"%\" is not an absolute path";
-    pub const SIGNAL: &[u8] = b"stop-signal: unknown signal \"%\"";
-    pub const DURATION: &[u8] = b"bad duration \"%\" (write 500ms, 5s or 2m)";
-    pub const TIMEOUT_MAX: &[u8] = b"stop-timeout: at most 1 hour";
-    pub const TOO_MANY: &[u8] = b"too many errors";
+    use crate::argv::Bad;
+
+    /// A message: its index in [`TEXTS`] (one string for them all has no
+    /// table of pointers, and an index passes in a byte).
+    #[derive(Clone, Copy)]
+    #[cfg_attr(test, derive(Debug, PartialEq))]
+    pub struct Msg(u8);
+
+    impl Msg {
+        pub fn text(self) -> &'static [u8] {
+            crate::say::nth(TEXTS, usize::from(self.0))
+        }
+
+        /// The message of a wrong `run` value.
+        pub fn of(why: Bad) -> Msg {
+            Msg(why as u8)
+        }
+    }
+
+    // `Msg::of` holds: the messages of `Bad` come first, in its order.
+    const _: () = assert!(
+        QUOTE.0 == Bad::Quote as u8
+            && DQUOTE.0 == Bad::DQuote as u8
+            && BACKSLASH.0 == Bad::Backslash as u8
+            && ARGS.0 == Bad::Args as u8
+            && PROGRAM.0 == Bad::Program as u8
+    );
+
+    macro_rules! messages {
+        ($($name:ident = $text:literal,)*) => {
+            #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+            enum Id {
+                $($name,)*
+            }
+            $(pub const $name: Msg = Msg(Id::$name as u8);)*
+            /// The texts, in order, each followed by a NUL byte.
+            const TEXTS: &[u8] = concat!($($text, "\0",)*).as_bytes();
+        };
+    }
+
+    messages! {
+        // Why a `run` value is wrong: first, in the order of `argv::Bad`.
+        QUOTE = "run: missing closing '",
+        DQUOTE = "run: missing closing \"",
+        BACKSLASH = "run: trailing backslash",
+        ARGS = "run: more than # arguments",
+        PROGRAM = "run: the program must be an absolute path or a bare name",
+        NUL = "the line holds a NUL byte",
+        KEY_OUTSIDE = "key \"%\" comes before any [service] header",
+        OUTSIDE = "expected a [service] header, not \"%\"",
+        NOT_PAIR = "expected \"key = value\", not \"%\"",
+        HEADER = "bad section header \"%\"",
+        LONG_NAME = "service name \"%\" is longer than # bytes",
+        NAME = "bad service name \"%\" (use letters, digits and _ . @ -)",
+        RESERVED = "the name \"tend\" is reserved for tend's own log",
+        DUP_SERVICE = "duplicate service \"%\" (first at line #)",
+        SERVICES = "too many services (tend is built for #)",
+        NO_RUN = "[%] has no run line",
+        POOL = "the table's strings exceed the # bytes tend is built with",
+        NO_KEY = "missing key before \"=\"",
+        KEY = "unknown key \"%\"",
+        DUP_KEY = "duplicate key \"%\"",
+        WITHOUT_FEATURE = ": this tend is built without ",
+        NO_VALUE = "%: missing value",
+        TYPE = "type: expected daemon or oneshot, not \"%\"",
+        RESTART = "restart: expected always, on-failure or never, not \"%\"",
+        AFTER_SELF = "after: \"%\" is this service itself",
+        AFTER_MANY = "after: more than # names",
+        AFTER = "after: no service named \"%\"",
+        CYCLE = "dependency cycle: %",
+        READY = "ready: expected none or fd:N, not \"%\"",
+        READY_STDIO = "ready: fds 0 to 2 are stdio; use fd:3 to fd:255",
+        READY_FD = "ready: use fd:3 to fd:255",
+        READY_ONESHOT = "ready: a oneshot cannot declare readiness (it is done when it exits 0)",
+        LOG_MIN = "log: at least 256 bytes, or 0",
+        LOG_ARENA = "log: the rings would need more than the # bytes tend is built with",
+        SIZE = "bad size \"%\" (write 4096, 16k or 1m)",
+        CONSOLE = "console: expected yes or no, not \"%\"",
+        USER = "unknown user \"%\"",
+        GROUP = "unknown group \"%\"",
+        ENV = "env: expected KEY=VALUE, not \"%\"",
+        ENV_NAME = "env: bad variable name \"%\"",
+        ENV_TWICE = "env: \"%\" is set twice",
+        ENV_MANY = "env: more than # entries",
+        CHDIR = "chdir: \"%\" is not an absolute path",
+        SIGNAL = "stop-signal: unknown signal \"%\"",
+        DURATION = "bad duration \"%\" (write 500ms, 5s or 2m)",
+        TIMEOUT_MAX = "stop-timeout: at most 1 hour",
+        TOO_MANY = "too many errors",
+    }
 }
 
 /// Errors, counted and capped.
 struct Errs<'e> {
     out: &'e mut dyn FnMut(u32, &[&[u8]]),
+    /// Where errors are reported: the line being read, or the line an
+    /// error found later is about.
+    line: u32,
     count: usize,
-    done: bool,
 }
 
 impl Errs<'_> {
     fn report(&mut self, line: u32, parts: &[&[u8]]) {
-        if self.done {
+        if self.done() {
             return;
         }
-        self.count = self.count.saturating_add(1);
-        self.done = self.count > MAX_TABLE_ERRORS;
-        (self.out)(line, if self.done { &[msg::TOO_MANY] } else { parts });
+        self.count += 1;
+        let too_many = [msg::TOO_MANY.text()];
+        let parts = if self.done() { &too_many } else { parts };
+        (self.out)(line, parts);
     }
 
-    /// Reports `msg` with its `%` replaced by `text` and its `#` by `n`, in
-    /// one part of at most 512 bytes (the most `load` prints of any message).
-    fn say(&mut self, line: u32, msg: &[u8], text: &[u8], n: usize) {
+    /// Past [`MAX_TABLE_ERRORS`], the last said `too many errors`.
+    fn done(&self) -> bool {
+        self.count > MAX_TABLE_ERRORS
+    }
+
+    /// Reports `msg` at `line` with its `%` replaced by `text` and its `#`
+    /// by `n`, in one part of at most 512 bytes (the most `load` prints of
+    /// any message).
+    #[inline(never)]
+    fn put(&mut self, line: u32, msg: Msg, text: &[u8], n: usize) {
         let mut out = crate::say::Buf::<512>::new();
-        for &b in msg {
+        for &b in msg.text() {
             match b {
                 b'%' => out.s(text),
                 b'#' => out.u(n as u64),
@@ -205,27 +265,27 @@ impl Errs<'_> {
         self.report(line, &[out.as_bytes()]);
     }
 
-    fn at(&mut self, line: u32, msg: &[u8], text: &[u8]) {
-        self.say(line, msg, text, 0);
+    /// Reports `msg` on the current line, about `text` and `n`.
+    #[inline(never)]
+    fn say(&mut self, msg: Msg, text: &[u8], n: usize) {
+        self.put(self.line, msg, text, n);
+    }
+
+    /// Reports `msg` on the current line, about `text`.
+    #[inline(never)]
+    fn at(&mut self, msg: Msg, text: &[u8]) {
+        self.put(self.line, msg, text, 0);
     }
 
     /// Reports `first`, then `msg`, then `last`.
-    fn at2(&mut self, line: u32, first: &[u8], msg: &[u8], last: &[u8]) {
-        self.report(line, &[first, msg, last]);
-    }
-
-    /// `found`, or when there is none, reports `msg` about `text`.
-    fn check<T>(&mut self, found: Option<T>, line: u32, msg: &[u8], text: &[u8]) -> Option<T> {
-        if found.is_none() {
-            self.at(line, msg, text);
-        }
-        found
+    fn at2(&mut self, first: &[u8], msg: Msg, last: &[u8]) {
+        self.report(self.line, &[first, msg.text(), last]);
     }
 }
 
 struct Parser<'t, 'a, 'e, F> {
     table: &'t mut Table<F>,
-    acc: &'a dyn Accounts,
+    acc: &'a EtcAccounts<'a>,
     errs: Errs<'e>,
     /// The section being read: none before the first header or after a
     /// refused one, whose lines are skipped.
@@ -241,11 +301,6 @@ struct Parser<'t, 'a, 'e, F> {
     said_full: bool,
 }
 
-/// The lines of `src`, numbered from 1, without outer blanks (nor `\r`).
-fn lines(src: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
-    (1u32..).zip(src.split(|&b| b == b'\n').map(<[u8]>::trim_ascii))
-}
-
 enum Line<'a> {
     Blank,
     /// `[…]` and what is inside the brackets, or `None` when a line starts
@@ -256,18 +311,23 @@ enum Line<'a> {
 }
 
 fn classify(text: &[u8]) -> Line<'_> {
-    if text.is_empty() || text.starts_with(b"#") {
+    let Some((&first, rest)) = text.split_first() else {
         return Line::Blank;
-    }
-    if let Some(rest) = text.strip_prefix(b"[") {
-        return Line::Header(rest.strip_suffix(b"]"));
-    }
-    let eq = text.iter().position(|&b| b == b'=');
-    match eq.and_then(|at| text.split_at_checked(at)) {
-        Some((key, rest)) => {
-            Line::Pair(key.trim_ascii(), rest.get(1..).unwrap_or(&[]).trim_ascii())
-        }
-        None => Line::Other,
+    };
+    match first {
+        b'#' => Line::Blank,
+        b'[' => Line::Header(match rest.split_last() {
+            Some((b']', inner)) => Some(inner),
+            _ => None,
+        }),
+        _ => match text.iter().position(|&b| b == b'=') {
+            Some(at) => {
+                let key = text.get(..at).unwrap_or(&[]);
+                let value = text.get(at + 1..).unwrap_or(&[]);
+                Line::Pair(key.trim_ascii(), value.trim_ascii())
+            }
+            None => Line::Other,
+        },
     }
 }
 
@@ -278,9 +338,9 @@ fn first_time(said: &mut bool) -> bool {
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
     #[inline(never)]
-    fn line(&mut self, line: u32, text: &'a [u8]) {
+    fn line(&mut self, text: &'a [u8]) {
         if text.contains(&0) {
-            return self.errs.at(line, msg::NUL, b"");
+            return self.errs.at(msg::NUL, b"");
         }
         let errs = &mut self.errs;
         match (classify(text), &mut self.sec) {
@@ -288,118 +348,116 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             (Line::Header(inner), _) => {
                 self.end_section();
                 self.outside = false;
-                self.header(line, text, inner);
+                self.header(text, inner);
             }
-            (Line::Pair(key, value), Some(sec)) => sec.pair(line, key, value, self.acc, errs),
-            (Line::Other, Some(_)) => errs.at(line, msg::NOT_PAIR, text),
+            (Line::Pair(key, value), Some(sec)) => sec.pair(key, value, self.acc, errs),
+            (Line::Other, Some(_)) => errs.at(msg::NOT_PAIR, text),
             // Only the first line before any header is reported.
             (Line::Pair(key, _), None) if self.outside => {
                 self.outside = false;
-                errs.at(line, msg::KEY_OUTSIDE, key);
+                errs.at(msg::KEY_OUTSIDE, key);
             }
             (Line::Other, None) if self.outside => {
                 self.outside = false;
-                errs.at(line, msg::OUTSIDE, text);
+                errs.at(msg::OUTSIDE, text);
             }
             (_, None) => {}
         }
     }
 
-    fn header(&mut self, line: u32, text: &'a [u8], inner: Option<&'a [u8]>) {
+    fn header(&mut self, text: &'a [u8], inner: Option<&'a [u8]>) {
         let errs = &mut self.errs;
         let slots = &self.table.slots;
         let Some(name) = inner else {
-            return errs.at(line, msg::HEADER, text);
+            return errs.at(msg::HEADER, text);
         };
         if name.len() >= NAME_MAX_BYTES {
-            errs.say(line, msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
+            errs.say(msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
         } else if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
-            errs.at(line, msg::NAME, name);
+            errs.at(msg::NAME, name);
         } else if name == b"tend" {
-            errs.at(line, msg::RESERVED, b"");
-        } else if let Some(first) = slots.iter().find(|s| s.conf.name == name) {
-            let first = usize::try_from(first.conf.line).unwrap_or(usize::MAX);
-            errs.say(line, msg::DUP_SERVICE, name, first);
+            errs.at(msg::RESERVED, b"");
+        } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
+            let first = usize::try_from(first.line).unwrap_or(usize::MAX);
+            errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
             if first_time(&mut self.said_full) {
-                errs.say(line, msg::SERVICES, b"", MAX_SERVICES);
+                errs.say(msg::SERVICES, b"", MAX_SERVICES);
             }
         } else {
-            self.sec = Some(Section {
-                name,
-                line,
+            let sec = self.sec.insert(Section {
+                conf: ServiceConf {
+                    line: errs.line,
+                    log_bytes: LOG_DEFAULT_BYTES,
+                    stop_signal: STOP_SIGNAL_DEFAULT,
+                    stop_timeout_ms: STOP_TIMEOUT_DEFAULT_MS,
+                    ..ServiceConf::default()
+                },
+                log_line: errs.line,
                 ..Section::default()
             });
+            // Cannot fail: the name is shorter than NAME_MAX_BYTES.
+            let _ = sec.conf.name.extend_from_slice(name);
         }
     }
 
     /// Checks the section just read, applies its defaults and adds it to the
     /// table.
     fn end_section(&mut self) {
-        let Some(sec) = self.sec.take() else { return };
+        let Some(mut sec) = self.sec.take() else {
+            return;
+        };
         let errs = &mut self.errs;
+        let conf = &mut sec.conf;
         // A `run` line that was wrong has been reported already.
         if sec.seen & RUN_SEEN == 0 {
-            errs.at(sec.line, msg::NO_RUN, sec.name);
+            errs.put(conf.line, msg::NO_RUN, &conf.name, 0);
         }
-        let kind = sec.kind.unwrap_or(Kind::Daemon);
-        let restart = match (sec.restart, kind) {
-            (Some(restart), _) => restart,
-            (None, Kind::Daemon) => Restart::Always,
-            (None, Kind::Oneshot) => Restart::Never,
-        };
-        if let (Kind::Oneshot, Some((_, at))) = (kind, sec.ready) {
-            errs.at(at, msg::READY_ONESHOT, b"");
+        // Unless the table says, a daemon restarts always, a oneshot never
+        // (tend.conf(5)).
+        if sec.seen & RESTART_SEEN == 0 && conf.kind == Kind::Oneshot {
+            conf.restart = Restart::Never;
         }
-        let (log_bytes, log_line) = sec.log.unwrap_or((LOG_DEFAULT_BYTES, sec.line));
-        self.log_total = self.log_total.saturating_add(u64::from(log_bytes));
+        if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
+            errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
+        }
+        self.log_total = self.log_total.saturating_add(u64::from(conf.log_bytes));
         let over = self.log_total > LOG_ARENA_BYTES as u64;
         if over && first_time(&mut self.said_log) {
-            errs.say(log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
+            errs.put(sec.log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
         }
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
-        let strings = store(pool, &sec);
-        if strings.is_none() {
+        if !sec.store(pool) {
             pool.truncate(mark);
             if first_time(&mut self.said_pool) {
-                errs.say(sec.line, msg::POOL, b"", POOL_BYTES);
+                errs.put(sec.conf.line, msg::POOL, b"", POOL_BYTES);
             }
         }
-        let (argv, env, chdir) = strings.unwrap_or_default();
-        let conf = ServiceConf {
-            name: heapless::Vec::from_slice(sec.name).unwrap_or_default(),
-            line: sec.line,
-            kind,
-            restart,
-            argv,
-            argc: sec.argc,
-            env,
-            envc: u8::try_from(sec.env.len()).unwrap_or(u8::MAX),
-            chdir,
-            after: heapless::Vec::new(),
-            ready_fd: sec.ready.map(|(fd, _)| fd),
-            log_bytes,
-            console: sec.console.unwrap_or(false),
-            ident: sec.identity(),
-            stop_signal: sec.stop_signal.unwrap_or(STOP_SIGNAL_DEFAULT),
-            stop_timeout_ms: sec.stop_timeout.unwrap_or(STOP_TIMEOUT_DEFAULT_MS),
-        };
-        // Cannot fail: a header is refused when the table is full.
-        let _ = self.table.slots.push(Slot::new(conf));
+        sec.resolve_identity();
+        let slots = &mut self.table.slots;
+        // A header is refused when the table is full (this check spares
+        // the code of a failed push).
+        if slots.len() < MAX_SERVICES {
+            let _ = slots.push(Slot::new(sec.conf));
+        }
     }
 
     /// The second pass: fills in each service's `after` now that every name
     /// is known, reporting unknown ones on their `after` line.
     fn resolve_after(&mut self, src: &[u8]) {
         let mut at = None;
-        for (line, text) in lines(src) {
+        let mut line = 0;
+        for text in lines(src) {
+            let text = text.trim_ascii();
+            line += 1;
             match classify(text) {
                 _ if text.contains(&0) => {}
                 Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
                 Line::Pair(b"after", value) => {
                     for name in after_names(value) {
-                        self.add_after(at, line, name);
+                        self.errs.line = line;
+                        self.add_after(at, name);
                     }
                 }
                 _ => {}
@@ -407,7 +465,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
     }
 
-    fn add_after(&mut self, at: Option<usize>, line: u32, name: &[u8]) {
+    fn add_after(&mut self, at: Option<usize>, name: &[u8]) {
         let target = self.table.find(name);
         let Some(sec) = at
             .and_then(|at| self.table.slots.get_mut(at))
@@ -423,101 +481,95 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             Some(id) => {
                 let _ = sec.after.push(id);
             }
-            None => self.errs.at(line, msg::AFTER, name),
+            None => self.errs.at(msg::AFTER, name),
         }
     }
 
     /// Reports each dependency cycle once, at the header of the service
     /// where the search found it closing (depth first, in table order).
     fn check_cycles(&mut self) {
-        const NEW: u8 = 0;
-        const ON_PATH: u8 = 1;
-        const DONE: u8 = 2;
-        let slots = &self.table.slots;
-        let mut state = [NEW; MAX_SERVICES];
-        // The path explored: each service and how many of its `after` it
-        // has followed.
-        let mut path: heapless::Vec<(usize, usize), MAX_SERVICES> = heapless::Vec::new();
-        for root in 0..slots.len() {
-            if set(&mut state, root, ON_PATH) != Some(NEW) {
-                set(&mut state, root, DONE);
-                continue;
-            }
-            let _ = path.push((root, 0));
-            while let Some((node, edge)) = path.last_mut() {
-                let next = slots.get(*node).and_then(|s| s.conf.after.get(*edge));
-                *edge = edge.saturating_add(1);
-                let Some(next) = next.map(|id| id.index()) else {
-                    set(&mut state, *node, DONE);
-                    path.pop();
-                    continue;
-                };
-                match set(&mut state, next, ON_PATH) {
-                    Some(NEW) => {
-                        let _ = path.push((next, 0));
-                    }
-                    Some(ON_PATH) => report_cycle(&mut self.errs, slots, &path, next),
-                    _ => {
-                        set(&mut state, next, DONE);
-                    }
-                }
+        let mut search = Search {
+            slots: &self.table.slots,
+            errs: &mut self.errs,
+            state: [NEW; MAX_SERVICES],
+            path: heapless::Vec::new(),
+        };
+        for root in 0..search.slots.len() {
+            if search.state.get(root) == Some(&NEW) {
+                search.visit(root);
             }
         }
     }
 }
 
-/// Sets `state[i]`, returning what it was.
-fn set(state: &mut [u8], i: usize, to: u8) -> Option<u8> {
-    state.get_mut(i).map(|s| core::mem::replace(s, to))
+/// Not visited yet, on the path being explored, or explored.
+const NEW: u8 = 0;
+const ON_PATH: u8 = 1;
+const DONE: u8 = 2;
+
+/// The depth-first search for dependency cycles.
+struct Search<'s, 'e, F> {
+    slots: &'s [Slot<F>],
+    errs: &'s mut Errs<'e>,
+    state: [u8; MAX_SERVICES],
+    /// The services on the path explored, from its root.
+    path: heapless::Vec<SvcId, MAX_SERVICES>,
+}
+
+impl<F> Search<'_, '_, F> {
+    /// Explores what `node` comes after, in the order of its `after`
+    /// (depth at most [`MAX_SERVICES`]: a service goes on the path once).
+    fn visit(&mut self, node: usize) {
+        let Some(slot) = self.slots.get(node) else {
+            return;
+        };
+        self.set(node, ON_PATH);
+        // (`node` is below MAX_SERVICES: its slot is there.)
+        let _ = self.path.push(SvcId(node as u8));
+        for next in slot.conf.after.iter().map(|id| id.index()) {
+            match self.state.get(next) {
+                Some(&NEW) => self.visit(next),
+                Some(&ON_PATH) => report_cycle(self.errs, self.slots, &self.path, next),
+                _ => {}
+            }
+        }
+        self.path.pop();
+        self.set(node, DONE);
+    }
+
+    fn set(&mut self, node: usize, to: u8) {
+        if let Some(s) = self.state.get_mut(node) {
+            *s = to;
+        }
+    }
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
 #[inline(never)]
-fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[(usize, usize)], to: usize) {
+fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: usize) {
     let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
-    let from = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
+    let from = path.iter().position(|n| n.index() == to).unwrap_or(0);
     // As long as any message can be: `load` prints at most 512 bytes.
     let mut text = crate::say::Buf::<512>::new();
-    text.s(msg::CYCLE);
-    for &(n, _) in path.get(from..).unwrap_or(&[]) {
-        text.s(name(n)).s(b" -> ");
+    for n in path.get(from..).unwrap_or(&[]) {
+        text.s(name(n.index())).s(b" -> ");
     }
     text.s(name(to));
-    errs.report(slots.get(to).map_or(0, |s| s.conf.line), &[text.as_bytes()]);
+    let line = slots.get(to).map_or(0, |s| s.conf.line);
+    errs.put(line, msg::CYCLE, text.as_bytes(), 0);
 }
 
-/// Copies a section's strings into the pool: the spans of its argv, env and
-/// chdir, or `None` when they do not fit.
-fn store(
-    pool: &mut heapless::Vec<u8, POOL_BYTES>,
-    sec: &Section<'_>,
-) -> Option<(Span, Span, Span)> {
-    let start = pool.len();
-    let mut full = false;
-    if let Some(run) = sec.run {
-        let _ = words(run, &mut |b| full |= pool.push(b.unwrap_or(0)).is_err());
-    }
-    let argv = span(start, pool.len());
-    let start = pool.len();
-    for entry in &sec.env {
-        full |= pool.extend_from_slice(entry).is_err() || pool.push(0).is_err();
-    }
-    let env = span(start, pool.len());
-    let start = pool.len();
-    let chdir = match sec.chdir {
-        Some(dir) => {
-            full |= pool.extend_from_slice(dir).is_err() || pool.push(0).is_err();
-            span(start, pool.len())
-        }
-        None => Span { off: 0, len: 2 },
-    };
-    (!full).then_some((argv, env, chdir))
-}
-
+/// Adds `text` and a NUL byte to `pool`; false when they do not fit.
 #[inline(never)]
-fn span(start: usize, end: usize) -> Span {
+fn add(pool: &mut heapless::Vec<u8, POOL_BYTES>, text: &[u8]) -> bool {
+    pool.extend_from_slice(text).is_ok() && pool.push(0).is_ok()
+}
+
+/// The span of `pool` from `start` to its end.
+#[inline(never)]
+fn span(pool: &heapless::Vec<u8, POOL_BYTES>, start: usize) -> Span {
     let off = u16::try_from(start).unwrap_or(0);
-    let len = u16::try_from(end.saturating_sub(start)).unwrap_or(0);
+    let len = u16::try_from(pool.len().saturating_sub(start)).unwrap_or(0);
     Span { off, len }
 }
 
@@ -531,49 +583,19 @@ pub(crate) fn key_count() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::argv::Bad;
 
     /// A table as the parser fills it, without descriptors.
     type Table = super::Table<()>;
 
     /// Users: root 0/0, sensor 1001/1001 (also in i2c 50 and dialout 20),
     /// www 33/33. Groups: i2c 50, dialout 20, sensor 1001, www 33.
-    struct Fake;
+    const FAKE: EtcAccounts = EtcAccounts {
+        passwd: b"root:x:0:0::/:\nsensor:x:1001:1001::/:\nwww:x:33:33::/:\n",
+        group: b"i2c:x:50:sensor\ndialout:x:20:sensor\nsensor:x:1001:\nwww:x:33:\n",
+    };
 
-    impl Accounts for Fake {
-        fn user(&self, name: &[u8]) -> Option<(u32, u32)> {
-            match name {
-                b"root" => Some((0, 0)),
-                b"sensor" => Some((1001, 1001)),
-                b"www" => Some((33, 33)),
-                _ => None,
-            }
-        }
-        fn user_by_id(&self, uid: u32) -> Option<(u32, u32)> {
-            match uid {
-                0 => Some((0, 0)),
-                1001 => Some((1001, 1001)),
-                33 => Some((33, 33)),
-                _ => None,
-            }
-        }
-        fn group(&self, name: &[u8]) -> Option<u32> {
-            match name {
-                b"i2c" => Some(50),
-                b"dialout" => Some(20),
-                b"sensor" => Some(1001),
-                b"www" => Some(33),
-                _ => None,
-            }
-        }
-        fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
-            if user == b"sensor" {
-                out.push(50).unwrap();
-                out.push(20).unwrap();
-            }
-        }
-    }
-
-    fn load_with(src: &str, acc: &dyn Accounts) -> (Box<Table>, Vec<(u32, String)>) {
+    fn load_with(src: &str, acc: &EtcAccounts) -> (Box<Table>, Vec<(u32, String)>) {
         let mut table = Box::new(Table::new());
         let mut errs = Vec::new();
         let n = parse(src.as_bytes(), acc, &mut table, &mut |line, parts| {
@@ -584,7 +606,7 @@ mod tests {
     }
 
     fn load(src: &str) -> (Box<Table>, Vec<(u32, String)>) {
-        load_with(src, &Fake)
+        load_with(src, &FAKE)
     }
 
     fn errors(lines: &[&str]) -> Vec<(u32, String)> {
@@ -634,7 +656,7 @@ mod tests {
             .collect()
     }
 
-    fn split(text: &str) -> Result<Vec<String>, &'static [u8]> {
+    fn split(text: &str) -> Result<Vec<String>, Bad> {
         let mut out = vec![Vec::new()];
         let argc = words(text.as_bytes(), &mut |p| match p {
             Some(b) => out.last_mut().unwrap().push(b),
@@ -758,7 +780,7 @@ console = yes
             Key::StopTimeout => 12,
         };
         let mut rows = [0; 13];
-        for def in KEYS {
+        for def in &DEFS {
             rows[slot(def.key)] += 1;
             assert!(
                 def.feature.is_none_or(|(_, built)| built),
@@ -766,13 +788,21 @@ console = yes
             );
         }
         assert_eq!(rows, [1; 13]);
-        assert_eq!(KEYS[0].key, Key::Run);
+        assert_eq!(DEFS[0].key, Key::Run);
         assert_eq!(RUN_SEEN, 1);
-        let names: Vec<&[u8]> = KEYS.iter().map(|d| d.name).collect();
+        let names: Vec<&[u8]> = DEFS.iter().map(|d| d.name).collect();
         let mut unique = names.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
+        // The tables made of DEFS for the parser.
+        let joined: Vec<&[u8]> = KEY_NAMES.split(|&b| b == 0).collect();
+        assert_eq!(joined[..13], names[..]);
+        assert_eq!(joined[13], b"");
+        assert_eq!(KEYS.map(slot), core::array::from_fn(|i| i));
+        assert_eq!(REPEAT, 1 << slot(Key::After) | 1 << slot(Key::Env));
+        assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
+        assert_eq!((LEFT_OUT, &FEATURES), (0, &[0; 13]));
     }
 
     #[test]
@@ -912,14 +942,14 @@ console = yes
         let many = format!("x{}", " a".repeat(MAX_ARGS - 1));
         assert_eq!(split(&many).unwrap().len(), MAX_ARGS);
 
-        assert_eq!(split("x 'abc"), Err(crate::argv::msg::QUOTE));
-        assert_eq!(split("x \"abc"), Err(crate::argv::msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\""#), Err(crate::argv::msg::DQUOTE));
-        assert_eq!(split(r#"x "abc\"#), Err(crate::argv::msg::DQUOTE));
-        assert_eq!(split(r"x abc\"), Err(crate::argv::msg::BACKSLASH));
-        assert_eq!(split(&format!("{many} b")), Err(crate::argv::msg::ARGS));
+        assert_eq!(split("x 'abc"), Err(Bad::Quote));
+        assert_eq!(split("x \"abc"), Err(Bad::DQuote));
+        assert_eq!(split(r#"x "abc\""#), Err(Bad::DQuote));
+        assert_eq!(split(r#"x "abc\"#), Err(Bad::DQuote));
+        assert_eq!(split(r"x abc\"), Err(Bad::Backslash));
+        assert_eq!(split(&format!("{many} b")), Err(Bad::Args));
         for bad in ["bin/x", "./x", "a/b c", "''", "\"\" x", "'.'/x", ""] {
-            assert_eq!(split(bad), Err(crate::argv::msg::PROGRAM), "{bad}");
+            assert_eq!(split(bad), Err(Bad::Program), "{bad}");
         }
     }
 
@@ -1363,16 +1393,17 @@ audio:x:45:www,sensorx
             passwd: PASSWD.as_bytes(),
             group: GROUP.as_bytes(),
         };
-        assert_eq!(acc.user(b"root"), Some((0, 0)));
-        assert_eq!(acc.user(b"sensor"), Some((1001, 1001)));
-        assert_eq!(acc.user(b"www"), Some((33, 33)));
-        assert_eq!(acc.user(b"bad"), None);
-        assert_eq!(acc.user(b"short"), None);
-        assert_eq!(acc.user(b""), None);
-        assert_eq!(acc.user(b"broken line"), None);
-        assert_eq!(acc.user_by_id(1), Some((1, 1)));
-        assert_eq!(acc.user_by_id(5), None);
-        assert_eq!(acc.user_by_id(99), None);
+        assert_eq!(acc.user(b"root", None), Some((0, 0)));
+        assert_eq!(acc.user(b"sensor", None), Some((1001, 1001)));
+        assert_eq!(acc.user(b"www", None), Some((33, 33)));
+        assert_eq!(acc.user(b"bad", None), None);
+        assert_eq!(acc.user(b"short", None), None);
+        assert_eq!(acc.user(b"", None), None);
+        assert_eq!(acc.user(b"broken line", None), None);
+        assert_eq!(acc.user(b"", Some(1)), Some((1, 1)));
+        assert_eq!(acc.user(b"root", Some(1)), Some((1, 1)));
+        assert_eq!(acc.user(b"", Some(5)), None);
+        assert_eq!(acc.user(b"", Some(99)), None);
         assert_eq!(acc.group(b"i2c"), Some(50));
         assert_eq!(acc.group(b"video"), Some(44));
         assert_eq!(acc.group(b"nogid"), None);
@@ -1730,10 +1761,10 @@ audio:x:45:www,sensorx
     fn a_table_is_reused() {
         let mut table = Table::new();
         let mut none = |_: u32, _: &[&[u8]]| panic!("no error expected");
-        assert_eq!(parse(EXAMPLE.as_bytes(), &Fake, &mut table, &mut none), 0);
+        assert_eq!(parse(EXAMPLE.as_bytes(), &FAKE, &mut table, &mut none), 0);
         assert_eq!(table.len(), 5);
         assert_eq!(
-            parse(b"[x]\nrun = /bin/x\n", &Fake, &mut table, &mut none),
+            parse(b"[x]\nrun = /bin/x\n", &FAKE, &mut table, &mut none),
             0
         );
         assert_eq!(table.len(), 1);

@@ -11,8 +11,9 @@ pub(super) const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
 pub(super) const LOG_MIN_BYTES: u64 = 256;
 
 /// A key of a service section. Adding one: a variant here, its row in
-/// [`KEYS`], its arm in [`Section::apply`] (the match has no wildcard, so a
-/// key without an arm does not build), and its entry in tend.conf(5).
+/// [`DEFS`] (at the same place), its arm in [`Section::apply`] (the match
+/// has no wildcard, so a key without an arm does not build), and its entry
+/// in tend.conf(5).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub(super) enum Key {
@@ -53,8 +54,10 @@ const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
 }
 
 /// Every key of a service section, `run` first (its bit in
-/// [`Section::seen`] is [`RUN_SEEN`]).
-pub(super) const KEYS: &[KeyDef] = &[
+/// [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
+/// build time only: the parser uses the tables made of it below, with no
+/// pointers in them.
+pub(super) const DEFS: [KeyDef; 13] = [
     key(b"run", Key::Run, false),
     key(b"type", Key::Type, false),
     key(b"restart", Key::Restart, false),
@@ -70,190 +73,318 @@ pub(super) const KEYS: &[KeyDef] = &[
     key(b"stop-timeout", Key::StopTimeout, false),
 ];
 // One bit of `seen` per key.
-const _: () = assert!(KEYS.len() <= 32);
+const _: () = assert!(DEFS.len() <= 32);
+
+/// The names of the keys, each followed by a NUL byte, for
+/// `say::position`.
+pub(super) const KEY_NAMES: [u8; joined_len(&DEFS, false)] = joined(&DEFS, false);
+/// The key of each row.
+pub(super) const KEYS: [Key; DEFS.len()] = keys(&DEFS);
+/// The keys whose values add up, one bit each.
+pub(super) const REPEAT: u32 = mask(&DEFS, false);
+/// The keys of the cargo features this tend is built without, one bit
+/// each, and the feature of each key (or nothing), each followed by a NUL
+/// byte.
+pub(super) const LEFT_OUT: u32 = mask(&DEFS, true);
+pub(super) const FEATURES: [u8; joined_len(&DEFS, true)] = joined(&DEFS, true);
 /// The bit of `run` in [`Section::seen`].
-pub(super) const RUN_SEEN: u32 = 1;
+pub(super) const RUN_SEEN: u32 = 1 << Key::Run as u32;
+/// The bit of `restart` in [`Section::seen`].
+pub(super) const RESTART_SEEN: u32 = 1 << Key::Restart as u32;
 
-pub(super) const KINDS: &[(&[u8], Kind)] =
-    &[(b"daemon", Kind::Daemon), (b"oneshot", Kind::Oneshot)];
-pub(super) const RESTARTS: &[(&[u8], Restart)] = &[
-    (b"always", Restart::Always),
-    (b"on-failure", Restart::OnFailure),
-    (b"never", Restart::Never),
-];
-pub(super) const YES_NO: &[(&[u8], bool)] = &[(b"yes", true), (b"no", false)];
+/// A row's name, or with `feature` the name of the feature it needs.
+const fn name_of(def: &KeyDef, feature: bool) -> &'static [u8] {
+    match (feature, def.feature) {
+        (false, _) => def.name,
+        (true, Some((name, _))) => name,
+        (true, None) => b"",
+    }
+}
 
-/// A section as read so far. Its values point into the table text and are
-/// copied into the pool when it ends.
+/// The bytes of [`joined`].
+const fn joined_len(defs: &[KeyDef], feature: bool) -> usize {
+    let mut n = 0;
+    let mut rest = defs;
+    while let [def, tail @ ..] = rest {
+        n += name_of(def, feature).len() + 1;
+        rest = tail;
+    }
+    n
+}
+
+/// The names of `defs` (see [`name_of`]), each followed by a NUL byte.
+const fn joined<const N: usize>(defs: &[KeyDef], feature: bool) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut to: &mut [u8] = &mut out;
+    let mut rest = defs;
+    while let [def, tail @ ..] = rest {
+        let mut name = name_of(def, feature);
+        // Each byte, then the NUL already there.
+        while let [b, more @ ..] = name {
+            if let [slot, after @ ..] = to {
+                *slot = *b;
+                to = after;
+            }
+            name = more;
+        }
+        if let [_, after @ ..] = to {
+            to = after;
+        }
+        rest = tail;
+    }
+    out
+}
+
+/// The keys of `defs`, checked to be in the order of [`Key`].
+const fn keys<const N: usize>(defs: &[KeyDef; N]) -> [Key; N] {
+    let mut out = [Key::Run; N];
+    let mut to: &mut [Key] = &mut out;
+    let mut rest: &[KeyDef] = defs;
+    let mut i = 0;
+    while let [def, tail @ ..] = rest {
+        assert!(def.key as usize == i, "DEFS is in the order of Key");
+        if let [slot, after @ ..] = to {
+            *slot = def.key;
+            to = after;
+        }
+        i += 1;
+        rest = tail;
+    }
+    out
+}
+
+/// One bit per row of `defs` that repeats, or with `left_out` that needs a
+/// feature this tend is built without.
+const fn mask(defs: &[KeyDef], left_out: bool) -> u32 {
+    let mut bits = 0;
+    let mut rest = defs;
+    while let [def, tail @ ..] = rest {
+        let set = match (left_out, def.feature) {
+            (false, _) => def.repeat,
+            (true, Some((_, built))) => !built,
+            (true, None) => false,
+        };
+        if set {
+            bits |= 1 << def.key as u32;
+        }
+        rest = tail;
+    }
+    bits
+}
+
+/// The values of `type`, `restart` and `console`, in the order of their
+/// enums.
+pub(super) const KINDS: &[u8] = b"daemon\0oneshot\0";
+pub(super) const RESTARTS: &[u8] = b"always\0on-failure\0never\0";
+pub(super) const YES_NO: &[u8] = b"yes\0no\0";
+
+/// A section as read so far: the service's conf, filled in as its keys
+/// come, and what it needs until the section ends. Its strings point into
+/// the table text and are copied into the pool when it ends.
 #[derive(Default)]
 pub(super) struct Section<'a> {
-    pub(super) name: &'a [u8],
-    pub(super) line: u32,
+    pub(super) conf: ServiceConf,
     /// Keys seen, one bit per row of [`KEYS`].
     pub(super) seen: u32,
     pub(super) run: Option<&'a [u8]>,
-    pub(super) argc: u8,
-    pub(super) kind: Option<Kind>,
-    pub(super) restart: Option<Restart>,
     /// Names given to `after` so far.
     pub(super) after: usize,
-    /// `ready = fd:N` and its line.
-    pub(super) ready: Option<(u8, u32)>,
-    /// `log` and its line.
-    pub(super) log: Option<(u32, u32)>,
-    pub(super) console: Option<bool>,
+    /// The line of `ready = fd:N`.
+    pub(super) ready_line: u32,
+    /// The line of `log`, else of the header.
+    pub(super) log_line: u32,
     /// `(uid, gid)` of `user`, and the user's supplementary groups.
     pub(super) user: Option<(u32, u32)>,
     pub(super) groups: heapless::Vec<u32, MAX_GROUPS>,
     pub(super) group: Option<u32>,
     pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
     pub(super) chdir: Option<&'a [u8]>,
-    pub(super) stop_signal: Option<u8>,
-    pub(super) stop_timeout: Option<u32>,
 }
 
 impl<'a> Section<'a> {
-    pub(super) fn pair(
-        &mut self,
-        line: u32,
-        key: &[u8],
-        value: &'a [u8],
-        acc: &dyn Accounts,
-        errs: &mut Errs,
-    ) {
+    pub(super) fn pair(&mut self, key: &[u8], value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
         if key.is_empty() {
-            return errs.at(line, msg::NO_KEY, b"");
+            return errs.at(msg::NO_KEY, b"");
         }
-        let Some(index) = KEYS.iter().position(|k| k.name == key) else {
-            return errs.at(line, msg::KEY, key);
+        let Some(index) = crate::say::position(&KEY_NAMES, key) else {
+            return errs.at(msg::KEY, key);
         };
-        let Some(def) = KEYS.get(index) else {
+        let Some(&def) = KEYS.get(index) else {
             return;
         };
-        if let Some((feature, false)) = def.feature {
-            return errs.at2(line, key, msg::WITHOUT_FEATURE, feature);
-        }
         let bit = 1u32 << index;
-        if self.seen & bit != 0 && !def.repeat {
-            return errs.at(line, msg::DUP_KEY, key);
+        if LEFT_OUT >> index & 1 != 0 {
+            let feature = crate::say::nth(&FEATURES, index);
+            return errs.at2(key, msg::WITHOUT_FEATURE, feature);
+        }
+        if self.seen & bit & !REPEAT != 0 {
+            return errs.at(msg::DUP_KEY, key);
         }
         self.seen |= bit;
         if value.is_empty() {
-            return errs.at(line, msg::NO_VALUE, key);
+            return errs.at(msg::NO_VALUE, key);
         }
-        self.apply(def.key, line, value, acc, errs);
+        self.apply(def, value, acc, errs);
     }
 
-    /// Checks and keeps `value`, given to `key` at `line`.
+    /// Checks and keeps `value`, given to `key` on the current line.
     #[inline(never)]
-    fn apply(&mut self, key: Key, line: u32, value: &'a [u8], acc: &dyn Accounts, errs: &mut Errs) {
+    fn apply(&mut self, key: Key, value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
+        let conf = &mut self.conf;
         match key {
             Key::Run => match words(value, &mut |_| {}) {
-                Ok(argc) => (self.run, self.argc) = (Some(value), argc),
-                Err(why) => errs.say(line, why, b"", MAX_ARGS),
+                Ok(argc) => (self.run, conf.argc) = (Some(value), argc),
+                Err(why) => errs.say(Msg::of(why), b"", MAX_ARGS),
             },
-            Key::Type => self.kind = errs.check(choice(value, KINDS), line, msg::TYPE, value),
-            Key::Restart => {
-                self.restart = errs.check(choice(value, RESTARTS), line, msg::RESTART, value)
-            }
-            Key::After => self.after(line, value, errs),
-            Key::Ready => self.ready(line, value, errs),
+            Key::Type => match choice(value, KINDS) {
+                Some(0) => conf.kind = Kind::Daemon,
+                Some(_) => conf.kind = Kind::Oneshot,
+                None => errs.at(msg::TYPE, value),
+            },
+            Key::Restart => match choice(value, RESTARTS) {
+                Some(0) => conf.restart = Restart::Always,
+                Some(1) => conf.restart = Restart::OnFailure,
+                Some(_) => conf.restart = Restart::Never,
+                None => errs.at(msg::RESTART, value),
+            },
+            Key::After => self.after(value, errs),
+            Key::Ready => self.ready(value, errs),
             Key::Log => match parse_size(value) {
-                Some(1..LOG_MIN_BYTES) => errs.at(line, msg::LOG_MIN, b""),
-                Some(n) => self.log = Some((u32::try_from(n).unwrap_or(u32::MAX), line)),
-                None => errs.at(line, msg::SIZE, value),
+                Some(1..LOG_MIN_BYTES) => errs.at(msg::LOG_MIN, b""),
+                Some(n) => {
+                    conf.log_bytes = u32::try_from(n).unwrap_or(u32::MAX);
+                    self.log_line = errs.line;
+                }
+                None => errs.at(msg::SIZE, value),
             },
-            Key::Console => {
-                self.console = errs.check(choice(value, YES_NO), line, msg::CONSOLE, value)
-            }
-            Key::User => self.user(line, value, acc, errs),
-            Key::Group => {
-                let gid = id_number(value).or_else(|| acc.group(value));
-                self.group = errs.check(gid, line, msg::GROUP, value);
-            }
-            Key::Env => self.env(line, value, errs),
-            Key::Chdir => {
-                let dir = Some(value).filter(|v| v.starts_with(b"/"));
-                self.chdir = errs.check(dir, line, msg::CHDIR, value);
-            }
-            Key::StopSignal => {
-                let sig = crate::signal::number(value);
-                self.stop_signal = errs.check(sig, line, msg::SIGNAL, value);
-            }
+            Key::Console => match choice(value, YES_NO) {
+                Some(i) => conf.console = i == 0,
+                None => errs.at(msg::CONSOLE, value),
+            },
+            Key::User => self.user(value, acc, errs),
+            Key::Group => match id_number(value).or_else(|| acc.group(value)) {
+                Some(gid) => self.group = Some(gid),
+                None => errs.at(msg::GROUP, value),
+            },
+            Key::Env => self.env(value, errs),
+            Key::Chdir => match value.starts_with(b"/") {
+                true => self.chdir = Some(value),
+                false => errs.at(msg::CHDIR, value),
+            },
+            Key::StopSignal => match crate::signal::number(value) {
+                Some(sig) => conf.stop_signal = sig,
+                None => errs.at(msg::SIGNAL, value),
+            },
             Key::StopTimeout => match parse_duration(value) {
-                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => self.stop_timeout = u32::try_from(ms).ok(),
-                Some(_) => errs.at(line, msg::TIMEOUT_MAX, b""),
-                None => errs.at(line, msg::DURATION, value),
+                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => {
+                    conf.stop_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX)
+                }
+                Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
+                None => errs.at(msg::DURATION, value),
             },
         }
     }
 
-    pub(super) fn after(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+    pub(super) fn after(&mut self, value: &[u8], errs: &mut Errs) {
         for name in after_names(value) {
-            if name == self.name {
-                errs.at(line, msg::AFTER_SELF, name);
+            if name == self.conf.name {
+                errs.at(msg::AFTER_SELF, name);
                 continue;
             }
             self.after = self.after.saturating_add(1);
             if self.after == MAX_AFTER + 1 {
-                errs.say(line, msg::AFTER_MANY, b"", MAX_AFTER);
+                errs.say(msg::AFTER_MANY, b"", MAX_AFTER);
             }
         }
     }
 
-    pub(super) fn ready(&mut self, line: u32, value: &[u8], errs: &mut Errs) {
+    pub(super) fn ready(&mut self, value: &[u8], errs: &mut Errs) {
         let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
         match fd {
-            _ if crate::say::eq_ignore_case(value, b"none") => self.ready = None,
-            Some(0..=2) => errs.at(line, msg::READY_STDIO, b""),
+            _ if choice(value, b"none\0").is_some() => self.conf.ready_fd = None,
+            Some(0..=2) => errs.at(msg::READY_STDIO, b""),
             Some(fd) => match u8::try_from(fd) {
-                Ok(fd) => self.ready = Some((fd, line)),
-                Err(_) => errs.at(line, msg::READY_FD, b""),
+                Ok(fd) => (self.conf.ready_fd, self.ready_line) = (Some(fd), errs.line),
+                Err(_) => errs.at(msg::READY_FD, b""),
             },
-            None => errs.at(line, msg::READY, value),
+            None => errs.at(msg::READY, value),
         }
     }
 
-    pub(super) fn user(&mut self, line: u32, value: &[u8], acc: &dyn Accounts, errs: &mut Errs) {
-        if let Some(uid) = id_number(value) {
-            let gid = acc.user_by_id(uid).map_or(uid, |(_, gid)| gid);
-            self.user = Some((uid, gid));
-        } else if let Some(found) = acc.user(value) {
-            self.user = Some(found);
-            acc.groups_of(value, &mut self.groups);
-        } else {
-            errs.at(line, msg::USER, value);
+    /// A user by name (with its supplementary groups), or by uid (its gid
+    /// that of its entry, else the uid).
+    pub(super) fn user(&mut self, value: &[u8], acc: &EtcAccounts, errs: &mut Errs) {
+        let uid = id_number(value);
+        match (acc.user(value, uid), uid) {
+            (Some(found), None) => {
+                self.user = Some(found);
+                acc.groups_of(value, &mut self.groups);
+            }
+            (Some(found), Some(_)) => self.user = Some(found),
+            (None, Some(uid)) => self.user = Some((uid, uid)),
+            (None, None) => errs.at(msg::USER, value),
         }
     }
 
-    pub(super) fn env(&mut self, line: u32, value: &'a [u8], errs: &mut Errs) {
+    pub(super) fn env(&mut self, value: &'a [u8], errs: &mut Errs) {
         let Some(eq) = value.iter().position(|&b| b == b'=') else {
-            return errs.at(line, msg::ENV, value);
+            return errs.at(msg::ENV, value);
         };
         let name = value.get(..eq).unwrap_or(&[]);
         let lead = name.first().is_some_and(|b| !b.is_ascii_digit());
         if !lead || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
-            errs.at(line, msg::ENV_NAME, name);
+            errs.at(msg::ENV_NAME, name);
         } else if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
-            errs.at(line, msg::ENV_TWICE, name);
+            errs.at(msg::ENV_TWICE, name);
         } else if self.env.push(value).is_err() {
-            errs.say(line, msg::ENV_MANY, b"", MAX_ENV);
+            errs.say(msg::ENV_MANY, b"", MAX_ENV);
         }
     }
 
-    /// `user` and `group` resolved: the group, else the user's; in the
-    /// groups, that gid and then the user's supplementary groups.
-    pub(super) fn identity(&self) -> Identity {
+    /// Copies the strings of `run`, `env` and `chdir` into `pool`, and
+    /// their spans into the conf; false when they do not fit.
+    pub(super) fn store(&mut self, pool: &mut heapless::Vec<u8, POOL_BYTES>) -> bool {
+        let conf = &mut self.conf;
+        let mut fits = true;
+        let start = pool.len();
+        if let Some(run) = self.run {
+            let _ = words(run, &mut |b| fits &= pool.push(b.unwrap_or(0)).is_ok());
+        }
+        conf.argv = span(pool, start);
+        let start = pool.len();
+        for entry in &self.env {
+            fits &= add(pool, entry);
+        }
+        conf.env = span(pool, start);
+        conf.envc = u8::try_from(self.env.len()).unwrap_or(u8::MAX);
+        if let Some(dir) = self.chdir {
+            let start = pool.len();
+            fits &= add(pool, dir);
+            conf.chdir = span(pool, start);
+        } else {
+            // The `/` at the start of every pool.
+            conf.chdir = Span { off: 0, len: 2 };
+        }
+        fits
+    }
+
+    /// `user` and `group` resolved into the conf: the group, else the
+    /// user's; in the groups, that gid and then the user's supplementary
+    /// groups (which `groups_of` gave without repeats).
+    pub(super) fn resolve_identity(&mut self) {
+        let ident = &mut self.conf.ident;
+        ident.uid = self.user.map(|(uid, _)| uid);
         let gid = self.group.or(self.user.map(|(_, gid)| gid));
-        let mut groups = heapless::Vec::new();
-        for g in gid.iter().chain(&self.groups) {
-            if !groups.contains(g) {
+        ident.gid = gid;
+        if let Some(g) = gid {
+            let _ = ident.groups.push(g);
+        }
+        for &g in &self.groups {
+            if Some(g) != gid {
                 // A user in more groups than tend keeps loses the last ones.
-                let _ = groups.push(*g);
+                let _ = ident.groups.push(g);
             }
         }
-        let uid = self.user.map(|(uid, _)| uid);
-        Identity { uid, gid, groups }
     }
 }
 
@@ -261,12 +392,17 @@ pub(super) fn name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
 }
 
-/// `value` as one of `choices`, in any case.
-pub(super) fn choice<T: Copy>(value: &[u8], choices: &[(&[u8], T)]) -> Option<T> {
-    let found = choices
-        .iter()
-        .find(|(text, _)| crate::say::eq_ignore_case(text, value));
-    found.map(|&(_, v)| v)
+/// Where `value` is among `choices` (each followed by a NUL byte, in lower
+/// case), in any case.
+#[inline(never)]
+pub(super) fn choice(value: &[u8], choices: &[u8]) -> Option<usize> {
+    // Longer than any choice: none.
+    let mut low = [0u8; 16];
+    let low = low.get_mut(..value.len())?;
+    for (l, v) in low.iter_mut().zip(value) {
+        *l = v.to_ascii_lowercase();
+    }
+    crate::say::position(choices, low)
 }
 
 pub(super) use crate::accounts::id_number;
@@ -289,10 +425,13 @@ pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
 
 /// A duration in milliseconds: digits, then `ms`, `s` or `m`.
 pub(super) fn parse_duration(text: &[u8]) -> Option<u64> {
-    let units: [(&[u8], u64); 3] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000)];
-    let mut split = units
-        .iter()
-        .map(|&(suffix, unit)| (text.strip_suffix(suffix), unit));
-    let (digits, unit) = split.find_map(|(digits, unit)| Some((digits?, unit)))?;
+    let (digits, unit) = match text.split_last()? {
+        (b's', rest) => match rest.split_last() {
+            Some((b'm', digits)) => (digits, 1),
+            _ => (rest, 1000),
+        },
+        (b'm', digits) => (digits, 60_000),
+        _ => return None,
+    };
     crate::say::parse_u64(digits)?.checked_mul(unit)
 }
