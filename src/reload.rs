@@ -31,6 +31,7 @@ use crate::reply::Out;
 use crate::report::{self, EXIT_FAILED, EXIT_OK, EXIT_SYSTEM};
 use crate::say::{nth, Buf};
 use crate::service::Event;
+use crate::settings;
 use crate::shell::Shell;
 use crate::sys::{self, Fd};
 use crate::table::Table;
@@ -187,6 +188,8 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
         }
     }
     let counts = tell(world, &plan, answer);
+    let (table, next) = (&world.table, &world.next);
+    let tend_same = settings::same(&table.settings, &table.pool, &next.settings, &next.pool);
     apply(world, null, now, &plan);
     let mut msg = Buf::<320>::new();
     // The counts by kind, where a byte of the kind's number stands (`ADDED`
@@ -196,6 +199,9 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             Some(&n) => msg.u(n),
             None => msg.byte(b),
         };
+    }
+    if !tend_same {
+        msg.s(b"; [tend] changed: it takes effect at the next start");
     }
     conclude(world, now, answer, msg.as_bytes());
     EXIT_OK

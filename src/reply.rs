@@ -843,6 +843,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "json")]
     fn status_json_parses_and_stays_whole_across_buffer_boundaries() {
         // Sixteen crash records of control bytes (each escaped six times
         // over) and a name of the longest kind: many times the buffer.

@@ -185,7 +185,8 @@ impl Text {
         const UNITS: &[u8; 5] = b"msmhd";
         let (mut big, mut small, mut unit) = (ms, 0, 0);
         while let Some(&per) = PER.get(unit) {
-            let per = u64::from(per);
+            // (Never 0: `max` only lets older compilers see that.)
+            let per = u64::from(per).max(1);
             if big < per {
                 break;
             }

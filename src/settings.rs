@@ -2,6 +2,8 @@
 //! (tend.conf(5), THE [tend] SECTION). They take effect when tend starts;
 //! a reload reports a change to them as waiting for the next start.
 
+#[cfg(feature = "reload")]
+use crate::conf::Pool;
 use crate::conf::Span;
 
 /// What the `[tend]` section says; all empty or default without one.
@@ -61,6 +63,18 @@ impl Settings {
             ms => ms,
         }
     }
+}
+
+/// Whether `a` (its strings in `pa`) and `b` (in `pb`) say the same.
+#[cfg(feature = "reload")]
+pub fn same(a: &Settings, pa: &Pool, b: &Settings, pb: &Pool) -> bool {
+    let paths = |s: &Settings| [s.syslog, s.watchdog, s.keep];
+    let numbers = |s: &Settings| [s.watchdog_timeout, s.watchdog_grace];
+    numbers(a) == numbers(b)
+        && paths(a)
+            .iter()
+            .zip(paths(b))
+            .all(|(&x, y)| pa.bytes(x) == pb.bytes(y))
 }
 
 impl Default for Settings {

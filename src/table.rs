@@ -186,7 +186,8 @@ pub(crate) mod msg {
         HEADER = "bad section header \"%\"",
         LONG_NAME = "service name \"%\" is longer than # bytes",
         NAME = "bad service name \"%\" (use letters, digits and _ . @ -)",
-        RESERVED = "the name \"tend\" is reserved for tend's own log",
+        RESERVED = "the name \"%\" is reserved for tend's own log",
+        DUP_TEND = "a second [tend] section (the first at line #)",
         DUP_SERVICE = "duplicate service \"%\" (first at line #)",
         SERVICES = "too many services (tend is built for #)",
         NO_RUN = "[%] has no run line",
@@ -376,7 +377,18 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         } else if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
             errs.at(msg::NAME, name);
         } else if name == b"tend" {
-            errs.at(msg::RESERVED, b"");
+            match self.table.settings.line {
+                0 => {
+                    self.table.settings.line = errs.line;
+                    self.sec = Some(Section {
+                        tend: true,
+                        ..Section::default()
+                    });
+                }
+                first => errs.say(msg::DUP_TEND, b"", first as usize),
+            }
+        } else if name == b"syslog" {
+            errs.at(msg::RESERVED, name);
         } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
             let first = usize::try_from(first.line).unwrap_or(usize::MAX);
             errs.say(msg::DUP_SERVICE, name, first);
@@ -408,6 +420,9 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             return;
         };
         let errs = &mut self.errs;
+        if sec.tend {
+            return self.end_tend(&sec);
+        }
         let conf = &mut sec.conf;
         // A `run` line that was wrong has been reported already.
         if sec.seen & RUN_SEEN == 0 {
@@ -440,6 +455,27 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         // the code of a failed push).
         if slots.len() < MAX_SERVICES {
             let _ = slots.push(Slot::new(sec.conf));
+        }
+    }
+
+    /// The `[tend]` section just read: its paths into the pool, with a NUL
+    /// byte (tend opens them), and the ring `syslog` counted with the
+    /// services' rings.
+    fn end_tend(&mut self, sec: &Section<'a>) {
+        let pool = &mut self.table.pool.0;
+        let settings = &mut self.table.settings;
+        if let Some(path) = sec.syslog {
+            let start = pool.len();
+            if add(pool, path) {
+                settings.syslog = span(pool, start);
+            } else if first_time(&mut self.said_pool) {
+                self.errs.put(settings.line, msg::POOL, b"", POOL_BYTES);
+            }
+            self.log_total = self.log_total.saturating_add(SYSLOG_RING_BYTES as u64);
+            if self.log_total > LOG_ARENA_BYTES as u64 && first_time(&mut self.said_log) {
+                self.errs
+                    .put(settings.line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
+            }
         }
     }
 
@@ -573,11 +609,11 @@ fn span(pool: &heapless::Vec<u8, POOL_BYTES>, start: usize) -> Span {
     Span { off, len }
 }
 
-/// How many keys a service section has (tests elsewhere check they cover
-/// them all).
+/// How many keys a service section has, the `[tend]` section's not counted
+/// (tests elsewhere check they cover them all).
 #[cfg(all(test, feature = "reload"))]
 pub(crate) fn key_count() -> usize {
-    section::KEYS.len()
+    section::KEYS.len() - section::TEND.count_ones() as usize
 }
 
 #[cfg(test)]
@@ -762,6 +798,7 @@ console = yes
     }
 
     #[test]
+    #[cfg(feature = "syslog")]
     fn every_key_has_one_row_and_run_comes_first() {
         // A new Key without a slot here does not build.
         let slot = |k: Key| match k {
@@ -778,8 +815,9 @@ console = yes
             Key::Chdir => 10,
             Key::StopSignal => 11,
             Key::StopTimeout => 12,
+            Key::Syslog => 13,
         };
-        let mut rows = [0; 13];
+        let mut rows = [0; 14];
         for def in &DEFS {
             rows[slot(def.key)] += 1;
             assert!(
@@ -787,7 +825,7 @@ console = yes
                 "no feature is left out by default"
             );
         }
-        assert_eq!(rows, [1; 13]);
+        assert_eq!(rows, [1; 14]);
         assert_eq!(DEFS[0].key, Key::Run);
         assert_eq!(RUN_SEEN, 1);
         let names: Vec<&[u8]> = DEFS.iter().map(|d| d.name).collect();
@@ -797,12 +835,23 @@ console = yes
         assert_eq!(unique.len(), names.len());
         // The tables made of DEFS for the parser.
         let joined: Vec<&[u8]> = KEY_NAMES.split(|&b| b == 0).collect();
-        assert_eq!(joined[..13], names[..]);
-        assert_eq!(joined[13], b"");
+        assert_eq!(joined[..14], names[..]);
+        assert_eq!(joined[14], b"");
         assert_eq!(KEYS.map(slot), core::array::from_fn(|i| i));
         assert_eq!(REPEAT, 1 << slot(Key::After) | 1 << slot(Key::Env));
         assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
-        assert_eq!((LEFT_OUT, &FEATURES), (0, &[0; 13]));
+        assert_eq!(LEFT_OUT, 0);
+        let features: Vec<&[u8]> = FEATURES.split(|&b| b == 0).collect();
+        assert_eq!(
+            features[..14],
+            [&b""[..]; 13]
+                .iter()
+                .copied()
+                .chain([&b"syslog"[..]])
+                .collect::<Vec<_>>()[..]
+        );
+        // The keys of the [tend] section, and only they, are marked so.
+        assert_eq!(TEND, 1 << slot(Key::Syslog));
     }
 
     #[test]
@@ -861,6 +910,56 @@ console = yes
         assert_eq!(t.pool.bytes(svc(&t, "a").chdir), b"/tmp\0");
         assert_eq!(env(&t, "b"), ["Z=3"]);
         assert_eq!(argv(&t, "b"), ["b"]);
+    }
+
+    #[test]
+    #[cfg(feature = "syslog")]
+    fn the_tend_section() {
+        let t = good(&[
+            "[a]",
+            "run = x",
+            "",
+            "[tend]",
+            "# tend's own",
+            "syslog = /dev/log",
+        ]);
+        assert_eq!(t.len(), 1, "[tend] is no service");
+        assert_eq!(t.settings.line, 4);
+        assert_eq!(t.pool.bytes(t.settings.syslog), b"/dev/log\0");
+        assert_eq!(good(&["[tend]"]).settings.syslog.len, 0, "empty: no socket");
+        // Its keys are not a service's, and a service's are not its.
+        assert_eq!(
+            errors(&[
+                "[tend]",
+                "run = x",
+                "log = 1k",
+                "[a]",
+                "run = x",
+                "syslog = /dev/log"
+            ]),
+            [
+                e(2, "unknown key \"run\""),
+                e(3, "unknown key \"log\""),
+                e(6, "unknown key \"syslog\"")
+            ]
+        );
+        assert_eq!(
+            errors(&["[tend]", "[a]", "run = x", "[tend]", "syslog = x"]),
+            [e(4, "a second [tend] section (the first at line 1)")]
+        );
+        assert_eq!(
+            errors(&["[tend]", "syslog = a", "syslog = b"]),
+            [e(3, "duplicate key \"syslog\"")]
+        );
+        // The ring `syslog` counts with the services' rings.
+        let (_, errs) = load("[a]\nrun = x\nlog = 1013k\n[tend]\nsyslog = /dev/log\n");
+        assert_eq!(
+            errs,
+            [e(
+                4,
+                "log: the rings would need more than the 1048576 bytes tend is built with"
+            )]
+        );
     }
 
     #[test]
@@ -1476,8 +1575,8 @@ audio:x:45:www,sensorx
         let t = good(&["[a.b@c-d_E9]", "run = x"]);
         assert!(t.find(b"a.b@c-d_E9").is_some());
         assert_eq!(
-            error(&["[tend]", "run = x"]),
-            e(1, "the name \"tend\" is reserved for tend's own log")
+            error(&["[syslog]", "run = x"]),
+            e(1, "the name \"syslog\" is reserved for tend's own log")
         );
         // The keys under a refused header are skipped without more errors.
         assert_eq!(

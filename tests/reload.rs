@@ -209,6 +209,27 @@ fn sighup_reloads_and_json_lists_the_changes() {
 }
 
 #[test]
+fn a_change_to_the_tend_section_waits_for_the_next_start() {
+    let sup = Sup::start(BASE);
+    write_table(&sup, &format!("[tend]\nsyslog = DIR/log\n\n{BASE}"));
+    let out = sup.ok(&["reload"]);
+    assert!(
+        out.stdout.contains(
+            "reloaded: 0 added, 0 removed, 0 restarted, 4 unchanged; \
+             [tend] changed: it takes effect at the next start"
+        ),
+        "{out:?}"
+    );
+    assert!(
+        !sup.path("log").exists(),
+        "no syslog socket until tend starts again"
+    );
+    // The same [tend] again: nothing to say.
+    let out = sup.ok(&["reload"]);
+    assert!(!out.stdout.contains("[tend]"), "{out:?}");
+}
+
+#[test]
 fn a_service_stopped_by_hand_stays_stopped_and_a_crash_loop_takes_the_fix() {
     let sup = Sup::start(
         "\

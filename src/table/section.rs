@@ -30,6 +30,8 @@ pub(super) enum Key {
     Chdir,
     StopSignal,
     StopTimeout,
+    /// Keys of the `[tend]` section (tend.conf(5), THE [tend] SECTION).
+    Syslog,
 }
 
 /// How a key is written in the table, and what the parser knows of it.
@@ -42,6 +44,8 @@ pub(super) struct KeyDef {
     /// The cargo feature the key needs, and whether this tend has it: a key
     /// of a left-out feature is an error that names the feature.
     pub(super) feature: Option<(&'static [u8], bool)>,
+    /// A key of the `[tend]` section, not of a service's.
+    pub(super) tend: bool,
 }
 
 const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
@@ -50,6 +54,19 @@ const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
         key,
         repeat,
         feature: None,
+        tend: false,
+    }
+}
+
+/// A key of the `[tend]` section, of cargo feature `feature`, which this
+/// tend has when `built`.
+const fn tend_key(name: &'static [u8], key: Key, feature: &'static [u8], built: bool) -> KeyDef {
+    KeyDef {
+        name,
+        key,
+        repeat: false,
+        feature: Some((feature, built)),
+        tend: true,
     }
 }
 
@@ -57,7 +74,7 @@ const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
 /// [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
 /// build time only: the parser uses the tables made of it below, with no
 /// pointers in them.
-pub(super) const DEFS: [KeyDef; 13] = [
+pub(super) const DEFS: [KeyDef; 14] = [
     key(b"run", Key::Run, false),
     key(b"type", Key::Type, false),
     key(b"restart", Key::Restart, false),
@@ -71,6 +88,7 @@ pub(super) const DEFS: [KeyDef; 13] = [
     key(b"chdir", Key::Chdir, false),
     key(b"stop-signal", Key::StopSignal, false),
     key(b"stop-timeout", Key::StopTimeout, false),
+    tend_key(b"syslog", Key::Syslog, b"syslog", cfg!(feature = "syslog")),
 ];
 // One bit of `seen` per key.
 const _: () = assert!(DEFS.len() <= 32);
@@ -81,11 +99,13 @@ pub(super) const KEY_NAMES: [u8; joined_len(&DEFS, false)] = joined(&DEFS, false
 /// The key of each row.
 pub(super) const KEYS: [Key; DEFS.len()] = keys(&DEFS);
 /// The keys whose values add up, one bit each.
-pub(super) const REPEAT: u32 = mask(&DEFS, false);
+pub(super) const REPEAT: u32 = mask(&DEFS, Mask::Repeat);
+/// The keys of the `[tend]` section, one bit each.
+pub(super) const TEND: u32 = mask(&DEFS, Mask::Tend);
 /// The keys of the cargo features this tend is built without, one bit
 /// each, and the feature of each key (or nothing), each followed by a NUL
 /// byte.
-pub(super) const LEFT_OUT: u32 = mask(&DEFS, true);
+pub(super) const LEFT_OUT: u32 = mask(&DEFS, Mask::LeftOut);
 pub(super) const FEATURES: [u8; joined_len(&DEFS, true)] = joined(&DEFS, true);
 /// The bit of `run` in [`Section::seen`].
 pub(super) const RUN_SEEN: u32 = 1 << Key::Run as u32;
@@ -153,16 +173,25 @@ const fn keys<const N: usize>(defs: &[KeyDef; N]) -> [Key; N] {
     out
 }
 
-/// One bit per row of `defs` that repeats, or with `left_out` that needs a
-/// feature this tend is built without.
-const fn mask(defs: &[KeyDef], left_out: bool) -> u32 {
+/// What [`mask`] picks.
+#[derive(Clone, Copy)]
+enum Mask {
+    Repeat,
+    LeftOut,
+    Tend,
+}
+
+/// One bit per row of `defs` that repeats, needs a feature this tend is
+/// built without, or belongs to the `[tend]` section.
+const fn mask(defs: &[KeyDef], pick: Mask) -> u32 {
     let mut bits = 0;
     let mut rest = defs;
     while let [def, tail @ ..] = rest {
-        let set = match (left_out, def.feature) {
-            (false, _) => def.repeat,
-            (true, Some((_, built))) => !built,
-            (true, None) => false,
+        let set = match (pick, def.feature) {
+            (Mask::Repeat, _) => def.repeat,
+            (Mask::LeftOut, Some((_, built))) => !built,
+            (Mask::LeftOut, None) => false,
+            (Mask::Tend, _) => def.tend,
         };
         if set {
             bits |= 1 << def.key as u32;
@@ -199,6 +228,10 @@ pub(super) struct Section<'a> {
     pub(super) group: Option<u32>,
     pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
     pub(super) chdir: Option<&'a [u8]>,
+    /// This is the `[tend]` section.
+    pub(super) tend: bool,
+    /// Its `syslog` path.
+    pub(super) syslog: Option<&'a [u8]>,
 }
 
 impl<'a> Section<'a> {
@@ -213,6 +246,9 @@ impl<'a> Section<'a> {
             return;
         };
         let bit = 1u32 << index;
+        if (TEND >> index & 1 != 0) != self.tend {
+            return errs.at(msg::KEY, key);
+        }
         if LEFT_OUT >> index & 1 != 0 {
             let feature = crate::say::nth(&FEATURES, index);
             return errs.at2(key, msg::WITHOUT_FEATURE, feature);
@@ -282,6 +318,7 @@ impl<'a> Section<'a> {
                 Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
                 None => errs.at(msg::DURATION, value),
             },
+            Key::Syslog => self.syslog = Some(value),
         }
     }
 

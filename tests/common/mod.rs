@@ -59,7 +59,7 @@ pub fn tend_bin() -> PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .args(["build", "--release", "--bin", "tend"])
-            // The tests' own features (`--features reload`) for the binary.
+            // The binary with reload whenever the tests have it.
             .args(if cfg!(feature = "reload") {
                 &["--features", "reload"][..]
             } else {

@@ -1,0 +1,90 @@
+//! The watchdog device (tend(8), WATCHDOG): opened at start with the
+//! timeout tend asks for, fed by the loop while the device is healthy
+//! (`watchdog` decides when), disarmed with the magic close character when
+//! a `supervise` that is not PID 1 exits.
+
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::load::c_path;
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::settings::Settings;
+use crate::sys::{self, Fd};
+use crate::watchdog::Feeder;
+use crate::conf::Pool;
+use crate::report;
+
+/// `WDIOC_SETTIMEOUT`: `_IOWR('W', 6, int)` (Linux's watchdog API).
+const WDIOC_SETTIMEOUT: u32 = 0xC004_5706;
+/// `WDIOC_GETTIMEOUT`: `_IOR('W', 7, int)`.
+const WDIOC_GETTIMEOUT: u32 = 0x8004_5707;
+
+/// The open device and its feeding schedule.
+pub struct Dog {
+    pub fd: Fd,
+    pub feeder: Feeder,
+}
+
+/// Opens the device the `[tend]` section names, asks the driver for the
+/// timeout and reads back the one in force; feeds every third of the
+/// shorter. A driver without the ioctls (or a FIFO standing in for the
+/// device) is said once and fed every third of the timeout asked for.
+/// `None`, said, when there is no device or it cannot be opened.
+pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64) -> Option<Dog> {
+    let path = pool.bytes(settings.watchdog);
+    let path = path.strip_suffix(b"\0").unwrap_or(path);
+    if path.is_empty() {
+        return None;
+    }
+    let mut pbuf = [0u8; 256];
+    let opened = c_path(path, &mut pbuf)
+        .ok_or(Errno::NAMETOOLONG)
+        .and_then(|c| sys::open(c, OFlags::WRONLY | OFlags::CLOEXEC, 0));
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(e) => {
+            report::failed(Some((own, now)), b"watchdog: cannot open ", path, e);
+            return None;
+        }
+    };
+    let asked = settings.watchdog_timeout_ms();
+    let secs = (asked / 1000).max(1) as i32;
+    let in_force = sys::ioctl_int(&fd, WDIOC_SETTIMEOUT, secs)
+        .and_then(|_| sys::ioctl_int(&fd, WDIOC_GETTIMEOUT, 0));
+    let timeout_ms = match in_force {
+        Ok(s) if s > 0 => u64::from(asked).min(s as u64 * 1000),
+        Ok(_) => u64::from(asked),
+        Err(e) => {
+            let mut every = Buf::<24>::new();
+            every.dur(u64::from(asked / 3));
+            let parts: [&[u8]; 6] = [
+                b"watchdog: ",
+                path,
+                b": cannot set its timeout (",
+                report::why(e),
+                b"): feeding every ",
+                every.as_bytes(),
+            ];
+            report::say(Some((own, now)), &parts);
+            u64::from(asked)
+        }
+    };
+    Some(Dog {
+        fd,
+        feeder: Feeder::new(timeout_ms, now),
+    })
+}
+
+/// Feeds the watchdog when it is due at `now`.
+pub fn feed(dog: &mut Dog, now: u64) {
+    if dog.feeder.feed_now(now) {
+        let _ = rustix::io::write(&dog.fd, b"\0");
+    }
+}
+
+/// Disarms the watchdog before tend (not PID 1) exits: the magic close
+/// character, then the close.
+pub fn disarm(dog: Dog) {
+    let _ = rustix::io::write(&dog.fd, b"V");
+}
