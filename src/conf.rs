@@ -78,6 +78,8 @@ pub struct ServiceConf {
     pub ident: Identity,
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
+    /// `critical = yes`: the watchdog is fed only while it is up.
+    pub critical: bool,
 }
 
 /// The strings of every service's argv, env and chdir, each NUL-ended,

@@ -98,6 +98,13 @@ struct Loop<'a> {
     /// When a flood was last read into `world.log_buf`; None once its pages
     /// are given back (or were never used).
     flood_read_ms: Option<u64>,
+    /// The watchdog device, when the table names one and it opened.
+    #[cfg(feature = "watchdog")]
+    dog: Option<crate::watchdog_dev::Dog>,
+    /// When a critical service out of its good state would outlast the
+    /// watchdog's grace.
+    #[cfg(feature = "watchdog")]
+    unwell_until: Option<u64>,
 }
 
 /// What a signal or a client asks of tend as a whole, carried out by
@@ -128,6 +135,15 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             ending: Ending::Running,
             busy: false,
             flood_read_ms: None,
+            #[cfg(feature = "watchdog")]
+            dog: crate::watchdog_dev::open(
+                &world.table.settings,
+                &world.table.pool,
+                &mut world.own,
+                sys::now_ms(),
+            ),
+            #[cfg(feature = "watchdog")]
+            unwell_until: None,
         },
         Err(code) => return code,
     };
@@ -137,6 +153,11 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
         fire_deadlines(world, &mut lp, now);
         serve_clients(world, now);
         if let Some(code) = lp.ending.exit_status() {
+            // A `supervise` that is not PID 1 disarms the watchdog.
+            #[cfg(feature = "watchdog")]
+            if let Some(dog) = lp.dog.take() {
+                crate::watchdog_dev::disarm(dog);
+            }
             return code;
         }
         let timeout = poll_timeout(world, &lp, now);
@@ -163,11 +184,48 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         sys::release(world.log_buf.pages());
         lp.flood_read_ms = None;
     }
+    #[cfg(feature = "watchdog")]
+    watch(world, lp, now);
     if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
     }
     if lp.ending.poll_at().is_some_and(|at| at <= now) {
         end(world, lp, ending::Event::Timer, now);
+    }
+}
+
+/// Feeds the watchdog while every critical service is well, or lets the
+/// board reset once one has been out of its good state for longer than the
+/// grace (tend(8), WATCHDOG): said on the console and in tend's log, the
+/// disks synced, the feeding stopped for good.
+#[cfg(feature = "watchdog")]
+#[inline(never)]
+fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
+    use crate::watchdog::{self, Health};
+    let Some(dog) = lp.dog.as_mut().filter(|d| !d.feeder.stopped) else {
+        return;
+    };
+    let grace = u64::from(world.table.settings.watchdog_grace_ms());
+    lp.unwell_until = None;
+    match watchdog::check(&mut world.table.slots, grace, now) {
+        Health::Fine(until) => {
+            lp.unwell_until = until;
+            crate::watchdog_dev::feed(dog, now);
+        }
+        Health::Sick(id) => {
+            dog.feeder.stopped = true;
+            let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
+            let mut secs = Buf::<24>::new();
+            secs.u(grace / 1000).byte(b's');
+            let parts: [&[u8]; 4] = [
+                b"watchdog: letting the board reset: ",
+                name,
+                b" not up for ",
+                secs.as_bytes(),
+            ];
+            report::say(Some((&mut world.own, now)), &parts);
+            rustix::fs::sync();
+        }
     }
 }
 
@@ -198,6 +256,11 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
         due(slot.pace.resting(now));
     }
     due(flood_buf_release_at(lp));
+    #[cfg(feature = "watchdog")]
+    if let Some(dog) = lp.dog.as_ref() {
+        due(dog.feeder.due());
+        due(lp.unwell_until);
+    }
     due(lp.door.as_ref().and_then(|d| d.resting(now)));
     due(lp.signals.is_none().then(|| now.saturating_add(1000)));
     at.map(|at| at.saturating_sub(now))

@@ -62,6 +62,10 @@ pub mod syslog;
 #[cfg(feature = "syslog")]
 pub mod syslog_in;
 pub mod table;
+#[cfg(feature = "watchdog")]
+pub mod watchdog;
+#[cfg(feature = "watchdog")]
+pub mod watchdog_dev;
 pub mod world;
 
 pub use cli::main;

@@ -247,7 +247,7 @@ fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bo
 
 /// The settings of `c` that are numbers, as numbers.
 #[inline(never)]
-fn key(c: &ServiceConf) -> [u64; 11] {
+fn key(c: &ServiceConf) -> [u64; 12] {
     let id = |v: Option<u32>| v.map_or(1 << 32, u64::from);
     [
         c.kind as u64,
@@ -261,6 +261,7 @@ fn key(c: &ServiceConf) -> [u64; 11] {
         id(c.ident.gid),
         c.stop_signal.into(),
         c.stop_timeout_ms.into(),
+        c.critical.into(),
     ]
 }
 
@@ -484,7 +485,8 @@ mod tests {
 
     const BASE: &str = "[dep]\nrun = /bin/true\n\n[svc]\nrun = /bin/sleep 5\ntype = daemon\n\
         restart = always\nafter = dep\nready = none\nlog = 4k\nconsole = no\nuser = www\n\
-        group = dialout\nenv = A=1\nchdir = /tmp\nstop-signal = TERM\nstop-timeout = 5s\n";
+        group = dialout\nenv = A=1\nchdir = /tmp\nstop-signal = TERM\nstop-timeout = 5s\n\
+        critical = no\n";
 
     fn table(text: &str) -> Box<Table<()>> {
         let acc = EtcAccounts {
@@ -527,12 +529,13 @@ mod tests {
             ("chdir = /tmp", "chdir = /"),
             ("stop-signal = TERM", "stop-signal = INT"),
             ("stop-timeout = 5s", "stop-timeout = 6s"),
+            ("critical = no", "critical = yes"),
         ] {
             assert!(BASE.contains(key), "{key}");
             let changed = format!("[other]\nrun = /bin/false\n{}", BASE.replace(key, to));
             assert!(!same_svc(BASE, &changed), "{key} -> {to}");
         }
         let keys = crate::table::key_count();
-        assert_eq!(keys, 13, "a new key needs its line above, and in `same`");
+        assert_eq!(keys, 14, "a new key needs its line above, and in `same`");
     }
 }

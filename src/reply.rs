@@ -662,6 +662,7 @@ mod tests {
     use crate::service::{Event, Exit, StartError};
     use crate::slot::Slot;
     use crate::supervisor::{Effects, Supervisor};
+    #[cfg(feature = "json")]
     use serde_json::Value;
 
     /// Forks nothing: the children are pids 100, 101… in the order they

@@ -617,6 +617,7 @@ pub(crate) mod tests {
             ident: Identity::default(),
             stop_signal: 15,
             stop_timeout_ms: 5000,
+            critical: false,
         }
     }
 

@@ -21,7 +21,7 @@ pub struct Settings {
     /// [`Settings::watchdog_timeout_ms`]).
     pub watchdog_timeout: u32,
     /// `watchdog-grace`, how long a critical service may be out of its good
-    /// state (0: not given).
+    /// state, plus 1 (0: not given).
     pub watchdog_grace: u32,
     /// `keep = DIR`: where evidence is kept across reboots (empty: none).
     pub keep: Span,
@@ -60,7 +60,7 @@ impl Settings {
     pub fn watchdog_grace_ms(&self) -> u32 {
         match self.watchdog_grace {
             0 => WATCHDOG_GRACE_DEFAULT_MS,
-            ms => ms,
+            given => given - 1,
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct Slot<F> {
     /// The read end of the close-on-exec pipe of its child whose exec is
     /// not confirmed yet (see `spawn`).
     pub exec: Option<F>,
+    /// Since when a `critical` service is out of its good state (see
+    /// `watchdog`).
+    pub unwell_since: Option<u64>,
     /// Removed from the table by `tend reload` while it ran: stopped in
     /// reverse dependency order, never restarted, forgotten once its
     /// process is gone (see `reload`).
@@ -55,6 +58,7 @@ impl<F> Slot<F> {
             pace: LogPace::new(),
             ready: None,
             exec: None,
+            unwell_since: None,
             leaving: false,
         }
     }

@@ -221,6 +221,9 @@ pub(crate) mod msg {
         SIGNAL = "stop-signal: unknown signal \"%\"",
         DURATION = "bad duration \"%\" (write 500ms, 5s or 2m)",
         TIMEOUT_MAX = "stop-timeout: at most 1 hour",
+        CRITICAL = "critical: expected yes or no, not \"%\"",
+        WATCHDOG_TIMEOUT = "watchdog-timeout: from 1s to 1 hour",
+        WATCHDOG_GRACE = "watchdog-grace: at most 1 day",
         TOO_MANY = "too many errors",
     }
 }
@@ -464,17 +467,26 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     fn end_tend(&mut self, sec: &Section<'a>) {
         let pool = &mut self.table.pool.0;
         let settings = &mut self.table.settings;
-        if let Some(path) = sec.syslog {
+        let line = settings.line;
+        settings.watchdog_timeout = sec.watchdog_timeout;
+        settings.watchdog_grace = sec.watchdog_grace;
+        let paths = [
+            (sec.syslog, &mut settings.syslog),
+            (sec.watchdog, &mut settings.watchdog),
+        ];
+        for (path, to) in paths {
+            let Some(path) = path else { continue };
             let start = pool.len();
             if add(pool, path) {
-                settings.syslog = span(pool, start);
+                *to = span(pool, start);
             } else if first_time(&mut self.said_pool) {
-                self.errs.put(settings.line, msg::POOL, b"", POOL_BYTES);
+                self.errs.put(line, msg::POOL, b"", POOL_BYTES);
             }
+        }
+        if sec.syslog.is_some() {
             self.log_total = self.log_total.saturating_add(SYSLOG_RING_BYTES as u64);
             if self.log_total > LOG_ARENA_BYTES as u64 && first_time(&mut self.said_log) {
-                self.errs
-                    .put(settings.line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
+                self.errs.put(line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
             }
         }
     }
@@ -815,9 +827,13 @@ console = yes
             Key::Chdir => 10,
             Key::StopSignal => 11,
             Key::StopTimeout => 12,
-            Key::Syslog => 13,
+            Key::Critical => 13,
+            Key::Syslog => 14,
+            Key::Watchdog => 15,
+            Key::WatchdogTimeout => 16,
+            Key::WatchdogGrace => 17,
         };
-        let mut rows = [0; 14];
+        let mut rows = [0; 18];
         for def in &DEFS {
             rows[slot(def.key)] += 1;
             assert!(
@@ -825,7 +841,7 @@ console = yes
                 "no feature is left out by default"
             );
         }
-        assert_eq!(rows, [1; 14]);
+        assert_eq!(rows, [1; 18]);
         assert_eq!(DEFS[0].key, Key::Run);
         assert_eq!(RUN_SEEN, 1);
         let names: Vec<&[u8]> = DEFS.iter().map(|d| d.name).collect();
@@ -835,23 +851,32 @@ console = yes
         assert_eq!(unique.len(), names.len());
         // The tables made of DEFS for the parser.
         let joined: Vec<&[u8]> = KEY_NAMES.split(|&b| b == 0).collect();
-        assert_eq!(joined[..14], names[..]);
-        assert_eq!(joined[14], b"");
+        assert_eq!(joined[..18], names[..]);
+        assert_eq!(joined[18], b"");
         assert_eq!(KEYS.map(slot), core::array::from_fn(|i| i));
         assert_eq!(REPEAT, 1 << slot(Key::After) | 1 << slot(Key::Env));
         assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
         assert_eq!(LEFT_OUT, 0);
         let features: Vec<&[u8]> = FEATURES.split(|&b| b == 0).collect();
-        assert_eq!(
-            features[..14],
-            [&b""[..]; 13]
-                .iter()
-                .copied()
-                .chain([&b"syslog"[..]])
-                .collect::<Vec<_>>()[..]
-        );
+        let want: Vec<&[u8]> = [&b""[..]; 13]
+            .into_iter()
+            .chain([
+                &b"watchdog"[..],
+                b"syslog",
+                b"watchdog",
+                b"watchdog",
+                b"watchdog",
+            ])
+            .collect();
+        assert_eq!(features[..18], want[..]);
         // The keys of the [tend] section, and only they, are marked so.
-        assert_eq!(TEND, 1 << slot(Key::Syslog));
+        let tend = [
+            Key::Syslog,
+            Key::Watchdog,
+            Key::WatchdogTimeout,
+            Key::WatchdogGrace,
+        ];
+        assert_eq!(TEND, tend.iter().map(|&k| 1u32 << slot(k)).sum::<u32>());
     }
 
     #[test]

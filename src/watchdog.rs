@@ -95,8 +95,8 @@ pub fn check<F>(slots: &mut [Slot<F>], grace_ms: u64, now: u64) -> Health {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::tests::conf;
     use crate::conf::Restart;
+    use crate::service::tests::conf;
 
     fn slot(kind: Kind, critical: bool, state: State) -> Slot<()> {
         let mut c = conf(kind, Restart::Always, false);
@@ -127,13 +127,19 @@ mod tests {
             slot(Kind::Daemon, true, State::Backoff),
         ];
         assert_eq!(check(&mut slots, 60_000, 100), Health::Fine(Some(60_100)));
-        assert_eq!(check(&mut slots, 60_000, 60_099), Health::Fine(Some(60_100)));
+        assert_eq!(
+            check(&mut slots, 60_000, 60_099),
+            Health::Fine(Some(60_100))
+        );
         // Back up in time: forgiven, and the clock starts again when it
         // next goes down.
         slots[3].svc.state = State::Ready;
         assert_eq!(check(&mut slots, 60_000, 60_099), Health::Fine(None));
         slots[3].svc.state = State::Starting;
-        assert_eq!(check(&mut slots, 60_000, 70_000), Health::Fine(Some(130_000)));
+        assert_eq!(
+            check(&mut slots, 60_000, 70_000),
+            Health::Fine(Some(130_000))
+        );
         assert_eq!(check(&mut slots, 60_000, 130_000), Health::Sick(SvcId(3)));
     }
 

@@ -6,14 +6,14 @@
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+use crate::conf::Pool;
 use crate::load::c_path;
+use crate::report;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::settings::Settings;
 use crate::sys::{self, Fd};
 use crate::watchdog::Feeder;
-use crate::conf::Pool;
-use crate::report;
 
 /// `WDIOC_SETTIMEOUT`: `_IOWR('W', 6, int)` (Linux's watchdog API).
 const WDIOC_SETTIMEOUT: u32 = 0xC004_5706;
@@ -26,9 +26,10 @@ pub struct Dog {
     pub feeder: Feeder,
 }
 
-/// Opens the device the `[tend]` section names, asks the driver for the
-/// timeout and reads back the one in force; feeds every third of the
-/// shorter. A driver without the ioctls (or a FIFO standing in for the
+/// Opens the device the `[tend]` section names (without waiting: a FIFO
+/// standing in for it with no reader is refused at once), asks the driver
+/// for the timeout and reads back the one in force; feeds every third of
+/// the shorter. A driver without the ioctls (or a FIFO standing in for the
 /// device) is said once and fed every third of the timeout asked for.
 /// `None`, said, when there is no device or it cannot be opened.
 pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64) -> Option<Dog> {
@@ -40,7 +41,7 @@ pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64)
     let mut pbuf = [0u8; 256];
     let opened = c_path(path, &mut pbuf)
         .ok_or(Errno::NAMETOOLONG)
-        .and_then(|c| sys::open(c, OFlags::WRONLY | OFlags::CLOEXEC, 0));
+        .and_then(|c| sys::open(c, OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, 0));
     let fd = match opened {
         Ok(fd) => fd,
         Err(e) => {

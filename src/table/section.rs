@@ -30,8 +30,12 @@ pub(super) enum Key {
     Chdir,
     StopSignal,
     StopTimeout,
+    Critical,
     /// Keys of the `[tend]` section (tend.conf(5), THE [tend] SECTION).
     Syslog,
+    Watchdog,
+    WatchdogTimeout,
+    WatchdogGrace,
 }
 
 /// How a key is written in the table, and what the parser knows of it.
@@ -46,6 +50,18 @@ pub(super) struct KeyDef {
     pub(super) feature: Option<(&'static [u8], bool)>,
     /// A key of the `[tend]` section, not of a service's.
     pub(super) tend: bool,
+}
+
+/// A service key of cargo feature `feature`, which this tend has when
+/// `built`.
+const fn feature_key(name: &'static [u8], key: Key, feature: &'static [u8], built: bool) -> KeyDef {
+    KeyDef {
+        name,
+        key,
+        repeat: false,
+        feature: Some((feature, built)),
+        tend: false,
+    }
 }
 
 const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
@@ -74,7 +90,7 @@ const fn tend_key(name: &'static [u8], key: Key, feature: &'static [u8], built: 
 /// [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
 /// build time only: the parser uses the tables made of it below, with no
 /// pointers in them.
-pub(super) const DEFS: [KeyDef; 14] = [
+pub(super) const DEFS: [KeyDef; 18] = [
     key(b"run", Key::Run, false),
     key(b"type", Key::Type, false),
     key(b"restart", Key::Restart, false),
@@ -88,8 +104,37 @@ pub(super) const DEFS: [KeyDef; 14] = [
     key(b"chdir", Key::Chdir, false),
     key(b"stop-signal", Key::StopSignal, false),
     key(b"stop-timeout", Key::StopTimeout, false),
+    feature_key(
+        b"critical",
+        Key::Critical,
+        WATCHDOG,
+        cfg!(feature = "watchdog"),
+    ),
     tend_key(b"syslog", Key::Syslog, b"syslog", cfg!(feature = "syslog")),
+    tend_key(
+        b"watchdog",
+        Key::Watchdog,
+        WATCHDOG,
+        cfg!(feature = "watchdog"),
+    ),
+    tend_key(
+        b"watchdog-timeout",
+        Key::WatchdogTimeout,
+        WATCHDOG,
+        cfg!(feature = "watchdog"),
+    ),
+    tend_key(
+        b"watchdog-grace",
+        Key::WatchdogGrace,
+        WATCHDOG,
+        cfg!(feature = "watchdog"),
+    ),
 ];
+const WATCHDOG: &[u8] = b"watchdog";
+/// `watchdog-timeout`: from a second (the driver counts seconds) to an hour.
+pub(super) const WATCHDOG_TIMEOUT_MS: core::ops::RangeInclusive<u64> = 1_000..=3_600_000;
+/// Longest `watchdog-grace`: a day.
+pub(super) const WATCHDOG_GRACE_MAX_MS: u64 = 86_400_000;
 // One bit of `seen` per key.
 const _: () = assert!(DEFS.len() <= 32);
 
@@ -230,8 +275,12 @@ pub(super) struct Section<'a> {
     pub(super) chdir: Option<&'a [u8]>,
     /// This is the `[tend]` section.
     pub(super) tend: bool,
-    /// Its `syslog` path.
+    /// Its `syslog` and `watchdog` paths.
     pub(super) syslog: Option<&'a [u8]>,
+    pub(super) watchdog: Option<&'a [u8]>,
+    /// Its `watchdog-timeout` and `watchdog-grace` (see `Settings`).
+    pub(super) watchdog_timeout: u32,
+    pub(super) watchdog_grace: u32,
 }
 
 impl<'a> Section<'a> {
@@ -318,7 +367,23 @@ impl<'a> Section<'a> {
                 Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
                 None => errs.at(msg::DURATION, value),
             },
+            Key::Critical => match choice(value, YES_NO) {
+                Some(i) => conf.critical = i == 0,
+                None => errs.at(msg::CRITICAL, value),
+            },
             Key::Syslog => self.syslog = Some(value),
+            Key::Watchdog => self.watchdog = Some(value),
+            Key::WatchdogTimeout => match parse_duration(value) {
+                Some(ms) if WATCHDOG_TIMEOUT_MS.contains(&ms) => self.watchdog_timeout = ms as u32,
+                Some(_) => errs.at(msg::WATCHDOG_TIMEOUT, b""),
+                None => errs.at(msg::DURATION, value),
+            },
+            // Kept one more than given: 0 stands for "not given".
+            Key::WatchdogGrace => match parse_duration(value) {
+                Some(ms @ 0..=WATCHDOG_GRACE_MAX_MS) => self.watchdog_grace = ms as u32 + 1,
+                Some(_) => errs.at(msg::WATCHDOG_GRACE, b""),
+                None => errs.at(msg::DURATION, value),
+            },
         }
     }
 

@@ -1,0 +1,150 @@
+//! The hardware watchdog, fed only while the device is healthy (tend(8),
+//! WATCHDOG): a FIFO stands in for /dev/watchdog (its ioctls fail, which tend
+//! says once, then feeds every third of `watchdog-timeout`), read by the
+//! test, which sees every byte tend writes and when.
+#![cfg(feature = "watchdog")]
+
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The bytes written to the FIFO at `path`, each with when it came; the
+/// FIFO is open for reading before tend starts (tend opens it without
+/// waiting, and a FIFO without a reader refuses).
+fn watch(path: &Path) -> Receiver<(Instant, u8)> {
+    let ok = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(ok.success());
+    let mut fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .expect("open the FIFO");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        loop {
+            match fifo.read(&mut buf) {
+                Ok(n) => {
+                    for &b in &buf[..n] {
+                        if tx.send((Instant::now(), b)).is_err() {
+                            return;
+                        }
+                    }
+                    if n == 0 {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                Err(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    rx
+}
+
+/// `O_NONBLOCK` (Linux): the FIFO opens for reading with no writer yet.
+const O_NONBLOCK: i32 = 0o4000;
+
+fn table(extra: &str) -> String {
+    format!("[tend]\nwatchdog = DIR/wd\nwatchdog-timeout = 3s\nwatchdog-grace = 1s\n\n{extra}")
+}
+
+/// The feeds that come within `window`.
+fn feeds(rx: &Receiver<(Instant, u8)>, window: Duration) -> Vec<(Instant, u8)> {
+    let end = Instant::now() + window;
+    let mut got = Vec::new();
+    while let Ok(b) = rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        got.push(b);
+    }
+    got
+}
+
+#[test]
+fn a_healthy_device_is_fed_every_third_of_the_timeout_and_disarmed_at_exit() {
+    let dir = TempDir::new();
+    let wd = dir.path().join("wd");
+    let rx = watch(&wd);
+    let text =
+        table("[a]\nrun = sleep 100000\ncritical = yes\n").replace("DIR/wd", wd.to_str().unwrap());
+    let sup = Sup::start(&text);
+    let got = feeds(&rx, Duration::from_millis(3500));
+    assert!(got.len() >= 3, "fed {} times in 3.5 s", got.len());
+    for w in got.windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(
+            gap >= Duration::from_millis(700) && gap <= Duration::from_millis(1500),
+            "fed {gap:?} apart, not about a second (3s / 3)"
+        );
+    }
+    let said = sup.log_text("tend").join("\n");
+    assert!(
+        said.contains("cannot set its timeout") && said.contains("feeding every 1s"),
+        "{said}"
+    );
+    // Not PID 1: the magic close character before it exits.
+    kill(sup.pid, SIGTERM);
+    let mut last = None;
+    let deadline = Instant::now() + DEADLINE;
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok((_, b)) => last = Some(b),
+            Err(_) if last == Some(b'V') => break,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(last, Some(b'V'), "disarmed with V");
+}
+
+#[test]
+fn a_critical_service_down_past_the_grace_lets_the_board_reset() {
+    let dir = TempDir::new();
+    let wd = dir.path().join("wd");
+    let rx = watch(&wd);
+    let text = table(
+        "[ok]\nrun = sleep 100000\ncritical = yes\n\n[crashy]\nrun = /bin/false\ncritical = yes\n",
+    )
+    .replace("DIR/wd", wd.to_str().unwrap());
+    let sup = Sup::start(&text);
+    let said = |sup: &Sup| sup.log_text("tend").join("\n");
+    sup.wait_until("the reset said", || {
+        said(&sup).contains("watchdog: letting the board reset: crashy not up for 1s")
+    });
+    assert!(
+        sup.console()
+            .contains("tend: watchdog: letting the board reset: crashy not up for 1s"),
+        "on the console too: {}",
+        sup.console()
+    );
+    // Fed no more: nothing within three feeding periods.
+    let _ = feeds(&rx, Duration::from_millis(100));
+    let after = feeds(&rx, Duration::from_millis(3000));
+    assert!(after.is_empty(), "fed after letting go: {after:?}");
+}
+
+#[test]
+fn a_critical_service_stopped_by_hand_never_counts() {
+    let dir = TempDir::new();
+    let wd = dir.path().join("wd");
+    let rx = watch(&wd);
+    let text =
+        table("[a]\nrun = sleep 100000\ncritical = yes\n").replace("DIR/wd", wd.to_str().unwrap());
+    let sup = Sup::start(&text);
+    sup.ok(&["stop", "a"]);
+    sup.wait_state("a", "down");
+    let _ = feeds(&rx, Duration::from_millis(100));
+    // Past the grace (1 s), still fed about every second.
+    let got = feeds(&rx, Duration::from_millis(2500));
+    assert!(got.len() >= 2, "fed {} times in 2.5 s", got.len());
+    assert!(!sup
+        .log_text("tend")
+        .join("\n")
+        .contains("letting the board reset"));
+}
