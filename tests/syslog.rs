@@ -109,6 +109,45 @@ fn what_logger_sends_is_kept_as_logread_shows_it() {
     assert_eq!(both("hi there"), ["local4.notice app: hi there"]);
 }
 
+/// Sends its arguments after the first (the socket) as datagrams, then
+/// stays up.
+const SEND_PY: &str = "import socket, sys, time\n\
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+for m in sys.argv[2:]:\n    s.sendto(m.encode(), sys.argv[1])\n\
+time.sleep(100000)\n";
+
+#[test]
+fn a_grandchild_is_known_by_its_session_never_by_its_tag() {
+    // The service's shell runs the sender: a grandchild of tend, in the
+    // service's session. Its tag claims to be another service.
+    let table = syslog_table(
+        "[dns]\nrun = /bin/sh -c '/usr/bin/python3 DIR/send.py DIR/log \
+         \"<27>quiet[1]: I am quiet\" \"<30>dnsmasq[7]: started\"; exec sleep 100000'\n\n\
+         [quiet]\nrun = sleep 100000\n",
+    );
+    let sup = Sup::start_with(&table, |dir, _| {
+        fs::write(dir.join("send.py"), SEND_PY).unwrap();
+    });
+    let dns = lines_of(&sup, "dns", |l| l.contains("started"));
+    assert_eq!(dns, ["daemon.info dnsmasq[7]: started"]);
+    assert_eq!(sup.log_text("dns")[0], "daemon.err quiet[1]: I am quiet");
+    assert!(sup.log_text("quiet").is_empty(), "the tag changed nothing");
+    assert!(sup.log_text("syslog").is_empty());
+}
+
+#[test]
+fn without_the_key_nothing_is_bound() {
+    let sup = Sup::start("[a]\nrun = sleep 100000\n");
+    assert!(!sup.path("log").exists());
+    let sockets = fs::read_dir(format!("/proc/{}/fd", sup.pid))
+        .unwrap()
+        .filter_map(|e| fs::read_link(e.unwrap().path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("socket:"))
+        .count();
+    assert_eq!(sockets, 1, "the control socket only");
+    assert!(sup.log_text("syslog").is_empty());
+}
+
 #[test]
 fn a_message_from_outside_every_service_goes_into_the_ring_syslog() {
     let sup = Sup::start(&syslog_table("[a]\nrun = sleep 100000\n"));
