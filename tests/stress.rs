@@ -186,6 +186,73 @@ fn a_flood_is_counted_exactly_and_leaves_other_rings_alone() {
     assert!(p[2] < 1000.0, "{}", show("status", p));
 }
 
+/// 100,000 syslog messages from one service (tend(8), SYSLOG): every one
+/// filed in its own ring (written counts them all), the other service's
+/// ring untouched, and `tend status` answering meanwhile (p99 under 50 ms).
+#[test]
+#[cfg(feature = "syslog")]
+fn a_syslog_flood_stays_in_its_own_ring_and_status_answers() {
+    let count: usize = scale(100_000, 1_000_000);
+    let send = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         for i in range({count}):\n    s.sendto(b'<13>f: %d' % i, '{{}}')\n\
+         time.sleep(100000)\n"
+    );
+    let sup = Sup::start_with(
+        "[tend]\nsyslog = DIR/log\n\n\
+         [quiet]\nrun = /bin/sh -c 'echo quiet-line; exec sleep 100000'\n\n\
+         [flood]\nrun = /usr/bin/python3 DIR/send.py\nlog = 64k\n",
+        |dir, _| {
+            let script = send.replace("{}", dir.join("log").to_str().unwrap());
+            fs::write(dir.join("send.py"), script).unwrap();
+        },
+    );
+    sup.wait_until("quiet's line", || sup.log_text("quiet") == ["quiet-line"]);
+    let quiet_before = sup.svc("quiet")["log"].clone();
+    // Each message is kept as `user.notice f: N` and a newline.
+    let bytes: u64 = (0..count)
+        .map(|i| format!("user.notice f: {i}\n").len() as u64)
+        .sum();
+    let t0 = Instant::now();
+    let mut latencies = Vec::new();
+    let deadline = Duration::from_secs(scale(60, 300));
+    loop {
+        latencies.push(timed_status(&sup, "quiet"));
+        let log = sup.svc("flood")["log"].clone();
+        if log["written"].as_u64() == Some(bytes) {
+            break;
+        }
+        assert!(t0.elapsed() < deadline, "flood not done: {log}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let log = sup.svc("flood")["log"].clone();
+    assert_eq!(
+        log["kept"].as_u64().unwrap() + log["dropped"].as_u64().unwrap(),
+        bytes,
+        "{log}"
+    );
+    let last = format!("user.notice f: {}", count - 1);
+    assert_eq!(sup.log_text("flood").last(), Some(&last));
+    assert_eq!(
+        sup.svc("quiet")["log"],
+        quiet_before,
+        "quiet's ring untouched"
+    );
+    assert!(
+        sup.log_text("syslog").is_empty(),
+        "every message was the flood's"
+    );
+    let p = percentiles(latencies);
+    println!(
+        "syslog flood: {count} messages in {wall:.2} s ({:.0} a second); {}",
+        count as f64 / wall,
+        show("status during the flood", p)
+    );
+    assert!(p[2] < 50.0, "{}", show("status", p));
+}
+
 #[test]
 fn an_orphan_storm_leaves_no_zombie() {
     let n: u32 = scale(500, 10_000);
