@@ -342,6 +342,10 @@ class Board:
                 need(code == 0, f"tend log syslog exited {code}")
                 need(re.search(r"user\.notice probe: check \d+ ok", out + syslog),
                      f"the probe's syslog message is in neither ring:\n{out}\n{syslog}")
+                # crond speaks only syslog: its start, under its own name.
+                code, out = con.run("tend log crond")
+                need(re.search(r"^\[\s*\d+\.\d{3}\] cron\.\w+ crond\[\d+\]: crond \(busybox [^)]*\) started", out, re.M),
+                     f"crond's syslog line is not in its ring:\n{out}")
                 con.run("logger -t bootcheck typed on the console")
                 deadline = time.monotonic() + 10
                 while True:
@@ -350,7 +354,7 @@ class Board:
                         break
                     need(time.monotonic() < deadline, f"the console's logger line is not in tend log syslog:\n{syslog}")
                     con.drain(0.3)
-                return "httpd and probe rings hold their lines, stamped; syslog filed by tend"
+                return "httpd, probe and crond rings hold their lines, stamped; syslog filed by tend"
             b.check("log", log)
 
             def json_check():
