@@ -23,10 +23,24 @@ take turns within each repetition, in a rotating order):
   crash     a service that exits 1 at once: starts in the first 10 s and 60 s
   log       one service writes 50 MiB of 64-byte lines, one write per line:
             wall time, CPU of the tree, CPU per MiB, bytes kept and lost
+  syslog    one sender sends 50 MiB of 64-byte syslog datagrams (as BusyBox
+            logger does) to a unix datagram socket: tend filing them into
+            the service's ring (`[tend] syslog`), against BusyBox syslogd
+            with its circular buffer (`syslogd -n -C16`, as logread reads
+            it), each keeping 16 KiB. CPU per MiB of the filer alone (tend's
+            process, from its start; syslogd's, from its socket bound), not
+            the sender's; every message checked as filed (tend's ring
+            `written`; the bytes syslogd read, and logread's last line)
   idle      context switches of the tree over 30 s with 8 idle services
   startup   launch to all 32 daemons exec'd; again with two CPU-bound busy
             loops running beside the stack (a router at boot)
   size      the files each stack needs (static, or with its shared libraries)
+
+The syslog scenario has two filers, tend and BusyBox syslogd (in the busybox
+column); syslogd binds /dev/log, compiled in, and follows it when it is a
+symlink, so it runs in a mount namespace of its own (`unshare -m`) with a
+tmpfs on /dev whose /dev/log points into its run's tmpfs; and in an IPC
+namespace of its own (`-i`), for its shared memory's fixed key.
 
 The crash and idle scenarios of the stacks run side by side (they count
 events, not time); the others one stack at a time.
@@ -55,6 +69,11 @@ BBDIR = os.path.join(CACHE, "bb")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 STACKS = ["tend", "runit", "busybox", "s6", "daemontools"]
 PEERS = STACKS[1:]
+# The syslog scenario: each filer's buffer (tend's ring for the service;
+# BusyBox syslogd's circular buffer, its default size), and the sender's
+# socket path in a service's arguments, replaced by the run's.
+SYSLOG_KIB = 16
+SYSLOG_SOCK = "<syslog>"
 
 
 def now_ns():
@@ -205,8 +224,11 @@ def tmpfs_bytes(path):
 class Run:
     """One stack running a set of services in its own tmpfs."""
 
-    def __init__(self, stack, services):
-        self.stack, self.services = stack, services
+    def __init__(self, stack, services, syslog=False):
+        """With syslog, the stack is a syslog filer: tend with `[tend]
+        syslog` (and SYSLOG_KIB rings), or for busybox its syslogd, whose
+        senders the caller starts (Run.sender)."""
+        self.stack, self.services, self.syslog = stack, services, syslog
         self.dir = tempfile.mkdtemp(prefix=f"tend-bench-{stack}-")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "bench", self.dir], check=True)
         self.stamps = os.path.join(self.dir, "stamps")
@@ -214,16 +236,24 @@ class Run:
         self.logs = os.path.join(self.dir, "logs")
         os.mkdir(self.logs)
         self.socket = os.path.join(self.dir, "tend.sock")
+        self.syslog_path = os.path.join(self.dir, "log")
         self.proc = None
-        getattr(self, "_setup_" + ("runit" if stack == "busybox" else stack))()
+        if syslog and stack == "busybox":
+            self._setup_syslogd()
+        else:
+            getattr(self, "_setup_" + ("runit" if stack == "busybox" else stack))()
 
     def argv(self, name):
-        return [DAEMON] + [a.replace("@", os.path.join(self.stamps, name)) for a in self.services[name]]
+        return [DAEMON] + [self.syslog_path if a == SYSLOG_SOCK else a.replace("@", os.path.join(self.stamps, name))
+                           for a in self.services[name]]
 
     def _setup_tend(self):
         lines = []
+        if self.syslog:
+            lines.append(f"[tend]\nsyslog = {self.syslog_path}\n\n")
         for name in self.services:
-            lines.append(f"[{name}]\nrun = {' '.join(self.argv(name))}\n\n")
+            ring = f"log = {SYSLOG_KIB}k\n" if self.syslog else ""
+            lines.append(f"[{name}]\nrun = {' '.join(self.argv(name))}\n{ring}\n")
         table = os.path.join(self.dir, "tend.conf")
         with open(table, "w") as f:
             f.write("".join(lines))
@@ -246,6 +276,28 @@ class Run:
             self.path = BBDIR + ":/usr/bin:/bin"
         else:
             self.cmd = ["/usr/bin/runsvdir", svc]
+
+    def _setup_syslogd(self):
+        # Its own /dev (a tmpfs, private to the namespace: the machine's /dev
+        # is never touched) where /dev/log points at this run's socket path,
+        # and its own IPC namespace; it execs syslogd, so self.pid is it.
+        sh = ('mount -t tmpfs -o size=64k,mode=755 bench-dev /dev && ln -s "$1" /dev/log'
+              ' && mknod -m 666 /dev/null c 1 3 && exec "$2" syslogd -n -C"$3"')
+        self.cmd = ["unshare", "-m", "--propagation", "private", "-i", "sh", "-c", sh, "sh",
+                    self.syslog_path, BUSYBOX, str(SYSLOG_KIB)]
+        self.senders = []
+
+    def sender(self, name):
+        """Starts the service `name` beside syslogd (it has no supervisor)."""
+        p = subprocess.Popen(self.argv(name), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        self.senders.append(p)
+        return p
+
+    def logread(self):
+        """logread's output, in syslogd's IPC namespace."""
+        return subprocess.run(["nsenter", "-t", str(self.pid), "-i", BUSYBOX, "logread"],
+                              capture_output=True, text=True, timeout=30, check=True).stdout
 
     def _setup_s6(self):
         self.cmd = ["/usr/bin/s6-svscan", self._servicedirs(lambda d: f"s6-log t {d}")]
@@ -299,6 +351,9 @@ class Run:
         return n
 
     def stop(self):
+        for p in getattr(self, "senders", []):
+            p.kill()
+            p.wait()
         if self.proc:
             kill_tree(self.pid)
             self.proc.wait()
@@ -438,6 +493,60 @@ def s_log(stack, mib):
         r.stop()
 
 
+def io_counters(pid):
+    out = {}
+    for line in read(f"/proc/{pid}/io").splitlines():
+        k, _, v = line.partition(":")
+        out[k] = int(v)
+    return out
+
+
+def s_syslog(stack, mib):
+    """tend, or BusyBox syslogd for busybox, filing `mib` MiB of 64-byte
+    syslog datagrams from one sender."""
+    total = mib << 20
+    n = -(-total // 64)
+    r = Run(stack, {"svc": ["syslog", "@", SYSLOG_SOCK, str(total)]}, syslog=True)
+    try:
+        r.start()
+        if stack == "tend":
+            base_cpu = 0  # tend's whole life: its start is charged to it
+        else:
+            wait_for("syslogd: socket bound", 10, lambda: os.path.exists(r.syslog_path))
+            settle(r.pid)
+            base_cpu, base_io = cpu_s([r.pid]), io_counters(r.pid)
+            r.sender("svc")
+        wait_for(f"{stack}: syslog flood done", 600,
+                 lambda: any(w == "done" for w, _ in r.stamp_lines("svc")), 0.05)
+        settle(r.pid)
+        cpu = cpu_s([r.pid]) - base_cpu
+        st = dict(r.stamp_lines("svc"))
+        if stack == "tend":
+            # Each datagram is kept as `user.notice flood: line ...` and a
+            # newline: 12 + 60 + 1 bytes.
+            log = r.status()["svc"]["log"]
+            assert log["written"] == n * 73, (log, n * 73)
+            filed = log["written"] // 73
+        else:
+            # Every datagram read (read(2) counts its bytes in rchar; nothing
+            # else syslogd reads meanwhile), the last one in the buffer.
+            io = io_counters(r.pid)
+            got = io["rchar"] - base_io["rchar"]
+            assert got == total, (got, total)
+            assert io["syscr"] - base_io["syscr"] == n, (io, base_io, n)
+            last = r.logread().splitlines()[-1]
+            assert f"user.notice flood: line {n - 1:012} " in last, last
+            filed = n
+        return {
+            "syslog_wall_s": (st["done"] - st["start"]) / 1e9,
+            "syslog_cpu_s": cpu,
+            "syslog_cpu_ms_per_mib": cpu * 1000 / mib,
+            "syslog_filed": filed,
+        }
+    finally:
+        r.stop()
+
+
 def s_idle(seconds):
     runs = [running(s, {f"s{i}": ["idle"] for i in range(8)}) for s in STACKS]
     try:
@@ -537,6 +646,10 @@ ROWS = [
     ("log_cpu_s", "log: CPU of the tree for 50 MiB", "s"),
     ("log_kept", "log: bytes kept", "B"),
     ("log_lost", "log: bytes lost", "B"),
+    ("syslog_cpu_ms_per_mib", f"syslog CPU per MiB of the filer (busybox: syslogd -C{SYSLOG_KIB})", "ms"),
+    ("syslog_cpu_s", "syslog: filer CPU for 50 MiB", "s"),
+    ("syslog_wall_s", "syslog: sender's wall time for 50 MiB", "s"),
+    ("syslog_filed", "syslog: messages filed", ""),
     ("idle_switches", "idle: context switches in 30 s, 8 services", ""),
     ("startup_ms", "start-up: launch to 32 daemons exec'd", "ms"),
     ("startup_load_ms", "start-up beside two busy loops", "ms"),
@@ -599,7 +712,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repetition, short durations (a smoke run)")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--only", default="memory,restart,crash,log,idle,startup,size")
+    ap.add_argument("--only", default="memory,restart,crash,log,syslog,idle,startup,size")
     ap.add_argument("--json", default=os.path.join(ROOT, "target/bench.json"))
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -624,9 +737,9 @@ def main():
         order = STACKS[rep % len(STACKS):] + STACKS[:rep % len(STACKS)]
         say(f"== repetition {rep + 1}/{reps}: order {' '.join(order)}")
 
-        def each_stack(name, run, show):
+        def each_stack(name, run, show, stacks=STACKS):
             """One stack after the other, in this repetition's order."""
-            for s in order:
+            for s in (s for s in order if s in stacks):
                 f = run(s)
                 add(s, f)
                 say(f"{name} {s:12} " + show.format(**f))
@@ -637,7 +750,7 @@ def main():
                 add(s, f)
                 say(f"{name} {s:12} {f}")
 
-        for scenario in ("memory", "restart", "crash", "log", "idle", "startup"):
+        for scenario in ("memory", "restart", "crash", "log", "syslog", "idle", "startup"):
             if scenario not in only:
                 continue
             if scenario == "memory":
@@ -655,6 +768,11 @@ def main():
             elif scenario == "log":
                 each_stack("log", lambda s: s_log(s, log_mib),
                            "wall {log_wall_s:.2f} s  cpu {log_cpu_s:.2f} s  kept {log_kept}")
+            elif scenario == "syslog":
+                each_stack("syslog", lambda s: s_syslog(s, log_mib),
+                           "wall {syslog_wall_s:.2f} s  cpu {syslog_cpu_s:.3f} s  "
+                           "{syslog_cpu_ms_per_mib:.2f} ms/MiB  filed {syslog_filed}",
+                           stacks=("tend", "busybox"))
             elif scenario == "idle":
                 side_by_side("idle", lambda: s_idle(idle_s))
             else:
@@ -666,6 +784,14 @@ def main():
     for s, f in sizes.items():
         results[s]["size_bytes"] = summary([f["size_bytes"]])
     out = table(results)
+    # The syslog scenario's figure: tend's CPU per MiB over BusyBox
+    # syslogd's, of the medians and of each repetition (the issue's goal is
+    # at most 1/3).
+    syslog_ratio = None
+    t, b = (samples[s].get("syslog_cpu_ms_per_mib") for s in ("tend", "busybox"))
+    if t and b:
+        syslog_ratio = {"median": statistics.median(t) / statistics.median(b),
+                        "per_rep": [x / y for x, y in zip(t, b)]}
     machine = {
         "cpu": next((l.split(":", 1)[1].strip() for l in read("/proc/cpuinfo").splitlines()
                      if l.startswith("model name")), "?"),
@@ -673,17 +799,23 @@ def main():
         "kernel": os.uname().release,
         "reps": reps,
         "quick": a.quick,
-        "durations": {"crash_s": crash_s, "idle_s": idle_s, "log_mib": log_mib},
+        "durations": {"crash_s": crash_s, "idle_s": idle_s, "log_mib": log_mib,
+                      "syslog_mib": log_mib, "syslog_buffer_kib": SYSLOG_KIB},
     }
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump({"machine": machine, "results": results, "samples": samples,
-                   "sizes": sizes}, f, indent=1)
+                   "sizes": sizes, "syslog_ratio": syslog_ratio}, f, indent=1)
     print(f"{machine['cpu']}, {machine['cores']} cores, Linux {machine['kernel']}; "
           f"median (min–max) of {reps} repetition(s)")
     if a.quick:
-        print(f"QUICK: crash loop {crash_s} s (the 60 s row), idle {idle_s} s, log {log_mib} MiB")
+        print(f"QUICK: crash loop {crash_s} s (the 60 s row), idle {idle_s} s, "
+              f"log and syslog {log_mib} MiB")
     print(out)
+    if syslog_ratio:
+        per = syslog_ratio["per_rep"]
+        print(f"syslog CPU per MiB, tend / BusyBox syslogd: {syslog_ratio['median']:.3g} "
+              f"(of the medians; per repetition {min(per):.3g}–{max(per):.3g}; the goal is ≤ 0.333)")
     print(f"JSON: {a.json}")
 
 

@@ -10,12 +10,19 @@
  *   daemon flood STAMPS BYTES         stamp "start", write BYTES of 64-byte
  *                                     lines, one write per line, stamp
  *                                     "done", then pause
+ *   daemon syslog STAMPS PATH BYTES   stamp "start", send BYTES of 64-byte
+ *                                     syslog messages to the datagram
+ *                                     socket at PATH, stamp "done", then
+ *                                     pause
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static long long now_ns(void) {
@@ -45,6 +52,33 @@ static void lines(long long bytes) {
   }
 }
 
+/* Sends `bytes` as 64-byte datagrams to the unix datagram socket at
+ * `path`, as BusyBox logger does (RFC 3164 without a timestamp):
+ * `<13>flood: line NNNNNNNNNNNN xxx...`, no newline. Connects once (retried
+ * for 5 s while the socket is not there yet), then one send(2) each; send
+ * blocks while the receiver's queue is full. */
+static void messages(const char *path, long long bytes) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  char msg[64];
+  if (strlen(path) >= sizeof a.sun_path) _exit(111);
+  strcpy(a.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) _exit(111);
+  for (int tries = 0; connect(fd, (struct sockaddr *)&a, sizeof a); tries++) {
+    struct timespec t = {0, 10000000L};
+    if ((errno != ENOENT && errno != ECONNREFUSED) || tries >= 500) _exit(111);
+    nanosleep(&t, 0);
+  }
+  for (long long i = 0; i * 64 < bytes; i++) {
+    int n = snprintf(msg, sizeof msg, "<13>flood: line %012lld ", i);
+    memset(msg + n, 'x', 64 - n);
+    while (send(fd, msg, 64, 0) != 64) {
+      if (errno != EINTR) _exit(111);
+    }
+  }
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "idle";
   if (!strcmp(mode, "start") && argc > 2) {
@@ -64,6 +98,10 @@ int main(int argc, char **argv) {
   } else if (!strcmp(mode, "flood") && argc > 3) {
     stamp(argv[2], "start");
     lines(atoll(argv[3]));
+    stamp(argv[2], "done");
+  } else if (!strcmp(mode, "syslog") && argc > 4) {
+    stamp(argv[2], "start");
+    messages(argv[3], atoll(argv[4]));
     stamp(argv[2], "done");
   } else if (strcmp(mode, "idle")) {
     return 100;
