@@ -48,7 +48,7 @@ pub struct Identity {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// Supplementary groups (set with setgroups when `uid` or `gid` is set).
-    pub groups: heapless::Vec<u32, MAX_GROUPS>,
+    pub groups: heapless::Vec<u32, MAX_GROUPS, u8>,
 }
 
 /// One service as the table describes it, fully resolved. (The default is
@@ -56,7 +56,7 @@ pub struct Identity {
 #[derive(Default)]
 #[cfg_attr(test, derive(Debug))]
 pub struct ServiceConf {
-    pub name: heapless::Vec<u8, NAME_MAX_BYTES>,
+    pub name: heapless::Vec<u8, NAME_MAX_BYTES, u8>,
     /// Line of the `[name]` header.
     pub line: u32,
     pub kind: Kind,
@@ -69,7 +69,7 @@ pub struct ServiceConf {
     pub envc: u8,
     /// The working directory, followed by a NUL byte (default `/`).
     pub chdir: Span,
-    pub after: heapless::Vec<SvcId, MAX_AFTER>,
+    pub after: heapless::Vec<SvcId, MAX_AFTER, u8>,
     /// `ready = fd:N`: the descriptor the service writes its newline to.
     pub ready_fd: Option<u8>,
     /// Ring size in bytes; 0 discards output.

@@ -433,7 +433,7 @@ fn flood_buf_release_at(lp: &Loop<'_>) -> Option<u64> {
 /// unprivileged tend past `/proc/sys/fs/pipe-user-pages-soft`).
 fn grow_for_flood(pipe: &mut LogPipe<Fd>) {
     let size = rustix::pipe::fcntl_setpipe_size(&pipe.read, LOG_FLOOD_PIPE_BYTES).unwrap_or(0);
-    pipe.flood_budget = size.max(PIPE_READ_BUDGET_BYTES);
+    pipe.flood_budget = size.max(PIPE_READ_BUDGET_BYTES) as u32;
 }
 
 /// The supervisor, the services' slots, and a [`Shell`] over what they

@@ -72,7 +72,7 @@ pub struct LogPipe<F> {
     /// Bytes read from it per round once it was grown (or tried to be) for
     /// a flood: the size it has then. 0 until then: it is read up to
     /// [`PIPE_READ_BUDGET_BYTES`] a round.
-    pub flood_budget: usize,
+    pub flood_budget: u32,
 }
 
 impl<F> LogPipe<F> {
@@ -88,7 +88,7 @@ impl<F> LogPipe<F> {
     pub fn budget(&self) -> usize {
         match self.flood_budget {
             0 => PIPE_READ_BUDGET_BYTES,
-            n => n,
+            n => n as usize,
         }
     }
 }
