@@ -44,6 +44,9 @@ pub fn read(
     buf: &mut [u8],
     now: u64,
 ) -> bool {
+    // The last sender and the service it is in: a flood from one process
+    // costs one getsid(2), not one a message.
+    let mut last: Option<(i32, Option<usize>)> = None;
     for _ in 0..SYSLOG_READ_BUDGET {
         let (len, pid) = match sys::recv_from(fd, buf) {
             Ok(got) => got,
@@ -54,7 +57,14 @@ pub fn read(
         let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
         let cut = crate::syslog::line(got, &mut line) + (len - got.len());
         line.byte(b'\n');
-        let ring = ring_of(slots, pid).unwrap_or(&mut *other);
+        let at = match last {
+            Some((sender, at)) if sender == pid => at,
+            _ => last.insert((pid, service_of(slots, pid))).1,
+        };
+        let ring = match at.and_then(|i| slots.get_mut(i)) {
+            Some(s) => &mut s.ring,
+            None => &mut *other,
+        };
         // A message is a line of its own, even after output of the
         // service's not yet ended by a newline.
         ring.end_line();
@@ -64,14 +74,13 @@ pub fn read(
     true
 }
 
-/// The ring of the service in whose session `pid` runs, if it keeps one.
-fn ring_of(slots: &mut [Slot<Fd>], pid: i32) -> Option<&mut Ring<'static>> {
+/// The service in whose session `pid` runs, if it keeps a ring.
+fn service_of(slots: &[Slot<Fd>], pid: i32) -> Option<usize> {
     let sid = rustix::process::getsid(Some(Pid::from_raw(pid)?))
         .ok()?
         .as_raw_nonzero()
         .get();
     slots
-        .iter_mut()
-        .find(|s| s.svc.pid == sid && s.ring.capacity() > 0)
-        .map(|s| &mut s.ring)
+        .iter()
+        .position(|s| s.svc.pid == sid && s.ring.capacity() > 0)
 }
