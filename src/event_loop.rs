@@ -205,6 +205,10 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     let Some(dog) = lp.dog.as_mut().filter(|d| !d.feeder.stopped) else {
         return;
     };
+    world.dog = crate::status::Dog {
+        every_ms: dog.feeder.every_ms,
+        fed: true,
+    };
     let grace = u64::from(world.table.settings.watchdog_grace_ms());
     lp.unwell_until = None;
     match watchdog::check(&mut world.table.slots, grace, now) {
@@ -214,6 +218,10 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         }
         Health::Sick(id) => {
             dog.feeder.stopped = true;
+            world.dog = crate::status::Dog {
+                every_ms: dog.feeder.every_ms,
+                fed: false,
+            };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
             let mut secs = Buf::<24>::new();
             secs.u(grace / 1000).byte(b's');
@@ -487,6 +495,7 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
         own,
         syslog,
         clients,
+        dog,
         ..
     } = world;
     let view = View {
@@ -494,6 +503,7 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
         sup,
         own,
         syslog,
+        dog: *dog,
         now,
     };
     (view, clients)

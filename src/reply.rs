@@ -433,9 +433,9 @@ fn begin_status<F>(
     j.first = true;
     j.src = set.first(view.table);
     j.detail = req.count == 1;
-    if json(j) {
-        r.out.s(b"{\"services\":[");
-    } else {
+    let json = json(j);
+    status::opening(&mut r.out, view.dog, json);
+    if !json {
         status::header(&mut r.out, j.w);
     }
     None
@@ -767,6 +767,7 @@ mod tests {
                 sup: &self.sup,
                 own: &self.own,
                 syslog: &self.own,
+                dog: crate::status::Dog::default(),
                 now,
             }
         }

@@ -21,6 +21,8 @@ pub struct View<'a, F> {
     pub own: &'a Ring<'static>,
     /// The ring `syslog` (tend(8), SYSLOG).
     pub syslog: &'a Ring<'static>,
+    /// The watchdog (tend(8), WATCHDOG).
+    pub dog: Dog,
     pub now: u64,
 }
 
@@ -59,6 +61,46 @@ impl Widths {
             pid: w.pid + 1,
         }
     }
+}
+
+/// The watchdog as `tend status` shows it. All zero bytes without one (as
+/// the world holds it: it stays in .bss).
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Dog {
+    /// How often it is fed; 0: there is no watchdog.
+    pub every_ms: u64,
+    /// False once tend let the board reset.
+    pub fed: bool,
+}
+
+/// What comes before the services: as text, the watchdog's line when
+/// there is one; as JSON, the object's start with its `watchdog` field.
+#[inline(never)]
+pub fn opening(out: &mut Text, dog: Dog, json: bool) {
+    let dog = Some(dog).filter(|d| d.every_ms > 0);
+    if json {
+        out.s(b"{\"watchdog\":");
+        match dog {
+            Some(d) => out
+                .s(b"{\"fed\":")
+                .s(if d.fed { b"true" } else { b"false" })
+                .s(b",\"every_ms\":")
+                .u(d.every_ms)
+                .byte(b'}'),
+            None => out.s(b"null"),
+        };
+        out.s(b",\"services\":[");
+        return;
+    }
+    match dog {
+        Some(Dog {
+            fed: true,
+            every_ms,
+        }) => out.s(b"watchdog: fed every ").dur(every_ms).byte(b'\n'),
+        Some(Dog { fed: false, .. }) => out.s(b"watchdog: not fed: letting the board reset\n"),
+        None => out,
+    };
 }
 
 pub fn header(out: &mut Text, w: Widths) {

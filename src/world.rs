@@ -66,6 +66,8 @@ pub struct World {
     /// Messages to the syslog socket from outside every service (`tend log
     /// syslog`); keeps nothing without one.
     pub syslog: Ring<'static>,
+    /// The watchdog as `tend status` shows it.
+    pub dog: crate::status::Dog,
     pub clients: [Client; MAX_CLIENTS],
     /// What flooding log pipes are read into.
     pub log_buf: LogBuf,
@@ -91,6 +93,10 @@ impl World {
             sup: Supervisor::new(),
             own: Ring::empty(),
             syslog: Ring::empty(),
+            dog: crate::status::Dog {
+                every_ms: 0,
+                fed: false,
+            },
             clients: [const { Client::new() }; MAX_CLIENTS],
             log_buf: LogBuf::new(),
             scratch: Scratch::new(),

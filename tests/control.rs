@@ -159,7 +159,8 @@ fn status_json_has_the_documented_fields_in_every_state() {
                 .any(|s| s["name"] == "flapping" && s["restarts"].as_u64() >= Some(2)))
         .then_some(doc)
     });
-    assert_eq!(keys(&doc), ["services"].into());
+    assert_eq!(keys(&doc), ["services", "watchdog"].into());
+    assert_eq!(doc["watchdog"], Value::Null, "no watchdog here");
     let services = doc["services"].as_array().unwrap();
     let names: Vec<&str> = services
         .iter()

@@ -89,6 +89,14 @@ fn a_healthy_device_is_fed_every_third_of_the_timeout_and_disarmed_at_exit() {
         said.contains("cannot set its timeout") && said.contains("feeding every 1s"),
         "{said}"
     );
+    // `tend status` says it first; --json has it too.
+    let out = sup.run(&["status"]);
+    assert!(
+        out.stdout.starts_with("watchdog: fed every 1s\nSERVICE "),
+        "{out:?}"
+    );
+    let dog = &sup.json()["watchdog"];
+    assert_eq!(dog, &serde_json::json!({"fed": true, "every_ms": 1000}));
     // Not PID 1: the magic close character before it exits.
     kill(sup.pid, SIGTERM);
     let mut last = None;
@@ -123,6 +131,13 @@ fn a_critical_service_down_past_the_grace_lets_the_board_reset() {
         "on the console too: {}",
         sup.console()
     );
+    let out = sup.run(&["status"]);
+    assert!(
+        out.stdout
+            .starts_with("watchdog: not fed: letting the board reset\n"),
+        "{out:?}"
+    );
+    assert_eq!(sup.json()["watchdog"]["fed"], false);
     // Fed no more: nothing within three feeding periods.
     let _ = feeds(&rx, Duration::from_millis(100));
     let after = feeds(&rx, Duration::from_millis(3000));
@@ -147,4 +162,12 @@ fn a_critical_service_stopped_by_hand_never_counts() {
         .log_text("tend")
         .join("\n")
         .contains("letting the board reset"));
+}
+
+#[test]
+fn without_a_watchdog_status_says_nothing_of_one() {
+    let sup = Sup::start("[a]\nrun = sleep 100000\n");
+    let out = sup.run(&["status"]);
+    assert!(out.stdout.starts_with("SERVICE "), "{out:?}");
+    assert_eq!(sup.json()["watchdog"], serde_json::Value::Null);
 }
