@@ -82,28 +82,32 @@ pub enum Report {
 /// once, without waiting for the child to be scheduled; its report follows
 /// through [`Child::report`].
 pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child, StartError> {
-    let mut argv: heapless::Vec<*const u8, { MAX_ARGS + 1 }> = heapless::Vec::new();
-    for arg in pool.strings(conf.argv) {
-        argv.push(arg.as_ptr())
-            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    // The table allows at most MAX_ARGS arguments and MAX_ENV entries
+    // (tend.conf(5)), so these always have room for them, the default
+    // PATH and the null pointers that end them.
+    let mut argv = [core::ptr::null(); MAX_ARGS + 1];
+    for (n, arg) in pool.strings(conf.argv).enumerate() {
+        if let Some(to) = argv.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
+            *to = arg.as_ptr();
+        }
     }
-    argv.push(core::ptr::null())
-        .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
-    let mut envp: heapless::Vec<*const u8, { MAX_ENV + 2 }> = heapless::Vec::new();
+    let mut envp = [core::ptr::null(); MAX_ENV + 2];
     let mut path = DEFAULT_PATH;
+    let mut n = 0;
     for var in pool.strings(conf.env) {
         if let Some(p) = var.strip_prefix(b"PATH=") {
             path = p;
         }
-        envp.push(var.as_ptr())
-            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        if let Some(to) = envp.get_mut(n..MAX_ENV).and_then(|a| a.first_mut()) {
+            *to = var.as_ptr();
+            n += 1;
+        }
     }
     if path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        envp.push(DEFAULT_PATH_ENV.as_ptr())
-            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        if let Some(to) = envp.get_mut(n) {
+            *to = DEFAULT_PATH_ENV.as_ptr();
+        }
     }
-    envp.push(core::ptr::null())
-        .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
     let program = pool.strings(conf.argv).next().unwrap_or(b"");
     let dir = CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/");
 
