@@ -208,17 +208,6 @@ fn child(
     (Step::Exec, exec(program, argv, envp, path))
 }
 
-/// `text` and a NUL in `buf`, as a C string (None when too long or when
-/// `text` holds a NUL).
-fn c_string<'a>(text: &[u8], buf: &'a mut Buf<256>) -> Option<&'a CStr> {
-    buf.clear();
-    buf.s(text).byte(0);
-    if buf.overflowed() {
-        return None;
-    }
-    CStr::from_bytes_until_nul(buf.as_bytes()).ok()
-}
-
 /// dup2 `fd` onto `target`; when it already is `target`, clear close-on-exec.
 fn dup_onto(fd: BorrowedFd<'_>, target: i32) -> Result<(), Errno> {
     if fd.as_raw_fd() == target {
@@ -261,24 +250,22 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
 /// the first error other than "not found" wins.
 fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> Errno {
     let mut buf = Buf::<256>::new();
-    if program.contains(&b'/') {
-        return match c_string(program, &mut buf) {
-            Some(p) => sys::execve(p, argv, envp),
-            None => Errno::NAMETOOLONG,
-        };
-    }
+    // A name with a slash is tried as it is: one round, with no directory.
+    let slash = program.contains(&b'/');
     let mut err = Errno::NOENT;
     for dir in path.split(|&b| b == b':') {
-        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
         buf.clear();
-        buf.s(dir).byte(b'/').s(program).byte(0);
-        if buf.overflowed() {
-            continue;
+        if !slash {
+            buf.s(if dir.is_empty() { b"." } else { dir }).byte(b'/');
         }
-        let Ok(candidate) = CStr::from_bytes_until_nul(buf.as_bytes()) else {
-            continue;
+        buf.s(program).byte(0);
+        let candidate = match CStr::from_bytes_until_nul(buf.as_bytes()) {
+            Ok(c) if !buf.overflowed() => c,
+            _ if slash => return Errno::NAMETOOLONG,
+            _ => continue,
         };
         match sys::execve(candidate, argv, envp) {
+            e if slash => return e,
             Errno::NOENT | Errno::NOTDIR => {}
             e => {
                 if err == Errno::NOENT {
