@@ -175,29 +175,8 @@ fn child(
     path: &[u8],
     dir: &CStr,
 ) -> (Step, Errno) {
-    let setup = |e| (Step::Setup, e);
-    if let Err(e) = sys::set_signal_mask(sys::SigSet::EMPTY) {
-        return setup(e);
-    }
-    if let Err(e) = rustix::process::setsid() {
-        return setup(e);
-    }
-    if !conf.console {
-        let out = stdio.log.unwrap_or(stdio.null);
-        if let Err(e) = dup_onto(stdio.null, 0)
-            .and(dup_onto(out, 1))
-            .and(dup_onto(out, 2))
-        {
-            return setup(e);
-        }
-    } else {
-        // A console service (getty, shell) wants it as controlling terminal.
-        let _ = rustix::process::ioctl_tiocsctty(sys::stdin());
-    }
-    if let (Some(n), Some(w)) = (conf.ready_fd, stdio.ready) {
-        if let Err(e) = dup_onto(w, i32::from(n)) {
-            return setup(e);
-        }
+    if let Err(e) = set_up(conf, stdio) {
+        return (Step::Setup, e);
     }
     if let Err(e) = set_identity(conf) {
         return e;
@@ -206,6 +185,25 @@ fn child(
         return (Step::Chdir, e);
     }
     (Step::Exec, exec(program, argv, envp, path))
+}
+
+/// The child's signal mask, session and descriptors.
+fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
+    sys::set_signal_mask(sys::SigSet::EMPTY)?;
+    rustix::process::setsid()?;
+    if !conf.console {
+        let out = stdio.log.unwrap_or(stdio.null);
+        dup_onto(stdio.null, 0)?;
+        dup_onto(out, 1)?;
+        dup_onto(out, 2)?;
+    } else {
+        // A console service (getty, shell) wants it as controlling terminal.
+        let _ = rustix::process::ioctl_tiocsctty(sys::stdin());
+    }
+    if let (Some(n), Some(w)) = (conf.ready_fd, stdio.ready) {
+        dup_onto(w, i32::from(n))?;
+    }
+    Ok(())
 }
 
 /// dup2 `fd` onto `target`; when it already is `target`, clear close-on-exec.
