@@ -170,17 +170,13 @@ impl Effects<Fd> for Shell<'_> {
             (State::Starting | State::Up, _) => {
                 msg.s(b", pid ").u(svc.pid.unsigned_abs().into());
             }
-            (State::Backoff, Outcome::Exited { exit, .. }) => {
-                msg.s(b", ");
-                status::exit_words(&mut msg, exit);
-            }
             (State::Backoff | State::Failed, Outcome::NotStarted { err, .. }) => {
                 msg.s(b", ")
                     .s(err.step.name())
                     .s(b": ")
                     .s(errno::describe(err.errno));
             }
-            (State::Down | State::Done, Outcome::Exited { exit, .. }) => {
+            (State::Backoff | State::Down | State::Done, Outcome::Exited { exit, .. }) => {
                 msg.s(b", ");
                 status::exit_words(&mut msg, exit);
             }
