@@ -308,7 +308,16 @@ impl Service {
     pub fn step(&mut self, conf: &ServiceConf, event: Event, now: u64) -> Action {
         use Event as E;
         use State as S;
+        // No two arms overlap, so their order decides nothing: it is the
+        // one that compiles smallest (the match is tested in arm order).
         match (self.state, event) {
+            (S::Down, E::AfterMet) => Action::Spawn,
+            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
+            (S::Stopping, E::Stop) => Action::None,
+            (S::Backoff, E::Start | E::Restart | E::Timer) => {
+                self.deadline_ms = None;
+                Action::Spawn
+            }
             // What the user asks. `start` wants it again: started now when
             // it waits for nothing but a start, else when its `after` is
             // met; a stop under way comes back.
@@ -316,17 +325,14 @@ impl Service {
                 self.state = S::Down;
                 Action::None
             }
-            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
-            (S::Backoff, E::Start | E::Restart | E::Timer) => {
+            (S::Stopping | S::Restarting, E::Timer) => {
                 self.deadline_ms = None;
-                Action::Spawn
+                Action::Kill
             }
             (S::Stopping | S::Restarting, E::Start | E::Restart) => {
                 self.state = S::Restarting;
                 Action::None
             }
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
-            (S::Down, E::AfterMet) => Action::Spawn,
             (
                 S::Forked
                 | S::Starting
@@ -342,13 +348,6 @@ impl Service {
                 | S::Stopped,
                 E::AfterMet,
             ) => Action::None,
-
-            // A child stopped before its exec gets the signal all the same
-            // (see Effects::signal_group) and dies of it, or execs with it
-            // pending.
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
-                self.stop(conf, S::Stopping, now)
-            }
             (S::Forked | S::Starting | S::Up | S::Ready, E::Restart | E::Changed) => {
                 self.stop(conf, S::Restarting, now)
             }
@@ -373,7 +372,6 @@ impl Service {
                 self.state = S::DoneStopped;
                 Action::None
             }
-            (S::Stopping, E::Stop) => Action::None,
             // What runs is stopped in its turn (reverse dependency order);
             // a oneshot done or a service failed stays as it is.
             (
@@ -387,7 +385,6 @@ impl Service {
                 | S::Failed,
                 E::Shutdown,
             ) => Action::None,
-
             (
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::Spawned { pid },
@@ -442,7 +439,6 @@ impl Service {
                 | S::Stopped,
                 E::Execd,
             ) => Action::None,
-
             // Only the exec'd program writes to the readiness fd, so its
             // newline also confirms the exec.
             (S::Forked | S::Starting, E::Ready) => {
@@ -464,7 +460,6 @@ impl Service {
                 | S::Stopped,
                 E::Ready,
             ) => Action::None,
-
             // Forked: the loop reads the child's report before its exit, so
             // this is an exit whose report was lost; count it as a run.
             (S::Forked | S::Starting | S::Up | S::Ready, E::Exited { exit, ending }) => {
@@ -479,11 +474,6 @@ impl Service {
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::Exited { .. },
             ) => Action::None,
-
-            (S::Stopping | S::Restarting, E::Timer) => {
-                self.deadline_ms = None;
-                Action::Kill
-            }
             (
                 S::Down
                 | S::Forked
@@ -497,6 +487,13 @@ impl Service {
                 | S::Stopped,
                 E::Timer,
             ) => Action::None,
+            // A child stopped before its exec gets the signal all the same
+            // (see Effects::signal_group) and dies of it, or execs with it
+            // pending.
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
+                self.stop(conf, S::Stopping, now)
+            }
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
         }
     }
 
