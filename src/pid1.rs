@@ -130,7 +130,7 @@ fn console_on_stdio() {
     ) else {
         return;
     };
-    for fd in 0..=2 {
+    for fd in 0..3 {
         let _ = sys::dup2(&console, fd);
     }
 }

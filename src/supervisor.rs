@@ -143,7 +143,7 @@ impl Supervisor {
     /// Fires due deadlines and starts (or, in shutdown, stops) whatever can
     /// go now. Call after every batch of events.
     pub fn settle<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
-        for _ in 0..=slots.len() {
+        for _ in 0..slots.len() + 1 {
             let mut acted = false;
             for i in 0..slots.len() {
                 let id = SvcId(i as u8);
