@@ -86,7 +86,11 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     // (tend.conf(5)), so these always have room for them, the default
     // PATH and the null pointers that end them.
     let mut argv = [core::ptr::null(); MAX_ARGS + 1];
+    let mut program: &[u8] = b"";
     for (n, arg) in pool.strings(conf.argv).enumerate() {
+        if n == 0 {
+            program = arg;
+        }
         if let Some(to) = argv.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
             *to = arg.as_ptr();
         }
@@ -108,7 +112,6 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
             *to = DEFAULT_PATH_ENV.as_ptr();
         }
     }
-    let program = pool.strings(conf.argv).next().unwrap_or(b"");
     let dir = CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/");
 
     // Nonblocking on both ends: the loop must never wait on it, and the
