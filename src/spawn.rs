@@ -50,13 +50,6 @@ pub struct Stdio<'a> {
     pub ready: Option<BorrowedFd<'a>>,
 }
 
-fn fail(step: Step, e: Errno) -> StartError {
-    StartError {
-        step,
-        errno: errno::of(e),
-    }
-}
-
 /// A forked child whose exec is not confirmed yet.
 pub struct Child {
     pub pid: i32,
@@ -114,37 +107,44 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     }
     let dir = CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/");
 
-    // Nonblocking on both ends: the loop must never wait on it, and the
-    // child's one 4-byte write into an empty pipe cannot fill it.
-    let (report_r, mut report_w) =
-        sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)
-            .map_err(|e| fail(Step::Pipe, e))?;
-    // The child dup2s onto its ready fd; the report pipe must not sit there.
-    if let Some(n) = conf.ready_fd {
-        if report_w.raw() == i32::from(n) {
-            report_w =
-                sys::dup_at_least(&report_w, i32::from(n) + 1).map_err(|e| fail(Step::Pipe, e))?;
+    let mut step = Step::Pipe;
+    let forked = (|| {
+        // Nonblocking on both ends: the loop must never wait on it, and the
+        // child's one 4-byte write into an empty pipe cannot fill it.
+        let (report_r, mut report_w) =
+            sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+        // The child dup2s onto its ready fd; the report pipe must not sit
+        // there.
+        if let Some(n) = conf.ready_fd {
+            if report_w.raw() == i32::from(n) {
+                report_w = sys::dup_at_least(&report_w, i32::from(n) + 1)?;
+            }
         }
-    }
-    match sys::fork().map_err(|e| fail(Step::Fork, e))? {
-        Fork::Child => {
-            // `report_r` is left to the exec (close-on-exec): one system
-            // call fewer before it.
-            let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
-            let errno = errno::of(e).to_le_bytes();
-            let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
-            sys::exit_group(CHILD_NO_EXEC)
+        step = Step::Fork;
+        match sys::fork()? {
+            Fork::Child => {
+                // `report_r` is left to the exec (close-on-exec): one system
+                // call fewer before it.
+                let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
+                let errno = errno::of(e).to_le_bytes();
+                let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
+                sys::exit_group(CHILD_NO_EXEC)
+            }
+            Fork::Parent(pid) => {
+                // Only the child holds the write end now: its exec (or exit)
+                // closes it.
+                drop(report_w);
+                Ok(Child {
+                    pid,
+                    report: report_r,
+                })
+            }
         }
-        Fork::Parent(pid) => {
-            // Only the child holds the write end now: its exec (or exit)
-            // closes it.
-            drop(report_w);
-            Ok(Child {
-                pid,
-                report: report_r,
-            })
-        }
-    }
+    })();
+    forked.map_err(|e| StartError {
+        step,
+        errno: errno::of(e),
+    })
 }
 
 /// Reads a child's report pipe without waiting. The child writes its 4-byte
