@@ -26,61 +26,37 @@ use crate::sys;
 pub const RESCUE_TABLE: &[u8] =
     b"[rescue]\nrun = /bin/sh -l\nconsole = yes\nrestart = always\nstop-signal = HUP\nstop-timeout = 1s\n";
 
-struct Mount {
-    path: &'static CStr,
-    fstype: &'static CStr,
-    flags: MountFlags,
-    data: &'static CStr,
-}
+/// The file systems every service expects, in the order they are mounted:
+/// for each, its mount point, its type and its options, each followed by a
+/// NUL byte (one string, not a table of pointers); its flags are in
+/// [`MOUNT_FLAGS`].
+const MOUNTS: &[u8] = b"/proc\0proc\0\0\
+/sys\0sysfs\0\0\
+/dev\0devtmpfs\0mode=0755\0\
+/dev/pts\0devpts\0gid=5,mode=0620,ptmxmode=0666\0\
+/dev/shm\0tmpfs\0mode=1777\0\
+/run\0tmpfs\0mode=0755\0\
+/tmp\0tmpfs\0mode=1777\0";
 
-const MOUNTS: &[Mount] = &[
-    Mount {
-        path: c"/proc",
-        fstype: c"proc",
-        flags: MountFlags::NOSUID
-            .union(MountFlags::NODEV)
-            .union(MountFlags::NOEXEC),
-        data: c"",
-    },
-    Mount {
-        path: c"/sys",
-        fstype: c"sysfs",
-        flags: MountFlags::NOSUID
-            .union(MountFlags::NODEV)
-            .union(MountFlags::NOEXEC),
-        data: c"",
-    },
-    Mount {
-        path: c"/dev",
-        fstype: c"devtmpfs",
-        flags: MountFlags::NOSUID,
-        data: c"mode=0755",
-    },
-    Mount {
-        path: c"/dev/pts",
-        fstype: c"devpts",
-        flags: MountFlags::NOSUID.union(MountFlags::NOEXEC),
-        data: c"gid=5,mode=0620,ptmxmode=0666",
-    },
-    Mount {
-        path: c"/dev/shm",
-        fstype: c"tmpfs",
-        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
-        data: c"mode=1777",
-    },
-    Mount {
-        path: c"/run",
-        fstype: c"tmpfs",
-        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
-        data: c"mode=0755",
-    },
-    Mount {
-        path: c"/tmp",
-        fstype: c"tmpfs",
-        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
-        data: c"mode=1777",
-    },
-];
+/// The flags of each of [`MOUNTS`].
+const MOUNT_FLAGS: [MountFlags; 7] = {
+    const NOSUID: MountFlags = MountFlags::NOSUID;
+    let nodev = NOSUID.union(MountFlags::NODEV);
+    let noexec = NOSUID.union(MountFlags::NOEXEC);
+    let all = nodev.union(MountFlags::NOEXEC);
+    [all, all, NOSUID, noexec, nodev, nodev, nodev]
+};
+
+/// Which of [`MOUNTS`] is /dev: once it is mounted, the console can be
+/// opened.
+const DEV: usize = 2;
+
+/// The next NUL-ended string of `rest`, which moves past it.
+fn next_c_str(rest: &mut &'static [u8]) -> &'static CStr {
+    let s = CStr::from_bytes_until_nul(rest).unwrap_or(c"");
+    *rest = rest.get(s.to_bytes_with_nul().len()..).unwrap_or(&[]);
+    s
+}
 
 /// `path` is a mount point: it lives on another device than its parent.
 fn mounted(path: &CStr) -> bool {
@@ -99,16 +75,20 @@ fn mounted(path: &CStr) -> bool {
 
 /// Everything PID 1 does before it reads its table. Never fails.
 pub fn early_setup(own: &mut Ring<'static>, now: u64) {
-    for m in MOUNTS {
-        if mounted(m.path) {
+    let mut rest = MOUNTS;
+    for (i, flags) in MOUNT_FLAGS.into_iter().enumerate() {
+        let path = next_c_str(&mut rest);
+        let fstype = next_c_str(&mut rest);
+        let data = next_c_str(&mut rest);
+        if mounted(path) {
             continue;
         }
-        let _ = rustix::fs::mkdir(m.path, Mode::from_raw_mode(0o755));
-        if let Err(e) = rustix::mount::mount(m.fstype, m.path, m.fstype, m.flags, Some(m.data)) {
+        let _ = rustix::fs::mkdir(path, Mode::from_raw_mode(0o755));
+        if let Err(e) = rustix::mount::mount(fstype, path, fstype, flags, Some(data)) {
             let what = b"warning: cannot mount ";
-            report::failed(Some((&mut *own, now)), what, m.path.to_bytes(), e);
+            report::failed(Some((&mut *own, now)), what, path.to_bytes(), e);
         }
-        if m.path == c"/dev" {
+        if i == DEV {
             console_on_stdio();
         }
     }
@@ -199,4 +179,28 @@ pub fn unmount_all(buf: &mut [u8]) {
         }
     }
     let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mount_has_a_point_a_type_and_options() {
+        let mut rest = MOUNTS;
+        let mut points = Vec::new();
+        for _ in MOUNT_FLAGS {
+            let [point, fstype, data] = [(); 3].map(|()| next_c_str(&mut rest));
+            assert!(!fstype.is_empty());
+            points.push((point.to_bytes(), data.to_bytes()));
+        }
+        assert!(rest.is_empty(), "one flags entry per mount");
+        assert_eq!(points[0], (&b"/proc"[..], &b""[..]));
+        assert_eq!(points[DEV].0, b"/dev");
+        assert_eq!(
+            points[3],
+            (&b"/dev/pts"[..], &b"gid=5,mode=0620,ptmxmode=0666"[..])
+        );
+        assert_eq!(points[6], (&b"/tmp"[..], &b"mode=1777"[..]));
+    }
 }
