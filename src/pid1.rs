@@ -58,14 +58,13 @@ fn next_c_str(rest: &mut &'static [u8]) -> &'static CStr {
     s
 }
 
-/// `path` is a mount point: it lives on another device than its parent.
+/// `path`, one of [`MOUNTS`], is a mount point: it lives on another device
+/// than its parent, which for these is /dev or the root.
 fn mounted(path: &CStr) -> bool {
-    let mut parent = Buf::<64>::new();
-    let bytes = path.to_bytes();
-    let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
-    parent.s(bytes.get(..cut.max(1)).unwrap_or(b"/")).byte(0);
-    let Ok(parent) = CStr::from_bytes_until_nul(parent.as_bytes()) else {
-        return false;
+    let parent = if path.to_bytes().starts_with(b"/dev/") {
+        c"/dev"
+    } else {
+        c"/"
     };
     match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
         (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
