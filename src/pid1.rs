@@ -15,10 +15,9 @@ use rustix::mount::{MountFlags, UnmountFlags};
 use rustix::system::RebootCommand;
 
 use crate::ending::Power;
-use crate::load::read_file;
+use crate::load::{c_path, read_file};
 use crate::report;
 use crate::ring::Ring;
-use crate::say::Buf;
 use crate::sys;
 
 /// The table PID 1 runs when /etc/tend.conf is missing or broken: a shell on
@@ -164,9 +163,8 @@ pub fn unmount_all(buf: &mut [u8]) {
         let Some(point) = line.split(|&b| b == b' ').nth(1) else {
             continue;
         };
-        let mut path = Buf::<256>::new();
-        path.s(point).byte(0);
-        let Ok(path) = CStr::from_bytes_until_nul(path.as_bytes()) else {
+        let mut pbuf = [0u8; 256];
+        let Some(path) = c_path(point, &mut pbuf) else {
             continue;
         };
         match rustix::mount::unmount(path, UnmountFlags::empty()) {
