@@ -177,8 +177,7 @@ impl Effects<Fd> for Shell<'_> {
                     .s(errno::describe(err.errno));
             }
             (State::Backoff | State::Down | State::Done, Outcome::Exited { exit, .. }) => {
-                msg.s(b", ");
-                status::exit_words(&mut msg, exit);
+                status::exit_words(msg.s(b", "), exit);
             }
             _ => {}
         }
