@@ -155,10 +155,8 @@ pub fn reboot(power: Power) -> Result<(), Errno> {
 /// Unmounts what /proc/mounts lists, newest first; what cannot be unmounted
 /// (the root, busy file systems) is remounted read-only.
 pub fn unmount_all(buf: &mut [u8]) {
-    let Ok(text) = read_file(b"/proc/mounts", buf) else {
-        let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
-        return;
-    };
+    // Without the list, only the root is made read-only.
+    let text = read_file(b"/proc/mounts", buf).unwrap_or(&[]);
     for line in text.rsplit(|&b| b == b'\n') {
         let Some(point) = line.split(|&b| b == b' ').nth(1) else {
             continue;
