@@ -47,18 +47,24 @@ pub enum State {
     Stopped,
 }
 
+/// What [`State::name`] says, each followed by a NUL byte.
+const STATE_NAMES: &[u8] = b"down\0starting\0up\0ready\0stopping\0backoff\0done\0failed\0";
+
 impl State {
     pub fn name(self) -> &'static [u8] {
-        match self {
-            State::Down | State::Held | State::Stopped => b"down",
-            State::Forked | State::Starting => b"starting",
-            State::Up => b"up",
-            State::Ready => b"ready",
-            State::Stopping | State::Restarting => b"stopping",
-            State::Backoff => b"backoff",
-            State::Done | State::DoneStopped => b"done",
-            State::Failed => b"failed",
-        }
+        // Which of STATE_NAMES: one string and a byte per state, not a
+        // table of pointers and lengths.
+        let i = match self {
+            State::Down | State::Held | State::Stopped => 0,
+            State::Forked | State::Starting => 1,
+            State::Up => 2,
+            State::Ready => 3,
+            State::Stopping | State::Restarting => 4,
+            State::Backoff => 5,
+            State::Done | State::DoneStopped => 6,
+            State::Failed => 7,
+        };
+        crate::say::nth(STATE_NAMES, i)
     }
 
     /// The state as tend tells of it: the states that only remember why a
@@ -166,18 +172,12 @@ impl Step {
     }
 
     pub fn name(self) -> &'static [u8] {
-        match self {
-            Step::Pipe => b"pipe",
-            Step::Fork => b"fork",
-            Step::Setup => b"setup",
-            Step::Setgroups => b"setgroups",
-            Step::Setgid => b"setgid",
-            Step::Setuid => b"setuid",
-            Step::Chdir => b"chdir",
-            Step::Exec => b"exec",
-        }
+        crate::say::nth(STEP_NAMES, self as usize)
     }
 }
+
+/// The name of each step, in their order, each followed by a NUL byte.
+const STEP_NAMES: &[u8] = b"pipe\0fork\0setup\0setgroups\0setgid\0setuid\0chdir\0exec\0";
 
 // The chain of `next` follows the variants' numbers, so that a step's
 // number read back is the step that was sent.
@@ -774,6 +774,40 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(pairs, 13 * 15);
+    }
+
+    #[test]
+    fn each_shown_state_and_each_step_has_its_own_name() {
+        use State::*;
+        for (state, name) in [
+            (Down, &b"down"[..]),
+            (Forked, b"starting"),
+            (Starting, b"starting"),
+            (Up, b"up"),
+            (Ready, b"ready"),
+            (Stopping, b"stopping"),
+            (Backoff, b"backoff"),
+            (Done, b"done"),
+            (Failed, b"failed"),
+        ] {
+            assert_eq!(state.name(), name, "{state:?}");
+        }
+        let steps: Vec<&[u8]> = core::iter::successors(Some(Step::Pipe), |s| s.next())
+            .map(Step::name)
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                &b"pipe"[..],
+                b"fork",
+                b"setup",
+                b"setgroups",
+                b"setgid",
+                b"setuid",
+                b"chdir",
+                b"exec"
+            ]
+        );
     }
 
     #[test]
