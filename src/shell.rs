@@ -34,7 +34,7 @@ pub struct Shell<'w> {
 /// [`crate::display`]), so a service cannot drive the console.
 pub fn write_shown(fd: BorrowedFd<'_>, text: &[u8]) {
     /// Bytes escaped per write: at most four times as many come out.
-    const CHUNK: usize = 120;
+    const CHUNK: usize = 128;
     let mut out = Buf::<{ 4 * CHUNK }>::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -148,7 +148,7 @@ impl Effects<Fd> for Shell<'_> {
         }
         ring.end_line();
         crash.record(exit, now, svc.started_ms, ring);
-        let mut msg = Buf::<128>::new();
+        let mut msg = Buf::<256>::new();
         msg.s(&conf.name).s(b": crashed, ");
         status::exit_words(&mut msg, exit);
         if !crash.text().is_empty() {
