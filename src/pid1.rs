@@ -15,10 +15,9 @@ use rustix::mount::{MountFlags, UnmountFlags};
 use rustix::system::RebootCommand;
 
 use crate::ending::Power;
-use crate::load::read_file;
+use crate::load::{c_path, read_file};
 use crate::report;
 use crate::ring::Ring;
-use crate::say::Buf;
 use crate::sys;
 
 /// The table PID 1 runs when /etc/tend.conf is missing or broken: a shell on
@@ -26,70 +25,45 @@ use crate::sys;
 pub const RESCUE_TABLE: &[u8] =
     b"[rescue]\nrun = /bin/sh -l\nconsole = yes\nrestart = always\nstop-signal = HUP\nstop-timeout = 1s\n";
 
-struct Mount {
-    path: &'static CStr,
-    fstype: &'static CStr,
-    flags: MountFlags,
-    data: &'static CStr,
+/// The file systems every service expects, in the order they are mounted:
+/// for each, its mount point, its type and its options, each followed by a
+/// NUL byte (one string, not a table of pointers); its flags are in
+/// [`MOUNT_FLAGS`].
+const MOUNTS: &[u8] = b"/proc\0proc\0\0\
+/sys\0sysfs\0\0\
+/dev\0devtmpfs\0mode=0755\0\
+/dev/pts\0devpts\0gid=5,mode=0620,ptmxmode=0666\0\
+/dev/shm\0tmpfs\0mode=1777\0\
+/run\0tmpfs\0mode=0755\0\
+/tmp\0tmpfs\0mode=1777\0";
+
+/// The flags of each of [`MOUNTS`].
+const MOUNT_FLAGS: [MountFlags; 7] = {
+    const NOSUID: MountFlags = MountFlags::NOSUID;
+    let nodev = NOSUID.union(MountFlags::NODEV);
+    let noexec = NOSUID.union(MountFlags::NOEXEC);
+    let all = nodev.union(MountFlags::NOEXEC);
+    [all, all, NOSUID, noexec, nodev, nodev, nodev]
+};
+
+/// Which of [`MOUNTS`] is /dev: once it is mounted, the console can be
+/// opened.
+const DEV: usize = 2;
+
+/// The next NUL-ended string of `rest`, which moves past it.
+fn next_c_str(rest: &mut &'static [u8]) -> &'static CStr {
+    let s = CStr::from_bytes_until_nul(rest).unwrap_or(c"");
+    *rest = rest.get(s.to_bytes_with_nul().len()..).unwrap_or(&[]);
+    s
 }
 
-const MOUNTS: &[Mount] = &[
-    Mount {
-        path: c"/proc",
-        fstype: c"proc",
-        flags: MountFlags::NOSUID
-            .union(MountFlags::NODEV)
-            .union(MountFlags::NOEXEC),
-        data: c"",
-    },
-    Mount {
-        path: c"/sys",
-        fstype: c"sysfs",
-        flags: MountFlags::NOSUID
-            .union(MountFlags::NODEV)
-            .union(MountFlags::NOEXEC),
-        data: c"",
-    },
-    Mount {
-        path: c"/dev",
-        fstype: c"devtmpfs",
-        flags: MountFlags::NOSUID,
-        data: c"mode=0755",
-    },
-    Mount {
-        path: c"/dev/pts",
-        fstype: c"devpts",
-        flags: MountFlags::NOSUID.union(MountFlags::NOEXEC),
-        data: c"gid=5,mode=0620,ptmxmode=0666",
-    },
-    Mount {
-        path: c"/dev/shm",
-        fstype: c"tmpfs",
-        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
-        data: c"mode=1777",
-    },
-    Mount {
-        path: c"/run",
-        fstype: c"tmpfs",
-        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
-        data: c"mode=0755",
-    },
-    Mount {
-        path: c"/tmp",
-        fstype: c"tmpfs",
-        flags: MountFlags::NOSUID.union(MountFlags::NODEV),
-        data: c"mode=1777",
-    },
-];
-
-/// `path` is a mount point: it lives on another device than its parent.
+/// `path`, one of [`MOUNTS`], is a mount point: it lives on another device
+/// than its parent, which for these is /dev or the root.
 fn mounted(path: &CStr) -> bool {
-    let mut parent = Buf::<64>::new();
-    let bytes = path.to_bytes();
-    let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
-    parent.s(bytes.get(..cut.max(1)).unwrap_or(b"/")).byte(0);
-    let Ok(parent) = CStr::from_bytes_until_nul(parent.as_bytes()) else {
-        return false;
+    let parent = if path.to_bytes().starts_with(b"/dev/") {
+        c"/dev"
+    } else {
+        c"/"
     };
     match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
         (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
@@ -99,16 +73,20 @@ fn mounted(path: &CStr) -> bool {
 
 /// Everything PID 1 does before it reads its table. Never fails.
 pub fn early_setup(own: &mut Ring<'static>, now: u64) {
-    for m in MOUNTS {
-        if mounted(m.path) {
+    let mut rest = MOUNTS;
+    for (i, flags) in MOUNT_FLAGS.into_iter().enumerate() {
+        let path = next_c_str(&mut rest);
+        let fstype = next_c_str(&mut rest);
+        let data = next_c_str(&mut rest);
+        if mounted(path) {
             continue;
         }
-        let _ = rustix::fs::mkdir(m.path, Mode::from_raw_mode(0o755));
-        if let Err(e) = rustix::mount::mount(m.fstype, m.path, m.fstype, m.flags, Some(m.data)) {
+        let _ = rustix::fs::mkdir(path, Mode::from_raw_mode(0o755));
+        if let Err(e) = rustix::mount::mount(fstype, path, fstype, flags, Some(data)) {
             let what = b"warning: cannot mount ";
-            report::failed(Some((&mut *own, now)), what, m.path.to_bytes(), e);
+            report::failed(Some((&mut *own, now)), what, path.to_bytes(), e);
         }
-        if m.path == c"/dev" {
+        if i == DEV {
             console_on_stdio();
         }
     }
@@ -130,7 +108,7 @@ fn console_on_stdio() {
     ) else {
         return;
     };
-    for fd in 0..=2 {
+    for fd in 0..3 {
         let _ = sys::dup2(&console, fd);
     }
 }
@@ -177,17 +155,14 @@ pub fn reboot(power: Power) -> Result<(), Errno> {
 /// Unmounts what /proc/mounts lists, newest first; what cannot be unmounted
 /// (the root, busy file systems) is remounted read-only.
 pub fn unmount_all(buf: &mut [u8]) {
-    let Ok(text) = read_file(b"/proc/mounts", buf) else {
-        let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
-        return;
-    };
+    // Without the list, only the root is made read-only.
+    let text = read_file(b"/proc/mounts", buf).unwrap_or(&[]);
     for line in text.rsplit(|&b| b == b'\n') {
         let Some(point) = line.split(|&b| b == b' ').nth(1) else {
             continue;
         };
-        let mut path = Buf::<256>::new();
-        path.s(point).byte(0);
-        let Ok(path) = CStr::from_bytes_until_nul(path.as_bytes()) else {
+        let mut pbuf = [0u8; 256];
+        let Some(path) = c_path(point, &mut pbuf) else {
             continue;
         };
         match rustix::mount::unmount(path, UnmountFlags::empty()) {
@@ -199,4 +174,28 @@ pub fn unmount_all(buf: &mut [u8]) {
         }
     }
     let _ = rustix::mount::mount_remount(c"/", MountFlags::RDONLY, c"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mount_has_a_point_a_type_and_options() {
+        let mut rest = MOUNTS;
+        let mut points = Vec::new();
+        for _ in MOUNT_FLAGS {
+            let [point, fstype, data] = [(); 3].map(|()| next_c_str(&mut rest));
+            assert!(!fstype.is_empty());
+            points.push((point.to_bytes(), data.to_bytes()));
+        }
+        assert!(rest.is_empty(), "one flags entry per mount");
+        assert_eq!(points[0], (&b"/proc"[..], &b""[..]));
+        assert_eq!(points[DEV].0, b"/dev");
+        assert_eq!(
+            points[3],
+            (&b"/dev/pts"[..], &b"gid=5,mode=0620,ptmxmode=0666"[..])
+        );
+        assert_eq!(points[6], (&b"/tmp"[..], &b"mode=1777"[..]));
+    }
 }

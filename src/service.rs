@@ -47,18 +47,25 @@ pub enum State {
     Stopped,
 }
 
+/// What [`State::name`] says, each followed by a NUL byte (tend(8),
+/// STATES; the unit test names each state's).
+const STATE_NAMES: &[u8] = b"down\0starting\0up\0ready\0stopping\0backoff\0done\0failed\0";
+
 impl State {
     pub fn name(self) -> &'static [u8] {
-        match self {
-            State::Down | State::Held | State::Stopped => b"down",
-            State::Forked | State::Starting => b"starting",
-            State::Up => b"up",
-            State::Ready => b"ready",
-            State::Stopping | State::Restarting => b"stopping",
-            State::Backoff => b"backoff",
-            State::Done | State::DoneStopped => b"done",
-            State::Failed => b"failed",
-        }
+        // Which of STATE_NAMES: one string and a byte per state, not a
+        // table of pointers and lengths.
+        let i = match self {
+            State::Down | State::Held | State::Stopped => 0,
+            State::Forked | State::Starting => 1,
+            State::Up => 2,
+            State::Ready => 3,
+            State::Stopping | State::Restarting => 4,
+            State::Backoff => 5,
+            State::Done | State::DoneStopped => 6,
+            State::Failed => 7,
+        };
+        crate::say::nth(STATE_NAMES, i)
     }
 
     /// The state as tend tells of it: the states that only remember why a
@@ -166,18 +173,12 @@ impl Step {
     }
 
     pub fn name(self) -> &'static [u8] {
-        match self {
-            Step::Pipe => b"pipe",
-            Step::Fork => b"fork",
-            Step::Setup => b"setup",
-            Step::Setgroups => b"setgroups",
-            Step::Setgid => b"setgid",
-            Step::Setuid => b"setuid",
-            Step::Chdir => b"chdir",
-            Step::Exec => b"exec",
-        }
+        crate::say::nth(STEP_NAMES, self as usize)
     }
 }
+
+/// The name of each step, in their order, each followed by a NUL byte.
+const STEP_NAMES: &[u8] = b"pipe\0fork\0setup\0setgroups\0setgid\0setuid\0chdir\0exec\0";
 
 // The chain of `next` follows the variants' numbers, so that a step's
 // number read back is the step that was sent.
@@ -308,7 +309,16 @@ impl Service {
     pub fn step(&mut self, conf: &ServiceConf, event: Event, now: u64) -> Action {
         use Event as E;
         use State as S;
+        // No two arms overlap, so their order decides nothing: it is the
+        // one that compiles smallest (the match is tested in arm order).
         match (self.state, event) {
+            (S::Down, E::AfterMet) => Action::Spawn,
+            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
+            (S::Stopping, E::Stop) => Action::None,
+            (S::Backoff, E::Start | E::Restart | E::Timer) => {
+                self.deadline_ms = None;
+                Action::Spawn
+            }
             // What the user asks. `start` wants it again: started now when
             // it waits for nothing but a start, else when its `after` is
             // met; a stop under way comes back.
@@ -316,17 +326,14 @@ impl Service {
                 self.state = S::Down;
                 Action::None
             }
-            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
-            (S::Backoff, E::Start | E::Restart | E::Timer) => {
+            (S::Stopping | S::Restarting, E::Timer) => {
                 self.deadline_ms = None;
-                Action::Spawn
+                Action::Kill
             }
             (S::Stopping | S::Restarting, E::Start | E::Restart) => {
                 self.state = S::Restarting;
                 Action::None
             }
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
-            (S::Down, E::AfterMet) => Action::Spawn,
             (
                 S::Forked
                 | S::Starting
@@ -342,13 +349,6 @@ impl Service {
                 | S::Stopped,
                 E::AfterMet,
             ) => Action::None,
-
-            // A child stopped before its exec gets the signal all the same
-            // (see Effects::signal_group) and dies of it, or execs with it
-            // pending.
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
-                self.stop(conf, S::Stopping, now)
-            }
             (S::Forked | S::Starting | S::Up | S::Ready, E::Restart | E::Changed) => {
                 self.stop(conf, S::Restarting, now)
             }
@@ -373,7 +373,6 @@ impl Service {
                 self.state = S::DoneStopped;
                 Action::None
             }
-            (S::Stopping, E::Stop) => Action::None,
             // What runs is stopped in its turn (reverse dependency order);
             // a oneshot done or a service failed stays as it is.
             (
@@ -387,7 +386,6 @@ impl Service {
                 | S::Failed,
                 E::Shutdown,
             ) => Action::None,
-
             (
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::Spawned { pid },
@@ -442,7 +440,6 @@ impl Service {
                 | S::Stopped,
                 E::Execd,
             ) => Action::None,
-
             // Only the exec'd program writes to the readiness fd, so its
             // newline also confirms the exec.
             (S::Forked | S::Starting, E::Ready) => {
@@ -464,7 +461,6 @@ impl Service {
                 | S::Stopped,
                 E::Ready,
             ) => Action::None,
-
             // Forked: the loop reads the child's report before its exit, so
             // this is an exit whose report was lost; count it as a run.
             (S::Forked | S::Starting | S::Up | S::Ready, E::Exited { exit, ending }) => {
@@ -479,11 +475,6 @@ impl Service {
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::Exited { .. },
             ) => Action::None,
-
-            (S::Stopping | S::Restarting, E::Timer) => {
-                self.deadline_ms = None;
-                Action::Kill
-            }
             (
                 S::Down
                 | S::Forked
@@ -497,6 +488,13 @@ impl Service {
                 | S::Stopped,
                 E::Timer,
             ) => Action::None,
+            // A child stopped before its exec gets the signal all the same
+            // (see Effects::signal_group) and dies of it, or execs with it
+            // pending.
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
+                self.stop(conf, S::Stopping, now)
+            }
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
         }
     }
 
@@ -778,6 +776,41 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(pairs, 13 * 15);
+    }
+
+    #[test]
+    fn each_state_and_each_step_has_its_own_name() {
+        // Every state's name, as tend(8) STATES lists them (its test reads
+        // them here).
+        for state in ALL_STATES {
+            let name: &[u8] = match state {
+                State::Down | State::Held | State::Stopped => b"down",
+                State::Forked | State::Starting => b"starting",
+                State::Up => b"up",
+                State::Ready => b"ready",
+                State::Stopping | State::Restarting => b"stopping",
+                State::Backoff => b"backoff",
+                State::Done | State::DoneStopped => b"done",
+                State::Failed => b"failed",
+            };
+            assert_eq!(state.name(), name, "{state:?}");
+        }
+        let steps: Vec<&[u8]> = core::iter::successors(Some(Step::Pipe), |s| s.next())
+            .map(Step::name)
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                &b"pipe"[..],
+                b"fork",
+                b"setup",
+                b"setgroups",
+                b"setgid",
+                b"setuid",
+                b"chdir",
+                b"exec"
+            ]
+        );
     }
 
     #[test]

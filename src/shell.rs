@@ -34,7 +34,7 @@ pub struct Shell<'w> {
 /// [`crate::display`]), so a service cannot drive the console.
 pub fn write_shown(fd: BorrowedFd<'_>, text: &[u8]) {
     /// Bytes escaped per write: at most four times as many come out.
-    const CHUNK: usize = 120;
+    const CHUNK: usize = 128;
     let mut out = Buf::<{ 4 * CHUNK }>::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -148,7 +148,7 @@ impl Effects<Fd> for Shell<'_> {
         }
         ring.end_line();
         crash.record(exit, now, svc.started_ms, ring);
-        let mut msg = Buf::<128>::new();
+        let mut msg = Buf::<256>::new();
         msg.s(&conf.name).s(b": crashed, ");
         status::exit_words(&mut msg, exit);
         if !crash.text().is_empty() {
@@ -170,19 +170,14 @@ impl Effects<Fd> for Shell<'_> {
             (State::Starting | State::Up, _) => {
                 msg.s(b", pid ").u(svc.pid.unsigned_abs().into());
             }
-            (State::Backoff, Outcome::Exited { exit, .. }) => {
-                msg.s(b", ");
-                status::exit_words(&mut msg, exit);
-            }
             (State::Backoff | State::Failed, Outcome::NotStarted { err, .. }) => {
                 msg.s(b", ")
                     .s(err.step.name())
                     .s(b": ")
                     .s(errno::describe(err.errno));
             }
-            (State::Down | State::Done, Outcome::Exited { exit, .. }) => {
-                msg.s(b", ");
-                status::exit_words(&mut msg, exit);
+            (State::Backoff | State::Down | State::Done, Outcome::Exited { exit, .. }) => {
+                status::exit_words(msg.s(b", "), exit);
             }
             _ => {}
         }

@@ -66,10 +66,10 @@ pub fn number(name: &[u8]) -> Option<u8> {
         Some(sig) if crate::say::eq_ignore_case(sig, b"SIG") => name.get(3..).unwrap_or(&[]),
         _ => name,
     };
-    let mut names = NAMES.split(|&b| b == 0).zip(NUMBERS);
-    names
-        .find(|(text, _)| crate::say::eq_ignore_case(text, bare))
-        .map(|(_, &n)| n)
+    let i = NAMES
+        .split(|&b| b == 0)
+        .position(|text| crate::say::eq_ignore_case(text, bare))?;
+    NUMBERS.get(i).copied()
 }
 
 /// The name of signal `n` without its `SIG` prefix (`TERM`), or `?`.

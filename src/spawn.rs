@@ -50,13 +50,6 @@ pub struct Stdio<'a> {
     pub ready: Option<BorrowedFd<'a>>,
 }
 
-fn fail(step: Step, e: Errno) -> StartError {
-    StartError {
-        step,
-        errno: errno::of(e),
-    }
-}
-
 /// A forked child whose exec is not confirmed yet.
 pub struct Child {
     pub pid: i32,
@@ -82,62 +75,76 @@ pub enum Report {
 /// once, without waiting for the child to be scheduled; its report follows
 /// through [`Child::report`].
 pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child, StartError> {
-    let mut argv: heapless::Vec<*const u8, { MAX_ARGS + 1 }> = heapless::Vec::new();
-    for arg in pool.strings(conf.argv) {
-        argv.push(arg.as_ptr())
-            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+    // The table allows at most MAX_ARGS arguments and MAX_ENV entries
+    // (tend.conf(5)), so these always have room for them, the default
+    // PATH and the null pointers that end them.
+    let mut argv = [core::ptr::null(); MAX_ARGS + 1];
+    let mut program: &[u8] = b"";
+    for (n, arg) in pool.strings(conf.argv).enumerate() {
+        if n == 0 {
+            program = arg;
+        }
+        if let Some(to) = argv.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
+            *to = arg.as_ptr();
+        }
     }
-    argv.push(core::ptr::null())
-        .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
-    let mut envp: heapless::Vec<*const u8, { MAX_ENV + 2 }> = heapless::Vec::new();
+    let mut envp = [core::ptr::null(); MAX_ENV + 2];
     let mut path = DEFAULT_PATH;
+    let mut n = 0;
     for var in pool.strings(conf.env) {
         if let Some(p) = var.strip_prefix(b"PATH=") {
             path = p;
         }
-        envp.push(var.as_ptr())
-            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        if let Some(to) = envp.get_mut(n..MAX_ENV).and_then(|a| a.first_mut()) {
+            *to = var.as_ptr();
+            n += 1;
+        }
     }
     if path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        envp.push(DEFAULT_PATH_ENV.as_ptr())
-            .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
+        if let Some(to) = envp.get_mut(n) {
+            *to = DEFAULT_PATH_ENV.as_ptr();
+        }
     }
-    envp.push(core::ptr::null())
-        .map_err(|_| fail(Step::Setup, Errno::TOOBIG))?;
-    let program = pool.strings(conf.argv).next().unwrap_or(b"");
     let dir = CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/");
 
-    // Nonblocking on both ends: the loop must never wait on it, and the
-    // child's one 4-byte write into an empty pipe cannot fill it.
-    let (report_r, mut report_w) =
-        sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)
-            .map_err(|e| fail(Step::Pipe, e))?;
-    // The child dup2s onto its ready fd; the report pipe must not sit there.
-    if let Some(n) = conf.ready_fd {
-        if report_w.raw() == i32::from(n) {
-            report_w =
-                sys::dup_at_least(&report_w, i32::from(n) + 1).map_err(|e| fail(Step::Pipe, e))?;
+    let mut step = Step::Pipe;
+    let forked = (|| {
+        // Nonblocking on both ends: the loop must never wait on it, and the
+        // child's one 4-byte write into an empty pipe cannot fill it.
+        let (report_r, mut report_w) =
+            sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+        // The child dup2s onto its ready fd; the report pipe must not sit
+        // there.
+        if let Some(n) = conf.ready_fd {
+            if report_w.raw() == i32::from(n) {
+                report_w = sys::dup_at_least(&report_w, i32::from(n) + 1)?;
+            }
         }
-    }
-    match sys::fork().map_err(|e| fail(Step::Fork, e))? {
-        Fork::Child => {
-            // `report_r` is left to the exec (close-on-exec): one system
-            // call fewer before it.
-            let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
-            let errno = errno::of(e).to_le_bytes();
-            let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
-            sys::exit_group(CHILD_NO_EXEC)
+        step = Step::Fork;
+        match sys::fork()? {
+            Fork::Child => {
+                // `report_r` is left to the exec (close-on-exec): one system
+                // call fewer before it.
+                let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
+                let errno = errno::of(e).to_le_bytes();
+                let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
+                sys::exit_group(CHILD_NO_EXEC)
+            }
+            Fork::Parent(pid) => {
+                // Only the child holds the write end now: its exec (or exit)
+                // closes it.
+                drop(report_w);
+                Ok(Child {
+                    pid,
+                    report: report_r,
+                })
+            }
         }
-        Fork::Parent(pid) => {
-            // Only the child holds the write end now: its exec (or exit)
-            // closes it.
-            drop(report_w);
-            Ok(Child {
-                pid,
-                report: report_r,
-            })
-        }
-    }
+    })();
+    forked.map_err(|e| StartError {
+        step,
+        errno: errno::of(e),
+    })
 }
 
 /// Reads a child's report pipe without waiting. The child writes its 4-byte
@@ -171,29 +178,8 @@ fn child(
     path: &[u8],
     dir: &CStr,
 ) -> (Step, Errno) {
-    let setup = |e| (Step::Setup, e);
-    if let Err(e) = sys::set_signal_mask(sys::SigSet::EMPTY) {
-        return setup(e);
-    }
-    if let Err(e) = rustix::process::setsid() {
-        return setup(e);
-    }
-    if !conf.console {
-        let out = stdio.log.unwrap_or(stdio.null);
-        if let Err(e) = dup_onto(stdio.null, 0)
-            .and(dup_onto(out, 1))
-            .and(dup_onto(out, 2))
-        {
-            return setup(e);
-        }
-    } else {
-        // A console service (getty, shell) wants it as controlling terminal.
-        let _ = rustix::process::ioctl_tiocsctty(sys::stdin());
-    }
-    if let (Some(n), Some(w)) = (conf.ready_fd, stdio.ready) {
-        if let Err(e) = dup_onto(w, i32::from(n)) {
-            return setup(e);
-        }
+    if let Err(e) = set_up(conf, stdio) {
+        return (Step::Setup, e);
     }
     if let Err(e) = set_identity(conf) {
         return e;
@@ -204,15 +190,23 @@ fn child(
     (Step::Exec, exec(program, argv, envp, path))
 }
 
-/// `text` and a NUL in `buf`, as a C string (None when too long or when
-/// `text` holds a NUL).
-fn c_string<'a>(text: &[u8], buf: &'a mut Buf<256>) -> Option<&'a CStr> {
-    buf.clear();
-    buf.s(text).byte(0);
-    if buf.overflowed() {
-        return None;
+/// The child's signal mask, session and descriptors.
+fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
+    sys::set_signal_mask(sys::SigSet::EMPTY)?;
+    rustix::process::setsid()?;
+    if !conf.console {
+        let out = stdio.log.unwrap_or(stdio.null);
+        dup_onto(stdio.null, 0)?;
+        dup_onto(out, 1)?;
+        dup_onto(out, 2)?;
+    } else {
+        // A console service (getty, shell) wants it as controlling terminal.
+        let _ = rustix::process::ioctl_tiocsctty(sys::stdin());
     }
-    CStr::from_bytes_until_nul(buf.as_bytes()).ok()
+    if let (Some(n), Some(w)) = (conf.ready_fd, stdio.ready) {
+        dup_onto(w, i32::from(n))?;
+    }
+    Ok(())
 }
 
 /// dup2 `fd` onto `target`; when it already is `target`, clear close-on-exec.
@@ -257,24 +251,22 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
 /// the first error other than "not found" wins.
 fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> Errno {
     let mut buf = Buf::<256>::new();
-    if program.contains(&b'/') {
-        return match c_string(program, &mut buf) {
-            Some(p) => sys::execve(p, argv, envp),
-            None => Errno::NAMETOOLONG,
-        };
-    }
+    // A name with a slash is tried as it is: one round, with no directory.
+    let slash = program.contains(&b'/');
     let mut err = Errno::NOENT;
     for dir in path.split(|&b| b == b':') {
-        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
         buf.clear();
-        buf.s(dir).byte(b'/').s(program).byte(0);
-        if buf.overflowed() {
-            continue;
+        if !slash {
+            buf.s(if dir.is_empty() { b"." } else { dir }).byte(b'/');
         }
-        let Ok(candidate) = CStr::from_bytes_until_nul(buf.as_bytes()) else {
-            continue;
+        buf.s(program).byte(0);
+        let candidate = match CStr::from_bytes_until_nul(buf.as_bytes()) {
+            Ok(c) if !buf.overflowed() => c,
+            _ if slash => return Errno::NAMETOOLONG,
+            _ => continue,
         };
         match sys::execve(candidate, argv, envp) {
+            e if slash => return e,
             Errno::NOENT | Errno::NOTDIR => {}
             e => {
                 if err == Errno::NOENT {

@@ -143,7 +143,7 @@ impl Supervisor {
     /// Fires due deadlines and starts (or, in shutdown, stops) whatever can
     /// go now. Call after every batch of events.
     pub fn settle<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
-        for _ in 0..=slots.len() {
+        for _ in 0..slots.len() + 1 {
             let mut acted = false;
             for i in 0..slots.len() {
                 let id = SvcId(i as u8);
@@ -183,21 +183,23 @@ fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut d
     let before = slot.svc.state;
     let pid = slot.svc.pid;
     let action = slot.svc.step(&slot.conf, event, now);
-    match action {
-        Action::None => {}
+    let sig = match action {
+        Action::None => None,
         Action::Spawn => {
             let result = match fx.spawn(slot, now) {
                 Ok(pid) => Event::Spawned { pid },
                 Err(err) => Event::SpawnFailed(err),
             };
             slot.svc.step(&slot.conf, result, now);
+            None
         }
-        Action::Signal(sig) => fx.signal_group(pid, sig, false),
-        Action::Kill => fx.signal_group(
-            pid,
-            linux_raw_sys::general::SIGKILL as u8,
-            matches!(event, Event::Exited { .. }),
-        ),
+        Action::Signal(sig) => Some(sig),
+        Action::Kill => Some(linux_raw_sys::general::SIGKILL as u8),
+    };
+    // A stop signal never answers an exit: only a SIGKILL goes to the group
+    // of a child already reaped.
+    if let Some(sig) = sig {
+        fx.signal_group(pid, sig, matches!(event, Event::Exited { .. }));
     }
     if slot.svc.state.shown() != before.shown() || matches!(event, Event::Exited { .. }) {
         fx.changed(slot, now);
