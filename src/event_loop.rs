@@ -64,20 +64,42 @@ use crate::world::{Slot, World};
 
 pub use crate::setup::Options;
 
-/// What poll found ready, in the poll set's order.
-type Events = heapless::Vec<(Src, PollFlags), POLL_MAX>;
+/// Every source of events, numbered in the order they are polled and
+/// handled: tend's own three, then every service's log pipe, every report
+/// pipe and every readiness pipe, then the clients (see [`src`]).
+const SOURCES: usize = 3 + 3 * MAX_SERVICES + MAX_CLIENTS;
+const _: () = assert!(SOURCES <= 256);
+
+/// What poll found ready: a bit per source, by its number.
+type Ready = [u64; SOURCES.div_ceil(64)];
 
 /// What a poll entry is.
 #[derive(Clone, Copy)]
 enum Src {
     Signals,
     Listener,
-    Log(u8),
-    Ready(u8),
-    Exec(u8),
-    Client(u8),
     /// The syslog socket (`[tend] syslog`).
     Syslog,
+    Log(u8),
+    Exec(u8),
+    Ready(u8),
+    Client(u8),
+}
+
+/// Source number `n` (see [`SOURCES`]).
+fn src(n: usize) -> Src {
+    let i = (n.wrapping_sub(3) % MAX_SERVICES) as u8;
+    match n {
+        0 => Src::Signals,
+        1 => Src::Listener,
+        2 => Src::Syslog,
+        _ => match (n - 3) / MAX_SERVICES {
+            0 => Src::Log(i),
+            1 => Src::Exec(i),
+            2 => Src::Ready(i),
+            _ => Src::Client(i),
+        },
+    }
 }
 
 /// What the loop holds besides the world: its own descriptors, how it was
@@ -161,9 +183,9 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             return code;
         }
         let timeout = poll_timeout(world, &lp, now);
-        let mut events = Events::new();
-        match wait(world, &lp, now, timeout, &mut events) {
-            Ok(()) => handle(world, &mut lp, &events, sys::now_ms()),
+        let mut ready = Ready::default();
+        match wait(world, &lp, now, timeout, &mut ready) {
+            Ok(()) => handle(world, &mut lp, &ready, sys::now_ms()),
             Err(Errno::INTR) => {}
             Err(e) => report::failed(Some((&mut world.own, now)), b"poll", b"", e),
         }
@@ -269,13 +291,19 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
 /// Handles what poll found ready, in the poll set's order.
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
-fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
+fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     lp.busy = false;
     if lp.signals.is_none() {
         carry_out(world, lp, Intent::Reap, now);
     }
-    for &(src, flags) in events {
-        match src {
+    for n in 0..SOURCES {
+        if ready
+            .get(n / 64)
+            .is_none_or(|bits| bits >> (n % 64) & 1 == 0)
+        {
+            continue;
+        }
+        match src(n) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
@@ -284,7 +312,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
-                if let Some(intent) = read_client(world, i, flags, now, pid1) {
+                if let Some(intent) = read_client(world, i, now, pid1) {
                     carry_out(world, lp, intent, now);
                 }
             }
@@ -499,7 +527,8 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
     (view, clients)
 }
 
-/// Polls every descriptor tend watches; fills `events` with what is ready.
+/// Polls every descriptor tend watches; marks in `ready` what is ready to
+/// be read (a client only writable is left to `serve_clients`).
 // Out of line: its poll set (a `PollFd` and a source per descriptor, 2 KB)
 // is then on the stack only while tend polls, not under every handler.
 #[inline(never)]
@@ -508,56 +537,45 @@ fn wait(
     lp: &Loop<'_>,
     now: u64,
     timeout_ms: Option<u64>,
-    events: &mut Events,
+    ready: &mut Ready,
 ) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
-    let mut srcs: heapless::Vec<Src, POLL_MAX> = heapless::Vec::new();
-    fn push<'a>(
-        fds: &mut heapless::Vec<PollFd<'a>, POLL_MAX>,
-        srcs: &mut heapless::Vec<Src, POLL_MAX>,
-        fd: PollFd<'a>,
-        src: Src,
-    ) {
-        if fds.push(fd).is_ok() {
-            let _ = srcs.push(src);
-        }
-    }
-    let mut add = |fd, src| push(&mut fds, &mut srcs, fd, src);
-    if let Some(fd) = lp.signals.as_ref() {
-        add(PollFd::new(fd, PollFlags::IN), Src::Signals);
-    }
-    if let Some(door) = lp.door.as_ref().filter(|d| d.resting(now).is_none()) {
-        add(PollFd::new(&door.listener, PollFlags::IN), Src::Listener);
-    }
-    if let Some(fd) = lp.syslog.as_ref() {
-        add(PollFd::new(fd, PollFlags::IN), Src::Syslog);
-    }
-    let slots = world.table.slots.iter().zip(0u8..);
-    for (slot, i) in slots.clone() {
-        if let (Some(p), None) = (&slot.log, slot.pace.resting(now)) {
-            add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i));
-        }
-    }
-    // Report pipes before readiness pipes: an exec is confirmed before the
-    // newline that follows it, when both arrive in one round.
-    for (slot, i) in slots.clone() {
-        if let Some(fd) = &slot.exec {
-            add(PollFd::new(fd, PollFlags::IN), Src::Exec(i));
-        }
-    }
-    for (slot, i) in slots {
-        if let Some(fd) = &slot.ready {
-            add(PollFd::new(fd, PollFlags::IN), Src::Ready(i));
-        }
-    }
-    for (i, c) in world.clients.iter().enumerate() {
-        if let Some((fd, out)) = ctl::poll_fd(c) {
-            let flags = if out {
-                PollFlags::IN | PollFlags::OUT
-            } else {
-                PollFlags::IN
-            };
-            add(PollFd::new(fd, flags), Src::Client(i as u8));
+    let mut srcs: heapless::Vec<u8, POLL_MAX> = heapless::Vec::new();
+    for n in 0..SOURCES {
+        let slot = |i: u8| world.table.slots.get(usize::from(i));
+        let mut flags = PollFlags::IN;
+        let fd = match src(n) {
+            Src::Signals => lp.signals.as_ref(),
+            Src::Listener => lp
+                .door
+                .as_ref()
+                .filter(|d| d.resting(now).is_none())
+                .map(|d| &d.listener),
+            Src::Syslog => lp.syslog.as_ref(),
+            Src::Log(i) => slot(i)
+                .filter(|s| s.pace.resting(now).is_none())
+                .and_then(|s| s.log.as_ref())
+                .map(|p| &p.read),
+            // Report pipes before readiness pipes: an exec is confirmed
+            // before the newline that follows it, when both arrive in one
+            // round.
+            Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),
+            Src::Ready(i) => slot(i).and_then(|s| s.ready.as_ref()),
+            Src::Client(i) => world
+                .clients
+                .get(usize::from(i))
+                .and_then(ctl::poll_fd)
+                .map(|(fd, out)| {
+                    if out {
+                        flags |= PollFlags::OUT;
+                    }
+                    fd
+                }),
+        };
+        if let Some(fd) = fd {
+            if fds.push(PollFd::new(fd, flags)).is_ok() {
+                let _ = srcs.push(n as u8);
+            }
         }
     }
     let ts = timeout_ms.map(|ms| Timespec {
@@ -565,10 +583,12 @@ fn wait(
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
     poll(&mut fds, ts.as_ref())?;
-    for (fd, src) in fds.iter().zip(srcs.iter()) {
-        let r = fd.revents();
-        if !r.is_empty() {
-            let _ = events.push((*src, r));
+    for (fd, &n) in fds.iter().zip(srcs.iter()) {
+        // Anything but POLLOUT, which only a client asks for.
+        if fd.revents().intersects(!PollFlags::OUT) {
+            if let Some(bits) = ready.get_mut(usize::from(n) / 64) {
+                *bits |= 1 << (n % 64);
+            }
         }
     }
     Ok(())
@@ -725,10 +745,7 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
 
 /// Reads a client's request and begins its reply; what it asks tend to do,
 /// if anything.
-fn read_client(world: &mut World, i: u8, flags: PollFlags, now: u64, pid1: bool) -> Option<Intent> {
-    if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-        return None; // only writable: serve_clients sends.
-    }
+fn read_client(world: &mut World, i: u8, now: u64, pid1: bool) -> Option<Intent> {
     let (view, clients) = view(world, now);
     let asked = ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)?;
     Some(Intent::Client(i, asked))
