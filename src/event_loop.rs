@@ -540,42 +540,9 @@ fn wait(
     ready: &mut Ready,
 ) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
-    let mut srcs: heapless::Vec<u8, POLL_MAX> = heapless::Vec::new();
     for n in 0..SOURCES {
-        let slot = |i: u8| world.table.slots.get(usize::from(i));
-        let mut flags = PollFlags::IN;
-        let fd = match src(n) {
-            Src::Signals => lp.signals.as_ref(),
-            Src::Listener => lp
-                .door
-                .as_ref()
-                .filter(|d| d.resting(now).is_none())
-                .map(|d| &d.listener),
-            Src::Syslog => lp.syslog.as_ref(),
-            Src::Log(i) => slot(i)
-                .filter(|s| s.pace.resting(now).is_none())
-                .and_then(|s| s.log.as_ref())
-                .map(|p| &p.read),
-            // Report pipes before readiness pipes: an exec is confirmed
-            // before the newline that follows it, when both arrive in one
-            // round.
-            Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),
-            Src::Ready(i) => slot(i).and_then(|s| s.ready.as_ref()),
-            Src::Client(i) => world
-                .clients
-                .get(usize::from(i))
-                .and_then(ctl::poll_fd)
-                .map(|(fd, out)| {
-                    if out {
-                        flags |= PollFlags::OUT;
-                    }
-                    fd
-                }),
-        };
-        if let Some(fd) = fd {
-            if fds.push(PollFd::new(fd, flags)).is_ok() {
-                let _ = srcs.push(n as u8);
-            }
+        if let Some((fd, flags)) = entry(world, lp, now, n) {
+            let _ = fds.push(PollFd::new(fd, flags));
         }
     }
     let ts = timeout_ms.map(|ms| Timespec {
@@ -583,15 +550,61 @@ fn wait(
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
     poll(&mut fds, ts.as_ref())?;
-    for (fd, &n) in fds.iter().zip(srcs.iter()) {
+    // The same walk again: the nth entry of the poll set is the nth source
+    // that has a descriptor.
+    let mut polled = fds.iter();
+    for n in 0..SOURCES {
+        if entry(world, lp, now, n).is_none() {
+            continue;
+        }
+        let Some(fd) = polled.next() else { break };
         // Anything but POLLOUT, which only a client asks for.
         if fd.revents().intersects(!PollFlags::OUT) {
-            if let Some(bits) = ready.get_mut(usize::from(n) / 64) {
+            if let Some(bits) = ready.get_mut(n / 64) {
                 *bits |= 1 << (n % 64);
             }
         }
     }
     Ok(())
+}
+
+/// Source `n`'s descriptor, if it is polled, and what for.
+fn entry<'w>(
+    world: &'w World,
+    lp: &'w Loop<'_>,
+    now: u64,
+    n: usize,
+) -> Option<(&'w Fd, PollFlags)> {
+    let slot = |i: u8| world.table.slots.get(usize::from(i));
+    let mut flags = PollFlags::IN;
+    let fd = match src(n) {
+        Src::Signals => lp.signals.as_ref(),
+        Src::Listener => lp
+            .door
+            .as_ref()
+            .filter(|d| d.resting(now).is_none())
+            .map(|d| &d.listener),
+        Src::Syslog => lp.syslog.as_ref(),
+        Src::Log(i) => slot(i)
+            .filter(|s| s.pace.resting(now).is_none())
+            .and_then(|s| s.log.as_ref())
+            .map(|p| &p.read),
+        // Report pipes before readiness pipes: an exec is confirmed before
+        // the newline that follows it, when both arrive in one round.
+        Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),
+        Src::Ready(i) => slot(i).and_then(|s| s.ready.as_ref()),
+        Src::Client(i) => world
+            .clients
+            .get(usize::from(i))
+            .and_then(ctl::poll_fd)
+            .map(|(fd, out)| {
+                if out {
+                    flags |= PollFlags::OUT;
+                }
+                fd
+            }),
+    };
+    Some((fd?, flags))
 }
 
 /// Reads every pending signal and carries out what each asks for.
