@@ -263,19 +263,16 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
     }
-    let mut at = lp.ending.poll_at();
-    let mut due = |d: Option<u64>| {
-        at = match (at, d) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    };
-    due(supervisor::next_deadline(&world.table.slots));
+    // u64::MAX: nothing due.
+    let mut at = u64::MAX;
+    let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
+    due(lp.ending.poll_at());
+    for slot in &world.table.slots {
+        due(slot.svc.deadline_ms);
+        due(slot.pace.resting(now));
+    }
     for c in &world.clients {
         due(c.deadline());
-    }
-    for slot in &world.table.slots {
-        due(slot.pace.resting(now));
     }
     due(flood_buf_release_at(lp));
     #[cfg(feature = "watchdog")]
@@ -285,7 +282,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     }
     due(lp.door.as_ref().and_then(|d| d.resting(now)));
     due(lp.signals.is_none().then(|| now.saturating_add(1000)));
-    at.map(|at| at.saturating_sub(now))
+    (at < u64::MAX).then(|| at.saturating_sub(now))
 }
 
 /// Handles what poll found ready, in the poll set's order.
