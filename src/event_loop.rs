@@ -391,24 +391,27 @@ fn end(world: &mut World, lp: &mut Loop<'_>, event: ending::Event, now: u64) {
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
-    let mut msg = Buf::<64>::new();
-    match act {
+    let said: [&[u8]; 3] = match act {
         Act::StopServices(How::System(power)) => {
-            msg.s(b"stopping every service to ").s(power.doing())
+            [b"stopping every service to ", power.doing(), b""]
         }
-        Act::StopServices(How::Exit { signal }) => msg
-            .s(b"SIG")
-            .s(crate::signal::name(signal))
-            .s(b": stopping every service"),
-        Act::TermEveryone => msg.s(b"every service stopped; sending SIGTERM to every process"),
-        Act::KillEveryone(power) => msg
-            .s(b"sending SIGKILL to every process; ")
-            .s(power.doing()),
-        Act::Exit => msg.s(b"every service stopped; exiting"),
-        Act::Sync | Act::Unmount | Act::Reboot(_) | Act::SayRebootFailed(_) => &mut msg,
+        Act::StopServices(How::Exit { signal }) => [
+            b"SIG",
+            crate::signal::name(signal),
+            b": stopping every service",
+        ],
+        Act::TermEveryone => [
+            b"every service stopped; sending SIGTERM to every process",
+            b"",
+            b"",
+        ],
+        Act::KillEveryone(power) => [b"sending SIGKILL to every process; ", power.doing(), b""],
+        Act::Exit => [b"every service stopped; exiting", b"", b""],
+        Act::SayRebootFailed(errno) => [b"reboot(2) failed: ", crate::errno::describe(errno), b""],
+        Act::Sync | Act::Unmount | Act::Reboot(_) => [b"", b"", b""],
     };
-    if !msg.is_empty() {
-        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+    if !said[0].is_empty() {
+        report::say(Some((&mut world.own, now)), &said);
     }
     match act {
         Act::StopServices(_) => {
@@ -431,10 +434,7 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
             let failed = pid1::reboot(power).err();
             return failed.map(|e| ending::Event::RebootFailed(crate::errno::of(e)));
         }
-        Act::SayRebootFailed(errno) => {
-            let why = crate::errno::describe(errno);
-            report::say(Some((&mut world.own, now)), &[b"reboot(2) failed: ", why]);
-        }
+        Act::SayRebootFailed(_) => {}
         Act::Exit => {
             let mut pbuf = [0u8; 256];
             if let Some(p) = c_path(lp.opt.socket, &mut pbuf) {
