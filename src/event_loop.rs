@@ -50,7 +50,6 @@ use crate::pid1;
 use crate::reload;
 use crate::reply;
 use crate::report;
-use crate::say::Buf;
 use crate::service::{Event, Exit, State};
 use crate::setup;
 use crate::shell::{self, drain, Shell};
@@ -237,7 +236,7 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         Health::Sick(id) => {
             dog.feeder.stopped = true;
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
-            let mut secs = Buf::<24>::new();
+            let mut secs = crate::say::Buf::<24>::new();
             secs.u(grace / 1000).byte(b's');
             let parts: [&[u8]; 4] = [
                 b"watchdog: letting the board reset: ",
@@ -645,11 +644,12 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
 fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     let door = lp.door.as_mut();
     if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
-        let mut msg = Buf::<96>::new();
-        msg.s(b"control socket: ")
-            .s(crate::errno::symbol(crate::errno::of(e)))
-            .s(b": clients wait until a descriptor is free");
-        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+        let parts: [&[u8]; 3] = [
+            b"control socket: ",
+            crate::errno::symbol(crate::errno::of(e)),
+            b": clients wait until a descriptor is free",
+        ];
+        report::say(Some((&mut world.own, now)), &parts);
     }
 }
 
