@@ -21,11 +21,11 @@
 //!    poll and makes no wakeups.
 //! 4. `handle`: what poll found ready, in order: signals, new clients,
 //!    log pipes drained into the rings, report and readiness pipes told to
-//!    the supervisor, client requests. What a signal or a request asks
-//!    tend to do comes back as an `Intent` — reap, end, or a client's
-//!    start, stop, restart or signal — carried out in one place,
-//!    `carry_out`; an end goes through the ending's
-//!    state machine, whose acts (`act_out`) are the only route to
+//!    the supervisor, client requests. What a signal asks tend to do
+//!    comes back as an `Intent` — reap, end or reload — carried out by
+//!    `carry_out`; what a request asks (a client's start, stop, restart,
+//!    signal, reload or shutdown), by `obey`. An end goes through the
+//!    ending's state machine, whose acts (`act_out`) are the only route to
 //!    stopping every service.
 //!
 //! Nothing in a round waits for another process: starting a service is a
@@ -128,8 +128,7 @@ struct Loop<'a> {
     unwell_until: Option<u64>,
 }
 
-/// What a signal or a client asks of tend as a whole, carried out by
-/// [`carry_out`].
+/// What a signal asks of tend as a whole, carried out by [`carry_out`].
 #[derive(Clone, Copy)]
 enum Intent {
     /// A child ended (SIGCHLD).
@@ -137,8 +136,6 @@ enum Intent {
     /// Stop every service, then end (tend(8), SIGNALS and "Running as PID
     /// 1").
     End(How),
-    /// What client `.0` asked for (tend(8), COMMANDS).
-    Client(u8, reply::Intent),
     /// Read the table again (SIGHUP).
     Reload,
 }
@@ -308,8 +305,8 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
-                if let Some(intent) = read_client(world, i, now, pid1) {
-                    carry_out(world, lp, intent, now);
+                if let Some(asked) = read_client(world, i, now, pid1) {
+                    obey(world, lp, usize::from(i), asked, now);
                 }
             }
         }
@@ -317,8 +314,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     ctl::expire(&mut world.clients, now);
 }
 
-/// Carries out what a signal or a client asked for: the one place where
-/// they change what tend does as a whole.
+/// Carries out what a signal asked for.
 fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
     match intent {
         Intent::Reap => {
@@ -329,7 +325,6 @@ fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
             }
         }
         Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
-        Intent::Client(i, asked) => obey(world, lp, usize::from(i), asked, now),
         #[cfg(feature = "reload")]
         Intent::Reload => reload::reload(world, &lp.null, lp.opt.table, now, None),
         #[cfg(not(feature = "reload"))]
@@ -755,8 +750,7 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
 
 /// Reads a client's request and begins its reply; what it asks tend to do,
 /// if anything.
-fn read_client(world: &mut World, i: u8, now: u64, pid1: bool) -> Option<Intent> {
+fn read_client(world: &mut World, i: u8, now: u64, pid1: bool) -> Option<reply::Intent> {
     let (view, clients) = view(world, now);
-    let asked = ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)?;
-    Some(Intent::Client(i, asked))
+    ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)
 }
