@@ -21,12 +21,12 @@
 //!    poll and makes no wakeups.
 //! 4. `handle`: what poll found ready, in order: signals, new clients,
 //!    log pipes drained into the rings, report and readiness pipes told to
-//!    the supervisor, client requests. What a signal asks tend to do
-//!    comes back as an `Intent` — reap, end or reload — carried out by
-//!    `carry_out`; what a request asks (a client's start, stop, restart,
-//!    signal, reload or shutdown), by `obey`. An end goes through the
-//!    ending's state machine, whose acts (`act_out`) are the only route to
-//!    stopping every service.
+//!    the supervisor, client requests. What a signal asks tend to do —
+//!    reap, reload or end — is carried out by `read_signals`; what a
+//!    request asks (a client's start, stop, restart, signal, reload or
+//!    shutdown), by `obey`. An end goes through the ending's state
+//!    machine, whose acts (`act_out`) are the only route to stopping every
+//!    service.
 //!
 //! Nothing in a round waits for another process: starting a service is a
 //! fork, and the service is `starting` until its report pipe tells. A child
@@ -126,18 +126,6 @@ struct Loop<'a> {
     /// watchdog's grace.
     #[cfg(feature = "watchdog")]
     unwell_until: Option<u64>,
-}
-
-/// What a signal asks of tend as a whole, carried out by [`carry_out`].
-#[derive(Clone, Copy)]
-enum Intent {
-    /// A child ended (SIGCHLD).
-    Reap,
-    /// Stop every service, then end (tend(8), SIGNALS and "Running as PID
-    /// 1").
-    End(How),
-    /// Read the table again (SIGHUP).
-    Reload,
 }
 
 /// Supervises until told to stop; returns the exit status. As PID 1 it
@@ -287,7 +275,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
 fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     lp.busy = false;
     if lp.signals.is_none() {
-        carry_out(world, lp, Intent::Reap, now);
+        reap_all(world, lp, now);
     }
     for n in 0..SOURCES {
         if ready
@@ -314,21 +302,13 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     ctl::expire(&mut world.clients, now);
 }
 
-/// Carries out what a signal asked for.
-fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
-    match intent {
-        Intent::Reap => {
-            // (Services a reload removed are forgotten at the top of the
-            // next round, with the deadlines.)
-            if reap(world, &lp.null, now) {
-                end(world, lp, ending::Event::ChildrenGone, now);
-            }
-        }
-        Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
-        #[cfg(feature = "reload")]
-        Intent::Reload => reload::reload(world, &lp.null, lp.opt.table, now, None),
-        #[cfg(not(feature = "reload"))]
-        Intent::Reload => {}
+/// Reaps every child that ended (SIGCHLD); once none is left, the ending
+/// is told.
+fn reap_all(world: &mut World, lp: &mut Loop<'_>, now: u64) {
+    // (Services a reload removed are forgotten at the top of the next
+    // round, with the deadlines.)
+    if reap(world, &lp.null, now) {
+        end(world, lp, ending::Event::ChildrenGone, now);
     }
 }
 
@@ -598,17 +578,21 @@ fn entry<'w>(
     Some((fd?, flags))
 }
 
-/// Reads every pending signal and carries out what each asks for.
+/// Reads every pending signal and carries out what each asks for: a reap
+/// (SIGCHLD), a reload (SIGHUP), or an end (tend(8), SIGNALS and "Running
+/// as PID 1").
 #[inline(never)]
 fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
-        let intent = match signo {
-            sig::SIGCHLD => Some(Intent::Reap),
-            sig::SIGHUP if cfg!(feature = "reload") => Some(Intent::Reload),
-            _ => How::of_signal(signo, lp.opt.pid1).map(Intent::End),
-        };
-        if let Some(intent) = intent {
-            carry_out(world, lp, intent, now);
+        match signo {
+            sig::SIGCHLD => reap_all(world, lp, now),
+            #[cfg(feature = "reload")]
+            sig::SIGHUP => reload::reload(world, &lp.null, lp.opt.table, now, None),
+            _ => {
+                if let Some(how) = How::of_signal(signo, lp.opt.pid1) {
+                    end(world, lp, ending::Event::Asked(how), now);
+                }
+            }
         }
     }
 }
