@@ -116,9 +116,10 @@ struct Loop<'a> {
     ending: Ending,
     /// A log pipe had more to read than a round's budget: poll again at once.
     busy: bool,
-    /// When a flood was last read into `world.log_buf`; None once its pages
-    /// are given back (or were never used).
-    flood_read_ms: Option<u64>,
+    /// When the pages of `world.log_buf` are to be given back:
+    /// [`LOG_BUF_KEEP_MS`] after a flood was last read into it; u64::MAX
+    /// once they are (or were never used).
+    flood_release_at: u64,
     /// The watchdog device, when the table names one and it opened.
     #[cfg(feature = "watchdog")]
     dog: Option<crate::watchdog_dev::Dog>,
@@ -140,7 +141,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             opt,
             ending: Ending::Running,
             busy: false,
-            flood_read_ms: None,
+            flood_release_at: u64::MAX,
             #[cfg(feature = "watchdog")]
             dog: crate::watchdog_dev::open(
                 &world.table.settings,
@@ -186,9 +187,9 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     settle(world, &lp.null, now);
     #[cfg(feature = "reload")]
     reload::forget_left(world);
-    if flood_buf_release_at(lp).is_some_and(|at| at <= now) {
+    if lp.flood_release_at <= now {
         sys::release(world.log_buf.pages());
-        lp.flood_read_ms = None;
+        lp.flood_release_at = u64::MAX;
     }
     #[cfg(feature = "watchdog")]
     watch(world, lp, now);
@@ -258,7 +259,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     for c in &world.clients {
         due(c.deadline());
     }
-    due(flood_buf_release_at(lp));
+    due(Some(lp.flood_release_at));
     #[cfg(feature = "watchdog")]
     if let Some(dog) = lp.dog.as_ref() {
         due(dog.feeder.due());
@@ -417,13 +418,6 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         }
     }
     None
-}
-
-/// When the flood buffer's pages are to be given back, if they are in use:
-/// [`LOG_BUF_KEEP_MS`] after a flood was last read into it.
-fn flood_buf_release_at(lp: &Loop<'_>) -> Option<u64> {
-    lp.flood_read_ms
-        .map(|at| at.saturating_add(LOG_BUF_KEEP_MS))
 }
 
 /// A flooding service's pipe, grown once to [`LOG_FLOOD_PIPE_BYTES`] and
@@ -638,7 +632,7 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 fn read_syslog(world: &mut World, lp: &mut Loop<'_>, now: u64) -> bool {
     #[cfg(feature = "syslog")]
     if let Some(fd) = lp.syslog.as_ref() {
-        lp.flood_read_ms = Some(now);
+        lp.flood_release_at = now.saturating_add(LOG_BUF_KEEP_MS);
         let World {
             table,
             syslog,
@@ -668,7 +662,7 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
         let flood = match pipe.flood_budget {
             0 => None,
             _ => {
-                lp.flood_read_ms = Some(now);
+                lp.flood_release_at = now.saturating_add(LOG_BUF_KEEP_MS);
                 Some(world.log_buf.pages())
             }
         };
