@@ -165,6 +165,9 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             if let Some(dog) = lp.dog.take() {
                 crate::watchdog_dev::disarm(dog);
             }
+            // tend exits with it at once: what the loop holds is closed
+            // by the kernel, without drop code.
+            core::mem::forget(lp);
             return code;
         }
         let timeout = poll_timeout(world, &lp, now);
