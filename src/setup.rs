@@ -211,6 +211,7 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         .len()
         .saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
     let mut rings = take(&mut crashes, rings_len);
+    #[cfg(feature = "syslog")]
     if world.table.settings.syslog.len > 0 {
         world.syslog = Ring::new(take(&mut rings, SYSLOG_RING_BYTES));
     }
