@@ -552,7 +552,9 @@ fn entry<'w>(
             .as_ref()
             .filter(|d| d.resting(now).is_none())
             .map(|d| &d.listener),
-        Src::Syslog => lp.syslog.as_ref(),
+        Src::Syslog if cfg!(feature = "syslog") => lp.syslog.as_ref(),
+        // (Always None then: the compiler is told so.)
+        Src::Syslog => None,
         Src::Log(i) => slot(i)
             .filter(|s| s.pace.resting(now).is_none())
             .and_then(|s| s.log.as_ref())
