@@ -146,7 +146,9 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
             continue;
         };
         c.drop_connection();
-        c.fd = Some(fd);
+        // (It replaces None, the connection dropped just above: no drop
+        // code for it.)
+        core::mem::forget(c.fd.replace(fd));
         c.deadline_ms = now.saturating_add(CLIENT_REQUEST_TIMEOUT_MS);
     }
 }
