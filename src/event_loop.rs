@@ -183,6 +183,8 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
 /// What is due at the top of a round: the control socket's spare, the
 /// supervisor's deadlines and whatever can start or stop now, then the
 /// ending's.
+// Out of line: inlined into the loop it makes the binary bigger.
+#[inline(never)]
 fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     if let Some(door) = lp.door.as_mut() {
         door.restock(&lp.null);
