@@ -155,6 +155,8 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
 
 /// Tells a peer that is neither root nor tend's own user `me` why it is
 /// refused (README, Commands).
+// Out of line: its buffers are on the stack only while it refuses.
+#[inline(never)]
 fn refuse_stranger(fd: &Fd, me: u32) {
     let mut msg = Buf::<96>::new();
     msg.byte(EXIT_FAILED as u8)
