@@ -245,6 +245,8 @@ pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
 
 /// Binds the control socket, mode 0600; refuses if a live tend answers
 /// there already.
+// Out of line: its buffers are then not under the whole loop.
+#[inline(never)]
 fn listen(path: &[u8]) -> Result<Fd, Errno> {
     let mut pbuf = [0u8; 256];
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
