@@ -71,7 +71,7 @@ pub fn start(
     world.own = Ring::new(own);
     let now = sys::now_ms();
     if opt.pid1 {
-        pid1::early_setup(&mut world.own, now);
+        early_setup(&mut world.own, now);
     }
     // With 0–2 closed, the first descriptors tend opens would become a
     // service's stdio or take tend's own messages.
@@ -161,6 +161,13 @@ pub fn start(
         syslog,
         null,
     })
+}
+
+/// PID 1's set-up. Out of line: its buffers are then not under the whole
+/// loop.
+#[inline(never)]
+fn early_setup(own: &mut Ring<'static>, now: u64) {
+    pid1::early_setup(own, now);
 }
 
 /// Binds the syslog socket the `[tend]` section asks for; a failure is said
