@@ -144,17 +144,20 @@ pub fn start(
     };
     let syslog = listen_syslog(world, now);
     let now = sys::now_ms();
-    let mut msg = Buf::<320>::new();
     let n = world.table.len();
-    msg.s(b"supervising ")
-        .u(n as u64)
-        .s(if n == 1 {
+    let mut count = Buf::<20>::new();
+    count.u(n as u64);
+    let parts: [&[u8]; 4] = [
+        b"supervising ",
+        count.as_bytes(),
+        if n == 1 {
             b" service from "
         } else {
             b" services from "
-        })
-        .s(opt.table);
-    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+        },
+        opt.table,
+    ];
+    report::say(Some((&mut world.own, now)), &parts);
     Ok(Started {
         signals,
         door,
