@@ -68,7 +68,7 @@ pub fn start(
     // tend's own ring first, so that everything said from here on, the
     // table's errors included, can be read again with `tend log tend`.
     let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
-    world.own = Ring::new(own);
+    ring_in(&mut world.own, own);
     let now = sys::now_ms();
     if opt.pid1 {
         early_setup(&mut world.own, now);
@@ -223,7 +223,7 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
     let mut rings = take(&mut crashes, rings_len);
     #[cfg(feature = "syslog")]
     if world.table.settings.syslog.len > 0 {
-        world.syslog = Ring::new(take(&mut rings, SYSLOG_RING_BYTES));
+        ring_in(&mut world.syslog, take(&mut rings, SYSLOG_RING_BYTES));
     }
     for slot in world.table.slots.iter_mut() {
         // Every service has room for its crash record's lines (untouched
@@ -235,7 +235,10 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         // `log = 0` still gets a pipe, into an empty ring that counts what
         // it drops.
         if slot.conf.log_bytes > 0 {
-            slot.ring = Ring::new(take(&mut rings, slot.conf.log_bytes as usize));
+            ring_in(
+                &mut slot.ring,
+                take(&mut rings, slot.conf.log_bytes as usize),
+            );
         }
         slot.log = Some(log_pipe()?);
     }
@@ -243,6 +246,13 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
     world.ring_spare = Some(rings);
     world.crash_spare = Some(crashes);
     Ok(())
+}
+
+/// A ring over `buf` in `ring`'s place. Out of line: the binary is then
+/// smaller.
+#[inline(never)]
+fn ring_in(ring: &mut Ring<'static>, buf: &'static mut [u8]) {
+    *ring = Ring::new(buf);
 }
 
 /// A service's log pipe: both ends close-on-exec, the read end
