@@ -127,7 +127,8 @@ pub fn start(
             return Err(EXIT_SYSTEM);
         }
     }
-    let door = match listen(opt.socket) {
+    // The control socket, mode 0600.
+    let door = match bind_at(opt.socket, false, 0o600) {
         Ok(fd) => Some(Door::new(fd, &null)),
         Err(e) => {
             let why = if e == Errno::ADDRINUSE {
@@ -183,7 +184,9 @@ fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
         if path.is_empty() {
             return None;
         }
-        match crate::syslog_in::listen(path) {
+        // Mode 0666: every daemon may log. A stale socket file left by an
+        // earlier tend or syslogd is replaced.
+        match bind_at(path, true, 0o666) {
             Ok(fd) => return Some(fd),
             Err(e) => report::failed(
                 Some((&mut world.own, now)),
@@ -263,27 +266,39 @@ pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
     Ok(LogPipe::new(read, write))
 }
 
-/// Binds the control socket, mode 0600; refuses if a live tend answers
-/// there already.
+/// A non-blocking Unix socket bound at `path`, mode `mode`, replacing a
+/// socket file left there: the control socket (a stream, listening;
+/// refused, with `ADDRINUSE`, when a live tend answers there already) or
+/// the syslog socket (`dgram`: datagrams, with their senders'
+/// credentials).
 // Out of line: its buffers are then not under the whole loop.
 #[inline(never)]
-fn listen(path: &[u8]) -> Result<Fd, Errno> {
+pub fn bind_at(path: &[u8], dgram: bool, mode: u32) -> Result<Fd, Errno> {
+    use linux_raw_sys::general::{O_CLOEXEC, O_NONBLOCK};
     let mut pbuf = [0u8; 256];
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
     let addr = sys::unix_addr(cpath)?;
-    let probe = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC)?;
-    if sys::connect(&probe, &addr).is_ok() {
-        return Err(Errno::ADDRINUSE);
-    }
-    drop(probe);
-    let _ = rustix::fs::unlink(cpath);
-    let fd =
-        sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+    let fd = if cfg!(feature = "syslog") && dgram {
+        let fd = sys::unix_dgram_socket(O_CLOEXEC | O_NONBLOCK)?;
+        rustix::net::sockopt::set_socket_passcred(&fd, true)?;
+        let _ = rustix::fs::unlink(cpath);
+        fd
+    } else {
+        let probe = sys::unix_socket(O_CLOEXEC)?;
+        if sys::connect(&probe, &addr).is_ok() {
+            return Err(Errno::ADDRINUSE);
+        }
+        drop(probe);
+        let _ = rustix::fs::unlink(cpath);
+        sys::unix_socket(O_CLOEXEC | O_NONBLOCK)?
+    };
     let old = rustix::process::umask(Mode::from_raw_mode(0o077));
     let bound = sys::bind(&fd, &addr);
     rustix::process::umask(old);
     bound?;
-    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o600))?;
-    net::listen(&fd, 64)?;
+    rustix::fs::chmod(cpath, Mode::from_raw_mode(mode))?;
+    if !dgram {
+        net::listen(&fd, 64)?;
+    }
     Ok(fd)
 }
