@@ -179,8 +179,8 @@ fn early_setup(own: &mut Ring<'static>, now: u64) {
 fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
     #[cfg(feature = "syslog")]
     {
-        let path = world.table.pool.bytes(world.table.settings.syslog);
-        let path = path.strip_suffix(b"\0").unwrap_or(path);
+        let table = &world.table;
+        let path = crate::settings::Settings::path(&table.pool, table.settings.syslog);
         if path.is_empty() {
             return None;
         }

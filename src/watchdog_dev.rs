@@ -35,8 +35,7 @@ pub struct Dog {
 // Out of line: its buffers are then not under the whole loop.
 #[inline(never)]
 pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64) -> Option<Dog> {
-    let path = pool.bytes(settings.watchdog);
-    let path = path.strip_suffix(b"\0").unwrap_or(path);
+    let path = Settings::path(pool, settings.watchdog);
     if path.is_empty() {
         return None;
     }
