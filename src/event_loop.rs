@@ -170,9 +170,8 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             core::mem::forget(lp);
             return code;
         }
-        let timeout = poll_timeout(world, &lp, now);
         let mut ready = Ready::default();
-        match wait(world, &lp, now, timeout, &mut ready) {
+        match wait(world, &lp, now, &mut ready) {
             Ok(()) => handle(world, &mut lp, &ready, sys::now_ms()),
             Err(Errno::INTR) => {}
             Err(e) => report::failed(Some((&mut world.own, now)), b"poll", b"", e),
@@ -247,8 +246,6 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// or none when nothing is due, so an idle tend makes no wakeups. 0 while a
 /// log pipe has more to read; a second at most without a signalfd, as PID 1
 /// then reaps once a second.
-// Out of line: inlined into the loop it makes the binary bigger.
-#[inline(never)]
 fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
@@ -497,25 +494,20 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
     (view, clients)
 }
 
-/// Polls every descriptor tend watches; marks in `ready` what is ready to
-/// be read (a client only writable is left to `serve_clients`).
-// Out of line: its poll set (a `PollFd` and a source per descriptor, 2 KB)
-// is then on the stack only while tend polls, not under every handler.
+/// Polls every descriptor tend watches, until [`poll_timeout`]; marks in
+/// `ready` what is ready to be read (a client only writable is left to
+/// `serve_clients`).
+// Out of line: its poll set (a `PollFd` per descriptor, 1.6 KB) is then on
+// the stack only while tend polls, not under every handler.
 #[inline(never)]
-fn wait(
-    world: &World,
-    lp: &Loop<'_>,
-    now: u64,
-    timeout_ms: Option<u64>,
-    ready: &mut Ready,
-) -> Result<(), Errno> {
+fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
     for n in 0..SOURCES {
         if let Some((fd, flags)) = entry(world, lp, now, n) {
             let _ = fds.push(PollFd::new(fd, flags));
         }
     }
-    let ts = timeout_ms.map(|ms| Timespec {
+    let ts = poll_timeout(world, lp, now).map(|ms| Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
