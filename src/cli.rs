@@ -85,14 +85,12 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
     let Some(cmd) = arg(1) else {
         return usage(b"no command");
     };
-    // The arguments after the command, for supervise and check.
-    let after = (arg(2), arg(3), arg(4), arg(5));
     // By index: supervise, check, then help's three spellings.
     match say::position(b"supervise\0check\0help\0--help\0-h\0", cmd) {
         Some(0) => {
-            let table = match after {
-                (None, ..) => DEFAULT_TABLE,
-                (Some(b"-c"), Some(file), None, _) => file,
+            let table = match (arg(2), arg(3), arg(4)) {
+                (None, _, _) => DEFAULT_TABLE,
+                (Some(b"-c"), Some(file), None) => file,
                 _ => return usage(b"supervise [-c FILE]"),
             };
             event_loop::supervise(
@@ -106,7 +104,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
             )
         }
         Some(1) => {
-            let (root, file) = match after {
+            let (root, file) = match (arg(2), arg(3), arg(4), arg(5)) {
                 (None, ..) => (b"".as_slice(), DEFAULT_TABLE),
                 (Some(b"-r"), Some(root), None, _) => (root, DEFAULT_TABLE),
                 (Some(b"-r"), Some(root), Some(file), None) => (root, file),
