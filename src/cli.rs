@@ -133,9 +133,10 @@ fn pid1_table(args: &dyn Argv) -> &[u8] {
     let mut i = 1;
     while let Some(a) = args.get(i) {
         i += 1;
-        match (a, args.get(i)) {
-            (b"supervise", _) if i == 2 => {}
-            (b"-c", Some(file)) if !file.is_empty() => {
+        // By index: supervise, -c.
+        match (say::position(b"supervise\0-c\0", a), args.get(i)) {
+            (Some(0), _) if i == 2 => {}
+            (Some(1), Some(file)) if !file.is_empty() => {
                 table = file;
                 i += 1;
             }

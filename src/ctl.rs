@@ -146,13 +146,17 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
             continue;
         };
         c.drop_connection();
-        c.fd = Some(fd);
+        // (It replaces None, the connection dropped just above: no drop
+        // code for it.)
+        core::mem::forget(c.fd.replace(fd));
         c.deadline_ms = now.saturating_add(CLIENT_REQUEST_TIMEOUT_MS);
     }
 }
 
 /// Tells a peer that is neither root nor tend's own user `me` why it is
 /// refused (README, Commands).
+// Out of line: its buffers are on the stack only while it refuses.
+#[inline(never)]
 fn refuse_stranger(fd: &Fd, me: u32) {
     let mut msg = Buf::<96>::new();
     msg.byte(EXIT_FAILED as u8)
@@ -182,14 +186,19 @@ fn refuse_stranger(fd: &Fd, me: u32) {
 /// reply, so a flood of such clients cannot lock the operator out. `None`
 /// when every client is busy being served.
 fn slot_for_newcomer(clients: &[Client; MAX_CLIENTS]) -> Option<usize> {
-    let free = clients.iter().position(|c| c.fd.is_none());
-    free.or_else(|| {
-        let stuck = clients
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.reply.awaits_request() || c.wants_write());
-        stuck.min_by_key(|(_, c)| c.deadline_ms).map(|(i, _)| i)
-    })
+    // One walk: the first free slot, else the first of the stuck clients
+    // with the earliest deadline.
+    let mut stuck: Option<(usize, u64)> = None;
+    for (i, c) in clients.iter().enumerate() {
+        if c.fd.is_none() {
+            return Some(i);
+        }
+        let waits = c.reply.awaits_request() || c.wants_write();
+        if waits && stuck.is_none_or(|(_, d)| c.deadline_ms < d) {
+            stuck = Some((i, c.deadline_ms));
+        }
+    }
+    stuck.map(|(i, _)| i)
 }
 
 /// Drops clients whose deadline passed.

@@ -21,12 +21,12 @@
 //!    poll and makes no wakeups.
 //! 4. `handle`: what poll found ready, in order: signals, new clients,
 //!    log pipes drained into the rings, report and readiness pipes told to
-//!    the supervisor, client requests. What a signal or a request asks
-//!    tend to do comes back as an `Intent` — reap, end, or a client's
-//!    start, stop, restart or signal — carried out in one place,
-//!    `carry_out`; an end goes through the ending's
-//!    state machine, whose acts (`act_out`) are the only route to
-//!    stopping every service.
+//!    the supervisor, client requests. What a signal asks tend to do —
+//!    reap, reload or end — is carried out by `read_signals`; what a
+//!    request asks (a client's start, stop, restart, signal, reload or
+//!    shutdown), by `obey`. An end goes through the ending's state
+//!    machine, whose acts (`act_out`) are the only route to stopping every
+//!    service.
 //!
 //! Nothing in a round waits for another process: starting a service is a
 //! fork, and the service is `starting` until its report pipe tells. A child
@@ -50,7 +50,6 @@ use crate::pid1;
 use crate::reload;
 use crate::reply;
 use crate::report;
-use crate::say::Buf;
 use crate::service::{Event, Exit, State};
 use crate::setup;
 use crate::shell::{self, drain, Shell};
@@ -64,20 +63,42 @@ use crate::world::{Slot, World};
 
 pub use crate::setup::Options;
 
-/// What poll found ready, in the poll set's order.
-type Events = heapless::Vec<(Src, PollFlags), POLL_MAX>;
+/// Every source of events, numbered in the order they are polled and
+/// handled: tend's own three, then every service's log pipe, every report
+/// pipe and every readiness pipe, then the clients (see [`src`]).
+const SOURCES: usize = 3 + 3 * MAX_SERVICES + MAX_CLIENTS;
+const _: () = assert!(SOURCES <= 256);
+
+/// What poll found ready: a bit per source, by its number.
+type Ready = [u64; SOURCES.div_ceil(64)];
 
 /// What a poll entry is.
 #[derive(Clone, Copy)]
 enum Src {
     Signals,
     Listener,
-    Log(u8),
-    Ready(u8),
-    Exec(u8),
-    Client(u8),
     /// The syslog socket (`[tend] syslog`).
     Syslog,
+    Log(u8),
+    Exec(u8),
+    Ready(u8),
+    Client(u8),
+}
+
+/// Source number `n` (see [`SOURCES`]).
+fn src(n: usize) -> Src {
+    let i = (n.wrapping_sub(3) % MAX_SERVICES) as u8;
+    match n {
+        0 => Src::Signals,
+        1 => Src::Listener,
+        2 => Src::Syslog,
+        _ => match (n - 3) / MAX_SERVICES {
+            0 => Src::Log(i),
+            1 => Src::Exec(i),
+            2 => Src::Ready(i),
+            _ => Src::Client(i),
+        },
+    }
 }
 
 /// What the loop holds besides the world: its own descriptors, how it was
@@ -95,9 +116,10 @@ struct Loop<'a> {
     ending: Ending,
     /// A log pipe had more to read than a round's budget: poll again at once.
     busy: bool,
-    /// When a flood was last read into `world.log_buf`; None once its pages
-    /// are given back (or were never used).
-    flood_read_ms: Option<u64>,
+    /// When the pages of `world.log_buf` are to be given back:
+    /// [`LOG_BUF_KEEP_MS`] after a flood was last read into it; u64::MAX
+    /// once they are (or were never used).
+    flood_release_at: u64,
     /// The watchdog device, when the table names one and it opened.
     #[cfg(feature = "watchdog")]
     dog: Option<crate::watchdog_dev::Dog>,
@@ -105,21 +127,6 @@ struct Loop<'a> {
     /// watchdog's grace.
     #[cfg(feature = "watchdog")]
     unwell_until: Option<u64>,
-}
-
-/// What a signal or a client asks of tend as a whole, carried out by
-/// [`carry_out`].
-#[derive(Clone, Copy)]
-enum Intent {
-    /// A child ended (SIGCHLD).
-    Reap,
-    /// Stop every service, then end (tend(8), SIGNALS and "Running as PID
-    /// 1").
-    End(How),
-    /// What client `.0` asked for (tend(8), COMMANDS).
-    Client(u8, reply::Intent),
-    /// Read the table again (SIGHUP).
-    Reload,
 }
 
 /// Supervises until told to stop; returns the exit status. As PID 1 it
@@ -134,7 +141,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             opt,
             ending: Ending::Running,
             busy: false,
-            flood_read_ms: None,
+            flood_release_at: u64::MAX,
             #[cfg(feature = "watchdog")]
             dog: crate::watchdog_dev::open(
                 &world.table.settings,
@@ -158,12 +165,14 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             if let Some(dog) = lp.dog.take() {
                 crate::watchdog_dev::disarm(dog);
             }
+            // tend exits with it at once: what the loop holds is closed
+            // by the kernel, without drop code.
+            core::mem::forget(lp);
             return code;
         }
-        let timeout = poll_timeout(world, &lp, now);
-        let mut events = Events::new();
-        match wait(world, &lp, now, timeout, &mut events) {
-            Ok(()) => handle(world, &mut lp, &events, sys::now_ms()),
+        let mut ready = Ready::default();
+        match wait(world, &lp, now, &mut ready) {
+            Ok(()) => handle(world, &mut lp, &ready, sys::now_ms()),
             Err(Errno::INTR) => {}
             Err(e) => report::failed(Some((&mut world.own, now)), b"poll", b"", e),
         }
@@ -173,6 +182,8 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
 /// What is due at the top of a round: the control socket's spare, the
 /// supervisor's deadlines and whatever can start or stop now, then the
 /// ending's.
+// Out of line: inlined into the loop it makes the binary bigger.
+#[inline(never)]
 fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     if let Some(door) = lp.door.as_mut() {
         door.restock(&lp.null);
@@ -180,9 +191,9 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     settle(world, &lp.null, now);
     #[cfg(feature = "reload")]
     reload::forget_left(world);
-    if flood_buf_release_at(lp).is_some_and(|at| at <= now) {
+    if lp.flood_release_at <= now {
         sys::release(world.log_buf.pages());
-        lp.flood_read_ms = None;
+        lp.flood_release_at = u64::MAX;
     }
     #[cfg(feature = "watchdog")]
     watch(world, lp, now);
@@ -223,7 +234,7 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
                 fed: false,
             };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
-            let mut secs = Buf::<24>::new();
+            let mut secs = crate::say::Buf::<24>::new();
             secs.u(grace / 1000).byte(b's');
             let parts: [&[u8]; 4] = [
                 b"watchdog: letting the board reset: ",
@@ -243,27 +254,22 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// or none when nothing is due, so an idle tend makes no wakeups. 0 while a
 /// log pipe has more to read; a second at most without a signalfd, as PID 1
 /// then reaps once a second.
-// Out of line: inlined into the loop it makes the binary bigger.
-#[inline(never)]
 fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
     }
-    let mut at = lp.ending.poll_at();
-    let mut due = |d: Option<u64>| {
-        at = match (at, d) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    };
-    due(supervisor::next_deadline(&world.table.slots));
+    // u64::MAX: nothing due.
+    let mut at = u64::MAX;
+    let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
+    due(lp.ending.poll_at());
+    for slot in &world.table.slots {
+        due(slot.svc.deadline_ms);
+        due(slot.pace.resting(now));
+    }
     for c in &world.clients {
         due(c.deadline());
     }
-    for slot in &world.table.slots {
-        due(slot.pace.resting(now));
-    }
-    due(flood_buf_release_at(lp));
+    due(Some(lp.flood_release_at));
     #[cfg(feature = "watchdog")]
     if let Some(dog) = lp.dog.as_ref() {
         due(dog.feeder.due());
@@ -271,19 +277,25 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     }
     due(lp.door.as_ref().and_then(|d| d.resting(now)));
     due(lp.signals.is_none().then(|| now.saturating_add(1000)));
-    at.map(|at| at.saturating_sub(now))
+    (at < u64::MAX).then(|| at.saturating_sub(now))
 }
 
 /// Handles what poll found ready, in the poll set's order.
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
-fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
+fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     lp.busy = false;
     if lp.signals.is_none() {
-        carry_out(world, lp, Intent::Reap, now);
+        reap_all(world, lp, now);
     }
-    for &(src, flags) in events {
-        match src {
+    for n in 0..SOURCES {
+        if ready
+            .get(n / 64)
+            .is_none_or(|bits| bits >> (n % 64) & 1 == 0)
+        {
+            continue;
+        }
+        match src(n) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
@@ -292,8 +304,8 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
-                if let Some(intent) = read_client(world, i, flags, now, pid1) {
-                    carry_out(world, lp, intent, now);
+                if let Some(asked) = read_client(world, i, now, pid1) {
+                    obey(world, lp, usize::from(i), asked, now);
                 }
             }
         }
@@ -301,23 +313,13 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, events: &Events, now: u64) {
     ctl::expire(&mut world.clients, now);
 }
 
-/// Carries out what a signal or a client asked for: the one place where
-/// they change what tend does as a whole.
-fn carry_out(world: &mut World, lp: &mut Loop<'_>, intent: Intent, now: u64) {
-    match intent {
-        Intent::Reap => {
-            // (Services a reload removed are forgotten at the top of the
-            // next round, with the deadlines.)
-            if reap(world, &lp.null, now) {
-                end(world, lp, ending::Event::ChildrenGone, now);
-            }
-        }
-        Intent::End(how) => end(world, lp, ending::Event::Asked(how), now),
-        Intent::Client(i, asked) => obey(world, lp, usize::from(i), asked, now),
-        #[cfg(feature = "reload")]
-        Intent::Reload => reload::reload(world, &lp.null, lp.opt.table, now, None),
-        #[cfg(not(feature = "reload"))]
-        Intent::Reload => {}
+/// Reaps every child that ended (SIGCHLD); once none is left, the ending
+/// is told.
+fn reap_all(world: &mut World, lp: &mut Loop<'_>, now: u64) {
+    // (Services a reload removed are forgotten at the top of the next
+    // round, with the deadlines.)
+    if reap(world, &lp.null, now) {
+        end(world, lp, ending::Event::ChildrenGone, now);
     }
 }
 
@@ -374,24 +376,27 @@ fn end(world: &mut World, lp: &mut Loop<'_>, event: ending::Event, now: u64) {
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
-    let mut msg = Buf::<64>::new();
-    match act {
+    let said: [&[u8]; 3] = match act {
         Act::StopServices(How::System(power)) => {
-            msg.s(b"stopping every service to ").s(power.doing())
+            [b"stopping every service to ", power.doing(), b""]
         }
-        Act::StopServices(How::Exit { signal }) => msg
-            .s(b"SIG")
-            .s(crate::signal::name(signal))
-            .s(b": stopping every service"),
-        Act::TermEveryone => msg.s(b"every service stopped; sending SIGTERM to every process"),
-        Act::KillEveryone(power) => msg
-            .s(b"sending SIGKILL to every process; ")
-            .s(power.doing()),
-        Act::Exit => msg.s(b"every service stopped; exiting"),
-        Act::Sync | Act::Unmount | Act::Reboot(_) | Act::SayRebootFailed(_) => &mut msg,
+        Act::StopServices(How::Exit { signal }) => [
+            b"SIG",
+            crate::signal::name(signal),
+            b": stopping every service",
+        ],
+        Act::TermEveryone => [
+            b"every service stopped; sending SIGTERM to every process",
+            b"",
+            b"",
+        ],
+        Act::KillEveryone(power) => [b"sending SIGKILL to every process; ", power.doing(), b""],
+        Act::Exit => [b"every service stopped; exiting", b"", b""],
+        Act::SayRebootFailed(errno) => [b"reboot(2) failed: ", crate::errno::describe(errno), b""],
+        Act::Sync | Act::Unmount | Act::Reboot(_) => [b"", b"", b""],
     };
-    if !msg.is_empty() {
-        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+    if !said[0].is_empty() {
+        report::say(Some((&mut world.own, now)), &said);
     }
     match act {
         Act::StopServices(_) => {
@@ -414,10 +419,7 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
             let failed = pid1::reboot(power).err();
             return failed.map(|e| ending::Event::RebootFailed(crate::errno::of(e)));
         }
-        Act::SayRebootFailed(errno) => {
-            let why = crate::errno::describe(errno);
-            report::say(Some((&mut world.own, now)), &[b"reboot(2) failed: ", why]);
-        }
+        Act::SayRebootFailed(_) => {}
         Act::Exit => {
             let mut pbuf = [0u8; 256];
             if let Some(p) = c_path(lp.opt.socket, &mut pbuf) {
@@ -426,13 +428,6 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         }
     }
     None
-}
-
-/// When the flood buffer's pages are to be given back, if they are in use:
-/// [`LOG_BUF_KEEP_MS`] after a flood was last read into it.
-fn flood_buf_release_at(lp: &Loop<'_>) -> Option<u64> {
-    lp.flood_read_ms
-        .map(|at| at.saturating_add(LOG_BUF_KEEP_MS))
 }
 
 /// A flooding service's pipe, grown once to [`LOG_FLOOD_PIPE_BYTES`] and
@@ -509,92 +504,98 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
     (view, clients)
 }
 
-/// Polls every descriptor tend watches; fills `events` with what is ready.
-// Out of line: its poll set (a `PollFd` and a source per descriptor, 2 KB)
-// is then on the stack only while tend polls, not under every handler.
+/// Polls every descriptor tend watches, until [`poll_timeout`]; marks in
+/// `ready` what is ready to be read (a client only writable is left to
+/// `serve_clients`).
+// Out of line: its poll set (a `PollFd` per descriptor, 1.6 KB) is then on
+// the stack only while tend polls, not under every handler.
 #[inline(never)]
-fn wait(
-    world: &World,
-    lp: &Loop<'_>,
-    now: u64,
-    timeout_ms: Option<u64>,
-    events: &mut Events,
-) -> Result<(), Errno> {
+fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
-    let mut srcs: heapless::Vec<Src, POLL_MAX> = heapless::Vec::new();
-    fn push<'a>(
-        fds: &mut heapless::Vec<PollFd<'a>, POLL_MAX>,
-        srcs: &mut heapless::Vec<Src, POLL_MAX>,
-        fd: PollFd<'a>,
-        src: Src,
-    ) {
-        if fds.push(fd).is_ok() {
-            let _ = srcs.push(src);
+    for n in 0..SOURCES {
+        if let Some((fd, flags)) = entry(world, lp, now, n) {
+            let _ = fds.push(PollFd::new(fd, flags));
         }
     }
-    let mut add = |fd, src| push(&mut fds, &mut srcs, fd, src);
-    if let Some(fd) = lp.signals.as_ref() {
-        add(PollFd::new(fd, PollFlags::IN), Src::Signals);
-    }
-    if let Some(door) = lp.door.as_ref().filter(|d| d.resting(now).is_none()) {
-        add(PollFd::new(&door.listener, PollFlags::IN), Src::Listener);
-    }
-    if let Some(fd) = lp.syslog.as_ref() {
-        add(PollFd::new(fd, PollFlags::IN), Src::Syslog);
-    }
-    let slots = world.table.slots.iter().zip(0u8..);
-    for (slot, i) in slots.clone() {
-        if let (Some(p), None) = (&slot.log, slot.pace.resting(now)) {
-            add(PollFd::new(&p.read, PollFlags::IN), Src::Log(i));
-        }
-    }
-    // Report pipes before readiness pipes: an exec is confirmed before the
-    // newline that follows it, when both arrive in one round.
-    for (slot, i) in slots.clone() {
-        if let Some(fd) = &slot.exec {
-            add(PollFd::new(fd, PollFlags::IN), Src::Exec(i));
-        }
-    }
-    for (slot, i) in slots {
-        if let Some(fd) = &slot.ready {
-            add(PollFd::new(fd, PollFlags::IN), Src::Ready(i));
-        }
-    }
-    for (i, c) in world.clients.iter().enumerate() {
-        if let Some((fd, out)) = ctl::poll_fd(c) {
-            let flags = if out {
-                PollFlags::IN | PollFlags::OUT
-            } else {
-                PollFlags::IN
-            };
-            add(PollFd::new(fd, flags), Src::Client(i as u8));
-        }
-    }
-    let ts = timeout_ms.map(|ms| Timespec {
+    let ts = poll_timeout(world, lp, now).map(|ms| Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
     poll(&mut fds, ts.as_ref())?;
-    for (fd, src) in fds.iter().zip(srcs.iter()) {
-        let r = fd.revents();
-        if !r.is_empty() {
-            let _ = events.push((*src, r));
+    // The same walk again: the nth entry of the poll set is the nth source
+    // that has a descriptor.
+    let mut polled = fds.iter();
+    for n in 0..SOURCES {
+        if entry(world, lp, now, n).is_none() {
+            continue;
+        }
+        let Some(fd) = polled.next() else { break };
+        // Anything but POLLOUT, which only a client asks for.
+        if fd.revents().intersects(!PollFlags::OUT) {
+            if let Some(bits) = ready.get_mut(n / 64) {
+                *bits |= 1 << (n % 64);
+            }
         }
     }
     Ok(())
 }
 
-/// Reads every pending signal and carries out what each asks for.
+/// Source `n`'s descriptor, if it is polled, and what for.
+fn entry<'w>(
+    world: &'w World,
+    lp: &'w Loop<'_>,
+    now: u64,
+    n: usize,
+) -> Option<(&'w Fd, PollFlags)> {
+    let slot = |i: u8| world.table.slots.get(usize::from(i));
+    let mut flags = PollFlags::IN;
+    let fd = match src(n) {
+        Src::Signals => lp.signals.as_ref(),
+        Src::Listener => lp
+            .door
+            .as_ref()
+            .filter(|d| d.resting(now).is_none())
+            .map(|d| &d.listener),
+        Src::Syslog if cfg!(feature = "syslog") => lp.syslog.as_ref(),
+        // (Always None then: the compiler is told so.)
+        Src::Syslog => None,
+        Src::Log(i) => slot(i)
+            .filter(|s| s.pace.resting(now).is_none())
+            .and_then(|s| s.log.as_ref())
+            .map(|p| &p.read),
+        // Report pipes before readiness pipes: an exec is confirmed before
+        // the newline that follows it, when both arrive in one round.
+        Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),
+        Src::Ready(i) => slot(i).and_then(|s| s.ready.as_ref()),
+        Src::Client(i) => world
+            .clients
+            .get(usize::from(i))
+            .and_then(ctl::poll_fd)
+            .map(|(fd, out)| {
+                if out {
+                    flags |= PollFlags::OUT;
+                }
+                fd
+            }),
+    };
+    Some((fd?, flags))
+}
+
+/// Reads every pending signal and carries out what each asks for: a reap
+/// (SIGCHLD), a reload (SIGHUP), or an end (tend(8), SIGNALS and "Running
+/// as PID 1").
 #[inline(never)]
 fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
-        let intent = match signo {
-            sig::SIGCHLD => Some(Intent::Reap),
-            sig::SIGHUP if cfg!(feature = "reload") => Some(Intent::Reload),
-            _ => How::of_signal(signo, lp.opt.pid1).map(Intent::End),
-        };
-        if let Some(intent) = intent {
-            carry_out(world, lp, intent, now);
+        match signo {
+            sig::SIGCHLD => reap_all(world, lp, now),
+            #[cfg(feature = "reload")]
+            sig::SIGHUP => reload::reload(world, &lp.null, lp.opt.table, now, None),
+            _ => {
+                if let Some(how) = How::of_signal(signo, lp.opt.pid1) {
+                    end(world, lp, ending::Event::Asked(how), now);
+                }
+            }
         }
     }
 }
@@ -625,11 +626,12 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
 fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     let door = lp.door.as_mut();
     if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
-        let mut msg = Buf::<96>::new();
-        msg.s(b"control socket: ")
-            .s(crate::errno::symbol(crate::errno::of(e)))
-            .s(b": clients wait until a descriptor is free");
-        report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+        let parts: [&[u8]; 3] = [
+            b"control socket: ",
+            crate::errno::symbol(crate::errno::of(e)),
+            b": clients wait until a descriptor is free",
+        ];
+        report::say(Some((&mut world.own, now)), &parts);
     }
 }
 
@@ -639,7 +641,7 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 fn read_syslog(world: &mut World, lp: &mut Loop<'_>, now: u64) -> bool {
     #[cfg(feature = "syslog")]
     if let Some(fd) = lp.syslog.as_ref() {
-        lp.flood_read_ms = Some(now);
+        lp.flood_release_at = now.saturating_add(LOG_BUF_KEEP_MS);
         let World {
             table,
             syslog,
@@ -669,7 +671,7 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
         let flood = match pipe.flood_budget {
             0 => None,
             _ => {
-                lp.flood_read_ms = Some(now);
+                lp.flood_release_at = now.saturating_add(LOG_BUF_KEEP_MS);
                 Some(world.log_buf.pages())
             }
         };
@@ -735,11 +737,7 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
 
 /// Reads a client's request and begins its reply; what it asks tend to do,
 /// if anything.
-fn read_client(world: &mut World, i: u8, flags: PollFlags, now: u64, pid1: bool) -> Option<Intent> {
-    if !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-        return None; // only writable: serve_clients sends.
-    }
+fn read_client(world: &mut World, i: u8, now: u64, pid1: bool) -> Option<reply::Intent> {
     let (view, clients) = view(world, now);
-    let asked = ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)?;
-    Some(Intent::Client(i, asked))
+    ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)
 }

@@ -30,17 +30,16 @@ pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> 
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
     let fd = sys::open(cpath, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
     let mut len = 0;
+    let mut one = [0u8; 1];
     loop {
-        let n = match out.get_mut(len..) {
-            Some(rest) if !rest.is_empty() => io::read(&fd, rest),
-            // Full: only the end of the file may come now.
-            _ => io::read(&fd, &mut [0u8; 1]).and_then(|n| match n {
-                0 => Ok(0),
-                _ => Err(Errno::FBIG),
-            }),
+        // Full: only the end of the file may come now.
+        let (rest, full) = match out.get_mut(len..) {
+            Some(rest) if !rest.is_empty() => (rest, false),
+            _ => (&mut one[..], true),
         };
-        match n {
+        match io::read(&fd, rest) {
             Ok(0) => return Ok(out.get(..len).unwrap_or(&[])),
+            Ok(_) if full => return Err(Errno::FBIG),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
             Err(e) => return Err(e),

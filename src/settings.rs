@@ -2,9 +2,7 @@
 //! (tend.conf(5), THE [tend] SECTION). They take effect when tend starts;
 //! a reload reports a change to them as waiting for the next start.
 
-#[cfg(feature = "reload")]
-use crate::conf::Pool;
-use crate::conf::Span;
+use crate::conf::{Pool, Span};
 
 /// What the `[tend]` section says; all empty or default without one.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,6 +46,14 @@ impl Settings {
 }
 
 impl Settings {
+    /// A path the section gives (`span`, NUL-ended in `pool`), without its
+    /// NUL; empty when not given.
+    #[inline(never)]
+    pub fn path(pool: &Pool, span: Span) -> &[u8] {
+        let path = pool.bytes(span);
+        path.strip_suffix(b"\0").unwrap_or(path)
+    }
+
     /// `watchdog-timeout`, or its default.
     pub fn watchdog_timeout_ms(&self) -> u32 {
         match self.watchdog_timeout {

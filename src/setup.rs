@@ -68,10 +68,10 @@ pub fn start(
     // tend's own ring first, so that everything said from here on, the
     // table's errors included, can be read again with `tend log tend`.
     let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
-    world.own = Ring::new(own);
+    ring_in(&mut world.own, own);
     let now = sys::now_ms();
     if opt.pid1 {
-        pid1::early_setup(&mut world.own, now);
+        early_setup(&mut world.own, now);
     }
     // With 0–2 closed, the first descriptors tend opens would become a
     // service's stdio or take tend's own messages.
@@ -127,7 +127,8 @@ pub fn start(
             return Err(EXIT_SYSTEM);
         }
     }
-    let door = match listen(opt.socket) {
+    // The control socket, mode 0600.
+    let door = match bind_at(opt.socket, false, 0o600) {
         Ok(fd) => Some(Door::new(fd, &null)),
         Err(e) => {
             let why = if e == Errno::ADDRINUSE {
@@ -144,17 +145,20 @@ pub fn start(
     };
     let syslog = listen_syslog(world, now);
     let now = sys::now_ms();
-    let mut msg = Buf::<320>::new();
     let n = world.table.len();
-    msg.s(b"supervising ")
-        .u(n as u64)
-        .s(if n == 1 {
+    let mut count = Buf::<20>::new();
+    count.u(n as u64);
+    let parts: [&[u8]; 4] = [
+        b"supervising ",
+        count.as_bytes(),
+        if n == 1 {
             b" service from "
         } else {
             b" services from "
-        })
-        .s(opt.table);
-    report::say(Some((&mut world.own, now)), &[msg.as_bytes()]);
+        },
+        opt.table,
+    ];
+    report::say(Some((&mut world.own, now)), &parts);
     Ok(Started {
         signals,
         door,
@@ -163,17 +167,26 @@ pub fn start(
     })
 }
 
+/// PID 1's set-up. Out of line: its buffers are then not under the whole
+/// loop.
+#[inline(never)]
+fn early_setup(own: &mut Ring<'static>, now: u64) {
+    pid1::early_setup(own, now);
+}
+
 /// Binds the syslog socket the `[tend]` section asks for; a failure is said
 /// and supervision goes on without it.
 fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
     #[cfg(feature = "syslog")]
     {
-        let path = world.table.pool.bytes(world.table.settings.syslog);
-        let path = path.strip_suffix(b"\0").unwrap_or(path);
+        let table = &world.table;
+        let path = crate::settings::Settings::path(&table.pool, table.settings.syslog);
         if path.is_empty() {
             return None;
         }
-        match crate::syslog_in::listen(path) {
+        // Mode 0666: every daemon may log. A stale socket file left by an
+        // earlier tend or syslogd is replaced.
+        match bind_at(path, true, 0o666) {
             Ok(fd) => return Some(fd),
             Err(e) => report::failed(
                 Some((&mut world.own, now)),
@@ -211,8 +224,9 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         .len()
         .saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
     let mut rings = take(&mut crashes, rings_len);
+    #[cfg(feature = "syslog")]
     if world.table.settings.syslog.len > 0 {
-        world.syslog = Ring::new(take(&mut rings, SYSLOG_RING_BYTES));
+        ring_in(&mut world.syslog, take(&mut rings, SYSLOG_RING_BYTES));
     }
     for slot in world.table.slots.iter_mut() {
         // Every service has room for its crash record's lines (untouched
@@ -224,7 +238,10 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         // `log = 0` still gets a pipe, into an empty ring that counts what
         // it drops.
         if slot.conf.log_bytes > 0 {
-            slot.ring = Ring::new(take(&mut rings, slot.conf.log_bytes as usize));
+            ring_in(
+                &mut slot.ring,
+                take(&mut rings, slot.conf.log_bytes as usize),
+            );
         }
         slot.log = Some(log_pipe()?);
     }
@@ -232,6 +249,13 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
     world.ring_spare = Some(rings);
     world.crash_spare = Some(crashes);
     Ok(())
+}
+
+/// A ring over `buf` in `ring`'s place. Out of line: the binary is then
+/// smaller.
+#[inline(never)]
+fn ring_in(ring: &mut Ring<'static>, buf: &'static mut [u8]) {
+    *ring = Ring::new(buf);
 }
 
 /// A service's log pipe: both ends close-on-exec, the read end
@@ -242,25 +266,39 @@ pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
     Ok(LogPipe::new(read, write))
 }
 
-/// Binds the control socket, mode 0600; refuses if a live tend answers
-/// there already.
-fn listen(path: &[u8]) -> Result<Fd, Errno> {
+/// A non-blocking Unix socket bound at `path`, mode `mode`, replacing a
+/// socket file left there: the control socket (a stream, listening;
+/// refused, with `ADDRINUSE`, when a live tend answers there already) or
+/// the syslog socket (`dgram`: datagrams, with their senders'
+/// credentials).
+// Out of line: its buffers are then not under the whole loop.
+#[inline(never)]
+pub fn bind_at(path: &[u8], dgram: bool, mode: u32) -> Result<Fd, Errno> {
+    use linux_raw_sys::general::{O_CLOEXEC, O_NONBLOCK};
     let mut pbuf = [0u8; 256];
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
     let addr = sys::unix_addr(cpath)?;
-    let probe = sys::unix_socket(linux_raw_sys::general::O_CLOEXEC)?;
-    if sys::connect(&probe, &addr).is_ok() {
-        return Err(Errno::ADDRINUSE);
-    }
-    drop(probe);
-    let _ = rustix::fs::unlink(cpath);
-    let fd =
-        sys::unix_socket(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+    let fd = if cfg!(feature = "syslog") && dgram {
+        let fd = sys::unix_dgram_socket(O_CLOEXEC | O_NONBLOCK)?;
+        rustix::net::sockopt::set_socket_passcred(&fd, true)?;
+        let _ = rustix::fs::unlink(cpath);
+        fd
+    } else {
+        let probe = sys::unix_socket(O_CLOEXEC)?;
+        if sys::connect(&probe, &addr).is_ok() {
+            return Err(Errno::ADDRINUSE);
+        }
+        drop(probe);
+        let _ = rustix::fs::unlink(cpath);
+        sys::unix_socket(O_CLOEXEC | O_NONBLOCK)?
+    };
     let old = rustix::process::umask(Mode::from_raw_mode(0o077));
     let bound = sys::bind(&fd, &addr);
     rustix::process::umask(old);
     bound?;
-    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o600))?;
-    net::listen(&fd, 64)?;
+    rustix::fs::chmod(cpath, Mode::from_raw_mode(mode))?;
+    if !dgram {
+        net::listen(&fd, 64)?;
+    }
     Ok(fd)
 }

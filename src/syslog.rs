@@ -81,15 +81,9 @@ fn priority(msg: &[u8]) -> (usize, &[u8]) {
 
 /// Without an RFC 3164 timestamp (`Mmm dd hh:mm:ss `) in front.
 fn skip_timestamp(text: &[u8]) -> &[u8] {
-    let at = |i: usize| text.get(i).copied();
-    let stamped = at(3) == Some(b' ')
-        && at(6) == Some(b' ')
-        && at(9) == Some(b':')
-        && at(12) == Some(b':')
-        && at(15) == Some(b' ');
-    match stamped {
-        true => text.get(16..).unwrap_or(&[]),
-        false => text,
+    match text {
+        [_, _, _, b' ', _, _, b' ', _, _, b':', _, _, b':', _, _, b' ', rest @ ..] => rest,
+        _ => text,
     }
 }
 

@@ -1,37 +1,18 @@
 //! The syslog socket (tend.conf(5), `[tend]` section, `syslog`): a datagram
-//! socket tend binds at start, and the loop's reading of it. Each message
-//! goes into the ring of the service whose session sent it — the kernel
-//! says which process sent it (`SO_PASSCRED`), never the message's tag, and
-//! tend starts each service in a session of its own — or else into the
-//! ring `syslog` (`tend log syslog`).
+//! socket tend binds at start (see `setup`), and the loop's reading of it.
+//! Each message goes into the ring of the service whose session sent it —
+//! the kernel says which process sent it (`SO_PASSCRED`), never the
+//! message's tag, and tend starts each service in a session of its own —
+//! or else into the ring `syslog` (`tend log syslog`).
 
-use rustix::fs::Mode;
 use rustix::io::Errno;
 use rustix::process::Pid;
 
 use crate::limits::{LINE_MAX_BYTES, SYSLOG_READ_BUDGET};
-use crate::load::c_path;
 use crate::ring::Ring;
 use crate::say::Buf;
 use crate::slot::Slot;
 use crate::sys::{self, Fd};
-
-/// Binds the socket at `path`, mode 0666 (every daemon may log), replacing
-/// a stale socket file left by an earlier tend or syslogd.
-#[inline(never)]
-pub fn listen(path: &[u8]) -> Result<Fd, Errno> {
-    let mut pbuf = [0u8; 256];
-    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
-    let addr = sys::unix_addr(cpath)?;
-    let fd = sys::unix_dgram_socket(
-        linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
-    )?;
-    rustix::net::sockopt::set_socket_passcred(&fd, true)?;
-    let _ = rustix::fs::unlink(cpath);
-    sys::bind(&fd, &addr)?;
-    rustix::fs::chmod(cpath, Mode::from_raw_mode(0o666))?;
-    Ok(fd)
-}
 
 /// Reads what waits on the socket, at most [`SYSLOG_READ_BUDGET`] messages
 /// (so that a flood cannot hold the loop), through `buf`, and files each.

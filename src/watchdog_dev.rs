@@ -32,9 +32,10 @@ pub struct Dog {
 /// the shorter. A driver without the ioctls (or a FIFO standing in for the
 /// device) is said once and fed every third of the timeout asked for.
 /// `None`, said, when there is no device or it cannot be opened.
+// Out of line: its buffers are then not under the whole loop.
+#[inline(never)]
 pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64) -> Option<Dog> {
-    let path = pool.bytes(settings.watchdog);
-    let path = path.strip_suffix(b"\0").unwrap_or(path);
+    let path = Settings::path(pool, settings.watchdog);
     if path.is_empty() {
         return None;
     }
