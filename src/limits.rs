@@ -104,6 +104,6 @@ pub const STOP_TIMEOUT_DEFAULT_MS: u32 = 5_000;
 /// and fds 0–2. (While one service is forked, 2 more for a moment: the
 /// write ends of its two pipes.)
 pub const FD_BUDGET: usize = MAX_SERVICES * 4 + MAX_CLIENTS + 7;
-/// Entries of the poll set: signalfd, listener, log pipes, readiness pipes,
-/// exec-confirmation pipes, clients.
-pub const POLL_MAX: usize = 2 + MAX_SERVICES * 3 + MAX_CLIENTS;
+/// Entries of the poll set: signalfd, listener, syslog socket, log pipes,
+/// readiness pipes, exec-confirmation pipes, clients.
+pub const POLL_MAX: usize = 3 + MAX_SERVICES * 3 + MAX_CLIENTS;

@@ -160,7 +160,10 @@ fn backoff_resets_once_a_service_stays_up() {
         .position(|t| t.starts_with("flaky: crashed, signal KILL"))
         .expect("the KILL crash");
     assert!(own[kill_at + 1].starts_with("flaky: up, pid"), "{own:#?}");
-    assert_eq!(fs::read_to_string(sup.path("count")).unwrap().trim(), "6");
+    // (Run 6 is up once its shell runs, which then writes the count.)
+    sup.wait_until("run 6 counted", || {
+        fs::read_to_string(sup.path("count")).is_ok_and(|c| c.trim() == "6")
+    });
 }
 
 #[test]
