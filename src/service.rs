@@ -334,6 +334,13 @@ impl Service {
                 self.state = S::Restarting;
                 Action::None
             }
+            (S::Forked, E::SpawnFailed(err)) => {
+                // The child exits at once; its end is nobody's.
+                self.pid = 0;
+                self.not_started(err, now);
+                Action::None
+            }
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
             (
                 S::Forked
                 | S::Starting
@@ -406,12 +413,6 @@ impl Service {
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::SpawnFailed(err),
             ) => {
-                self.not_started(err, now);
-                Action::None
-            }
-            (S::Forked, E::SpawnFailed(err)) => {
-                // The child exits at once; its end is nobody's.
-                self.pid = 0;
                 self.not_started(err, now);
                 Action::None
             }
@@ -494,7 +495,6 @@ impl Service {
             (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
                 self.stop(conf, S::Stopping, now)
             }
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
         }
     }
 
