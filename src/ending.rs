@@ -154,7 +154,13 @@ impl Ending {
     pub fn step(&mut self, event: Event, now: u64) -> Acts {
         use Ending as S;
         use Event as E;
+        // No two arms overlap but the two of a grace's timer, the guarded
+        // one first; so the order is the one that compiles smallest.
         match (*self, event) {
+            (S::Rebooting(_), E::RebootFailed(errno)) => {
+                *self = S::Retrying;
+                acts(&[Act::SayRebootFailed(errno), Act::Reboot(Power::Reboot)])
+            }
             (S::Running, E::Asked(how)) => {
                 *self = S::Stopping(how);
                 acts(&[Act::StopServices(how)])
@@ -164,7 +170,6 @@ impl Ending {
             (S::Running, E::ServicesStopped | E::ChildrenGone | E::Timer | E::RebootFailed(_)) => {
                 acts(&[])
             }
-
             (S::Stopping(How::System(power)), E::ServicesStopped) => {
                 *self = S::Grace {
                     power,
@@ -181,20 +186,7 @@ impl Ending {
             (S::Stopping(_), E::Asked(_) | E::ChildrenGone | E::Timer | E::RebootFailed(_)) => {
                 acts(&[])
             }
-
             (S::Grace { power, .. }, E::ChildrenGone) => self.end(power),
-            (S::Grace { power, until }, E::Timer) if now >= until => self.end(power),
-            (S::Grace { .. }, E::Timer) => acts(&[]),
-            (S::Grace { .. }, E::Asked(_) | E::ServicesStopped | E::RebootFailed(_)) => acts(&[]),
-
-            (S::Rebooting(_), E::RebootFailed(errno)) => {
-                *self = S::Retrying;
-                acts(&[Act::SayRebootFailed(errno), Act::Reboot(Power::Reboot)])
-            }
-            (S::Retrying, E::RebootFailed(_)) => {
-                *self = S::Stuck;
-                acts(&[])
-            }
             (
                 S::Rebooting(_) | S::Retrying,
                 E::Asked(_) | E::ServicesStopped | E::ChildrenGone | E::Timer,
@@ -203,6 +195,13 @@ impl Ending {
                 S::Stuck | S::Exited,
                 E::Asked(_) | E::ServicesStopped | E::ChildrenGone | E::Timer | E::RebootFailed(_),
             ) => acts(&[]),
+            (S::Grace { power, until }, E::Timer) if now >= until => self.end(power),
+            (S::Grace { .. }, E::Timer) => acts(&[]),
+            (S::Grace { .. }, E::Asked(_) | E::ServicesStopped | E::RebootFailed(_)) => acts(&[]),
+            (S::Retrying, E::RebootFailed(_)) => {
+                *self = S::Stuck;
+                acts(&[])
+            }
         }
     }
 

@@ -312,28 +312,40 @@ impl Service {
         // No two arms overlap, so their order decides nothing: it is the
         // one that compiles smallest (the match is tested in arm order).
         match (self.state, event) {
-            (S::Down, E::AfterMet) => Action::Spawn,
-            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
+            (S::Restarting, E::Stop | E::Shutdown) => {
+                self.state = S::Stopping;
+                Action::None
+            }
+            (S::Forked, E::Execd) => {
+                let waits = conf.kind == Kind::Oneshot || conf.ready_fd.is_some();
+                self.state = if waits { S::Starting } else { S::Up };
+                Action::None
+            }
             (S::Stopping, E::Stop) => Action::None,
+            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
             (S::Backoff, E::Start | E::Restart | E::Timer) => {
                 self.deadline_ms = None;
                 Action::Spawn
             }
-            // What the user asks. `start` wants it again: started now when
-            // it waits for nothing but a start, else when its `after` is
-            // met; a stop under way comes back.
-            (S::Down | S::Held | S::Stopped, E::Start | E::Restart) => {
-                self.state = S::Down;
-                Action::None
-            }
-            (S::Stopping | S::Restarting, E::Timer) => {
-                self.deadline_ms = None;
-                Action::Kill
-            }
+            (
+                S::Down
+                | S::Forked
+                | S::Starting
+                | S::Up
+                | S::Ready
+                | S::Done
+                | S::DoneStopped
+                | S::Failed
+                | S::Held
+                | S::Stopped,
+                E::Timer,
+            ) => Action::None,
             (S::Stopping | S::Restarting, E::Start | E::Restart) => {
                 self.state = S::Restarting;
                 Action::None
             }
+            (S::Down, E::AfterMet) => Action::Spawn,
+            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
             (
                 S::Forked
                 | S::Starting
@@ -359,8 +371,11 @@ impl Service {
                 Action::None
             }
             (S::Stopping | S::Restarting | S::DoneStopped | S::Stopped, E::Changed) => Action::None,
-            (S::Restarting, E::Stop | E::Shutdown) => {
-                self.state = S::Stopping;
+            // What the user asks. `start` wants it again: started now when
+            // it waits for nothing but a start, else when its `after` is
+            // met; a stop under way comes back.
+            (S::Down | S::Held | S::Stopped, E::Start | E::Restart) => {
+                self.state = S::Down;
                 Action::None
             }
             (S::Down | S::Held | S::Stopped | S::Backoff | S::Failed, E::Stop)
@@ -397,21 +412,16 @@ impl Service {
                 self.state = S::Forked;
                 Action::None
             }
-            (S::Forked, E::Execd) => {
-                let waits = conf.kind == Kind::Oneshot || conf.ready_fd.is_some();
-                self.state = if waits { S::Starting } else { S::Up };
+            (S::Forked, E::SpawnFailed(err)) => {
+                // The child exits at once; its end is nobody's.
+                self.pid = 0;
+                self.not_started(err, now);
                 Action::None
             }
             (
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::SpawnFailed(err),
             ) => {
-                self.not_started(err, now);
-                Action::None
-            }
-            (S::Forked, E::SpawnFailed(err)) => {
-                // The child exits at once; its end is nobody's.
-                self.pid = 0;
                 self.not_started(err, now);
                 Action::None
             }
@@ -475,26 +485,16 @@ impl Service {
                 S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
                 E::Exited { .. },
             ) => Action::None,
-            (
-                S::Down
-                | S::Forked
-                | S::Starting
-                | S::Up
-                | S::Ready
-                | S::Done
-                | S::DoneStopped
-                | S::Failed
-                | S::Held
-                | S::Stopped,
-                E::Timer,
-            ) => Action::None,
+            (S::Stopping | S::Restarting, E::Timer) => {
+                self.deadline_ms = None;
+                Action::Kill
+            }
             // A child stopped before its exec gets the signal all the same
             // (see Effects::signal_group) and dies of it, or execs with it
             // pending.
             (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
                 self.stop(conf, S::Stopping, now)
             }
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
         }
     }
 
