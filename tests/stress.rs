@@ -73,6 +73,23 @@ fn timed_status(sup: &Sup, name: &str) -> Duration {
     took
 }
 
+/// `tend status quiet`, timed, again and again until the ring of `flood`
+/// has had `bytes` written: the latencies and the seconds it took.
+fn status_until_written(sup: &Sup, bytes: u64) -> (Vec<Duration>, f64) {
+    let t0 = Instant::now();
+    let mut latencies = Vec::new();
+    let deadline = Duration::from_secs(scale(60, 300));
+    loop {
+        latencies.push(timed_status(sup, "quiet"));
+        let log = sup.svc("flood")["log"].clone();
+        if log["written"].as_u64() == Some(bytes) {
+            return (latencies, t0.elapsed().as_secs_f64());
+        }
+        assert!(t0.elapsed() < deadline, "flood not done: {log}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Deaths the backoff allows in `ms` (`restarts` counts each death): the
 /// first at once, then after delays of 100 ms doubling to 60 s.
 fn restarts_allowed(ms: u64) -> u64 {
@@ -147,19 +164,7 @@ fn a_flood_is_counted_exactly_and_leaves_other_rings_alone() {
     ));
     sup.wait_until("quiet's line", || sup.log_text("quiet") == ["quiet-line"]);
     let quiet_before = sup.svc("quiet")["log"].clone();
-    let t0 = Instant::now();
-    let mut latencies = Vec::new();
-    let deadline = Duration::from_secs(scale(60, 300));
-    loop {
-        latencies.push(timed_status(&sup, "quiet"));
-        let log = sup.svc("flood")["log"].clone();
-        if log["written"].as_u64() == Some(bytes) {
-            break;
-        }
-        assert!(t0.elapsed() < deadline, "flood not done: {log}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let wall = t0.elapsed().as_secs_f64();
+    let (latencies, wall) = status_until_written(&sup, bytes);
     let log = sup.svc("flood")["log"].clone();
     let (kept, dropped) = (
         log["kept"].as_u64().unwrap(),
@@ -214,19 +219,7 @@ fn a_syslog_flood_stays_in_its_own_ring_and_status_answers() {
     let bytes: u64 = (0..count)
         .map(|i| format!("user.notice f: {i}\n").len() as u64)
         .sum();
-    let t0 = Instant::now();
-    let mut latencies = Vec::new();
-    let deadline = Duration::from_secs(scale(60, 300));
-    loop {
-        latencies.push(timed_status(&sup, "quiet"));
-        let log = sup.svc("flood")["log"].clone();
-        if log["written"].as_u64() == Some(bytes) {
-            break;
-        }
-        assert!(t0.elapsed() < deadline, "flood not done: {log}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let wall = t0.elapsed().as_secs_f64();
+    let (latencies, wall) = status_until_written(&sup, bytes);
     let log = sup.svc("flood")["log"].clone();
     assert_eq!(
         log["kept"].as_u64().unwrap() + log["dropped"].as_u64().unwrap(),

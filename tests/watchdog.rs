@@ -57,6 +57,16 @@ fn table(extra: &str) -> String {
     format!("[tend]\nwatchdog = DIR/wd\nwatchdog-timeout = 3s\nwatchdog-grace = 1s\n\n{extra}")
 }
 
+/// tend on `services` and a watchdog, a FIFO the test reads (in a
+/// directory of its own, kept while the test runs).
+fn with_a_fifo(services: &str) -> (TempDir, Receiver<(Instant, u8)>, Sup) {
+    let dir = TempDir::new();
+    let wd = dir.path().join("wd");
+    let rx = watch(&wd);
+    let sup = Sup::start(&table(services).replace("DIR/wd", wd.to_str().unwrap()));
+    (dir, rx, sup)
+}
+
 /// The feeds that come within `window`.
 fn feeds(rx: &Receiver<(Instant, u8)>, window: Duration) -> Vec<(Instant, u8)> {
     let end = Instant::now() + window;
@@ -69,12 +79,7 @@ fn feeds(rx: &Receiver<(Instant, u8)>, window: Duration) -> Vec<(Instant, u8)> {
 
 #[test]
 fn a_healthy_device_is_fed_every_third_of_the_timeout_and_disarmed_at_exit() {
-    let dir = TempDir::new();
-    let wd = dir.path().join("wd");
-    let rx = watch(&wd);
-    let text =
-        table("[a]\nrun = sleep 100000\ncritical = yes\n").replace("DIR/wd", wd.to_str().unwrap());
-    let sup = Sup::start(&text);
+    let (_dir, rx, sup) = with_a_fifo("[a]\nrun = sleep 100000\ncritical = yes\n");
     let got = feeds(&rx, Duration::from_millis(3500));
     assert!(got.len() >= 3, "fed {} times in 3.5 s", got.len());
     for w in got.windows(2) {
@@ -113,14 +118,9 @@ fn a_healthy_device_is_fed_every_third_of_the_timeout_and_disarmed_at_exit() {
 
 #[test]
 fn a_critical_service_down_past_the_grace_lets_the_board_reset() {
-    let dir = TempDir::new();
-    let wd = dir.path().join("wd");
-    let rx = watch(&wd);
-    let text = table(
+    let (_dir, rx, sup) = with_a_fifo(
         "[ok]\nrun = sleep 100000\ncritical = yes\n\n[crashy]\nrun = /bin/false\ncritical = yes\n",
-    )
-    .replace("DIR/wd", wd.to_str().unwrap());
-    let sup = Sup::start(&text);
+    );
     let said = |sup: &Sup| sup.log_text("tend").join("\n");
     sup.wait_until("the reset said", || {
         said(&sup).contains("watchdog: letting the board reset: crashy not up for 1s")
@@ -146,12 +146,7 @@ fn a_critical_service_down_past_the_grace_lets_the_board_reset() {
 
 #[test]
 fn a_critical_service_stopped_by_hand_never_counts() {
-    let dir = TempDir::new();
-    let wd = dir.path().join("wd");
-    let rx = watch(&wd);
-    let text =
-        table("[a]\nrun = sleep 100000\ncritical = yes\n").replace("DIR/wd", wd.to_str().unwrap());
-    let sup = Sup::start(&text);
+    let (_dir, rx, sup) = with_a_fifo("[a]\nrun = sleep 100000\ncritical = yes\n");
     sup.ok(&["stop", "a"]);
     sup.wait_state("a", "down");
     let _ = feeds(&rx, Duration::from_millis(100));

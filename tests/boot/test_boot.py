@@ -564,7 +564,7 @@ class Board:
 
 def json_line(out):
     for line in out.splitlines():
-        if line.startswith('{"services"'):
+        if line.startswith('{"watchdog"'):
             try:
                 return json.loads(line)
             except ValueError:
