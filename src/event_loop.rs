@@ -154,6 +154,14 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
         },
         Err(code) => return code,
     };
+    // What `tend status` says of the watchdog, until it lets go.
+    #[cfg(feature = "watchdog")]
+    if let Some(dog) = lp.dog.as_ref() {
+        world.dog = crate::status::Dog {
+            every_ms: dog.feeder.every_ms,
+            fed: true,
+        };
+    }
     // From now on, tend must not die: every failure is reported and retried.
     loop {
         let now = sys::now_ms();
@@ -215,10 +223,6 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     use crate::watchdog::{self, Health};
     let Some(dog) = lp.dog.as_mut().filter(|d| !d.feeder.stopped) else {
         return;
-    };
-    world.dog = crate::status::Dog {
-        every_ms: dog.feeder.every_ms,
-        fed: true,
     };
     let grace = u64::from(world.table.settings.watchdog_grace_ms());
     lp.unwell_until = None;
@@ -512,9 +516,15 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
 #[inline(never)]
 fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
+    // The sources in the poll set, a bit each, in its order.
+    let mut polled = Ready::default();
     for n in 0..SOURCES {
         if let Some((fd, flags)) = entry(world, lp, now, n) {
-            let _ = fds.push(PollFd::new(fd, flags));
+            if fds.push(PollFd::new(fd, flags)).is_ok() {
+                if let Some(bits) = polled.get_mut(n / 64) {
+                    *bits |= 1 << (n % 64);
+                }
+            }
         }
     }
     let ts = poll_timeout(world, lp, now).map(|ms| Timespec {
@@ -522,14 +532,16 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
     poll(&mut fds, ts.as_ref())?;
-    // The same walk again: the nth entry of the poll set is the nth source
-    // that has a descriptor.
-    let mut polled = fds.iter();
+    // The nth entry of the poll set is the nth source marked in `polled`.
+    let mut entries = fds.iter();
     for n in 0..SOURCES {
-        if entry(world, lp, now, n).is_none() {
+        if polled
+            .get(n / 64)
+            .is_none_or(|bits| bits >> (n % 64) & 1 == 0)
+        {
             continue;
         }
-        let Some(fd) = polled.next() else { break };
+        let Some(fd) = entries.next() else { break };
         // Anything but POLLOUT, which only a client asks for.
         if fd.revents().intersects(!PollFlags::OUT) {
             if let Some(bits) = ready.get_mut(n / 64) {

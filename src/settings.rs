@@ -21,8 +21,6 @@ pub struct Settings {
     /// `watchdog-grace`, how long a critical service may be out of its good
     /// state, plus 1 (0: not given).
     pub watchdog_grace: u32,
-    /// `keep = DIR`: where evidence is kept across reboots (empty: none).
-    pub keep: Span,
 }
 
 /// `watchdog-timeout` when the table says nothing.
@@ -40,7 +38,6 @@ impl Settings {
             watchdog: Span { off: 0, len: 0 },
             watchdog_timeout: 0,
             watchdog_grace: 0,
-            keep: Span { off: 0, len: 0 },
         }
     }
 }
@@ -74,7 +71,7 @@ impl Settings {
 /// Whether `a` (its strings in `pa`) and `b` (in `pb`) say the same.
 #[cfg(feature = "reload")]
 pub fn same(a: &Settings, pa: &Pool, b: &Settings, pb: &Pool) -> bool {
-    let paths = |s: &Settings| [s.syslog, s.watchdog, s.keep];
+    let paths = |s: &Settings| [s.syslog, s.watchdog];
     let numbers = |s: &Settings| [s.watchdog_timeout, s.watchdog_grace];
     numbers(a) == numbers(b)
         && paths(a)

@@ -28,6 +28,7 @@ pub fn read(
     // The last sender and the service it is in: a flood from one process
     // costs one getsid(2), not one a message.
     let mut last: Option<(i32, Option<usize>)> = None;
+    let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
     for _ in 0..SYSLOG_READ_BUDGET {
         let (len, pid) = match sys::recv_from(fd, buf) {
             Ok(got) => got,
@@ -35,7 +36,7 @@ pub fn read(
             Err(_) => return false,
         };
         let got = buf.get(..len).unwrap_or(buf);
-        let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
+        line.clear();
         let cut = crate::syslog::line(got, &mut line) + (len - got.len());
         line.byte(b'\n');
         let at = match last {

@@ -77,11 +77,27 @@ fn feeds(rx: &Receiver<(Instant, u8)>, window: Duration) -> Vec<(Instant, u8)> {
     got
 }
 
+/// The feeds until one comes at or after `until`, or none by [`DEADLINE`].
+fn feeds_until(rx: &Receiver<(Instant, u8)>, until: Instant) -> Vec<(Instant, u8)> {
+    let end = until.max(Instant::now()) + DEADLINE;
+    let mut got = Vec::new();
+    while let Ok(b) = rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        got.push(b);
+        if b.0 >= until {
+            break;
+        }
+    }
+    got
+}
+
 #[test]
 fn a_healthy_device_is_fed_every_third_of_the_timeout_and_disarmed_at_exit() {
     let (_dir, rx, sup) = with_a_fifo("[a]\nrun = sleep 100000\ncritical = yes\n");
-    let got = feeds(&rx, Duration::from_millis(3500));
-    assert!(got.len() >= 3, "fed {} times in 3.5 s", got.len());
+    // Four feeds, the last at least 2.5 s after the first (3 s / 3 apart).
+    let first = feeds_until(&rx, Instant::now());
+    let mut got = first.clone();
+    got.extend(feeds_until(&rx, first[0].0 + Duration::from_millis(2500)));
+    assert!(got.len() >= 4, "fed {} times: {got:?}", got.len());
     for w in got.windows(2) {
         let gap = w[1].0 - w[0].0;
         assert!(
@@ -149,10 +165,15 @@ fn a_critical_service_stopped_by_hand_never_counts() {
     let (_dir, rx, sup) = with_a_fifo("[a]\nrun = sleep 100000\ncritical = yes\n");
     sup.ok(&["stop", "a"]);
     sup.wait_state("a", "down");
-    let _ = feeds(&rx, Duration::from_millis(100));
-    // Past the grace (1 s), still fed about every second.
-    let got = feeds(&rx, Duration::from_millis(2500));
-    assert!(got.len() >= 2, "fed {} times in 2.5 s", got.len());
+    let stopped = Instant::now();
+    // Still fed past the grace (1 s) and a feeding period more, when a
+    // counted service would have stopped the feeding.
+    let past = stopped + Duration::from_millis(2000);
+    let got = feeds_until(&rx, past);
+    assert!(
+        got.last().is_some_and(|(t, _)| *t >= past),
+        "not fed past the grace: {got:?}"
+    );
     assert!(!sup
         .log_text("tend")
         .join("\n")

@@ -52,18 +52,6 @@ pub(super) struct KeyDef {
     pub(super) tend: bool,
 }
 
-/// A service key of cargo feature `feature`, which this tend has when
-/// `built`.
-const fn feature_key(name: &'static [u8], key: Key, feature: &'static [u8], built: bool) -> KeyDef {
-    KeyDef {
-        name,
-        key,
-        repeat: false,
-        feature: Some((feature, built)),
-        tend: false,
-    }
-}
-
 const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
     KeyDef {
         name,
@@ -74,20 +62,25 @@ const fn key(name: &'static [u8], key: Key, repeat: bool) -> KeyDef {
     }
 }
 
-/// A key of the `[tend]` section, of cargo feature `feature`, which this
-/// tend has when `built`.
-const fn tend_key(name: &'static [u8], key: Key, feature: &'static [u8], built: bool) -> KeyDef {
+/// A key of cargo feature `feature`, which this tend has when `built`; of
+/// the `[tend]` section when `tend`, else of a service's.
+const fn feature_key(
+    name: &'static [u8],
+    key: Key,
+    (feature, built): (&'static [u8], bool),
+    tend: bool,
+) -> KeyDef {
     KeyDef {
         name,
         key,
         repeat: false,
         feature: Some((feature, built)),
-        tend: true,
+        tend,
     }
 }
 
-/// Every key of a service section, `run` first (its bit in
-/// [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
+/// Every key, a service's and then the `[tend]` section's, `run` first (its
+/// bit in [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
 /// build time only: the parser uses the tables made of it below, with no
 /// pointers in them.
 pub(super) const DEFS: [KeyDef; 18] = [
@@ -104,33 +97,15 @@ pub(super) const DEFS: [KeyDef; 18] = [
     key(b"chdir", Key::Chdir, false),
     key(b"stop-signal", Key::StopSignal, false),
     key(b"stop-timeout", Key::StopTimeout, false),
-    feature_key(
-        b"critical",
-        Key::Critical,
-        WATCHDOG,
-        cfg!(feature = "watchdog"),
-    ),
-    tend_key(b"syslog", Key::Syslog, b"syslog", cfg!(feature = "syslog")),
-    tend_key(
-        b"watchdog",
-        Key::Watchdog,
-        WATCHDOG,
-        cfg!(feature = "watchdog"),
-    ),
-    tend_key(
-        b"watchdog-timeout",
-        Key::WatchdogTimeout,
-        WATCHDOG,
-        cfg!(feature = "watchdog"),
-    ),
-    tend_key(
-        b"watchdog-grace",
-        Key::WatchdogGrace,
-        WATCHDOG,
-        cfg!(feature = "watchdog"),
-    ),
+    feature_key(b"critical", Key::Critical, WATCHDOG, false),
+    feature_key(b"syslog", Key::Syslog, SYSLOG, true),
+    feature_key(b"watchdog", Key::Watchdog, WATCHDOG, true),
+    feature_key(b"watchdog-timeout", Key::WatchdogTimeout, WATCHDOG, true),
+    feature_key(b"watchdog-grace", Key::WatchdogGrace, WATCHDOG, true),
 ];
-const WATCHDOG: &[u8] = b"watchdog";
+/// The features of those keys, and whether this tend has them.
+const SYSLOG: (&[u8], bool) = (b"syslog", cfg!(feature = "syslog"));
+const WATCHDOG: (&[u8], bool) = (b"watchdog", cfg!(feature = "watchdog"));
 /// `watchdog-timeout`: from a second (the driver counts seconds) to an hour.
 pub(super) const WATCHDOG_TIMEOUT_MS: core::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 /// Longest `watchdog-grace`: a day.
