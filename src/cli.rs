@@ -34,6 +34,7 @@ const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
   start|stop|restart NAME... start and keep running, stop until started, restart
   signal NAME SIG            send SIG to the service's process group
   reload [--json]            read the table again and apply what changed
+  last-boot                  how the previous boot ended, and what it kept
   reboot|poweroff|halt       ask tend as PID 1 to shut down
 Control socket: /run/tend.sock, or $TEND_SOCKET.
 ";
@@ -176,8 +177,8 @@ fn client(args: &dyn Argv, socket: &[u8]) -> i32 {
     }
     match proto::parse(line.as_bytes()) {
         Ok(req) => {
-            let json = req.json;
-            client::run(socket, &mut line, json)
+            let (json, last_boot) = (req.json, req.verb == proto::Verb::LastBoot);
+            client::run(socket, &mut line, json, last_boot)
         }
         Err(why) => usage(why),
     }

@@ -27,8 +27,9 @@ fn unreachable(socket: &[u8], e: Errno) -> i32 {
 }
 
 /// Sends the request `line` (without its newline; `json`: it asks for JSON)
-/// to the supervisor at `socket` and relays the reply.
-pub fn run(socket: &[u8], line: &mut Text, json: bool) -> i32 {
+/// to the supervisor at `socket` and relays the reply. `last_boot`: the
+/// reply names where the records are kept, and they are shown instead.
+pub fn run(socket: &[u8], line: &mut Text, json: bool, last_boot: bool) -> i32 {
     let mut pbuf = [0u8; 256];
     let Some(path) = c_path(socket, &mut pbuf) else {
         return unreachable(socket, Errno::NAMETOOLONG);
@@ -66,6 +67,7 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool) -> i32 {
     let mut buf = [0u8; 4096];
     let mut status: Option<i32> = None;
     let mut to_stdout: Option<bool> = None;
+    let mut dir = crate::say::Buf::<256>::new();
     loop {
         let n = match rustix::io::read(&fd, &mut buf) {
             Ok(0) => break,
@@ -85,6 +87,10 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool) -> i32 {
         if data.is_empty() {
             continue;
         }
+        if last_boot && status == Some(0) {
+            dir.s(data);
+            continue;
+        }
         // JSON goes to stdout whatever the status (a refusal is text).
         let json = *to_stdout.get_or_insert(json && data.first() == Some(&b'{'));
         let out = match status {
@@ -95,6 +101,8 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool) -> i32 {
         write_all(out, data);
     }
     match status {
+        #[cfg(feature = "keep")]
+        Some(0) if last_boot => crate::keep::show(dir.as_bytes()),
         Some(code) => code,
         None => {
             let why = b"the supervisor closed the connection without a reply";

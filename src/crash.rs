@@ -16,6 +16,10 @@ pub struct Crash<'a> {
     pub recorded: bool,
     pub exit: Exit,
     pub at_ms: u64,
+    /// This record is kept on disk (tend(8), KEPT EVIDENCE), and when the
+    /// last one was (0: never).
+    pub kept: bool,
+    pub kept_at: u64,
     /// Where the lines are frozen; empty for a service without a ring.
     store: &'a mut [u8],
     /// Bytes of `store` the lines take.
@@ -29,6 +33,8 @@ impl<'a> Crash<'a> {
             recorded: false,
             exit: Exit::Code(0),
             at_ms: 0,
+            kept: false,
+            kept_at: 0,
             store: &mut [],
             len: 0,
         }
@@ -69,6 +75,7 @@ impl<'a> Crash<'a> {
     #[inline(never)]
     pub fn record(&mut self, exit: Exit, now: u64, started_ms: u64, ring: &Ring<'_>) {
         self.recorded = true;
+        self.kept = false;
         self.exit = exit;
         self.at_ms = now;
         // Rendered whole lines at a time, as many of the last as fit the

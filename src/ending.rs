@@ -26,6 +26,16 @@ pub enum Power {
 }
 
 impl Power {
+    /// As `tend last-boot` says it: the command's word, "poweroff".
+    pub fn word(self) -> &'static [u8] {
+        match self {
+            Power::Halt => Verb::Halt,
+            Power::Poweroff => Verb::Poweroff,
+            Power::Reboot => Verb::Reboot,
+        }
+        .word()
+    }
+
     /// As said on the console: "stopping every service to power off".
     pub fn doing(self) -> &'static [u8] {
         // By power, in their order: one string, not a table of pointers.
@@ -44,7 +54,8 @@ impl Power {
             | Verb::Stop
             | Verb::Restart
             | Verb::Signal
-            | Verb::Reload => None,
+            | Verb::Reload
+            | Verb::LastBoot => None,
         }
     }
 }
@@ -127,6 +138,9 @@ pub enum Act {
     /// Say "sending SIGKILL to every process; …", send it, and reap what
     /// has ended.
     KillEveryone(Power),
+    /// Keep the evidence of how this boot ended (tend(8), KEPT EVIDENCE):
+    /// the power's word, or with none `stopped`.
+    Keep(Option<Power>),
     /// `sync(2)`.
     Sync,
     /// Unmount every file system, newest first; what cannot be unmounted
@@ -140,8 +154,8 @@ pub enum Act {
     Exit,
 }
 
-/// The acts of one step: at most the five of the end.
-pub type Acts = heapless::Vec<Act, 5>;
+/// The acts of one step: at most the six of the end.
+pub type Acts = heapless::Vec<Act, 6>;
 
 fn acts(list: &[Act]) -> Acts {
     Acts::from_slice(list).unwrap_or_default()
@@ -179,7 +193,7 @@ impl Ending {
             }
             (S::Stopping(How::Exit { .. }), E::ServicesStopped) => {
                 *self = S::Exited;
-                acts(&[Act::Exit])
+                acts(&[Act::Keep(None), Act::Exit])
             }
             // The first ending asked for is the one; the services stop on
             // their own stop timeouts.
@@ -205,11 +219,12 @@ impl Ending {
         }
     }
 
-    /// SIGKILL, sync, unmount, sync, `reboot(2)`.
+    /// SIGKILL, the evidence kept, sync, unmount, sync, `reboot(2)`.
     fn end(&mut self, power: Power) -> Acts {
         *self = Ending::Rebooting(power);
         acts(&[
             Act::KillEveryone(power),
+            Act::Keep(Some(power)),
             Act::Sync,
             Act::Unmount,
             Act::Sync,
@@ -277,8 +292,9 @@ mod tests {
         ]
     }
 
-    const END_HALT: [Act; 5] = [
+    const END_HALT: [Act; 6] = [
         Act::KillEveryone(Power::Halt),
+        Act::Keep(Some(Power::Halt)),
         Act::Sync,
         Act::Unmount,
         Act::Sync,
@@ -296,7 +312,9 @@ mod tests {
         match (state, event) {
             (S::Running, Event::Asked(how)) => (S::Stopping(how), vec![Act::StopServices(how)]),
             (S::Stopping(POWEROFF), Event::ServicesStopped) => (grace, vec![Act::TermEveryone]),
-            (S::Stopping(EXIT), Event::ServicesStopped) => (S::Exited, vec![Act::Exit]),
+            (S::Stopping(EXIT), Event::ServicesStopped) => {
+                (S::Exited, vec![Act::Keep(None), Act::Exit])
+            }
             (S::Grace { .. }, Event::ChildrenGone) => {
                 (S::Rebooting(Power::Halt), END_HALT.to_vec())
             }
@@ -359,6 +377,7 @@ mod tests {
             run(&mut s, &[(2900, Event::Timer)]),
             [
                 Act::KillEveryone(Power::Poweroff),
+                Act::Keep(Some(Power::Poweroff)),
                 Act::Sync,
                 Act::Unmount,
                 Act::Sync,
@@ -420,7 +439,7 @@ mod tests {
                 (40, Event::ServicesStopped),
             ],
         );
-        assert_eq!(acts, [Act::StopServices(EXIT), Act::Exit]);
+        assert_eq!(acts, [Act::StopServices(EXIT), Act::Keep(None), Act::Exit]);
         assert_eq!(s.exit_status(), Some(0));
         assert_eq!(s.poll_at(), None);
     }
@@ -451,5 +470,9 @@ mod tests {
             [&b"halt"[..], b"power off", b"reboot"]
         );
         assert_eq!(Power::of_verb(Verb::Status), None);
+        assert_eq!(
+            [Halt, Poweroff, Reboot].map(Power::word),
+            [&b"halt"[..], b"poweroff", b"reboot"]
+        );
     }
 }

@@ -127,6 +127,17 @@ struct Loop<'a> {
     /// watchdog's grace.
     #[cfg(feature = "watchdog")]
     unwell_until: Option<u64>,
+    /// The directory evidence is kept in, when the table names one and it
+    /// opened; when a crash record waits to be kept.
+    #[cfg(feature = "keep")]
+    keep: Option<crate::keep::Keep>,
+    #[cfg(feature = "keep")]
+    keep_due: Option<u64>,
+    /// Oneshots done when the watchdog and the keep directory were last
+    /// tried: they are tried again when one more is (it may have loaded
+    /// the driver or mounted the disk).
+    #[cfg(any(feature = "watchdog", feature = "keep"))]
+    done: usize,
 }
 
 /// Supervises until told to stop; returns the exit status. As PID 1 it
@@ -143,25 +154,20 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             busy: false,
             flood_release_at: u64::MAX,
             #[cfg(feature = "watchdog")]
-            dog: crate::watchdog_dev::open(
-                &world.table.settings,
-                &world.table.pool,
-                &mut world.own,
-                sys::now_ms(),
-            ),
+            dog: None,
             #[cfg(feature = "watchdog")]
             unwell_until: None,
+            #[cfg(feature = "keep")]
+            keep: None,
+            #[cfg(feature = "keep")]
+            keep_due: None,
+            #[cfg(any(feature = "watchdog", feature = "keep"))]
+            done: 0,
         },
         Err(code) => return code,
     };
-    // What `tend status` says of the watchdog, until it lets go.
-    #[cfg(feature = "watchdog")]
-    if let Some(dog) = lp.dog.as_ref() {
-        world.dog = crate::status::Dog {
-            every_ms: dog.feeder.every_ms,
-            fed: true,
-        };
-    }
+    #[cfg(any(feature = "watchdog", feature = "keep"))]
+    open_late(world, &mut lp, sys::now_ms(), true);
     // From now on, tend must not die: every failure is reported and retried.
     loop {
         let now = sys::now_ms();
@@ -203,13 +209,49 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         sys::release(world.log_buf.pages());
         lp.flood_release_at = u64::MAX;
     }
+    #[cfg(any(feature = "watchdog", feature = "keep"))]
+    open_late(world, lp, now, false);
     #[cfg(feature = "watchdog")]
     watch(world, lp, now);
+    #[cfg(feature = "keep")]
+    if let Some(keep) = lp.keep.as_mut() {
+        lp.keep_due = keep.crashes(&mut world.table.slots, &mut world.own, now);
+    }
     if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
     }
     if lp.ending.poll_at().is_some_and(|at| at <= now) {
         end(world, lp, ending::Event::Timer, now);
+    }
+}
+
+/// Opens the watchdog and the keep directory the table names, unless they
+/// are open: at start (`first`: a failure is said), then each time one
+/// more oneshot is done.
+#[cfg(any(feature = "watchdog", feature = "keep"))]
+#[inline(never)]
+fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {
+    let slots = &world.table.slots;
+    let done = slots.iter().filter(|s| s.svc.state == State::Done).count();
+    let more = core::mem::replace(&mut lp.done, done) < done;
+    if !(first || more) {
+        return;
+    }
+    let (settings, pool, own) = (&world.table.settings, &world.table.pool, &mut world.own);
+    #[cfg(feature = "keep")]
+    if lp.keep.is_none() {
+        lp.keep = crate::keep::open(settings, pool, own, now, first);
+    }
+    #[cfg(feature = "watchdog")]
+    if lp.dog.is_none() {
+        lp.dog = crate::watchdog_dev::open(settings, pool, own, now, first);
+        // What `tend status` says of the watchdog, until it lets go.
+        if let Some(dog) = lp.dog.as_ref() {
+            world.dog = crate::status::Dog {
+                every_ms: dog.feeder.every_ms,
+                fed: true,
+            };
+        }
     }
 }
 
@@ -238,15 +280,20 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
                 fed: false,
             };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
-            let mut secs = crate::say::Buf::<24>::new();
-            secs.u(grace / 1000).byte(b's');
-            let parts: [&[u8]; 4] = [
+            // How this boot ends, as `tend last-boot` will say it.
+            let mut why = crate::say::Buf::<96>::new();
+            why.s(b"watchdog: ").s(name).s(b" not up for ");
+            why.u(grace / 1000).byte(b's');
+            let why = why.as_bytes();
+            let parts: [&[u8]; 2] = [
                 b"watchdog: letting the board reset: ",
-                name,
-                b" not up for ",
-                secs.as_bytes(),
+                why.get(10..).unwrap_or(&[]),
             ];
             report::say(Some((&mut world.own, now)), &parts);
+            #[cfg(feature = "keep")]
+            if let Some(keep) = lp.keep.as_mut() {
+                keep.write(&mut world.table.slots, &mut world.own, &[why], true, now);
+            }
             rustix::fs::sync();
         }
     }
@@ -274,6 +321,8 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
         due(c.deadline());
     }
     due(Some(lp.flood_release_at));
+    #[cfg(feature = "keep")]
+    due(lp.keep_due);
     #[cfg(feature = "watchdog")]
     if let Some(dog) = lp.dog.as_ref() {
         due(dog.feeder.due());
@@ -379,7 +428,7 @@ fn end(world: &mut World, lp: &mut Loop<'_>, event: ending::Event, now: u64) {
 /// Carries out one act of the ending; the event its outcome is, if any.
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
-fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
+fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
     let said: [&[u8]; 3] = match act {
         Act::StopServices(How::System(power)) => {
             [b"stopping every service to ", power.doing(), b""]
@@ -397,7 +446,7 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
         Act::KillEveryone(power) => [b"sending SIGKILL to every process; ", power.doing(), b""],
         Act::Exit => [b"every service stopped; exiting", b"", b""],
         Act::SayRebootFailed(errno) => [b"reboot(2) failed: ", crate::errno::describe(errno), b""],
-        Act::Sync | Act::Unmount | Act::Reboot(_) => [b"", b"", b""],
+        Act::Keep(_) | Act::Sync | Act::Unmount | Act::Reboot(_) => [b"", b"", b""],
     };
     if !said[0].is_empty() {
         report::say(Some((&mut world.own, now)), &said);
@@ -417,6 +466,16 @@ fn act_out(world: &mut World, lp: &Loop<'_>, act: Act, now: u64) -> Option<endin
             }
         }
         Act::KillEveryone(_) => pid1::kill_everyone(),
+        // Closed once written: its file system can then be unmounted.
+        #[cfg(feature = "keep")]
+        Act::Keep(power) => {
+            if let Some(mut keep) = lp.keep.take() {
+                let how = power.map_or(&b"stopped"[..], ending::Power::word);
+                keep.write(&mut world.table.slots, &mut world.own, &[how], true, now);
+            }
+        }
+        #[cfg(not(feature = "keep"))]
+        Act::Keep(_) => {}
         Act::Sync => rustix::fs::sync(),
         Act::Unmount => pid1::unmount_all(world.scratch.pages()),
         Act::Reboot(power) => {

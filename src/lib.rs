@@ -37,6 +37,8 @@ pub mod ending;
 pub mod errno;
 pub mod event_loop;
 pub mod exit;
+#[cfg(feature = "keep")]
+pub mod keep;
 pub mod limits;
 pub mod load;
 pub mod pid1;

@@ -24,10 +24,11 @@ pub enum Verb {
     Halt,
     Poweroff,
     Reboot,
+    LastBoot,
 }
 
 /// Every verb, in declaration order (its discriminant is its index).
-const VERBS: [Verb; 10] = [
+const VERBS: [Verb; 11] = [
     Verb::Status,
     Verb::Log,
     Verb::Start,
@@ -38,9 +39,11 @@ const VERBS: [Verb; 10] = [
     Verb::Halt,
     Verb::Poweroff,
     Verb::Reboot,
+    Verb::LastBoot,
 ];
 /// The word of each of [`VERBS`], each followed by a NUL byte.
-const WORDS: &[u8] = b"status\0log\0start\0stop\0restart\0signal\0reload\0halt\0poweroff\0reboot\0";
+const WORDS: &[u8] =
+    b"status\0log\0start\0stop\0restart\0signal\0reload\0halt\0poweroff\0reboot\0last-boot\0";
 
 impl Verb {
     pub fn word(self) -> &'static [u8] {
@@ -56,9 +59,9 @@ impl Verb {
     /// signal), one or more for `start`, `stop` and `restart`, none for the
     /// others. Tables indexed by the verb: smaller than a `match`.
     pub fn fits(self, names: usize, signal: bool) -> bool {
-        const LEAST: [u8; 10] = [0, 1, 1, 1, 1, 1, 0, 0, 0, 0];
+        const LEAST: [u8; 11] = [0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];
         const ALL: u8 = MAX_SERVICES as u8;
-        const MOST: [u8; 10] = [ALL, 1, ALL, ALL, ALL, 1, 0, 0, 0, 0];
+        const MOST: [u8; 11] = [ALL, 1, ALL, ALL, ALL, 1, 0, 0, 0, 0, 0];
         let i = self as usize;
         let least = LEAST.get(i).copied().unwrap_or(0);
         let most = MOST.get(i).copied().unwrap_or(0);
@@ -141,6 +144,9 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
     if verb == Verb::Reload && !cfg!(feature = "reload") {
         return Err(b"reload: this tend is built without reload");
     }
+    if verb == Verb::LastBoot && !cfg!(feature = "keep") {
+        return Err(b"last-boot: this tend is built without keep");
+    }
     let mut req = Request {
         verb,
         json: false,
@@ -195,11 +201,11 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
 /// The verb's line of `tend help`.
 fn usage_of(verb: Verb) -> &'static [u8] {
     // By verb: status, log, start, stop, restart, signal, reload, halt,
-    // poweroff, reboot.
-    const USAGE_OF: [u8; 10] = [0, 2, 3, 3, 3, 4, 1, 5, 5, 5];
+    // poweroff, reboot, last-boot.
+    const USAGE_OF: [u8; 11] = [0, 2, 3, 3, 3, 4, 1, 5, 5, 5, 6];
     let usages: &'static [u8] = b"status [NAME...] [--json]\0reload [--json]\0\
         log NAME [-n N] [-f] [-t]\0start|stop|restart NAME...\0signal NAME SIG\0\
-        reboot|poweroff|halt\0";
+        reboot|poweroff|halt\0last-boot\0";
     let i = USAGE_OF.get(verb as usize).copied().unwrap_or(0);
     say::nth(usages, usize::from(i))
 }
@@ -312,13 +318,18 @@ mod tests {
             let word = verb.word();
             assert_eq!(Verb::from_word(word), Some(verb));
             let line = match verb {
-                Verb::Status | Verb::Reload | Verb::Halt | Verb::Poweroff | Verb::Reboot => {
-                    word.to_vec()
-                }
+                Verb::Status
+                | Verb::Reload
+                | Verb::Halt
+                | Verb::Poweroff
+                | Verb::Reboot
+                | Verb::LastBoot => word.to_vec(),
                 Verb::Signal => [word, &b" x TERM"[..]].concat(),
                 _ => [word, &b" x"[..]].concat(),
             };
-            if verb == Verb::Reload && !cfg!(feature = "reload") {
+            if verb == Verb::Reload && !cfg!(feature = "reload")
+                || verb == Verb::LastBoot && !cfg!(feature = "keep")
+            {
                 continue;
             }
             assert_eq!(parse(&line).unwrap().verb, verb);
@@ -326,7 +337,7 @@ mod tests {
         let words: Vec<&[u8]> = VERBS.iter().map(|v| v.word()).collect();
         assert_eq!(
             words.concat(),
-            b"statuslogstartstoprestartsignalreloadhaltpoweroffreboot"
+            b"statuslogstartstoprestartsignalreloadhaltpoweroffrebootlast-boot"
         );
         assert_eq!(Verb::from_word(b""), None);
         assert_eq!(Verb::from_word(b"stat"), None);

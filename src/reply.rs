@@ -352,6 +352,20 @@ fn begin<F>(
         // `proto::parse` refuses it when tend is built without reload.
         Verb::Reload => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
+        Verb::LastBoot => begin_last_boot(r, view),
+    }
+}
+
+/// `last-boot`: where the records are kept, for the client to read
+/// (`keep::show`).
+fn begin_last_boot<F>(r: &mut Reply, view: &View<'_, F>) -> Option<Intent> {
+    let table = view.table;
+    match crate::settings::Settings::path(&table.pool, table.settings.keep) {
+        b"" => deny(r, Verb::LastBoot, Why::NoKeep, b""),
+        dir => {
+            r.answer(EXIT_OK, dir);
+            None
+        }
     }
 }
 
@@ -376,17 +390,20 @@ enum Why {
     NoService,
     NotRunning,
     NotPid1,
+    NoKeep,
 }
 
 /// The words of each [`Why`], each followed by a NUL byte.
-const WHY: &[u8] = b"no service named \"\0shutting down\0no service\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0";
+const WHY: &[u8] = b"no service named \"\0shutting down\0no service\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
+nothing kept: the table has no keep directory\0";
 
 /// The exit status of each [`Why`].
-const WHY_CODE: [u8; 5] = [
+const WHY_CODE: [u8; 6] = [
     EXIT_UNKNOWN_NAME as u8,
     EXIT_FAILED as u8,
     EXIT_USAGE as u8,
     EXIT_NOT_AS_WANTED as u8,
+    EXIT_FAILED as u8,
     EXIT_FAILED as u8,
 ];
 

@@ -15,6 +15,8 @@ pub struct Settings {
     pub syslog: Span,
     /// `watchdog = PATH`: the watchdog device (empty: none).
     pub watchdog: Span,
+    /// `keep = DIR`: where evidence is kept across reboots (empty: none).
+    pub keep: Span,
     /// `watchdog-timeout`, asked of the driver (0: not given; see
     /// [`Settings::watchdog_timeout_ms`]).
     pub watchdog_timeout: u32,
@@ -36,6 +38,7 @@ impl Settings {
             line: 0,
             syslog: Span { off: 0, len: 0 },
             watchdog: Span { off: 0, len: 0 },
+            keep: Span { off: 0, len: 0 },
             watchdog_timeout: 0,
             watchdog_grace: 0,
         }
@@ -71,7 +74,7 @@ impl Settings {
 /// Whether `a` (its strings in `pa`) and `b` (in `pb`) say the same.
 #[cfg(feature = "reload")]
 pub fn same(a: &Settings, pa: &Pool, b: &Settings, pb: &Pool) -> bool {
-    let paths = |s: &Settings| [s.syslog, s.watchdog];
+    let paths = |s: &Settings| [s.syslog, s.watchdog, s.keep];
     let numbers = |s: &Settings| [s.watchdog_timeout, s.watchdog_grace];
     numbers(a) == numbers(b)
         && paths(a)

@@ -224,6 +224,7 @@ pub(crate) mod msg {
         CRITICAL = "critical: expected yes or no, not \"%\"",
         WATCHDOG_TIMEOUT = "watchdog-timeout: from 1s to 1 hour",
         WATCHDOG_GRACE = "watchdog-grace: at most 1 day",
+        KEEP = "keep: \"%\" is not an absolute path",
         TOO_MANY = "too many errors",
     }
 }
@@ -473,6 +474,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let paths = [
             (sec.syslog, &mut settings.syslog),
             (sec.watchdog, &mut settings.watchdog),
+            (sec.keep, &mut settings.keep),
         ];
         for (path, to) in paths {
             let Some(path) = path else { continue };
@@ -832,8 +834,9 @@ console = yes
             Key::Watchdog => 15,
             Key::WatchdogTimeout => 16,
             Key::WatchdogGrace => 17,
+            Key::Keep => 18,
         };
-        let mut rows = [0; 18];
+        let mut rows = [0; 19];
         for def in &DEFS {
             rows[slot(def.key)] += 1;
             assert!(
@@ -841,7 +844,7 @@ console = yes
                 "no feature is left out by default"
             );
         }
-        assert_eq!(rows, [1; 18]);
+        assert_eq!(rows, [1; 19]);
         assert_eq!(DEFS[0].key, Key::Run);
         assert_eq!(RUN_SEEN, 1);
         let names: Vec<&[u8]> = DEFS.iter().map(|d| d.name).collect();
@@ -851,8 +854,8 @@ console = yes
         assert_eq!(unique.len(), names.len());
         // The tables made of DEFS for the parser.
         let joined: Vec<&[u8]> = KEY_NAMES.split(|&b| b == 0).collect();
-        assert_eq!(joined[..18], names[..]);
-        assert_eq!(joined[18], b"");
+        assert_eq!(joined[..19], names[..]);
+        assert_eq!(joined[19], b"");
         assert_eq!(KEYS.map(slot), core::array::from_fn(|i| i));
         assert_eq!(REPEAT, 1 << slot(Key::After) | 1 << slot(Key::Env));
         assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
@@ -866,15 +869,17 @@ console = yes
                 b"watchdog",
                 b"watchdog",
                 b"watchdog",
+                b"keep",
             ])
             .collect();
-        assert_eq!(features[..18], want[..]);
+        assert_eq!(features[..19], want[..]);
         // The keys of the [tend] section, and only they, are marked so.
         let tend = [
             Key::Syslog,
             Key::Watchdog,
             Key::WatchdogTimeout,
             Key::WatchdogGrace,
+            Key::Keep,
         ];
         assert_eq!(TEND, tend.iter().map(|&k| 1u32 << slot(k)).sum::<u32>());
     }

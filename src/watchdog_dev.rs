@@ -1,4 +1,5 @@
-//! The watchdog device (tend(8), WATCHDOG): opened at start with the
+//! The watchdog device (tend(8), WATCHDOG): opened at start (or once a
+//! oneshot has loaded its driver) with the
 //! timeout tend asks for, fed by the loop while the device is healthy
 //! (`watchdog` decides when), disarmed with the magic close character when
 //! a `supervise` that is not PID 1 exits.
@@ -31,10 +32,17 @@ pub struct Dog {
 /// for the timeout and reads back the one in force; feeds every third of
 /// the shorter. A driver without the ioctls (or a FIFO standing in for the
 /// device) is said once and fed every third of the timeout asked for.
-/// `None`, said, when there is no device or it cannot be opened.
+/// `None` when there is no device or it cannot be opened: said when
+/// `say`, as tend tries again later (each time a oneshot finishes).
 // Out of line: its buffers are then not under the whole loop.
 #[inline(never)]
-pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64) -> Option<Dog> {
+pub fn open(
+    settings: &Settings,
+    pool: &Pool,
+    own: &mut Ring<'static>,
+    now: u64,
+    say: bool,
+) -> Option<Dog> {
     let path = Settings::path(pool, settings.watchdog);
     if path.is_empty() {
         return None;
@@ -46,7 +54,9 @@ pub fn open(settings: &Settings, pool: &Pool, own: &mut Ring<'static>, now: u64)
     let fd = match opened {
         Ok(fd) => fd,
         Err(e) => {
-            report::failed(Some((own, now)), b"watchdog: cannot open ", path, e);
+            if say {
+                report::failed(Some((own, now)), b"watchdog: cannot open ", path, e);
+            }
             return None;
         }
     };

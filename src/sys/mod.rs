@@ -20,7 +20,7 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
-//!   `openat`, `bind`, `connect`, `recvmsg`, `ioctl` (of one `int`):
+//!   `openat`, `getdents64`, `bind`, `connect`, `recvmsg`, `ioctl` (of one `int`):
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
 //!   size passed.
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
@@ -183,12 +183,27 @@ impl Drop for Fd {
 
 /// `openat(AT_FDCWD, path, flags, mode)`.
 pub fn open(path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> Result<Fd, Errno> {
+    openat_raw(nr::AT_FDCWD, path, flags, mode)
+}
+
+/// `openat(dir, path, flags, mode)`.
+pub fn openat(
+    dir: impl AsFd,
+    path: &CStr,
+    flags: rustix::fs::OFlags,
+    mode: u32,
+) -> Result<Fd, Errno> {
+    openat_raw(dir.as_fd().as_raw_fd(), path, flags, mode)
+}
+
+#[inline(never)]
+fn openat_raw(dir: i32, path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> Result<Fd, Errno> {
     // SAFETY: `path` is NUL-terminated and lives across the call.
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_openat,
             [
-                nr::AT_FDCWD as isize as usize,
+                dir as isize as usize,
                 path.as_ptr() as usize,
                 flags.bits() as usize,
                 mode as usize,
@@ -198,6 +213,24 @@ pub fn open(path: &CStr, flags: rustix::fs::OFlags, mode: u32) -> Result<Fd, Err
         )
     };
     check(ret).map(Fd::from_ret)
+}
+
+/// `getdents64(fd, buf)`: directory entries into `buf`, as the kernel's
+/// `struct linux_dirent64` records; the bytes filled (0 at the end).
+/// (rustix's `RawDir` reads a name with `strlen` and indexes its buffer.)
+pub fn getdents(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its length, which is passed.
+    let ret = unsafe {
+        arch::syscall3(
+            nr::__NR_getdents64,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+            ],
+        )
+    };
+    check(ret)
 }
 
 /// `pipe2(fds, flags)`: `(read end, write end)`.

@@ -36,6 +36,7 @@ pub(super) enum Key {
     Watchdog,
     WatchdogTimeout,
     WatchdogGrace,
+    Keep,
 }
 
 /// How a key is written in the table, and what the parser knows of it.
@@ -83,7 +84,7 @@ const fn feature_key(
 /// bit in [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
 /// build time only: the parser uses the tables made of it below, with no
 /// pointers in them.
-pub(super) const DEFS: [KeyDef; 18] = [
+pub(super) const DEFS: [KeyDef; 19] = [
     key(b"run", Key::Run, false),
     key(b"type", Key::Type, false),
     key(b"restart", Key::Restart, false),
@@ -102,10 +103,12 @@ pub(super) const DEFS: [KeyDef; 18] = [
     feature_key(b"watchdog", Key::Watchdog, WATCHDOG, true),
     feature_key(b"watchdog-timeout", Key::WatchdogTimeout, WATCHDOG, true),
     feature_key(b"watchdog-grace", Key::WatchdogGrace, WATCHDOG, true),
+    feature_key(b"keep", Key::Keep, KEEP, true),
 ];
 /// The features of those keys, and whether this tend has them.
 const SYSLOG: (&[u8], bool) = (b"syslog", cfg!(feature = "syslog"));
 const WATCHDOG: (&[u8], bool) = (b"watchdog", cfg!(feature = "watchdog"));
+const KEEP: (&[u8], bool) = (b"keep", cfg!(feature = "keep"));
 /// `watchdog-timeout`: from a second (the driver counts seconds) to an hour.
 pub(super) const WATCHDOG_TIMEOUT_MS: core::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 /// Longest `watchdog-grace`: a day.
@@ -250,9 +253,10 @@ pub(super) struct Section<'a> {
     pub(super) chdir: Option<&'a [u8]>,
     /// This is the `[tend]` section.
     pub(super) tend: bool,
-    /// Its `syslog` and `watchdog` paths.
+    /// Its `syslog`, `watchdog` and `keep` paths.
     pub(super) syslog: Option<&'a [u8]>,
     pub(super) watchdog: Option<&'a [u8]>,
+    pub(super) keep: Option<&'a [u8]>,
     /// Its `watchdog-timeout` and `watchdog-grace` (see `Settings`).
     pub(super) watchdog_timeout: u32,
     pub(super) watchdog_grace: u32,
@@ -348,6 +352,10 @@ impl<'a> Section<'a> {
             },
             Key::Syslog => self.syslog = Some(value),
             Key::Watchdog => self.watchdog = Some(value),
+            Key::Keep => match value.starts_with(b"/") {
+                true => self.keep = Some(value),
+                false => errs.at(msg::KEEP, value),
+            },
             Key::WatchdogTimeout => match parse_duration(value) {
                 Some(ms) if WATCHDOG_TIMEOUT_MS.contains(&ms) => self.watchdog_timeout = ms as u32,
                 Some(_) => errs.at(msg::WATCHDOG_TIMEOUT, b""),

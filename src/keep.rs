@@ -1,0 +1,371 @@
+//! Evidence kept across reboots (tend(8), KEPT EVIDENCE): why the last boot
+//! ended, its crash records and the tails of its rings, in the directory
+//! `[tend] keep` names.
+//!
+//! The directory holds plain text, as `tend last-boot` shows it:
+//! - `boot`: this boot's record. Its first line is how the boot ended —
+//!   [`UNKNOWN`] until an end is recorded — then every service's last
+//!   crash (its stamped lines under a stamped header), then, once an end
+//!   is recorded, the last lines of tend's ring and of every service's.
+//! - `last-boot`: the previous boot's `boot`, set aside when tend starts.
+//! - `last-panic`: the panic and oops logs the kernel's pstore held at
+//!   start, moved out of it (their last lines), when there were any.
+//!
+//! Each file is written whole as `.tmp`, synced and renamed over the old
+//! one, so a reset in the middle of a write leaves the last whole record.
+//! A record is made again from what tend holds each time: a crash is kept
+//! as it is frozen, at most once a minute per service (flash wears).
+
+use core::ffi::CStr;
+
+use rustix::fs::{self, AtFlags, OFlags};
+use rustix::io::Errno;
+
+use crate::conf::Pool;
+use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
+use crate::load::c_path;
+use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
+use crate::ring::Ring;
+use crate::say::Buf;
+use crate::settings::Settings;
+use crate::sys::{self, Fd};
+use crate::world::Slot;
+
+/// How a boot ended when no end was recorded.
+pub const UNKNOWN: &[u8] =
+    b"unknown (no orderly end recorded: power loss, kernel panic or hardware reset)";
+/// A service's crash is kept at most this often.
+const CRASH_EVERY_MS: u64 = 60_000;
+/// Bytes of each ring's tail kept at an end, and of each pstore log.
+const TAIL_BYTES: usize = 1024;
+const PSTORE_TAIL_BYTES: usize = 2048;
+/// What a record is written through: room for a header and a whole tail
+/// beyond what is flushed.
+const OUT_BYTES: usize = 4096;
+const FLUSH_AT: usize = OUT_BYTES - (CRASH_TAIL_BYTES + LINE_MAX_BYTES + 160);
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
+const READ_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::CLOEXEC);
+
+/// The directory, open.
+pub struct Keep {
+    dir: Fd,
+    /// A failed write was said (once).
+    said: bool,
+    /// An end is recorded.
+    ended: bool,
+}
+
+/// Opens the `keep` directory, sets the previous boot's record aside,
+/// moves pstore's logs out, and starts this boot's record. `None` when
+/// there is no `keep`, or it cannot be opened or written: said when
+/// `say`, as tend tries again later (each time a oneshot finishes).
+#[inline(never)]
+pub fn open(
+    settings: &Settings,
+    pool: &Pool,
+    own: &mut Ring<'static>,
+    now: u64,
+    say: bool,
+) -> Option<Keep> {
+    let path = Settings::path(pool, settings.keep);
+    if path.is_empty() {
+        return None;
+    }
+    let mut pbuf = [0u8; 256];
+    let opened = c_path(path, &mut pbuf)
+        .ok_or(Errno::NAMETOOLONG)
+        .and_then(|c| sys::open(c, DIR_FLAGS, 0));
+    let mut keep = match opened {
+        Ok(dir) => Keep {
+            dir,
+            said: !say,
+            ended: false,
+        },
+        Err(e) => {
+            if say {
+                report::failed(Some((own, now)), b"keep: cannot open ", path, e);
+            }
+            return None;
+        }
+    };
+    let dir = &keep.dir;
+    if let Err(Errno::NOENT) = fs::renameat(dir, c"boot", dir, c"last-boot") {
+        // The previous boot kept nothing here: an older record is not its.
+        let _ = fs::unlinkat(dir, c"last-boot", AtFlags::empty());
+    }
+    let _ = fs::unlinkat(dir, c"last-panic", AtFlags::empty());
+    move_pstore(dir);
+    let first = keep.write(&mut [], own, &[UNKNOWN], false, now);
+    first.then_some(keep)
+}
+
+/// Copies the last lines of each panic or oops log in pstore to
+/// `last-panic`, then removes the logs, so that each is shown once.
+fn move_pstore(dir: &Fd) {
+    let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
+        return;
+    };
+    let Ok(mut file) = File::create(dir) else {
+        return;
+    };
+    // The names copied, each NUL-ended, to be removed once the copy is safe.
+    let mut names = Buf::<512>::new();
+    let mut dents = [0u8; 1024];
+    while let Ok(filled @ 1..) = sys::getdents(&store, &mut dents) {
+        let mut rest = dents.get(..filled).unwrap_or(&[]);
+        // `struct linux_dirent64`: inode, offset, record length (u16),
+        // type, then the NUL-ended name.
+        while let Some(&[lo, hi]) = rest.get(16..18) {
+            let len = usize::from(u16::from_ne_bytes([lo, hi]));
+            let name = rest
+                .get(19..len)
+                .and_then(|n| CStr::from_bytes_until_nul(n).ok());
+            rest = rest.get(len.max(1)..).unwrap_or(&[]);
+            let Some(name) = name.filter(|n| n.to_bytes().starts_with(b"dmesg-")) else {
+                continue;
+            };
+            let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
+                continue;
+            };
+            let mut tail = [0u8; PSTORE_TAIL_BYTES];
+            let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
+            let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
+            let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
+            let mut text = tail.get(..n).unwrap_or(&[]);
+            if from > 0 {
+                // From the first whole line.
+                let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+                text = text.get(first..).unwrap_or(&[]);
+            }
+            file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n").s(text);
+            if !text.ends_with(b"\n") {
+                file.out.byte(b'\n');
+            }
+            file.flush();
+            names.s(name.to_bytes_with_nul());
+        }
+    }
+    if !names.is_empty() && !names.overflowed() && file.finish(dir, c"last-panic").is_ok() {
+        let mut rest = names.as_bytes();
+        while let Ok(name) = CStr::from_bytes_until_nul(rest) {
+            let _ = fs::unlinkat(&store, name, AtFlags::empty());
+            rest = rest.get(name.to_bytes_with_nul().len()..).unwrap_or(&[]);
+        }
+    }
+}
+
+/// `.tmp`, being written through a buffer.
+struct File {
+    fd: Fd,
+    out: Buf<OUT_BYTES>,
+    failed: Option<Errno>,
+}
+
+impl File {
+    fn create(dir: &Fd) -> Result<File, Errno> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+        Ok(File {
+            fd: sys::openat(dir, c".tmp", flags, 0o644)?,
+            out: Buf::new(),
+            failed: None,
+        })
+    }
+
+    /// Writes out what the buffer holds.
+    fn flush(&mut self) {
+        let mut rest = self.out.as_bytes();
+        while !rest.is_empty() && self.failed.is_none() {
+            match rustix::io::write(&self.fd, rest) {
+                Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
+                Err(Errno::INTR) => {}
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.out.clear();
+    }
+
+    /// Flushes, syncs and renames it to `name`: whole, or not at all.
+    fn finish(mut self, dir: &Fd, name: &CStr) -> Result<(), Errno> {
+        self.flush();
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        fs::fsync(&self.fd)?;
+        fs::renameat(dir, c".tmp", dir, name)?;
+        // The rename itself on the disk.
+        let _ = fs::fsync(dir);
+        Ok(())
+    }
+}
+
+impl Keep {
+    /// Keeps the crash records frozen since the last write, unless each
+    /// service's was kept less than a minute ago; when the next may be
+    /// kept, if one waits. Nothing once an end is recorded: that record
+    /// stands.
+    #[inline(never)]
+    pub fn crashes(
+        &mut self,
+        slots: &mut [Slot],
+        own: &mut Ring<'static>,
+        now: u64,
+    ) -> Option<u64> {
+        let mut due = None;
+        for crash in slots.iter().map(|s| &s.crash) {
+            if !crash.recorded || crash.kept || self.ended {
+                continue;
+            }
+            let at = match crash.kept_at {
+                0 => 0,
+                at => at + CRASH_EVERY_MS,
+            };
+            due = Some(due.map_or(at, |d: u64| d.min(at)));
+        }
+        match due {
+            Some(at) if at <= now => {
+                self.write(slots, own, &[UNKNOWN], false, now);
+                None
+            }
+            _ => due,
+        }
+    }
+
+    /// Writes this boot's record: how it ended (`end`'s parts make the
+    /// first line), every crash record, and with `tails` the last lines of
+    /// every ring; an end (`tails`) is final. Marks the crash records kept.
+    /// A failure is said once.
+    #[inline(never)]
+    pub fn write(
+        &mut self,
+        slots: &mut [Slot],
+        own: &mut Ring<'static>,
+        end: &[&[u8]],
+        tails: bool,
+        now: u64,
+    ) -> bool {
+        self.ended |= tails;
+        let written = File::create(&self.dir).and_then(|mut file| {
+            for part in end {
+                file.out.s(part);
+            }
+            file.out.byte(b'\n');
+            for slot in slots.iter().filter(|s| s.crash.recorded) {
+                let crash = &slot.crash;
+                file.out
+                    .stamp(crash.at_ms)
+                    .s(&slot.conf.name)
+                    .s(b": crashed, ");
+                crate::status::exit_words(&mut file.out, crash.exit);
+                file.out.s(b"; its last lines:\n").s(crash.text());
+                file.flush();
+            }
+            if tails {
+                file.tail(b"tend", own);
+                for slot in slots.iter() {
+                    file.tail(&slot.conf.name, &slot.ring);
+                }
+            }
+            file.finish(&self.dir, c"boot")
+        });
+        match written {
+            Ok(()) => {
+                for crash in slots.iter_mut().map(|s| &mut s.crash) {
+                    if crash.recorded && !crash.kept {
+                        crash.kept = true;
+                        crash.kept_at = now.max(1);
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                if !core::mem::replace(&mut self.said, true) {
+                    report::failed(Some((own, now)), b"keep: cannot write ", b"boot", e);
+                }
+                false
+            }
+        }
+    }
+}
+
+impl File {
+    /// `NAME: its last lines:` and the ring's last [`TAIL_BYTES`].
+    fn tail(&mut self, name: &[u8], ring: &Ring<'_>) {
+        let start = self.out.len();
+        self.out.s(name).s(b": its last lines:\n");
+        if ring.render_tail(0, &mut self.out, TAIL_BYTES) == 0 {
+            // An empty ring: no header.
+            let len = self.out.len();
+            self.out.cut(start, len - start);
+        }
+        if self.out.len() > FLUSH_AT {
+            self.flush();
+        }
+    }
+}
+
+/// `tend last-boot`, once the supervisor said where it keeps its records
+/// (`dir`): the previous boot's record, then pstore's logs if it held any,
+/// shown as `tend log` shows a service's bytes (tend(8), LOGS). Exit 1
+/// when nothing was kept.
+#[inline(never)]
+pub fn show(dir: &[u8]) -> i32 {
+    let mut pbuf = [0u8; 256];
+    let opened = c_path(dir, &mut pbuf)
+        .ok_or(Errno::NAMETOOLONG)
+        .and_then(|c| sys::open(c, DIR_FLAGS, 0))
+        .and_then(|d| Ok((sys::openat(&d, c"last-boot", READ_FLAGS, 0)?, d)));
+    let (record, d) = match opened {
+        Ok(both) => both,
+        Err(Errno::NOENT) => {
+            let parts: [&[u8]; 3] = [
+                b"last-boot: nothing kept in ",
+                dir,
+                b" from the previous boot",
+            ];
+            report::say(None, &parts);
+            return EXIT_FAILED;
+        }
+        Err(e) => {
+            report::failed(None, b"last-boot: cannot read ", dir, e);
+            return EXIT_FAILED;
+        }
+    };
+    show_file(record);
+    if let Ok(panic) = sys::openat(&d, c"last-panic", READ_FLAGS, 0) {
+        show_file(panic);
+    }
+    EXIT_OK
+}
+
+/// Copies a file to stdout, its control bytes shown as `\xNN`.
+fn show_file(fd: Fd) {
+    let mut buf = [0u8; 1024];
+    let mut have = 0;
+    loop {
+        let n = match rustix::io::read(&fd, buf.get_mut(have..).unwrap_or(&mut [])) {
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(_) => 0,
+        };
+        have += n;
+        let mut out = Buf::<{ 4 * 1024 }>::new();
+        // A character cut by the read's end waits for the next.
+        let took = out.shown(buf.get(..have).unwrap_or(&[]), &[], 0, n > 0);
+        write_all(sys::stdout(), out.as_bytes());
+        // What waits (at most three bytes) to the front.
+        let took = took.min(have);
+        for i in 0..have - took {
+            let b = buf.get(took + i).copied().unwrap_or(0);
+            if let Some(to) = buf.get_mut(i) {
+                *to = b;
+            }
+        }
+        have -= took;
+        if n == 0 {
+            return;
+        }
+    }
+}
