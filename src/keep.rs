@@ -104,6 +104,7 @@ pub fn open(
 
 /// Copies the last lines of each panic or oops log in pstore to
 /// `last-panic`, then removes the logs, so that each is shown once.
+#[inline(never)]
 fn move_pstore(dir: &Fd) {
     let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
         return;
@@ -343,29 +344,13 @@ pub fn show(dir: &[u8]) -> i32 {
 /// Copies a file to stdout, its control bytes shown as `\xNN`.
 fn show_file(fd: Fd) {
     let mut buf = [0u8; 1024];
-    let mut have = 0;
-    loop {
-        let n = match rustix::io::read(&fd, buf.get_mut(have..).unwrap_or(&mut [])) {
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(_) => 0,
-        };
-        have += n;
+    let mut at = 0;
+    // Read again from the first byte not shown: a character cut by the
+    // read's end is read whole by the next.
+    while let Ok(n @ 1..) = rustix::io::pread(&fd, &mut buf, at) {
         let mut out = Buf::<{ 4 * 1024 }>::new();
-        // A character cut by the read's end waits for the next.
-        let took = out.shown(buf.get(..have).unwrap_or(&[]), &[], 0, n > 0);
+        let took = out.shown(buf.get(..n).unwrap_or(&[]), &[], 0, n == buf.len());
         write_all(sys::stdout(), out.as_bytes());
-        // What waits (at most three bytes) to the front.
-        let took = took.min(have);
-        for i in 0..have - took {
-            let b = buf.get(took + i).copied().unwrap_or(0);
-            if let Some(to) = buf.get_mut(i) {
-                *to = b;
-            }
-        }
-        have -= took;
-        if n == 0 {
-            return;
-        }
+        at += took.max(1) as u64;
     }
 }

@@ -65,11 +65,6 @@ fn mounted(path: &CStr) -> bool {
     } else {
         c"/"
     };
-    mounted_on(path, parent)
-}
-
-/// `path` lives on another device than `parent`.
-fn mounted_on(path: &CStr, parent: &CStr) -> bool {
     match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
         (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
         _ => false,
@@ -98,11 +93,13 @@ pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     console_on_stdio();
     // The kernel's pstore, where a panic's log waits for the next boot
     // (tend(8), KEPT EVIDENCE), when the kernel has one: its directory
-    // exists in /sys only then. Quietly passed over otherwise.
+    // exists in /sys only then. Quietly passed over otherwise. (Not found
+    // mounted: nothing but PID 1 mounts it, once.)
     #[cfg(feature = "keep")]
-    if !mounted_on(c"/sys/fs/pstore", c"/sys/fs") {
+    {
         let flags = MOUNT_FLAGS.first().copied().unwrap_or(MountFlags::empty());
-        let _ = rustix::mount::mount(c"pstore", c"/sys/fs/pstore", c"pstore", flags, None);
+        let pstore = c"pstore";
+        let _ = rustix::mount::mount(pstore, c"/sys/fs/pstore", pstore, flags, Some(c""));
     }
     // ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
     let _ = rustix::system::reboot(RebootCommand::CadOff);
