@@ -103,7 +103,8 @@ pub fn open(
 }
 
 /// Copies the last lines of each panic or oops log in pstore to
-/// `last-panic`, then removes the logs, so that each is shown once.
+/// `last-panic`, then, once the copy is safe, removes the logs, so that
+/// each is shown once.
 #[inline(never)]
 fn move_pstore(dir: &Fd) {
     let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
@@ -112,10 +113,41 @@ fn move_pstore(dir: &Fd) {
     let Ok(mut file) = File::create(dir) else {
         return;
     };
-    // The names copied, each NUL-ended, to be removed once the copy is safe.
-    let mut names = Buf::<512>::new();
+    let mut found = false;
+    dmesg_logs(&store, &mut |name| {
+        found = true;
+        let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
+            return;
+        };
+        let mut tail = [0u8; PSTORE_TAIL_BYTES];
+        let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
+        let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
+        let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
+        let mut text = tail.get(..n).unwrap_or(&[]);
+        if from > 0 {
+            // From the first whole line.
+            let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+            text = text.get(first..).unwrap_or(&[]);
+        }
+        file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n").s(text);
+        if !text.ends_with(b"\n") {
+            file.out.byte(b'\n');
+        }
+        file.flush();
+    });
+    if found && file.finish(dir, c"last-panic").is_ok() {
+        let _ = fs::seek(&store, fs::SeekFrom::Start(0));
+        dmesg_logs(&store, &mut |name| {
+            let _ = fs::unlinkat(&store, name, AtFlags::empty());
+        });
+    }
+}
+
+/// Calls `each` with the name of every panic or oops log in pstore
+/// (`dmesg-*`).
+fn dmesg_logs(store: &Fd, each: &mut dyn FnMut(&CStr)) {
     let mut dents = [0u8; 1024];
-    while let Ok(filled @ 1..) = sys::getdents(&store, &mut dents) {
+    while let Ok(filled @ 1..) = sys::getdents(store, &mut dents) {
         let mut rest = dents.get(..filled).unwrap_or(&[]);
         // `struct linux_dirent64`: inode, offset, record length (u16),
         // type, then the NUL-ended name.
@@ -125,35 +157,9 @@ fn move_pstore(dir: &Fd) {
                 .get(19..len)
                 .and_then(|n| CStr::from_bytes_until_nul(n).ok());
             rest = rest.get(len.max(1)..).unwrap_or(&[]);
-            let Some(name) = name.filter(|n| n.to_bytes().starts_with(b"dmesg-")) else {
-                continue;
-            };
-            let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
-                continue;
-            };
-            let mut tail = [0u8; PSTORE_TAIL_BYTES];
-            let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
-            let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
-            let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
-            let mut text = tail.get(..n).unwrap_or(&[]);
-            if from > 0 {
-                // From the first whole line.
-                let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-                text = text.get(first..).unwrap_or(&[]);
+            if let Some(name) = name.filter(|n| n.to_bytes().starts_with(b"dmesg-")) {
+                each(name);
             }
-            file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n").s(text);
-            if !text.ends_with(b"\n") {
-                file.out.byte(b'\n');
-            }
-            file.flush();
-            names.s(name.to_bytes_with_nul());
-        }
-    }
-    if !names.is_empty() && !names.overflowed() && file.finish(dir, c"last-panic").is_ok() {
-        let mut rest = names.as_bytes();
-        while let Ok(name) = CStr::from_bytes_until_nul(rest) {
-            let _ = fs::unlinkat(&store, name, AtFlags::empty());
-            rest = rest.get(name.to_bytes_with_nul().len()..).unwrap_or(&[]);
         }
     }
 }
