@@ -175,7 +175,7 @@ impl File {
     fn create(dir: &Fd) -> Result<File, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
         Ok(File {
-            fd: sys::openat(dir, c".tmp", flags, 0o644)?,
+            fd: sys::openat(dir, c".tmp", flags, 0o600)?,
             out: Buf::new(),
             failed: None,
         })
