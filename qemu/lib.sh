@@ -45,6 +45,18 @@ load_board() {
   [ -f "$TABLE" ] || TABLE=$REPO/boards/common/tend.conf
 }
 
+# board_modules: the kernel modules the board lists in boards/BOARD/modules
+# (paths under lib/modules/VERSION/kernel/ of its kernel package, one a line,
+# `#` comments), in order; nothing when it has no such file.
+board_modules() {
+  [ -f "$BOARD_DIR/modules" ] || return 0
+  sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$BOARD_DIR/modules" | grep -v '^$' || true
+}
+
+# Where qemu/fetch unpacks the modules boards of DEB_ARCH/KERNEL_META list:
+# lib/modules/VERSION/{kernel/...,modules.order,modules.builtin} under it.
+modules_cache() { printf '%s\n' "$ARCH_CACHE/$KERNEL_META/modules"; }
+
 # The name qemu-user gives an architecture (to run a foreign busybox).
 qemu_user_arch() {
   case $1 in
