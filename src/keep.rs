@@ -38,7 +38,8 @@ pub const UNKNOWN: &[u8] =
 const CRASH_EVERY_MS: u64 = 60_000;
 /// Bytes of each ring's tail kept at an end, and of each pstore log.
 const TAIL_BYTES: usize = 1024;
-const PSTORE_TAIL_BYTES: usize = 2048;
+/// (A panic's stack trace alone takes 2 KiB.)
+const PSTORE_TAIL_BYTES: usize = 4096;
 /// What a record is written through: room for a header and a whole tail
 /// beyond what is flushed.
 const OUT_BYTES: usize = 4096;
@@ -81,7 +82,7 @@ pub fn open(
     let mut keep = match opened {
         Ok(dir) => Keep {
             dir,
-            said: !say,
+            said: false,
             ended: false,
         },
         Err(e) => {
@@ -129,11 +130,12 @@ fn move_pstore(dir: &Fd) {
             let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
             text = text.get(first..).unwrap_or(&[]);
         }
-        file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n").s(text);
-        if !text.ends_with(b"\n") {
-            file.out.byte(b'\n');
-        }
+        file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
         file.flush();
+        file.send(text);
+        if !text.ends_with(b"\n") {
+            file.send(b"\n");
+        }
     });
     if found && file.finish(dir, c"last-panic").is_ok() {
         let _ = fs::seek(&store, fs::SeekFrom::Start(0));
@@ -171,6 +173,18 @@ struct File {
     failed: Option<Errno>,
 }
 
+/// Writes all of `bytes` to `fd`, unless a write `failed` before.
+#[inline(never)]
+fn send(fd: &Fd, failed: &mut Option<Errno>, mut bytes: &[u8]) {
+    while !bytes.is_empty() && failed.is_none() {
+        match rustix::io::write(fd, bytes) {
+            Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
+            Err(Errno::INTR) => {}
+            Err(e) => *failed = Some(e),
+        }
+    }
+}
+
 impl File {
     fn create(dir: &Fd) -> Result<File, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
@@ -183,15 +197,13 @@ impl File {
 
     /// Writes out what the buffer holds.
     fn flush(&mut self) {
-        let mut rest = self.out.as_bytes();
-        while !rest.is_empty() && self.failed.is_none() {
-            match rustix::io::write(&self.fd, rest) {
-                Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
-                Err(Errno::INTR) => {}
-                Err(e) => self.failed = Some(e),
-            }
-        }
-        self.out.clear();
+        let File { fd, out, failed } = self;
+        send(fd, failed, out.as_bytes());
+        out.clear();
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        send(&self.fd, &mut self.failed, bytes);
     }
 
     /// Flushes, syncs and renames it to `name`: whole, or not at all.
@@ -358,5 +370,26 @@ fn show_file(fd: Fd) {
         let took = out.shown(buf.get(..n).unwrap_or(&[]), &[], 0, n == buf.len());
         write_all(sys::stdout(), out.as_bytes());
         at += took.max(1) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dmesg_logs_lists_each_panic_log_once() {
+        let dir = std::env::temp_dir().join(format!("tend-keep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["dmesg-ramoops-0", "dmesg-ramoops-1", "console-ramoops-0"] {
+            std::fs::write(dir.join(name), "x\n").unwrap();
+        }
+        let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        let store = sys::open(&path, DIR_FLAGS, 0).unwrap();
+        let mut names = Vec::new();
+        dmesg_logs(&store, &mut |n| names.push(n.to_str().unwrap().to_string()));
+        names.sort();
+        assert_eq!(names, ["dmesg-ramoops-0", "dmesg-ramoops-1"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
