@@ -54,6 +54,20 @@ core::arch::global_asm!(
     entry = sym entry,
 );
 
+#[cfg(target_arch = "riscv64")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "mv fp, zero",
+    "mv ra, zero",
+    "mv a0, sp",
+    "andi sp, sp, -16",
+    "call {entry}",
+    "unimp",
+    entry = sym entry,
+);
+
 /// All of tend's run-time state, in .bss: it costs RAM only as it is used.
 /// (The bytes of the log rings and the crash records' lines are
 /// `tend::sys::arena`'s.)

@@ -63,6 +63,24 @@ pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
     ret
 }
 
+#[cfg(target_arch = "riscv64")]
+#[inline(always)]
+pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the call's arguments; `ecall` takes the
+    // number in a7 and preserves every register but a0.
+    unsafe {
+        core::arch::asm!(
+            "ecall",
+            in("a7") nr as usize,
+            inlateout("a0") a[0] => ret,
+            in("a1") a[1], in("a2") a[2], in("a3") a[3], in("a4") a[4], in("a5") a[5],
+            options(nostack)
+        );
+    }
+    ret
+}
+
 /// [`syscall6`] for a call that reads at most three arguments: the others'
 /// registers are left as they are, which the kernel never looks at.
 #[cfg(target_arch = "x86_64")]
