@@ -3,8 +3,8 @@
 
     python3 tests/boot/test_boot.py [BOARD...] [--no-build] [-v]
 
-Default boards: qemu-x86_64, qemu-arm (32-bit ARM, -M virt), qemu-aarch64
-and qemu-riscv64 (both -M virt). For each it
+Default boards: qemu-x86_64, qemu-arm (32-bit ARM, -M virt), qemu-aarch64,
+qemu-riscv64 (both -M virt) and qemu-mipsel (-M malta). For each it
 builds the image (qemu/build, which fetches Debian's kernel and busybox on
 first use), then boots it four times through qemu/boot and types on the
 serial console, as a person would:
@@ -51,7 +51,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in qemu/
 sys.path.insert(0, str(REPO / "qemu"))
 import console as cons  # noqa: E402
 
-DEFAULT_BOARDS = ["qemu-x86_64", "qemu-arm", "qemu-aarch64", "qemu-riscv64"]
+DEFAULT_BOARDS = ["qemu-x86_64", "qemu-arm", "qemu-aarch64", "qemu-riscv64", "qemu-mipsel"]
 # Boards whose kernel halts through firmware that powers the machine off.
 HALT_POWERS_OFF = {"qemu-riscv64"}
 CRASHER = "flaky"  # the demo service that dies half a second after each start
