@@ -27,7 +27,7 @@ load_board() {
   BOARD_DIR=$REPO/boards/$BOARD
   [ -f "$BOARD_DIR/qemu.conf" ] ||
     die "no board '$BOARD' (boards with a qemu.conf: $(all_boards | tr '\n' ' '))"
-  DEB_ARCH='' KERNEL_META='' QEMU='' QEMU_PACKAGE='' QEMU_MACHINE='' QEMU_MEMORY=256
+  DEB_ARCH='' KERNEL_META='' DEB_SUITE='' QEMU='' QEMU_PACKAGE='' QEMU_MACHINE='' QEMU_MEMORY=256
   # shellcheck source=/dev/null
   . "$BOARD_DIR/qemu.conf"
   if [ -z "$DEB_ARCH" ] || [ -z "$KERNEL_META" ] || [ -z "$QEMU" ]; then

@@ -13,6 +13,9 @@
 //! its state, its ring, its crash record and its descriptors, one record
 //! per service in the table (`table`), as nitro keeps its service array.
 #![cfg_attr(not(test), no_std)]
+// MIPS inline assembly (src/sys/arch.rs) is unstable: the MIPS targets are
+// built with a nightly (rust-nightly).
+#![cfg_attr(target_arch = "mips", feature(asm_experimental_arch))]
 #![deny(unsafe_code)]
 #![cfg_attr(
     not(test),

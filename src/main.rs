@@ -12,6 +12,7 @@
 #![no_std]
 #![no_main]
 #![allow(unsafe_code)]
+#![cfg_attr(target_arch = "mips", feature(asm_experimental_arch))]
 
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
@@ -51,6 +52,43 @@ core::arch::global_asm!(
     "bic sp, sp, #15",
     "bl {entry}",
     "udf #0",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "riscv64")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "mv fp, zero",
+    "mv ra, zero",
+    "mv a0, sp",
+    "andi sp, sp, -16",
+    "call {entry}",
+    "unimp",
+    entry = sym entry,
+);
+
+// MIPS o32: the linker's entry is `__start`; $gp set for small data, the
+// stack aligned to 8 with the 16 bytes a callee may keep its register
+// arguments in below the caller's frame.
+#[cfg(target_arch = "mips")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".globl __start",
+    ".type _start,@function",
+    "_start:",
+    "__start:",
+    "lui $gp, %hi(_gp)",
+    "addiu $gp, $gp, %lo(_gp)",
+    "move $fp, $zero",
+    "move $ra, $zero",
+    "move $a0, $sp",
+    "li $t0, -8",
+    "and $sp, $sp, $t0",
+    "addiu $sp, $sp, -16",
+    "jal {entry}",
+    "break",
     entry = sym entry,
 );
 

@@ -1,4 +1,5 @@
-//! Signal names and numbers (Linux; the same on x86_64, aarch64 and arm).
+//! Signal names and numbers (Linux's for the architecture built for: the
+//! same on x86_64, aarch64, arm and riscv64; MIPS numbers most differently).
 
 use linux_raw_sys::general as g;
 
@@ -18,7 +19,10 @@ macro_rules! signals {
     };
 }
 
-signals! {
+/// The rows of [`signals!`], with `$arch` (the one signal that differs by
+/// architecture) in its place.
+macro_rules! table {
+    ($($arch:tt)*) => { signals! {
     HUP SIGHUP,
     INT SIGINT,
     QUIT SIGQUIT,
@@ -34,7 +38,7 @@ signals! {
     PIPE SIGPIPE,
     ALRM SIGALRM,
     TERM SIGTERM,
-    STKFLT SIGSTKFLT,
+    $($arch)*
     CHLD SIGCHLD,
     CONT SIGCONT,
     STOP SIGSTOP,
@@ -54,7 +58,14 @@ signals! {
     IOT SIGIOT,
     POLL SIGPOLL,
     CLD SIGCHLD,
+    } };
 }
+
+// MIPS has no SIGSTKFLT; its signal 7 is SIGEMT.
+#[cfg(not(target_arch = "mips"))]
+table!(STKFLT SIGSTKFLT,);
+#[cfg(target_arch = "mips")]
+table!(EMT SIGEMT,);
 
 /// The number of a signal given as `TERM`, `SIGTERM` (any case) or a decimal
 /// number from 1 to 64.

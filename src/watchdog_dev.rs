@@ -16,10 +16,10 @@ use crate::settings::Settings;
 use crate::sys::{self, Fd};
 use crate::watchdog::Feeder;
 
-/// `WDIOC_SETTIMEOUT`: `_IOWR('W', 6, int)` (Linux's watchdog API).
-const WDIOC_SETTIMEOUT: u32 = 0xC004_5706;
-/// `WDIOC_GETTIMEOUT`: `_IOR('W', 7, int)`.
-const WDIOC_GETTIMEOUT: u32 = 0x8004_5707;
+/// `WDIOC_SETTIMEOUT`: `_IOWR('W', 6, int)`, and `WDIOC_GETTIMEOUT`:
+/// `_IOR('W', 7, int)` (Linux's watchdog API), as the architecture encodes
+/// them (MIPS's read bit is not x86's).
+use linux_raw_sys::ioctl::{WDIOC_GETTIMEOUT, WDIOC_SETTIMEOUT};
 
 /// The open device and its feeding schedule.
 pub struct Dog {

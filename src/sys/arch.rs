@@ -63,6 +63,68 @@ pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
     ret
 }
 
+#[cfg(target_arch = "riscv64")]
+#[inline(always)]
+pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the call's arguments; `ecall` takes the
+    // number in a7 and preserves every register but a0.
+    unsafe {
+        core::arch::asm!(
+            "ecall",
+            in("a7") nr as usize,
+            inlateout("a0") a[0] => ret,
+            in("a1") a[1], in("a2") a[2], in("a3") a[3], in("a4") a[4], in("a5") a[5],
+            options(nostack)
+        );
+    }
+    ret
+}
+
+/// MIPS o32: the number in v0, four arguments in a0-a3 and the fifth and
+/// sixth on the stack, above the 16 bytes the caller keeps for a0-a3. The
+/// kernel says an error with a3 != 0 and the errno (positive) in v0: made
+/// `-errno` here, as the other architectures return it. The kernel does not
+/// keep $1 ($at), which asm! cannot name as clobbered and LLVM allocates:
+/// it is saved in a register of the compiler's choosing around the call.
+#[cfg(target_arch = "mips")]
+#[inline(always)]
+pub(super) unsafe fn syscall6(nr: u32, a: [usize; 6]) -> isize {
+    let ret: usize;
+    let err: usize;
+    // SAFETY: the caller vouches for the call's arguments; the stack space
+    // is given back before the block ends; the kernel may change v1, a3
+    // and the temporaries t0-t9, declared as clobbered.
+    unsafe {
+        core::arch::asm!(
+            ".set noat",
+            "move {at_save}, $1",
+            "subu $sp, 32",
+            "sw {a4}, 16($sp)",
+            "sw {a5}, 20($sp)",
+            "syscall",
+            "addu $sp, 32",
+            "move $1, {at_save}",
+            ".set at",
+            a4 = in(reg) a[4],
+            a5 = in(reg) a[5],
+            at_save = out(reg) _,
+            inlateout("$2") nr as usize => ret,
+            in("$4") a[0], in("$5") a[1], in("$6") a[2],
+            inlateout("$7") a[3] => err,
+            lateout("$3") _,
+            lateout("$8") _, lateout("$9") _, lateout("$10") _, lateout("$11") _,
+            lateout("$12") _, lateout("$13") _, lateout("$14") _, lateout("$15") _,
+            lateout("$24") _, lateout("$25") _,
+        );
+    }
+    if err != 0 {
+        (ret as isize).wrapping_neg()
+    } else {
+        ret as isize
+    }
+}
+
 /// [`syscall6`] for a call that reads at most three arguments: the others'
 /// registers are left as they are, which the kernel never looks at.
 #[cfg(target_arch = "x86_64")]
@@ -83,8 +145,41 @@ pub(super) unsafe fn syscall3(nr: u32, a: [usize; 3]) -> isize {
     ret
 }
 
+/// [`syscall6`] for a call that reads at most three arguments: no stack
+/// arguments.
+#[cfg(target_arch = "mips")]
+#[inline(always)]
+pub(super) unsafe fn syscall3(nr: u32, a: [usize; 3]) -> isize {
+    let ret: usize;
+    let err: usize;
+    // SAFETY: as for syscall6, with nothing on the stack.
+    unsafe {
+        core::arch::asm!(
+            ".set noat",
+            "move {at_save}, $1",
+            "syscall",
+            "move $1, {at_save}",
+            ".set at",
+            at_save = out(reg) _,
+            inlateout("$2") nr as usize => ret,
+            in("$4") a[0], in("$5") a[1], in("$6") a[2],
+            lateout("$7") err,
+            lateout("$3") _,
+            lateout("$8") _, lateout("$9") _, lateout("$10") _, lateout("$11") _,
+            lateout("$12") _, lateout("$13") _, lateout("$14") _, lateout("$15") _,
+            lateout("$24") _, lateout("$25") _,
+            options(nostack)
+        );
+    }
+    if err != 0 {
+        (ret as isize).wrapping_neg()
+    } else {
+        ret as isize
+    }
+}
+
 /// [`syscall6`] for a call that reads at most three arguments.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "mips")))]
 #[inline(always)]
 pub(super) unsafe fn syscall3(nr: u32, a: [usize; 3]) -> isize {
     let [a0, a1, a2] = a;

@@ -116,19 +116,36 @@ pub fn exit_group(code: i32) -> ! {
     }
 }
 
+/// The kernel's `sigset_t`: `_NSIG` bits (64; 128 on MIPS) in `unsigned
+/// long` words, signal n at bit (n-1) % word of word (n-1) / word — so on
+/// a 32-bit big-endian machine the 64-bit [`SigSet`] is two words, its low
+/// half first, not the u64's bytes.
+type KernelSigSet = [usize; nr::_NSIG as usize / usize::BITS as usize];
+
+fn kernel_sigset(set: SigSet) -> KernelSigSet {
+    let mut words = [0; nr::_NSIG as usize / usize::BITS as usize];
+    words[0] = set.0 as usize;
+    if usize::BITS == 32 {
+        if let Some(high) = words.get_mut(1) {
+            *high = (set.0 >> 32) as usize;
+        }
+    }
+    words
+}
+
 /// `rt_sigprocmask(SIG_SETMASK, set)`: replaces the blocked-signal mask.
 pub fn set_signal_mask(set: SigSet) -> Result<(), Errno> {
-    let mask = set.0;
-    // SAFETY: `mask` is a 64-bit sigset that lives across the call; the old
-    // set pointer is null; the size is the kernel's sigset size (8).
+    let mask = kernel_sigset(set);
+    // SAFETY: `mask` is a kernel sigset that lives across the call; the old
+    // set pointer is null; the size is the kernel's sigset size.
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_rt_sigprocmask,
             [
                 nr::SIG_SETMASK as usize,
-                &mask as *const u64 as usize,
+                mask.as_ptr() as usize,
                 0,
-                size_of::<u64>(),
+                size_of::<KernelSigSet>(),
                 0,
                 0,
             ],
@@ -401,7 +418,7 @@ pub fn dup_at_least(fd: impl AsFd, min: i32) -> Result<Fd, Errno> {
 
 /// `signalfd4(-1, set, SFD_CLOEXEC|SFD_NONBLOCK)`.
 pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
-    let mask = set.0;
+    let mask = kernel_sigset(set);
     let flags = nr::O_CLOEXEC | nr::O_NONBLOCK;
     // SAFETY: as for set_signal_mask; fd -1 asks for a new descriptor.
     let ret = unsafe {
@@ -409,8 +426,8 @@ pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
             nr::__NR_signalfd4,
             [
                 usize::MAX,
-                &mask as *const u64 as usize,
-                size_of::<u64>(),
+                mask.as_ptr() as usize,
+                size_of::<KernelSigSet>(),
                 flags as usize,
                 0,
                 0,

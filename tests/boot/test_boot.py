@@ -3,7 +3,8 @@
 
     python3 tests/boot/test_boot.py [BOARD...] [--no-build] [-v]
 
-Default boards: qemu-x86_64 and qemu-arm (32-bit ARM, -M virt). For each it
+Default boards: qemu-x86_64, qemu-arm (32-bit ARM, -M virt), qemu-aarch64,
+qemu-riscv64 (both -M virt) and qemu-mipsel (-M malta). For each it
 builds the image (qemu/build, which fetches Debian's kernel and busybox on
 first use), then boots it four times through qemu/boot and types on the
 serial console, as a person would:
@@ -17,7 +18,8 @@ serial console, as a person would:
   rescue  a broken table: every FILE:LINE error on the console, then the
           rescue shell, where `tend poweroff` works
   boot2   timing, then `reboot` (busybox: SIGTERM to PID 1); QEMU exits
-  boot3   timing, then `tend halt`: the kernel halts (QEMU stays; we kill it)
+  boot3   timing, then `tend halt`: the kernel halts (QEMU stays and we kill
+          it; on RISC-V the firmware's halt ends QEMU)
   panic   no usable init (rdinit=/no/such/init): the console driver must
           notice the kernel panic at once
 
@@ -49,7 +51,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in qemu/
 sys.path.insert(0, str(REPO / "qemu"))
 import console as cons  # noqa: E402
 
-DEFAULT_BOARDS = ["qemu-x86_64", "qemu-arm"]
+DEFAULT_BOARDS = ["qemu-x86_64", "qemu-arm", "qemu-aarch64", "qemu-riscv64", "qemu-mipsel"]
+# Boards whose kernel halts through firmware that powers the machine off.
+HALT_POWERS_OFF = {"qemu-riscv64"}
 CRASHER = "flaky"  # the demo service that dies half a second after each start
 VICTIM = "probe"  # the daemon killed from the console
 STATES = "down|starting|up|ready|stopping|backoff|done|failed"
@@ -518,6 +522,12 @@ class Board:
                 con.expect(r"tend: stopping every service to halt", STEP_TIMEOUT)
                 con.expect(r"reboot: System halted", STEP_TIMEOUT)
                 con.drain(1)
+                if self.board in HALT_POWERS_OFF:
+                    # The kernel halts through the firmware (RISC-V: SBI
+                    # system reset), which ends the machine: QEMU exits 0.
+                    code = con.wait_exit(STEP_TIMEOUT)
+                    need(code == 0, f"QEMU exited {code}")
+                    return "`tend halt`: orderly halt (System halted; the firmware ends QEMU)"
                 need(con.proc.poll() is None, "QEMU exited on halt?")
                 return "`tend halt`: orderly halt (the kernel says System halted)"
             b.check(name, end)

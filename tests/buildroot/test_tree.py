@@ -157,6 +157,7 @@ def select(k, *names, **strings):
 def system(arch, libc="BR2_TOOLCHAIN_USES_GLIBC", cxx=False):
     k = kconf()
     picks = {"x86_64": ["BR2_x86_64"], "aarch64": ["BR2_aarch64"], "mips": ["BR2_mips"],
+             "mipsel": ["BR2_mipsel"], "riscv64": ["BR2_riscv", "BR2_RISCV_64"], "riscv32": ["BR2_riscv"],
              "armv5": ["BR2_arm", "BR2_arm926t"], "armv6": ["BR2_arm", "BR2_arm1176jzf_s"],
              "armv7": ["BR2_arm", "BR2_cortex_a9"], "armv8": ["BR2_arm", "BR2_cortex_a53"]}[arch]
     select(k, *picks, libc, "BR2_ROOTFS_SKELETON_DEFAULT")
@@ -482,7 +483,11 @@ def test_kconfig_where_tend_is_offered():
         (("armv7", "BR2_TOOLCHAIN_USES_UCLIBC", False), False, True),
         (("armv5", "BR2_TOOLCHAIN_USES_GLIBC", False), False, False),   # Rust has it, tend's _start does not
         (("armv6", "BR2_TOOLCHAIN_USES_GLIBC", False), False, False),
+        (("riscv64", "BR2_TOOLCHAIN_USES_GLIBC", False), True, False),
+        (("riscv32", "BR2_TOOLCHAIN_USES_GLIBC", False), False, False),  # no _start for it
+        # tend runs on MIPS, but Buildroot's Rust has no MIPS target (tier 3)
         (("mips", "BR2_TOOLCHAIN_USES_GLIBC", False), False, False),
+        (("mipsel", "BR2_TOOLCHAIN_USES_MUSL", True), False, False),
     ]
     for (arch, libc, cxx), offered, comment in cases:
         k = system(arch, libc, cxx)
