@@ -132,9 +132,10 @@ fn move_pstore(dir: &Fd) {
         }
         file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
         file.flush();
-        file.send(text);
+        send(&file.fd, &mut file.failed, text);
+        // (Flushed with what follows.)
         if !text.ends_with(b"\n") {
-            file.send(b"\n");
+            file.out.byte(b'\n');
         }
     });
     if found && file.finish(dir, c"last-panic").is_ok() {
@@ -202,9 +203,6 @@ impl File {
         out.clear();
     }
 
-    fn send(&mut self, bytes: &[u8]) {
-        send(&self.fd, &mut self.failed, bytes);
-    }
 
     /// Flushes, syncs and renames it to `name`: whole, or not at all.
     fn finish(mut self, dir: &Fd, name: &CStr) -> Result<(), Errno> {
