@@ -331,26 +331,31 @@ pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
 /// Where `word` is among the strings of `list`, each followed by a NUL
 /// byte; never for an empty `word`. Matching a list is smaller than a
 /// `match` on byte strings, which compares byte by byte in line.
-#[inline(never)]
 pub fn position(list: &[u8], word: &[u8]) -> Option<usize> {
+    find(list, word, false)
+}
+
+/// [`position`], ASCII letters in either case.
+pub fn position_any_case(list: &[u8], word: &[u8]) -> Option<usize> {
+    find(list, word, true)
+}
+
+/// [`position`]; with `fold`, ASCII letters in either case. One loop for
+/// both, smaller than `eq_ignore_ascii_case`'s.
+#[inline(never)]
+fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
     let mut rest = list;
     let mut i = 0;
     while !rest.is_empty() && !word.is_empty() {
         let (w, after) = first_word(rest);
-        if w == word {
+        let same = |(a, b): (&u8, &u8)| a == b || fold && a.eq_ignore_ascii_case(b);
+        if w.len() == word.len() && w.iter().zip(word).all(same) {
             return Some(i);
         }
         rest = after;
         i += 1;
     }
     None
-}
-
-/// `a == b`, ASCII letters in either case: a plain loop, smaller than
-/// `eq_ignore_ascii_case`'s.
-#[inline(never)]
-pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 /// Parses an unsigned decimal number with no sign and no blanks.

@@ -477,17 +477,10 @@ pub(super) fn name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
 }
 
-/// Where `value` is among `choices` (each followed by a NUL byte, in lower
-/// case), in any case.
-#[inline(never)]
+/// Where `value` is among `choices` (each followed by a NUL byte), in any
+/// case.
 pub(super) fn choice(value: &[u8], choices: &[u8]) -> Option<usize> {
-    // Longer than any choice: none.
-    let mut low = [0u8; 16];
-    let low = low.get_mut(..value.len())?;
-    for (l, v) in low.iter_mut().zip(value) {
-        *l = v.to_ascii_lowercase();
-    }
-    crate::say::position(choices, low)
+    crate::say::position_any_case(choices, value)
 }
 
 pub(super) use crate::accounts::id_number;
