@@ -336,6 +336,19 @@ fn classify(text: &[u8]) -> Line<'_> {
     }
 }
 
+/// A new section, begun at `line`, in `sec`: a service's with its
+/// defaults (the `[tend]` section's uses none of them).
+fn open<'s, 'a>(sec: &'s mut Option<Section<'a>>, line: u32) -> &'s mut Section<'a> {
+    let sec = sec.insert(Section::default());
+    let conf = &mut sec.conf;
+    conf.line = line;
+    conf.log_bytes = LOG_DEFAULT_BYTES;
+    conf.stop_signal = STOP_SIGNAL_DEFAULT;
+    conf.stop_timeout_ms = STOP_TIMEOUT_DEFAULT_MS;
+    sec.log_line = line;
+    sec
+}
+
 /// Marks a once-per-table error as said; true when it was not yet.
 fn first_time(said: &mut bool) -> bool {
     !core::mem::replace(said, true)
@@ -384,10 +397,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             match self.table.settings.line {
                 0 => {
                     self.table.settings.line = errs.line;
-                    self.sec = Some(Section {
-                        tend: true,
-                        ..Section::default()
-                    });
+                    open(&mut self.sec, errs.line).tend = true;
                 }
                 first => errs.say(msg::DUP_TEND, b"", first as usize),
             }
@@ -401,17 +411,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 errs.say(msg::SERVICES, b"", MAX_SERVICES);
             }
         } else {
-            let sec = self.sec.insert(Section {
-                conf: ServiceConf {
-                    line: errs.line,
-                    log_bytes: LOG_DEFAULT_BYTES,
-                    stop_signal: STOP_SIGNAL_DEFAULT,
-                    stop_timeout_ms: STOP_TIMEOUT_DEFAULT_MS,
-                    ..ServiceConf::default()
-                },
-                log_line: errs.line,
-                ..Section::default()
-            });
+            let sec = open(&mut self.sec, errs.line);
             // Cannot fail: the name is shorter than NAME_MAX_BYTES.
             let _ = sec.conf.name.extend_from_slice(name);
         }
