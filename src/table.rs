@@ -349,9 +349,12 @@ fn open<'s, 'a>(sec: &'s mut Option<Section<'a>>, line: u32) -> &'s mut Section<
     sec
 }
 
-/// Marks a once-per-table error as said; true when it was not yet.
-fn first_time(said: &mut bool) -> bool {
-    !core::mem::replace(said, true)
+/// Reports `msg` at `line` about `n`, unless `said` (once per table).
+#[inline(never)]
+fn once(said: &mut bool, errs: &mut Errs<'_>, line: u32, msg: Msg, n: usize) {
+    if !core::mem::replace(said, true) {
+        errs.put(line, msg, b"", n);
+    }
 }
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
@@ -407,9 +410,13 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             let first = usize::try_from(first.line).unwrap_or(usize::MAX);
             errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
-            if first_time(&mut self.said_full) {
-                errs.say(msg::SERVICES, b"", MAX_SERVICES);
-            }
+            once(
+                &mut self.said_full,
+                errs,
+                errs.line,
+                msg::SERVICES,
+                MAX_SERVICES,
+            );
         } else {
             let sec = open(&mut self.sec, errs.line);
             // Cannot fail: the name is shorter than NAME_MAX_BYTES.
@@ -440,18 +447,18 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
             errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
         }
-        self.log_total = self.log_total.saturating_add(u64::from(conf.log_bytes));
-        let over = self.log_total > LOG_ARENA_BYTES as u64;
-        if over && first_time(&mut self.said_log) {
-            errs.put(sec.log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
-        }
+        self.count_log(conf.log_bytes.into(), sec.log_line);
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
         if !sec.store(pool) {
             pool.truncate(mark);
-            if first_time(&mut self.said_pool) {
-                errs.put(sec.conf.line, msg::POOL, b"", POOL_BYTES);
-            }
+            once(
+                &mut self.said_pool,
+                &mut self.errs,
+                sec.conf.line,
+                msg::POOL,
+                POOL_BYTES,
+            );
         }
         sec.resolve_identity();
         let slots = &mut self.table.slots;
@@ -481,15 +488,29 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             let start = pool.len();
             if add(pool, path) {
                 *to = span(pool, start);
-            } else if first_time(&mut self.said_pool) {
-                self.errs.put(line, msg::POOL, b"", POOL_BYTES);
+            } else {
+                once(
+                    &mut self.said_pool,
+                    &mut self.errs,
+                    line,
+                    msg::POOL,
+                    POOL_BYTES,
+                );
             }
         }
         if sec.syslog.is_some() {
-            self.log_total = self.log_total.saturating_add(SYSLOG_RING_BYTES as u64);
-            if self.log_total > LOG_ARENA_BYTES as u64 && first_time(&mut self.said_log) {
-                self.errs.put(line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
-            }
+            self.count_log(SYSLOG_RING_BYTES as u64, line);
+        }
+    }
+
+    /// Counts a ring of `bytes` (given on `line`) with the others: past
+    /// what the arena holds, an error, once per table.
+    #[inline(never)]
+    fn count_log(&mut self, bytes: u64, line: u32) {
+        self.log_total = self.log_total.saturating_add(bytes);
+        if self.log_total > LOG_ARENA_BYTES as u64 {
+            let (said, errs) = (&mut self.said_log, &mut self.errs);
+            once(said, errs, line, msg::LOG_ARENA, LOG_ARENA_BYTES);
         }
     }
 
