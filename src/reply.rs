@@ -435,18 +435,14 @@ fn begin_status<F>(
         true => Set(u64::MAX),
         false => named,
     };
-    let all_ok = set.ids(view.table).all(|id| {
-        view.table
-            .get(id)
-            .is_some_and(|s| s.svc.as_expected(&s.conf))
-    });
+    let (w, all_ok) = Widths::measure(view, set.ids(view.table));
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
     let j = &mut r.job;
     j.stage = Stage::Rows;
     j.left = set;
     j.json = req.json;
-    j.w = Widths::measure(view, set.ids(view.table));
+    j.w = w;
     j.first = true;
     j.src = set.first(view.table);
     j.detail = req.count == 1;

@@ -45,21 +45,26 @@ const _: () = assert!(JSON_SERVICE_MAX_BYTES + 64 <= CLIENT_OUT_BYTES);
 impl Widths {
     pub const ZERO: Widths = Widths { name: 0, pid: 0 };
 
-    pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> Widths {
+    /// The widths of the rows of `ids`, and whether every one of those
+    /// services is as it should be.
+    pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> (Widths, bool) {
         let mut w = Widths {
             name: b"SERVICE".len(),
             pid: 2,
         };
+        let mut all_ok = true;
         for slot in ids.filter_map(|id| view.table.get(id)) {
+            all_ok &= slot.svc.as_expected(&slot.conf);
             w.name = w.name.max(slot.conf.name.len());
             let mut d = [0u8; 20];
             let pid = slot.svc.pid.unsigned_abs().into();
             w.pid = w.pid.max(decimal(pid, &mut d).len());
         }
-        Widths {
+        let w = Widths {
             name: w.name + 2,
             pid: w.pid + 1,
-        }
+        };
+        (w, all_ok)
     }
 }
 
