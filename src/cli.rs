@@ -184,7 +184,6 @@ fn client(args: &dyn Argv, socket: &[u8]) -> i32 {
     }
 }
 
-#[inline(never)]
 fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
     let errors = load::load(world, file, root, false);
     if errors > 0 {

@@ -453,7 +453,6 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
 /// Forgets the leaving services once the processes of all of them are
 /// gone (until then one that stopped shows as down): they are the last
 /// slots of the table, so nothing else moves.
-#[inline(never)]
 pub fn forget_left(world: &mut World) {
     let slots = &mut world.table.slots;
     if slots.iter().any(|s| s.leaving && s.svc.state.running()) {

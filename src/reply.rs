@@ -74,7 +74,6 @@ impl Set {
         Set(self.0 | Set::bit(id))
     }
 
-    #[inline(never)]
     fn without(self, id: SvcId) -> Set {
         Set(self.0 & !Set::bit(id))
     }
@@ -552,7 +551,6 @@ fn json(j: &Job) -> bool {
 /// One status row or JSON object, whole; after the last, the end of the
 /// JSON document, or for `status NAME` the service's last ten lines.
 /// Whether the reply can go on at once.
-#[inline(never)]
 fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let json = json(j);
     // Room for a whole object, so none is ever cut (a row always fits).
@@ -586,7 +584,6 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// One log line, whole; at the end, the line still being written, then
 /// (for `status NAME`) the crash record. Whether the reply can go on at
 /// once.
-#[inline(never)]
 fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let ring = ring(view, j.src);
     let (line, whole) = match ring.read(&mut j.pos) {
@@ -652,7 +649,6 @@ fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// As much of the crash record's text as fits, shown escaped (tend(8),
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
 /// end waits. Whether the reply can go on at once.
-#[inline(never)]
 fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let slot = j.src.and_then(|id| view.table.get(id));
     let text = slot.map_or(&[][..], |s| s.crash.text());

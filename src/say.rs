@@ -29,7 +29,6 @@ impl<const N: usize> Default for Buf<N> {
 }
 
 impl<const N: usize> Buf<N> {
-    #[inline(never)]
     pub const fn new() -> Self {
         Bytes {
             len: 0,

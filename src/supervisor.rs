@@ -117,7 +117,6 @@ impl Supervisor {
 
     /// `tend start`, `stop` or `restart` (`event`) of one service. Only
     /// `stop` while shutting down.
-    #[inline(never)]
     pub fn command<F>(
         &mut self,
         slots: &mut [Slot<F>],

@@ -616,7 +616,6 @@ impl<F> Search<'_, '_, F> {
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
-#[inline(never)]
 fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: usize) {
     let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
     let from = path.iter().position(|n| n.index() == to).unwrap_or(0);

@@ -292,7 +292,6 @@ impl<'a> Section<'a> {
     }
 
     /// Checks and keeps `value`, given to `key` on the current line.
-    #[inline(never)]
     fn apply(&mut self, key: Key, value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
         let conf = &mut self.conf;
         match key {
