@@ -64,8 +64,8 @@ fn usage(why: &[u8]) -> i32 {
 
 fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
     (0..env.len()).filter_map(|i| env.get(i)).find_map(|kv| {
-        let rest = kv.strip_prefix(key)?;
-        rest.strip_prefix(b"=")
+        let rest = crate::say::strip(kv, key)?;
+        crate::say::strip(rest, b"=")
     })
 }
 

@@ -357,6 +357,13 @@ fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
     None
 }
 
+/// `text` without `prefix` at its start, if it starts so: one copy of
+/// `strip_prefix` for every prefix, whatever its length.
+#[inline(never)]
+pub fn strip<'a>(text: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    text.strip_prefix(prefix)
+}
+
 /// Parses an unsigned decimal number with no sign and no blanks.
 pub fn parse_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 {

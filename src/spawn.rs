@@ -95,7 +95,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     }
     let mut n = 0;
     for var in pool.strings(conf.env) {
-        if let Some(p) = var.strip_prefix(b"PATH=") {
+        if let Some(p) = crate::say::strip(var, b"PATH=") {
             x.path = p;
         }
         if let Some(to) = x.envp.get_mut(n..MAX_ENV).and_then(|a| a.first_mut()) {

@@ -32,7 +32,7 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
         out.s(fac).byte(b'.').s(say::nth(SEVERITIES, pri & 7));
     }
     out.byte(b' ');
-    let text = match rest.strip_prefix(b"1 ") {
+    let text = match say::strip(rest, b"1 ") {
         Some(mut fields) => {
             // TIMESTAMP HOST APP PROCID MSGID, the structured data, the
             // message (its byte-order mark dropped).
@@ -49,7 +49,7 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
                 out.s(b": ");
             }
             let text = skip_structured(fields);
-            text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
+            say::strip(text, b"\xEF\xBB\xBF").unwrap_or(text)
         }
         None => skip_timestamp(rest),
     };
@@ -71,7 +71,7 @@ fn word<'a>(text: &mut &'a [u8]) -> &'a [u8] {
 /// `<PRI>` and what follows; `user.notice` (13) when the sender gave none or
 /// a bad one, as syslogd takes it.
 fn priority(msg: &[u8]) -> (usize, &[u8]) {
-    let parsed = msg.strip_prefix(b"<").and_then(|m| {
+    let parsed = say::strip(msg, b"<").and_then(|m| {
         let end = m.iter().position(|&b| b == b'>')?;
         let n = say::parse_u64(m.get(..end)?).filter(|&n| n < 192)?;
         Some((n as usize, m.get(end + 1..)?))

@@ -383,7 +383,7 @@ impl<'a> Section<'a> {
     }
 
     pub(super) fn ready(&mut self, value: &[u8], errs: &mut Errs) {
-        let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
+        let fd = crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64);
         match fd {
             _ if choice(value, b"none\0").is_some() => self.conf.ready_fd = None,
             Some(0..=2) => errs.at(msg::READY_STDIO, b""),
