@@ -112,6 +112,6 @@ impl Pool {
             Some((0, body)) => Some(body),
             _ => None,
         };
-        body.into_iter().flat_map(|b| b.split(|&c| c == 0))
+        body.into_iter().flat_map(|b| crate::say::split(b, 0))
     }
 }

@@ -111,7 +111,7 @@ impl<'a> Request<'a> {
 }
 
 fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|&b| b == b' ')
+    say::split(line, b' ')
 }
 
 /// A service name: 1 to NAME_MAX_BYTES-1 bytes of `[A-Za-z0-9_.@-]`.

@@ -357,6 +357,12 @@ fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
     None
 }
 
+/// The pieces of `text` between the bytes `sep`: one splitter for every
+/// separator, so that its code is there once.
+pub fn split(text: &[u8], sep: u8) -> core::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    text.split(move |&b| b == sep)
+}
+
 /// `text` without `prefix` at its start, if it starts so: one copy of
 /// `strip_prefix` for every prefix, whatever its length.
 #[inline(never)]

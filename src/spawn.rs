@@ -259,7 +259,7 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
     // A name with a slash is tried as it is: one round, with no directory.
     let slash = program.contains(&b'/');
     let mut err = Errno::NOENT;
-    for dir in path.split(|&b| b == b':') {
+    for dir in crate::say::split(path, b':') {
         buf.clear();
         if !slash {
             buf.s(if dir.is_empty() { b"." } else { dir }).byte(b'/');
