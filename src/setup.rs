@@ -16,7 +16,7 @@ use crate::load::{self, c_path};
 use crate::pid1;
 use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
 use crate::ring::Ring;
-use crate::say::Buf;
+use crate::say::decimal;
 use crate::slot::LogPipe;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::{self, EtcAccounts};
@@ -78,13 +78,10 @@ pub fn start(
     while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
     let errors = load::load(world, opt.table, b"", true);
     if errors > 0 {
-        let mut n = Buf::<20>::new();
-        n.u(errors as u64);
+        let mut digits = [0u8; 20];
+        let n = decimal(errors as u64, &mut digits);
         let own = Some((&mut world.own, now));
-        report::say(
-            own,
-            &[opt.table, b": not started: ", n.as_bytes(), b" error(s)"],
-        );
+        report::say(own, &[opt.table, b": not started: ", n, b" error(s)"]);
         if !opt.pid1 {
             return Err(EXIT_USAGE);
         }
@@ -146,11 +143,10 @@ pub fn start(
     let syslog = listen_syslog(world, now);
     let now = sys::now_ms();
     let n = world.table.len();
-    let mut count = Buf::<20>::new();
-    count.u(n as u64);
+    let mut digits = [0u8; 20];
     let parts: [&[u8]; 4] = [
         b"supervising ",
-        count.as_bytes(),
+        decimal(n as u64, &mut digits),
         if n == 1 {
             b" service from "
         } else {
