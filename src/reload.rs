@@ -129,8 +129,10 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             answer.item(prefix, line);
         },
     );
+    // What the log and the client are told at the end (one buffer for
+    // every ending).
+    let mut msg = Buf::<320>::new();
     if errors > 0 {
-        let mut msg = Buf::<320>::new();
         msg.s(path)
             .s(b": not reloaded: ")
             .u(errors as u64)
@@ -181,7 +183,6 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
         match crate::setup::log_pipe() {
             Ok(pipe) => slot.log = Some(pipe),
             Err(e) => {
-                let mut msg = Buf::<64>::new();
                 msg.s(b"log pipe: ").s(report::why(e));
                 return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);
             }
@@ -191,7 +192,6 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     let (table, next) = (&world.table, &world.next);
     let tend_same = settings::same(&table.settings, &table.pool, &next.settings, &next.pool);
     apply(world, null, now, &plan);
-    let mut msg = Buf::<320>::new();
     // The counts by kind, where a byte of the kind's number stands (`ADDED`
     // 2, `REMOVED` 1, `RESTARTED` 0, `UNCHANGED` 3).
     for &b in b"reloaded: \x02 added, \x01 removed, \x00 restarted, \x03 unchanged" {
