@@ -363,6 +363,13 @@ pub fn split(text: &[u8], sep: u8) -> core::slice::Split<'_, u8, impl FnMut(&u8)
     text.split(move |&b| b == sep)
 }
 
+/// Whether `text` holds the byte `b`: a plain loop, where `contains`
+/// brings in `memchr`.
+#[allow(clippy::manual_contains)]
+pub fn has(text: &[u8], b: u8) -> bool {
+    text.iter().any(|&c| c == b)
+}
+
 /// `text` without `prefix` at its start, if it starts so: one copy of
 /// `strip_prefix` for every prefix, whatever its length.
 #[inline(never)]

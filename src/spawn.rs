@@ -257,7 +257,7 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
 fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> Errno {
     let mut buf = Buf::<256>::new();
     // A name with a slash is tried as it is: one round, with no directory.
-    let slash = program.iter().any(|&b| b == b'/');
+    let slash = crate::say::has(program, b'/');
     let mut err = Errno::NOENT;
     for dir in crate::say::split(path, b':') {
         buf.clear();

@@ -360,7 +360,7 @@ fn once(said: &mut bool, errs: &mut Errs<'_>, line: u32, msg: Msg, n: usize) {
 impl<'a, F> Parser<'_, 'a, '_, F> {
     #[inline(never)]
     fn line(&mut self, text: &'a [u8]) {
-        if text.iter().any(|&b| b == 0) {
+        if crate::say::has(text, 0) {
             return self.errs.at(msg::NUL, b"");
         }
         let errs = &mut self.errs;
@@ -523,7 +523,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             let text = text.trim_ascii();
             line += 1;
             match classify(text) {
-                _ if text.iter().any(|&b| b == 0) => {}
+                _ if crate::say::has(text, 0) => {}
                 Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
                 Line::Pair(b"after", value) => {
                     for name in after_names(value) {
