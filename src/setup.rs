@@ -131,7 +131,7 @@ pub fn start(
             let why = if e == Errno::ADDRINUSE {
                 b"another tend is already running on ".as_slice()
             } else {
-                b"cannot listen on "
+                CANNOT_LISTEN
             };
             report::failed(Some((&mut world.own, now)), why, opt.socket, e);
             if !opt.pid1 {
@@ -186,7 +186,7 @@ fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
             Ok(fd) => return Some(fd),
             Err(e) => report::failed(
                 Some((&mut world.own, now)),
-                b"syslog: cannot listen on ",
+                LISTEN,
                 path,
                 e,
             ),
@@ -195,6 +195,15 @@ fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
     let _ = (world, now);
     None
 }
+
+/// What a socket that cannot be bound is said with: the syslog socket's,
+/// and the control socket's, without the first word (one copy of the
+/// text, in a tend built with syslog).
+const LISTEN: &[u8] = b"syslog: cannot listen on ";
+const CANNOT_LISTEN: &[u8] = match cfg!(feature = "syslog") {
+    true => LISTEN.split_at(8).1,
+    false => b"cannot listen on ",
+};
 
 /// Says that `what` failed, for good: the exit status of `supervise`.
 fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
