@@ -184,12 +184,7 @@ fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
         // earlier tend or syslogd is replaced.
         match bind_at(path, true, 0o666) {
             Ok(fd) => return Some(fd),
-            Err(e) => report::failed(
-                Some((&mut world.own, now)),
-                LISTEN,
-                path,
-                e,
-            ),
+            Err(e) => report::failed(Some((&mut world.own, now)), LISTEN, path, e),
         }
     }
     let _ = (world, now);

@@ -4,7 +4,7 @@
 //! Rendering goes one row at a time into the caller's buffer, so a reply of
 //! any length streams through a small, fixed client buffer.
 
-use crate::conf::{Kind, SvcId};
+use crate::conf::SvcId;
 use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, NAME_MAX_BYTES};
 use crate::ring::Ring;
 use crate::say::{decimal, Buf, Text};
@@ -259,11 +259,10 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     let (conf, svc, now) = (&slot.conf, &slot.svc, view.now);
     let mut j = Keys { out, next: 0 };
     j.str(&conf.name);
-    j.str(if conf.kind == Kind::Oneshot {
-        b"oneshot"
-    } else {
-        b"daemon"
-    });
+    j.str(crate::say::nth(
+        crate::table::section::KINDS,
+        conf.kind as usize,
+    ));
     j.str(svc.state.name());
     j.bool(svc.as_expected(conf));
     // While tend shuts down, nothing is wanted any more.

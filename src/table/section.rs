@@ -226,7 +226,7 @@ const fn mask(defs: &[KeyDef], pick: Mask) -> u32 {
 
 /// The values of `type`, `restart` and `console`, in the order of their
 /// enums.
-pub(super) const KINDS: &[u8] = b"daemon\0oneshot\0";
+pub(crate) const KINDS: &[u8] = b"daemon\0oneshot\0";
 pub(super) const RESTARTS: &[u8] = b"always\0on-failure\0never\0";
 pub(super) const YES_NO: &[u8] = b"yes\0no\0";
 
