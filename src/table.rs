@@ -141,8 +141,10 @@ pub(crate) mod msg {
     pub struct Msg(u8);
 
     impl Msg {
+        /// The message as kept: a byte from 1 to 31 stands for a piece of
+        /// [`PIECES`] (see [`piece`]).
         pub fn text(self) -> &'static [u8] {
-            crate::say::nth(TEXTS, usize::from(self.0))
+            crate::say::nth(&TEXTS, usize::from(self.0))
         }
 
         /// The message of a wrong `run` value.
@@ -167,9 +169,115 @@ pub(crate) mod msg {
                 $($name,)*
             }
             $(pub const $name: Msg = Msg(Id::$name as u8);)*
-            /// The texts, in order, each followed by a NUL byte.
-            const TEXTS: &[u8] = concat!($($text, "\0",)*).as_bytes();
+            /// The texts as written, in order, each followed by a NUL byte
+            /// (read at build time only: [`TEXTS`] is what is kept).
+            const PLAIN: &[u8] = concat!($($text, "\0",)*).as_bytes();
         };
+    }
+
+    /// Pieces of text the messages share, each followed by a NUL byte: in
+    /// [`TEXTS`], the byte `k` (1 to 31) stands for the `k`th, so that each
+    /// is kept once. The longest first: where two would fit, the first
+    /// listed is taken.
+    const PIECES: &[u8] = b" the # bytes tend is built with\0 use fd:3 to fd:255\0\
+        first at line #)\0 an absolute path\0: at most 1 \0expected \0, not \"%\"\0\
+        \x20\"%\" is \0 more than\0unknown \0missing \0service\0 header\0ready:\0\
+        after:\0 name\0 \"%\"\0 or \0bad \0the \0run:\0env:\0";
+
+    /// The messages as kept: [`PLAIN`] with each of [`PIECES`] in it
+    /// replaced by its byte.
+    const TEXTS: [u8; pack(PLAIN, &mut [])] = {
+        let mut out = [0; pack(PLAIN, &mut [])];
+        pack(PLAIN, &mut out);
+        out
+    };
+
+    /// The piece byte `b` stands for, or `b` itself.
+    pub fn piece(b: &u8) -> &[u8] {
+        match b {
+            1..=31 => crate::say::nth(PIECES, usize::from(b - 1)),
+            _ => core::slice::from_ref(b),
+        }
+    }
+
+    /// Writes `plain` into `out`, each of [`PIECES`] replaced by its byte
+    /// (as much as fits); returns the bytes it takes.
+    const fn pack(mut plain: &[u8], mut out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while let [first, rest @ ..] = plain {
+            // The first piece there, if any, and its byte.
+            let mut pieces = PIECES;
+            let mut code = 1u8;
+            let mut took: &[u8] = rest;
+            let mut byte = *first;
+            while !pieces.is_empty() {
+                let (piece, more) = word(pieces);
+                if let Some(after) = strip(plain, piece) {
+                    (took, byte) = (after, code);
+                    break;
+                }
+                (pieces, code) = (more, code + 1);
+            }
+            assert!(code < 32, "at most 31 pieces");
+            if let [slot, after @ ..] = out {
+                *slot = byte;
+                out = after;
+            }
+            plain = took;
+            n += 1;
+        }
+        n
+    }
+
+    /// The first of the NUL-ended words of `list`, and the rest.
+    const fn word(list: &[u8]) -> (&[u8], &[u8]) {
+        let mut rest = list;
+        let mut i = 0;
+        while let [b, more @ ..] = rest {
+            if *b == 0 {
+                break;
+            }
+            (rest, i) = (more, i + 1);
+        }
+        match list.split_at_checked(i) {
+            Some((word, [_, rest @ ..])) => (word, rest),
+            Some((word, [])) => (word, &[]),
+            None => (list, &[]),
+        }
+    }
+
+    /// `text` without `prefix` at its start, if it starts so.
+    const fn strip<'t>(mut text: &'t [u8], mut prefix: &[u8]) -> Option<&'t [u8]> {
+        loop {
+            match (text, prefix) {
+                (_, []) => return Some(text),
+                ([a, t @ ..], [b, p @ ..]) if *a == *b => (text, prefix) = (t, p),
+                _ => return None,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_message_unpacks_to_its_text() {
+            let count = PLAIN.iter().filter(|&&b| b == 0).count();
+            assert_eq!(TEXTS.iter().filter(|&&b| b == 0).count(), count);
+            for i in 0..count {
+                let plain = crate::say::nth(PLAIN, i);
+                let text = Msg(i as u8).text();
+                let got: Vec<u8> = text.iter().flat_map(piece).copied().collect();
+                assert_eq!(got, plain, "{}", String::from_utf8_lossy(plain));
+                assert!(text.len() <= plain.len());
+            }
+            // Every piece is used, so each pays for itself.
+            let pieces = PIECES.iter().filter(|&&b| b == 0).count();
+            for code in 1..=pieces as u8 {
+                assert!(TEXTS.contains(&code), "piece {code} is not used");
+            }
+        }
     }
 
     messages! {
@@ -195,7 +303,7 @@ pub(crate) mod msg {
         NO_KEY = "missing key before \"=\"",
         KEY = "unknown key \"%\"",
         DUP_KEY = "duplicate key \"%\"",
-        WITHOUT_FEATURE = ": this tend is built without ",
+        WITHOUT_FEATURE = "%: this tend is built without ",
         NO_VALUE = "%: missing value",
         TYPE = "type: expected daemon or oneshot, not \"%\"",
         RESTART = "restart: expected always, on-failure or never, not \"%\"",
@@ -239,16 +347,6 @@ struct Errs<'e> {
 }
 
 impl Errs<'_> {
-    fn report(&mut self, line: u32, parts: &[&[u8]]) {
-        if self.done() {
-            return;
-        }
-        self.count += 1;
-        let too_many = [msg::TOO_MANY.text()];
-        let parts = if self.done() { &too_many } else { parts };
-        (self.out)(line, parts);
-    }
-
     /// Past [`MAX_TABLE_ERRORS`], the last said `too many errors`.
     fn done(&self) -> bool {
         self.count > MAX_TABLE_ERRORS
@@ -259,15 +357,33 @@ impl Errs<'_> {
     /// any message).
     #[inline(never)]
     fn put(&mut self, line: u32, msg: Msg, text: &[u8], n: usize) {
-        let mut out = crate::say::Buf::<512>::new();
-        for &b in msg.text() {
-            match b {
-                b'%' => out.s(text),
-                b'#' => out.u(n as u64),
-                _ => out.byte(b),
-            };
+        self.put_then(line, msg, text, n, b"");
+    }
+
+    /// [`Errs::put`], `tail` after the message; past the last error that
+    /// is said, `too many errors` instead.
+    #[inline(never)]
+    fn put_then(&mut self, line: u32, msg: Msg, text: &[u8], n: usize, tail: &[u8]) {
+        if self.done() {
+            return;
         }
-        self.report(line, &[out.as_bytes()]);
+        self.count += 1;
+        let (msg, tail) = match self.done() {
+            true => (msg::TOO_MANY, &b""[..]),
+            false => (msg, tail),
+        };
+        let mut out = crate::say::Buf::<512>::new();
+        for b in msg.text() {
+            for &b in msg::piece(b) {
+                match b {
+                    b'%' => out.s(text),
+                    b'#' => out.u(n as u64),
+                    _ => out.byte(b),
+                };
+            }
+        }
+        out.s(tail);
+        (self.out)(line, &[out.as_bytes()]);
     }
 
     /// Reports `msg` on the current line, about `text` and `n`.
@@ -282,9 +398,9 @@ impl Errs<'_> {
         self.put(self.line, msg, text, 0);
     }
 
-    /// Reports `first`, then `msg`, then `last`.
-    fn at2(&mut self, first: &[u8], msg: Msg, last: &[u8]) {
-        self.report(self.line, &[first, msg.text(), last]);
+    /// Reports `msg` about `text`, then `last`.
+    fn at2(&mut self, text: &[u8], msg: Msg, last: &[u8]) {
+        self.put_then(self.line, msg, text, 0, last);
     }
 }
 
