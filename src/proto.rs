@@ -97,6 +97,7 @@ impl<'a> Request<'a> {
     /// The service names, in the order given: the words after the verb that
     /// are no option nor an option's number (`-n N`), and for `signal` only
     /// the first (the next is its signal). [`parse`] checked every word.
+    #[inline(never)]
     pub fn names(&self) -> impl Iterator<Item = &'a [u8]> {
         // Not the verb, nor the word after `-n`.
         let mut skip = true;

@@ -239,6 +239,7 @@ pub fn dep_met<F>(slots: &[Slot<F>], dep: SvcId) -> bool {
     }
 }
 
+#[inline(never)]
 fn has_running_dependent<F>(slots: &[Slot<F>], id: SvcId) -> bool {
     slots
         .iter()
