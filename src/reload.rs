@@ -181,7 +181,8 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             continue;
         }
         match crate::setup::log_pipe() {
-            Ok(pipe) => slot.log = Some(pipe),
+            // A slot just read has no pipe: no drop code for the None.
+            Ok(pipe) => core::mem::forget(slot.log.replace(pipe)),
             Err(e) => {
                 msg.s(b"log pipe: ").s(report::why(e));
                 return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);

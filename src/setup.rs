@@ -243,7 +243,8 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
                 take(&mut rings, slot.conf.log_bytes as usize),
             );
         }
-        slot.log = Some(log_pipe()?);
+        // A slot just read has no pipe: no drop code for the None.
+        core::mem::forget(slot.log.replace(log_pipe()?));
     }
     // Kept for the rings and records a reload adds.
     world.ring_spare = Some(rings);
