@@ -50,10 +50,14 @@ fn usage(why: &[u8]) -> i32 {
 }
 
 fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
-    (0..env.len()).filter_map(|i| env.get(i)).find_map(|kv| {
-        let rest = crate::say::strip(kv, key)?;
-        crate::say::strip(rest, b"=")
-    })
+    let mut i = 0;
+    while let Some(kv) = env.get(i) {
+        i += 1;
+        if let Some(value) = crate::say::strip(kv, key).and_then(|r| crate::say::strip(r, b"=")) {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// Runs the command `args` asks for; returns the exit status.
