@@ -434,7 +434,11 @@ fn begin_status<F>(
         true => Set(u64::MAX),
         false => named,
     };
-    let (w, all_ok) = Widths::measure(view, set.ids(view.table));
+    let shown = view.table.slots.iter().enumerate();
+    let shown = shown
+        .filter(|&(i, _)| set.has(SvcId(i as u8)))
+        .map(|(_, s)| s);
+    let (w, all_ok) = Widths::measure(shown);
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
     let j = &mut r.job;

@@ -10,6 +10,7 @@ use crate::ring::Ring;
 use crate::say::{decimal, Buf, Text};
 use crate::service::{Exit, Outcome, State};
 use crate::signal;
+use crate::slot::Slot;
 use crate::supervisor::{self, Supervisor};
 use crate::table::Table;
 
@@ -47,13 +48,13 @@ impl Widths {
 
     /// The widths of the rows of `ids`, and whether every one of those
     /// services is as it should be.
-    pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> (Widths, bool) {
+    pub fn measure<'s, F: 's>(slots: impl Iterator<Item = &'s Slot<F>>) -> (Widths, bool) {
         let mut w = Widths {
             name: b"SERVICE".len(),
             pid: 2,
         };
         let mut all_ok = true;
-        for slot in ids.filter_map(|id| view.table.get(id)) {
+        for slot in slots {
             all_ok &= slot.svc.as_expected(&slot.conf);
             w.name = w.name.max(slot.conf.name.len());
             let mut d = [0u8; 20];
