@@ -53,13 +53,23 @@ impl EtcAccounts<'_> {
     }
 
     /// Adds the gids of every group that lists `user` as a member.
-    pub fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
+    pub fn groups_of(&self, user: &[u8], out: &mut Groups) {
         for (_, gid, members) in etc_lines(self.group) {
-            let member = crate::say::split(members, b',').any(|m| m == user);
-            if member && !out.contains(&gid) {
-                let _ = out.push(gid);
+            if crate::say::split(members, b',').any(|m| m == user) {
+                add_group(out, gid);
             }
         }
+    }
+}
+
+/// A list of gids.
+pub type Groups = heapless::Vec<u32, MAX_GROUPS, u8>;
+
+/// Adds `gid` to `groups` unless it is there (or there is no room).
+#[inline(never)]
+pub fn add_group(groups: &mut Groups, gid: u32) {
+    if !groups.contains(&gid) {
+        let _ = groups.push(gid);
     }
 }
 

@@ -247,7 +247,7 @@ pub(super) struct Section<'a> {
     pub(super) log_line: u32,
     /// `(uid, gid)` of `user`, and the user's supplementary groups.
     pub(super) user: Option<(u32, u32)>,
-    pub(super) groups: heapless::Vec<u32, MAX_GROUPS>,
+    pub(super) groups: crate::accounts::Groups,
     pub(super) group: Option<u32>,
     pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
     pub(super) chdir: Option<&'a [u8]>,
@@ -460,14 +460,10 @@ impl<'a> Section<'a> {
         ident.uid = self.user.map(|(uid, _)| uid);
         let gid = self.group.or(self.user.map(|(_, gid)| gid));
         ident.gid = gid;
-        if let Some(g) = gid {
-            let _ = ident.groups.push(g);
-        }
-        for &g in &self.groups {
-            if Some(g) != gid {
-                // A user in more groups than tend keeps loses the last ones.
-                let _ = ident.groups.push(g);
-            }
+        // (The user's groups have no repeats: only the gid may be among
+        // them. A user in more groups than tend keeps loses the last ones.)
+        for g in gid.iter().chain(&self.groups) {
+            crate::accounts::add_group(&mut ident.groups, *g);
         }
     }
 }
