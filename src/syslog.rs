@@ -14,8 +14,9 @@ use crate::limits::LINE_MAX_BYTES;
 use crate::say::{self, Text};
 
 /// Facility names by number (`LOG_FAC`), each followed by a NUL byte; the
-/// four without a name in syslog.h are empty.
-const FACILITIES: &[u8] = b"kern\0user\0mail\0daemon\0auth\0syslog\0lpr\0news\0uucp\0cron\0authpriv\0ftp\0\0\0\0\0local0\0local1\0local2\0local3\0local4\0local5\0local6\0local7\0";
+/// four without a name in syslog.h are empty. The last, 16, stands for
+/// `local0` to `local7` (16 to 23): its digit is written after it.
+const FACILITIES: &[u8] = b"kern\0user\0mail\0daemon\0auth\0syslog\0lpr\0news\0uucp\0cron\0authpriv\0ftp\0\0\0\0\0local\0";
 /// Severity names by number (`LOG_PRI`).
 const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0";
 
@@ -25,11 +26,16 @@ const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0
 pub fn line(msg: &[u8], out: &mut Text) -> usize {
     let msg = trim_end(msg);
     let (pri, rest) = priority(msg);
-    let fac = say::nth(FACILITIES, pri >> 3);
-    if fac.is_empty() {
+    let fac = pri >> 3;
+    let name = say::nth(FACILITIES, fac.min(16));
+    if name.is_empty() {
         out.byte(b'<').u(pri as u64).byte(b'>');
     } else {
-        out.s(fac).byte(b'.').s(say::nth(SEVERITIES, pri & 7));
+        out.s(name);
+        if let Some(n) = fac.checked_sub(16) {
+            out.byte(b'0' + n as u8);
+        }
+        out.byte(b'.').s(say::nth(SEVERITIES, pri & 7));
     }
     out.byte(b' ');
     let text = match say::strip(rest, b"1 ") {
