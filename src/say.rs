@@ -347,8 +347,8 @@ fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
     let mut i = 0;
     while !rest.is_empty() && !word.is_empty() {
         let (w, after) = first_word(rest);
-        let same = |(a, b): (&u8, &u8)| a == b || fold && a.eq_ignore_ascii_case(b);
-        if w.len() == word.len() && w.iter().zip(word).all(same) {
+        let low = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
+        if w.len() == word.len() && w.iter().zip(word).all(|(&a, &b)| low(a) == low(b)) {
             return Some(i);
         }
         rest = after;
