@@ -10,17 +10,16 @@ pub struct EtcAccounts<'a> {
     pub group: &'a [u8],
 }
 
-/// The lines of `text` (of an /etc file, or of the table): one splitter
-/// for both, so its code is there once.
+/// The lines of `text` (of an /etc file, or of the table).
 pub(crate) fn lines(text: &[u8]) -> core::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
-    text.split(|&b| b == b'\n')
+    crate::say::split(text, b'\n')
 }
 
 /// The name, the third field as a number and the fourth field of each line
 /// of an /etc file (`name:x:uid:gid:…`, `name:x:gid:members`).
 fn etc_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
     lines(text).filter_map(|line| {
-        let mut fields = line.trim_ascii_end().split(|&b| b == b':');
+        let mut fields = crate::say::split(line.trim_ascii_end(), b':');
         let name = fields.next().filter(|name| !name.is_empty())?;
         let id = fields.nth(1).and_then(id_number)?;
         Some((name, id, fields.next().unwrap_or(&[])))
@@ -54,13 +53,23 @@ impl EtcAccounts<'_> {
     }
 
     /// Adds the gids of every group that lists `user` as a member.
-    pub fn groups_of(&self, user: &[u8], out: &mut heapless::Vec<u32, MAX_GROUPS>) {
+    pub fn groups_of(&self, user: &[u8], out: &mut Groups) {
         for (_, gid, members) in etc_lines(self.group) {
-            let member = members.split(|&b| b == b',').any(|m| m == user);
-            if member && !out.contains(&gid) {
-                let _ = out.push(gid);
+            if crate::say::split(members, b',').any(|m| m == user) {
+                add_group(out, gid);
             }
         }
+    }
+}
+
+/// A list of gids.
+pub type Groups = heapless::Vec<u32, MAX_GROUPS, u8>;
+
+/// Adds `gid` to `groups` unless it is there (or there is no room).
+#[inline(never)]
+pub fn add_group(groups: &mut Groups, gid: u32) {
+    if !groups.contains(&gid) {
+        let _ = groups.push(gid);
     }
 }
 

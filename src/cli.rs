@@ -5,7 +5,7 @@ use crate::client;
 use crate::event_loop::{self, Options};
 use crate::limits::REQUEST_MAX_BYTES;
 use crate::load;
-use crate::proto;
+use crate::proto::{self, part, HELP};
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::say::{self, Buf};
 use crate::sys;
@@ -20,24 +20,11 @@ pub trait Argv {
     fn get(&self, i: usize) -> Option<&[u8]>;
 }
 
-pub const DEFAULT_TABLE: &[u8] = b"/etc/tend.conf";
-pub const DEFAULT_SOCKET: &[u8] = b"/run/tend.sock";
+pub const DEFAULT_TABLE: &[u8] = part(b"/etc/tend.conf");
+pub const DEFAULT_SOCKET: &[u8] = part(b"/run/tend.sock");
 
 /// Exit status for usage errors and tables that do not load.
 pub use crate::report::EXIT_USAGE as USAGE;
-
-const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
-  supervise [-c FILE]        supervise FILE's services (default /etc/tend.conf)
-  check [-r ROOT] [FILE]     check a table offline (users, groups from ROOT/etc)
-  status [NAME...] [--json]  show services: exit 0 all as wanted, 3 not, 4 unknown
-  log NAME [-n N] [-f] [-t]  show a log (tend: tend's own); -f follow, -t UTC
-  start|stop|restart NAME... start and keep running, stop until started, restart
-  signal NAME SIG            send SIG to the service's process group
-  reload [--json]            read the table again and apply what changed
-  last-boot                  how the previous boot ended, and what it kept
-  reboot|poweroff|halt       ask tend as PID 1 to shut down
-Control socket: /run/tend.sock, or $TEND_SOCKET.
-";
 
 /// The options of the client commands, listed here with the rest of the
 /// command line's words (tend(8) must document each; its test reads them
@@ -63,15 +50,19 @@ fn usage(why: &[u8]) -> i32 {
 }
 
 fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
-    (0..env.len()).filter_map(|i| env.get(i)).find_map(|kv| {
-        let rest = kv.strip_prefix(key)?;
-        rest.strip_prefix(b"=")
-    })
+    let mut i = 0;
+    while let Some(kv) = env.get(i) {
+        i += 1;
+        if let Some(value) = crate::say::strip(kv, key).and_then(|r| crate::say::strip(r, b"=")) {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// Runs the command `args` asks for; returns the exit status.
 pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static mut [u8]) -> i32 {
-    let socket = env_var(env, b"TEND_SOCKET")
+    let socket = env_var(env, const { part(b"TEND_SOCKET") })
         .filter(|s| !s.is_empty())
         .unwrap_or(DEFAULT_SOCKET);
     if rustix::process::getpid().is_init() {
@@ -92,7 +83,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
             let table = match (arg(2), arg(3), arg(4)) {
                 (None, _, _) => DEFAULT_TABLE,
                 (Some(b"-c"), Some(file), None) => file,
-                _ => return usage(b"supervise [-c FILE]"),
+                _ => return usage(const { part(b"supervise [-c FILE]") }),
             };
             event_loop::supervise(
                 world,
@@ -110,7 +101,7 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
                 (Some(b"-r"), Some(root), None, _) => (root, DEFAULT_TABLE),
                 (Some(b"-r"), Some(root), Some(file), None) => (root, file),
                 (Some(file), None, ..) if !file.starts_with(b"-") => (b"".as_slice(), file),
-                _ => return usage(b"check [-r ROOT] [FILE]"),
+                _ => return usage(const { part(b"check [-r ROOT] [FILE]") }),
             };
             check(world, file, root)
         }
@@ -184,7 +175,6 @@ fn client(args: &dyn Argv, socket: &[u8]) -> i32 {
     }
 }
 
-#[inline(never)]
 fn check(world: &mut World, file: &[u8], root: &[u8]) -> i32 {
     let errors = load::load(world, file, root, false);
     if errors > 0 {

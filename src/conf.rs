@@ -48,7 +48,7 @@ pub struct Identity {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// Supplementary groups (set with setgroups when `uid` or `gid` is set).
-    pub groups: heapless::Vec<u32, MAX_GROUPS, u8>,
+    pub groups: crate::accounts::Groups,
 }
 
 /// One service as the table describes it, fully resolved. (The default is
@@ -112,6 +112,6 @@ impl Pool {
             Some((0, body)) => Some(body),
             _ => None,
         };
-        body.into_iter().flat_map(|b| b.split(|&c| c == 0))
+        body.into_iter().flat_map(|b| crate::say::split(b, 0))
     }
 }

@@ -94,7 +94,10 @@ impl Door {
     /// Takes a descriptor for the spare again once one is free.
     pub fn restock(&mut self, null: &Fd) {
         if self.spare.is_none() {
-            self.spare = sys::dup_at_least(null, 3).ok();
+            if let Ok(fd) = sys::dup_at_least(null, 3) {
+                // It replaces None: no drop code for it.
+                core::mem::forget(self.spare.replace(fd));
+            }
         }
     }
 

@@ -97,6 +97,7 @@ impl<'a> Request<'a> {
     /// The service names, in the order given: the words after the verb that
     /// are no option nor an option's number (`-n N`), and for `signal` only
     /// the first (the next is its signal). [`parse`] checked every word.
+    #[inline(never)]
     pub fn names(&self) -> impl Iterator<Item = &'a [u8]> {
         // Not the verb, nor the word after `-n`.
         let mut skip = true;
@@ -111,7 +112,7 @@ impl<'a> Request<'a> {
 }
 
 fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|&b| b == b' ')
+    say::split(line, b' ')
 }
 
 /// A service name: 1 to NAME_MAX_BYTES-1 bytes of `[A-Za-z0-9_.@-]`.
@@ -203,11 +204,77 @@ fn usage_of(verb: Verb) -> &'static [u8] {
     // By verb: status, log, start, stop, restart, signal, reload, halt,
     // poweroff, reboot, last-boot.
     const USAGE_OF: [u8; 11] = [0, 2, 3, 3, 3, 4, 1, 5, 5, 5, 6];
-    let usages: &'static [u8] = b"status [NAME...] [--json]\0reload [--json]\0\
-        log NAME [-n N] [-f] [-t]\0start|stop|restart NAME...\0signal NAME SIG\0\
-        reboot|poweroff|halt\0last-boot\0";
+    // Where each usage is in HELP, and its length.
+    const fn usage(text: &[u8]) -> (u16, u8) {
+        (at(text) as u16, text.len() as u8)
+    }
+    const USAGES: [(u16, u8); 7] = [
+        usage(b"status [NAME...] [--json]"),
+        usage(b"reload [--json]"),
+        usage(b"log NAME [-n N] [-f] [-t]"),
+        usage(b"start|stop|restart NAME..."),
+        usage(b"signal NAME SIG"),
+        usage(b"reboot|poweroff|halt"),
+        usage(b"last-boot"),
+    ];
     let i = USAGE_OF.get(verb as usize).copied().unwrap_or(0);
-    say::nth(usages, usize::from(i))
+    let (at, len) = USAGES.get(usize::from(i)).copied().unwrap_or((0, 0));
+    let at = usize::from(at);
+    HELP.get(at..at + usize::from(len)).unwrap_or(&[])
+}
+
+/// `tend help`. The usage lines, the default table and socket are parts
+/// of it ([`part`]): one copy of each in the binary.
+pub const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
+  supervise [-c FILE]        supervise FILE's services (default /etc/tend.conf)
+  check [-r ROOT] [FILE]     check a table offline (users, groups from ROOT/etc)
+  status [NAME...] [--json]  show services: exit 0 all as wanted, 3 not, 4 unknown
+  log NAME [-n N] [-f] [-t]  show a log (tend: tend's own); -f follow, -t UTC
+  start|stop|restart NAME... start and keep running, stop until started, restart
+  signal NAME SIG            send SIG to the service's process group
+  reload [--json]            read the table again and apply what changed
+  last-boot                  how the previous boot ended, and what it kept
+  reboot|poweroff|halt       ask tend as PID 1 to shut down
+Control socket: /run/tend.sock, or $TEND_SOCKET.
+";
+
+/// `text`, as the bytes of [`HELP`] it is found at (the build fails when
+/// it is not there).
+pub const fn part(text: &[u8]) -> &'static [u8] {
+    let found = at(text);
+    assert!(found < HELP.len(), "not in HELP");
+    match HELP.split_at_checked(found) {
+        Some((_, rest)) => match rest.split_at_checked(text.len()) {
+            Some((part, _)) => part,
+            None => b"",
+        },
+        None => b"",
+    }
+}
+
+/// Where `text` first is in [`HELP`] (past its end when it is not).
+const fn at(text: &[u8]) -> usize {
+    let mut rest = HELP;
+    let mut i = 0;
+    while !starts_with(rest, text) {
+        match rest {
+            [_, more @ ..] => rest = more,
+            [] => return usize::MAX,
+        }
+        i += 1;
+    }
+    i
+}
+
+/// `text.starts_with(prefix)`, at compile time.
+const fn starts_with(mut text: &[u8], mut prefix: &[u8]) -> bool {
+    loop {
+        match (text, prefix) {
+            (_, []) => return true,
+            ([a, t @ ..], [b, p @ ..]) if *a == *b => (text, prefix) = (t, p),
+            _ => return false,
+        }
+    }
 }
 
 #[cfg(test)]

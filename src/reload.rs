@@ -129,8 +129,10 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             answer.item(prefix, line);
         },
     );
+    // What the log and the client are told at the end (one buffer for
+    // every ending).
+    let mut msg = Buf::<320>::new();
     if errors > 0 {
-        let mut msg = Buf::<320>::new();
         msg.s(path)
             .s(b": not reloaded: ")
             .u(errors as u64)
@@ -179,9 +181,9 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             continue;
         }
         match crate::setup::log_pipe() {
-            Ok(pipe) => slot.log = Some(pipe),
+            // A slot just read has no pipe: no drop code for the None.
+            Ok(pipe) => core::mem::forget(slot.log.replace(pipe)),
             Err(e) => {
-                let mut msg = Buf::<64>::new();
                 msg.s(b"log pipe: ").s(report::why(e));
                 return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);
             }
@@ -191,7 +193,6 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     let (table, next) = (&world.table, &world.next);
     let tend_same = settings::same(&table.settings, &table.pool, &next.settings, &next.pool);
     apply(world, null, now, &plan);
-    let mut msg = Buf::<320>::new();
     // The counts by kind, where a byte of the kind's number stands (`ADDED`
     // 2, `REMOVED` 1, `RESTARTED` 0, `UNCHANGED` 3).
     for &b in b"reloaded: \x02 added, \x01 removed, \x00 restarted, \x03 unchanged" {
@@ -357,7 +358,9 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
                     }
                 }
                 c.after = after;
-                let _ = next.slots.push(slot);
+                // Room was made sure of (`try_reload`): the push cannot
+                // fail, and what it would hand back needs no drop code.
+                core::mem::forget(next.slots.push(slot));
             }
             None => {
                 give_back(&mut slot.crash, crash_free);
@@ -453,7 +456,6 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
 /// Forgets the leaving services once the processes of all of them are
 /// gone (until then one that stopped shows as down): they are the last
 /// slots of the table, so nothing else moves.
-#[inline(never)]
 pub fn forget_left(world: &mut World) {
     let slots = &mut world.table.slots;
     if slots.iter().any(|s| s.leaving && s.svc.state.running()) {

@@ -74,7 +74,6 @@ impl Set {
         Set(self.0 | Set::bit(id))
     }
 
-    #[inline(never)]
     fn without(self, id: SvcId) -> Set {
         Set(self.0 & !Set::bit(id))
     }
@@ -435,18 +434,18 @@ fn begin_status<F>(
         true => Set(u64::MAX),
         false => named,
     };
-    let all_ok = set.ids(view.table).all(|id| {
-        view.table
-            .get(id)
-            .is_some_and(|s| s.svc.as_expected(&s.conf))
-    });
+    let shown = view.table.slots.iter().enumerate();
+    let shown = shown
+        .filter(|&(i, _)| set.has(SvcId(i as u8)))
+        .map(|(_, s)| s);
+    let (w, all_ok) = Widths::measure(shown);
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
     let j = &mut r.job;
     j.stage = Stage::Rows;
     j.left = set;
     j.json = req.json;
-    j.w = Widths::measure(view, set.ids(view.table));
+    j.w = w;
     j.first = true;
     j.src = set.first(view.table);
     j.detail = req.count == 1;
@@ -556,7 +555,6 @@ fn json(j: &Job) -> bool {
 /// One status row or JSON object, whole; after the last, the end of the
 /// JSON document, or for `status NAME` the service's last ten lines.
 /// Whether the reply can go on at once.
-#[inline(never)]
 fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let json = json(j);
     // Room for a whole object, so none is ever cut (a row always fits).
@@ -590,7 +588,6 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// One log line, whole; at the end, the line still being written, then
 /// (for `status NAME`) the crash record. Whether the reply can go on at
 /// once.
-#[inline(never)]
 fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let ring = ring(view, j.src);
     let (line, whole) = match ring.read(&mut j.pos) {
@@ -656,7 +653,6 @@ fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// As much of the crash record's text as fits, shown escaped (tend(8),
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
 /// end waits. Whether the reply can go on at once.
-#[inline(never)]
 fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let slot = j.src.and_then(|id| view.table.get(id));
     let text = slot.map_or(&[][..], |s| s.crash.text());

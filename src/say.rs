@@ -29,7 +29,6 @@ impl<const N: usize> Default for Buf<N> {
 }
 
 impl<const N: usize> Buf<N> {
-    #[inline(never)]
     pub const fn new() -> Self {
         Bytes {
             len: 0,
@@ -331,13 +330,25 @@ pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
 /// Where `word` is among the strings of `list`, each followed by a NUL
 /// byte; never for an empty `word`. Matching a list is smaller than a
 /// `match` on byte strings, which compares byte by byte in line.
-#[inline(never)]
 pub fn position(list: &[u8], word: &[u8]) -> Option<usize> {
+    find(list, word, false)
+}
+
+/// [`position`], ASCII letters in either case.
+pub fn position_any_case(list: &[u8], word: &[u8]) -> Option<usize> {
+    find(list, word, true)
+}
+
+/// [`position`]; with `fold`, ASCII letters in either case. One loop for
+/// both, smaller than `eq_ignore_ascii_case`'s.
+#[inline(never)]
+fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
     let mut rest = list;
     let mut i = 0;
     while !rest.is_empty() && !word.is_empty() {
         let (w, after) = first_word(rest);
-        if w == word {
+        let low = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
+        if w.len() == word.len() && w.iter().zip(word).all(|(&a, &b)| low(a) == low(b)) {
             return Some(i);
         }
         rest = after;
@@ -346,11 +357,24 @@ pub fn position(list: &[u8], word: &[u8]) -> Option<usize> {
     None
 }
 
-/// `a == b`, ASCII letters in either case: a plain loop, smaller than
-/// `eq_ignore_ascii_case`'s.
+/// The pieces of `text` between the bytes `sep`: one splitter for every
+/// separator, so that its code is there once.
+pub fn split(text: &[u8], sep: u8) -> core::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    text.split(move |&b| b == sep)
+}
+
+/// Whether `text` holds the byte `b`: a plain loop, where `contains`
+/// brings in `memchr`.
+#[allow(clippy::manual_contains)]
+pub fn has(text: &[u8], b: u8) -> bool {
+    text.iter().any(|&c| c == b)
+}
+
+/// `text` without `prefix` at its start, if it starts so: one copy of
+/// `strip_prefix` for every prefix, whatever its length.
 #[inline(never)]
-pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+pub fn strip<'a>(text: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    text.strip_prefix(prefix)
 }
 
 /// Parses an unsigned decimal number with no sign and no blanks.

@@ -16,7 +16,7 @@ use crate::load::{self, c_path};
 use crate::pid1;
 use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
 use crate::ring::Ring;
-use crate::say::Buf;
+use crate::say::decimal;
 use crate::slot::LogPipe;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::{self, EtcAccounts};
@@ -78,13 +78,10 @@ pub fn start(
     while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
     let errors = load::load(world, opt.table, b"", true);
     if errors > 0 {
-        let mut n = Buf::<20>::new();
-        n.u(errors as u64);
+        let mut digits = [0u8; 20];
+        let n = decimal(errors as u64, &mut digits);
         let own = Some((&mut world.own, now));
-        report::say(
-            own,
-            &[opt.table, b": not started: ", n.as_bytes(), b" error(s)"],
-        );
+        report::say(own, &[opt.table, b": not started: ", n, b" error(s)"]);
         if !opt.pid1 {
             return Err(EXIT_USAGE);
         }
@@ -134,7 +131,7 @@ pub fn start(
             let why = if e == Errno::ADDRINUSE {
                 b"another tend is already running on ".as_slice()
             } else {
-                b"cannot listen on "
+                CANNOT_LISTEN
             };
             report::failed(Some((&mut world.own, now)), why, opt.socket, e);
             if !opt.pid1 {
@@ -146,11 +143,10 @@ pub fn start(
     let syslog = listen_syslog(world, now);
     let now = sys::now_ms();
     let n = world.table.len();
-    let mut count = Buf::<20>::new();
-    count.u(n as u64);
+    let mut digits = [0u8; 20];
     let parts: [&[u8]; 4] = [
         b"supervising ",
-        count.as_bytes(),
+        decimal(n as u64, &mut digits),
         if n == 1 {
             b" service from "
         } else {
@@ -188,17 +184,21 @@ fn listen_syslog(world: &mut World, now: u64) -> Option<Fd> {
         // earlier tend or syslogd is replaced.
         match bind_at(path, true, 0o666) {
             Ok(fd) => return Some(fd),
-            Err(e) => report::failed(
-                Some((&mut world.own, now)),
-                b"syslog: cannot listen on ",
-                path,
-                e,
-            ),
+            Err(e) => report::failed(Some((&mut world.own, now)), LISTEN, path, e),
         }
     }
     let _ = (world, now);
     None
 }
+
+/// What a socket that cannot be bound is said with: the syslog socket's,
+/// and the control socket's, without the first word (one copy of the
+/// text, in a tend built with syslog).
+const LISTEN: &[u8] = b"syslog: cannot listen on ";
+const CANNOT_LISTEN: &[u8] = match cfg!(feature = "syslog") {
+    true => LISTEN.split_at(8).1,
+    false => b"cannot listen on ",
+};
 
 /// Says that `what` failed, for good: the exit status of `supervise`.
 fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
@@ -243,7 +243,8 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
                 take(&mut rings, slot.conf.log_bytes as usize),
             );
         }
-        slot.log = Some(log_pipe()?);
+        // A slot just read has no pipe: no drop code for the None.
+        core::mem::forget(slot.log.replace(log_pipe()?));
     }
     // Kept for the rings and records a reload adds.
     world.ring_spare = Some(rings);

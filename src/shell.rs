@@ -118,7 +118,8 @@ impl Effects<Fd> for Shell<'_> {
         if let Some((r, _w)) = ready {
             // The write end closes here (`_w` drops): only the child holds it.
             let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
-            slot.ready = Some(r);
+            // It replaces the None set above: no drop code for it.
+            core::mem::forget(slot.ready.replace(r));
         }
         Ok(child.pid)
     }

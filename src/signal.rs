@@ -73,13 +73,11 @@ pub fn number(name: &[u8]) -> Option<u8> {
     if let Some(n) = crate::say::parse_u64(name) {
         return u8::try_from(n).ok().filter(|n| (1..=MAX).contains(n));
     }
-    let bare = match name.get(..3) {
-        Some(sig) if crate::say::eq_ignore_case(sig, b"SIG") => name.get(3..).unwrap_or(&[]),
+    let bare = match name.split_at_checked(3) {
+        Some((sig, bare)) if crate::say::position_any_case(b"SIG", sig).is_some() => bare,
         _ => name,
     };
-    let i = NAMES
-        .split(|&b| b == 0)
-        .position(|text| crate::say::eq_ignore_case(text, bare))?;
+    let i = crate::say::position_any_case(NAMES, bare)?;
     NUMBERS.get(i).copied()
 }
 

@@ -45,9 +45,6 @@ pub struct Slot<F> {
 impl<F> Slot<F> {
     /// The slot of a service just read from the table: never run, with no
     /// ring or pipe yet.
-    // Out of line: inlined into the parser, it is built twice over (once
-    // for the table, once for `push` to hand back when full).
-    #[inline(never)]
     pub fn new(conf: ServiceConf) -> Slot<F> {
         Slot {
             conf,

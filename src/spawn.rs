@@ -78,34 +78,36 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     // The table allows at most MAX_ARGS arguments and MAX_ENV entries
     // (tend.conf(5)), so these always have room for them, the default
     // PATH and the null pointers that end them.
-    let mut argv = [core::ptr::null(); MAX_ARGS + 1];
-    let mut program: &[u8] = b"";
+    let mut x = Exec {
+        argv: [core::ptr::null(); MAX_ARGS + 1],
+        envp: [core::ptr::null(); MAX_ENV + 2],
+        program: b"",
+        path: DEFAULT_PATH,
+        dir: CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/"),
+    };
     for (n, arg) in pool.strings(conf.argv).enumerate() {
         if n == 0 {
-            program = arg;
+            x.program = arg;
         }
-        if let Some(to) = argv.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
+        if let Some(to) = x.argv.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
             *to = arg.as_ptr();
         }
     }
-    let mut envp = [core::ptr::null(); MAX_ENV + 2];
-    let mut path = DEFAULT_PATH;
     let mut n = 0;
     for var in pool.strings(conf.env) {
-        if let Some(p) = var.strip_prefix(b"PATH=") {
-            path = p;
+        if let Some(p) = crate::say::strip(var, b"PATH=") {
+            x.path = p;
         }
-        if let Some(to) = envp.get_mut(n..MAX_ENV).and_then(|a| a.first_mut()) {
+        if let Some(to) = x.envp.get_mut(n..MAX_ENV).and_then(|a| a.first_mut()) {
             *to = var.as_ptr();
             n += 1;
         }
     }
-    if path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        if let Some(to) = envp.get_mut(n) {
+    if x.path.as_ptr() == DEFAULT_PATH.as_ptr() {
+        if let Some(to) = x.envp.get_mut(n) {
             *to = DEFAULT_PATH_ENV.as_ptr();
         }
     }
-    let dir = CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/");
 
     let mut step = Step::Pipe;
     let forked = (|| {
@@ -125,7 +127,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
             Fork::Child => {
                 // `report_r` is left to the exec (close-on-exec): one system
                 // call fewer before it.
-                let (step, e) = child(conf, stdio, &argv, &envp, program, path, dir);
+                let (step, e) = child(conf, stdio, &x);
                 let errno = errno::of(e).to_le_bytes();
                 let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
                 sys::exit_group(CHILD_NO_EXEC)
@@ -168,26 +170,29 @@ pub fn read_report(fd: &Fd) -> Report {
     }
 }
 
+/// What the child execs, worked out before the fork: its argv and envp
+/// (null-ended), the program, the `PATH` to search for a bare name, and
+/// the directory to start in.
+struct Exec<'a> {
+    argv: [*const u8; MAX_ARGS + 1],
+    envp: [*const u8; MAX_ENV + 2],
+    program: &'a [u8],
+    path: &'a [u8],
+    dir: &'a CStr,
+}
+
 /// Runs in the child: returns only on failure, with the step that failed.
-fn child(
-    conf: &ServiceConf,
-    stdio: &Stdio<'_>,
-    argv: &[*const u8],
-    envp: &[*const u8],
-    program: &[u8],
-    path: &[u8],
-    dir: &CStr,
-) -> (Step, Errno) {
+fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &Exec<'_>) -> (Step, Errno) {
     if let Err(e) = set_up(conf, stdio) {
         return (Step::Setup, e);
     }
     if let Err(e) = set_identity(conf) {
         return e;
     }
-    if let Err(e) = rustix::process::chdir(dir) {
+    if let Err(e) = rustix::process::chdir(x.dir) {
         return (Step::Chdir, e);
     }
-    (Step::Exec, exec(program, argv, envp, path))
+    (Step::Exec, exec(x.program, &x.argv, &x.envp, x.path))
 }
 
 /// The child's signal mask, session and descriptors.
@@ -252,9 +257,9 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
 fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> Errno {
     let mut buf = Buf::<256>::new();
     // A name with a slash is tried as it is: one round, with no directory.
-    let slash = program.contains(&b'/');
+    let slash = crate::say::has(program, b'/');
     let mut err = Errno::NOENT;
-    for dir in path.split(|&b| b == b':') {
+    for dir in crate::say::split(path, b':') {
         buf.clear();
         if !slash {
             buf.s(if dir.is_empty() { b"." } else { dir }).byte(b'/');

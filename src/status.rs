@@ -4,12 +4,13 @@
 //! Rendering goes one row at a time into the caller's buffer, so a reply of
 //! any length streams through a small, fixed client buffer.
 
-use crate::conf::{Kind, SvcId};
+use crate::conf::SvcId;
 use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, NAME_MAX_BYTES};
 use crate::ring::Ring;
 use crate::say::{decimal, Buf, Text};
 use crate::service::{Exit, Outcome, State};
 use crate::signal;
+use crate::slot::Slot;
 use crate::supervisor::{self, Supervisor};
 use crate::table::Table;
 
@@ -45,21 +46,26 @@ const _: () = assert!(JSON_SERVICE_MAX_BYTES + 64 <= CLIENT_OUT_BYTES);
 impl Widths {
     pub const ZERO: Widths = Widths { name: 0, pid: 0 };
 
-    pub fn measure<F>(view: &View<'_, F>, ids: impl Iterator<Item = SvcId>) -> Widths {
+    /// The widths of the rows of `ids`, and whether every one of those
+    /// services is as it should be.
+    pub fn measure<'s, F: 's>(slots: impl Iterator<Item = &'s Slot<F>>) -> (Widths, bool) {
         let mut w = Widths {
             name: b"SERVICE".len(),
             pid: 2,
         };
-        for slot in ids.filter_map(|id| view.table.get(id)) {
+        let mut all_ok = true;
+        for slot in slots {
+            all_ok &= slot.svc.as_expected(&slot.conf);
             w.name = w.name.max(slot.conf.name.len());
             let mut d = [0u8; 20];
             let pid = slot.svc.pid.unsigned_abs().into();
             w.pid = w.pid.max(decimal(pid, &mut d).len());
         }
-        Widths {
+        let w = Widths {
             name: w.name + 2,
             pid: w.pid + 1,
-        }
+        };
+        (w, all_ok)
     }
 }
 
@@ -254,11 +260,10 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     let (conf, svc, now) = (&slot.conf, &slot.svc, view.now);
     let mut j = Keys { out, next: 0 };
     j.str(&conf.name);
-    j.str(if conf.kind == Kind::Oneshot {
-        b"oneshot"
-    } else {
-        b"daemon"
-    });
+    j.str(crate::say::nth(
+        crate::table::section::KINDS,
+        conf.kind as usize,
+    ));
     j.str(svc.state.name());
     j.bool(svc.as_expected(conf));
     // While tend shuts down, nothing is wanted any more.

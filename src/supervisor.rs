@@ -117,7 +117,6 @@ impl Supervisor {
 
     /// `tend start`, `stop` or `restart` (`event`) of one service. Only
     /// `stop` while shutting down.
-    #[inline(never)]
     pub fn command<F>(
         &mut self,
         slots: &mut [Slot<F>],
@@ -240,6 +239,7 @@ pub fn dep_met<F>(slots: &[Slot<F>], dep: SvcId) -> bool {
     }
 }
 
+#[inline(never)]
 fn has_running_dependent<F>(slots: &[Slot<F>], id: SvcId) -> bool {
     slots
         .iter()

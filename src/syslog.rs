@@ -14,8 +14,9 @@ use crate::limits::LINE_MAX_BYTES;
 use crate::say::{self, Text};
 
 /// Facility names by number (`LOG_FAC`), each followed by a NUL byte; the
-/// four without a name in syslog.h are empty.
-const FACILITIES: &[u8] = b"kern\0user\0mail\0daemon\0auth\0syslog\0lpr\0news\0uucp\0cron\0authpriv\0ftp\0\0\0\0\0local0\0local1\0local2\0local3\0local4\0local5\0local6\0local7\0";
+/// four without a name in syslog.h are empty. The last, 16, stands for
+/// `local0` to `local7` (16 to 23): its digit is written after it.
+const FACILITIES: &[u8] = b"kern\0user\0mail\0daemon\0auth\0syslog\0lpr\0news\0uucp\0cron\0authpriv\0ftp\0\0\0\0\0local\0";
 /// Severity names by number (`LOG_PRI`).
 const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0";
 
@@ -25,14 +26,19 @@ const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0
 pub fn line(msg: &[u8], out: &mut Text) -> usize {
     let msg = trim_end(msg);
     let (pri, rest) = priority(msg);
-    let fac = say::nth(FACILITIES, pri >> 3);
-    if fac.is_empty() {
+    let fac = pri >> 3;
+    let name = say::nth(FACILITIES, fac.min(16));
+    if name.is_empty() {
         out.byte(b'<').u(pri as u64).byte(b'>');
     } else {
-        out.s(fac).byte(b'.').s(say::nth(SEVERITIES, pri & 7));
+        out.s(name);
+        if let Some(n) = fac.checked_sub(16) {
+            out.byte(b'0' + n as u8);
+        }
+        out.byte(b'.').s(say::nth(SEVERITIES, pri & 7));
     }
     out.byte(b' ');
-    let text = match rest.strip_prefix(b"1 ") {
+    let text = match say::strip(rest, b"1 ") {
         Some(mut fields) => {
             // TIMESTAMP HOST APP PROCID MSGID, the structured data, the
             // message (its byte-order mark dropped).
@@ -49,7 +55,7 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
                 out.s(b": ");
             }
             let text = skip_structured(fields);
-            text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
+            say::strip(text, b"\xEF\xBB\xBF").unwrap_or(text)
         }
         None => skip_timestamp(rest),
     };
@@ -71,7 +77,7 @@ fn word<'a>(text: &mut &'a [u8]) -> &'a [u8] {
 /// `<PRI>` and what follows; `user.notice` (13) when the sender gave none or
 /// a bad one, as syslogd takes it.
 fn priority(msg: &[u8]) -> (usize, &[u8]) {
-    let parsed = msg.strip_prefix(b"<").and_then(|m| {
+    let parsed = say::strip(msg, b"<").and_then(|m| {
         let end = m.iter().position(|&b| b == b'>')?;
         let n = say::parse_u64(m.get(..end)?).filter(|&n| n < 192)?;
         Some((n as usize, m.get(end + 1..)?))

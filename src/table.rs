@@ -141,8 +141,10 @@ pub(crate) mod msg {
     pub struct Msg(u8);
 
     impl Msg {
+        /// The message as kept: a byte from 1 to 31 stands for a piece of
+        /// [`PIECES`] (see [`piece`]).
         pub fn text(self) -> &'static [u8] {
-            crate::say::nth(TEXTS, usize::from(self.0))
+            crate::say::nth(&TEXTS, usize::from(self.0))
         }
 
         /// The message of a wrong `run` value.
@@ -167,9 +169,115 @@ pub(crate) mod msg {
                 $($name,)*
             }
             $(pub const $name: Msg = Msg(Id::$name as u8);)*
-            /// The texts, in order, each followed by a NUL byte.
-            const TEXTS: &[u8] = concat!($($text, "\0",)*).as_bytes();
+            /// The texts as written, in order, each followed by a NUL byte
+            /// (read at build time only: [`TEXTS`] is what is kept).
+            const PLAIN: &[u8] = concat!($($text, "\0",)*).as_bytes();
         };
+    }
+
+    /// Pieces of text the messages share, each followed by a NUL byte: in
+    /// [`TEXTS`], the byte `k` (1 to 31) stands for the `k`th, so that each
+    /// is kept once. The longest first: where two would fit, the first
+    /// listed is taken.
+    const PIECES: &[u8] = b" the # bytes tend is built with\0 use fd:3 to fd:255\0\
+        first at line #)\0 an absolute path\0: at most 1 \0expected \0, not \"%\"\0\
+        \x20\"%\" is \0 more than\0unknown \0missing \0service\0 header\0ready:\0\
+        after:\0 name\0 \"%\"\0 or \0bad \0the \0run:\0env:\0";
+
+    /// The messages as kept: [`PLAIN`] with each of [`PIECES`] in it
+    /// replaced by its byte.
+    const TEXTS: [u8; pack(PLAIN, &mut [])] = {
+        let mut out = [0; pack(PLAIN, &mut [])];
+        pack(PLAIN, &mut out);
+        out
+    };
+
+    /// The piece byte `b` stands for, or `b` itself.
+    pub fn piece(b: &u8) -> &[u8] {
+        match b {
+            1..=31 => crate::say::nth(PIECES, usize::from(b - 1)),
+            _ => core::slice::from_ref(b),
+        }
+    }
+
+    /// Writes `plain` into `out`, each of [`PIECES`] replaced by its byte
+    /// (as much as fits); returns the bytes it takes.
+    const fn pack(mut plain: &[u8], mut out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while let [first, rest @ ..] = plain {
+            // The first piece there, if any, and its byte.
+            let mut pieces = PIECES;
+            let mut code = 1u8;
+            let mut took: &[u8] = rest;
+            let mut byte = *first;
+            while !pieces.is_empty() {
+                let (piece, more) = word(pieces);
+                if let Some(after) = strip(plain, piece) {
+                    (took, byte) = (after, code);
+                    break;
+                }
+                (pieces, code) = (more, code + 1);
+            }
+            assert!(code < 32, "at most 31 pieces");
+            if let [slot, after @ ..] = out {
+                *slot = byte;
+                out = after;
+            }
+            plain = took;
+            n += 1;
+        }
+        n
+    }
+
+    /// The first of the NUL-ended words of `list`, and the rest.
+    const fn word(list: &[u8]) -> (&[u8], &[u8]) {
+        let mut rest = list;
+        let mut i = 0;
+        while let [b, more @ ..] = rest {
+            if *b == 0 {
+                break;
+            }
+            (rest, i) = (more, i + 1);
+        }
+        match list.split_at_checked(i) {
+            Some((word, [_, rest @ ..])) => (word, rest),
+            Some((word, [])) => (word, &[]),
+            None => (list, &[]),
+        }
+    }
+
+    /// `text` without `prefix` at its start, if it starts so.
+    const fn strip<'t>(mut text: &'t [u8], mut prefix: &[u8]) -> Option<&'t [u8]> {
+        loop {
+            match (text, prefix) {
+                (_, []) => return Some(text),
+                ([a, t @ ..], [b, p @ ..]) if *a == *b => (text, prefix) = (t, p),
+                _ => return None,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_message_unpacks_to_its_text() {
+            let count = PLAIN.iter().filter(|&&b| b == 0).count();
+            assert_eq!(TEXTS.iter().filter(|&&b| b == 0).count(), count);
+            for i in 0..count {
+                let plain = crate::say::nth(PLAIN, i);
+                let text = Msg(i as u8).text();
+                let got: Vec<u8> = text.iter().flat_map(piece).copied().collect();
+                assert_eq!(got, plain, "{}", String::from_utf8_lossy(plain));
+                assert!(text.len() <= plain.len());
+            }
+            // Every piece is used, so each pays for itself.
+            let pieces = PIECES.iter().filter(|&&b| b == 0).count();
+            for code in 1..=pieces as u8 {
+                assert!(TEXTS.contains(&code), "piece {code} is not used");
+            }
+        }
     }
 
     messages! {
@@ -195,7 +303,7 @@ pub(crate) mod msg {
         NO_KEY = "missing key before \"=\"",
         KEY = "unknown key \"%\"",
         DUP_KEY = "duplicate key \"%\"",
-        WITHOUT_FEATURE = ": this tend is built without ",
+        WITHOUT_FEATURE = "%: this tend is built without ",
         NO_VALUE = "%: missing value",
         TYPE = "type: expected daemon or oneshot, not \"%\"",
         RESTART = "restart: expected always, on-failure or never, not \"%\"",
@@ -239,16 +347,6 @@ struct Errs<'e> {
 }
 
 impl Errs<'_> {
-    fn report(&mut self, line: u32, parts: &[&[u8]]) {
-        if self.done() {
-            return;
-        }
-        self.count += 1;
-        let too_many = [msg::TOO_MANY.text()];
-        let parts = if self.done() { &too_many } else { parts };
-        (self.out)(line, parts);
-    }
-
     /// Past [`MAX_TABLE_ERRORS`], the last said `too many errors`.
     fn done(&self) -> bool {
         self.count > MAX_TABLE_ERRORS
@@ -259,15 +357,33 @@ impl Errs<'_> {
     /// any message).
     #[inline(never)]
     fn put(&mut self, line: u32, msg: Msg, text: &[u8], n: usize) {
-        let mut out = crate::say::Buf::<512>::new();
-        for &b in msg.text() {
-            match b {
-                b'%' => out.s(text),
-                b'#' => out.u(n as u64),
-                _ => out.byte(b),
-            };
+        self.put_then(line, msg, text, n, b"");
+    }
+
+    /// [`Errs::put`], `tail` after the message; past the last error that
+    /// is said, `too many errors` instead.
+    #[inline(never)]
+    fn put_then(&mut self, line: u32, msg: Msg, text: &[u8], n: usize, tail: &[u8]) {
+        if self.done() {
+            return;
         }
-        self.report(line, &[out.as_bytes()]);
+        self.count += 1;
+        let (msg, tail) = match self.done() {
+            true => (msg::TOO_MANY, &b""[..]),
+            false => (msg, tail),
+        };
+        let mut out = crate::say::Buf::<512>::new();
+        for b in msg.text() {
+            for &b in msg::piece(b) {
+                match b {
+                    b'%' => out.s(text),
+                    b'#' => out.u(n as u64),
+                    _ => out.byte(b),
+                };
+            }
+        }
+        out.s(tail);
+        (self.out)(line, &[out.as_bytes()]);
     }
 
     /// Reports `msg` on the current line, about `text` and `n`.
@@ -282,9 +398,9 @@ impl Errs<'_> {
         self.put(self.line, msg, text, 0);
     }
 
-    /// Reports `first`, then `msg`, then `last`.
-    fn at2(&mut self, first: &[u8], msg: Msg, last: &[u8]) {
-        self.report(self.line, &[first, msg.text(), last]);
+    /// Reports `msg` about `text`, then `last`.
+    fn at2(&mut self, text: &[u8], msg: Msg, last: &[u8]) {
+        self.put_then(self.line, msg, text, 0, last);
     }
 }
 
@@ -336,15 +452,31 @@ fn classify(text: &[u8]) -> Line<'_> {
     }
 }
 
-/// Marks a once-per-table error as said; true when it was not yet.
-fn first_time(said: &mut bool) -> bool {
-    !core::mem::replace(said, true)
+/// A new section, begun at `line`, in `sec`: a service's with its
+/// defaults (the `[tend]` section's uses none of them).
+fn open<'s, 'a>(sec: &'s mut Option<Section<'a>>, line: u32) -> &'s mut Section<'a> {
+    let sec = sec.insert(Section::default());
+    let conf = &mut sec.conf;
+    conf.line = line;
+    conf.log_bytes = LOG_DEFAULT_BYTES;
+    conf.stop_signal = STOP_SIGNAL_DEFAULT;
+    conf.stop_timeout_ms = STOP_TIMEOUT_DEFAULT_MS;
+    sec.log_line = line;
+    sec
+}
+
+/// Reports `msg` at `line` about `n`, unless `said` (once per table).
+#[inline(never)]
+fn once(said: &mut bool, errs: &mut Errs<'_>, line: u32, msg: Msg, n: usize) {
+    if !core::mem::replace(said, true) {
+        errs.put(line, msg, b"", n);
+    }
 }
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
     #[inline(never)]
     fn line(&mut self, text: &'a [u8]) {
-        if text.contains(&0) {
+        if crate::say::has(text, 0) {
             return self.errs.at(msg::NUL, b"");
         }
         let errs = &mut self.errs;
@@ -384,10 +516,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             match self.table.settings.line {
                 0 => {
                     self.table.settings.line = errs.line;
-                    self.sec = Some(Section {
-                        tend: true,
-                        ..Section::default()
-                    });
+                    open(&mut self.sec, errs.line).tend = true;
                 }
                 first => errs.say(msg::DUP_TEND, b"", first as usize),
             }
@@ -397,21 +526,15 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             let first = usize::try_from(first.line).unwrap_or(usize::MAX);
             errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
-            if first_time(&mut self.said_full) {
-                errs.say(msg::SERVICES, b"", MAX_SERVICES);
-            }
+            once(
+                &mut self.said_full,
+                errs,
+                errs.line,
+                msg::SERVICES,
+                MAX_SERVICES,
+            );
         } else {
-            let sec = self.sec.insert(Section {
-                conf: ServiceConf {
-                    line: errs.line,
-                    log_bytes: LOG_DEFAULT_BYTES,
-                    stop_signal: STOP_SIGNAL_DEFAULT,
-                    stop_timeout_ms: STOP_TIMEOUT_DEFAULT_MS,
-                    ..ServiceConf::default()
-                },
-                log_line: errs.line,
-                ..Section::default()
-            });
+            let sec = open(&mut self.sec, errs.line);
             // Cannot fail: the name is shorter than NAME_MAX_BYTES.
             let _ = sec.conf.name.extend_from_slice(name);
         }
@@ -440,25 +563,26 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
             errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
         }
-        self.log_total = self.log_total.saturating_add(u64::from(conf.log_bytes));
-        let over = self.log_total > LOG_ARENA_BYTES as u64;
-        if over && first_time(&mut self.said_log) {
-            errs.put(sec.log_line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
-        }
+        self.count_log(conf.log_bytes.into(), sec.log_line);
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
         if !sec.store(pool) {
             pool.truncate(mark);
-            if first_time(&mut self.said_pool) {
-                errs.put(sec.conf.line, msg::POOL, b"", POOL_BYTES);
-            }
+            once(
+                &mut self.said_pool,
+                &mut self.errs,
+                sec.conf.line,
+                msg::POOL,
+                POOL_BYTES,
+            );
         }
         sec.resolve_identity();
         let slots = &mut self.table.slots;
         // A header is refused when the table is full (this check spares
-        // the code of a failed push).
+        // the code of a failed push; what a push that cannot fail hands
+        // back, a slot with no descriptor, needs no drop code).
         if slots.len() < MAX_SERVICES {
-            let _ = slots.push(Slot::new(sec.conf));
+            core::mem::forget(slots.push(Slot::new(sec.conf)));
         }
     }
 
@@ -481,15 +605,29 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             let start = pool.len();
             if add(pool, path) {
                 *to = span(pool, start);
-            } else if first_time(&mut self.said_pool) {
-                self.errs.put(line, msg::POOL, b"", POOL_BYTES);
+            } else {
+                once(
+                    &mut self.said_pool,
+                    &mut self.errs,
+                    line,
+                    msg::POOL,
+                    POOL_BYTES,
+                );
             }
         }
         if sec.syslog.is_some() {
-            self.log_total = self.log_total.saturating_add(SYSLOG_RING_BYTES as u64);
-            if self.log_total > LOG_ARENA_BYTES as u64 && first_time(&mut self.said_log) {
-                self.errs.put(line, msg::LOG_ARENA, b"", LOG_ARENA_BYTES);
-            }
+            self.count_log(SYSLOG_RING_BYTES as u64, line);
+        }
+    }
+
+    /// Counts a ring of `bytes` (given on `line`) with the others: past
+    /// what the arena holds, an error, once per table.
+    #[inline(never)]
+    fn count_log(&mut self, bytes: u64, line: u32) {
+        self.log_total = self.log_total.saturating_add(bytes);
+        if self.log_total > LOG_ARENA_BYTES as u64 {
+            let (said, errs) = (&mut self.said_log, &mut self.errs);
+            once(said, errs, line, msg::LOG_ARENA, LOG_ARENA_BYTES);
         }
     }
 
@@ -502,7 +640,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             let text = text.trim_ascii();
             line += 1;
             match classify(text) {
-                _ if text.contains(&0) => {}
+                _ if crate::say::has(text, 0) => {}
                 Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
                 Line::Pair(b"after", value) => {
                     for name in after_names(value) {
@@ -595,7 +733,6 @@ impl<F> Search<'_, '_, F> {
 }
 
 /// Reports the dependency cycle that `path` closes by returning to `to`.
-#[inline(never)]
 fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: usize) {
     let name = |n: usize| slots.get(n).map_or(&b"?"[..], |s| s.conf.name.as_slice());
     let from = path.iter().position(|n| n.index() == to).unwrap_or(0);

@@ -226,7 +226,7 @@ const fn mask(defs: &[KeyDef], pick: Mask) -> u32 {
 
 /// The values of `type`, `restart` and `console`, in the order of their
 /// enums.
-pub(super) const KINDS: &[u8] = b"daemon\0oneshot\0";
+pub(crate) const KINDS: &[u8] = b"daemon\0oneshot\0";
 pub(super) const RESTARTS: &[u8] = b"always\0on-failure\0never\0";
 pub(super) const YES_NO: &[u8] = b"yes\0no\0";
 
@@ -247,7 +247,7 @@ pub(super) struct Section<'a> {
     pub(super) log_line: u32,
     /// `(uid, gid)` of `user`, and the user's supplementary groups.
     pub(super) user: Option<(u32, u32)>,
-    pub(super) groups: heapless::Vec<u32, MAX_GROUPS>,
+    pub(super) groups: crate::accounts::Groups,
     pub(super) group: Option<u32>,
     pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
     pub(super) chdir: Option<&'a [u8]>,
@@ -292,7 +292,6 @@ impl<'a> Section<'a> {
     }
 
     /// Checks and keeps `value`, given to `key` on the current line.
-    #[inline(never)]
     fn apply(&mut self, key: Key, value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
         let conf = &mut self.conf;
         match key {
@@ -384,7 +383,7 @@ impl<'a> Section<'a> {
     }
 
     pub(super) fn ready(&mut self, value: &[u8], errs: &mut Errs) {
-        let fd = value.strip_prefix(b"fd:").and_then(crate::say::parse_u64);
+        let fd = crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64);
         match fd {
             _ if choice(value, b"none\0").is_some() => self.conf.ready_fd = None,
             Some(0..=2) => errs.at(msg::READY_STDIO, b""),
@@ -461,14 +460,10 @@ impl<'a> Section<'a> {
         ident.uid = self.user.map(|(uid, _)| uid);
         let gid = self.group.or(self.user.map(|(_, gid)| gid));
         ident.gid = gid;
-        if let Some(g) = gid {
-            let _ = ident.groups.push(g);
-        }
-        for &g in &self.groups {
-            if Some(g) != gid {
-                // A user in more groups than tend keeps loses the last ones.
-                let _ = ident.groups.push(g);
-            }
+        // (The user's groups have no repeats: only the gid may be among
+        // them. A user in more groups than tend keeps loses the last ones.)
+        for g in gid.iter().chain(&self.groups) {
+            crate::accounts::add_group(&mut ident.groups, *g);
         }
     }
 }
@@ -477,17 +472,10 @@ pub(super) fn name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
 }
 
-/// Where `value` is among `choices` (each followed by a NUL byte, in lower
-/// case), in any case.
-#[inline(never)]
+/// Where `value` is among `choices` (each followed by a NUL byte), in any
+/// case.
 pub(super) fn choice(value: &[u8], choices: &[u8]) -> Option<usize> {
-    // Longer than any choice: none.
-    let mut low = [0u8; 16];
-    let low = low.get_mut(..value.len())?;
-    for (l, v) in low.iter_mut().zip(value) {
-        *l = v.to_ascii_lowercase();
-    }
-    crate::say::position(choices, low)
+    crate::say::position_any_case(choices, value)
 }
 
 pub(super) use crate::accounts::id_number;
