@@ -203,7 +203,6 @@ impl File {
         out.clear();
     }
 
-
     /// Flushes, syncs and renames it to `name`: whole, or not at all.
     fn finish(mut self, dir: &Fd, name: &CStr) -> Result<(), Errno> {
         self.flush();
