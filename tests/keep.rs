@@ -208,14 +208,7 @@ fn a_kill_in_the_middle_of_a_write_leaves_the_last_whole_record() {
         fs::read_to_string(&tmp).is_ok_and(|t| t.contains("second words"))
     });
     // The reset: tend dies where it is, in the fsync before the rename.
-    let tend = descendants(sup.pid)
-        .into_iter()
-        .map(|(pid, _)| pid)
-        .find(|&pid| {
-            fs::read_link(format!("/proc/{pid}/exe"))
-                .is_ok_and(|e| e == fs::canonicalize(tend_bin()).unwrap())
-        })
-        .expect("tend under strace");
+    let tend = sup.wrapped_tend();
     kill(tend, SIGKILL);
     sup.terminate();
     let kept = record(keep.path());

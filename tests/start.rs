@@ -235,14 +235,7 @@ fn a_slow_exec_holds_up_nothing() {
         sup.svc("slow")
     );
     // tend itself, the tracer's child, ends first: the tracer then exits.
-    let tend = descendants(sup.pid)
-        .into_iter()
-        .map(|(pid, _)| pid)
-        .find(|&pid| {
-            fs::read_link(format!("/proc/{pid}/exe"))
-                .is_ok_and(|e| e == fs::canonicalize(tend_bin()).unwrap())
-        })
-        .expect("tend under strace");
+    let tend = sup.wrapped_tend();
     kill(tend, SIGTERM);
     assert!(
         poll_until(DEADLINE, || descendants(sup.pid).is_empty()),

@@ -372,6 +372,16 @@ impl Sup {
         self.dir.path().join(name)
     }
 
+    /// tend's own pid when a wrapper runs it ([`Sup::start_under`]).
+    pub fn wrapped_tend(&self) -> i32 {
+        let bin = fs::canonicalize(tend_bin()).expect("tend binary");
+        descendants(self.pid)
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .find(|&pid| fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == bin))
+            .expect("tend under its wrapper")
+    }
+
     /// A client command against this supervisor.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(tend_bin());
