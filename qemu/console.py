@@ -248,7 +248,9 @@ class Console:
         was just matched (by wait_prompt), type at once."""
         self.send(command + ";echo @@$?", prompt=prompt, timeout=timeout)
         start = self.pos
-        m = self.expect(r"@@(\d+)\n", timeout)
+        # The status ends its line, unless a kernel message printed on the
+        # console at that moment follows it on the same line.
+        m = self.expect(r"@@(\d+)(?:\n|(?=\[\s*\d+\.\d+\] ))", timeout)
         out = self.text[start:m.start()]
         # Drop the echo of the typed line (up to the first newline).
         echo_end = out.find("\n")
