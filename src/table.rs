@@ -355,7 +355,6 @@ impl Errs<'_> {
     /// Reports `msg` at `line` with its `%` replaced by `text` and its `#`
     /// by `n`, in one part of at most 512 bytes (the most `load` prints of
     /// any message).
-    #[inline(never)]
     fn put(&mut self, line: u32, msg: Msg, text: &[u8], n: usize) {
         self.put_then(line, msg, text, n, b"");
     }
