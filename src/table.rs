@@ -180,9 +180,10 @@ pub(crate) mod msg {
     /// is kept once. The longest first: where two would fit, the first
     /// listed is taken.
     const PIECES: &[u8] = b" the # bytes tend is built with\0 use fd:3 to fd:255\0\
-        first at line #)\0 an absolute path\0: at most 1 \0expected \0, not \"%\"\0\
-        \x20\"%\" is \0 more than\0unknown \0missing \0service\0 header\0ready:\0\
-        after:\0 name\0 \"%\"\0 or \0bad \0the \0run:\0env:\0";
+        first at line #)\0 an absolute path\0tend is built \0: at most 1 \0duplicate \0\
+        expected \0, not \"%\"\0 (write \0\x20\"%\" is \0 more than\0watchdog-\0too many \0\
+        unknown \0missing \0service\0 header\0ready:\0after:\0 name\0 byte\0 \"%\"\0\
+        \x20or \0bad \0the \0run:\0env:\0";
 
     /// The messages as kept: [`PLAIN`] with each of [`PIECES`] in it
     /// replaced by its byte.
