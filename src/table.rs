@@ -183,7 +183,7 @@ pub(crate) mod msg {
         first at line #)\0 an absolute path\0tend is built \0: at most 1 \0duplicate \0\
         expected \0, not \"%\"\0 (write \0\x20\"%\" is \0 more than\0watchdog-\0too many \0\
         unknown \0missing \0service\0 header\0ready:\0after:\0 name\0 byte\0 \"%\"\0\
-        \x20or \0bad \0the \0run:\0env:\0";
+        \x20or \0bad \0the \0run:\0env:\0key\0on\0s \0";
 
     /// The messages as kept: [`PLAIN`] with each of [`PIECES`] in it
     /// replaced by its byte.
@@ -214,12 +214,12 @@ pub(crate) mod msg {
             while !pieces.is_empty() {
                 let (piece, more) = word(pieces);
                 if let Some(after) = strip(plain, piece) {
+                    assert!(code < 32, "at most 31 pieces");
                     (took, byte) = (after, code);
                     break;
                 }
                 (pieces, code) = (more, code + 1);
             }
-            assert!(code < 32, "at most 31 pieces");
             if let [slot, after @ ..] = out {
                 *slot = byte;
                 out = after;
