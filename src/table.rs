@@ -510,7 +510,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         };
         if name.len() >= NAME_MAX_BYTES {
             errs.say(msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
-        } else if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
+        } else if !crate::proto::valid_name(name) {
             errs.at(msg::NAME, name);
         } else if name == b"tend" {
             match self.table.settings.line {
