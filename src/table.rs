@@ -508,11 +508,13 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let Some(name) = inner else {
             return errs.at(msg::HEADER, text);
         };
+        // By index: the names of tend's own rings, `tend` and `syslog`.
+        let own = crate::say::position(b"tend\0syslog\0", name);
         if name.len() >= NAME_MAX_BYTES {
             errs.say(msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
         } else if !crate::proto::valid_name(name) {
             errs.at(msg::NAME, name);
-        } else if name == b"tend" {
+        } else if own == Some(0) {
             match self.table.settings.line {
                 0 => {
                     self.table.settings.line = errs.line;
@@ -520,7 +522,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 }
                 first => errs.say(msg::DUP_TEND, b"", first as usize),
             }
-        } else if name == b"syslog" {
+        } else if own.is_some() {
             errs.at(msg::RESERVED, name);
         } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
             let first = usize::try_from(first.line).unwrap_or(usize::MAX);
