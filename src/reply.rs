@@ -52,7 +52,10 @@ const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
 
 /// Whether `log NAME` names one of tend's own rings, not a service's.
 fn own_log(name: &[u8]) -> bool {
-    name == b"tend" || (cfg!(feature = "syslog") && name == b"syslog")
+    match cfg!(feature = "syslog") {
+        true => crate::say::position(b"tend\0syslog\0", name).is_some(),
+        false => name == b"tend",
+    }
 }
 
 /// A set of services, a bit per service.

@@ -221,7 +221,6 @@ impl Text {
     }
 
     /// Appends `prefix`, then `b` as two hex digits.
-    #[inline(never)]
     fn hex(&mut self, prefix: &[u8], b: u8) -> &mut Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let digit = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');

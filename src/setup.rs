@@ -208,7 +208,6 @@ fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
 
 /// Carves the rest of the arena (tend's own ring is taken) into rings and
 /// the crash records' lines, and opens a log pipe per service with one.
-#[inline(never)]
 fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
     let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
         let all = core::mem::take(rest);

@@ -180,9 +180,10 @@ pub(crate) mod msg {
     /// is kept once. The longest first: where two would fit, the first
     /// listed is taken.
     const PIECES: &[u8] = b" the # bytes tend is built with\0 use fd:3 to fd:255\0\
-        first at line #)\0 an absolute path\0: at most 1 \0expected \0, not \"%\"\0\
-        \x20\"%\" is \0 more than\0unknown \0missing \0service\0 header\0ready:\0\
-        after:\0 name\0 \"%\"\0 or \0bad \0the \0run:\0env:\0";
+        first at line #)\0 an absolute path\0tend is built \0: at most 1 \0duplicate \0\
+        expected \0, not \"%\"\0 (write \0\x20\"%\" is \0 more than\0watchdog-\0too many \0\
+        unknown \0missing \0service\0 header\0ready:\0after:\0 name\0 byte\0 \"%\"\0\
+        \x20or \0bad \0the \0run:\0env:\0key\0on\0s \0";
 
     /// The messages as kept: [`PLAIN`] with each of [`PIECES`] in it
     /// replaced by its byte.
@@ -213,12 +214,12 @@ pub(crate) mod msg {
             while !pieces.is_empty() {
                 let (piece, more) = word(pieces);
                 if let Some(after) = strip(plain, piece) {
+                    assert!(code < 32, "at most 31 pieces");
                     (took, byte) = (after, code);
                     break;
                 }
                 (pieces, code) = (more, code + 1);
             }
-            assert!(code < 32, "at most 31 pieces");
             if let [slot, after @ ..] = out {
                 *slot = byte;
                 out = after;
@@ -355,7 +356,6 @@ impl Errs<'_> {
     /// Reports `msg` at `line` with its `%` replaced by `text` and its `#`
     /// by `n`, in one part of at most 512 bytes (the most `load` prints of
     /// any message).
-    #[inline(never)]
     fn put(&mut self, line: u32, msg: Msg, text: &[u8], n: usize) {
         self.put_then(line, msg, text, n, b"");
     }
@@ -508,11 +508,13 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let Some(name) = inner else {
             return errs.at(msg::HEADER, text);
         };
+        // By index: the names of tend's own rings, `tend` and `syslog`.
+        let own = crate::say::position(b"tend\0syslog\0", name);
         if name.len() >= NAME_MAX_BYTES {
             errs.say(msg::LONG_NAME, name, NAME_MAX_BYTES - 1);
-        } else if name.is_empty() || !name.iter().all(|&b| name_byte(b)) {
+        } else if !crate::proto::valid_name(name) {
             errs.at(msg::NAME, name);
-        } else if name == b"tend" {
+        } else if own == Some(0) {
             match self.table.settings.line {
                 0 => {
                     self.table.settings.line = errs.line;
@@ -520,7 +522,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 }
                 first => errs.say(msg::DUP_TEND, b"", first as usize),
             }
-        } else if name == b"syslog" {
+        } else if own.is_some() {
             errs.at(msg::RESERVED, name);
         } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
             let first = usize::try_from(first.line).unwrap_or(usize::MAX);

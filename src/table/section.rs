@@ -468,10 +468,6 @@ impl<'a> Section<'a> {
     }
 }
 
-pub(super) fn name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-')
-}
-
 /// Where `value` is among `choices` (each followed by a NUL byte), in any
 /// case.
 pub(super) fn choice(value: &[u8], choices: &[u8]) -> Option<usize> {
