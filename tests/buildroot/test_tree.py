@@ -890,7 +890,8 @@ def test_layout_matches_qemu_boot_image():
             eq(resolve(root, p), binary, "%s (per %s) in the Buildroot image" % (p, source))
         assert (root / table.lstrip("/")).is_file(), "%s (per %s) in the Buildroot image" % (table, source)
     src = (REPO / "src" / "cli.rs").read_text()
-    eq(re.search(r'DEFAULT_TABLE: &\[u8\] = b"(.*)";', src).group(1), table, "tend's default table path")
+    eq(re.search(r'DEFAULT_TABLE: &\[u8\] = (?:part\()?b"(.*?)"', src).group(1), table,
+       "tend's default table path")
 
 
 @test
