@@ -792,7 +792,7 @@ fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
             *slot = None;
             false
         }
-        Ok(n) => buf.get(..n).is_some_and(|b| b.contains(&b'\n')),
+        Ok(n) => buf.get(..n).is_some_and(|b| crate::say::has(b, b'\n')),
         Err(Errno::AGAIN | Errno::INTR) => false,
         Err(_) => {
             *slot = None;

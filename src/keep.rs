@@ -156,9 +156,7 @@ fn dmesg_logs(store: &Fd, each: &mut dyn FnMut(&CStr)) {
         // type, then the NUL-ended name.
         while let Some(&[lo, hi]) = rest.get(16..18) {
             let len = usize::from(u16::from_ne_bytes([lo, hi]));
-            let name = rest
-                .get(19..len)
-                .and_then(|n| CStr::from_bytes_until_nul(n).ok());
+            let name = rest.get(19..len).and_then(sys::c_str);
             rest = rest.get(len.max(1)..).unwrap_or(&[]);
             if let Some(name) = name.filter(|n| n.to_bytes().starts_with(b"dmesg-")) {
                 each(name);

@@ -18,9 +18,7 @@ use crate::world::{Scratch, World};
 pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
     crate::say::copy(buf.get_mut(..path.len())?, path);
     *buf.get_mut(path.len())? = 0;
-    CStr::from_bytes_until_nul(buf)
-        .ok()
-        .filter(|c| c.to_bytes().len() == path.len())
+    sys::c_str(buf).filter(|c| c.to_bytes().len() == path.len())
 }
 
 /// Reads a whole file into `out`; returns what it read, or EFBIG when the

@@ -52,7 +52,7 @@ const DEV: usize = 2;
 
 /// The next NUL-ended string of `rest`, which moves past it.
 fn next_c_str(rest: &mut &'static [u8]) -> &'static CStr {
-    let s = CStr::from_bytes_until_nul(rest).unwrap_or(c"");
+    let s = crate::sys::c_str(rest).unwrap_or(c"");
     *rest = rest.get(s.to_bytes_with_nul().len()..).unwrap_or(&[]);
     s
 }

@@ -83,7 +83,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
         envp: [core::ptr::null(); MAX_ENV + 2],
         program: b"",
         path: DEFAULT_PATH,
-        dir: CStr::from_bytes_until_nul(pool.bytes(conf.chdir)).unwrap_or(c"/"),
+        dir: sys::c_str(pool.bytes(conf.chdir)).unwrap_or(c"/"),
     };
     for (n, arg) in pool.strings(conf.argv).enumerate() {
         if n == 0 {
@@ -265,8 +265,8 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
             buf.s(if dir.is_empty() { b"." } else { dir }).byte(b'/');
         }
         buf.s(program).byte(0);
-        let candidate = match CStr::from_bytes_until_nul(buf.as_bytes()) {
-            Ok(c) if !buf.overflowed() => c,
+        let candidate = match sys::c_str(buf.as_bytes()) {
+            Some(c) if !buf.overflowed() => c,
             _ if slash => return Errno::NAMETOOLONG,
             _ => continue,
         };

@@ -30,6 +30,8 @@
 //!   leave as it is (its storage is `MaybeUninit`, its lengths 0).
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
+//! - `CStr::from_bytes_with_nul_unchecked` in [`c_str`]: on a slice that
+//!   ends with its first NUL byte, which it has just found.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
 //!   descriptors 0–2, which tend never closes.
 #![allow(unsafe_code)]
@@ -196,6 +198,17 @@ impl Drop for Fd {
         // to it once the owner is gone.
         unsafe { arch::syscall3(nr::__NR_close, [self.raw() as usize, 0, 0]) };
     }
+}
+
+/// The C string at the start of `bytes` (up to its first NUL byte), found
+/// without core's `CStr::from_bytes_until_nul`, whose memchr costs 400
+/// bytes of code for these few short strings.
+#[inline(never)]
+pub fn c_str(bytes: &[u8]) -> Option<&CStr> {
+    let n = bytes.iter().position(|&b| b == 0)?;
+    let with_nul = bytes.get(..=n)?;
+    // SAFETY: `with_nul` ends with a NUL byte, its only one.
+    Some(unsafe { CStr::from_bytes_with_nul_unchecked(with_nul) })
 }
 
 /// `openat(AT_FDCWD, path, flags, mode)`.
