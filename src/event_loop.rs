@@ -226,11 +226,25 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 }
 
 /// Opens the watchdog and the keep directory the table names, unless they
-/// are open: at start (`first`: a failure is said), then each time one
-/// more oneshot is done.
+/// are open: at start (`first`: a failure is said), then, while one is
+/// missing and tend is not ending (the end closes the keep directory for
+/// good), each time one more oneshot is done.
 #[cfg(any(feature = "watchdog", feature = "keep"))]
 #[inline(never)]
 fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {
+    let settings = &world.table.settings;
+    let mut missing = false;
+    #[cfg(feature = "keep")]
+    {
+        missing |= lp.keep.is_none() && settings.keep.len > 0;
+    }
+    #[cfg(feature = "watchdog")]
+    {
+        missing |= lp.dog.is_none() && settings.watchdog.len > 0;
+    }
+    if !first && !(missing && matches!(lp.ending, Ending::Running)) {
+        return;
+    }
     let slots = &world.table.slots;
     let done = slots.iter().filter(|s| s.svc.state == State::Done).count();
     let more = core::mem::replace(&mut lp.done, done) < done;
