@@ -242,7 +242,7 @@ fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {
     {
         missing |= lp.dog.is_none() && settings.watchdog.len > 0;
     }
-    if !first && !(missing && matches!(lp.ending, Ending::Running)) {
+    if !(first || missing && matches!(lp.ending, Ending::Running)) {
         return;
     }
     let slots = &world.table.slots;
