@@ -168,6 +168,8 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     };
     #[cfg(any(feature = "watchdog", feature = "keep"))]
     open_late(world, &mut lp, sys::now_ms(), true);
+    // Start-up's code is not needed again: its pages go (see link.ld).
+    sys::drop_cold();
     // From now on, tend must not die: every failure is reported and retried.
     loop {
         let now = sys::now_ms();
@@ -267,6 +269,7 @@ fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {
             };
         }
     }
+    sys::drop_cold();
 }
 
 /// Feeds the watchdog while every critical service is well, or lets the
@@ -413,6 +416,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
         #[cfg(feature = "reload")]
         Asked::Reload { json } => {
             reload::reload(world, &lp.null, lp.opt.table, now, Some((i, json)));
+            sys::drop_cold();
         }
         // Refused by the parser in a tend built without it.
         #[cfg(not(feature = "reload"))]
@@ -675,7 +679,10 @@ fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         match signo {
             sig::SIGCHLD => reap_all(world, lp, now),
             #[cfg(feature = "reload")]
-            sig::SIGHUP => reload::reload(world, &lp.null, lp.opt.table, now, None),
+            sig::SIGHUP => {
+                reload::reload(world, &lp.null, lp.opt.table, now, None);
+                sys::drop_cold();
+            }
             _ => {
                 if let Some(how) = How::of_signal(signo, lp.opt.pid1) {
                     end(world, lp, ending::Event::Asked(how), now);

@@ -122,6 +122,15 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     // SAFETY: `entry` runs once, on the only thread, so this is the only
     // reference ever made to the static.
     let world = unsafe { &mut *core::ptr::addr_of_mut!(WORLD) };
+    extern "C" {
+        // link.ld's bounds of the cold code (see `tend::sys::drop_cold`).
+        static __tend_cold_start: u8;
+        static __tend_cold_end: u8;
+    }
+    // Only the symbols' addresses are taken, never read through.
+    let start = core::ptr::addr_of!(__tend_cold_start) as usize;
+    let end = core::ptr::addr_of!(__tend_cold_end) as usize;
+    tend::sys::set_cold(start, end);
     let arena = tend::sys::arena::take().unwrap_or_default();
     let code = tend::main(&Args(args), &Args(env), world, arena);
     tend::sys::exit_group(code)

@@ -23,6 +23,8 @@
 //!   `openat`, `getdents64`, `bind`, `connect`, `recvmsg`, `ioctl` (of one `int`):
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
 //!   size passed.
+//! - `madvise(MADV_DONTNEED)` in [`drop_cold`]: only the pages of the cold
+//!   code's own read-only mapping, which are read back from the file.
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
 //!   buffer the caller borrows mutably; they read back as zeros (tend's
 //!   statics are private anonymous memory), and any value is a valid `u8`.
@@ -41,6 +43,7 @@ pub mod arena;
 
 use core::ffi::CStr;
 use core::mem::size_of;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use linux_raw_sys::general as nr;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
 use rustix::io::Errno;
@@ -385,6 +388,50 @@ pub fn release_table(table: &mut crate::table::Table<Fd>) {
             size_of::<crate::table::Table<Fd>>(),
         )
     }
+}
+
+/// Where link.ld put the code tend runs only now and then (the table's
+/// parser, start-up, `reload`, `keep`, the client, the ending): an
+/// executable mapping of its own, so that the kernel maps its pages only
+/// when that code runs. Set once by the entry module; empty until then.
+static COLD: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// Records where the cold code lies (see [`drop_cold`]).
+pub fn set_cold(start: usize, end: usize) {
+    COLD[0].store(start, Ordering::Relaxed);
+    COLD[1].store(end, Ordering::Relaxed);
+}
+
+/// Takes the cold code's pages out of tend's memory once it has run (after
+/// start-up, after a reload): the kernel reads them from the binary again
+/// if that code runs again. Without it, every page stays mapped for good:
+/// the kernel maps up to 64 KiB of a file around each page that faults.
+pub fn drop_cold() {
+    let page = rustix::param::page_size();
+    let (start, end) = (
+        COLD[0].load(Ordering::Relaxed),
+        COLD[1].load(Ordering::Relaxed),
+    );
+    if end <= start || !page.is_power_of_two() {
+        return;
+    }
+    let (first, last) = (
+        start & !(page - 1),
+        end.saturating_add(page - 1) & !(page - 1),
+    );
+    // SAFETY: [first, last) is the cold code's own mapping (link.ld makes it
+    // a segment of its own, 64 KiB from the rest of the code, and the
+    // writable segment after it starts on a page of its own, as the kernel
+    // maps each segment with its own permissions). It is read-only and
+    // never written, so dropping its pages loses nothing: they are read
+    // back from the file at their next use, even by a return into a cold
+    // caller still on the stack.
+    let _ = unsafe {
+        arch::syscall3(
+            nr::__NR_madvise,
+            [first, last - first, nr::MADV_DONTNEED as usize],
+        )
+    };
 }
 
 /// `madvise(MADV_DONTNEED)` on the whole pages inside `[start, start+len)`.
