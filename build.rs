@@ -29,6 +29,16 @@ fn main() {
     }
     let linker = env::var("RUSTC_LINKER").unwrap_or_default();
     let is_lld = linker.ends_with("lld") || linker.ends_with("ld.lld") || linker.ends_with("/ld");
+    // No section headers in a build without debug information: the kernel
+    // loads a program by its program headers alone, and a stripped binary
+    // has no use for them (-336 B on x86_64). Only rust-lld is asked: GNU
+    // ld learnt the option after Debian 12's binutils. A build with debug
+    // information keeps them, for objdump and debuggers (scripts/find-panics).
+    if is_lld && env::var("DEBUG").as_deref() != Ok("true") {
+        for arg in ["-z", "nosectionheader"] {
+            println!("cargo:rustc-link-arg-bins={arg}");
+        }
+    }
     if !is_lld {
         for arg in ["-nostartfiles", "-nostdlib", "-static", "-no-pie"] {
             println!("cargo:rustc-link-arg-bins={arg}");

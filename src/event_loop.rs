@@ -168,7 +168,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     };
     #[cfg(any(feature = "watchdog", feature = "keep"))]
     open_late(world, &mut lp, sys::now_ms(), true);
-    // Start-up's code is not needed again: its pages go (see link.ld).
+    // Start-up's code and deep stack are not needed again: their pages go.
     sys::drop_cold();
     // From now on, tend must not die: every failure is reported and retried.
     loop {

@@ -57,6 +57,7 @@ pub fn handled() -> SigSet {
 /// Everything before the loop: PID 1's set-up, the table (or the rescue
 /// table), signals, the log pipes, the control socket. `Err` holds the exit
 /// status when tend cannot supervise (never as PID 1).
+#[inline(never)]
 pub fn start(
     world: &mut World,
     arena: &'static mut [u8],

@@ -58,8 +58,14 @@ pub type LogBuf = Pages<{ LOG_READ_BYTES + PAGE }>;
 /// back, for those a reload adds.
 pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
 
+// In this order (`repr(C)`), for the pages a running tend touches: the
+// first client shares the page of the binary's few writable bytes, the
+// small records lie together just before the table (the supervisor's few
+// bytes, left to the compiler, came last and took a page of their own),
+// and what is given back once used comes last.
+#[repr(C)]
 pub struct World {
-    pub table: Table<Fd>,
+    pub clients: [Client; MAX_CLIENTS],
     pub sup: Supervisor,
     /// tend's own messages (`tend log tend`).
     pub own: Ring<'static>,
@@ -68,7 +74,14 @@ pub struct World {
     pub syslog: Ring<'static>,
     /// The watchdog as `tend status` shows it.
     pub dog: crate::status::Dog,
-    pub clients: [Client; MAX_CLIENTS],
+    /// The part of the arena no ring uses, and of the crash records'
+    /// part, kept for the rings and records a reload adds.
+    pub ring_spare: Option<&'static mut [u8]>,
+    pub crash_spare: Option<&'static mut [u8]>,
+    /// Storage for crash records' lines given back by services a reload
+    /// removed, for those it adds.
+    pub crash_free: CrashFree,
+    pub table: Table<Fd>,
     /// What flooding log pipes are read into.
     pub log_buf: LogBuf,
     /// The table file, /etc/passwd and /etc/group while the table loads;
@@ -77,19 +90,12 @@ pub struct World {
     /// The table as `tend reload` reads it again, while it is checked and
     /// applied (see `reload`); empty, its pages given back, otherwise.
     pub next: Table<Fd>,
-    /// The part of the arena no ring uses, and of the crash records'
-    /// part, kept for the rings and records a reload adds.
-    pub ring_spare: Option<&'static mut [u8]>,
-    pub crash_spare: Option<&'static mut [u8]>,
-    /// Storage for crash records' lines given back by services a reload
-    /// removed, for those it adds.
-    pub crash_free: CrashFree,
 }
 
 impl World {
     pub const fn new() -> World {
         World {
-            table: Table::new(),
+            clients: [const { Client::new() }; MAX_CLIENTS],
             sup: Supervisor::new(),
             own: Ring::empty(),
             syslog: Ring::empty(),
@@ -97,13 +103,13 @@ impl World {
                 every_ms: 0,
                 fed: false,
             },
-            clients: [const { Client::new() }; MAX_CLIENTS],
-            log_buf: LogBuf::new(),
-            scratch: Scratch::new(),
-            next: Table::new(),
             ring_spare: None,
             crash_spare: None,
             crash_free: heapless::Vec::new(),
+            table: Table::new(),
+            log_buf: LogBuf::new(),
+            scratch: Scratch::new(),
+            next: Table::new(),
         }
     }
 }

@@ -24,7 +24,8 @@
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
 //!   size passed.
 //! - `madvise(MADV_DONTNEED)` in [`drop_cold`]: only the pages of the cold
-//!   code's own read-only mapping, which are read back from the file.
+//!   code's own read-only mapping, which are read back from the file, and
+//!   stack pages below every live frame.
 //! - `madvise(MADV_DONTNEED)` in [`release`]: only whole pages inside a
 //!   buffer the caller borrows mutably; they read back as zeros (tend's
 //!   statics are private anonymous memory), and any value is a valid `u8`.
@@ -396,6 +397,10 @@ pub fn release_table(table: &mut crate::table::Table<Fd>) {
 /// when that code runs. Set once by the entry module; empty until then.
 static COLD: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 
+/// How far below its frame [`drop_cold`] drops the stack: further than
+/// tend's calls ever go (a few KiB; 8 MiB is the kernel's usual limit).
+const STACK_DROP_BYTES: usize = 64 * 1024;
+
 /// Records where the cold code lies (see [`drop_cold`]).
 pub fn set_cold(start: usize, end: usize) {
     COLD[0].store(start, Ordering::Relaxed);
@@ -406,13 +411,37 @@ pub fn set_cold(start: usize, end: usize) {
 /// start-up, after a reload): the kernel reads them from the binary again
 /// if that code runs again. Without it, every page stays mapped for good:
 /// the kernel maps up to 64 KiB of a file around each page that faults.
+/// The stack pages below the caller's, which start-up's deeper calls (the
+/// table's parser) or a reload's reply left behind, go too: the loop's
+/// calls take fresh ones as they need them.
+#[inline(never)]
 pub fn drop_cold() {
     let page = rustix::param::page_size();
+    if !page.is_power_of_two() {
+        return;
+    }
+    let here = 0u8;
+    // 2 KiB under this frame: below the system call's own frame, whatever
+    // the compiler makes of it.
+    let below = (core::ptr::addr_of!(here) as usize).saturating_sub(2048) & !(page - 1);
+    let from = below.saturating_sub(STACK_DROP_BYTES);
+    // SAFETY: [from, below) lies wholly below this function's frame and
+    // that of the system call it makes: on a downward stack, memory below
+    // the innermost frame holds nothing (tend has no signal handlers, and
+    // runs one thread), and dropped stack pages read back as zeros. Any part
+    // of it below the stack's mapping is in the stack's guard gap, which
+    // the kernel keeps unmapped: madvise skips it (and says ENOMEM).
+    let _ = unsafe {
+        arch::syscall3(
+            nr::__NR_madvise,
+            [from, below - from, nr::MADV_DONTNEED as usize],
+        )
+    };
     let (start, end) = (
         COLD[0].load(Ordering::Relaxed),
         COLD[1].load(Ordering::Relaxed),
     );
-    if end <= start || !page.is_power_of_two() {
+    if end <= start {
         return;
     }
     let (first, last) = (
