@@ -78,10 +78,10 @@ pub struct World {
     /// part, kept for the rings and records a reload adds.
     pub ring_spare: Option<&'static mut [u8]>,
     pub crash_spare: Option<&'static mut [u8]>,
-    /// Storage for crash records' lines given back by services a reload
-    /// removed, for those it adds.
-    pub crash_free: CrashFree,
     pub table: Table<Fd>,
+    /// Storage for crash records' lines given back by services a reload
+    /// removed, for those it adds. (After the table: only a reload uses it.)
+    pub crash_free: CrashFree,
     /// What flooding log pipes are read into.
     pub log_buf: LogBuf,
     /// The table file, /etc/passwd and /etc/group while the table loads;
@@ -105,8 +105,8 @@ impl World {
             },
             ring_spare: None,
             crash_spare: None,
-            crash_free: heapless::Vec::new(),
             table: Table::new(),
+            crash_free: heapless::Vec::new(),
             log_buf: LogBuf::new(),
             scratch: Scratch::new(),
             next: Table::new(),
