@@ -40,6 +40,16 @@ pub struct Slot<F> {
     /// reverse dependency order, never restarted, forgotten once its
     /// process is gone (see `reload`).
     pub leaving: bool,
+    /// With `listen`: its socket, bound at its first start and kept until
+    /// it is not to run again (stopped, failed, held, done).
+    #[cfg(feature = "listen")]
+    pub socket: Option<F>,
+    /// With `accept = yes`: its instances running, and the connections
+    /// it was handed.
+    #[cfg(feature = "listen")]
+    pub instances: u8,
+    #[cfg(feature = "listen")]
+    pub served: u32,
 }
 
 impl<F> Slot<F> {
@@ -57,6 +67,12 @@ impl<F> Slot<F> {
             exec: None,
             unwell_since: None,
             leaving: false,
+            #[cfg(feature = "listen")]
+            socket: None,
+            #[cfg(feature = "listen")]
+            instances: 0,
+            #[cfg(feature = "listen")]
+            served: 0,
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct World {
     /// Storage for crash records' lines given back by services a reload
     /// removed, for those it adds.
     pub crash_free: CrashFree,
+    /// The instances of `accept = yes` services that run.
+    #[cfg(feature = "listen")]
+    pub instances: crate::listen::Instances,
 }
 
 impl World {
@@ -104,6 +107,8 @@ impl World {
             ring_spare: None,
             crash_spare: None,
             crash_free: heapless::Vec::new(),
+            #[cfg(feature = "listen")]
+            instances: crate::listen::Instances::new(),
         }
     }
 }
