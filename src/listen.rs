@@ -114,24 +114,40 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
     Some(n)
 }
 
-/// Writes the UCSPI variables of a TCP connection, from the peer's and
-/// the local `sockaddr_in(6)`, each followed by a NUL byte: `PROTO=TCP`,
-/// `TCPREMOTEIP`, `TCPREMOTEPORT`, `TCPLOCALIP`, `TCPLOCALPORT`. An
-/// IPv4 peer of an IPv6 socket is written as IPv4; IPv6 addresses in
-/// eight groups, without `::`.
-pub fn tcp_env(out: &mut Text, remote: &[u8], local: &[u8]) {
-    out.s(b"PROTO=TCP\0");
-    for (side, sa) in [(&b"REMOTE"[..], remote), (b"LOCAL", local)] {
-        out.s(b"TCP").s(side).s(b"IP=");
+/// The UCSPI variables of a TCP and of a unix connection, each followed by
+/// a NUL byte; a byte from 1 to 7 stands for a value (see [`ucspi_env`]).
+const TCP_ENV: &[u8] =
+    b"PROTO=TCP\0TCPREMOTEIP=\x01\0TCPREMOTEPORT=\x02\0TCPLOCALIP=\x03\0TCPLOCALPORT=\x04\0";
+const UNIX_ENV: &[u8] =
+    b"PROTO=UNIX\0UNIXREMOTEPID=\x05\0UNIXREMOTEEUID=\x06\0UNIXREMOTEEGID=\x07\0";
+
+/// Writes the UCSPI variables of a connection, each followed by a NUL
+/// byte: of a TCP one from the peer's and the local `sockaddr_in(6)`
+/// (`sa`), of a unix one from the peer's credentials (`SO_PEERCRED`: pid,
+/// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4; IPv6
+/// addresses in eight groups, without `::`.
+#[inline(never)]
+pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
+    for &b in if unix { UNIX_ENV } else { TCP_ENV } {
+        let sa = sa
+            .get(usize::from(b.wrapping_sub(1) / 2))
+            .copied()
+            .unwrap_or(&[]);
         let v6 = sa.get(..2) == Some(&AF_INET6.to_ne_bytes());
         let ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
-        match ip.split_at_checked(12) {
-            Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) => put(out, v4, 1),
-            _ => put(out, ip, if v6 { 2 } else { 1 }),
+        match b {
+            1 | 3 => match ip.split_at_checked(12) {
+                Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) => put(out, v4, 1),
+                _ => put(out, ip, if v6 { 2 } else { 1 }),
+            },
+            2 | 4 => put(out, sa.get(2..4).unwrap_or(&[]), 2),
+            5..=7 => {
+                out.u(cred.get(usize::from(b - 5)).copied().unwrap_or(0).into());
+            }
+            _ => {
+                out.byte(b);
+            }
         }
-        out.s(b"\0TCP").s(side).s(b"PORT=");
-        put(out, sa.get(2..4).unwrap_or(&[]), 2);
-        out.byte(0);
     }
 }
 
@@ -156,16 +172,6 @@ fn put(out: &mut Text, bytes: &[u8], width: usize) {
                 out.byte(if d < 10 { b'0' + d } else { b'a' + d - 10 });
             }
         }
-    }
-}
-
-/// Writes the UCSPI variables of a unix connection, from the peer's
-/// credentials (`SO_PEERCRED`: pid, uid, gid), each followed by a NUL byte.
-pub fn unix_env(out: &mut Text, cred: [u32; 3]) {
-    out.s(b"PROTO=UNIX\0");
-    let names = [&b"PID"[..], b"EUID", b"EGID"];
-    for (name, v) in names.into_iter().zip(cred) {
-        out.s(b"UNIXREMOTE").s(name).byte(b'=').u(v.into()).byte(0);
     }
 }
 
@@ -310,7 +316,12 @@ mod tests {
         let mut out = Buf::<256>::new();
         let remote = parse(b"tcp:10.0.0.2:40000").unwrap();
         let local = parse(b"tcp:10.0.0.1:80").unwrap();
-        tcp_env(&mut out, &remote.raw[..16], &local.raw[..16]);
+        ucspi_env(
+            &mut out,
+            false,
+            [&remote.raw[..16], &local.raw[..16]],
+            [0; 3],
+        );
         assert_eq!(
             out.as_bytes(),
             b"PROTO=TCP\0TCPREMOTEIP=10.0.0.2\0TCPREMOTEPORT=40000\0\
@@ -319,14 +330,14 @@ mod tests {
         out.clear();
         let remote = parse(b"tcp:[::ffff:a00:2]:1").unwrap();
         let local = parse(b"tcp:[fe80::a:0:1]:22").unwrap();
-        tcp_env(&mut out, &remote.raw, &local.raw);
+        ucspi_env(&mut out, false, [&remote.raw, &local.raw], [0; 3]);
         assert_eq!(
             out.as_bytes(),
             b"PROTO=TCP\0TCPREMOTEIP=10.0.0.2\0TCPREMOTEPORT=1\0\
               TCPLOCALIP=fe80:0:0:0:0:a:0:1\0TCPLOCALPORT=22\0"
         );
         out.clear();
-        unix_env(&mut out, [42, 1000, 100]);
+        ucspi_env(&mut out, true, [&[], &[]], [42, 1000, 100]);
         assert_eq!(
             out.as_bytes(),
             b"PROTO=UNIX\0UNIXREMOTEPID=42\0UNIXREMOTEEUID=1000\0UNIXREMOTEEGID=100\0"

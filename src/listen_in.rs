@@ -63,13 +63,11 @@ fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
 pub fn accept(slot: &Slot, env: &mut Text) -> Option<Fd> {
     let mut peer = [0u8; 112];
     let conn = sys::sock_name(slot.socket.as_ref()?, &mut peer, false).ok()??;
-    if peer.get(..2) == Some(&listen::AF_UNIX.to_ne_bytes()) {
-        listen::unix_env(env, sys::peer_cred(&conn).unwrap_or_default());
-    } else {
-        let mut local = [0u8; 28];
-        let _ = sys::sock_name(&conn, &mut local, true);
-        listen::tcp_env(env, &peer, &local);
-    }
+    let unix = peer.get(..2) == Some(&listen::AF_UNIX.to_ne_bytes());
+    let mut local = [0u8; 28];
+    let _ = sys::sock_name(&conn, &mut local, true);
+    let cred = sys::peer_cred(&conn).unwrap_or_default();
+    listen::ucspi_env(env, unix, [&peer, &local], cred);
     Some(conn)
 }
 

@@ -76,7 +76,7 @@ fn accept_gives_each_connection_the_ucspi_environment() {
     sup.wait_state("unix", "up");
     let u = UnixStream::connect(sup.path("u.sock")).unwrap();
     u.set_read_timeout(Some(DEADLINE)).unwrap();
-    let (euid, egid) = (unsafe_ids().0, unsafe_ids().1);
+    let (euid, egid) = (own_ids().0, own_ids().1);
     assert_eq!(
         read_all(u),
         format!("UNIX {} {euid} {egid}\n", std::process::id())
@@ -97,7 +97,7 @@ fn accept_gives_each_connection_the_ucspi_environment() {
 }
 
 /// This process's effective uid and gid, from /proc.
-fn unsafe_ids() -> (u32, u32) {
+fn own_ids() -> (u32, u32) {
     let status = fs::read_to_string("/proc/self/status").unwrap();
     let field = |name: &str| -> u32 {
         let line = status.lines().find(|l| l.starts_with(name)).unwrap();
