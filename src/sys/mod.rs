@@ -544,7 +544,6 @@ pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
 
 /// The pid, uid and gid of the process at the other end of a Unix socket
 /// (`SO_PEERCRED`).
-#[inline(never)]
 pub fn peer_cred(fd: impl AsFd) -> Result<[u32; 3], Errno> {
     // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
     let mut cred = [0u32; 3];
