@@ -102,7 +102,16 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
         }
         let mut v = 0u32;
         for &b in field {
-            v = v * base + (b as char).to_digit(base)?;
+            // (Not `to_digit`, whose radix check could panic.)
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' | b'A'..=b'F' => (b | 0x20) - b'a' + 10,
+                _ => return None,
+            };
+            if u32::from(d) >= base {
+                return None;
+            }
+            v = v * base + u32::from(d);
         }
         if v >> (8 * width) != 0 {
             return None;
@@ -155,7 +164,8 @@ pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
 /// `.`, hex pairs separated by `:` (a pair alone: in decimal, a port).
 fn put(out: &mut Text, bytes: &[u8], width: usize) {
     let hex = bytes.len() > width;
-    for (i, f) in bytes.chunks(width).enumerate() {
+    // (`max(1)`: no zero size for `chunks` to panic on, whatever is inlined.)
+    for (i, f) in bytes.chunks(width.max(1)).enumerate() {
         if i > 0 {
             out.byte(if width == 1 { b'.' } else { b':' });
         }
