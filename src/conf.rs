@@ -80,6 +80,15 @@ pub struct ServiceConf {
     pub stop_timeout_ms: u32,
     /// `critical = yes`: the watchdog is fed only while it is up.
     pub critical: bool,
+    /// `listen`: the address as written, NUL-ended (empty: none).
+    #[cfg(feature = "listen")]
+    pub listen: Span,
+    /// `accept = yes`: an instance of `run` per connection.
+    #[cfg(feature = "listen")]
+    pub accept: bool,
+    /// `instances`: how many may run at once.
+    #[cfg(feature = "listen")]
+    pub instances: u8,
 }
 
 /// The strings of every service's argv, env and chdir, each NUL-ended,

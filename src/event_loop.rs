@@ -333,6 +333,10 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
     for slot in &world.table.slots {
         due(slot.svc.deadline_ms);
         due(slot.pace.resting(now));
+        #[cfg(feature = "listen")]
+        if slot.rest_until > now {
+            due(Some(slot.rest_until));
+        }
     }
     for c in &world.clients {
         due(c.deadline());
@@ -527,13 +531,20 @@ fn parts<'w>(
     null: &'w Fd,
 ) -> (&'w mut Supervisor, &'w mut [Slot], Shell<'w>) {
     let World {
-        table, sup, own, ..
+        table,
+        sup,
+        own,
+        #[cfg(feature = "listen")]
+        instances,
+        ..
     } = world;
     let Table { slots, pool, .. } = table;
     let sh = Shell {
         pool,
         own,
         null: null.as_fd(),
+        #[cfg(feature = "listen")]
+        inst: instances,
     };
     (sup, slots, sh)
 }
@@ -541,6 +552,11 @@ fn parts<'w>(
 fn settle(world: &mut World, null: &Fd, now: u64) {
     let (sup, slots, mut sh) = parts(world, null);
     sup.settle(slots, now, &mut sh);
+    // What an `accept = yes` service's moves make possible, at once.
+    #[cfg(feature = "listen")]
+    if crate::listen_in::settle(sup, slots, now, &mut sh) {
+        sup.settle(slots, now, &mut sh);
+    }
     // A readiness pipe is only of use while its service starts, a report
     // pipe while its child lives (it is closed once read, in any case).
     for slot in slots.iter_mut() {
@@ -653,7 +669,16 @@ fn entry<'w>(
             .and_then(|s| s.log.as_ref())
             .map(|p| &p.read),
         // Report pipes before readiness pipes: an exec is confirmed before
-        // the newline that follows it, when both arrive in one round.
+        // the newline that follows it, when both arrive in one round. An
+        // `accept = yes` service has no child of its own, so no report
+        // pipe: its socket is polled in its place while it takes more
+        // instances.
+        #[cfg(feature = "listen")]
+        Src::Exec(i) => slot(i).and_then(|s| {
+            let socket = crate::listen_in::ready_socket(s, &world.instances, now);
+            s.exec.as_ref().or(socket.filter(|_| s.conf.accept))
+        }),
+        #[cfg(not(feature = "listen"))]
         Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),
         Src::Ready(i) => slot(i).and_then(|s| s.ready.as_ref()),
         Src::Client(i) => world
@@ -702,6 +727,10 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
             Err(e) => return e == Errno::CHILD,
         };
         let pid = pid.as_raw_nonzero().get();
+        #[cfg(feature = "listen")]
+        if crate::listen_in::reaped(&mut world.instances, &mut world.table.slots, pid) {
+            continue;
+        }
         // A child that ended before its report was read: the report says
         // whether this is an exec failure (exit 127) or a run that ended.
         if let Some(id) = supervisor::service_of(&world.table.slots, pid) {
@@ -779,9 +808,31 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
 /// tells the supervisor once it has told. `ended`: the child is reaped, so
 /// what the pipe holds is all it will ever hold.
 fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
-    let Some(exec) = world.table.slots.get_mut(id.index()).map(|s| &mut s.exec) else {
+    let Some(slot) = world.table.slots.get_mut(id.index()) else {
         return;
     };
+    // An `accept = yes` service's socket, in place of a report pipe: a
+    // connection, and an instance started on it (closed if that fails).
+    #[cfg(feature = "listen")]
+    if slot.conf.accept && !ended {
+        let mut env = crate::say::Buf::<200>::new();
+        let Some(conn) = crate::listen_in::accept(slot, &mut env, now) else {
+            return;
+        };
+        let pool = &world.table.pool;
+        // (Its slot again: the pool is borrowed beside it.)
+        let Some(slot) = world.table.slots.get_mut(id.index()) else {
+            return;
+        };
+        let started = shell::start(pool, null.as_fd(), slot, Some(conn.as_fd()), env.as_bytes());
+        if let Ok(pid) = started {
+            world.instances.add(pid, id);
+            slot.instances += 1;
+            slot.served = slot.served.wrapping_add(1);
+        }
+        return;
+    }
+    let exec = &mut slot.exec;
     let Some(fd) = exec.as_ref() else { return };
     let result = match spawn::read_report(fd) {
         Report::Pending if !ended => return,

@@ -2,11 +2,12 @@
 //!
 //! The core (`limits`, `exit`, `say`, `display`, `signal`, `errno`, `argv`,
 //! `accounts`, `arena`, `conf`, `settings`, `table`, `ring`, `service`,
+//! `listen`,
 //! `slot`, `supervisor`, `ending`, `proto`, `status`, `reply`, `crash`,
 //! `syslog`, `watchdog`) is plain Rust with no system calls: time comes in
 //! as an argument and decisions come out as values. The shell around it
 //! (`event_loop`, `shell`, `spawn`, `ctl`, `client`, `load`, `reload`,
-//! `report`, `cli`, `pid1`, `syslog_in`, `watchdog_dev`) carries them out,
+//! `report`, `cli`, `pid1`, `syslog_in`, `watchdog_dev`, `listen_in`) carries them out,
 //! and `sys` holds the few raw system calls. tests/layout.rs keeps it so.
 //!
 //! Everything tend keeps about a service is in its slot (`slot`): its conf,
@@ -43,6 +44,10 @@ pub mod exit;
 #[cfg(feature = "keep")]
 pub mod keep;
 pub mod limits;
+#[cfg(feature = "listen")]
+pub mod listen;
+#[cfg(feature = "listen")]
+pub mod listen_in;
 pub mod load;
 pub mod pid1;
 pub mod proto;

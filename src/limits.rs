@@ -98,12 +98,19 @@ pub const STABLE_RUN_MS: u64 = 1_000;
 /// `stop-timeout` when the table says nothing.
 pub const STOP_TIMEOUT_DEFAULT_MS: u32 = 5_000;
 
+/// Instances of `accept = yes` services that run at once, every service's
+/// together (tend(8), SOCKETS); one service's `instances` is at most this.
+pub const MAX_INSTANCES: usize = 64;
+/// `instances` when the table says nothing.
+pub const INSTANCES_DEFAULT: u8 = 8;
+
 /// Descriptors tend holds at most: per service a log pipe (2) and, while it
-/// starts, a readiness pipe (1) and the pipe that confirms its exec (1);
-/// the clients; the listening socket and its spare, the signalfd, /dev/null
-/// and fds 0–2. (While one service is forked, 2 more for a moment: the
-/// write ends of its two pipes.)
-pub const FD_BUDGET: usize = MAX_SERVICES * 4 + MAX_CLIENTS + 7;
+/// starts, a readiness pipe (1) and the pipe that confirms its exec (1),
+/// and with `listen` its socket (1); the clients; the listening socket and
+/// its spare, the signalfd, /dev/null and fds 0–2. (While one service is
+/// forked, 2 more for a moment: the write ends of its two pipes, or an
+/// instance's connection and its pipe.)
+pub const FD_BUDGET: usize = MAX_SERVICES * 5 + MAX_CLIENTS + 7;
 /// Entries of the poll set: signalfd, listener, syslog socket, log pipes,
 /// readiness pipes, exec-confirmation pipes, clients.
 pub const POLL_MAX: usize = 3 + MAX_SERVICES * 3 + MAX_CLIENTS;

@@ -244,6 +244,19 @@ fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bo
             .iter()
             .zip(&b.after)
             .all(|(&x, &y)| name(at, x) == name(bt, y))
+        && same_listen(a, at, b, bt)
+}
+
+/// Whether two services' `listen`, `accept` and `instances` are the same.
+#[cfg(feature = "listen")]
+fn same_listen<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
+    (a.accept, a.instances) == (b.accept, b.instances)
+        && at.pool.bytes(a.listen) == bt.pool.bytes(b.listen)
+}
+
+#[cfg(not(feature = "listen"))]
+fn same_listen<F>(_: &ServiceConf, _: &Table<F>, _: &ServiceConf, _: &Table<F>) -> bool {
+    true
 }
 
 /// The settings of `c` that are numbers, as numbers.
@@ -305,6 +318,8 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
         sup,
         own,
         crash_free,
+        #[cfg(feature = "listen")]
+        instances,
         ..
     } = &mut *world;
     let new_len = next.len();
@@ -312,12 +327,15 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
         pool: &table.pool,
         own,
         null: null.as_fd(),
+        #[cfg(feature = "listen")]
+        inst: instances,
     };
     // The rings of the services that went, for the new layout.
     let mut join = sys::arena::Join::new();
     for (i, &kind) in plan.old.iter().enumerate() {
         if kind == RESTARTED {
-            // Stopped with its old settings; back with the new.
+            // Stopped with its old settings; back with the new (and its
+            // socket bound again, to its new address).
             sup.command(
                 &mut table.slots,
                 SvcId(i as u8),
@@ -325,6 +343,10 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
                 now,
                 &mut sh,
             );
+            #[cfg(feature = "listen")]
+            if let Some(slot) = table.slots.get_mut(i) {
+                slot.socket = None;
+            }
         }
     }
     // From the last: the leaving ones are put after the new table last
@@ -374,6 +396,8 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
     for c in world.clients.iter_mut() {
         ctl::remap(c, &plan.map);
     }
+    #[cfg(feature = "listen")]
+    world.instances.remap(&plan.map);
 }
 
 /// Keeps a crash record's storage for the services a reload adds.
@@ -488,7 +512,7 @@ mod tests {
     const BASE: &str = "[dep]\nrun = /bin/true\n\n[svc]\nrun = /bin/sleep 5\ntype = daemon\n\
         restart = always\nafter = dep\nready = none\nlog = 4k\nconsole = no\nuser = www\n\
         group = dialout\nenv = A=1\nchdir = /tmp\nstop-signal = TERM\nstop-timeout = 5s\n\
-        critical = no\n";
+        critical = no\nlisten = tcp:127.0.0.1:1\naccept = no\ninstances = 8\n";
 
     fn table(text: &str) -> Box<Table<()>> {
         let acc = EtcAccounts {
@@ -513,8 +537,14 @@ mod tests {
     fn every_key_counts_and_nothing_else_does() {
         // The same settings elsewhere in the file, and in another order of
         // services, are the same.
-        let moved = format!("# a comment\n\n[other]\nrun = /bin/false\n{BASE}");
-        assert!(same_svc(BASE, &moved));
+        // (The keys of `listen` only in a tend built with it.)
+        let listen = "listen = tcp:127.0.0.1:1\naccept = no\ninstances = 8\n";
+        let base = match cfg!(feature = "listen") {
+            true => BASE.to_string(),
+            false => BASE.replace(listen, ""),
+        };
+        let moved = format!("# a comment\n\n[other]\nrun = /bin/false\n{base}");
+        assert!(same_svc(&base, &moved));
         // A change to any one key is a change. Every key of the table
         // (tend.conf(5)) has a line here.
         for (key, to) in [
@@ -522,7 +552,7 @@ mod tests {
             ("type = daemon", "type = oneshot"),
             ("restart = always", "restart = never"),
             ("after = dep", "after = other"),
-            ("ready = none", "ready = fd:3"),
+            ("ready = none", "ready = fd:4"),
             ("log = 4k", "log = 8k"),
             ("console = no", "console = yes"),
             ("user = www", "user = ftp"),
@@ -532,12 +562,18 @@ mod tests {
             ("stop-signal = TERM", "stop-signal = INT"),
             ("stop-timeout = 5s", "stop-timeout = 6s"),
             ("critical = no", "critical = yes"),
+            ("listen = tcp:127.0.0.1:1", "listen = tcp:127.0.0.1:2"),
+            ("accept = no", "accept = yes"),
+            ("instances = 8", "instances = 9"),
         ] {
-            assert!(BASE.contains(key), "{key}");
-            let changed = format!("[other]\nrun = /bin/false\n{}", BASE.replace(key, to));
-            assert!(!same_svc(BASE, &changed), "{key} -> {to}");
+            if listen.contains(key) && !cfg!(feature = "listen") {
+                continue;
+            }
+            assert!(base.contains(key), "{key}");
+            let changed = format!("[other]\nrun = /bin/false\n{}", base.replace(key, to));
+            assert!(!same_svc(&base, &changed), "{key} -> {to}");
         }
         let keys = crate::table::key_count();
-        assert_eq!(keys, 14, "a new key needs its line above, and in `same`");
+        assert_eq!(keys, 17, "a new key needs its line above, and in `same`");
     }
 }

@@ -569,6 +569,15 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
         if json {
             out.s(b"]}\n");
         } else if j.detail {
+            #[cfg(feature = "listen")]
+            if let Some(s) = j
+                .src
+                .and_then(|id| view.table.get(id))
+                .filter(|s| s.conf.accept)
+            {
+                out.s(b"\ninstances: ").u(s.instances.into());
+                out.s(b" running, ").u(s.served.into()).s(b" served\n");
+            }
             out.s(b"\nlast lines:\n");
             j.stage = Stage::LogStart;
             j.lines = Some(10);
@@ -690,7 +699,7 @@ mod tests {
             self.0 += 1;
             Ok(99 + self.0)
         }
-        fn signal_group(&mut self, _pid: i32, _sig: u8, _reaped: bool) {}
+        fn signal_group(&mut self, _id: SvcId, _pid: i32, _sig: u8, _reaped: bool) {}
         fn crashed(&mut self, _slot: &mut Slot<()>, _exit: Exit, _now: u64) {}
         fn changed(&mut self, _slot: &Slot<()>, _now: u64) {}
     }

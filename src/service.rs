@@ -139,6 +139,9 @@ pub enum Step {
     Setuid,
     Chdir,
     Exec,
+    /// Binding the service's `listen` socket (in tend, before the fork).
+    #[cfg(feature = "listen")]
+    Bind,
 }
 
 impl Step {
@@ -153,6 +156,11 @@ impl Step {
             Step::Setgid => Some(Step::Setuid),
             Step::Setuid => Some(Step::Chdir),
             Step::Chdir => Some(Step::Exec),
+            #[cfg(feature = "listen")]
+            Step::Exec => Some(Step::Bind),
+            #[cfg(feature = "listen")]
+            Step::Bind => None,
+            #[cfg(not(feature = "listen"))]
             Step::Exec => None,
         }
     }
@@ -178,7 +186,10 @@ impl Step {
 }
 
 /// The name of each step, in their order, each followed by a NUL byte.
-const STEP_NAMES: &[u8] = b"pipe\0fork\0setup\0setgroups\0setgid\0setuid\0chdir\0exec\0";
+const STEP_NAMES: &[u8] = match cfg!(feature = "listen") {
+    true => b"pipe\0fork\0setup\0setgroups\0setgid\0setuid\0chdir\0exec\0bind\0",
+    false => b"pipe\0fork\0setup\0setgroups\0setgid\0setuid\0chdir\0exec\0",
+};
 
 // The chain of `next` follows the variants' numbers, so that a step's
 // number read back is the step that was sent.
@@ -201,10 +212,15 @@ pub struct StartError {
 }
 
 impl StartError {
-    /// Shortage of a resource (processes, memory, descriptors): worth
+    /// Shortage of a resource (processes, memory, descriptors), or a
+    /// socket that could not be bound (its address may be freed): worth
     /// retrying later. Anything else will fail the same way again.
     pub fn temporary(self) -> bool {
         use linux_raw_sys::errno::*;
+        #[cfg(feature = "listen")]
+        if self.step == Step::Bind {
+            return true;
+        }
         matches!(
             u32::from(self.errno),
             EAGAIN | ENOMEM | EMFILE | ENFILE | ETXTBSY | EINTR | ENOBUFS
@@ -616,6 +632,12 @@ pub(crate) mod tests {
             stop_signal: 15,
             stop_timeout_ms: 5000,
             critical: false,
+            #[cfg(feature = "listen")]
+            listen: Span::default(),
+            #[cfg(feature = "listen")]
+            accept: false,
+            #[cfg(feature = "listen")]
+            instances: 8,
         }
     }
 
@@ -808,8 +830,10 @@ pub(crate) mod tests {
                 b"setgid",
                 b"setuid",
                 b"chdir",
-                b"exec"
-            ]
+                b"exec",
+                #[cfg(feature = "listen")]
+                b"bind",
+            ][..]
         );
     }
 

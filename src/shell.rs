@@ -8,6 +8,7 @@ use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::{self, Errno};
 
 use crate::conf::Pool;
+use crate::conf::SvcId;
 use crate::errno;
 use crate::limits::LOG_QUIET_READ_BYTES;
 use crate::report::{self, write_all};
@@ -27,6 +28,9 @@ pub struct Shell<'w> {
     pub pool: &'w Pool,
     pub own: &'w mut Ring<'static>,
     pub null: BorrowedFd<'w>,
+    /// The instances of `accept = yes` services.
+    #[cfg(feature = "listen")]
+    pub inst: &'w mut crate::listen::Instances,
 }
 
 /// Writes a service's bytes to a terminal (stderr) as a person may see
@@ -92,43 +96,97 @@ pub fn drain(
     true
 }
 
+/// `sig` to the process group `pid` leads (and SIGCONT after it, unless
+/// it is SIGKILL); see [`signal_child`].
+#[inline(never)]
+fn signal_group(pid: i32, sig: u8, reaped: bool) {
+    let _ = signal_child(pid, sig.into(), reaped);
+    if u32::from(sig) != linux_raw_sys::general::SIGKILL {
+        let _ = signal_child(pid, linux_raw_sys::general::SIGCONT, reaped);
+    }
+}
+
+/// Forks the child of service `slot` (see `spawn`), with `env` added to
+/// its environment; its pid. With `conn`, an instance of an `accept = yes`
+/// service on that connection: it has no readiness pipe, and its report
+/// pipe is closed unread (nothing waits for its exec).
+#[inline(never)]
+pub fn start(
+    pool: &Pool,
+    null: BorrowedFd<'_>,
+    slot: &mut Slot,
+    conn: Option<BorrowedFd<'_>>,
+    env: &[u8],
+) -> Result<i32, StartError> {
+    let own = conn.is_none();
+    let ready = match slot.conf.ready_fd {
+        Some(_) if own => {
+            slot.ready = None;
+            Some(
+                sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError {
+                    step: Step::Pipe,
+                    errno: errno::of(e),
+                })?,
+            )
+        }
+        _ => None,
+    };
+    let stdio = Stdio {
+        null,
+        log: slot.log.as_ref().map(|p| p.write.as_fd()),
+        ready: ready.as_ref().map(|(_, w)| w.as_fd()),
+        #[cfg(feature = "listen")]
+        listen: slot.socket.as_ref().filter(|_| own).map(|s| s.as_fd()),
+        #[cfg(feature = "listen")]
+        conn,
+        #[cfg(feature = "listen")]
+        env,
+    };
+    #[cfg(not(feature = "listen"))]
+    let _ = env;
+    let child = spawn::spawn(pool, &slot.conf, &stdio)?;
+    // Read by the loop: end-of-file once the exec happened, or the step
+    // that failed.
+    if own {
+        slot.exec = Some(child.report);
+    }
+    if let Some((r, _w)) = ready {
+        // The write end closes here (`_w` drops): only the child holds it.
+        let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
+        // It replaces the None set above: no drop code for it.
+        core::mem::forget(slot.ready.replace(r));
+    }
+    Ok(child.pid)
+}
+
 impl Effects<Fd> for Shell<'_> {
     fn spawn(&mut self, slot: &mut Slot, _now: u64) -> Result<i32, StartError> {
-        slot.ready = None;
-        let ready = match slot.conf.ready_fd {
-            Some(_) => {
-                Some(
-                    sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError {
-                        step: Step::Pipe,
-                        errno: errno::of(e),
-                    })?,
-                )
+        // The socket first: an `accept = yes` service has no child of its
+        // own (pid 0); a child of another is handed it with its name.
+        #[allow(unused_mut)]
+        let mut env = Buf::<64>::new();
+        #[cfg(feature = "listen")]
+        {
+            if crate::listen_in::bind(self.pool, slot)? {
+                return Ok(0);
             }
-            None => None,
-        };
-        let stdio = Stdio {
-            null: self.null,
-            log: slot.log.as_ref().map(|p| p.write.as_fd()),
-            ready: ready.as_ref().map(|(_, w)| w.as_fd()),
-        };
-        let child = spawn::spawn(self.pool, &slot.conf, &stdio)?;
-        // Read by the loop: end-of-file once the exec happened, or the step
-        // that failed.
-        slot.exec = Some(child.report);
-        if let Some((r, _w)) = ready {
-            // The write end closes here (`_w` drops): only the child holds it.
-            let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
-            // It replaces the None set above: no drop code for it.
-            core::mem::forget(slot.ready.replace(r));
+            if slot.socket.is_some() {
+                env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
+                    .s(&slot.conf.name)
+                    .byte(0);
+            }
         }
-        Ok(child.pid)
+        start(self.pool, self.null, slot, None, env.as_bytes())
     }
 
-    fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool) {
-        let _ = signal_child(pid, sig.into(), reaped);
-        if u32::from(sig) != linux_raw_sys::general::SIGKILL {
-            let _ = signal_child(pid, linux_raw_sys::general::SIGCONT, reaped);
+    fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
+        #[cfg(feature = "listen")]
+        if pid == 0 {
+            for pid in self.inst.of(_id) {
+                signal_group(pid, sig, false);
+            }
         }
+        signal_group(pid, sig, reaped);
     }
 
     fn crashed(&mut self, slot: &mut Slot, exit: Exit, now: u64) {
@@ -168,7 +226,8 @@ impl Effects<Fd> for Shell<'_> {
         let mut msg = Buf::<256>::new();
         msg.s(&slot.conf.name).s(b": ").s(state.name());
         match (state, svc.last) {
-            (State::Starting | State::Up, _) => {
+            // (An `accept = yes` service has no process of its own.)
+            (State::Starting | State::Up, _) if svc.pid != 0 || !cfg!(feature = "listen") => {
                 msg.s(b", pid ").u(svc.pid.unsigned_abs().into());
             }
             (State::Backoff | State::Failed, Outcome::NotStarted { err, .. }) => {

@@ -40,6 +40,21 @@ pub struct Slot<F> {
     /// reverse dependency order, never restarted, forgotten once its
     /// process is gone (see `reload`).
     pub leaving: bool,
+    /// With `listen`: its socket, bound at its first start and kept until
+    /// it is not to run again (stopped, failed, held, done).
+    #[cfg(feature = "listen")]
+    pub socket: Option<F>,
+    /// With `accept = yes`: its instances running, and the connections
+    /// it was handed.
+    #[cfg(feature = "listen")]
+    pub instances: u8,
+    #[cfg(feature = "listen")]
+    pub served: u32,
+    /// With `accept = yes`: until when its socket rests after accept(2)
+    /// failed for want of descriptors or memory (0: it does not), so that
+    /// a connection waiting in the backlog does not make the loop spin.
+    #[cfg(feature = "listen")]
+    pub rest_until: u64,
 }
 
 impl<F> Slot<F> {
@@ -57,6 +72,14 @@ impl<F> Slot<F> {
             exec: None,
             unwell_since: None,
             leaving: false,
+            #[cfg(feature = "listen")]
+            socket: None,
+            #[cfg(feature = "listen")]
+            instances: 0,
+            #[cfg(feature = "listen")]
+            served: 0,
+            #[cfg(feature = "listen")]
+            rest_until: 0,
         }
     }
 }

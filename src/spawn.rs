@@ -48,7 +48,21 @@ pub struct Stdio<'a> {
     pub log: Option<BorrowedFd<'a>>,
     /// The write end of the readiness pipe, for `ready = fd:N`.
     pub ready: Option<BorrowedFd<'a>>,
+    /// The `listen` socket, for descriptor 3 (with `LISTEN_PID`, which the
+    /// child writes itself).
+    #[cfg(feature = "listen")]
+    pub listen: Option<BorrowedFd<'a>>,
+    /// An instance's connection, for stdin and stdout.
+    #[cfg(feature = "listen")]
+    pub conn: Option<BorrowedFd<'a>>,
+    /// More environment entries, each followed by a NUL byte.
+    #[cfg(feature = "listen")]
+    pub env: &'a [u8],
 }
+
+/// Entries the environment may have past the table's: `PATH`, and the
+/// variables of `listen` (at most five, the UCSPI ones, or three).
+const ENV_MORE: usize = 1 + if cfg!(feature = "listen") { 5 } else { 0 };
 
 /// A forked child whose exec is not confirmed yet.
 pub struct Child {
@@ -80,7 +94,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     // PATH and the null pointers that end them.
     let mut x = Exec {
         argv: [core::ptr::null(); MAX_ARGS + 1],
-        envp: [core::ptr::null(); MAX_ENV + 2],
+        envp: [core::ptr::null(); MAX_ENV + ENV_MORE + 1],
         program: b"",
         path: DEFAULT_PATH,
         dir: sys::c_str(pool.bytes(conf.chdir)).unwrap_or(c"/"),
@@ -106,8 +120,21 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     if x.path.as_ptr() == DEFAULT_PATH.as_ptr() {
         if let Some(to) = x.envp.get_mut(n) {
             *to = DEFAULT_PATH_ENV.as_ptr();
+            n += 1;
         }
     }
+    #[cfg(feature = "listen")]
+    for var in crate::say::split(stdio.env, 0).filter(|v| !v.is_empty()) {
+        if let Some(to) = x
+            .envp
+            .get_mut(n..MAX_ENV + ENV_MORE)
+            .and_then(|a| a.first_mut())
+        {
+            *to = var.as_ptr();
+            n += 1;
+        }
+    }
+    let _ = n;
 
     let mut step = Step::Pipe;
     let forked = (|| {
@@ -127,7 +154,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
             Fork::Child => {
                 // `report_r` is left to the exec (close-on-exec): one system
                 // call fewer before it.
-                let (step, e) = child(conf, stdio, &x);
+                let (step, e) = child(conf, stdio, &mut x);
                 let errno = errno::of(e).to_le_bytes();
                 let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
                 sys::exit_group(CHILD_NO_EXEC)
@@ -175,16 +202,29 @@ pub fn read_report(fd: &Fd) -> Report {
 /// the directory to start in.
 struct Exec<'a> {
     argv: [*const u8; MAX_ARGS + 1],
-    envp: [*const u8; MAX_ENV + 2],
+    envp: [*const u8; MAX_ENV + ENV_MORE + 1],
     program: &'a [u8],
     path: &'a [u8],
     dir: &'a CStr,
 }
 
 /// Runs in the child: returns only on failure, with the step that failed.
-fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &Exec<'_>) -> (Step, Errno) {
+fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errno) {
     if let Err(e) = set_up(conf, stdio) {
         return (Step::Setup, e);
+    }
+    // `LISTEN_PID`: this child's pid, known only now (in the place left
+    // for it at the end of the environment).
+    #[cfg(feature = "listen")]
+    let mut pid = Buf::<24>::new();
+    #[cfg(feature = "listen")]
+    if stdio.listen.is_some() {
+        let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
+        pid.s(b"LISTEN_PID=").u(me).byte(0);
+        let mut free = x.envp.iter_mut().take(MAX_ENV + ENV_MORE);
+        if let Some(to) = free.find(|p| p.is_null()) {
+            *to = pid.as_bytes().as_ptr();
+        }
     }
     if let Err(e) = set_identity(conf) {
         return e;
@@ -201,12 +241,22 @@ fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
     rustix::process::setsid()?;
     if !conf.console {
         let out = stdio.log.unwrap_or(stdio.null);
-        dup_onto(stdio.null, 0)?;
-        dup_onto(out, 1)?;
+        #[allow(unused_mut)]
+        let (mut input, mut output) = (stdio.null, out);
+        #[cfg(feature = "listen")]
+        if let Some(conn) = stdio.conn {
+            (input, output) = (conn, conn);
+        }
+        dup_onto(input, 0)?;
+        dup_onto(output, 1)?;
         dup_onto(out, 2)?;
     } else {
         // A console service (getty, shell) wants it as controlling terminal.
         let _ = rustix::process::ioctl_tiocsctty(sys::stdin());
+    }
+    #[cfg(feature = "listen")]
+    if let Some(socket) = stdio.listen {
+        dup_onto(socket, 3)?;
     }
     if let (Some(n), Some(w)) = (conf.ready_fd, stdio.ready) {
         dup_onto(w, i32::from(n))?;

@@ -126,7 +126,11 @@ pub fn row<F>(out: &mut Text, w: Widths, view: &View<'_, F>, id: SvcId) {
     out.left(&conf.name, w.name).left(svc.state.name(), 9);
     let mut uptime = Buf::<24>::new();
     if svc.state.running() {
-        out.num(svc.pid.unsigned_abs().into(), w.pid, b' ');
+        // (An `accept = yes` service has no process of its own: pid 0.)
+        match svc.pid {
+            0 if cfg!(feature = "listen") => out.right(b"-", w.pid),
+            pid => out.num(pid.unsigned_abs().into(), w.pid, b' '),
+        };
         uptime.dur(view.now.saturating_sub(svc.started_ms));
     } else {
         out.right(b"-", w.pid);
@@ -198,7 +202,7 @@ const JSON_KEYS: &[u8] = b"{\"name\":\0,\"type\":\0,\"state\":\0,\"ok\":\0,\"wan
 ,\"pid\":\0,\"uptime_ms\":\0,\"restarts\":\0,\"last_exit\":\0{\"code\":\0,\"signal\":\0\
 ,\"start_error\":\0{\"step\":\0,\"errno\":\0}\0,\"ago_ms\":\0}\0,\"retry_in_ms\":\0\
 ,\"log\":{\"size\":\0,\"kept\":\0,\"dropped\":\0,\"written\":\0},\"last_crash\":\0\
-{\"what\":\"\0\",\"ago_ms\":\0,\"lines\":\0}\0}\0";
+{\"what\":\"\0\",\"ago_ms\":\0,\"lines\":\0}\0,\"instances\":\0,\"served\":\0}\0";
 
 /// Writes [`JSON_KEYS`] one at a time, each before its value.
 struct Keys<'o> {
@@ -269,7 +273,7 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     // While tend shuts down, nothing is wanted any more.
     j.bool(svc.state.wanted() && !view.sup.shutting_down());
     let running = svc.state.running();
-    j.opt(running.then(|| svc.pid.unsigned_abs().into()));
+    j.opt((running && svc.pid != 0).then(|| svc.pid.unsigned_abs().into()));
     j.opt(running.then(|| now.saturating_sub(svc.started_ms)));
     j.num(svc.restarts.into());
     let at = match svc.last {
@@ -329,6 +333,19 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     } else {
         // what, ago_ms, lines, }
         j.null(4);
+    }
+    // An `accept = yes` service's instances running, connections served.
+    #[cfg(feature = "listen")]
+    if conf.accept {
+        j.num(slot.instances.into());
+        j.num(slot.served.into());
+    } else {
+        j.null(0);
+        j.null(0);
+    }
+    #[cfg(not(feature = "listen"))]
+    {
+        j.next += 2;
     }
     j.key();
 }

@@ -23,11 +23,12 @@ pub trait Effects<F> {
     /// tell through); its pid, or why it could not. Whether the child's
     /// exec happened comes later, through [`Supervisor::on_exec`].
     fn spawn(&mut self, slot: &mut Slot<F>, now: u64) -> Result<i32, StartError>;
-    /// Send `sig` to the process group led by `pid` (and SIGCONT after it,
-    /// unless it is SIGKILL). Unless `reaped`, `pid` is a child not yet
-    /// reaped, which gets the signal itself when it has not made its group
-    /// yet (forked, before its `setsid`).
-    fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool);
+    /// Send `sig` to the process group led by `pid`, service `id`'s child
+    /// (and SIGCONT after it, unless it is SIGKILL); with no child (pid 0),
+    /// to the groups of its instances (`accept = yes`). Unless `reaped`,
+    /// `pid` is a child not yet reaped, which gets the signal itself when
+    /// it has not made its group yet (forked, before its `setsid`).
+    fn signal_group(&mut self, id: SvcId, pid: i32, sig: u8, reaped: bool);
     /// The service's run (begun at its `started_ms`) died abnormally:
     /// freeze its last lines.
     fn crashed(&mut self, slot: &mut Slot<F>, exit: Exit, now: u64);
@@ -75,6 +76,20 @@ impl Supervisor {
         let Some(id) = service_of(slots, pid) else {
             return false;
         };
+        self.on_end(slots, id, exit, now, fx);
+        true
+    }
+
+    /// Service `id`'s process ended (or, for an `accept = yes` service,
+    /// which has none, its last instance once it was stopped).
+    pub fn on_end<F>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        id: SvcId,
+        exit: Exit,
+        now: u64,
+        fx: &mut dyn Effects<F>,
+    ) {
         let mut ending = self.shutting_down;
         if let Some(slot) = slots.get_mut(id.index()) {
             if exit.failed() && !slot.svc.state.stopping() && !slot.leaving {
@@ -84,7 +99,6 @@ impl Supervisor {
             ending |= slot.leaving;
         }
         apply(slots, id, Event::Exited { exit, ending }, now, fx);
-        true
     }
 
     /// The service's child told how its start went: `Ok` once its exec
@@ -198,7 +212,7 @@ fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut d
     // A stop signal never answers an exit: only a SIGKILL goes to the group
     // of a child already reaped.
     if let Some(sig) = sig {
-        fx.signal_group(pid, sig, matches!(event, Event::Exited { .. }));
+        fx.signal_group(id, pid, sig, matches!(event, Event::Exited { .. }));
     }
     if slot.svc.state.shown() != before.shown() || matches!(event, Event::Exited { .. }) {
         fx.changed(slot, now);
@@ -281,7 +295,7 @@ mod tests {
             self.pending.push(id);
             Ok(100 + self.next_pid)
         }
-        fn signal_group(&mut self, pid: i32, sig: u8, reaped: bool) {
+        fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
             let group = if reaped { " reaped" } else { "" };
             self.calls.push(format!("signal {pid} {sig}{group}"));
         }

@@ -163,15 +163,22 @@ pub(crate) mod msg {
     );
 
     macro_rules! messages {
-        ($($name:ident = $text:literal,)*) => {
+        ($($name:ident = $text:literal,)* ; $($lname:ident = $ltext:literal,)*) => {
             #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+            #[cfg_attr(not(feature = "listen"), allow(dead_code))]
             enum Id {
                 $($name,)*
+                $($lname,)*
             }
             $(pub const $name: Msg = Msg(Id::$name as u8);)*
+            $(#[cfg(feature = "listen")] pub const $lname: Msg = Msg(Id::$lname as u8);)*
             /// The texts as written, in order, each followed by a NUL byte
-            /// (read at build time only: [`TEXTS`] is what is kept).
-            const PLAIN: &[u8] = concat!($($text, "\0",)*).as_bytes();
+            /// (read at build time only: [`TEXTS`] is what is kept); those
+            /// of `listen` only in a tend built with it.
+            const PLAIN: &[u8] = match cfg!(feature = "listen") {
+                true => concat!($($text, "\0",)* $($ltext, "\0",)*).as_bytes(),
+                false => concat!($($text, "\0",)*).as_bytes(),
+            };
         };
     }
 
@@ -335,6 +342,13 @@ pub(crate) mod msg {
         WATCHDOG_GRACE = "watchdog-grace: at most 1 day",
         KEEP = "keep: \"%\" is not an absolute path",
         TOO_MANY = "too many errors",
+        ;
+        LISTEN = "listen: expected tcp:ADDR:PORT, udp:ADDR:PORT or unix:/PATH, not \"%\"",
+        ACCEPT = "accept: expected yes or no, not \"%\"",
+        ACCEPT_LISTEN = "accept: needs a listen on tcp or unix",
+        ACCEPT_KIND = "accept: not with type = oneshot, nor with ready",
+        READY_LISTEN = "ready: fd:3 is the listening socket",
+        INSTANCES = "instances: from 1 to #",
     }
 }
 
@@ -461,6 +475,10 @@ fn open<'s, 'a>(sec: &'s mut Option<Section<'a>>, line: u32) -> &'s mut Section<
     conf.log_bytes = LOG_DEFAULT_BYTES;
     conf.stop_signal = STOP_SIGNAL_DEFAULT;
     conf.stop_timeout_ms = STOP_TIMEOUT_DEFAULT_MS;
+    #[cfg(feature = "listen")]
+    {
+        conf.instances = INSTANCES_DEFAULT;
+    }
     sec.log_line = line;
     sec
 }
@@ -564,6 +582,22 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
         if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
             errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
+        }
+        // `accept` needs a stream socket to accept on.
+        #[cfg(feature = "listen")]
+        if conf.accept && sec.listen.is_none_or(|l| l.starts_with(b"udp")) {
+            errs.put(sec.accept_line, msg::ACCEPT_LISTEN, b"", 0);
+        }
+        // Instances are not the service's own process: nothing of theirs
+        // ends a oneshot or says the service is ready.
+        #[cfg(feature = "listen")]
+        if conf.accept && (conf.kind == Kind::Oneshot || conf.ready_fd.is_some()) {
+            errs.put(sec.accept_line, msg::ACCEPT_KIND, b"", 0);
+        }
+        // Without accept, the socket is the service's fd 3.
+        #[cfg(feature = "listen")]
+        if !conf.accept && sec.listen.is_some() && conf.ready_fd == Some(3) {
+            errs.put(sec.ready_line, msg::READY_LISTEN, b"", 0);
         }
         self.count_log(conf.log_bytes.into(), sec.log_line);
         let pool = &mut self.table.pool.0;
@@ -969,21 +1003,27 @@ console = yes
             Key::StopSignal => 11,
             Key::StopTimeout => 12,
             Key::Critical => 13,
-            Key::Syslog => 14,
-            Key::Watchdog => 15,
-            Key::WatchdogTimeout => 16,
-            Key::WatchdogGrace => 17,
-            Key::Keep => 18,
+            Key::Listen => 14,
+            Key::Accept => 15,
+            Key::Instances => 16,
+            Key::Syslog => 17,
+            Key::Watchdog => 18,
+            Key::WatchdogTimeout => 19,
+            Key::WatchdogGrace => 20,
+            Key::Keep => 21,
         };
-        let mut rows = [0; 19];
+        let mut rows = [0; 22];
         for def in &DEFS {
             rows[slot(def.key)] += 1;
+            // listen is not in the default build yet (tend(8), BUILD
+            // PROFILES).
             assert!(
-                def.feature.is_none_or(|(_, built)| built),
-                "no feature is left out by default"
+                def.feature
+                    .is_none_or(|(name, built)| built || name == b"listen"),
+                "no other feature is left out by default"
             );
         }
-        assert_eq!(rows, [1; 19]);
+        assert_eq!(rows, [1; 22]);
         assert_eq!(DEFS[0].key, Key::Run);
         assert_eq!(RUN_SEEN, 1);
         let names: Vec<&[u8]> = DEFS.iter().map(|d| d.name).collect();
@@ -993,17 +1033,22 @@ console = yes
         assert_eq!(unique.len(), names.len());
         // The tables made of DEFS for the parser.
         let joined: Vec<&[u8]> = KEY_NAMES.split(|&b| b == 0).collect();
-        assert_eq!(joined[..19], names[..]);
-        assert_eq!(joined[19], b"");
+        assert_eq!(joined[..22], names[..]);
+        assert_eq!(joined[22], b"");
         assert_eq!(KEYS.map(slot), core::array::from_fn(|i| i));
         assert_eq!(REPEAT, 1 << slot(Key::After) | 1 << slot(Key::Env));
         assert_eq!(RESTART_SEEN, 1 << slot(Key::Restart));
-        assert_eq!(LEFT_OUT, 0);
+        // Only listen's keys are left out by default.
+        let listen = 1 << slot(Key::Listen) | 1 << slot(Key::Accept) | 1 << slot(Key::Instances);
+        assert_eq!(LEFT_OUT, if cfg!(feature = "listen") { 0 } else { listen });
         let features: Vec<&[u8]> = FEATURES.split(|&b| b == 0).collect();
         let want: Vec<&[u8]> = [&b""[..]; 13]
             .into_iter()
             .chain([
                 &b"watchdog"[..],
+                b"listen",
+                b"listen",
+                b"listen",
                 b"syslog",
                 b"watchdog",
                 b"watchdog",
@@ -1011,7 +1056,7 @@ console = yes
                 b"keep",
             ])
             .collect();
-        assert_eq!(features[..19], want[..]);
+        assert_eq!(features[..22], want[..]);
         // The keys of the [tend] section, and only they, are marked so.
         let tend = [
             Key::Syslog,

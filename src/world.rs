@@ -82,6 +82,9 @@ pub struct World {
     /// Storage for crash records' lines given back by services a reload
     /// removed, for those it adds. (After the table: only a reload uses it.)
     pub crash_free: CrashFree,
+    /// The instances of `accept = yes` services that run.
+    #[cfg(feature = "listen")]
+    pub instances: crate::listen::Instances,
     /// What flooding log pipes are read into.
     pub log_buf: LogBuf,
     /// The table file, /etc/passwd and /etc/group while the table loads;
@@ -107,6 +110,8 @@ impl World {
             crash_spare: None,
             table: Table::new(),
             crash_free: heapless::Vec::new(),
+            #[cfg(feature = "listen")]
+            instances: crate::listen::Instances::new(),
             log_buf: LogBuf::new(),
             scratch: Scratch::new(),
             next: Table::new(),

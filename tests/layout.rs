@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "ending",
     "errno",
     "limits",
+    "listen",
     "proto",
     "ring",
     "say",

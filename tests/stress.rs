@@ -12,14 +12,9 @@ mod common;
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-extern "C" {
-    fn sysconf(name: i32) -> i64;
-}
 
 fn long() -> bool {
     std::env::var("TEND_STRESS").is_ok_and(|v| v == "long")
@@ -32,16 +27,6 @@ fn scale<T>(short: T, long_: T) -> T {
     } else {
         short
     }
-}
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_s(pid: i32) -> f64 {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = text[text.rfind(')').unwrap() + 2..].split(' ').collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf(_SC_CLK_TCK) reads a constant.
-    let hz = unsafe { sysconf(2) } as f64;
-    ticks as f64 / hz
 }
 
 /// Open descriptors of a process.
@@ -273,36 +258,6 @@ fn an_orphan_storm_leaves_no_zombie() {
         spawn.as_secs_f64(),
         (t0.elapsed() - spawn).as_secs_f64() * 1000.0
     );
-}
-
-/// Runs `prlimit` on `pid`.
-fn prlimit(pid: i32, arg: &str) {
-    let st = Command::new("prlimit")
-        .args(["--pid", &pid.to_string(), arg])
-        .status()
-        .unwrap();
-    assert!(st.success(), "prlimit {arg}");
-}
-
-/// Raises a process's soft limit `flag` (prlimit's name) back to its hard
-/// limit, `what` in /proc/PID/limits. Lowering only the soft limit and
-/// raising it back needs no privilege (CAP_SYS_RESOURCE may be missing).
-fn lift_soft_limit(pid: i32, flag: &str, what: &str) {
-    let text = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = text.lines().find(|l| l.starts_with(what)).unwrap();
-    let hard = line[what.len()..].split_whitespace().nth(1).unwrap();
-    prlimit(pid, &format!("--{flag}={hard}:"));
-}
-
-/// The lowest descriptor number a process has free: with its soft
-/// RLIMIT_NOFILE set to that, it can open nothing more, whatever high
-/// numbers it inherited.
-fn first_free_fd(pid: i32) -> usize {
-    let used: std::collections::BTreeSet<usize> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
-        .collect();
-    (0..).find(|n| !used.contains(n)).unwrap()
 }
 
 /// Reads until `want` shows up in what `s` sent, or the deadline passes.

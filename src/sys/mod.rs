@@ -20,7 +20,8 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
-//!   `openat`, `getdents64`, `bind`, `connect`, `recvmsg`, `ioctl` (of one `int`):
+//!   `openat`, `getdents64`, `bind`, `connect`, `recvmsg`, `getsockname`,
+//!   `accept4` (with an address), `ioctl` (of one `int`):
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
 //!   size passed.
 //! - `madvise(MADV_DONTNEED)` in [`drop_cold`]: only the pages of the cold
@@ -292,14 +293,64 @@ pub fn unix_dgram_socket(flags: u32) -> Result<Fd, Errno> {
 }
 
 fn socket(kind: u32) -> Result<Fd, Errno> {
+    socket_of(linux_raw_sys::net::AF_UNIX, kind)
+}
+
+/// `socket(family, kind, 0)`.
+#[inline(never)]
+pub fn socket_of(family: u32, kind: u32) -> Result<Fd, Errno> {
     // SAFETY: no pointer arguments.
+    let ret = unsafe { arch::syscall3(nr::__NR_socket, [family as usize, kind as usize, 0]) };
+    check(ret).map(Fd::from_ret)
+}
+
+/// `bind(2)` to the socket address `addr` (a `sockaddr_in` or
+/// `sockaddr_in6`, whole).
+#[cfg(feature = "listen")]
+pub fn bind_raw(fd: impl AsFd, addr: &[u8]) -> Result<(), Errno> {
+    // SAFETY: `addr` is readable for its length, which is passed.
     let ret = unsafe {
         arch::syscall3(
-            nr::__NR_socket,
-            [linux_raw_sys::net::AF_UNIX as usize, kind as usize, 0],
+            nr::__NR_bind,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                addr.as_ptr() as usize,
+                addr.len(),
+            ],
         )
     };
-    check(ret).map(Fd::from_ret)
+    check(ret).map(drop)
+}
+
+/// `accept4(fd, addr, &len, SOCK_CLOEXEC)` (`local`: `getsockname(fd,
+/// addr, &len)`, and no descriptor): the peer's (or the local) address
+/// goes into `addr`, cut to its size.
+#[cfg(feature = "listen")]
+#[inline(never)]
+pub fn sock_name(fd: impl AsFd, addr: &mut [u8], local: bool) -> Result<Option<Fd>, Errno> {
+    let mut len = addr.len() as u32;
+    let call = if local {
+        nr::__NR_getsockname
+    } else {
+        nr::__NR_accept4
+    };
+    // SAFETY: `addr` is writable for `len` bytes, and `len` lives across
+    // the call; the kernel writes at most that much.
+    let ret = unsafe {
+        arch::syscall6(
+            call,
+            [
+                fd.as_fd().as_raw_fd() as usize,
+                addr.as_mut_ptr() as usize,
+                &mut len as *mut u32 as usize,
+                nr::O_CLOEXEC as usize,
+                0,
+                0,
+            ],
+        )
+    };
+    let ret = check(ret)?;
+    Ok((!local).then(|| Fd::from_ret(ret)))
 }
 
 /// `accept4(fd, NULL, NULL, flags)`.
@@ -564,6 +615,12 @@ fn clock_ms(clock: usize) -> u64 {
 
 /// The uid of the process at the other end of a Unix socket (`SO_PEERCRED`).
 pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
+    peer_cred(fd).map(|c| c[1])
+}
+
+/// The pid, uid and gid of the process at the other end of a Unix socket
+/// (`SO_PEERCRED`).
+pub fn peer_cred(fd: impl AsFd) -> Result<[u32; 3], Errno> {
     // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
     let mut cred = [0u32; 3];
     let mut len: u32 = size_of::<[u32; 3]>() as u32;
@@ -586,7 +643,7 @@ pub fn peer_uid(fd: impl AsFd) -> Result<u32, Errno> {
     if len as usize != size_of::<[u32; 3]>() {
         return Err(Errno::INVAL);
     }
-    Ok(cred[1])
+    Ok(cred)
 }
 
 /// `ioctl(fd, request, &value)` for the requests that read and write one

@@ -31,6 +31,9 @@ pub(super) enum Key {
     StopSignal,
     StopTimeout,
     Critical,
+    Listen,
+    Accept,
+    Instances,
     /// Keys of the `[tend]` section (tend.conf(5), THE [tend] SECTION).
     Syslog,
     Watchdog,
@@ -84,7 +87,7 @@ const fn feature_key(
 /// bit in [`Section::seen`] is [`RUN_SEEN`]), in the order of [`Key`]. Read at
 /// build time only: the parser uses the tables made of it below, with no
 /// pointers in them.
-pub(super) const DEFS: [KeyDef; 19] = [
+pub(super) const DEFS: [KeyDef; 22] = [
     key(b"run", Key::Run, false),
     key(b"type", Key::Type, false),
     key(b"restart", Key::Restart, false),
@@ -99,6 +102,9 @@ pub(super) const DEFS: [KeyDef; 19] = [
     key(b"stop-signal", Key::StopSignal, false),
     key(b"stop-timeout", Key::StopTimeout, false),
     feature_key(b"critical", Key::Critical, WATCHDOG, false),
+    feature_key(b"listen", Key::Listen, LISTEN, false),
+    feature_key(b"accept", Key::Accept, LISTEN, false),
+    feature_key(b"instances", Key::Instances, LISTEN, false),
     feature_key(b"syslog", Key::Syslog, SYSLOG, true),
     feature_key(b"watchdog", Key::Watchdog, WATCHDOG, true),
     feature_key(b"watchdog-timeout", Key::WatchdogTimeout, WATCHDOG, true),
@@ -109,8 +115,12 @@ pub(super) const DEFS: [KeyDef; 19] = [
 const SYSLOG: (&[u8], bool) = (b"syslog", cfg!(feature = "syslog"));
 const WATCHDOG: (&[u8], bool) = (b"watchdog", cfg!(feature = "watchdog"));
 const KEEP: (&[u8], bool) = (b"keep", cfg!(feature = "keep"));
+const LISTEN: (&[u8], bool) = (b"listen", cfg!(feature = "listen"));
 /// `watchdog-timeout`: from a second (the driver counts seconds) to an hour.
 pub(super) const WATCHDOG_TIMEOUT_MS: core::ops::RangeInclusive<u64> = 1_000..=3_600_000;
+/// Most `instances`, as the parser compares it.
+#[cfg(feature = "listen")]
+const MAX_INSTANCES_U64: u64 = MAX_INSTANCES as u64;
 /// Longest `watchdog-grace`: a day.
 pub(super) const WATCHDOG_GRACE_MAX_MS: u64 = 86_400_000;
 // One bit of `seen` per key.
@@ -251,6 +261,11 @@ pub(super) struct Section<'a> {
     pub(super) group: Option<u32>,
     pub(super) env: heapless::Vec<&'a [u8], MAX_ENV>,
     pub(super) chdir: Option<&'a [u8]>,
+    /// `listen`, as written; the line of `accept`.
+    #[cfg(feature = "listen")]
+    pub(super) listen: Option<&'a [u8]>,
+    #[cfg(feature = "listen")]
+    pub(super) accept_line: u32,
     /// This is the `[tend]` section.
     pub(super) tend: bool,
     /// Its `syslog`, `watchdog` and `keep` paths.
@@ -349,6 +364,24 @@ impl<'a> Section<'a> {
                 Some(i) => conf.critical = i == 0,
                 None => errs.at(msg::CRITICAL, value),
             },
+            #[cfg(feature = "listen")]
+            Key::Listen => match crate::listen::parse(value) {
+                Some(_) => self.listen = Some(value),
+                None => errs.at(msg::LISTEN, value),
+            },
+            #[cfg(feature = "listen")]
+            Key::Accept => match choice(value, YES_NO) {
+                Some(i) => (conf.accept, self.accept_line) = (i == 0, errs.line),
+                None => errs.at(msg::ACCEPT, value),
+            },
+            #[cfg(feature = "listen")]
+            Key::Instances => match crate::say::parse_u64(value) {
+                Some(n @ 1..=MAX_INSTANCES_U64) => conf.instances = n as u8,
+                _ => errs.say(msg::INSTANCES, b"", MAX_INSTANCES),
+            },
+            // Refused before this in a tend built without them.
+            #[cfg(not(feature = "listen"))]
+            Key::Listen | Key::Accept | Key::Instances => {}
             Key::Syslog => self.syslog = Some(value),
             Key::Watchdog => self.watchdog = Some(value),
             Key::Keep => match value.starts_with(b"/") {
@@ -441,6 +474,12 @@ impl<'a> Section<'a> {
         }
         conf.env = span(pool, start);
         conf.envc = u8::try_from(self.env.len()).unwrap_or(u8::MAX);
+        #[cfg(feature = "listen")]
+        if let Some(listen) = self.listen {
+            let start = pool.len();
+            fits &= add(pool, listen);
+            conf.listen = span(pool, start);
+        }
         if let Some(dir) = self.chdir {
             let start = pool.len();
             fits &= add(pool, dir);

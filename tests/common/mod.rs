@@ -59,9 +59,10 @@ pub fn tend_bin() -> PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .args(["build", "--release", "--bin", "tend"])
-            // The binary with reload whenever the tests have it.
-            .args(if cfg!(feature = "reload") {
-                &["--features", "reload"][..]
+            // The binary with listen whenever the tests have it (reload is
+            // a default feature).
+            .args(if cfg!(feature = "listen") {
+                &["--features", "listen"][..]
             } else {
                 &[]
             })
@@ -554,4 +555,48 @@ impl Drop for Sup {
             kill(-g, SIGKILL);
         }
     }
+}
+
+extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+
+/// CPU seconds (user + system) a process has used.
+pub fn cpu_s(pid: i32) -> f64 {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = text[text.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf(_SC_CLK_TCK) reads a constant.
+    let hz = unsafe { sysconf(2) } as f64;
+    ticks as f64 / hz
+}
+
+/// Runs `prlimit` on `pid`.
+pub fn prlimit(pid: i32, arg: &str) {
+    let st = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), arg])
+        .status()
+        .unwrap();
+    assert!(st.success(), "prlimit {arg}");
+}
+
+/// Raises a process's soft limit `flag` (prlimit's name) back to its hard
+/// limit, `what` in /proc/PID/limits. Lowering only the soft limit and
+/// raising it back needs no privilege (CAP_SYS_RESOURCE may be missing).
+pub fn lift_soft_limit(pid: i32, flag: &str, what: &str) {
+    let text = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = text.lines().find(|l| l.starts_with(what)).unwrap();
+    let hard = line[what.len()..].split_whitespace().nth(1).unwrap();
+    prlimit(pid, &format!("--{flag}={hard}:"));
+}
+
+/// The lowest descriptor number a process has free: with its soft
+/// RLIMIT_NOFILE set to that, it can open nothing more, whatever high
+/// numbers it inherited.
+pub fn first_free_fd(pid: i32) -> usize {
+    let used: std::collections::BTreeSet<usize> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    (0..).find(|n| !used.contains(n)).unwrap()
 }

@@ -1,0 +1,381 @@
+//! Sockets handed to services (tend(8), SOCKETS): the `listen` address as
+//! the table writes it, the UCSPI environment of a connection, and the
+//! instances of `accept = yes` services that run. Pure: the socket calls
+//! are `listen_in`'s.
+
+use crate::conf::SvcId;
+use crate::limits::MAX_INSTANCES;
+use crate::say::Text;
+
+/// Address families and socket kinds, as the kernel numbers them.
+pub const AF_UNIX: u16 = linux_raw_sys::net::AF_UNIX as u16;
+const AF_INET: u16 = linux_raw_sys::net::AF_INET as u16;
+const AF_INET6: u16 = linux_raw_sys::net::AF_INET6 as u16;
+
+/// A `listen` value, parsed: the kind of socket and, for tcp and udp, its
+/// `sockaddr_in` or `sockaddr_in6` (a unix socket is bound by its path).
+pub struct Addr {
+    pub dgram: bool,
+    /// `AF_UNIX`, `AF_INET` or `AF_INET6`.
+    pub family: u16,
+    /// The `sockaddr_in(6)`: `len` bytes of `raw`.
+    pub raw: [u8; 28],
+    pub len: u8,
+}
+
+/// Parses `tcp:ADDR:PORT`, `udp:ADDR:PORT` (ADDR an IPv4 address, or an
+/// IPv6 one in brackets) or `unix:/PATH` (below 108 bytes).
+pub fn parse(text: &[u8]) -> Option<Addr> {
+    let at = text.iter().position(|&b| b == b':')?;
+    let (proto, rest) = text.split_at_checked(at)?;
+    let kind = crate::say::position(b"tcp\0udp\0unix\0", proto)?;
+    let rest = rest.get(1..)?;
+    let mut a = Addr {
+        dgram: kind == 1,
+        family: AF_UNIX,
+        raw: [0; 28],
+        len: 0,
+    };
+    if kind == 2 {
+        return (rest.first() == Some(&b'/') && rest.len() < 108).then_some(a);
+    }
+    let colon = rest.iter().rposition(|&b| b == b':')?;
+    let (host, port) = rest.split_at_checked(colon)?;
+    let raw = &mut a.raw;
+    if fields(port.get(1..)?, 0, raw.get_mut(2..4)?)? != 1 {
+        return None;
+    }
+    a.family = match host {
+        [b'[', v6 @ .., b']'] => {
+            // The groups before `::`, then those after it, at the end.
+            let gap = v6.windows(2).position(|w| w == b"::");
+            let (head, tail) = match gap {
+                Some(g) => (v6.get(..g)?, v6.get(g + 2..)),
+                None => (v6, None),
+            };
+            let ip = raw.get_mut(8..24)?;
+            let h = fields(head, b':', ip)?;
+            let t = match tail {
+                Some(tail) => {
+                    let mut back = [0u8; 16];
+                    let t = fields(tail, b':', &mut back)?;
+                    let to = ip.get_mut(16 - 2 * t..)?;
+                    crate::say::copy(to, &back);
+                    t + 1
+                }
+                None => 0,
+            };
+            if h + t > 8 || (h + t < 8) != gap.is_some() {
+                return None;
+            }
+            AF_INET6
+        }
+        _ => {
+            if fields(host, b'.', raw.get_mut(4..8)?)? != 4 {
+                return None;
+            }
+            AF_INET
+        }
+    };
+    a.len = if a.family == AF_INET { 16 } else { 28 };
+    crate::say::copy(raw, &a.family.to_ne_bytes());
+    Some(a)
+}
+
+/// Reads the numbers of `text` separated by `sep` (none: one number):
+/// decimal bytes with `.`, hex pairs of bytes with `:`, a decimal pair
+/// (a port) otherwise, into `out` (big-endian); how many. Empty text has
+/// none.
+fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
+    let (base, width) = match sep {
+        b'.' => (10, 1),
+        b':' => (16, 2),
+        _ => (10, 2),
+    };
+    if text.is_empty() {
+        return Some(0);
+    }
+    let mut n = 0;
+    for field in crate::say::split(text, sep) {
+        if field.is_empty() || field.len() > 5 {
+            return None;
+        }
+        let mut v = 0u32;
+        for &b in field {
+            // (Not `to_digit`, whose radix check could panic.)
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' | b'A'..=b'F' => (b | 0x20) - b'a' + 10,
+                _ => return None,
+            };
+            if u32::from(d) >= base {
+                return None;
+            }
+            v = v * base + u32::from(d);
+        }
+        if v >> (8 * width) != 0 {
+            return None;
+        }
+        let to = out.get_mut(n * width..(n + 1) * width)?;
+        crate::say::copy(to, v.to_be_bytes().get(4 - width..)?);
+        n += 1;
+    }
+    Some(n)
+}
+
+/// The UCSPI variables of a TCP and of a unix connection, each followed by
+/// a NUL byte; a byte from 1 to 7 stands for a value (see [`ucspi_env`]).
+const TCP_ENV: &[u8] =
+    b"PROTO=TCP\0TCPREMOTEIP=\x01\0TCPREMOTEPORT=\x02\0TCPLOCALIP=\x03\0TCPLOCALPORT=\x04\0";
+const UNIX_ENV: &[u8] =
+    b"PROTO=UNIX\0UNIXREMOTEPID=\x05\0UNIXREMOTEEUID=\x06\0UNIXREMOTEEGID=\x07\0";
+
+/// Writes the UCSPI variables of a connection, each followed by a NUL
+/// byte: of a TCP one from the peer's and the local `sockaddr_in(6)`
+/// (`sa`), of a unix one from the peer's credentials (`SO_PEERCRED`: pid,
+/// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4; IPv6
+/// addresses in eight groups, without `::`.
+#[inline(never)]
+pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
+    for &b in if unix { UNIX_ENV } else { TCP_ENV } {
+        let sa = sa
+            .get(usize::from(b.wrapping_sub(1) / 2))
+            .copied()
+            .unwrap_or(&[]);
+        let v6 = sa.get(..2) == Some(&AF_INET6.to_ne_bytes());
+        let ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
+        match b {
+            1 | 3 => match ip.split_at_checked(12) {
+                Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) => put(out, v4, 1),
+                _ => put(out, ip, if v6 { 2 } else { 1 }),
+            },
+            2 | 4 => put(out, sa.get(2..4).unwrap_or(&[]), 2),
+            5..=7 => {
+                out.u(cred.get(usize::from(b - 5)).copied().unwrap_or(0).into());
+            }
+            _ => {
+                out.byte(b);
+            }
+        }
+    }
+}
+
+/// Writes `bytes` as numbers of `width` bytes: decimal bytes separated by
+/// `.`, hex pairs separated by `:` (a pair alone: in decimal, a port).
+fn put(out: &mut Text, bytes: &[u8], width: usize) {
+    let hex = bytes.len() > width;
+    // (`max(1)`: no zero size for `chunks` to panic on, whatever is inlined.)
+    for (i, f) in bytes.chunks(width.max(1)).enumerate() {
+        if i > 0 {
+            out.byte(if width == 1 { b'.' } else { b':' });
+        }
+        let v = f.iter().fold(0u32, |v, &b| v << 8 | u32::from(b));
+        if !(hex && width == 2) {
+            out.u(v.into());
+            continue;
+        }
+        let mut started = false;
+        for shift in [12, 8, 4, 0] {
+            let d = (v >> shift & 15) as u8;
+            started |= d != 0 || shift == 0;
+            if started {
+                out.byte(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+            }
+        }
+    }
+}
+
+/// The instances of `accept = yes` services that run: each one's pid and
+/// service, at most [`MAX_INSTANCES`] in all. A free entry has pid 0.
+pub struct Instances {
+    pids: [i32; MAX_INSTANCES],
+    svcs: [u8; MAX_INSTANCES],
+}
+
+impl Default for Instances {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Instances {
+    pub const fn new() -> Instances {
+        Instances {
+            pids: [0; MAX_INSTANCES],
+            svcs: [0; MAX_INSTANCES],
+        }
+    }
+
+    /// Room for one more.
+    pub fn room(&self) -> bool {
+        self.pids.contains(&0)
+    }
+
+    /// Keeps instance `pid` of service `id` (there is room: see [`room`]).
+    ///
+    /// [`room`]: Instances::room
+    pub fn add(&mut self, pid: i32, id: SvcId) {
+        let mut free = self.pids.iter_mut().zip(self.svcs.iter_mut());
+        if let Some((p, s)) = free.find(|(p, _)| **p == 0) {
+            (*p, *s) = (pid, id.0);
+        }
+    }
+
+    /// The service of instance `pid`, which ended: it is forgotten.
+    pub fn reaped(&mut self, pid: i32) -> Option<SvcId> {
+        let mut both = self.pids.iter_mut().zip(&self.svcs);
+        let (p, &s) = both.find(|(p, _)| **p == pid && pid > 0)?;
+        *p = 0;
+        Some(SvcId(s))
+    }
+
+    /// The pids of service `id`'s instances.
+    pub fn of(&self, id: SvcId) -> impl Iterator<Item = i32> + '_ {
+        let both = self.pids.iter().zip(&self.svcs);
+        both.filter(move |&(&p, &s)| p > 0 && s == id.0)
+            .map(|(&p, _)| p)
+    }
+
+    /// The services renumbered by a reload: `map[old]` is the new number
+    /// (every service with an instance keeps one, as it runs).
+    pub fn remap(&mut self, map: &[Option<u8>]) {
+        for s in self.svcs.iter_mut() {
+            if let Some(&Some(to)) = map.get(usize::from(*s)) {
+                *s = to;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::say::Buf;
+
+    fn v6(text: &str) -> Option<[u16; 8]> {
+        let a = parse(format!("tcp:[{text}]:1").as_bytes())?;
+        let out = &a.raw[8..24];
+        let mut g = [0u16; 8];
+        for (i, c) in out.chunks(2).enumerate() {
+            g[i] = u16::from_be_bytes([c[0], c[1]]);
+        }
+        Some(g)
+    }
+
+    #[test]
+    fn ipv6_addresses_with_and_without_their_gap() {
+        assert_eq!(v6("::"), Some([0; 8]));
+        assert_eq!(v6("::1"), Some([0, 0, 0, 0, 0, 0, 0, 1]));
+        assert_eq!(v6("fe80::1:2"), Some([0xfe80, 0, 0, 0, 0, 0, 1, 2]));
+        assert_eq!(v6("1::"), Some([1, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(v6("1:2:3:4:5:6:7:8"), Some([1, 2, 3, 4, 5, 6, 7, 8]));
+        for bad in [
+            "",
+            ":",
+            ":1",
+            "1:",
+            "1::2::3",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:8:9",
+            "12345::",
+            "g::",
+            "1:2:3:4::5:6:7:8",
+            "::1.2.3.4",
+        ] {
+            assert_eq!(v6(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn listen_values() {
+        let a = parse(b"tcp:0.0.0.0:80").unwrap();
+        assert_eq!((a.family, a.dgram, a.len), (AF_INET, false, 16));
+        assert_eq!(&a.raw[2..8], &[0, 80, 0, 0, 0, 0]);
+        let a = parse(b"udp:127.0.0.1:514").unwrap();
+        assert!(a.dgram);
+        assert_eq!(&a.raw[2..8], &[2, 2, 127, 0, 0, 1]);
+        let a = parse(b"tcp:[::1]:65535").unwrap();
+        assert_eq!((a.family, a.len), (AF_INET6, 28));
+        assert_eq!(&a.raw[2..4], &[255, 255]);
+        assert_eq!(a.raw[23], 1);
+        assert_eq!(parse(b"unix:/run/x.sock").unwrap().family, AF_UNIX);
+        for bad in [
+            "tcp:0.0.0.0",
+            "tcp:0.0.0.0:65536",
+            "tcp:1.2.3:80",
+            "tcp:1.2.3.4.5:80",
+            "tcp:256.0.0.0:80",
+            "tcp::80",
+            "tcp:[::1:80",
+            "tcp:::1:80",
+            "sctp:1.2.3.4:80",
+            "unix:run/x",
+            "unix:",
+            "80",
+            "tcp:1.2.3.4:-1",
+            "tcp:[1::2::3]:80",
+        ] {
+            assert!(parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+        assert!(parse(format!("unix:/{}", "a".repeat(106)).as_bytes()).is_some());
+        assert!(parse(format!("unix:/{}", "a".repeat(107)).as_bytes()).is_none());
+    }
+
+    #[test]
+    fn the_ucspi_environment() {
+        let mut out = Buf::<256>::new();
+        let remote = parse(b"tcp:10.0.0.2:40000").unwrap();
+        let local = parse(b"tcp:10.0.0.1:80").unwrap();
+        ucspi_env(
+            &mut out,
+            false,
+            [&remote.raw[..16], &local.raw[..16]],
+            [0; 3],
+        );
+        assert_eq!(
+            out.as_bytes(),
+            b"PROTO=TCP\0TCPREMOTEIP=10.0.0.2\0TCPREMOTEPORT=40000\0\
+              TCPLOCALIP=10.0.0.1\0TCPLOCALPORT=80\0"
+        );
+        out.clear();
+        let remote = parse(b"tcp:[::ffff:a00:2]:1").unwrap();
+        let local = parse(b"tcp:[fe80::a:0:1]:22").unwrap();
+        ucspi_env(&mut out, false, [&remote.raw, &local.raw], [0; 3]);
+        assert_eq!(
+            out.as_bytes(),
+            b"PROTO=TCP\0TCPREMOTEIP=10.0.0.2\0TCPREMOTEPORT=1\0\
+              TCPLOCALIP=fe80:0:0:0:0:a:0:1\0TCPLOCALPORT=22\0"
+        );
+        out.clear();
+        ucspi_env(&mut out, true, [&[], &[]], [42, 1000, 100]);
+        assert_eq!(
+            out.as_bytes(),
+            b"PROTO=UNIX\0UNIXREMOTEPID=42\0UNIXREMOTEEUID=1000\0UNIXREMOTEEGID=100\0"
+        );
+    }
+
+    #[test]
+    fn instances_are_kept_found_and_renumbered() {
+        let mut t = Instances::new();
+        assert!(t.room());
+        t.add(100, SvcId(3));
+        t.add(101, SvcId(3));
+        t.add(200, SvcId(5));
+        assert_eq!(t.of(SvcId(3)).collect::<Vec<_>>(), [100, 101]);
+        assert_eq!(t.reaped(100), Some(SvcId(3)));
+        assert_eq!(t.reaped(100), None);
+        assert_eq!(t.reaped(0), None);
+        let mut map = [None; 8];
+        map[3] = Some(0);
+        map[5] = Some(1);
+        t.remap(&map);
+        assert_eq!(t.of(SvcId(0)).collect::<Vec<_>>(), [101]);
+        assert_eq!(t.of(SvcId(1)).collect::<Vec<_>>(), [200]);
+        for pid in 1..=MAX_INSTANCES as i32 {
+            if t.room() {
+                t.add(1000 + pid, SvcId(7));
+            }
+        }
+        assert!(!t.room());
+    }
+}

@@ -1,0 +1,143 @@
+//! The shell of `listen` (tend(8), SOCKETS): binds a service's socket,
+//! accepts a connection of an `accept = yes` service and starts an
+//! instance of `run` on it, and moves such a service, which has no process
+//! of its own, through its machine.
+
+use rustix::io::Errno;
+
+use crate::conf::{Pool, SvcId};
+use crate::limits::ACCEPT_REST_MS;
+use crate::listen::{self, Instances};
+use crate::say::Text;
+use crate::service::{Exit, StartError, State, Step};
+use crate::supervisor::{Effects, Supervisor};
+use crate::sys::{self, Fd};
+use crate::world::Slot;
+
+/// Binds the service's socket unless it is bound (as root: the child drops
+/// its privileges after the fork). True for an `accept = yes` service,
+/// which is then up without a process of its own.
+pub fn bind(pool: &Pool, slot: &mut Slot) -> Result<bool, StartError> {
+    let text = crate::settings::Settings::path(pool, slot.conf.listen);
+    if slot.socket.is_none() && !text.is_empty() {
+        let fd = bind_to(text, slot.conf.accept).map_err(|e| StartError {
+            step: Step::Bind,
+            errno: crate::errno::of(e),
+        })?;
+        // It replaces a None: no drop code for it.
+        core::mem::forget(slot.socket.replace(fd));
+    }
+    Ok(slot.conf.accept)
+}
+
+/// A socket bound to `text` (a `listen` value the table checked),
+/// close-on-exec; listening, with a backlog of 64, unless it is udp;
+/// non-blocking when tend accepts on it.
+#[inline(never)]
+fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
+    use linux_raw_sys::general::{O_CLOEXEC, O_NONBLOCK};
+    use linux_raw_sys::net::{SOCK_DGRAM, SOCK_STREAM};
+    let a = listen::parse(text).ok_or(Errno::INVAL)?;
+    let fd = if a.family == listen::AF_UNIX {
+        // Mode 0666: the service checks who connects (UNIXREMOTEEUID).
+        crate::setup::bind_at(text.get(5..).unwrap_or(&[]), false, 0o666)?
+    } else {
+        let kind = if a.dgram { SOCK_DGRAM } else { SOCK_STREAM };
+        let fd = sys::socket_of(a.family.into(), kind | O_CLOEXEC | O_NONBLOCK)?;
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+        sys::bind_raw(&fd, a.raw.get(..usize::from(a.len)).unwrap_or(&[]))?;
+        if !a.dgram {
+            rustix::net::listen(&fd, 64)?;
+        }
+        fd
+    };
+    // A service that accepts on it itself waits in accept(2).
+    if !accept {
+        rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::empty())?;
+    }
+    Ok(fd)
+}
+
+/// Accepts a connection on the service's socket: the connection and the
+/// UCSPI environment of an instance to start on it.
+/// When accept(2) fails for want of descriptors or memory, the connection
+/// waits in the backlog and the socket rests [`ACCEPT_REST_MS`], as the
+/// control socket does.
+#[inline(never)]
+pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
+    let mut peer = [0u8; 112];
+    let conn = match sys::sock_name(slot.socket.as_ref()?, &mut peer, false) {
+        Ok(conn) => conn?,
+        Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => return None,
+        Err(_) => {
+            slot.rest_until = now.saturating_add(ACCEPT_REST_MS);
+            return None;
+        }
+    };
+    let unix = peer.get(..2) == Some(&listen::AF_UNIX.to_ne_bytes());
+    let mut local = [0u8; 28];
+    let _ = sys::sock_name(&conn, &mut local, true);
+    let cred = sys::peer_cred(&conn).unwrap_or_default();
+    listen::ucspi_env(env, unix, [&peer, &local], cred);
+    Some(conn)
+}
+
+/// Whether tend accepts on the service's socket now: it is up, not
+/// resting, and below its `instances` and the room of the instance table. The socket then.
+pub fn ready_socket<'s>(slot: &'s Slot, inst: &Instances, now: u64) -> Option<&'s Fd> {
+    let open = slot.svc.state == State::Up
+        && slot.instances < slot.conf.instances
+        && slot.rest_until <= now;
+    slot.socket.as_ref().filter(|_| open && inst.room())
+}
+
+/// Closes the sockets of the services not to run again until started,
+/// and moves the `accept = yes` services through their machine: bound
+/// (forked) is up at once; stopping, ended once their last instance is.
+/// True when one moved.
+pub fn settle(
+    sup: &mut Supervisor,
+    slots: &mut [Slot],
+    now: u64,
+    fx: &mut dyn Effects<Fd>,
+) -> bool {
+    let mut moved = false;
+    for i in 0..slots.len() {
+        let id = SvcId(i as u8);
+        let Some(slot) = slots.get_mut(i) else {
+            continue;
+        };
+        let state = slot.svc.state;
+        use State as S;
+        if !matches!(
+            state,
+            S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Restarting | S::Backoff
+        ) {
+            slot.socket = None;
+        }
+        if !slot.conf.accept {
+            continue;
+        }
+        if state == S::Forked {
+            sup.on_exec(slots, id, Ok(()), now, fx);
+        } else if state.stopping() && slot.instances == 0 {
+            sup.on_end(slots, id, Exit::Code(0), now, fx);
+        } else {
+            continue;
+        }
+        moved = true;
+    }
+    moved
+}
+
+/// An instance ended: its service has one fewer. False when `pid` was no
+/// instance.
+pub fn reaped(inst: &mut Instances, slots: &mut [Slot], pid: i32) -> bool {
+    let Some(id) = inst.reaped(pid) else {
+        return false;
+    };
+    if let Some(slot) = slots.get_mut(id.index()) {
+        slot.instances = slot.instances.saturating_sub(1);
+    }
+    true
+}
