@@ -33,8 +33,12 @@ fn main() {
     // loads a program by its program headers alone, and a stripped binary
     // has no use for them (-336 B on x86_64). Only rust-lld is asked: GNU
     // ld learnt the option after Debian 12's binutils. A build with debug
-    // information keeps them, for objdump and debuggers (scripts/find-panics).
-    if is_lld && env::var("DEBUG").as_deref() != Ok("true") {
+    // information keeps them, for objdump and debuggers (scripts/find-panics),
+    // and so does one asked for with TEND_SECTION_HEADERS set (the kernel
+    // floor's test disassembles the release build).
+    println!("cargo:rerun-if-env-changed=TEND_SECTION_HEADERS");
+    let headers = env::var_os("TEND_SECTION_HEADERS").is_some();
+    if is_lld && !headers && env::var("DEBUG").as_deref() != Ok("true") {
         for arg in ["-z", "nosectionheader"] {
             println!("cargo:rustc-link-arg-bins={arg}");
         }

@@ -51,7 +51,9 @@ def version(text):
 # --- 1. census ---------------------------------------------------------------
 
 def build():
-    env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false")
+    # Symbols, and the section headers objdump needs (build.rs leaves them
+    # out of a release build otherwise).
+    env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false", TEND_SECTION_HEADERS="1")
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--target", TARGET,
                     "--target-dir", str(REPO / "target" / "syscalls")],
                    cwd=REPO, env=env, check=True)
