@@ -425,7 +425,16 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
         // Refused by the parser in a tend built without it.
         #[cfg(not(feature = "reload"))]
         Asked::Reload { .. } => {}
-        Asked::Signal { pid, sig } => {
+        Asked::Signal { id, pid, sig } => {
+            // An `accept = yes` service's instances, each in its group.
+            #[cfg(feature = "listen")]
+            if pid == 0 {
+                for pid in world.instances.of(id) {
+                    let _ = shell::signal_child(pid, sig.into(), false);
+                }
+                return;
+            }
+            let _ = id;
             // The reply checked that the service runs: its child is not
             // reaped.
             let sent = shell::signal_child(pid, sig.into(), false);

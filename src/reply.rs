@@ -106,9 +106,12 @@ pub enum Intent {
     Stop(Set),
     Restart(Set),
     /// `sig` to the process group led by `pid`, a running service's child
-    /// (to the child itself while it has no group yet). Its reply says
-    /// success; one that fails is answered again with [`Reply::refuse`].
+    /// (to the child itself while it has no group yet); with pid 0 (an
+    /// `accept = yes` service, which has no child of its own), to its
+    /// instances' groups. Its reply says success; one that fails is
+    /// answered again with [`Reply::refuse`].
     Signal {
+        id: SvcId,
         pid: i32,
         sig: u8,
     },
@@ -514,7 +517,7 @@ fn begin_signal<F>(
         return deny(r, verb, Why::NotRunning, name);
     }
     let sig = req.signal.unwrap_or(15);
-    r.succeed(Intent::Signal { pid, sig })
+    r.succeed(Intent::Signal { id, pid, sig })
 }
 
 /// `halt|poweroff|reboot`: PID 1 only.
@@ -1069,7 +1072,14 @@ mod tests {
             ("start a c", Intent::Start(both)),
             ("stop c a", Intent::Stop(both)),
             ("restart a c a", Intent::Restart(both)),
-            ("signal b 10", Intent::Signal { pid: 101, sig: 10 }),
+            (
+                "signal b 10",
+                Intent::Signal {
+                    id: SvcId(1),
+                    pid: 101,
+                    sig: 10,
+                },
+            ),
         ] {
             let got = f.ask(line, 0);
             assert_eq!((got.code, got.text.as_str()), (EXIT_OK as u8, ""), "{line}");

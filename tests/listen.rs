@@ -347,3 +347,19 @@ fn out_of_descriptors_a_connection_waits_and_tend_does_not_spin() {
     waiting.read_to_string(&mut rest).expect("read the reply");
     assert_eq!(rest, "hi\n", "served once tend has descriptors again");
 }
+
+#[test]
+fn signal_reaches_the_instances_of_an_accept_service() {
+    let port = free_port();
+    let sup = Sup::start(&format!(
+        "[slow]\nrun = /bin/sleep 100\nlisten = tcp:127.0.0.1:{port}\naccept = yes\n"
+    ));
+    sup.wait_state("slow", "up");
+    let conn = connect(&sup, port);
+    sup.wait_until("an instance runs", || sup.svc("slow")["instances"] == 1);
+    sup.ok(&["signal", "slow", "TERM"]);
+    sup.wait_until("the instance ended", || sup.svc("slow")["instances"] == 0);
+    conn.set_read_timeout(Some(DEADLINE)).unwrap();
+    assert_eq!(read_all(conn), "", "the connection closed with it");
+    assert_eq!(sup.state("slow"), "up", "the service itself still listens");
+}
