@@ -138,8 +138,7 @@ impl Text {
     /// Appends a number in decimal.
     #[inline(never)]
     pub fn u(&mut self, n: u64) -> &mut Self {
-        let mut digits = [0u8; 20];
-        self.s(decimal(n, &mut digits))
+        self.num(n, 0, b' ')
     }
 
     #[inline(never)]
