@@ -26,7 +26,7 @@ use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
 use crate::load::c_path;
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::ring::Ring;
-use crate::say::Buf;
+use crate::say::{Buf, Text};
 use crate::settings::Settings;
 use crate::sys::{self, Fd};
 use crate::world::Slot;
@@ -111,7 +111,8 @@ fn move_pstore(dir: &Fd) {
     let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
         return;
     };
-    let Ok(mut file) = File::create(dir) else {
+    let mut out = Buf::<OUT_BYTES>::new();
+    let Ok(mut file) = File::create(dir, &mut out) else {
         return;
     };
     let mut found = false;
@@ -165,10 +166,11 @@ fn dmesg_logs(store: &Fd, each: &mut dyn FnMut(&CStr)) {
     }
 }
 
-/// `.tmp`, being written through a buffer.
-struct File {
+/// `.tmp`, being written through a buffer (the caller's: a `File` moves
+/// without it).
+struct File<'b> {
     fd: Fd,
-    out: Buf<OUT_BYTES>,
+    out: &'b mut Text,
     failed: Option<Errno>,
 }
 
@@ -184,12 +186,12 @@ fn send(fd: &Fd, failed: &mut Option<Errno>, mut bytes: &[u8]) {
     }
 }
 
-impl File {
-    fn create(dir: &Fd) -> Result<File, Errno> {
+impl<'b> File<'b> {
+    fn create(dir: &Fd, out: &'b mut Text) -> Result<File<'b>, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
         Ok(File {
             fd: sys::openat(dir, c".tmp", flags, 0o600)?,
-            out: Buf::new(),
+            out,
             failed: None,
         })
     }
@@ -263,7 +265,8 @@ impl Keep {
         now: u64,
     ) -> bool {
         self.ended |= tails;
-        let written = File::create(&self.dir).and_then(|mut file| {
+        let mut out = Buf::<OUT_BYTES>::new();
+        let written = File::create(&self.dir, &mut out).and_then(|mut file| {
             for part in end {
                 file.out.s(part);
             }
@@ -306,7 +309,7 @@ impl Keep {
     }
 }
 
-impl File {
+impl File<'_> {
     /// `NAME: its last lines:` and the ring's last [`TAIL_BYTES`].
     fn tail(&mut self, name: &[u8], ring: &Ring<'_>) {
         let start = self.out.len();
