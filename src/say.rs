@@ -306,23 +306,11 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
-/// The first of the strings in `list`, each followed by a NUL byte, and
-/// the strings after it.
-fn first_word(list: &[u8]) -> (&[u8], &[u8]) {
-    let end = list.iter().position(|&b| b == 0).unwrap_or(list.len());
-    let (word, rest) = list.split_at_checked(end).unwrap_or((list, &[]));
-    (word, rest.get(1..).unwrap_or(&[]))
-}
-
 /// The `i`th of the strings in `list`, each followed by a NUL byte; empty
 /// past the end. A list of names as one string has no table of pointers.
 #[inline(never)]
 pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
-    let mut rest = list;
-    for _ in 0..i {
-        rest = first_word(rest).1;
-    }
-    first_word(rest).0
+    split(list, 0).nth(i).unwrap_or(&[])
 }
 
 /// Where `word` is among the strings of `list`, each followed by a NUL
@@ -341,18 +329,12 @@ pub fn position_any_case(list: &[u8], word: &[u8]) -> Option<usize> {
 /// both, smaller than `eq_ignore_ascii_case`'s.
 #[inline(never)]
 fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
-    let mut rest = list;
-    let mut i = 0;
-    while !rest.is_empty() && !word.is_empty() {
-        let (w, after) = first_word(rest);
-        let low = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
-        if w.len() == word.len() && w.iter().zip(word).all(|(&a, &b)| low(a) == low(b)) {
-            return Some(i);
-        }
-        rest = after;
-        i += 1;
-    }
-    None
+    let low = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
+    split(list, 0).position(|w| {
+        !word.is_empty()
+            && w.len() == word.len()
+            && w.iter().zip(word).all(|(&a, &b)| low(a) == low(b))
+    })
 }
 
 /// The pieces of `text` between the bytes `sep`: one splitter for every
