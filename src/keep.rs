@@ -23,7 +23,6 @@ use rustix::io::Errno;
 
 use crate::conf::Pool;
 use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
-use crate::load::c_path;
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::ring::Ring;
 use crate::say::{Buf, Text};
@@ -75,10 +74,7 @@ pub fn open(
     if path.is_empty() {
         return None;
     }
-    let mut pbuf = [0u8; 256];
-    let opened = c_path(path, &mut pbuf)
-        .ok_or(Errno::NAMETOOLONG)
-        .and_then(|c| sys::open(c, DIR_FLAGS, 0));
+    let opened = crate::load::open(path, DIR_FLAGS);
     let mut keep = match opened {
         Ok(dir) => Keep {
             dir,
@@ -331,10 +327,7 @@ impl File<'_> {
 /// when nothing was kept.
 #[inline(never)]
 pub fn show(dir: &[u8]) -> i32 {
-    let mut pbuf = [0u8; 256];
-    let opened = c_path(dir, &mut pbuf)
-        .ok_or(Errno::NAMETOOLONG)
-        .and_then(|c| sys::open(c, DIR_FLAGS, 0))
+    let opened = crate::load::open(dir, DIR_FLAGS)
         .and_then(|d| Ok((sys::openat(&d, c"last-boot", READ_FLAGS, 0)?, d)));
     let (record, d) = match opened {
         Ok(both) => both,
