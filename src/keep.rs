@@ -273,7 +273,7 @@ impl Keep {
                     .stamp(crash.at_ms)
                     .s(&slot.conf.name)
                     .s(b": crashed, ");
-                crate::status::exit_words(&mut file.out, crash.exit);
+                crate::status::exit_words(file.out, crash.exit);
                 file.out.s(b"; its last lines:\n").s(crash.text());
                 file.flush();
             }
@@ -310,7 +310,7 @@ impl File<'_> {
     fn tail(&mut self, name: &[u8], ring: &Ring<'_>) {
         let start = self.out.len();
         self.out.s(name).s(b": its last lines:\n");
-        if ring.render_tail(0, &mut self.out, TAIL_BYTES) == 0 {
+        if ring.render_tail(0, self.out, TAIL_BYTES) == 0 {
             // An empty ring: no header.
             let len = self.out.len();
             self.out.cut(start, len - start);
