@@ -282,6 +282,7 @@ impl Text {
 /// `dst` and returns that count: no length check left to panic
 /// (`copy_from_slice` keeps one when it is not inlined), no unsafe; the
 /// compiler makes the loop a `memcpy`.
+#[inline(never)]
 pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
     let n = dst.len().min(src.len());
     if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
