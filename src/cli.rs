@@ -97,13 +97,18 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
             )
         }
         Some(1) => {
-            let (root, file) = match (a2, a3, a4, a5) {
-                (None, ..) => (b"".as_slice(), DEFAULT_TABLE),
-                (Some(b"-r"), Some(root), None, _) => (root, DEFAULT_TABLE),
-                (Some(b"-r"), Some(root), Some(file), None) => (root, file),
-                (Some(file), None, ..) if !file.starts_with(b"-") => (b"".as_slice(), file),
+            // `-r ROOT` first, if given; then FILE, which only after it may
+            // start with `-`.
+            let (root, rest) = match (a2, a3) {
+                (Some(b"-r"), Some(root)) => (Some(root), [a4, a5]),
+                _ => (None, [a2, a3]),
+            };
+            let file = match rest {
+                [None, _] => DEFAULT_TABLE,
+                [Some(file), None] if root.is_some() || file.first() != Some(&b'-') => file,
                 _ => return usage(const { part(b"check [-r ROOT] [FILE]") }),
             };
+            let root = root.unwrap_or_default();
             check(world, file, root)
         }
         Some(_) => {
