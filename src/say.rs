@@ -191,14 +191,14 @@ impl Text {
             (big, small, unit) = (big / per, big % per, unit + 1);
         }
         self.u(big);
+        let unit_of = |i: usize| UNITS.get(i).copied().unwrap_or(b's');
         match unit {
-            0 => self.s(b"ms"),
-            1 => self.byte(b's'),
-            _ => {
-                let units = UNITS.get(unit..=unit).unwrap_or(&[]);
-                self.s(units).num(small, 2, b'0');
-                self.byte(UNITS.get(unit - 1).copied().unwrap_or(b's'))
-            }
+            // `ms`, `s`: the units from there.
+            0 | 1 => self.s(UNITS.get(unit..2).unwrap_or(&[])),
+            _ => self
+                .byte(unit_of(unit))
+                .num(small, 2, b'0')
+                .byte(unit_of(unit - 1)),
         }
     }
 
