@@ -77,12 +77,12 @@ fn word<'a>(text: &mut &'a [u8]) -> &'a [u8] {
 /// `<PRI>` and what follows; `user.notice` (13) when the sender gave none or
 /// a bad one, as syslogd takes it.
 fn priority(msg: &[u8]) -> (usize, &[u8]) {
-    let parsed = say::strip(msg, b"<").and_then(|m| {
-        let end = m.iter().position(|&b| b == b'>')?;
-        let n = say::parse_u64(m.get(..end)?).filter(|&n| n < 192)?;
-        Some((n as usize, m.get(end + 1..)?))
-    });
-    parsed.unwrap_or((13, msg))
+    let m = say::strip(msg, b"<").unwrap_or(&[]);
+    let end = m.iter().position(|&b| b == b'>').unwrap_or(0);
+    match (m.get(..end).and_then(say::parse_u64), m.get(end + 1..)) {
+        (Some(n @ ..192), Some(rest)) => (n as usize, rest),
+        _ => (13, msg),
+    }
 }
 
 /// Without an RFC 3164 timestamp (`Mmm dd hh:mm:ss `) in front.
