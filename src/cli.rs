@@ -53,7 +53,7 @@ fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
     let mut i = 0;
     while let Some(kv) = env.get(i) {
         i += 1;
-        if let Some(value) = crate::say::strip(kv, key).and_then(|r| crate::say::strip(r, b"=")) {
+        if let Some([b'=', value @ ..]) = crate::say::strip(kv, key) {
             return Some(value);
         }
     }
