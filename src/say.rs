@@ -330,11 +330,12 @@ pub fn position_any_case(list: &[u8], word: &[u8]) -> Option<usize> {
 /// both, smaller than `eq_ignore_ascii_case`'s.
 #[inline(never)]
 fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
-    let low = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
+    // The same byte, or with `fold` the same letter: bytes equal once
+    // their case bit is set, and a lowercase letter then.
+    let same =
+        |a: u8, b: u8| a == b || fold && a | 0x20 == b | 0x20 && (a | 0x20).is_ascii_lowercase();
     split(list, 0).position(|w| {
-        !word.is_empty()
-            && w.len() == word.len()
-            && w.iter().zip(word).all(|(&a, &b)| low(a) == low(b))
+        !word.is_empty() && w.len() == word.len() && w.iter().zip(word).all(|(&a, &b)| same(a, b))
     })
 }
 
