@@ -225,25 +225,30 @@ impl Keep {
         own: &mut Ring<'static>,
         now: u64,
     ) -> Option<u64> {
-        let mut due = None;
+        if self.ended {
+            return None;
+        }
+        // The earliest a record waits for (none: u64::MAX).
+        let mut due = u64::MAX;
         for crash in slots.iter().map(|s| &s.crash) {
-            if !crash.recorded || crash.kept || self.ended {
+            if !crash.recorded || crash.kept {
                 continue;
             }
             let at = match crash.kept_at {
                 0 => 0,
                 at => at + CRASH_EVERY_MS,
             };
-            due = Some(due.map_or(at, |d: u64| d.min(at)));
+            due = due.min(at);
         }
         match due {
-            Some(at) if at <= now => {
+            u64::MAX => None,
+            at if at <= now => {
                 self.write(slots, own, &[UNKNOWN], false, now);
                 // The writing code is cold (see link.ld): its pages go.
                 crate::sys::drop_cold();
                 None
             }
-            _ => due,
+            at => Some(at),
         }
     }
 
