@@ -75,6 +75,8 @@ pub fn add_group(groups: &mut Groups, gid: u32) {
 
 /// A uid or gid as a number (`u32::MAX` means "unchanged" to the kernel).
 pub fn id_number(text: &[u8]) -> Option<u32> {
-    let n = crate::say::parse_u64(text).and_then(|n| u32::try_from(n).ok());
-    n.filter(|&n| n != u32::MAX)
+    match crate::say::parse_u64(text) {
+        Some(n @ ..0xffff_ffff) => Some(n as u32),
+        _ => None,
+    }
 }

@@ -29,68 +29,60 @@ pub enum Bad {
 pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Bad> {
     let mut argc: u8 = 0;
     let mut open = false;
-    // The quote being read (`'` or `"`), or 0; whether a backslash came
-    // just before.
+    // The quote being read (`'` or `"`), or 0.
     let mut quote = 0u8;
-    let mut escaped = false;
     // The program's first byte, and whether it holds a `/`.
     let mut program: Option<(u8, bool)> = None;
-    let mut i = 0;
+    let mut bytes = text.iter().copied();
     loop {
-        let b = text.get(i).copied();
-        i += 1;
-        let c = match (b, quote) {
-            (Some(c), _) if escaped => {
-                escaped = false;
-                c
-            }
-            (None, b'\'') => return Err(Bad::Quote),
-            (None, b'"') => return Err(Bad::DQuote),
-            (None, _) if escaped => return Err(Bad::Backslash),
-            (None | Some(b' ' | b'\t'), 0) => {
-                if open && argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
+        let b = bytes.next();
+        if quote == 0 && matches!(b, None | Some(b' ' | b'\t')) {
+            if open {
+                if argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
                     return Err(Bad::Program);
                 }
-                if open {
-                    (open, argc) = (false, argc.saturating_add(1));
-                    out(None);
-                }
-                if b.is_none() {
-                    return if argc == 0 {
-                        Err(Bad::Program)
-                    } else {
-                        Ok(argc)
-                    };
-                }
-                continue;
+                (open, argc) = (false, argc.saturating_add(1));
+                out(None);
             }
-            (Some(c), 0) => {
-                if !open && usize::from(argc) >= MAX_ARGS {
-                    return Err(Bad::Args);
-                }
-                open = true;
-                match c {
-                    b'\'' | b'"' => quote = c,
-                    b'\\' => escaped = true,
-                    _ => {}
-                }
-                if quote != 0 || escaped {
-                    continue;
-                }
-                c
+            if b.is_none() {
+                return if argc == 0 {
+                    Err(Bad::Program)
+                } else {
+                    Ok(argc)
+                };
             }
-            (Some(c), q) if c == q => {
-                quote = 0;
-                continue;
-            }
-            (Some(b'\\'), b'"') => {
-                escaped = true;
-                continue;
-            }
-            (Some(c), _) => c,
-            // Not reached: `quote` is 0, `'` or `"`.
-            (None, _) => return Err(Bad::DQuote),
+            continue;
+        }
+        let Some(mut c) = b else {
+            return Err(if quote == b'\'' {
+                Bad::Quote
+            } else {
+                Bad::DQuote
+            });
         };
+        if quote == 0 {
+            if !open && usize::from(argc) >= MAX_ARGS {
+                return Err(Bad::Args);
+            }
+            open = true;
+            if c == b'\'' || c == b'"' {
+                quote = c;
+                continue;
+            }
+        } else if c == quote {
+            quote = 0;
+            continue;
+        }
+        // A backslash, but in `'…'`, takes the next byte as it is; none
+        // after it is a lone backslash, or a `"…"` left open.
+        if c == b'\\' && quote != b'\'' {
+            let end = if quote == 0 {
+                Bad::Backslash
+            } else {
+                Bad::DQuote
+            };
+            c = bytes.next().ok_or(end)?;
+        }
         if argc == 0 {
             let (lead, slash) = program.unwrap_or((c, false));
             program = Some((lead, slash || c == b'/'));

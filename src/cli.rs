@@ -53,7 +53,7 @@ fn env_var<'a>(env: &'a dyn Argv, key: &[u8]) -> Option<&'a [u8]> {
     let mut i = 0;
     while let Some(kv) = env.get(i) {
         i += 1;
-        if let Some(value) = crate::say::strip(kv, key).and_then(|r| crate::say::strip(r, b"=")) {
+        if let Some([b'=', value @ ..]) = crate::say::strip(kv, key) {
             return Some(value);
         }
     }
@@ -73,14 +73,15 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
         };
         return event_loop::supervise(world, arena, &opt);
     }
-    let arg = |i: usize| args.get(i);
-    let Some(cmd) = arg(1) else {
+    // The words `supervise` and `check` take, read once.
+    let [_, cmd, a2, a3, a4, a5] = core::array::from_fn(|i| args.get(i));
+    let Some(cmd) = cmd else {
         return usage(b"no command");
     };
     // By index: supervise, check, then help's three spellings.
     match say::position(b"supervise\0check\0help\0--help\0-h\0", cmd) {
         Some(0) => {
-            let table = match (arg(2), arg(3), arg(4)) {
+            let table = match (a2, a3, a4) {
                 (None, _, _) => DEFAULT_TABLE,
                 (Some(b"-c"), Some(file), None) => file,
                 _ => return usage(const { part(b"supervise [-c FILE]") }),
@@ -96,13 +97,18 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
             )
         }
         Some(1) => {
-            let (root, file) = match (arg(2), arg(3), arg(4), arg(5)) {
-                (None, ..) => (b"".as_slice(), DEFAULT_TABLE),
-                (Some(b"-r"), Some(root), None, _) => (root, DEFAULT_TABLE),
-                (Some(b"-r"), Some(root), Some(file), None) => (root, file),
-                (Some(file), None, ..) if !file.starts_with(b"-") => (b"".as_slice(), file),
+            // `-r ROOT` first, if given; then FILE, which only after it may
+            // start with `-`.
+            let (root, rest) = match (a2, a3) {
+                (Some(b"-r"), Some(root)) => (Some(root), [a4, a5]),
+                _ => (None, [a2, a3]),
+            };
+            let file = match rest {
+                [None, _] => DEFAULT_TABLE,
+                [Some(file), None] if root.is_some() || file.first() != Some(&b'-') => file,
                 _ => return usage(const { part(b"check [-r ROOT] [FILE]") }),
             };
+            let root = root.unwrap_or_default();
             check(world, file, root)
         }
         Some(_) => {

@@ -87,7 +87,8 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool, last_boot: bool) -> i32 {
         if data.is_empty() {
             continue;
         }
-        if last_boot && status == Some(0) {
+        // (Only a tend built with keep has `last-boot`.)
+        if cfg!(feature = "keep") && last_boot && status == Some(0) {
             dir.s(data);
             continue;
         }

@@ -23,10 +23,9 @@ use rustix::io::Errno;
 
 use crate::conf::Pool;
 use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
-use crate::load::c_path;
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::ring::Ring;
-use crate::say::Buf;
+use crate::say::{Buf, Text};
 use crate::settings::Settings;
 use crate::sys::{self, Fd};
 use crate::world::Slot;
@@ -75,10 +74,7 @@ pub fn open(
     if path.is_empty() {
         return None;
     }
-    let mut pbuf = [0u8; 256];
-    let opened = c_path(path, &mut pbuf)
-        .ok_or(Errno::NAMETOOLONG)
-        .and_then(|c| sys::open(c, DIR_FLAGS, 0));
+    let opened = crate::load::open(path, DIR_FLAGS);
     let mut keep = match opened {
         Ok(dir) => Keep {
             dir,
@@ -111,7 +107,8 @@ fn move_pstore(dir: &Fd) {
     let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
         return;
     };
-    let Ok(mut file) = File::create(dir) else {
+    let mut out = Buf::<OUT_BYTES>::new();
+    let Ok(mut file) = File::create(dir, &mut out) else {
         return;
     };
     let mut found = false;
@@ -165,10 +162,11 @@ fn dmesg_logs(store: &Fd, each: &mut dyn FnMut(&CStr)) {
     }
 }
 
-/// `.tmp`, being written through a buffer.
-struct File {
+/// `.tmp`, being written through a buffer (the caller's: a `File` moves
+/// without it).
+struct File<'b> {
     fd: Fd,
-    out: Buf<OUT_BYTES>,
+    out: &'b mut Text,
     failed: Option<Errno>,
 }
 
@@ -184,12 +182,12 @@ fn send(fd: &Fd, failed: &mut Option<Errno>, mut bytes: &[u8]) {
     }
 }
 
-impl File {
-    fn create(dir: &Fd) -> Result<File, Errno> {
+impl<'b> File<'b> {
+    fn create(dir: &Fd, out: &'b mut Text) -> Result<File<'b>, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
         Ok(File {
             fd: sys::openat(dir, c".tmp", flags, 0o600)?,
-            out: Buf::new(),
+            out,
             failed: None,
         })
     }
@@ -227,25 +225,30 @@ impl Keep {
         own: &mut Ring<'static>,
         now: u64,
     ) -> Option<u64> {
-        let mut due = None;
+        if self.ended {
+            return None;
+        }
+        // The earliest a record waits for (none: u64::MAX).
+        let mut due = u64::MAX;
         for crash in slots.iter().map(|s| &s.crash) {
-            if !crash.recorded || crash.kept || self.ended {
+            if !crash.recorded || crash.kept {
                 continue;
             }
             let at = match crash.kept_at {
                 0 => 0,
                 at => at + CRASH_EVERY_MS,
             };
-            due = Some(due.map_or(at, |d: u64| d.min(at)));
+            due = due.min(at);
         }
         match due {
-            Some(at) if at <= now => {
+            u64::MAX => None,
+            at if at <= now => {
                 self.write(slots, own, &[UNKNOWN], false, now);
                 // The writing code is cold (see link.ld): its pages go.
                 crate::sys::drop_cold();
                 None
             }
-            _ => due,
+            at => Some(at),
         }
     }
 
@@ -263,7 +266,8 @@ impl Keep {
         now: u64,
     ) -> bool {
         self.ended |= tails;
-        let written = File::create(&self.dir).and_then(|mut file| {
+        let mut out = Buf::<OUT_BYTES>::new();
+        let written = File::create(&self.dir, &mut out).and_then(|mut file| {
             for part in end {
                 file.out.s(part);
             }
@@ -274,7 +278,7 @@ impl Keep {
                     .stamp(crash.at_ms)
                     .s(&slot.conf.name)
                     .s(b": crashed, ");
-                crate::status::exit_words(&mut file.out, crash.exit);
+                crate::status::exit_words(file.out, crash.exit);
                 file.out.s(b"; its last lines:\n").s(crash.text());
                 file.flush();
             }
@@ -306,12 +310,12 @@ impl Keep {
     }
 }
 
-impl File {
+impl File<'_> {
     /// `NAME: its last lines:` and the ring's last [`TAIL_BYTES`].
     fn tail(&mut self, name: &[u8], ring: &Ring<'_>) {
         let start = self.out.len();
         self.out.s(name).s(b": its last lines:\n");
-        if ring.render_tail(0, &mut self.out, TAIL_BYTES) == 0 {
+        if ring.render_tail(0, self.out, TAIL_BYTES) == 0 {
             // An empty ring: no header.
             let len = self.out.len();
             self.out.cut(start, len - start);
@@ -328,10 +332,7 @@ impl File {
 /// when nothing was kept.
 #[inline(never)]
 pub fn show(dir: &[u8]) -> i32 {
-    let mut pbuf = [0u8; 256];
-    let opened = c_path(dir, &mut pbuf)
-        .ok_or(Errno::NAMETOOLONG)
-        .and_then(|c| sys::open(c, DIR_FLAGS, 0))
+    let opened = crate::load::open(dir, DIR_FLAGS)
         .and_then(|d| Ok((sys::openat(&d, c"last-boot", READ_FLAGS, 0)?, d)));
     let (record, d) = match opened {
         Ok(both) => both,

@@ -21,12 +21,19 @@ pub fn c_path<'a>(path: &[u8], buf: &'a mut [u8; 256]) -> Option<&'a CStr> {
     sys::c_str(buf).filter(|c| c.to_bytes().len() == path.len())
 }
 
+/// Opens `path` with `flags` (ENAMETOOLONG when it does not fit a C
+/// string's buffer). Out of line where `keep` and `watchdog` call it too.
+#[cfg_attr(any(feature = "keep", feature = "watchdog"), inline(never))]
+pub fn open(path: &[u8], flags: OFlags) -> Result<Fd, Errno> {
+    let mut pbuf = [0u8; 256];
+    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
+    sys::open(cpath, flags, 0)
+}
+
 /// Reads a whole file into `out`; returns what it read, or EFBIG when the
 /// file does not fit.
 pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> {
-    let mut pbuf = [0u8; 256];
-    let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
-    let fd = sys::open(cpath, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
+    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC)?;
     let mut len = 0;
     let mut one = [0u8; 1];
     loop {

@@ -128,8 +128,7 @@ fn set_hostname(own: &mut Ring<'static>, now: u64) {
     let Ok(text) = read_file(b"/etc/hostname", &mut buf) else {
         return;
     };
-    let name = text
-        .split(|&b| b == b'\n')
+    let name = crate::say::split(text, b'\n')
         .next()
         .unwrap_or(b"")
         .trim_ascii();
@@ -167,8 +166,8 @@ pub fn reboot(power: Power) -> Result<(), Errno> {
 pub fn unmount_all(buf: &mut [u8]) {
     // Without the list, only the root is made read-only.
     let text = read_file(b"/proc/mounts", buf).unwrap_or(&[]);
-    for line in text.rsplit(|&b| b == b'\n') {
-        let Some(point) = line.split(|&b| b == b' ').nth(1) else {
+    for line in crate::say::split(text, b'\n').rev() {
+        let Some(point) = crate::say::split(line, b' ').nth(1) else {
             continue;
         };
         let mut pbuf = [0u8; 256];

@@ -171,11 +171,10 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             (Verb::Log, Some(2 | 3)) => req.follow = true,
             (Verb::Log, Some(4)) => req.utc = true,
             (Verb::Log, Some(5)) => {
-                let n = words
-                    .next()
-                    .and_then(parse_u64)
-                    .and_then(|n| u32::try_from(n).ok());
-                req.lines = Some(n.ok_or(b"log: -n takes a number of lines".as_slice())?);
+                req.lines = match words.next().and_then(parse_u64) {
+                    Some(n @ ..=0xffff_ffff) => Some(n as u32),
+                    _ => return Err(b"log: -n takes a number of lines"),
+                };
             }
             (Verb::Signal, _) if req.count == 1 => {
                 let sig = crate::signal::number(a);

@@ -59,10 +59,9 @@ pub fn why(e: Errno) -> &'static [u8] {
 pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         match io::write(fd, bytes) {
-            Ok(0) | Err(Errno::AGAIN) => return,
-            Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
+            Ok(n @ 1..) => bytes = bytes.get(n..).unwrap_or(&[]),
             Err(Errno::INTR) => {}
-            Err(_) => return,
+            _ => return,
         }
     }
 }

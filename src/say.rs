@@ -138,8 +138,7 @@ impl Text {
     /// Appends a number in decimal.
     #[inline(never)]
     pub fn u(&mut self, n: u64) -> &mut Self {
-        let mut digits = [0u8; 20];
-        self.s(decimal(n, &mut digits))
+        self.num(n, 0, b' ')
     }
 
     #[inline(never)]
@@ -192,14 +191,14 @@ impl Text {
             (big, small, unit) = (big / per, big % per, unit + 1);
         }
         self.u(big);
+        let unit_of = |i: usize| UNITS.get(i).copied().unwrap_or(b's');
         match unit {
-            0 => self.s(b"ms"),
-            1 => self.byte(b's'),
-            _ => {
-                let units = UNITS.get(unit..=unit).unwrap_or(&[]);
-                self.s(units).num(small, 2, b'0');
-                self.byte(UNITS.get(unit - 1).copied().unwrap_or(b's'))
-            }
+            // `ms`, `s`: the units from there.
+            0 | 1 => self.s(UNITS.get(unit..2).unwrap_or(&[])),
+            _ => self
+                .byte(unit_of(unit))
+                .num(small, 2, b'0')
+                .byte(unit_of(unit - 1)),
         }
     }
 
@@ -283,6 +282,7 @@ impl Text {
 /// `dst` and returns that count: no length check left to panic
 /// (`copy_from_slice` keeps one when it is not inlined), no unsafe; the
 /// compiler makes the loop a `memcpy`.
+#[inline(never)]
 pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
     let n = dst.len().min(src.len());
     if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
@@ -307,23 +307,11 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     out.get(at..).unwrap_or(&[])
 }
 
-/// The first of the strings in `list`, each followed by a NUL byte, and
-/// the strings after it.
-fn first_word(list: &[u8]) -> (&[u8], &[u8]) {
-    let end = list.iter().position(|&b| b == 0).unwrap_or(list.len());
-    let (word, rest) = list.split_at_checked(end).unwrap_or((list, &[]));
-    (word, rest.get(1..).unwrap_or(&[]))
-}
-
 /// The `i`th of the strings in `list`, each followed by a NUL byte; empty
 /// past the end. A list of names as one string has no table of pointers.
 #[inline(never)]
 pub fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
-    let mut rest = list;
-    for _ in 0..i {
-        rest = first_word(rest).1;
-    }
-    first_word(rest).0
+    split(list, 0).nth(i).unwrap_or(&[])
 }
 
 /// Where `word` is among the strings of `list`, each followed by a NUL
@@ -342,18 +330,13 @@ pub fn position_any_case(list: &[u8], word: &[u8]) -> Option<usize> {
 /// both, smaller than `eq_ignore_ascii_case`'s.
 #[inline(never)]
 fn find(list: &[u8], word: &[u8], fold: bool) -> Option<usize> {
-    let mut rest = list;
-    let mut i = 0;
-    while !rest.is_empty() && !word.is_empty() {
-        let (w, after) = first_word(rest);
-        let low = |c: u8| if fold { c.to_ascii_lowercase() } else { c };
-        if w.len() == word.len() && w.iter().zip(word).all(|(&a, &b)| low(a) == low(b)) {
-            return Some(i);
-        }
-        rest = after;
-        i += 1;
-    }
-    None
+    // The same byte, or with `fold` the same letter: bytes equal once
+    // their case bit is set, and a lowercase letter then.
+    let same =
+        |a: u8, b: u8| a == b || fold && a | 0x20 == b | 0x20 && (a | 0x20).is_ascii_lowercase();
+    split(list, 0).position(|w| {
+        !word.is_empty() && w.len() == word.len() && w.iter().zip(word).all(|(&a, &b)| same(a, b))
+    })
 }
 
 /// The pieces of `text` between the bytes `sep`: one splitter for every

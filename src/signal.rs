@@ -71,7 +71,11 @@ table!(EMT SIGEMT,);
 /// number from 1 to 64.
 pub fn number(name: &[u8]) -> Option<u8> {
     if let Some(n) = crate::say::parse_u64(name) {
-        return u8::try_from(n).ok().filter(|n| (1..=MAX).contains(n));
+        const LAST: u64 = MAX as u64;
+        return match n {
+            1..=LAST => Some(n as u8),
+            _ => None,
+        };
     }
     let bare = match name.split_at_checked(3) {
         Some((sig, bare)) if crate::say::position_any_case(b"SIG", sig).is_some() => bare,

@@ -38,8 +38,9 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
         out.byte(b'.').s(say::nth(SEVERITIES, pri & 7));
     }
     out.byte(b' ');
-    let text = match say::strip(rest, b"1 ") {
-        Some(mut fields) => {
+    let text = match rest {
+        [b'1', b' ', fields @ ..] => {
+            let mut fields = fields;
             // TIMESTAMP HOST APP PROCID MSGID, the structured data, the
             // message (its byte-order mark dropped).
             word(&mut fields);
@@ -55,9 +56,12 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
                 out.s(b": ");
             }
             let text = skip_structured(fields);
-            say::strip(text, b"\xEF\xBB\xBF").unwrap_or(text)
+            match text {
+                [0xEF, 0xBB, 0xBF, text @ ..] => text,
+                _ => text,
+            }
         }
-        None => skip_timestamp(rest),
+        _ => skip_timestamp(rest),
     };
     let room = LINE_MAX_BYTES.saturating_sub(out.len());
     let kept = text.get(..room).unwrap_or(text);
@@ -77,12 +81,15 @@ fn word<'a>(text: &mut &'a [u8]) -> &'a [u8] {
 /// `<PRI>` and what follows; `user.notice` (13) when the sender gave none or
 /// a bad one, as syslogd takes it.
 fn priority(msg: &[u8]) -> (usize, &[u8]) {
-    let parsed = say::strip(msg, b"<").and_then(|m| {
-        let end = m.iter().position(|&b| b == b'>')?;
-        let n = say::parse_u64(m.get(..end)?).filter(|&n| n < 192)?;
-        Some((n as usize, m.get(end + 1..)?))
-    });
-    parsed.unwrap_or((13, msg))
+    let m = match msg {
+        [b'<', m @ ..] => m,
+        _ => &[],
+    };
+    let end = m.iter().position(|&b| b == b'>').unwrap_or(0);
+    match (m.get(..end).and_then(say::parse_u64), m.get(end + 1..)) {
+        (Some(n @ ..192), Some(rest)) => (n as usize, rest),
+        _ => (13, msg),
+    }
 }
 
 /// Without an RFC 3164 timestamp (`Mmm dd hh:mm:ss `) in front.

@@ -5,10 +5,8 @@
 //! a `supervise` that is not PID 1 exits.
 
 use rustix::fs::OFlags;
-use rustix::io::Errno;
 
 use crate::conf::Pool;
-use crate::load::c_path;
 use crate::report;
 use crate::ring::Ring;
 use crate::say::Buf;
@@ -47,11 +45,8 @@ pub fn open(
     if path.is_empty() {
         return None;
     }
-    let mut pbuf = [0u8; 256];
-    let opened = c_path(path, &mut pbuf)
-        .ok_or(Errno::NAMETOOLONG)
-        .and_then(|c| sys::open(c, OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, 0));
-    let fd = match opened {
+    let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match crate::load::open(path, flags) {
         Ok(fd) => fd,
         Err(e) => {
             if say {
