@@ -501,8 +501,11 @@ impl<'a> Section<'a> {
         ident.gid = gid;
         // (The user's groups have no repeats: only the gid may be among
         // them. A user in more groups than tend keeps loses the last ones.)
-        for g in gid.iter().chain(&self.groups) {
-            crate::accounts::add_group(&mut ident.groups, *g);
+        if let Some(g) = gid {
+            crate::accounts::add_group(&mut ident.groups, g);
+        }
+        for &g in &self.groups {
+            crate::accounts::add_group(&mut ident.groups, g);
         }
     }
 }
