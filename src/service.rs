@@ -328,7 +328,6 @@ impl Service {
         use Event as E;
         use State as S;
         let s = self.state;
-        let stop = matches!(event, E::Stop);
         match event {
             // What the user asks. `start` wants it again: started now when
             // it waits for nothing but a start, else when its `after` is
@@ -348,24 +347,28 @@ impl Service {
                     return Action::Spawn;
                 }
             },
+            E::Stop => match s {
+                S::Restarting => self.state = S::Stopping,
+                S::Stopping => {}
+                S::Down | S::Held | S::Stopped | S::Backoff | S::Failed => {
+                    self.state = S::Stopped;
+                    self.deadline_ms = None;
+                }
+                S::Done | S::DoneStopped => self.state = S::DoneStopped,
+                // A child stopped before its exec gets the signal all the
+                // same (see Effects::signal_group) and dies of it, or execs
+                // with it pending.
+                S::Forked | S::Starting | S::Up | S::Ready => {
+                    return self.stop(conf, S::Stopping, now)
+                }
+            },
             // What runs is stopped in its turn (reverse dependency order);
             // a oneshot done or a service failed stays as it is.
-            E::Stop | E::Shutdown => match s {
+            E::Shutdown => match s {
                 S::Restarting => self.state = S::Stopping,
                 S::Down | S::Held | S::Stopped | S::Backoff => {
                     self.state = S::Stopped;
                     self.deadline_ms = None;
-                }
-                S::Failed if stop => {
-                    self.state = S::Stopped;
-                    self.deadline_ms = None;
-                }
-                S::Done | S::DoneStopped if stop => self.state = S::DoneStopped,
-                // A child stopped before its exec gets the signal all the
-                // same (see Effects::signal_group) and dies of it, or execs
-                // with it pending.
-                S::Forked | S::Starting | S::Up | S::Ready if stop => {
-                    return self.stop(conf, S::Stopping, now)
                 }
                 _ => {}
             },
