@@ -1,8 +1,10 @@
 //! One service's life: its state, and the state machine that moves it.
 //!
-//! The whole machine is [`Service::step`]: one `match (state, event)` with
-//! no wildcard arm, so every pair is decided here and nowhere else. It does
-//! no I/O; the [`Action`] it returns is carried out by the supervisor.
+//! The whole machine is [`Service::step`]: a match on the event, then on
+//! the state, so every pair is decided here and nowhere else (a few arms
+//! take the states not named before them: listing those made the code
+//! bigger). It does no I/O; the [`Action`] it returns is carried
+//! out by the supervisor.
 
 use crate::conf::{Kind, Restart, ServiceConf};
 use crate::limits::{RESTART_MAX_DELAY_MS, RESTART_MIN_DELAY_MS, STABLE_RUN_MS};
@@ -322,8 +324,8 @@ impl Service {
     }
 
     /// The state machine: by event, then by state (a match on the pair
-    /// compiled to long chains of compares). Every pair is handled; the
-    /// pairs not named change nothing.
+    /// compiled to long chains of compares). Every pair is handled; a
+    /// wildcard arm takes the states not named before it.
     pub fn step(&mut self, conf: &ServiceConf, event: Event, now: u64) -> Action {
         use Event as E;
         use State as S;
@@ -420,6 +422,7 @@ impl Service {
                     self.ended(Outcome::NotStarted { err, at_ms: now });
                 }
                 S::Starting | S::Up | S::Ready => {}
+                // Not running: down, held, stopped, backoff, done, failed.
                 _ => self.not_started(err, now),
             },
             E::Execd => {
