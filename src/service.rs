@@ -1,8 +1,10 @@
 //! One service's life: its state, and the state machine that moves it.
 //!
-//! The whole machine is [`Service::step`]: one `match (state, event)` with
-//! no wildcard arm, so every pair is decided here and nowhere else. It does
-//! no I/O; the [`Action`] it returns is carried out by the supervisor.
+//! The whole machine is [`Service::step`]: a match on the event, then on
+//! the state, so every pair is decided here and nowhere else (a few arms
+//! take the states not named before them: listing those made the code
+//! bigger). It does no I/O; the [`Action`] it returns is carried
+//! out by the supervisor.
 
 use crate::conf::{Kind, Restart, ServiceConf};
 use crate::limits::{RESTART_MAX_DELAY_MS, RESTART_MIN_DELAY_MS, STABLE_RUN_MS};
@@ -321,197 +323,138 @@ impl Service {
         }
     }
 
-    /// The state machine. Every (state, event) pair is listed.
+    /// The state machine: by event, then by state (a match on the pair
+    /// compiled to long chains of compares). Every pair is handled; a
+    /// wildcard arm takes the states not named before it.
     pub fn step(&mut self, conf: &ServiceConf, event: Event, now: u64) -> Action {
         use Event as E;
         use State as S;
-        // No two arms overlap, so their order decides nothing: it is the
-        // one that compiles smallest (the match is tested in arm order).
-        match (self.state, event) {
-            (S::Restarting, E::Stop | E::Shutdown) => {
-                self.state = S::Stopping;
-                Action::None
-            }
-            (S::Forked, E::Execd) => {
-                let waits = conf.kind == Kind::Oneshot || conf.ready_fd.is_some();
-                self.state = if waits { S::Starting } else { S::Up };
-                Action::None
-            }
-            (S::Stopping, E::Stop) => Action::None,
-            (S::Done | S::DoneStopped | S::Failed, E::Start | E::Restart) => Action::Spawn,
-            (S::Backoff, E::Start | E::Restart | E::Timer) => {
-                self.deadline_ms = None;
-                Action::Spawn
-            }
-            (
-                S::Down
-                | S::Forked
-                | S::Starting
-                | S::Up
-                | S::Ready
-                | S::Done
-                | S::DoneStopped
-                | S::Failed
-                | S::Held
-                | S::Stopped,
-                E::Timer,
-            ) => Action::None,
-            (S::Stopping | S::Restarting, E::Start | E::Restart) => {
-                self.state = S::Restarting;
-                Action::None
-            }
-            (S::Down, E::AfterMet) => Action::Spawn,
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Start) => Action::None,
-            (
-                S::Forked
-                | S::Starting
-                | S::Up
-                | S::Ready
-                | S::Stopping
-                | S::Restarting
-                | S::Backoff
-                | S::Done
-                | S::DoneStopped
-                | S::Failed
-                | S::Held
-                | S::Stopped,
-                E::AfterMet,
-            ) => Action::None,
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Restart | E::Changed) => {
-                self.stop(conf, S::Restarting, now)
-            }
-            (S::Down | S::Held | S::Backoff | S::Done | S::Failed, E::Changed) => {
-                self.state = S::Down;
-                self.deadline_ms = None;
-                self.delay_ms = 0;
-                Action::None
-            }
-            (S::Stopping | S::Restarting | S::DoneStopped | S::Stopped, E::Changed) => Action::None,
+        let s = self.state;
+        match event {
             // What the user asks. `start` wants it again: started now when
             // it waits for nothing but a start, else when its `after` is
             // met; a stop under way comes back.
-            (S::Down | S::Held | S::Stopped, E::Start | E::Restart) => {
-                self.state = S::Down;
-                Action::None
-            }
-            (S::Down | S::Held | S::Stopped | S::Backoff | S::Failed, E::Stop)
-            | (S::Down | S::Held | S::Stopped | S::Backoff, E::Shutdown) => {
-                self.state = S::Stopped;
-                self.deadline_ms = None;
-                Action::None
-            }
-            (S::Done | S::DoneStopped, E::Stop) => {
-                self.state = S::DoneStopped;
-                Action::None
-            }
+            E::Start | E::Restart => match s {
+                S::Forked | S::Starting | S::Up | S::Ready => {
+                    if let E::Restart = event {
+                        return self.stop(conf, S::Restarting, now);
+                    }
+                }
+                S::Stopping | S::Restarting => self.state = S::Restarting,
+                S::Down | S::Held | S::Stopped => self.state = S::Down,
+                S::Backoff | S::Done | S::DoneStopped | S::Failed => {
+                    if s == S::Backoff {
+                        self.deadline_ms = None;
+                    }
+                    return Action::Spawn;
+                }
+            },
+            E::Stop => match s {
+                S::Restarting => self.state = S::Stopping,
+                S::Stopping => {}
+                S::Down | S::Held | S::Stopped | S::Backoff | S::Failed => {
+                    self.state = S::Stopped;
+                    self.deadline_ms = None;
+                }
+                S::Done | S::DoneStopped => self.state = S::DoneStopped,
+                // A child stopped before its exec gets the signal all the
+                // same (see Effects::signal_group) and dies of it, or execs
+                // with it pending.
+                S::Forked | S::Starting | S::Up | S::Ready => {
+                    return self.stop(conf, S::Stopping, now)
+                }
+            },
             // What runs is stopped in its turn (reverse dependency order);
             // a oneshot done or a service failed stays as it is.
-            (
-                S::Forked
-                | S::Starting
-                | S::Up
-                | S::Ready
-                | S::Stopping
-                | S::Done
-                | S::DoneStopped
-                | S::Failed,
-                E::Shutdown,
-            ) => Action::None,
-            (
-                S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
-                E::Spawned { pid },
-            ) => {
-                self.pid = pid;
-                self.started_ms = now;
-                self.ready_seen = false;
-                self.deadline_ms = None;
-                self.state = S::Forked;
-                Action::None
+            E::Shutdown => match s {
+                S::Restarting => self.state = S::Stopping,
+                S::Down | S::Held | S::Stopped | S::Backoff => {
+                    self.state = S::Stopped;
+                    self.deadline_ms = None;
+                }
+                _ => {}
+            },
+            E::AfterMet => {
+                if s == S::Down {
+                    return Action::Spawn;
+                }
             }
-            (S::Forked, E::SpawnFailed(err)) => {
-                // The child exits at once; its end is nobody's.
-                self.pid = 0;
-                self.not_started(err, now);
-                Action::None
+            E::Changed => match s {
+                S::Forked | S::Starting | S::Up | S::Ready => {
+                    return self.stop(conf, S::Restarting, now)
+                }
+                S::Down | S::Held | S::Backoff | S::Done | S::Failed => {
+                    self.state = S::Down;
+                    self.deadline_ms = None;
+                    self.delay_ms = 0;
+                }
+                S::Stopping | S::Restarting | S::DoneStopped | S::Stopped => {}
+            },
+            E::Timer => match s {
+                S::Backoff => {
+                    self.deadline_ms = None;
+                    return Action::Spawn;
+                }
+                S::Stopping | S::Restarting => {
+                    self.deadline_ms = None;
+                    return Action::Kill;
+                }
+                _ => {}
+            },
+            // Only spawned from the states not running, and the child
+            // tells once.
+            E::Spawned { pid } => {
+                if !s.running() {
+                    self.pid = pid;
+                    self.started_ms = now;
+                    self.ready_seen = false;
+                    self.deadline_ms = None;
+                    self.state = S::Forked;
+                }
             }
-            (
-                S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
-                E::SpawnFailed(err),
-            ) => {
-                self.not_started(err, now);
-                Action::None
+            E::SpawnFailed(err) => match s {
+                S::Forked => {
+                    // The child exits at once; its end is nobody's.
+                    self.pid = 0;
+                    self.not_started(err, now);
+                }
+                S::Stopping | S::Restarting => {
+                    self.ended(Outcome::NotStarted { err, at_ms: now });
+                }
+                S::Starting | S::Up | S::Ready => {}
+                // Not running: down, held, stopped, backoff, done, failed.
+                _ => self.not_started(err, now),
+            },
+            E::Execd => {
+                if s == S::Forked {
+                    let waits = conf.kind == Kind::Oneshot || conf.ready_fd.is_some();
+                    self.state = if waits { S::Starting } else { S::Up };
+                }
             }
-            (S::Stopping | S::Restarting, E::SpawnFailed(err)) => {
-                self.ended(Outcome::NotStarted { err, at_ms: now });
-                Action::None
-            }
-            // Only spawned from the states above, and the child tells once.
-            (
-                S::Forked | S::Starting | S::Up | S::Ready | S::Stopping | S::Restarting,
-                E::Spawned { .. },
-            )
-            | (S::Starting | S::Up | S::Ready, E::SpawnFailed(_))
-            | (
-                S::Down
-                | S::Starting
-                | S::Up
-                | S::Ready
-                | S::Stopping
-                | S::Restarting
-                | S::Backoff
-                | S::Done
-                | S::DoneStopped
-                | S::Failed
-                | S::Held
-                | S::Stopped,
-                E::Execd,
-            ) => Action::None,
             // Only the exec'd program writes to the readiness fd, so its
             // newline also confirms the exec.
-            (S::Forked | S::Starting, E::Ready) => {
-                self.state = S::Ready;
-                self.ready_seen = true;
-                Action::None
+            E::Ready => {
+                if matches!(s, S::Forked | S::Starting) {
+                    self.state = S::Ready;
+                    self.ready_seen = true;
+                }
             }
-            (
-                S::Down
-                | S::Up
-                | S::Ready
-                | S::Stopping
-                | S::Restarting
-                | S::Backoff
-                | S::Done
-                | S::DoneStopped
-                | S::Failed
-                | S::Held
-                | S::Stopped,
-                E::Ready,
-            ) => Action::None,
-            // Forked: the loop reads the child's report before its exit, so
-            // this is an exit whose report was lost; count it as a run.
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Exited { exit, ending }) => {
-                self.exited(conf, exit, ending, now)
-            }
-            (S::Stopping | S::Restarting, E::Exited { exit, .. }) => {
-                self.ended(Outcome::Exited { exit, at_ms: now });
-                // Whatever the leader left behind in its group goes too.
-                Action::Kill
-            }
-            (
-                S::Down | S::Held | S::Stopped | S::Backoff | S::Done | S::DoneStopped | S::Failed,
-                E::Exited { .. },
-            ) => Action::None,
-            (S::Stopping | S::Restarting, E::Timer) => {
-                self.deadline_ms = None;
-                Action::Kill
-            }
-            // A child stopped before its exec gets the signal all the same
-            // (see Effects::signal_group) and dies of it, or execs with it
-            // pending.
-            (S::Forked | S::Starting | S::Up | S::Ready, E::Stop) => {
-                self.stop(conf, S::Stopping, now)
-            }
+            E::Exited { exit, ending } => match s {
+                // Forked: the loop reads the child's report before its exit,
+                // so this is an exit whose report was lost; count it as a
+                // run.
+                S::Forked | S::Starting | S::Up | S::Ready => {
+                    return self.exited(conf, exit, ending, now)
+                }
+                S::Stopping | S::Restarting => {
+                    self.ended(Outcome::Exited { exit, at_ms: now });
+                    // Whatever the leader left behind in its group goes too.
+                    return Action::Kill;
+                }
+                _ => {}
+            },
         }
+        Action::None
     }
 
     /// Sends its stop signal; `then` is [`State::Stopping`] or

@@ -469,18 +469,19 @@ fn classify(text: &[u8]) -> Line<'_> {
 /// A new section, begun at `line`, in `sec`: a service's with its
 /// defaults (the `[tend]` section's uses none of them).
 fn open<'s, 'a>(sec: &'s mut Option<Section<'a>>, line: u32) -> &'s mut Section<'a> {
-    let sec = sec.insert(Section::default());
-    let conf = &mut sec.conf;
-    conf.line = line;
-    conf.log_bytes = LOG_DEFAULT_BYTES;
-    conf.stop_signal = STOP_SIGNAL_DEFAULT;
-    conf.stop_timeout_ms = STOP_TIMEOUT_DEFAULT_MS;
-    #[cfg(feature = "listen")]
-    {
-        conf.instances = INSTANCES_DEFAULT;
-    }
-    sec.log_line = line;
-    sec
+    sec.insert(Section {
+        conf: ServiceConf {
+            line,
+            log_bytes: LOG_DEFAULT_BYTES,
+            stop_signal: STOP_SIGNAL_DEFAULT,
+            stop_timeout_ms: STOP_TIMEOUT_DEFAULT_MS,
+            #[cfg(feature = "listen")]
+            instances: INSTANCES_DEFAULT,
+            ..ServiceConf::default()
+        },
+        log_line: line,
+        ..Section::default()
+    })
 }
 
 /// Reports `msg` at `line` about `n`, unless `said` (once per table).

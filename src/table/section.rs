@@ -282,16 +282,14 @@ impl<'a> Section<'a> {
         if key.is_empty() {
             return errs.at(msg::NO_KEY, b"");
         }
-        let Some(index) = crate::say::position(&KEY_NAMES, key) else {
+        // A key of the other kind of section is as unknown as any.
+        let found = crate::say::position(&KEY_NAMES, key)
+            .filter(|&index| (TEND >> index & 1 != 0) == self.tend)
+            .and_then(|index| Some((index, *KEYS.get(index)?)));
+        let Some((index, def)) = found else {
             return errs.at(msg::KEY, key);
-        };
-        let Some(&def) = KEYS.get(index) else {
-            return;
         };
         let bit = 1u32 << index;
-        if (TEND >> index & 1 != 0) != self.tend {
-            return errs.at(msg::KEY, key);
-        }
         if LEFT_OUT >> index & 1 != 0 {
             let feature = crate::say::nth(&FEATURES, index);
             return errs.at2(key, msg::WITHOUT_FEATURE, feature);
@@ -501,8 +499,11 @@ impl<'a> Section<'a> {
         ident.gid = gid;
         // (The user's groups have no repeats: only the gid may be among
         // them. A user in more groups than tend keeps loses the last ones.)
-        for g in gid.iter().chain(&self.groups) {
-            crate::accounts::add_group(&mut ident.groups, *g);
+        if let Some(g) = gid {
+            crate::accounts::add_group(&mut ident.groups, g);
+        }
+        for &g in &self.groups {
+            crate::accounts::add_group(&mut ident.groups, g);
         }
     }
 }
