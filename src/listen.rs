@@ -138,20 +138,16 @@ const UNIX_ENV: &[u8] =
 #[inline(never)]
 pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
     for &b in if unix { UNIX_ENV } else { TCP_ENV } {
-        let sa = sa
-            .get(usize::from(b.wrapping_sub(1) / 2))
-            .copied()
-            .unwrap_or(&[]);
-        let v6 = sa.get(..2) == Some(&AF_INET6.to_ne_bytes());
-        let ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
-        match b {
-            1 | 3 => match ip.split_at_checked(12) {
-                Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) => put(out, v4, 1),
-                _ => put(out, ip, if v6 { 2 } else { 1 }),
-            },
-            2 | 4 => put(out, sa.get(2..4).unwrap_or(&[]), 2),
-            5..=7 => {
-                out.u(cred.get(usize::from(b - 5)).copied().unwrap_or(0).into());
+        let k = usize::from(b.wrapping_sub(1));
+        let sa = sa.get(k / 2).copied().unwrap_or(&[]);
+        match k {
+            0 | 2 => put_ip(out, sa),
+            1 | 3 => {
+                let port = sa.get(2..4).unwrap_or(&[]);
+                out.u(port.iter().fold(0, |v, &b| v << 8 | u64::from(b)));
+            }
+            4..=6 => {
+                out.u(cred.get(k - 4).copied().unwrap_or(0).into());
             }
             _ => {
                 out.byte(b);
@@ -160,25 +156,31 @@ pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
     }
 }
 
-/// Writes `bytes` as numbers of `width` bytes: decimal bytes separated by
-/// `.`, hex pairs separated by `:` (a pair alone: in decimal, a port).
-fn put(out: &mut Text, bytes: &[u8], width: usize) {
-    let hex = bytes.len() > width;
-    // (`max(1)`: no zero size for `chunks` to panic on, whatever is inlined.)
-    for (i, f) in bytes.chunks(width.max(1)).enumerate() {
-        if i > 0 {
-            out.byte(if width == 1 { b'.' } else { b':' });
+/// Writes the address of `sa`, a `sockaddr_in(6)`: decimal bytes separated
+/// by `.`, or hex groups separated by `:`.
+#[inline(never)]
+fn put_ip(out: &mut Text, sa: &[u8]) {
+    let v6 = sa.get(..2) == Some(&AF_INET6.to_ne_bytes());
+    let mut ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
+    if let Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) = ip.split_at_checked(12) {
+        ip = v4;
+    }
+    let (step, sep) = if ip.len() > 4 { (2, b':') } else { (1, b'.') };
+    let mut at = 0;
+    while let Some(f) = ip.get(at..at + step) {
+        if at > 0 {
+            out.byte(sep);
         }
+        at += step;
         let v = f.iter().fold(0u32, |v, &b| v << 8 | u32::from(b));
-        if !(hex && width == 2) {
+        if step == 1 {
             out.u(v.into());
             continue;
         }
-        let mut started = false;
+        // Without leading zeros.
         for shift in [12, 8, 4, 0] {
             let d = (v >> shift & 15) as u8;
-            started |= d != 0 || shift == 0;
-            if started {
+            if v >> shift != 0 || shift == 0 {
                 out.byte(if d < 10 { b'0' + d } else { b'a' + d - 10 });
             }
         }
