@@ -560,11 +560,17 @@ fn parts<'w>(
 
 fn settle(world: &mut World, null: &Fd, now: u64) {
     let (sup, slots, mut sh) = parts(world, null);
-    sup.settle(slots, now, &mut sh);
-    // What an `accept = yes` service's moves make possible, at once.
+    // What an `accept = yes` service's moves make possible, at once: a
+    // second round after them (one call site: `settle` is inlined).
     #[cfg(feature = "listen")]
-    if crate::listen_in::settle(sup, slots, now, &mut sh) {
+    let mut first = true;
+    loop {
         sup.settle(slots, now, &mut sh);
+        #[cfg(feature = "listen")]
+        if core::mem::take(&mut first) && crate::listen_in::settle(sup, slots, now, &mut sh) {
+            continue;
+        }
+        break;
     }
     // A readiness pipe is only of use while its service starts, a report
     // pipe while its child lives (it is closed once read, in any case).
