@@ -429,10 +429,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
             // An `accept = yes` service's instances, each in its group.
             #[cfg(feature = "listen")]
             if pid == 0 {
-                for pid in world.instances.of(id) {
-                    let _ = shell::signal_child(pid, sig.into(), false);
-                }
-                return;
+                return crate::listen_in::signal(&world.instances, id, sig, false);
             }
             let _ = id;
             // The reply checked that the service runs: its child is not

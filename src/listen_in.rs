@@ -141,3 +141,16 @@ pub fn reaped(inst: &mut Instances, slots: &mut [Slot], pid: i32) -> bool {
     }
     true
 }
+
+/// `sig` to the instances of service `id`, each in its group; with
+/// `cont`, SIGCONT after it (see `shell::signal_group`).
+#[inline(never)]
+pub fn signal(inst: &Instances, id: SvcId, sig: u8, cont: bool) {
+    for pid in inst.of(id) {
+        if cont {
+            crate::shell::signal_group(pid, sig, false);
+        } else {
+            let _ = crate::shell::signal_child(pid, sig.into(), false);
+        }
+    }
+}

@@ -99,7 +99,7 @@ pub fn drain(
 /// `sig` to the process group `pid` leads (and SIGCONT after it, unless
 /// it is SIGKILL); see [`signal_child`].
 #[inline(never)]
-fn signal_group(pid: i32, sig: u8, reaped: bool) {
+pub fn signal_group(pid: i32, sig: u8, reaped: bool) {
     let _ = signal_child(pid, sig.into(), reaped);
     if u32::from(sig) != linux_raw_sys::general::SIGKILL {
         let _ = signal_child(pid, linux_raw_sys::general::SIGCONT, reaped);
@@ -182,9 +182,7 @@ impl Effects<Fd> for Shell<'_> {
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
         #[cfg(feature = "listen")]
         if pid == 0 {
-            for pid in self.inst.of(_id) {
-                signal_group(pid, sig, false);
-            }
+            crate::listen_in::signal(self.inst, _id, sig, true);
         }
         signal_group(pid, sig, reaped);
     }
