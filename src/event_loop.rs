@@ -687,8 +687,7 @@ fn entry<'w>(
         // instances.
         #[cfg(feature = "listen")]
         Src::Exec(i) => slot(i).and_then(|s| {
-            let socket = crate::listen_in::ready_socket(s, &world.instances, now);
-            s.exec.as_ref().or(socket.filter(|_| s.conf.accept))
+            (s.exec.as_ref()).or_else(|| crate::listen_in::ready_socket(s, &world.instances, now))
         }),
         #[cfg(not(feature = "listen"))]
         Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),

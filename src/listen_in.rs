@@ -82,10 +82,13 @@ pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
     Some(conn)
 }
 
-/// Whether tend accepts on the service's socket now: it is up, not
-/// resting, and below its `instances` and the room of the instance table. The socket then.
+/// Whether tend accepts on the service's socket now: it is an `accept =
+/// yes` one, up, not resting, and below its `instances` and the room of
+/// the instance table. The socket then.
+#[inline(never)]
 pub fn ready_socket<'s>(slot: &'s Slot, inst: &Instances, now: u64) -> Option<&'s Fd> {
-    let open = slot.svc.state == State::Up
+    let open = slot.conf.accept
+        && slot.svc.state == State::Up
         && slot.instances < slot.conf.instances
         && slot.rest_until <= now;
     slot.socket.as_ref().filter(|_| open && inst.room())
