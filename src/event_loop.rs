@@ -570,7 +570,8 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
         break;
     }
     // A readiness pipe is only of use while its service starts, a report
-    // pipe while its child lives (it is closed once read, in any case).
+    // pipe while its child lives (it is closed once read, in any case), a
+    // `listen` socket while it is to run again.
     for slot in slots.iter_mut() {
         let state = slot.svc.state;
         if !matches!(state, State::Forked | State::Starting) {
@@ -578,6 +579,10 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
         }
         if !state.running() {
             slot.exec = None;
+        }
+        #[cfg(feature = "listen")]
+        if !crate::listen_in::keeps_socket(state) {
+            slot.socket = None;
         }
     }
 }

@@ -94,8 +94,7 @@ pub fn ready_socket<'s>(slot: &'s Slot, inst: &Instances, now: u64) -> Option<&'
     slot.socket.as_ref().filter(|_| open && inst.room())
 }
 
-/// Closes the sockets of the services not to run again until started,
-/// and moves the `accept = yes` services through their machine: bound
+/// Moves the `accept = yes` services through their machine: bound
 /// (forked) is up at once; stopping, ended once their last instance is.
 /// True when one moved.
 pub fn settle(
@@ -112,12 +111,6 @@ pub fn settle(
         };
         let state = slot.svc.state;
         use State as S;
-        if !matches!(
-            state,
-            S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Restarting | S::Backoff
-        ) {
-            slot.socket = None;
-        }
         if !slot.conf.accept {
             continue;
         }
@@ -156,4 +149,14 @@ pub fn signal(inst: &Instances, id: SvcId, sig: u8, cont: bool) {
             let _ = crate::shell::signal_child(pid, sig.into(), false);
         }
     }
+}
+
+/// A service's socket is kept while it is to run again: not once it is
+/// stopping, stopped, failed, held or done.
+pub fn keeps_socket(state: State) -> bool {
+    use State as S;
+    matches!(
+        state,
+        S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Restarting | S::Backoff
+    )
 }
