@@ -182,7 +182,7 @@ impl Effects<Fd> for Shell<'_> {
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
         #[cfg(feature = "listen")]
         if pid == 0 {
-            crate::listen_in::signal(self.inst, _id, sig, true);
+            return crate::listen_in::signal(self.inst, _id, sig, true);
         }
         signal_group(pid, sig, reaped);
     }
