@@ -95,6 +95,7 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
     if text.is_empty() {
         return Some(0);
     }
+    // Bytes written.
     let mut n = 0;
     for field in crate::say::split(text, sep) {
         if field.is_empty() || field.len() > 5 {
@@ -116,11 +117,14 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
         if v >> (8 * width) != 0 {
             return None;
         }
-        let to = out.get_mut(n * width..(n + 1) * width)?;
-        crate::say::copy(to, v.to_be_bytes().get(4 - width..)?);
-        n += 1;
+        // Big-endian: a pair's high byte first.
+        n += width;
+        if width == 2 {
+            *out.get_mut(n - 2)? = (v >> 8) as u8;
+        }
+        *out.get_mut(n - 1)? = v as u8;
     }
-    Some(n)
+    Some(n / width)
 }
 
 /// The UCSPI variables of a TCP and of a unix connection, each followed by
