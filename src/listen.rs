@@ -23,6 +23,14 @@ pub struct Addr {
     pub len: u8,
 }
 
+/// The family of the socket address `sa` (0 when it is too short).
+pub fn family(sa: &[u8]) -> u16 {
+    match *sa {
+        [a, b, ..] => u16::from_ne_bytes([a, b]),
+        _ => 0,
+    }
+}
+
 /// Parses `tcp:ADDR:PORT`, `udp:ADDR:PORT` (ADDR an IPv4 address, or an
 /// IPv6 one in brackets) or `unix:/PATH` (below 108 bytes).
 pub fn parse(text: &[u8]) -> Option<Addr> {
@@ -164,7 +172,7 @@ pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
 /// by `.`, or hex groups separated by `:`.
 #[inline(never)]
 fn put_ip(out: &mut Text, sa: &[u8]) {
-    let v6 = sa.get(..2) == Some(&AF_INET6.to_ne_bytes());
+    let v6 = family(sa) == AF_INET6;
     let mut ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
     if let Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) = ip.split_at_checked(12) {
         ip = v4;

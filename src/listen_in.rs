@@ -74,7 +74,7 @@ pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
             return None;
         }
     };
-    let unix = peer.get(..2) == Some(&listen::AF_UNIX.to_ne_bytes());
+    let unix = listen::family(&peer) == listen::AF_UNIX;
     let mut local = [0u8; 28];
     let _ = sys::sock_name(&conn, &mut local, true);
     let cred = sys::peer_cred(&conn).unwrap_or_default();
