@@ -76,7 +76,8 @@ pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
     };
     let unix = listen::family(&peer) == listen::AF_UNIX;
     let mut local = [0u8; 28];
-    let _ = sys::sock_name(&conn, &mut local, true);
+    // (No descriptor comes back: nothing to drop.)
+    let _ = sys::sock_name(&conn, &mut local, true).map(core::mem::forget);
     let cred = sys::peer_cred(&conn).unwrap_or_default();
     listen::ucspi_env(env, unix, [&peer, &local], cred);
     Some(conn)
