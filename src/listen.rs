@@ -190,7 +190,8 @@ fn put_ip(out: &mut Text, sa: &[u8]) {
             continue;
         }
         // Without leading zeros.
-        for shift in [12, 8, 4, 0] {
+        for k in (0..4).rev() {
+            let shift = 4 * k;
             let d = (v >> shift & 15) as u8;
             if v >> shift != 0 || shift == 0 {
                 out.byte(if d < 10 { b'0' + d } else { b'a' + d - 10 });
