@@ -557,17 +557,11 @@ fn parts<'w>(
 
 fn settle(world: &mut World, null: &Fd, now: u64) {
     let (sup, slots, mut sh) = parts(world, null);
-    // What an `accept = yes` service's moves make possible, at once: a
-    // second round after them (one call site: `settle` is inlined).
+    sup.settle(slots, now, &mut sh);
+    // What an `accept = yes` service's moves make possible, at once.
     #[cfg(feature = "listen")]
-    let mut first = true;
-    loop {
+    if crate::listen_in::settle(sup, slots, now, &mut sh) {
         sup.settle(slots, now, &mut sh);
-        #[cfg(feature = "listen")]
-        if core::mem::take(&mut first) && crate::listen_in::settle(sup, slots, now, &mut sh) {
-            continue;
-        }
-        break;
     }
     // A readiness pipe is only of use while its service starts, a report
     // pipe while its child lives (it is closed once read, in any case), a

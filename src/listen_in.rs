@@ -3,6 +3,7 @@
 //! instance of `run` on it, and moves such a service, which has no process
 //! of its own, through its machine.
 
+use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 
 use crate::conf::{Pool, SvcId};
@@ -14,10 +15,11 @@ use crate::supervisor::{Effects, Supervisor};
 use crate::sys::{self, Fd};
 use crate::world::Slot;
 
-/// Binds the service's socket unless it is bound (as root: the child drops
-/// its privileges after the fork). True for an `accept = yes` service,
-/// which is then up without a process of its own.
-pub fn bind(pool: &Pool, slot: &mut Slot) -> Result<bool, StartError> {
+/// Starts the service (see `shell::start`), its socket first, bound
+/// unless it is (as root: the child drops its privileges after the fork)
+/// and handed to the child with its name. An `accept = yes` service has
+/// no process of its own: it is up at once (pid 0).
+pub fn spawn(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result<i32, StartError> {
     let text = crate::settings::Settings::path(pool, slot.conf.listen);
     if slot.socket.is_none() && !text.is_empty() {
         let fd = bind_to(text, slot.conf.accept).map_err(|e| StartError {
@@ -27,7 +29,16 @@ pub fn bind(pool: &Pool, slot: &mut Slot) -> Result<bool, StartError> {
         // It replaces a None: no drop code for it.
         core::mem::forget(slot.socket.replace(fd));
     }
-    Ok(slot.conf.accept)
+    if slot.conf.accept {
+        return Ok(0);
+    }
+    let mut env = crate::say::Buf::<64>::new();
+    if slot.socket.is_some() {
+        env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
+            .s(&slot.conf.name)
+            .byte(0);
+    }
+    crate::shell::start(pool, null, slot, None, env.as_bytes())
 }
 
 /// A socket bound to `text` (a `listen` value the table checked),

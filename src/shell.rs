@@ -161,22 +161,10 @@ pub fn start(
 
 impl Effects<Fd> for Shell<'_> {
     fn spawn(&mut self, slot: &mut Slot, _now: u64) -> Result<i32, StartError> {
-        // The socket first: an `accept = yes` service has no child of its
-        // own (pid 0); a child of another is handed it with its name.
-        #[allow(unused_mut)]
-        let mut env = Buf::<64>::new();
         #[cfg(feature = "listen")]
-        {
-            if crate::listen_in::bind(self.pool, slot)? {
-                return Ok(0);
-            }
-            if slot.socket.is_some() {
-                env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
-                    .s(&slot.conf.name)
-                    .byte(0);
-            }
-        }
-        start(self.pool, self.null, slot, None, env.as_bytes())
+        return crate::listen_in::spawn(self.pool, self.null, slot);
+        #[cfg(not(feature = "listen"))]
+        start(self.pool, self.null, slot, None, &[])
     }
 
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
