@@ -146,25 +146,26 @@ const UNIX_ENV: &[u8] =
 /// byte: of a TCP one from the peer's and the local `sockaddr_in(6)`
 /// (`sa`), of a unix one from the peer's credentials (`SO_PEERCRED`: pid,
 /// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4; IPv6
-/// addresses in eight groups, without `::`.
+/// addresses in eight groups, without `::`. (`accept` hands whole
+/// `sockaddr` buffers: a TCP one always holds its port.)
 #[inline(never)]
 pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
     for &b in if unix { UNIX_ENV } else { TCP_ENV } {
         let k = usize::from(b.wrapping_sub(1));
         let sa = sa.get(k / 2).copied().unwrap_or(&[]);
-        match k {
-            0 | 2 => put_ip(out, sa),
-            1 | 3 => {
-                let port = sa.get(2..4).unwrap_or(&[]);
-                out.u(port.iter().fold(0, |v, &b| v << 8 | u64::from(b)));
+        let v = match (k, sa) {
+            (0 | 2, _) => {
+                put_ip(out, sa);
+                continue;
             }
-            4..=6 => {
-                out.u(cred.get(k - 4).copied().unwrap_or(0).into());
-            }
+            (1 | 3, &[_, _, hi, lo, ..]) => u16::from_be_bytes([hi, lo]).into(),
+            (4..=6, _) => cred.get(k - 4).copied().unwrap_or(0),
             _ => {
                 out.byte(b);
+                continue;
             }
-        }
+        };
+        out.u(v.into());
     }
 }
 
