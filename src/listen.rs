@@ -224,7 +224,7 @@ impl Instances {
 
     /// Room for one more.
     pub fn room(&self) -> bool {
-        self.pids.contains(&0)
+        self.pids.iter().any(|&p| p == 0)
     }
 
     /// Keeps instance `pid` of service `id` (there is room: see [`room`]).
