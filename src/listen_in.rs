@@ -118,15 +118,11 @@ pub fn settle(
     let mut moved = false;
     for i in 0..slots.len() {
         let id = SvcId(i as u8);
-        let Some(slot) = slots.get_mut(i) else {
+        let Some(slot) = slots.get(i).filter(|s| s.conf.accept) else {
             continue;
         };
         let state = slot.svc.state;
-        use State as S;
-        if !slot.conf.accept {
-            continue;
-        }
-        if state == S::Forked {
+        if state == State::Forked {
             sup.on_exec(slots, id, Ok(()), now, fx);
         } else if state.stopping() && slot.instances == 0 {
             sup.on_end(slots, id, Exit::Code(0), now, fx);
