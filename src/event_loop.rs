@@ -429,7 +429,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
             // An `accept = yes` service's instances, each in its group.
             #[cfg(feature = "listen")]
             if pid == 0 {
-                return crate::listen_in::signal(&world.instances, id, sig, false);
+                return shell::signal_instances(&world.instances, id, sig, false);
             }
             let _ = id;
             // The reply checked that the service runs: its child is not

@@ -3,49 +3,22 @@
 //! instance of `run` on it, and moves such a service, which has no process
 //! of its own, through its machine.
 
-use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 
-use crate::conf::{Pool, SvcId};
+use crate::conf::SvcId;
 use crate::limits::ACCEPT_REST_MS;
 use crate::listen::{self, Instances};
 use crate::say::Text;
-use crate::service::{Exit, StartError, State, Step};
+use crate::service::{Exit, State};
 use crate::supervisor::{Effects, Supervisor};
 use crate::sys::{self, Fd};
 use crate::world::Slot;
-
-/// Starts the service (see `shell::start`), its socket first, bound
-/// unless it is (as root: the child drops its privileges after the fork)
-/// and handed to the child with its name. An `accept = yes` service has
-/// no process of its own: it is up at once (pid 0).
-pub fn spawn(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result<i32, StartError> {
-    let text = crate::settings::Settings::path(pool, slot.conf.listen);
-    if slot.socket.is_none() && !text.is_empty() {
-        let fd = bind_to(text, slot.conf.accept).map_err(|e| StartError {
-            step: Step::Bind,
-            errno: crate::errno::of(e),
-        })?;
-        // It replaces a None: no drop code for it.
-        core::mem::forget(slot.socket.replace(fd));
-    }
-    if slot.conf.accept {
-        return Ok(0);
-    }
-    let mut env = crate::say::Buf::<64>::new();
-    if slot.socket.is_some() {
-        env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
-            .s(&slot.conf.name)
-            .byte(0);
-    }
-    crate::shell::start(pool, null, slot, None, env.as_bytes())
-}
 
 /// A socket bound to `text` (a `listen` value the table checked),
 /// close-on-exec; listening, with a backlog of 64, unless it is udp;
 /// non-blocking when tend accepts on it.
 #[inline(never)]
-fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
+pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
     use linux_raw_sys::general::{O_CLOEXEC, O_NONBLOCK};
     use linux_raw_sys::net::{SOCK_DGRAM, SOCK_STREAM};
     let a = listen::parse(text).ok_or(Errno::INVAL)?;
@@ -144,19 +117,6 @@ pub fn reaped(inst: &mut Instances, slots: &mut [Slot], pid: i32) -> bool {
         slot.instances = slot.instances.saturating_sub(1);
     }
     true
-}
-
-/// `sig` to the instances of service `id`, each in its group; with
-/// `cont`, SIGCONT after it (see `shell::signal_group`).
-#[inline(never)]
-pub fn signal(inst: &Instances, id: SvcId, sig: u8, cont: bool) {
-    for pid in inst.of(id) {
-        if cont {
-            crate::shell::signal_group(pid, sig, false);
-        } else {
-            let _ = crate::shell::signal_child(pid, sig.into(), false);
-        }
-    }
 }
 
 /// A service's socket is kept while it is to run again: not once it is

@@ -99,11 +99,52 @@ pub fn drain(
 /// `sig` to the process group `pid` leads (and SIGCONT after it, unless
 /// it is SIGKILL); see [`signal_child`].
 #[inline(never)]
-pub fn signal_group(pid: i32, sig: u8, reaped: bool) {
+fn signal_group(pid: i32, sig: u8, reaped: bool) {
     let _ = signal_child(pid, sig.into(), reaped);
     if u32::from(sig) != linux_raw_sys::general::SIGKILL {
         let _ = signal_child(pid, linux_raw_sys::general::SIGCONT, reaped);
     }
+}
+
+/// `sig` to the instances of service `id`, each in its group; with
+/// `cont`, SIGCONT after it (see [`signal_group`]).
+#[cfg(feature = "listen")]
+#[inline(never)]
+pub fn signal_instances(inst: &crate::listen::Instances, id: SvcId, sig: u8, cont: bool) {
+    for pid in inst.of(id) {
+        if cont {
+            signal_group(pid, sig, false);
+        } else {
+            let _ = signal_child(pid, sig.into(), false);
+        }
+    }
+}
+
+/// Starts a service (see [`start`]), its `listen` socket first, bound
+/// unless it is (as root: the child drops its privileges after the fork)
+/// and handed to the child with its name. An `accept = yes` service has
+/// no process of its own: it is up at once (pid 0).
+#[cfg(feature = "listen")]
+fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result<i32, StartError> {
+    let text = crate::settings::Settings::path(pool, slot.conf.listen);
+    if slot.socket.is_none() && !text.is_empty() {
+        let fd = crate::listen_in::bind_to(text, slot.conf.accept).map_err(|e| StartError {
+            step: Step::Bind,
+            errno: errno::of(e),
+        })?;
+        // It replaces a None: no drop code for it.
+        core::mem::forget(slot.socket.replace(fd));
+    }
+    if slot.conf.accept {
+        return Ok(0);
+    }
+    let mut env = Buf::<64>::new();
+    if slot.socket.is_some() {
+        env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
+            .s(&slot.conf.name)
+            .byte(0);
+    }
+    start(pool, null, slot, None, env.as_bytes())
 }
 
 /// Forks the child of service `slot` (see `spawn`), with `env` added to
@@ -162,7 +203,7 @@ pub fn start(
 impl Effects<Fd> for Shell<'_> {
     fn spawn(&mut self, slot: &mut Slot, _now: u64) -> Result<i32, StartError> {
         #[cfg(feature = "listen")]
-        return crate::listen_in::spawn(self.pool, self.null, slot);
+        return start_listening(self.pool, self.null, slot);
         #[cfg(not(feature = "listen"))]
         start(self.pool, self.null, slot, None, &[])
     }
@@ -170,7 +211,7 @@ impl Effects<Fd> for Shell<'_> {
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
         #[cfg(feature = "listen")]
         if pid == 0 {
-            return crate::listen_in::signal(self.inst, _id, sig, true);
+            return signal_instances(self.inst, _id, sig, true);
         }
         signal_group(pid, sig, reaped);
     }
