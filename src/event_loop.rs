@@ -818,7 +818,10 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
 /// tells the supervisor once it has told. `ended`: the child is reaped, so
 /// what the pipe holds is all it will ever hold.
 fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
-    let Some(slot) = world.table.slots.get_mut(id.index()) else {
+    let Table { slots, pool, .. } = &mut world.table;
+    #[cfg(not(feature = "listen"))]
+    let _ = pool;
+    let Some(slot) = slots.get_mut(id.index()) else {
         return;
     };
     // An `accept = yes` service's socket, in place of a report pipe: a
@@ -827,11 +830,6 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
     if slot.conf.accept && !ended {
         let mut env = crate::say::Buf::<200>::new();
         let Some(conn) = crate::listen_in::accept(slot, &mut env, now) else {
-            return;
-        };
-        let pool = &world.table.pool;
-        // (Its slot again: the pool is borrowed beside it.)
-        let Some(slot) = world.table.slots.get_mut(id.index()) else {
             return;
         };
         let started = shell::start(pool, null.as_fd(), slot, Some(conn.as_fd()), env.as_bytes());
