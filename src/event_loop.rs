@@ -429,10 +429,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
             // An `accept = yes` service's instances, each in its group.
             #[cfg(feature = "listen")]
             if pid == 0 {
-                for pid in world.instances.of(id) {
-                    let _ = shell::signal_child(pid, sig.into(), false);
-                }
-                return;
+                return shell::signal_instances(&world.instances, id, sig, false);
             }
             let _ = id;
             // The reply checked that the service runs: its child is not
@@ -567,7 +564,8 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
         sup.settle(slots, now, &mut sh);
     }
     // A readiness pipe is only of use while its service starts, a report
-    // pipe while its child lives (it is closed once read, in any case).
+    // pipe while its child lives (it is closed once read, in any case), a
+    // `listen` socket while it is to run again.
     for slot in slots.iter_mut() {
         let state = slot.svc.state;
         if !matches!(state, State::Forked | State::Starting) {
@@ -575,6 +573,10 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
         }
         if !state.running() {
             slot.exec = None;
+        }
+        #[cfg(feature = "listen")]
+        if !crate::listen_in::keeps_socket(state) {
+            slot.socket = None;
         }
     }
 }
@@ -684,8 +686,7 @@ fn entry<'w>(
         // instances.
         #[cfg(feature = "listen")]
         Src::Exec(i) => slot(i).and_then(|s| {
-            let socket = crate::listen_in::ready_socket(s, &world.instances, now);
-            s.exec.as_ref().or(socket.filter(|_| s.conf.accept))
+            (s.exec.as_ref()).or_else(|| crate::listen_in::ready_socket(s, &world.instances, now))
         }),
         #[cfg(not(feature = "listen"))]
         Src::Exec(i) => slot(i).and_then(|s| s.exec.as_ref()),
@@ -817,7 +818,10 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
 /// tells the supervisor once it has told. `ended`: the child is reaped, so
 /// what the pipe holds is all it will ever hold.
 fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
-    let Some(slot) = world.table.slots.get_mut(id.index()) else {
+    let Table { slots, pool, .. } = &mut world.table;
+    #[cfg(not(feature = "listen"))]
+    let _ = pool;
+    let Some(slot) = slots.get_mut(id.index()) else {
         return;
     };
     // An `accept = yes` service's socket, in place of a report pipe: a
@@ -826,11 +830,6 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
     if slot.conf.accept && !ended {
         let mut env = crate::say::Buf::<200>::new();
         let Some(conn) = crate::listen_in::accept(slot, &mut env, now) else {
-            return;
-        };
-        let pool = &world.table.pool;
-        // (Its slot again: the pool is borrowed beside it.)
-        let Some(slot) = world.table.slots.get_mut(id.index()) else {
             return;
         };
         let started = shell::start(pool, null.as_fd(), slot, Some(conn.as_fd()), env.as_bytes());

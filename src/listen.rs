@@ -23,6 +23,14 @@ pub struct Addr {
     pub len: u8,
 }
 
+/// The family of the socket address `sa` (0 when it is too short).
+pub fn family(sa: &[u8]) -> u16 {
+    match *sa {
+        [a, b, ..] => u16::from_ne_bytes([a, b]),
+        _ => 0,
+    }
+}
+
 /// Parses `tcp:ADDR:PORT`, `udp:ADDR:PORT` (ADDR an IPv4 address, or an
 /// IPv6 one in brackets) or `unix:/PATH` (below 108 bytes).
 pub fn parse(text: &[u8]) -> Option<Addr> {
@@ -95,6 +103,7 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
     if text.is_empty() {
         return Some(0);
     }
+    // Bytes written.
     let mut n = 0;
     for field in crate::say::split(text, sep) {
         if field.is_empty() || field.len() > 5 {
@@ -116,11 +125,14 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
         if v >> (8 * width) != 0 {
             return None;
         }
-        let to = out.get_mut(n * width..(n + 1) * width)?;
-        crate::say::copy(to, v.to_be_bytes().get(4 - width..)?);
-        n += 1;
+        // Big-endian: a pair's high byte first.
+        n += width;
+        if width == 2 {
+            *out.get_mut(n - 2)? = (v >> 8) as u8;
+        }
+        *out.get_mut(n - 1)? = v as u8;
     }
-    Some(n)
+    Some(n / width)
 }
 
 /// The UCSPI variables of a TCP and of a unix connection, each followed by
@@ -134,51 +146,55 @@ const UNIX_ENV: &[u8] =
 /// byte: of a TCP one from the peer's and the local `sockaddr_in(6)`
 /// (`sa`), of a unix one from the peer's credentials (`SO_PEERCRED`: pid,
 /// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4; IPv6
-/// addresses in eight groups, without `::`.
+/// addresses in eight groups, without `::`. (`accept` hands whole
+/// `sockaddr` buffers: a TCP one always holds its port.)
 #[inline(never)]
 pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
     for &b in if unix { UNIX_ENV } else { TCP_ENV } {
-        let sa = sa
-            .get(usize::from(b.wrapping_sub(1) / 2))
-            .copied()
-            .unwrap_or(&[]);
-        let v6 = sa.get(..2) == Some(&AF_INET6.to_ne_bytes());
-        let ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
-        match b {
-            1 | 3 => match ip.split_at_checked(12) {
-                Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) => put(out, v4, 1),
-                _ => put(out, ip, if v6 { 2 } else { 1 }),
-            },
-            2 | 4 => put(out, sa.get(2..4).unwrap_or(&[]), 2),
-            5..=7 => {
-                out.u(cred.get(usize::from(b - 5)).copied().unwrap_or(0).into());
+        let k = usize::from(b.wrapping_sub(1));
+        let sa = sa.get(k / 2).copied().unwrap_or(&[]);
+        let v = match (k, sa) {
+            (0 | 2, _) => {
+                put_ip(out, sa);
+                continue;
             }
+            (1 | 3, &[_, _, hi, lo, ..]) => u16::from_be_bytes([hi, lo]).into(),
+            (4..=6, _) => cred.get(k - 4).copied().unwrap_or(0),
             _ => {
                 out.byte(b);
+                continue;
             }
-        }
+        };
+        out.u(v.into());
     }
 }
 
-/// Writes `bytes` as numbers of `width` bytes: decimal bytes separated by
-/// `.`, hex pairs separated by `:` (a pair alone: in decimal, a port).
-fn put(out: &mut Text, bytes: &[u8], width: usize) {
-    let hex = bytes.len() > width;
-    // (`max(1)`: no zero size for `chunks` to panic on, whatever is inlined.)
-    for (i, f) in bytes.chunks(width.max(1)).enumerate() {
-        if i > 0 {
-            out.byte(if width == 1 { b'.' } else { b':' });
+/// Writes the address of `sa`, a `sockaddr_in(6)`: decimal bytes separated
+/// by `.`, or hex groups separated by `:`.
+#[inline(never)]
+fn put_ip(out: &mut Text, sa: &[u8]) {
+    let v6 = family(sa) == AF_INET6;
+    let mut ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
+    if let Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) = ip.split_at_checked(12) {
+        ip = v4;
+    }
+    let (step, sep) = if ip.len() > 4 { (2, b':') } else { (1, b'.') };
+    let mut at = 0;
+    while let Some(f) = ip.get(at..at + step) {
+        if at > 0 {
+            out.byte(sep);
         }
+        at += step;
         let v = f.iter().fold(0u32, |v, &b| v << 8 | u32::from(b));
-        if !(hex && width == 2) {
+        if step == 1 {
             out.u(v.into());
             continue;
         }
-        let mut started = false;
-        for shift in [12, 8, 4, 0] {
+        // Without leading zeros.
+        for k in (0..4).rev() {
+            let shift = 4 * k;
             let d = (v >> shift & 15) as u8;
-            started |= d != 0 || shift == 0;
-            if started {
+            if v >> shift != 0 || shift == 0 {
                 out.byte(if d < 10 { b'0' + d } else { b'a' + d - 10 });
             }
         }
@@ -207,8 +223,10 @@ impl Instances {
     }
 
     /// Room for one more.
+    // (A plain scan: `contains` compiles to more code.)
+    #[allow(clippy::manual_contains)]
     pub fn room(&self) -> bool {
-        self.pids.contains(&0)
+        self.pids.iter().any(|&p| p == 0)
     }
 
     /// Keeps instance `pid` of service `id` (there is room: see [`room`]).

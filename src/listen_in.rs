@@ -5,36 +5,20 @@
 
 use rustix::io::Errno;
 
-use crate::conf::{Pool, SvcId};
+use crate::conf::SvcId;
 use crate::limits::ACCEPT_REST_MS;
 use crate::listen::{self, Instances};
 use crate::say::Text;
-use crate::service::{Exit, StartError, State, Step};
+use crate::service::{Exit, State};
 use crate::supervisor::{Effects, Supervisor};
 use crate::sys::{self, Fd};
 use crate::world::Slot;
-
-/// Binds the service's socket unless it is bound (as root: the child drops
-/// its privileges after the fork). True for an `accept = yes` service,
-/// which is then up without a process of its own.
-pub fn bind(pool: &Pool, slot: &mut Slot) -> Result<bool, StartError> {
-    let text = crate::settings::Settings::path(pool, slot.conf.listen);
-    if slot.socket.is_none() && !text.is_empty() {
-        let fd = bind_to(text, slot.conf.accept).map_err(|e| StartError {
-            step: Step::Bind,
-            errno: crate::errno::of(e),
-        })?;
-        // It replaces a None: no drop code for it.
-        core::mem::forget(slot.socket.replace(fd));
-    }
-    Ok(slot.conf.accept)
-}
 
 /// A socket bound to `text` (a `listen` value the table checked),
 /// close-on-exec; listening, with a backlog of 64, unless it is udp;
 /// non-blocking when tend accepts on it.
 #[inline(never)]
-fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
+pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
     use linux_raw_sys::general::{O_CLOEXEC, O_NONBLOCK};
     use linux_raw_sys::net::{SOCK_DGRAM, SOCK_STREAM};
     let a = listen::parse(text).ok_or(Errno::INVAL)?;
@@ -74,25 +58,28 @@ pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
             return None;
         }
     };
-    let unix = peer.get(..2) == Some(&listen::AF_UNIX.to_ne_bytes());
+    let unix = listen::family(&peer) == listen::AF_UNIX;
     let mut local = [0u8; 28];
-    let _ = sys::sock_name(&conn, &mut local, true);
+    // (No descriptor comes back: nothing to drop.)
+    let _ = sys::sock_name(&conn, &mut local, true).map(core::mem::forget);
     let cred = sys::peer_cred(&conn).unwrap_or_default();
     listen::ucspi_env(env, unix, [&peer, &local], cred);
     Some(conn)
 }
 
-/// Whether tend accepts on the service's socket now: it is up, not
-/// resting, and below its `instances` and the room of the instance table. The socket then.
+/// Whether tend accepts on the service's socket now: it is an `accept =
+/// yes` one, up, not resting, and below its `instances` and the room of
+/// the instance table. The socket then.
+#[inline(never)]
 pub fn ready_socket<'s>(slot: &'s Slot, inst: &Instances, now: u64) -> Option<&'s Fd> {
-    let open = slot.svc.state == State::Up
+    let open = slot.conf.accept
+        && slot.svc.state == State::Up
         && slot.instances < slot.conf.instances
         && slot.rest_until <= now;
     slot.socket.as_ref().filter(|_| open && inst.room())
 }
 
-/// Closes the sockets of the services not to run again until started,
-/// and moves the `accept = yes` services through their machine: bound
+/// Moves the `accept = yes` services through their machine: bound
 /// (forked) is up at once; stopping, ended once their last instance is.
 /// True when one moved.
 pub fn settle(
@@ -104,21 +91,11 @@ pub fn settle(
     let mut moved = false;
     for i in 0..slots.len() {
         let id = SvcId(i as u8);
-        let Some(slot) = slots.get_mut(i) else {
+        let Some(slot) = slots.get(i).filter(|s| s.conf.accept) else {
             continue;
         };
         let state = slot.svc.state;
-        use State as S;
-        if !matches!(
-            state,
-            S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Restarting | S::Backoff
-        ) {
-            slot.socket = None;
-        }
-        if !slot.conf.accept {
-            continue;
-        }
-        if state == S::Forked {
+        if state == State::Forked {
             sup.on_exec(slots, id, Ok(()), now, fx);
         } else if state.stopping() && slot.instances == 0 {
             sup.on_end(slots, id, Exit::Code(0), now, fx);
@@ -140,4 +117,14 @@ pub fn reaped(inst: &mut Instances, slots: &mut [Slot], pid: i32) -> bool {
         slot.instances = slot.instances.saturating_sub(1);
     }
     true
+}
+
+/// A service's socket is kept while it is to run again: not once it is
+/// stopping, stopped, failed, held or done.
+pub fn keeps_socket(state: State) -> bool {
+    use State as S;
+    matches!(
+        state,
+        S::Down | S::Forked | S::Starting | S::Up | S::Ready | S::Restarting | S::Backoff
+    )
 }

@@ -106,6 +106,47 @@ fn signal_group(pid: i32, sig: u8, reaped: bool) {
     }
 }
 
+/// `sig` to the instances of service `id`, each in its group; with
+/// `cont`, SIGCONT after it (see [`signal_group`]).
+#[cfg(feature = "listen")]
+#[inline(never)]
+pub fn signal_instances(inst: &crate::listen::Instances, id: SvcId, sig: u8, cont: bool) {
+    for pid in inst.of(id) {
+        if cont {
+            signal_group(pid, sig, false);
+        } else {
+            let _ = signal_child(pid, sig.into(), false);
+        }
+    }
+}
+
+/// Starts a service (see [`start`]), its `listen` socket first, bound
+/// unless it is (as root: the child drops its privileges after the fork)
+/// and handed to the child with its name. An `accept = yes` service has
+/// no process of its own: it is up at once (pid 0).
+#[cfg(feature = "listen")]
+fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result<i32, StartError> {
+    let text = crate::settings::Settings::path(pool, slot.conf.listen);
+    if slot.socket.is_none() && !text.is_empty() {
+        let fd = crate::listen_in::bind_to(text, slot.conf.accept).map_err(|e| StartError {
+            step: Step::Bind,
+            errno: errno::of(e),
+        })?;
+        // It replaces a None: no drop code for it.
+        core::mem::forget(slot.socket.replace(fd));
+    }
+    if slot.conf.accept {
+        return Ok(0);
+    }
+    let mut env = Buf::<64>::new();
+    if slot.socket.is_some() {
+        env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
+            .s(&slot.conf.name)
+            .byte(0);
+    }
+    start(pool, null, slot, None, env.as_bytes())
+}
+
 /// Forks the child of service `slot` (see `spawn`), with `env` added to
 /// its environment; its pid. With `conn`, an instance of an `accept = yes`
 /// service on that connection: it has no readiness pipe, and its report
@@ -161,30 +202,16 @@ pub fn start(
 
 impl Effects<Fd> for Shell<'_> {
     fn spawn(&mut self, slot: &mut Slot, _now: u64) -> Result<i32, StartError> {
-        // The socket first: an `accept = yes` service has no child of its
-        // own (pid 0); a child of another is handed it with its name.
-        #[allow(unused_mut)]
-        let mut env = Buf::<64>::new();
         #[cfg(feature = "listen")]
-        {
-            if crate::listen_in::bind(self.pool, slot)? {
-                return Ok(0);
-            }
-            if slot.socket.is_some() {
-                env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
-                    .s(&slot.conf.name)
-                    .byte(0);
-            }
-        }
-        start(self.pool, self.null, slot, None, env.as_bytes())
+        return start_listening(self.pool, self.null, slot);
+        #[cfg(not(feature = "listen"))]
+        start(self.pool, self.null, slot, None, &[])
     }
 
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {
         #[cfg(feature = "listen")]
         if pid == 0 {
-            for pid in self.inst.of(_id) {
-                signal_group(pid, sig, false);
-            }
+            return signal_instances(self.inst, _id, sig, true);
         }
         signal_group(pid, sig, reaped);
     }
