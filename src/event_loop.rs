@@ -168,7 +168,9 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     };
     #[cfg(any(feature = "watchdog", feature = "keep"))]
     open_late(world, &mut lp, sys::now_ms(), true);
-    // Start-up's code and deep stack are not needed again: their pages go.
+    // Start-up's code and deep stack are not needed again: their pages go
+    // (open_late, where it is built, has just done so).
+    #[cfg(not(any(feature = "watchdog", feature = "keep")))]
     sys::drop_cold();
     // From now on, tend must not die: every failure is reported and retried.
     loop {
@@ -230,7 +232,8 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// Opens the watchdog and the keep directory the table names, unless they
 /// are open: at start (`first`: a failure is said), then, while one is
 /// missing and tend is not ending (the end closes the keep directory for
-/// good), each time one more oneshot is done.
+/// good), each time one more oneshot is done. The cold code it ran (and, at
+/// start, start-up's) is dropped after.
 #[cfg(any(feature = "watchdog", feature = "keep"))]
 #[inline(never)]
 fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {

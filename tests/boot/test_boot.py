@@ -686,27 +686,10 @@ def print_timings(report):
             report.say(f"  {label:<50} {fmt.format(med):>7}   ({each})")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("boards", nargs="*", default=DEFAULT_BOARDS)
-    ap.add_argument("--no-build", action="store_true", help="boot the images already built")
-    ap.add_argument("-v", "--verbose", action="store_true", help="echo the consoles live")
-    args = ap.parse_args()
-    report = Report()
-    t0 = time.monotonic()
-    boards = [Board(b, report, args.verbose) for b in args.boards]
-    if not args.no_build:
-        # qemu/fetch once for all: it installs what a fresh machine lacks.
-        r = subprocess.run([str(REPO / "qemu" / "fetch"), *args.boards],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        report.add("-", "fetch", r.returncode == 0,
-                   f"[{time.monotonic() - t0:.0f}s] " + r.stdout.strip()[-3000:])
-        if r.returncode != 0:
-            boards = []
-        # Builds one after the other (cargo shares target/); qemu/build runs
-        # qemu/fetch, which installs what a fresh machine lacks.
-        boards = [bd for bd in boards if bd.build()]
-    # Then the boots, one QEMU per core at most.
+def boot_all(boards, report):
+    """Boots every board, one QEMU per core at most, each in a thread (for
+    this file and test_watchdog.py). A bug in a board's test is counted as a
+    failure; ctrl-C or SIGTERM kills every QEMU still running."""
     cores = max(1, os.cpu_count() or 1)
     sem = threading.Semaphore(cores)
 
@@ -732,6 +715,29 @@ def main():
         cons.kill_all()
         print("\ninterrupted: every QEMU killed", flush=True)
         os._exit(130)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("boards", nargs="*", default=DEFAULT_BOARDS)
+    ap.add_argument("--no-build", action="store_true", help="boot the images already built")
+    ap.add_argument("-v", "--verbose", action="store_true", help="echo the consoles live")
+    args = ap.parse_args()
+    report = Report()
+    t0 = time.monotonic()
+    boards = [Board(b, report, args.verbose) for b in args.boards]
+    if not args.no_build:
+        # qemu/fetch once for all: it installs what a fresh machine lacks.
+        r = subprocess.run([str(REPO / "qemu" / "fetch"), *args.boards],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        report.add("-", "fetch", r.returncode == 0,
+                   f"[{time.monotonic() - t0:.0f}s] " + r.stdout.strip()[-3000:])
+        if r.returncode != 0:
+            boards = []
+        # Builds one after the other (cargo shares target/); qemu/build runs
+        # qemu/fetch, which installs what a fresh machine lacks.
+        boards = [bd for bd in boards if bd.build()]
+    boot_all(boards, report)
     print_timings(report)
     passed = sum(1 for r in report.results if r[2])
     failed = len(report.results) - passed

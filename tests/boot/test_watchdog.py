@@ -43,13 +43,10 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the tests
 import test_boot as tb  # noqa: E402  (the boot tests' report, Boot and helpers)
@@ -426,29 +423,7 @@ def main():
         subprocess.run([str(REPO / "qemu" / "fetch"), *args.boards], check=False)
     if not args.no_build:
         boards = [bd for bd in boards if bd.build()]
-    cores = max(1, os.cpu_count() or 1)
-    sem = threading.Semaphore(cores)
-
-    def go(bd):
-        with sem:
-            try:
-                bd.boots()
-            except Exception:  # a bug in the test: say so, count it
-                report.add(bd.board, "boots", False, traceback.format_exc().strip())
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    threads = [threading.Thread(target=go, args=(bd,), name=bd.board, daemon=True)
-               for bd in boards]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.5)
-    except (KeyboardInterrupt, SystemExit):
-        cons.kill_all()
-        print("\ninterrupted: every QEMU killed", flush=True)
-        os._exit(130)
+    tb.boot_all(boards, report)
     passed = sum(1 for r in report.results if r[2])
     failed = len(report.results) - passed
     report.say(f"\nwatchdog boot tests took {time.monotonic() - t0:.0f}s; "
