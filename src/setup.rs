@@ -267,6 +267,13 @@ pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
     Ok(LogPipe::new(read, write))
 }
 
+/// The syslog socket, with its deep queue; in a tend built without syslog,
+/// never called.
+#[cfg(feature = "syslog")]
+use crate::syslog_in::socket as dgram_socket;
+#[cfg(not(feature = "syslog"))]
+use sys::unix_dgram_socket as dgram_socket;
+
 /// A non-blocking Unix socket bound at `path`, mode `mode`, replacing a
 /// socket file left there: the control socket (a stream, listening;
 /// refused, with `ADDRINUSE`, when a live tend answers there already) or
@@ -280,7 +287,7 @@ pub fn bind_at(path: &[u8], dgram: bool, mode: u32) -> Result<Fd, Errno> {
     let cpath = c_path(path, &mut pbuf).ok_or(Errno::NAMETOOLONG)?;
     let addr = sys::unix_addr(cpath)?;
     let fd = if cfg!(feature = "syslog") && dgram {
-        let fd = sys::unix_dgram_socket(O_CLOEXEC | O_NONBLOCK)?;
+        let fd = dgram_socket(O_CLOEXEC | O_NONBLOCK)?;
         rustix::net::sockopt::set_socket_passcred(&fd, true)?;
         let _ = rustix::fs::unlink(cpath);
         fd

@@ -5,6 +5,7 @@
 //! message's tag, and tend starts each service in a session of its own —
 //! or else into the ring `syslog` (`tend log syslog`).
 
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 use rustix::process::Pid;
 
@@ -13,6 +14,36 @@ use crate::ring::Ring;
 use crate::say::Buf;
 use crate::slot::Slot;
 use crate::sys::{self, Fd};
+
+/// The kernel's `net.unix.max_dgram_qlen`: how many datagrams a Unix
+/// socket made from now on may hold before its senders wait.
+const QUEUE_KNOB: &core::ffi::CStr = c"/proc/sys/net/unix/max_dgram_qlen";
+/// The queue tend's syslog socket gets (the kernel's default is 10).
+const QUEUE: &[u8] = b"512";
+
+/// The syslog socket, unbound, with a queue of [`QUEUE`] datagrams where
+/// the kernel's default is less. With 10, a daemon that logs a burst waits
+/// after its tenth message, and each message tend takes wakes it again: a
+/// context switch a message, which costs tend more than filing it. The
+/// queue is a socket's from its making, so the knob is raised for the one
+/// `socket(2)` and set back at once; without root or /proc, the socket gets
+/// the kernel's queue.
+#[inline(never)]
+pub fn socket(flags: u32) -> Result<Fd, Errno> {
+    let knob = sys::open(QUEUE_KNOB, OFlags::RDWR | OFlags::CLOEXEC, 0);
+    let mut was = [0u8; 12];
+    let raised = knob.as_ref().ok().and_then(|k| {
+        let n = rustix::io::read(k, &mut was).ok()?;
+        let old = was.get(..n)?.trim_ascii();
+        let low = crate::say::parse_u64(old)? < 512;
+        (low && rustix::io::pwrite(k, QUEUE, 0).is_ok()).then_some((k, old))
+    });
+    let fd = sys::unix_dgram_socket(flags);
+    if let Some((k, old)) = raised {
+        let _ = rustix::io::pwrite(k, old, 0);
+    }
+    fd
+}
 
 /// Reads what waits on the socket, at most [`SYSLOG_READ_BUDGET`] messages
 /// (so that a flood cannot hold the loop), through `buf`, and files each.

@@ -180,6 +180,43 @@ fn a_long_message_is_cut_at_a_line_and_the_cut_counted() {
     );
 }
 
+/// The kernel's queue of datagrams for Unix sockets made from now on.
+const QUEUE_KNOB: &str = "/proc/sys/net/unix/max_dgram_qlen";
+
+#[test]
+fn a_burst_waits_in_the_sockets_deep_queue_and_the_knob_is_set_back() {
+    // Raising the queue of its socket takes root (tend.conf(5), syslog);
+    // without it tend's socket has the kernel's queue, of 10 by default.
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let knob = fs::read_to_string(QUEUE_KNOB).expect("the knob");
+    let sup = Sup::start(&syslog_table("[a]\nrun = sleep 100000\n"));
+    assert_eq!(fs::read_to_string(QUEUE_KNOB).unwrap(), knob, "set back");
+    // tend stopped, a burst of 100 messages: with the kernel's 10 the
+    // eleventh would wait (here, fail with EAGAIN).
+    assert!(kill(sup.pid, 19), "SIGSTOP");
+    let sock = UnixDatagram::unbound().unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let sent = (0..100)
+        .map(|i| sock.send_to(format!("<13>burst: {i}").as_bytes(), sup.path("log")))
+        .take_while(|r| r.is_ok())
+        .count();
+    assert!(kill(sup.pid, 18), "SIGCONT");
+    assert_eq!(sent, 100, "messages queued while tend was stopped");
+    // Every one filed, in order.
+    let mut got = Vec::new();
+    poll_until(DEADLINE, || {
+        got = sup.log_text("syslog");
+        got.len() >= 100
+    });
+    let want: Vec<String> = (0..100)
+        .map(|i| format!("user.notice burst: {i}"))
+        .collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn a_stale_socket_file_is_replaced_and_a_flood_evicts_only_its_own_lines() {
     let table = syslog_table(

@@ -30,6 +30,14 @@ extern "C" {
     fn c_kill(pid: i32, sig: i32) -> i32;
     #[link_name = "dup2"]
     fn c_dup2(old: i32, new: i32) -> i32;
+    #[link_name = "geteuid"]
+    fn c_geteuid() -> u32;
+}
+
+/// True when the tests run as root (geteuid(2)).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) takes nothing and touches no memory of ours.
+    unsafe { c_geteuid() == 0 }
 }
 
 /// kill(2); true when the signal was sent.
