@@ -60,29 +60,37 @@ pub fn read(
     // costs one getsid(2), not one a message.
     let mut last: Option<(i32, Option<usize>)> = None;
     let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
-    for _ in 0..SYSLOG_READ_BUDGET {
-        let (len, pid) = match sys::recv_from(fd, buf) {
-            Ok(got) => got,
+    let mut got = [(0, 0); sys::BATCH];
+    let part = buf.len() / sys::BATCH;
+    for _ in 0..SYSLOG_READ_BUDGET / sys::BATCH {
+        let n = match sys::recv_many(fd, buf, &mut got) {
+            Ok(n) => n,
             Err(Errno::INTR) => continue,
             Err(_) => return false,
         };
-        let got = buf.get(..len).unwrap_or(buf);
-        line.clear();
-        let cut = crate::syslog::line(got, &mut line) + (len - got.len());
-        line.byte(b'\n');
-        let at = match last {
-            Some((sender, at)) if sender == pid => at,
-            _ => last.insert((pid, service_of(slots, pid))).1,
-        };
-        let ring = match at.and_then(|i| slots.get_mut(i)) {
-            Some(s) => &mut s.ring,
-            None => &mut *other,
-        };
-        // A message is a line of its own, even after output of the
-        // service's not yet ended by a newline.
-        ring.end_line();
-        ring.push(now, line.as_bytes());
-        ring.count_dropped(cut as u64);
+        for (i, &(len, pid)) in got.iter().enumerate().take(n) {
+            let got = buf.get(i * part..).unwrap_or(&[]);
+            let got = got.get(..len.min(part)).unwrap_or(got);
+            line.clear();
+            let cut = crate::syslog::line(got, &mut line) + (len - got.len());
+            line.byte(b'\n');
+            let at = match last {
+                Some((sender, at)) if sender == pid => at,
+                _ => last.insert((pid, service_of(slots, pid))).1,
+            };
+            let ring = match at.and_then(|i| slots.get_mut(i)) {
+                Some(s) => &mut s.ring,
+                None => &mut *other,
+            };
+            // A message is a line of its own, even after output of the
+            // service's not yet ended by a newline.
+            ring.end_line();
+            ring.push(now, line.as_bytes());
+            ring.count_dropped(cut as u64);
+        }
+        if n < sys::BATCH {
+            return false;
+        }
     }
     true
 }

@@ -20,7 +20,7 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
-//!   `openat`, `getdents64`, `bind`, `connect`, `recvmsg`, `getsockname`,
+//!   `openat`, `getdents64`, `bind`, `connect`, `recvmmsg`, `getsockname`,
 //!   `accept4` (with an address), `ioctl` (of one `int`):
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
 //!   size passed.
@@ -34,6 +34,8 @@
 //!   leave as it is (its storage is `MaybeUninit`, its lengths 0).
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
+//! - `mem::zeroed` in [`recv_many`]: of `recvmmsg`'s headers, integers and
+//!   raw pointers, for which zero bytes are valid (null pointers).
 //! - `CStr::from_bytes_with_nul_unchecked` in [`c_str`]: on a slice that
 //!   ends with its first NUL byte, which it has just found.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
@@ -698,51 +700,69 @@ struct Creds {
     gid: u32,
 }
 
-/// Receives one datagram into `buf` from a socket with `SO_PASSCRED` set,
-/// without waiting: the datagram's whole length (more than `buf` holds
-/// when it was cut) and the sender's pid, as the kernel vouches for it
-/// (0 if it did not say).
-pub fn recv_from(fd: impl AsFd, buf: &mut [u8]) -> Result<(usize, i32), Errno> {
-    let mut creds = Creds {
-        len: 0,
-        level: 0,
-        kind: 0,
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut iov = IoVec {
-        base: buf.as_mut_ptr(),
-        len: buf.len(),
-    };
-    let mut msg = MsgHdr {
-        name: 0,
-        namelen: 0,
-        iov: &mut iov,
-        iovlen: 1,
-        control: &mut creds,
-        controllen: size_of::<Creds>(),
-        flags: 0,
-    };
+/// How many datagrams [`recv_many`] takes in one call.
+pub const BATCH: usize = 8;
+
+/// `struct mmsghdr`.
+#[repr(C)]
+struct MMsgHdr {
+    hdr: MsgHdr,
+    len: u32,
+}
+
+/// Receives up to [`BATCH`] datagrams in one `recvmmsg(2)` from a socket
+/// with `SO_PASSCRED` set, without waiting, the `i`th into the `i`th
+/// [`BATCH`]th of `buf`: how many came, and for each in `got` its whole
+/// length (more than its part holds when it was cut) and its sender's pid,
+/// as the kernel vouches for it (0 if it did not say). One call for eight:
+/// a flood costs fewer system calls.
+pub fn recv_many(
+    fd: impl AsFd,
+    buf: &mut [u8],
+    got: &mut [(usize, i32); BATCH],
+) -> Result<usize, Errno> {
+    let part = buf.len() / BATCH;
+    // SAFETY: all three are plain integers and raw pointers, for which
+    // zero bytes are a valid value (a null pointer).
+    let (mut msgs, mut iov, mut creds): ([MMsgHdr; BATCH], [IoVec; BATCH], [Creds; BATCH]) =
+        unsafe { core::mem::zeroed() };
+    let base = buf.as_mut_ptr();
+    for (i, ((m, v), c)) in msgs.iter_mut().zip(&mut iov).zip(&mut creds).enumerate() {
+        *v = IoVec {
+            base: base.wrapping_add(i * part),
+            len: part,
+        };
+        m.hdr.iov = v;
+        m.hdr.iovlen = 1;
+        m.hdr.control = c;
+        m.hdr.controllen = size_of::<Creds>();
+    }
     let flags = linux_raw_sys::net::MSG_DONTWAIT | linux_raw_sys::net::MSG_TRUNC;
-    // SAFETY: `msg` points at one iovec over `buf` and at `creds`, with
-    // their exact lengths; all three live across the call, and the kernel
-    // writes at most those lengths.
+    // SAFETY: each of `msgs` points at one iovec over its own `part` of
+    // `buf` and at its own `creds`, with their exact lengths; all live
+    // across the call, and the kernel writes at most those lengths, into
+    // at most `BATCH` headers.
     let ret = unsafe {
-        arch::syscall3(
-            nr::__NR_recvmsg,
+        arch::syscall6(
+            nr::__NR_recvmmsg,
             [
                 fd.as_fd().as_raw_fd() as usize,
-                &mut msg as *mut MsgHdr as usize,
+                msgs.as_mut_ptr() as usize,
+                BATCH,
                 flags as usize,
+                0,
+                0,
             ],
         )
     };
-    let len = check(ret)?;
-    let told = msg.controllen >= size_of::<Creds>()
-        && creds.level == linux_raw_sys::net::SOL_SOCKET as i32
-        && creds.kind == linux_raw_sys::net::SCM_CREDENTIALS as i32;
-    Ok((len, if told { creds.pid } else { 0 }))
+    let n = check(ret)?.min(BATCH);
+    for ((g, m), c) in got.iter_mut().zip(&msgs).zip(&creds).take(n) {
+        let told = m.hdr.controllen >= size_of::<Creds>()
+            && c.level == linux_raw_sys::net::SOL_SOCKET as i32
+            && c.kind == linux_raw_sys::net::SCM_CREDENTIALS as i32;
+        *g = (m.len as usize, if told { c.pid } else { 0 });
+    }
+    Ok(n)
 }
 
 /// Standard output. Descriptors 0–2 are never closed by tend (as PID 1 it
