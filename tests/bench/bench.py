@@ -31,6 +31,22 @@ take turns within each repetition, in a rotating order):
             process, from its start; syslogd's, from its socket bound), not
             the sender's; every message checked as filed (tend's ring
             `written`; the bytes syslogd read, and logread's last line)
+  accept    a TCP server that runs one instance of a program per connection
+            (`daemon reply`: it writes one line, its client's port, and
+            exits), 8 at most at once, on 127.0.0.1: tend (built with the
+            listen feature: `listen = tcp:...`, `accept = yes`,
+            `instances = 8`) against tcpserver (Debian's ucspi-tcp, in the
+            daemontools column: `-c 8 -b 64 -H -R -l 0`, no DNS and no ident
+            look-up, as tend and tcpsvd do neither) and BusyBox tcpsvd (in
+            the busybox column: `-c 8 -b 64`); 64 is tend's backlog. A client
+            (tests/bench/client.c, static, one thread) opens 20000
+            connections, 8 at a time, each read to its end, after 200 of
+            warm-up: connections per second, p50 and p99 from connect to the
+            reply's end; the server process's own RSS and USS after the load
+            (not its instances'), its CPU per 1000 connections, and that of
+            the server with its instances (the children it reaped). Every
+            reply checked (the client: its own port, then the close; tend:
+            its `served` count)
   idle      context switches of the tree over 30 s with 8 idle services
   startup   launch to all 32 daemons exec'd; again with two CPU-bound busy
             loops running beside the stack (a router at boot)
@@ -41,6 +57,10 @@ column); syslogd binds /dev/log, compiled in, and follows it when it is a
 symlink, so it runs in a mount namespace of its own (`unshare -m`) with a
 tmpfs on /dev whose /dev/log points into its run's tmpfs; and in an IPC
 namespace of its own (`-i`), for its shared memory's fixed key.
+
+The accept scenario has three servers: tend, tcpsvd in the busybox column,
+tcpserver in the daemontools column (ucspi-tcp is daemontools' sibling,
+from the same author); its rows say so.
 
 The crash and idle scenarios of the stacks run side by side (they count
 events, not time); the others one stack at a time.
@@ -53,6 +73,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +84,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("TEND_BENCH_CACHE", "/var/cache/tend-bench")
 TEND = os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/tend")
+# tend with the listen feature (`accept = yes`), built by tests/bench/peers.
+TEND_LISTEN = os.path.join(ROOT, "target/listen/x86_64-unknown-linux-musl/release/tend")
+CLIENT = os.path.join(CACHE, "client")
 DAEMON = os.path.join(CACHE, "daemon")
 BUSYBOX = os.path.join(CACHE, "busybox")
 BBDIR = os.path.join(CACHE, "bb")
@@ -74,6 +98,13 @@ PEERS = STACKS[1:]
 # socket path in a service's arguments, replaced by the run's.
 SYSLOG_KIB = 16
 SYSLOG_SOCK = "<syslog>"
+# The accept scenario: instances at once (tend's default; the peers' -c),
+# the backlog (tend's; the peers' -b), the client's connections at once,
+# and its warm-up connections.
+ACCEPT_INSTANCES = 8
+ACCEPT_BACKLOG = 64
+ACCEPT_CONC = 8
+ACCEPT_WARM = 200
 
 
 def now_ns():
@@ -224,11 +255,14 @@ def tmpfs_bytes(path):
 class Run:
     """One stack running a set of services in its own tmpfs."""
 
-    def __init__(self, stack, services, syslog=False):
+    def __init__(self, stack, services, syslog=False, accept=False):
         """With syslog, the stack is a syslog filer: tend with `[tend]
         syslog` (and SYSLOG_KIB rings), or for busybox its syslogd, whose
-        senders the caller starts (Run.sender)."""
-        self.stack, self.services, self.syslog = stack, services, syslog
+        senders the caller starts (Run.sender). With accept, the stack is a
+        TCP server on 127.0.0.1:self.port running its one service per
+        connection: tend (`accept = yes`), or BusyBox tcpsvd for busybox,
+        tcpserver for daemontools."""
+        self.stack, self.services, self.syslog, self.accept = stack, services, syslog, accept
         self.dir = tempfile.mkdtemp(prefix=f"tend-bench-{stack}-")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "bench", self.dir], check=True)
         self.stamps = os.path.join(self.dir, "stamps")
@@ -238,7 +272,13 @@ class Run:
         self.socket = os.path.join(self.dir, "tend.sock")
         self.syslog_path = os.path.join(self.dir, "log")
         self.proc = None
-        if syslog and stack == "busybox":
+        if accept:
+            self.port = free_port()
+        if accept and stack == "busybox":
+            self._setup_tcpsvd()
+        elif accept and stack == "daemontools":
+            self._setup_tcpserver()
+        elif syslog and stack == "busybox":
             self._setup_syslogd()
         else:
             getattr(self, "_setup_" + ("runit" if stack == "busybox" else stack))()
@@ -252,12 +292,15 @@ class Run:
         if self.syslog:
             lines.append(f"[tend]\nsyslog = {self.syslog_path}\n\n")
         for name in self.services:
-            ring = f"log = {SYSLOG_KIB}k\n" if self.syslog else ""
-            lines.append(f"[{name}]\nrun = {' '.join(self.argv(name))}\n{ring}\n")
+            more = f"log = {SYSLOG_KIB}k\n" if self.syslog else ""
+            if self.accept:
+                more += (f"listen = tcp:127.0.0.1:{self.port}\naccept = yes\n"
+                         f"instances = {ACCEPT_INSTANCES}\n")
+            lines.append(f"[{name}]\nrun = {' '.join(self.argv(name))}\n{more}\n")
         table = os.path.join(self.dir, "tend.conf")
         with open(table, "w") as f:
             f.write("".join(lines))
-        self.cmd = [TEND, "supervise", "-c", table]
+        self.cmd = [TEND_LISTEN if self.accept else TEND, "supervise", "-c", table]
 
     def _servicedirs(self, logger):
         svc = os.path.join(self.dir, "svc")
@@ -286,6 +329,25 @@ class Run:
         self.cmd = ["unshare", "-m", "--propagation", "private", "-i", "sh", "-c", sh, "sh",
                     self.syslog_path, BUSYBOX, str(SYSLOG_KIB)]
         self.senders = []
+
+    def _setup_tcpsvd(self):
+        (name,) = self.services
+        self.cmd = [os.path.join(BBDIR, "tcpsvd"), "-c", str(ACCEPT_INSTANCES), "-b", str(ACCEPT_BACKLOG),
+                    "127.0.0.1", str(self.port)] + self.argv(name)
+
+    def _setup_tcpserver(self):
+        # -H -R -l 0: no DNS look-up of either end, no ident query of the
+        # client (tend and tcpsvd do neither); -q: no error messages.
+        (name,) = self.services
+        self.cmd = ["/usr/bin/tcpserver", "-q", "-H", "-R", "-l", "0", "-c", str(ACCEPT_INSTANCES),
+                    "-b", str(ACCEPT_BACKLOG), "127.0.0.1", str(self.port)] + self.argv(name)
+
+    def listening(self):
+        """The server's socket listens (/proc/net/tcp: 127.0.0.1:port in
+        state LISTEN), seen without connecting."""
+        want = f"0100007F:{self.port:04X}"
+        return any(f[1] == want and f[3] == "0A"
+                   for f in (line.split() for line in read("/proc/net/tcp").splitlines()[1:]))
 
     def sender(self, name):
         """Starts the service `name` beside syslogd (it has no supervisor)."""
@@ -359,6 +421,13 @@ class Run:
             self.proc.wait()
         subprocess.run(["umount", "-l", self.dir], check=False)
         os.rmdir(self.dir)
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 free now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def script(path, line):
@@ -547,6 +616,61 @@ def s_syslog(stack, mib):
         r.stop()
 
 
+def client(port, total):
+    """tests/bench/client.c: `total` connections to port, ACCEPT_CONC at a
+    time, each reply checked; its figures (ns, and its conns)."""
+    out = subprocess.run([CLIENT, str(port), str(total), str(ACCEPT_CONC)],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"client on port {port}: {out.stderr.strip() or out.returncode}")
+    f = {k: int(v) for k, v in (line.split() for line in out.stdout.splitlines())}
+    assert f["conns"] == total, (f, total)
+    return f
+
+
+def children_cpu_s(pid):
+    """CPU time of pid's children it has reaped (cutime + cstime), in s."""
+    f = stat_fields(pid)
+    return (int(f[13]) + int(f[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def s_accept(stack, total):
+    """tend (`accept = yes`), BusyBox tcpsvd for busybox, or tcpserver for
+    daemontools, serving `total` connections a one-line reply."""
+    r = Run(stack, {"reply": ["reply"]}, accept=True)
+    try:
+        r.start()
+        wait_for(f"{stack}: listening on {r.port}", 10, r.listening)
+
+        def reaped():
+            return descendants(r.pid) == [r.pid]
+
+        client(r.port, ACCEPT_WARM)
+        wait_for(f"{stack}: warm-up instances reaped", 10, reaped, 0.005)
+        cpu0, kids0 = cpu_s([r.pid]), children_cpu_s(r.pid)
+        c = client(r.port, total)
+        wait_for(f"{stack}: instances reaped", 10, reaped, 0.005)
+        cpu = cpu_s([r.pid]) - cpu0
+        kids = children_cpu_s(r.pid) - kids0
+        m = memory([r.pid])
+        if stack == "tend":
+            served = r.status()["reply"]["served"]
+            assert served == ACCEPT_WARM + total, (served, ACCEPT_WARM + total)
+        return {
+            "accept_conn_per_s": total / (c["wall_ns"] / 1e9),
+            "accept_p50_ms": c["p50_ns"] / 1e6,
+            "accept_p99_ms": c["p99_ns"] / 1e6,
+            "accept_max_ms": c["max_ns"] / 1e6,
+            "accept_rss": m["rss"],
+            "accept_uss": m["uss"],
+            "accept_cpu_ms_per_1000": cpu * 1e6 / total,
+            "accept_tree_cpu_ms_per_1000": (cpu + kids) * 1e6 / total,
+            "accept_client_cpu_ms_per_1000": c["cpu_ns"] / total / 1e3,
+        }
+    finally:
+        r.stop()
+
+
 def s_idle(seconds):
     runs = [running(s, {f"s{i}": ["idle"] for i in range(8)}) for s in STACKS]
     try:
@@ -650,11 +774,20 @@ ROWS = [
     ("syslog_cpu_s", "syslog: filer CPU for 50 MiB", "s"),
     ("syslog_wall_s", "syslog: sender's wall time for 50 MiB", "s"),
     ("syslog_filed", "syslog: messages filed", ""),
+    ("accept_conn_per_s", "accept: connections/s, 1-line reply (busybox: tcpsvd; daemontools: tcpserver)", "/s"),
+    ("accept_p50_ms", "accept: p50, connect to reply's end", "ms"),
+    ("accept_p99_ms", "accept: p99, connect to reply's end", "ms"),
+    ("accept_uss", "accept: USS of the server (not its instances)", "KiB"),
+    ("accept_rss", "accept: RSS of the server (not its instances)", "KiB"),
+    ("accept_cpu_ms_per_1000", "accept: server's CPU per 1000 connections", "ms"),
+    ("accept_tree_cpu_ms_per_1000", "accept: CPU per 1000, server + instances", "ms"),
     ("idle_switches", "idle: context switches in 30 s, 8 services", ""),
     ("startup_ms", "start-up: launch to 32 daemons exec'd", "ms"),
     ("startup_load_ms", "start-up beside two busy loops", "ms"),
     ("size_bytes", "binaries and libraries needed", "B"),
 ]
+# Rows where more is better: their best peer is the highest.
+HIGHER_BETTER = {"accept_conn_per_s"}
 
 
 def fmt(v):
@@ -683,8 +816,9 @@ def ratio(a, b):
 
 def table(results):
     """One row per figure: each stack's median (min–max), then tend's ratio
-    to each peer and to the best peer (for crash counts the best is the
-    fewest restarts: each peer holds a crash loop to one start a second)."""
+    to each peer and to the best peer: the lowest (for crash counts the
+    fewest restarts: each peer holds a crash loop to one start a second),
+    but for HIGHER_BETTER rows the highest."""
     lines = []
     head = ["figure", "unit"] + STACKS + [f"tend/{p}" for p in PEERS] + ["tend/best"]
     lines.append(head)
@@ -694,7 +828,7 @@ def table(results):
             continue
         t = sums["tend"]["median"] if sums["tend"] else None
         peers = [sums[p]["median"] for p in PEERS if sums[p]]
-        best = min(peers) if peers else None
+        best = (max if key in HIGHER_BETTER else min)(peers) if peers else None
         row = [label, unit] + [cell(sums[s]) for s in STACKS]
         row += [ratio(t, sums[p]["median"] if sums[p] else None) for p in PEERS]
         row.append(ratio(t, best))
@@ -712,7 +846,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repetition, short durations (a smoke run)")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--only", default="memory,restart,crash,log,syslog,idle,startup,size")
+    ap.add_argument("--only", default="memory,restart,crash,log,syslog,accept,idle,startup,size")
     ap.add_argument("--json", default=os.path.join(ROOT, "target/bench.json"))
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -723,6 +857,7 @@ def main():
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     reps = 1 if a.quick else a.reps
     crash_s, idle_s, log_mib, restarts = (10, 5, 8, 2) if a.quick else (60, 30, 50, 3)
+    accept_conns = 2000 if a.quick else 20000
     only = set(a.only.split(","))
     samples = {s: {} for s in STACKS}
 
@@ -750,7 +885,7 @@ def main():
                 add(s, f)
                 say(f"{name} {s:12} {f}")
 
-        for scenario in ("memory", "restart", "crash", "log", "syslog", "idle", "startup"):
+        for scenario in ("memory", "restart", "crash", "log", "syslog", "accept", "idle", "startup"):
             if scenario not in only:
                 continue
             if scenario == "memory":
@@ -773,6 +908,13 @@ def main():
                            "wall {syslog_wall_s:.2f} s  cpu {syslog_cpu_s:.3f} s  "
                            "{syslog_cpu_ms_per_mib:.2f} ms/MiB  filed {syslog_filed}",
                            stacks=("tend", "busybox"))
+            elif scenario == "accept":
+                each_stack("accept", lambda s: s_accept(s, accept_conns),
+                           "{accept_conn_per_s:6.0f}/s  p50 {accept_p50_ms:.2f} ms  "
+                           "p99 {accept_p99_ms:.2f} ms  USS {accept_uss} KiB  RSS {accept_rss} KiB  "
+                           "cpu {accept_cpu_ms_per_1000:.1f} ms/1000 (+instances "
+                           "{accept_tree_cpu_ms_per_1000:.0f})",
+                           stacks=("tend", "busybox", "daemontools"))
             elif scenario == "idle":
                 side_by_side("idle", lambda: s_idle(idle_s))
             else:
@@ -792,6 +934,18 @@ def main():
     if t and b:
         syslog_ratio = {"median": statistics.median(t) / statistics.median(b),
                         "per_rep": [x / y for x, y in zip(t, b)]}
+    # The accept scenario's figures: tend's rate and USS over each peer's
+    # (tcpsvd, tcpserver), of the medians and of each repetition (the
+    # issue's goal: at least their rate, with a fraction of their memory).
+    accept_ratio = {}
+    for key in ("accept_conn_per_s", "accept_uss"):
+        t = samples["tend"].get(key)
+        for peer in ("busybox", "daemontools"):
+            p = samples[peer].get(key)
+            if t and p:
+                accept_ratio[f"{key}/{peer}"] = {
+                    "median": statistics.median(t) / statistics.median(p),
+                    "per_rep": [x / y for x, y in zip(t, p)]}
     machine = {
         "cpu": next((l.split(":", 1)[1].strip() for l in read("/proc/cpuinfo").splitlines()
                      if l.startswith("model name")), "?"),
@@ -800,22 +954,33 @@ def main():
         "reps": reps,
         "quick": a.quick,
         "durations": {"crash_s": crash_s, "idle_s": idle_s, "log_mib": log_mib,
-                      "syslog_mib": log_mib, "syslog_buffer_kib": SYSLOG_KIB},
+                      "syslog_mib": log_mib, "syslog_buffer_kib": SYSLOG_KIB,
+                      "accept_conns": accept_conns, "accept_warm": ACCEPT_WARM,
+                      "accept_instances": ACCEPT_INSTANCES, "accept_client_conc": ACCEPT_CONC},
     }
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump({"machine": machine, "results": results, "samples": samples,
-                   "sizes": sizes, "syslog_ratio": syslog_ratio}, f, indent=1)
+                   "sizes": sizes, "syslog_ratio": syslog_ratio, "accept_ratio": accept_ratio},
+                  f, indent=1)
     print(f"{machine['cpu']}, {machine['cores']} cores, Linux {machine['kernel']}; "
           f"median (min–max) of {reps} repetition(s)")
     if a.quick:
         print(f"QUICK: crash loop {crash_s} s (the 60 s row), idle {idle_s} s, "
-              f"log and syslog {log_mib} MiB")
+              f"log and syslog {log_mib} MiB, accept {accept_conns} connections")
     print(out)
     if syslog_ratio:
         per = syslog_ratio["per_rep"]
         print(f"syslog CPU per MiB, tend / BusyBox syslogd: {syslog_ratio['median']:.3g} "
               f"(of the medians; per repetition {min(per):.3g}–{max(per):.3g}; the goal is ≤ 0.333)")
+    names = {"busybox": "tcpsvd", "daemontools": "tcpserver"}
+    for key, what, goal in (("accept_conn_per_s", "connections/s", "≥ 1"), ("accept_uss", "USS", "< 1")):
+        for peer in ("busybox", "daemontools"):
+            r = accept_ratio.get(f"{key}/{peer}")
+            if r:
+                per = r["per_rep"]
+                print(f"accept {what}, tend / {names[peer]}: {r['median']:.3g} (of the medians; "
+                      f"per repetition {min(per):.3g}–{max(per):.3g}; the goal is {goal})")
     print(f"JSON: {a.json}")
 
 

@@ -14,6 +14,14 @@
  *                                     syslog messages to the datagram
  *                                     socket at PATH, stamp "done", then
  *                                     pause
+ *   daemon reply                      the accept scenario's service, run once
+ *                                     per connection with it on stdout:
+ *                                     write `reply PORT` and a newline
+ *                                     (PORT is the client's port, so each
+ *                                     reply is its connection's:
+ *                                     $TCPREMOTEPORT, or for BusyBox tcpsvd
+ *                                     the end of $TCPREMOTEADDR, `IP:PORT`)
+ *                                     in one write(2), exit 0
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +111,12 @@ int main(int argc, char **argv) {
     stamp(argv[2], "start");
     messages(argv[3], atoll(argv[4]));
     stamp(argv[2], "done");
+  } else if (!strcmp(mode, "reply")) {
+    const char *port = getenv("TCPREMOTEPORT"), *addr = getenv("TCPREMOTEADDR");
+    if (!port && addr && strrchr(addr, ':')) port = strrchr(addr, ':') + 1;
+    char line[32];
+    int n = snprintf(line, sizeof line, "reply %s\n", port ? port : "?");
+    return write(1, line, n) == n ? 0 : 111;
   } else if (strcmp(mode, "idle")) {
     return 100;
   }
