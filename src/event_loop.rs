@@ -450,31 +450,33 @@ fn end(world: &mut World, lp: &mut Loop<'_>, event: ending::Event, now: u64) {
     }
 }
 
+/// What the acts of the ending say, in [`act_out`]'s order, each followed
+/// by a NUL byte.
+const SAID: &[u8] = b"stopping every service to %\0SIG%: stopping every service\0\
+every service stopped; sending SIGTERM to every process\0\
+sending SIGKILL to every process; %\0every service stopped; exiting\0reboot(2) failed: %\0";
+
 /// Carries out one act of the ending; the event its outcome is, if any.
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
-    let said: [&[u8]; 3] = match act {
-        Act::StopServices(How::System(power)) => {
-            [b"stopping every service to ", power.doing(), b""]
-        }
-        Act::StopServices(How::Exit { signal }) => [
-            b"SIG",
-            crate::signal::name(signal),
-            b": stopping every service",
-        ],
-        Act::TermEveryone => [
-            b"every service stopped; sending SIGTERM to every process",
-            b"",
-            b"",
-        ],
-        Act::KillEveryone(power) => [b"sending SIGKILL to every process; ", power.doing(), b""],
-        Act::Exit => [b"every service stopped; exiting", b"", b""],
-        Act::SayRebootFailed(errno) => [b"reboot(2) failed: ", crate::errno::describe(errno), b""],
-        Act::Keep(_) | Act::Sync | Act::Unmount | Act::Reboot(_) => [b"", b"", b""],
+    // What the act says, its `%` standing for the act's word (by index in
+    // SAID; past its end, nothing).
+    let (k, word): (usize, &[u8]) = match act {
+        Act::StopServices(How::System(power)) => (0, power.doing()),
+        Act::StopServices(How::Exit { signal }) => (1, crate::signal::name(signal)),
+        Act::TermEveryone => (2, b""),
+        Act::KillEveryone(power) => (3, power.doing()),
+        Act::Exit => (4, b""),
+        Act::SayRebootFailed(errno) => (5, crate::errno::describe(errno)),
+        Act::Keep(_) | Act::Sync | Act::Unmount | Act::Reboot(_) => (6, b""),
     };
-    if !said[0].is_empty() {
-        report::say(Some((&mut world.own, now)), &said);
+    let said = crate::say::nth(SAID, k);
+    if !said.is_empty() {
+        let at = said.iter().position(|&b| b == b'%').unwrap_or(said.len());
+        let (first, rest) = said.split_at(at);
+        let rest = rest.get(1..).unwrap_or_default();
+        report::say(Some((&mut world.own, now)), &[first, word, rest]);
     }
     match act {
         Act::StopServices(_) => {
