@@ -738,7 +738,7 @@ mod tests {
                 group: b"",
             };
             let errors = crate::table::parse(conf.as_bytes(), &none, &mut table, &mut |n, m| {
-                panic!("line {n}: {:?}", m.concat())
+                panic!("line {n}: {:?}", m)
             });
             assert_eq!(errors, 0);
             for slot in table.slots.iter_mut() {

@@ -3,7 +3,7 @@
 //!
 //! Pure code: the caller hands in the file's bytes and an [`EtcAccounts`]
 //! to resolve `user`/`group`, and gets a [`Table`] or errors as
-//! `(line, message parts)`, which it prints as `FILE:LINE: message`.
+//! `(line, message)`, which it prints as `FILE:LINE: message`.
 //!
 //! The parser fills the table's slots ([`Slot`]) directly: each service's
 //! [`ServiceConf`] lives in its slot and nowhere else, beside the run-time
@@ -84,7 +84,7 @@ impl<F> Table<F> {
 
 /// Reads a table from `src` into `table`, resolving `user` and `group`
 /// through `acc`. Each error goes to `err` as its 1-based line and the
-/// pieces of its message; the number of errors reported is returned. After
+/// text of its message; the number of errors reported is returned. After
 /// [`MAX_TABLE_ERRORS`] errors, a last `too many errors` ends the parse.
 /// With any error the table's content is unspecified.
 ///
@@ -94,7 +94,7 @@ pub fn parse<F>(
     src: &[u8],
     acc: &EtcAccounts,
     table: &mut Table<F>,
-    err: &mut dyn FnMut(u32, &[&[u8]]),
+    err: &mut dyn FnMut(u32, &[u8]),
 ) -> usize {
     table.clear();
     // Every default `chdir` shares this one string.
@@ -408,7 +408,7 @@ pub(crate) mod msg {
 
 /// Errors, counted and capped.
 struct Errs<'e> {
-    out: &'e mut dyn FnMut(u32, &[&[u8]]),
+    out: &'e mut dyn FnMut(u32, &[u8]),
     /// Where errors are reported: the line being read, or the line an
     /// error found later is about.
     line: u32,
@@ -451,7 +451,7 @@ impl Errs<'_> {
             }
         }
         out.s(tail);
-        (self.out)(line, &[out.as_bytes()]);
+        (self.out)(line, out.as_bytes());
     }
 
     /// Reports `msg` on the current line, about `text` and `n`.
@@ -885,7 +885,7 @@ mod tests {
         let mut table = Box::new(Table::new());
         let mut errs = Vec::new();
         let n = parse(src.as_bytes(), acc, &mut table, &mut |line, parts| {
-            errs.push((line, String::from_utf8(parts.concat()).unwrap()));
+            errs.push((line, String::from_utf8(parts.to_vec()).unwrap()));
         });
         assert_eq!(n, errs.len());
         (table, errs)
@@ -2136,7 +2136,7 @@ audio:x:45:www,sensorx
     #[test]
     fn a_table_is_reused() {
         let mut table = Table::new();
-        let mut none = |_: u32, _: &[&[u8]]| panic!("no error expected");
+        let mut none = |_: u32, _: &[u8]| panic!("no error expected");
         assert_eq!(parse(EXAMPLE.as_bytes(), &FAKE, &mut table, &mut none), 0);
         assert_eq!(table.len(), 5);
         assert_eq!(
