@@ -67,10 +67,10 @@ pub use crate::setup::Options;
 /// handled: tend's own three, then every service's log pipe, every report
 /// pipe and every readiness pipe, then the clients (see [`src`]).
 const SOURCES: usize = 3 + 3 * MAX_SERVICES + MAX_CLIENTS;
-const _: () = assert!(SOURCES <= 256);
+const _: () = assert!(SOURCES <= 256 && SOURCES == POLL_MAX);
 
-/// What poll found ready: a bit per source, by its number.
-type Ready = [u64; SOURCES.div_ceil(64)];
+/// What poll found ready: the sources' numbers, in the poll set's order.
+type Ready = heapless::Vec<u8, POLL_MAX>;
 
 /// What a poll entry is.
 #[derive(Clone, Copy)]
@@ -188,7 +188,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             core::mem::forget(lp);
             return code;
         }
-        let mut ready = Ready::default();
+        let mut ready = Ready::new();
         match wait(world, &lp, now, &mut ready) {
             Ok(()) => handle(world, &mut lp, &ready, sys::now_ms()),
             Err(Errno::INTR) => {}
@@ -365,14 +365,8 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     if lp.signals.is_none() {
         reap_all(world, lp, now);
     }
-    for n in 0..SOURCES {
-        if ready
-            .get(n / 64)
-            .is_none_or(|bits| bits >> (n % 64) & 1 == 0)
-        {
-            continue;
-        }
-        match src(n) {
+    for &n in ready {
+        match src(usize::from(n)) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
@@ -456,31 +450,33 @@ fn end(world: &mut World, lp: &mut Loop<'_>, event: ending::Event, now: u64) {
     }
 }
 
+/// What the acts of the ending say, in [`act_out`]'s order, each followed
+/// by a NUL byte.
+const SAID: &[u8] = b"stopping every service to %\0SIG%: stopping every service\0\
+every service stopped; sending SIGTERM to every process\0\
+sending SIGKILL to every process; %\0every service stopped; exiting\0reboot(2) failed: %\0";
+
 /// Carries out one act of the ending; the event its outcome is, if any.
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<ending::Event> {
-    let said: [&[u8]; 3] = match act {
-        Act::StopServices(How::System(power)) => {
-            [b"stopping every service to ", power.doing(), b""]
-        }
-        Act::StopServices(How::Exit { signal }) => [
-            b"SIG",
-            crate::signal::name(signal),
-            b": stopping every service",
-        ],
-        Act::TermEveryone => [
-            b"every service stopped; sending SIGTERM to every process",
-            b"",
-            b"",
-        ],
-        Act::KillEveryone(power) => [b"sending SIGKILL to every process; ", power.doing(), b""],
-        Act::Exit => [b"every service stopped; exiting", b"", b""],
-        Act::SayRebootFailed(errno) => [b"reboot(2) failed: ", crate::errno::describe(errno), b""],
-        Act::Keep(_) | Act::Sync | Act::Unmount | Act::Reboot(_) => [b"", b"", b""],
+    // What the act says, its `%` standing for the act's word (by index in
+    // SAID; past its end, nothing).
+    let (k, word): (usize, &[u8]) = match act {
+        Act::StopServices(How::System(power)) => (0, power.doing()),
+        Act::StopServices(How::Exit { signal }) => (1, crate::signal::name(signal)),
+        Act::TermEveryone => (2, b""),
+        Act::KillEveryone(power) => (3, power.doing()),
+        Act::Exit => (4, b""),
+        Act::SayRebootFailed(errno) => (5, crate::errno::describe(errno)),
+        Act::Keep(_) | Act::Sync | Act::Unmount | Act::Reboot(_) => (6, b""),
     };
-    if !said[0].is_empty() {
-        report::say(Some((&mut world.own, now)), &said);
+    let said = crate::say::nth(SAID, k);
+    if !said.is_empty() {
+        let at = said.iter().position(|&b| b == b'%').unwrap_or(said.len());
+        let (first, rest) = said.split_at(at);
+        let rest = rest.get(1..).unwrap_or_default();
+        report::say(Some((&mut world.own, now)), &[first, word, rest]);
     }
     match act {
         Act::StopServices(_) => {
@@ -615,22 +611,22 @@ fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS
     (view, clients)
 }
 
-/// Polls every descriptor tend watches, until [`poll_timeout`]; marks in
-/// `ready` what is ready to be read (a client only writable is left to
-/// `serve_clients`).
+/// Polls every descriptor tend watches, until [`poll_timeout`]; puts in
+/// `ready` the sources ready to be read, in order (a client only writable
+/// is left to `serve_clients`).
 // Out of line: its poll set (a `PollFd` per descriptor, 1.6 KB) is then on
 // the stack only while tend polls, not under every handler.
 #[inline(never)]
 fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(), Errno> {
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
-    // The sources in the poll set, a bit each, in its order.
-    let mut polled = Ready::default();
+    // The source of each entry of the poll set.
+    let mut polled = [0u8; POLL_MAX];
     for n in 0..SOURCES {
         if let Some((fd, flags)) = entry(world, lp, now, n) {
-            if fds.push(PollFd::new(fd, flags)).is_ok() {
-                if let Some(bits) = polled.get_mut(n / 64) {
-                    *bits |= 1 << (n % 64);
-                }
+            if let Some(at) = polled.get_mut(fds.len()) {
+                *at = n as u8;
+                // (Room: POLL_MAX is SOURCES.)
+                let _ = fds.push(PollFd::new(fd, flags));
             }
         }
     }
@@ -639,21 +635,10 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
     poll(&mut fds, ts.as_ref())?;
-    // The nth entry of the poll set is the nth source marked in `polled`.
-    let mut entries = fds.iter();
-    for n in 0..SOURCES {
-        if polled
-            .get(n / 64)
-            .is_none_or(|bits| bits >> (n % 64) & 1 == 0)
-        {
-            continue;
-        }
-        let Some(fd) = entries.next() else { break };
+    for (fd, &n) in fds.iter().zip(&polled) {
         // Anything but POLLOUT, which only a client asks for.
         if fd.revents().intersects(!PollFlags::OUT) {
-            if let Some(bits) = ready.get_mut(n / 64) {
-                *bits |= 1 << (n % 64);
-            }
+            let _ = ready.push(n);
         }
     }
     Ok(())

@@ -105,12 +105,9 @@ pub fn read_into(
     p.s(root).s(b"/etc/group");
     let group = read_file(p.as_bytes(), group).unwrap_or(&[]);
     let accounts = EtcAccounts { passwd, group };
-    let mut report = |line: u32, parts: &[&[u8]]| {
+    let mut report = |line: u32, text: &[u8]| {
         let mut msg = Buf::<512>::new();
-        msg.s(path).byte(b':').u(line.into()).s(b": ");
-        for part in parts {
-            msg.s(part);
-        }
+        msg.s(path).byte(b':').u(line.into()).s(b": ").s(text);
         error(b"", msg.as_bytes());
     };
     let errors = table::parse(conf, &accounts, table, &mut report);

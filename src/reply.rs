@@ -357,7 +357,9 @@ fn begin<F>(
         // `proto::parse` refuses it when tend is built without reload.
         Verb::Reload => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
-        Verb::LastBoot => begin_last_boot(r, view),
+        // `proto::parse` refuses it when tend is built without keep.
+        Verb::LastBoot if cfg!(feature = "keep") => begin_last_boot(r, view),
+        Verb::LastBoot => None,
     }
 }
 
@@ -736,7 +738,7 @@ mod tests {
                 group: b"",
             };
             let errors = crate::table::parse(conf.as_bytes(), &none, &mut table, &mut |n, m| {
-                panic!("line {n}: {:?}", m.concat())
+                panic!("line {n}: {:?}", m)
             });
             assert_eq!(errors, 0);
             for slot in table.slots.iter_mut() {

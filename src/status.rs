@@ -84,7 +84,8 @@ pub struct Dog {
 /// there is one; as JSON, the object's start with its `watchdog` field.
 #[inline(never)]
 pub fn opening(out: &mut Text, dog: Dog, json: bool) {
-    let dog = Some(dog).filter(|d| d.every_ms > 0);
+    // A tend built without the watchdog has none to show.
+    let dog = Some(dog).filter(|d| cfg!(feature = "watchdog") && d.every_ms > 0);
     if json {
         out.s(b"{\"watchdog\":");
         match dog {

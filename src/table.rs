@@ -3,7 +3,7 @@
 //!
 //! Pure code: the caller hands in the file's bytes and an [`EtcAccounts`]
 //! to resolve `user`/`group`, and gets a [`Table`] or errors as
-//! `(line, message parts)`, which it prints as `FILE:LINE: message`.
+//! `(line, message)`, which it prints as `FILE:LINE: message`.
 //!
 //! The parser fills the table's slots ([`Slot`]) directly: each service's
 //! [`ServiceConf`] lives in its slot and nowhere else, beside the run-time
@@ -84,7 +84,7 @@ impl<F> Table<F> {
 
 /// Reads a table from `src` into `table`, resolving `user` and `group`
 /// through `acc`. Each error goes to `err` as its 1-based line and the
-/// pieces of its message; the number of errors reported is returned. After
+/// text of its message; the number of errors reported is returned. After
 /// [`MAX_TABLE_ERRORS`] errors, a last `too many errors` ends the parse.
 /// With any error the table's content is unspecified.
 ///
@@ -94,7 +94,7 @@ pub fn parse<F>(
     src: &[u8],
     acc: &EtcAccounts,
     table: &mut Table<F>,
-    err: &mut dyn FnMut(u32, &[&[u8]]),
+    err: &mut dyn FnMut(u32, &[u8]),
 ) -> usize {
     table.clear();
     // Every default `chdir` shares this one string.
@@ -163,24 +163,64 @@ pub(crate) mod msg {
     );
 
     macro_rules! messages {
-        ($($name:ident = $text:literal,)* ; $($lname:ident = $ltext:literal,)*) => {
-            #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-            #[cfg_attr(not(feature = "listen"), allow(dead_code))]
+        ($($name:ident = $text:literal $(if $feature:literal)?,)*) => {
+            #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
             enum Id {
                 $($name,)*
-                $($lname,)*
             }
-            $(pub const $name: Msg = Msg(Id::$name as u8);)*
-            $(#[cfg(feature = "listen")] pub const $lname: Msg = Msg(Id::$lname as u8);)*
-            /// The texts as written, in order, each followed by a NUL byte
-            /// (read at build time only: [`TEXTS`] is what is kept); those
-            /// of `listen` only in a tend built with it.
-            const PLAIN: &[u8] = match cfg!(feature = "listen") {
-                true => concat!($($text, "\0",)* $($ltext, "\0",)*).as_bytes(),
-                false => concat!($($text, "\0",)*).as_bytes(),
-            };
+            /// Every message as written, and whether this tend has it: one
+            /// marked with a cargo feature only in a tend built with it.
+            const ALL: &[(&str, bool)] = &[$(($text, true $(&& cfg!(feature = $feature))?),)*];
+            $($(#[cfg(feature = $feature)])? pub const $name: Msg = Msg(rank(Id::$name as usize));)*
         };
     }
+
+    /// The number of a message: how many of those this tend has come
+    /// before it.
+    const fn rank(id: usize) -> u8 {
+        let (mut n, mut i, mut rest) = (0, 0, ALL);
+        while let [(_, has), more @ ..] = rest {
+            if i == id {
+                break;
+            }
+            (n, i, rest) = (n + *has as u8, i + 1, more);
+        }
+        n
+    }
+
+    /// The texts this tend has, in order, each followed by a NUL byte
+    /// (read at build time only: [`TEXTS`] is what is kept); with no room
+    /// in `out`, only their length.
+    const fn plain(mut out: &mut [u8]) -> usize {
+        let (mut n, mut rest) = (0, ALL);
+        while let [(text, has), more @ ..] = rest {
+            rest = more;
+            if !*has {
+                continue;
+            }
+            let mut text = text.as_bytes();
+            while let [b, t @ ..] = text {
+                if let [slot, after @ ..] = out {
+                    *slot = *b;
+                    out = after;
+                }
+                (text, n) = (t, n + 1);
+            }
+            // The NUL byte already there.
+            if let [_, after @ ..] = out {
+                out = after;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    const PLAIN_BYTES: [u8; plain(&mut [])] = {
+        let mut out = [0; plain(&mut [])];
+        plain(&mut out);
+        out
+    };
+    const PLAIN: &[u8] = &PLAIN_BYTES;
 
     /// Pieces of text the messages share, each followed by a NUL byte: in
     /// [`TEXTS`], the byte `k` (1 to 31) stands for the `k`th, so that each
@@ -280,10 +320,25 @@ pub(crate) mod msg {
                 assert_eq!(got, plain, "{}", String::from_utf8_lossy(plain));
                 assert!(text.len() <= plain.len());
             }
-            // Every piece is used, so each pays for itself.
-            let pieces = PIECES.iter().filter(|&&b| b == 0).count();
-            for code in 1..=pieces as u8 {
-                assert!(TEXTS.contains(&code), "piece {code} is not used");
+            // Every piece is in some message, so each pays for itself (in
+            // a tend with every feature: some are in a feature's messages
+            // only).
+            for piece in PIECES.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+                let used = ALL
+                    .iter()
+                    .any(|(text, _)| text.as_bytes().windows(piece.len()).any(|w| w == piece));
+                assert!(
+                    used,
+                    "piece {:?} is not used",
+                    String::from_utf8_lossy(piece)
+                );
+            }
+            // And kept: in a tend with every message, each piece's byte.
+            if ALL.iter().all(|&(_, has)| has) {
+                let pieces = PIECES.iter().filter(|&&b| b == 0).count();
+                for code in 1..=pieces as u8 {
+                    assert!(TEXTS.contains(&code), "piece {code} is not used");
+                }
             }
         }
     }
@@ -337,24 +392,23 @@ pub(crate) mod msg {
         SIGNAL = "stop-signal: unknown signal \"%\"",
         DURATION = "bad duration \"%\" (write 500ms, 5s or 2m)",
         TIMEOUT_MAX = "stop-timeout: at most 1 hour",
-        CRITICAL = "critical: expected yes or no, not \"%\"",
-        WATCHDOG_TIMEOUT = "watchdog-timeout: from 1s to 1 hour",
-        WATCHDOG_GRACE = "watchdog-grace: at most 1 day",
-        KEEP = "keep: \"%\" is not an absolute path",
+        CRITICAL = "critical: expected yes or no, not \"%\"" if "watchdog",
+        WATCHDOG_TIMEOUT = "watchdog-timeout: from 1s to 1 hour" if "watchdog",
+        WATCHDOG_GRACE = "watchdog-grace: at most 1 day" if "watchdog",
+        KEEP = "keep: \"%\" is not an absolute path" if "keep",
         TOO_MANY = "too many errors",
-        ;
-        LISTEN = "listen: expected tcp:ADDR:PORT, udp:ADDR:PORT or unix:/PATH, not \"%\"",
-        ACCEPT = "accept: expected yes or no, not \"%\"",
-        ACCEPT_LISTEN = "accept: needs a listen on tcp or unix",
-        ACCEPT_KIND = "accept: not with type = oneshot, nor with ready",
-        READY_LISTEN = "ready: fd:3 is the listening socket",
-        INSTANCES = "instances: from 1 to #",
+        LISTEN = "listen: expected tcp:ADDR:PORT, udp:ADDR:PORT or unix:/PATH, not \"%\"" if "listen",
+        ACCEPT = "accept: expected yes or no, not \"%\"" if "listen",
+        ACCEPT_LISTEN = "accept: needs a listen on tcp or unix" if "listen",
+        ACCEPT_KIND = "accept: not with type = oneshot, nor with ready" if "listen",
+        READY_LISTEN = "ready: fd:3 is the listening socket" if "listen",
+        INSTANCES = "instances: from 1 to #" if "listen",
     }
 }
 
 /// Errors, counted and capped.
 struct Errs<'e> {
-    out: &'e mut dyn FnMut(u32, &[&[u8]]),
+    out: &'e mut dyn FnMut(u32, &[u8]),
     /// Where errors are reported: the line being read, or the line an
     /// error found later is about.
     line: u32,
@@ -397,7 +451,7 @@ impl Errs<'_> {
             }
         }
         out.s(tail);
-        (self.out)(line, &[out.as_bytes()]);
+        (self.out)(line, out.as_bytes());
     }
 
     /// Reports `msg` on the current line, about `text` and `n`.
@@ -627,6 +681,14 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// byte (tend opens them), and the ring `syslog` counted with the
     /// services' rings.
     fn end_tend(&mut self, sec: &Section<'a>) {
+        // A tend built without them has no key of the section to keep.
+        if !cfg!(any(
+            feature = "syslog",
+            feature = "watchdog",
+            feature = "keep"
+        )) {
+            return;
+        }
         let pool = &mut self.table.pool.0;
         let settings = &mut self.table.settings;
         let line = settings.line;
@@ -823,7 +885,7 @@ mod tests {
         let mut table = Box::new(Table::new());
         let mut errs = Vec::new();
         let n = parse(src.as_bytes(), acc, &mut table, &mut |line, parts| {
-            errs.push((line, String::from_utf8(parts.concat()).unwrap()));
+            errs.push((line, String::from_utf8(parts.to_vec()).unwrap()));
         });
         assert_eq!(n, errs.len());
         (table, errs)
@@ -2074,7 +2136,7 @@ audio:x:45:www,sensorx
     #[test]
     fn a_table_is_reused() {
         let mut table = Table::new();
-        let mut none = |_: u32, _: &[&[u8]]| panic!("no error expected");
+        let mut none = |_: u32, _: &[u8]| panic!("no error expected");
         assert_eq!(parse(EXAMPLE.as_bytes(), &FAKE, &mut table, &mut none), 0);
         assert_eq!(table.len(), 5);
         assert_eq!(

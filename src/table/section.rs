@@ -117,11 +117,13 @@ const WATCHDOG: (&[u8], bool) = (b"watchdog", cfg!(feature = "watchdog"));
 const KEEP: (&[u8], bool) = (b"keep", cfg!(feature = "keep"));
 const LISTEN: (&[u8], bool) = (b"listen", cfg!(feature = "listen"));
 /// `watchdog-timeout`: from a second (the driver counts seconds) to an hour.
+#[cfg(feature = "watchdog")]
 pub(super) const WATCHDOG_TIMEOUT_MS: core::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 /// Most `instances`, as the parser compares it.
 #[cfg(feature = "listen")]
 const MAX_INSTANCES_U64: u64 = MAX_INSTANCES as u64;
 /// Longest `watchdog-grace`: a day.
+#[cfg(feature = "watchdog")]
 pub(super) const WATCHDOG_GRACE_MAX_MS: u64 = 86_400_000;
 // One bit of `seen` per key.
 const _: () = assert!(DEFS.len() <= 32);
@@ -358,6 +360,7 @@ impl<'a> Section<'a> {
                 Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
                 None => errs.at(msg::DURATION, value),
             },
+            #[cfg(feature = "watchdog")]
             Key::Critical => match choice(value, YES_NO) {
                 Some(i) => conf.critical = i == 0,
                 None => errs.at(msg::CRITICAL, value),
@@ -380,18 +383,29 @@ impl<'a> Section<'a> {
             // Refused before this in a tend built without them.
             #[cfg(not(feature = "listen"))]
             Key::Listen | Key::Accept | Key::Instances => {}
+            #[cfg(not(feature = "watchdog"))]
+            Key::Critical | Key::Watchdog | Key::WatchdogTimeout | Key::WatchdogGrace => {}
+            #[cfg(not(feature = "syslog"))]
+            Key::Syslog => {}
+            #[cfg(not(feature = "keep"))]
+            Key::Keep => {}
+            #[cfg(feature = "syslog")]
             Key::Syslog => self.syslog = Some(value),
+            #[cfg(feature = "watchdog")]
             Key::Watchdog => self.watchdog = Some(value),
+            #[cfg(feature = "keep")]
             Key::Keep => match value.starts_with(b"/") {
                 true => self.keep = Some(value),
                 false => errs.at(msg::KEEP, value),
             },
+            #[cfg(feature = "watchdog")]
             Key::WatchdogTimeout => match parse_duration(value) {
                 Some(ms) if WATCHDOG_TIMEOUT_MS.contains(&ms) => self.watchdog_timeout = ms as u32,
                 Some(_) => errs.at(msg::WATCHDOG_TIMEOUT, b""),
                 None => errs.at(msg::DURATION, value),
             },
             // Kept one more than given: 0 stands for "not given".
+            #[cfg(feature = "watchdog")]
             Key::WatchdogGrace => match parse_duration(value) {
                 Some(ms @ 0..=WATCHDOG_GRACE_MAX_MS) => self.watchdog_grace = ms as u32 + 1,
                 Some(_) => errs.at(msg::WATCHDOG_GRACE, b""),
