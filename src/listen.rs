@@ -145,8 +145,8 @@ const UNIX_ENV: &[u8] =
 /// Writes the UCSPI variables of a connection, each followed by a NUL
 /// byte: of a TCP one from the peer's and the local `sockaddr_in(6)`
 /// (`sa`), of a unix one from the peer's credentials (`SO_PEERCRED`: pid,
-/// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4; IPv6
-/// addresses in eight groups, without `::`. (`accept` hands whole
+/// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4, an IPv6
+/// address as RFC 5952 writes it (`fe80::a:0:1`). (`accept` hands whole
 /// `sockaddr` buffers: a TCP one always holds its port.)
 #[inline(never)]
 pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
@@ -179,12 +179,26 @@ fn put_ip(out: &mut Text, sa: &[u8]) {
         ip = v4;
     }
     let (step, sep) = if ip.len() > 4 { (2, b':') } else { (1, b'.') };
-    let mut at = 0;
-    while let Some(f) = ip.get(at..at + step) {
-        if at > 0 {
+    // As RFC 5952 writes IPv6: the longest run of two or more zero groups
+    // (the first of equal runs) as `::`.
+    let (mut gap, mut gap_len, mut run) = (usize::MAX, 1, 0);
+    for (i, g) in ip.chunks(2).enumerate().filter(|_| step == 2) {
+        run = if g == [0, 0] { run + 1 } else { 0 };
+        if run > gap_len {
+            (gap, gap_len) = (i + 1 - run, run);
+        }
+    }
+    let (mut i, mut first) = (0, true);
+    while let Some(f) = ip.get(i * step..i * step + step) {
+        if i == gap {
+            out.s(b"::");
+            (i, first) = (i + gap_len, true);
+            continue;
+        }
+        if !first {
             out.byte(sep);
         }
-        at += step;
+        (i, first) = (i + 1, false);
         let v = f.iter().fold(0u32, |v, &b| v << 8 | u32::from(b));
         if step == 1 {
             out.u(v.into());
@@ -362,8 +376,24 @@ mod tests {
         assert_eq!(
             out.as_bytes(),
             b"PROTO=TCP\0TCPREMOTEIP=10.0.0.2\0TCPREMOTEPORT=1\0\
-              TCPLOCALIP=fe80:0:0:0:0:a:0:1\0TCPLOCALPORT=22\0"
+              TCPLOCALIP=fe80::a:0:1\0TCPLOCALPORT=22\0"
         );
+        // The longest run of zeros is cut, the first of two as long; a
+        // lone zero group is not; none at all.
+        for (text, want) in [
+            ("[::1]", "::1"),
+            ("[::]", "::"),
+            ("[1:0:0:2:0:0:0:3]", "1:0:0:2::3"),
+            ("[1:0:0:2:0:0:3:4]", "1::2:0:0:3:4"),
+            ("[1:0:2:3:4:5:6:7]", "1:0:2:3:4:5:6:7"),
+            ("[abcd:1:2:3:4:5:6:0]", "abcd:1:2:3:4:5:6:0"),
+            ("[1:2:3:4:5:6:0:0]", "1:2:3:4:5:6::"),
+        ] {
+            let a = parse(format!("tcp:{text}:1").as_bytes()).unwrap();
+            out.clear();
+            put_ip(&mut out, &a.raw);
+            assert_eq!(out.as_bytes(), want.as_bytes(), "{text}");
+        }
         out.clear();
         ucspi_env(&mut out, true, [&[], &[]], [42, 1000, 100]);
         assert_eq!(
