@@ -56,7 +56,13 @@ pub fn parse(text: &[u8]) -> Option<Addr> {
     a.family = match host {
         [b'[', v6 @ .., b']'] => {
             // The groups before `::`, then those after it, at the end.
-            let gap = v6.windows(2).position(|w| w == b"::");
+            // (Not `windows(2)`: Rust 1.88, the MSRV, leaves a bounds
+            // check of it in, a panic path the release build refuses.)
+            let next = v6.get(1..).unwrap_or_default();
+            let gap = v6
+                .iter()
+                .zip(next)
+                .position(|(a, b)| *a == b':' && *b == b':');
             let (head, tail) = match gap {
                 Some(g) => (v6.get(..g)?, v6.get(g + 2..)),
                 None => (v6, None),

@@ -11,7 +11,10 @@ serial console, as a person would:
 
   main    the services come up; `tend status` shows the right states, the
           crashing service in backoff and its last crash; `tend log`; the
-          PID 1 set-up (mounts, hostname, console, ctrl-alt-del off); a
+          web server (`accept = yes` on port 80, instances as user www):
+          a page and a CGI script fetched from the console, the
+          connections counted by `tend status httpd`; the PID 1 set-up
+          (mounts, hostname, console, ctrl-alt-del off); a
           daemon killed from the console comes back with a new pid; an orphan
           storm leaves no zombie; tend's RSS; busybox `poweroff` stops the
           services in reverse dependency order and QEMU exits
@@ -55,6 +58,7 @@ DEFAULT_BOARDS = ["qemu-x86_64", "qemu-arm", "qemu-aarch64", "qemu-riscv64", "qe
 # Boards whose kernel halts through firmware that powers the machine off.
 HALT_POWERS_OFF = {"qemu-riscv64"}
 CRASHER = "flaky"  # the demo service that dies half a second after each start
+WEB = "httpd"  # the demo's `accept = yes` service: BusyBox httpd -i on port 80
 VICTIM = "probe"  # the daemon killed from the console
 STATES = "down|starting|up|ready|stopping|backoff|done|failed"
 ROW = re.compile(rf"^(\S+)\s+({STATES})\s+(\d+|-)\s+(\S+)\s+(\d+)\s+(.*)$", re.M)
@@ -124,6 +128,11 @@ def read_table_file(path):
         else:
             cur[key] = value
     return services
+
+
+def accepts(svc):
+    """An `accept = yes` service: up while it listens, no pid of its own."""
+    return svc.get("accept") == "yes"
 
 
 def wanted_state(svc):
@@ -269,7 +278,7 @@ class Board:
     # --- the boots ---
 
     def main_boot(self):
-        planned = ["boot", "status", "crash", "log", "json", "pid1-setup", "restart",
+        planned = ["boot", "status", "crash", "log", "web", "json", "pid1-setup", "restart",
                    "zombies", "rss", "reload", "poweroff"]
         with Boot(self, "main", planned) as b:
             con = b.con
@@ -300,7 +309,9 @@ class Board:
                         continue
                     need(rows[name]["state"] == wanted_state(svc),
                          f"{name} is {rows[name]['state']}, not {wanted_state(svc)}:\n{out}")
-                    if wanted_state(svc) != "done":
+                    if accepts(svc):
+                        need(rows[name]["pid"] == "-", f"{name} (accept = yes) has a pid:\n{out}")
+                    elif wanted_state(svc) != "done":
                         need(rows[name]["pid"].isdigit(), f"{name} has no pid:\n{out}")
                 need(list(rows) == list(self.table), f"order {list(rows)} != table {list(self.table)}")
                 need(re.search(r"exit 1, retry in \S+", rows[CRASHER]["last"]),
@@ -329,12 +340,15 @@ class Board:
             b.check("crash", crash)
 
             def log():
+                code, out = con.run("tend log setup")
+                need(code == 0 and re.search(r"^\[\s*\d+\.\d{3}\] setup: web root written$", out, re.M),
+                     f"tend log setup exited {code}; no web root line:\n{out}")
+                # Each instance of httpd -vv logs its request on stderr,
+                # into the service's ring: the probe's, from 127.0.0.1.
                 code, out = con.run("tend log httpd")
                 need(code == 0, f"tend log httpd exited {code}")
-                need(re.search(r"^\[\s*\d+\.\d{3}\] httpd: building the web root as www$", out, re.M),
-                     f"httpd's first line missing (or not run as user www):\n{out}")
-                need(re.search(r"^\[\s*\d+\.\d{3}\] httpd: ready, serving on", out, re.M),
-                     f"httpd's ready line missing:\n{out}")
+                need(re.search(r"^\[\s*\d+\.\d{3}\] 127\.0\.0\.1:\d+: url:/$", out, re.M),
+                     f"no request line in httpd's ring:\n{out}")
                 code, out = con.run("tend log probe")
                 need(re.search(rf"probe \d+: httpd answered: <h1>tend on {self.board}</h1>", out),
                      f"probe did not reach httpd:\n{out}")
@@ -358,8 +372,32 @@ class Board:
                         break
                     need(time.monotonic() < deadline, f"the console's logger line is not in tend log syslog:\n{syslog}")
                     con.drain(0.3)
-                return "httpd, probe and crond rings hold their lines, stamped; syslog filed by tend"
+                return "setup, httpd, probe and crond rings hold their lines, stamped; syslog filed by tend"
             b.check("log", log)
+
+            def web():
+                # The demo's web server: BusyBox httpd -i under accept = yes
+                # on port 80, an instance per connection, as user www.
+                def served():
+                    code, out = con.run(f"tend status {WEB}")
+                    m = re.search(r"^instances: (\d+) running, (\d+) served$", out, re.M)
+                    need(code == 0 and m, f"tend status {WEB} exited {code}:\n{out}")
+                    return int(m.group(2))
+                before = served()
+                code, out = con.run("wget -qO- http://127.0.0.1/")
+                need(code == 0 and re.search(rf"^<h1>tend on {re.escape(self.board)}</h1>$", out, re.M),
+                     f"wget of the page exited {code}:\n{out}")
+                # The CGI script says who runs it: the instance's user and
+                # the connection, from tend's UCSPI environment.
+                code, out = con.run("wget -qO- 127.0.0.1/cgi-bin/id")
+                m = re.search(r"^(\S+) serves 127\.0\.0\.1:(\d+) on 127\.0\.0\.1:80$", out, re.M)
+                need(code == 0 and m, f"wget of cgi-bin/id exited {code}:\n{out}")
+                need(m.group(1) == "www", f"the instance runs as {m.group(1)}, not www")
+                after = served()
+                need(after >= before + 2, f"served {before} before two fetches, {after} after")
+                return (f"page and CGI fetched in the guest (instance as www, from "
+                        f"127.0.0.1:{m.group(2)}); {after} connections served")
+            b.check("web", web)
 
             def json_check():
                 for _ in range(3):  # tend's console messages may cut a line
@@ -379,7 +417,14 @@ class Board:
                     need(lg["written"] == lg["kept"] + lg["dropped"], f"{s['name']} log counters {lg}")
                     want = "up" if s["name"] == CRASHER else wanted_state(self.table[s["name"]])
                     need(s["ok"] == (s["state"] == want), f"{s['name']} is {s['state']}, ok={s['ok']}")
-                return "parsed; names, ok flags, last_crash and log counters consistent"
+                    # instances and served: an `accept = yes` service's, null elsewhere.
+                    if accepts(self.table[s["name"]]):
+                        need(s["pid"] is None and isinstance(s["instances"], int) and s["served"] >= 1,
+                             f"{s['name']}: pid {s['pid']}, instances {s['instances']}, served {s['served']}")
+                    else:
+                        need(s["instances"] is None and s["served"] is None,
+                             f"{s['name']}: instances {s['instances']}, served {s['served']}")
+                return "parsed; names, ok flags, last_crash, log counters and served consistent"
             b.check("json", json_check)
 
             def pid1_setup():
