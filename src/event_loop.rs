@@ -207,8 +207,11 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         door.restock(&lp.null);
     }
     settle(world, &lp.null, now);
+    // A service a reload removed, gone after the reload was done.
     #[cfg(feature = "reload")]
-    reload::forget_left(world);
+    if reload::forget_left(world) {
+        sys::drop_cold();
+    }
     if lp.flood_release_at <= now {
         sys::release(world.log_buf.pages());
         lp.flood_release_at = u64::MAX;

@@ -479,11 +479,12 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
 
 /// Forgets the leaving services once the processes of all of them are
 /// gone (until then one that stopped shows as down): they are the last
-/// slots of the table, so nothing else moves.
-pub fn forget_left(world: &mut World) {
+/// slots of the table, so nothing else moves. True when it forgot some:
+/// it then ran cold code (the rest of this module), which the loop drops.
+pub fn forget_left(world: &mut World) -> bool {
     let slots = &mut world.table.slots;
     if slots.iter().any(|s| s.leaving && s.svc.state.running()) {
-        return;
+        return false;
     }
     let mut map = [None::<u8>; MAX_SERVICES];
     let mut kept = 0;
@@ -496,12 +497,13 @@ pub fn forget_left(world: &mut World) {
         }
     }
     if kept == slots.len() {
-        return;
+        return false;
     }
     slots.truncate(kept);
     for c in world.clients.iter_mut() {
         ctl::remap(c, &map);
     }
+    true
 }
 
 #[cfg(test)]

@@ -77,3 +77,26 @@ fn cold_code_leaves_memory_after_a_reload() {
     sup.wait_until("SIGHUP's reload", || said(&sup) > before);
     assert_eq!(code_rss(sup.pid).get(1), Some(&0), "after SIGHUP's reload");
 }
+
+#[cfg(feature = "reload")]
+#[test]
+fn cold_code_leaves_memory_after_a_removed_service_is_forgotten() {
+    // `slow` takes a while to stop: it is forgotten rounds after the
+    // reload that removed it, by code of the reload's.
+    let slow =
+        "[slow]\nrun = /bin/sh -c 'trap \"sleep 0.3; exit 0\" TERM; while :; do sleep 0.1; done'\n";
+    let sup = Sup::start(&format!("{TABLE}\n{slow}"));
+    sup.wait_state("slow", "up");
+    fs::write(sup.path("tend.conf"), TABLE).expect("table");
+    sup.ok(&["reload"]);
+    sup.wait_until("slow forgotten", || {
+        sup.json()["services"]
+            .as_array()
+            .is_some_and(|s| s.iter().all(|s| s["name"] != "slow"))
+    });
+    assert_eq!(
+        code_rss(sup.pid).get(1),
+        Some(&0),
+        "after slow was forgotten"
+    );
+}
