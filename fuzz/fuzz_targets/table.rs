@@ -24,8 +24,8 @@ fn parse(src: &[u8], table: &mut Table) -> Vec<(u32, Vec<u8>)> {
         group: GROUP,
     };
     let mut errors = Vec::new();
-    let n = table::parse(src, &acc, table, &mut |line, parts: &[&[u8]]| {
-        errors.push((line, parts.concat()));
+    let n = table::parse(src, &acc, table, &mut |line, message: &[u8]| {
+        errors.push((line, message.to_vec()));
     });
     assert_eq!(n, errors.len(), "the count returned is the errors reported");
     errors
