@@ -629,7 +629,7 @@ def json_line(out):
 
 def killed_comes_back(con, status, victim, signal):
     """`kill -SIGNAL` typed on the console for the daemon `victim`: it comes
-    back up with a new pid, one restart more, its LAST EXIT the signal.
+    back up (or ready) with a new pid, one restart more, its LAST EXIT the signal.
     `status(name)` runs `tend status name`. Returns its rows before and
     after."""
     _, out, rows = status(victim)
@@ -641,7 +641,8 @@ def killed_comes_back(con, status, victim, signal):
     while True:
         _, out, rows = status(victim)
         new = rows.get(victim, {})
-        if new.get("state") == "up" and new["pid"] != old["pid"]:
+        # up, or ready for a daemon that declares it (`ready = fd:N`)
+        if new.get("state") in ("up", "ready") and new["pid"] != old["pid"]:
             break
         need(time.monotonic() < deadline, f"{victim} did not come back:\n{out}")
         con.drain(0.3)
