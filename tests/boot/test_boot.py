@@ -763,12 +763,18 @@ def boot_all(boards, report):
         os._exit(130)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("boards", nargs="*", default=DEFAULT_BOARDS)
+def board_args(doc, boards):
+    """The boot scripts' command line: the boards (`boards` by default),
+    --no-build and --verbose. Returns the parser and what it parsed."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("boards", nargs="*", default=boards)
     ap.add_argument("--no-build", action="store_true", help="boot the images already built")
     ap.add_argument("-v", "--verbose", action="store_true", help="echo the consoles live")
-    args = ap.parse_args()
+    return ap, ap.parse_args()
+
+
+def main():
+    _, args = board_args(__doc__, DEFAULT_BOARDS)
     report = Report()
     t0 = time.monotonic()
     boards = [Board(b, report, args.verbose) for b in args.boards]

@@ -39,7 +39,6 @@ interface for tend, but no help against a hung kernel. The panic boot runs
 where the kernel has ramoops (qemu-x86_64).
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -407,11 +406,7 @@ def uptime(out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("boards", nargs="*", default=DEFAULT_BOARDS)
-    ap.add_argument("--no-build", action="store_true", help="boot the images already built")
-    ap.add_argument("-v", "--verbose", action="store_true", help="echo the consoles live")
-    args = ap.parse_args()
+    ap, args = tb.board_args(__doc__, DEFAULT_BOARDS)
     unknown = [b for b in args.boards if b not in BOARDS]
     if unknown:
         ap.error(f"no watchdog plan for {', '.join(unknown)} (boards: {', '.join(BOARDS)})")
