@@ -9,6 +9,8 @@
 //!   auxiliary vector; it runs once, before anything else.
 //! - The release panic handler calls a symbol nobody defines, so a build that
 //!   keeps any panic path fails to link (see scripts/find-panics).
+//! - The C memory functions read and write through the raw pointers the
+//!   compiler's calls vouch for; on x86_64 `memmove` is `rep movsb`.
 #![no_std]
 #![no_main]
 #![allow(unsafe_code)]
@@ -214,8 +216,46 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     unsafe { memmove(dst, src, n) }
 }
 
+/// On x86_64 the string instructions do it in a tenth of the code: `rep
+/// movsb` forwards (fast on every CPU since Ivy Bridge, and what
+/// `copy_within` towards the start of a buffer does), or backwards with the
+/// direction flag set when the destination overlaps the source's end (only
+/// the reload's moves of whole rings do that).
+///
 /// # Safety
 /// `dst` and `src` are valid for `n` bytes; they may overlap.
+#[cfg(target_arch = "x86_64")]
+#[no_mangle]
+unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    let last = n.wrapping_sub(1);
+    // SAFETY: rep movsb copies rcx bytes from rsi to rdi, within the n bytes
+    // the caller vouches for: upwards from the first byte when dst does not
+    // lie within the source's first n bytes past its start (then no byte is
+    // overwritten before it is read), else downwards from the last byte. The
+    // direction flag is clear on entry and exit, as the System V ABI wants.
+    unsafe {
+        if (dst as usize).wrapping_sub(src as usize) >= n {
+            core::arch::asm!(
+                "rep movsb",
+                inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _,
+                options(nostack, preserves_flags),
+            );
+        } else {
+            core::arch::asm!(
+                "std", "rep movsb", "cld",
+                inout("rcx") n => _,
+                inout("rdi") dst.wrapping_add(last) => _,
+                inout("rsi") src.wrapping_add(last) => _,
+                options(nostack),
+            );
+        }
+    }
+    dst
+}
+
+/// # Safety
+/// `dst` and `src` are valid for `n` bytes; they may overlap.
+#[cfg(not(target_arch = "x86_64"))]
 #[no_mangle]
 unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     let (d, s) = (dst as usize, src as usize);
