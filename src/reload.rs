@@ -23,7 +23,7 @@ use core::mem::swap;
 use rustix::fd::AsFd;
 
 use crate::arena::{self, Piece};
-use crate::conf::{ServiceConf, SvcId};
+use crate::conf::{ServiceConf, Span, SvcId};
 use crate::ctl;
 use crate::limits::{CRASH_TAIL_BYTES, MAX_SERVICES};
 use crate::load;
@@ -31,7 +31,6 @@ use crate::reply::Out;
 use crate::report::{self, EXIT_FAILED, EXIT_OK, EXIT_SYSTEM};
 use crate::say::{nth, Buf};
 use crate::service::Event;
-use crate::settings;
 use crate::shell::Shell;
 use crate::sys::{self, Fd};
 use crate::table::Table;
@@ -191,7 +190,7 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     }
     let counts = tell(world, &plan, answer);
     let (table, next) = (&world.table, &world.next);
-    let tend_same = settings::same(&table.settings, &table.pool, &next.settings, &next.pool);
+    let tend_same = same_settings(table, next);
     apply(world, null, now, &plan);
     // The counts by kind, where a byte of the kind's number stands (`ADDED`
     // 2, `REMOVED` 1, `RESTARTED` 0, `UNCHANGED` 3).
@@ -234,34 +233,38 @@ fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code
 /// are on aside (`after` compared by names).
 #[inline(never)]
 fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
+    let spans = [
+        (a.argv, b.argv),
+        (a.env, b.env),
+        (a.chdir, b.chdir),
+        #[cfg(feature = "listen")]
+        (a.listen, b.listen),
+    ];
     key(a) == key(b)
         && a.ident.groups == b.ident.groups
-        && [(a.argv, b.argv), (a.env, b.env), (a.chdir, b.chdir)]
-            .into_iter()
-            .all(|(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
+        && same_strings(at, bt, &spans)
         && a.after.len() == b.after.len()
         && a.after
             .iter()
             .zip(&b.after)
             .all(|(&x, &y)| name(at, x) == name(bt, y))
-        && same_listen(a, at, b, bt)
 }
 
-/// Whether two services' `listen`, `accept` and `instances` are the same.
-#[cfg(feature = "listen")]
-fn same_listen<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
-    (a.accept, a.instances) == (b.accept, b.instances)
-        && at.pool.bytes(a.listen) == bt.pool.bytes(b.listen)
+/// Whether each pair of strings, the first in `at`'s pool, the second in
+/// `bt`'s, are the same.
+#[inline(never)]
+fn same_strings<F>(at: &Table<F>, bt: &Table<F>, spans: &[(Span, Span)]) -> bool {
+    spans
+        .iter()
+        .all(|&(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
 }
 
-#[cfg(not(feature = "listen"))]
-fn same_listen<F>(_: &ServiceConf, _: &Table<F>, _: &ServiceConf, _: &Table<F>) -> bool {
-    true
-}
+/// How many of a service's settings are numbers (`key`).
+const KEYS: usize = 12 + 2 * cfg!(feature = "listen") as usize;
 
 /// The settings of `c` that are numbers, as numbers.
 #[inline(never)]
-fn key(c: &ServiceConf) -> [u64; 12] {
+fn key(c: &ServiceConf) -> [u64; KEYS] {
     let id = |v: Option<u32>| v.map_or(1 << 32, u64::from);
     [
         c.kind as u64,
@@ -276,7 +279,23 @@ fn key(c: &ServiceConf) -> [u64; 12] {
         c.stop_signal.into(),
         c.stop_timeout_ms.into(),
         c.critical.into(),
+        #[cfg(feature = "listen")]
+        c.accept.into(),
+        #[cfg(feature = "listen")]
+        c.instances.into(),
     ]
+}
+
+/// Whether two tables' `[tend]` sections say the same.
+fn same_settings<F>(at: &Table<F>, bt: &Table<F>) -> bool {
+    let (a, b) = (&at.settings, &bt.settings);
+    let spans = [
+        (a.syslog, b.syslog),
+        (a.watchdog, b.watchdog),
+        (a.keep, b.keep),
+    ];
+    (a.watchdog_timeout, a.watchdog_grace) == (b.watchdog_timeout, b.watchdog_grace)
+        && same_strings(at, bt, &spans)
 }
 
 /// The name of service `id` of `t` (empty when there is none).
