@@ -368,8 +368,7 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
-    // From the last: the leaving ones are put after the new table last
-    // first, then turned round.
+    // From the last: each leaving one is put first after the new table.
     while let Some(mut slot) = table.slots.pop() {
         let to = plan.map.get(table.slots.len()).copied().flatten();
         match to.map(usize::from) {
@@ -399,9 +398,11 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
                     }
                 }
                 c.after = after;
-                // Room was made sure of (`try_reload`): the push cannot
+                // Room was made sure of (`try_reload`): the insert cannot
                 // fail, and what it would hand back needs no drop code.
-                core::mem::forget(next.slots.push(slot));
+                if new_len <= next.slots.len() {
+                    core::mem::forget(next.slots.insert(new_len, slot));
+                }
             }
             None => {
                 give_back(&mut slot.crash, crash_free);
@@ -409,7 +410,6 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
-    arena::reverse(next.slots.get_mut(new_len..).unwrap_or(&mut []));
     lay_out_rings(world, join);
     swap(&mut world.table, &mut world.next);
     for c in world.clients.iter_mut() {
