@@ -90,11 +90,12 @@ impl Answer<'_> {
 /// What a reload does to each service of the old table (`RESTARTED`,
 /// `REMOVED`, `UNCHANGED`, or `LEAVING` already) and of the new one
 /// (`ADDED`, or it stays, from an old service with a log pipe or not):
-/// the first three are the lists of the reply, in its order.
-const RESTARTED: u8 = 0;
-const REMOVED: u8 = 1;
-const ADDED: u8 = 2;
-const UNCHANGED: u8 = 3;
+/// the first four, XOR 2, are the lists of the reply and the count, in
+/// its order (`ADDED` is 0: a plan starts all zeros).
+const RESTARTED: u8 = 2;
+const REMOVED: u8 = 3;
+const ADDED: u8 = 0;
+const UNCHANGED: u8 = 1;
 const LEAVING: u8 = 4;
 const STAYS: u8 = 5;
 /// `STAYS` + 1.
@@ -106,6 +107,15 @@ struct Plan {
     old: [u8; MAX_SERVICES],
     new: [u8; MAX_SERVICES],
     map: [Option<u8>; MAX_SERVICES],
+}
+
+impl Plan {
+    /// Nothing planned yet: every service added (all zero bytes).
+    const NEW: Plan = Plan {
+        old: [ADDED; MAX_SERVICES],
+        new: [ADDED; MAX_SERVICES],
+        map: [None; MAX_SERVICES],
+    };
 }
 
 /// Reloads; returns the exit status of the reply.
@@ -141,11 +151,7 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
         return EXIT_FAILED;
     }
     answer.out.clear();
-    let mut plan = Plan {
-        old: [LEAVING; MAX_SERVICES],
-        new: [ADDED; MAX_SERVICES],
-        map: [None; MAX_SERVICES],
-    };
+    let mut plan = Plan::NEW;
     // Services matched by name (one leaving already stays leaving); room
     // for the new table's and for those removed still running.
     let (table, next) = (&world.table, &world.next);
@@ -315,7 +321,7 @@ fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
             b"{\"ok\":true,\"restarted\":[\0],\"removed\":[\0],\"added\":[\0],\"unchanged\":",
             k,
         ));
-        for (slot, _) in all.clone().filter(|s| usize::from(*s.1) == k) {
+        for (slot, _) in all.clone().filter(|s| usize::from(*s.1 ^ 2) == k) {
             if k < 3 {
                 answer.item(nth(b"restarted \0removed \0added ", k), &slot.conf.name);
             }
