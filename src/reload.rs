@@ -265,25 +265,26 @@ fn same_strings<F>(at: &Table<F>, bt: &Table<F>, spans: &[(Span, Span)]) -> bool
         .all(|&(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
 }
 
-/// How many of a service's settings are numbers (`key`).
-const KEYS: usize = 12 + 2 * cfg!(feature = "listen") as usize;
+/// How many numbers a service's settings that are numbers make (`key`).
+const KEYS: usize = 14 + 2 * cfg!(feature = "listen") as usize;
 
 /// The settings of `c` that are numbers, as numbers.
 #[inline(never)]
-fn key(c: &ServiceConf) -> [u64; KEYS] {
-    let id = |v: Option<u32>| v.map_or(1 << 32, u64::from);
+fn key(c: &ServiceConf) -> [u32; KEYS] {
     [
-        c.kind as u64,
-        c.restart as u64,
+        c.kind as u32,
+        c.restart as u32,
         c.argc.into(),
         c.envc.into(),
-        c.ready_fd.map_or(256, u64::from),
-        c.log_bytes.into(),
+        c.ready_fd.map_or(256, u32::from),
+        c.log_bytes,
         c.console.into(),
-        id(c.ident.uid),
-        id(c.ident.gid),
+        c.ident.uid.is_some().into(),
+        c.ident.uid.unwrap_or(0),
+        c.ident.gid.is_some().into(),
+        c.ident.gid.unwrap_or(0),
         c.stop_signal.into(),
-        c.stop_timeout_ms.into(),
+        c.stop_timeout_ms,
         c.critical.into(),
         #[cfg(feature = "listen")]
         c.accept.into(),
