@@ -121,10 +121,11 @@ impl Plan {
 /// Reloads; returns the exit status of the reply.
 #[inline(never)]
 fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut Answer<'_>) -> i32 {
+    // A refusal's JSON reply, until the reload is applied.
+    answer.json(b"{\"ok\":false,\"errors\":[");
     if world.sup.shutting_down() {
         return refuse(world, now, answer, b"tend is shutting down", EXIT_FAILED);
     }
-    answer.json(b"{\"ok\":false,\"errors\":[");
     let World {
         next, own, scratch, ..
     } = &mut *world;
@@ -150,7 +151,6 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
         answer.json(b"]}\n");
         return EXIT_FAILED;
     }
-    answer.out.clear();
     let mut plan = Plan::NEW;
     // Services matched by name (one leaving already stays leaving); room
     // for the new table's and for those removed still running.
@@ -194,6 +194,7 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             }
         }
     }
+    answer.out.clear();
     let counts = tell(world, &plan, answer);
     let (table, next) = (&world.table, &world.next);
     let tend_same = same_settings(table, next);
@@ -223,13 +224,12 @@ fn conclude(world: &mut World, now: u64, answer: &mut Answer<'_>, msg: &[u8]) {
     }
 }
 
-/// Says why the table was not reloaded, to tend's log and to the client;
-/// returns `code`.
+/// Says why the table was not reloaded, to tend's log and to the client
+/// (the table had no error: the reply holds nothing yet, or its JSON
+/// opening); returns `code`.
 #[inline(never)]
 fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code: i32) -> i32 {
     report::say(Some((&mut world.own, now)), &[b"reload: ", why]);
-    answer.out.clear();
-    answer.json(b"{\"ok\":false,\"errors\":[");
     answer.item(b"tend: reload: ", why);
     answer.json(b"]}\n");
     code
