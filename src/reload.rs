@@ -375,9 +375,12 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
-    // From the last: each leaving one is put first after the new table.
-    while let Some(mut slot) = table.slots.pop() {
-        let to = plan.map.get(table.slots.len()).copied().flatten();
+    // From the first: the leaving ones go after the new table in order.
+    for &to in plan.map.iter() {
+        if table.slots.is_empty() {
+            break;
+        }
+        let mut slot = table.slots.remove(0);
         match to.map(usize::from) {
             // It stays: the two trade everything, then the new slot takes
             // its conf back, and its log pipe if it had one (else the old
@@ -405,11 +408,9 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
                     }
                 }
                 c.after = after;
-                // Room was made sure of (`try_reload`): the insert cannot
+                // Room was made sure of (`try_reload`): the push cannot
                 // fail, and what it would hand back needs no drop code.
-                if new_len <= next.slots.len() {
-                    core::mem::forget(next.slots.insert(new_len, slot));
-                }
+                core::mem::forget(next.slots.push(slot));
             }
             None => {
                 give_back(&mut slot.crash, crash_free);
