@@ -107,42 +107,59 @@ fn move_pstore(dir: &Fd) {
     let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
         return;
     };
-    let mut out = Buf::<OUT_BYTES>::new();
-    let Ok(mut file) = File::create(dir, &mut out) else {
-        return;
-    };
-    let mut found = false;
-    dmesg_logs(&store, &mut |name| {
-        found = true;
-        let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
-            return;
-        };
-        let mut tail = [0u8; PSTORE_TAIL_BYTES];
-        let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
-        let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
-        let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
-        let mut text = tail.get(..n).unwrap_or(&[]);
-        if from > 0 {
-            // From the first whole line.
-            let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-            text = text.get(first..).unwrap_or(&[]);
-        }
-        file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
-        file.flush();
-        send(&file.fd, &mut file.failed, text);
-        // (Flushed with what follows.)
-        // (Not `ends_with`: with the listen feature Rust 1.88, the MSRV,
-        // leaves its bounds check in, a panic path.)
-        if text.last() != Some(&b'\n') {
-            file.out.byte(b'\n');
-        }
+    let kept = record(dir, c"last-panic", &mut |file| {
+        let mut found = false;
+        dmesg_logs(&store, &mut |name| {
+            found = true;
+            let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
+                return;
+            };
+            let mut tail = [0u8; PSTORE_TAIL_BYTES];
+            let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
+            let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
+            let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
+            let mut text = tail.get(..n).unwrap_or(&[]);
+            if from > 0 {
+                // From the first whole line.
+                let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+                text = text.get(first..).unwrap_or(&[]);
+            }
+            file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
+            file.flush();
+            send(&file.fd, &mut file.failed, text);
+            // (Flushed with what follows.)
+            // (Not `ends_with`: with the listen feature Rust 1.88, the MSRV,
+            // leaves its bounds check in, a panic path.)
+            if text.last() != Some(&b'\n') {
+                file.out.byte(b'\n');
+            }
+        });
+        found
     });
-    if found && file.finish(dir, c"last-panic").is_ok() {
+    if kept == Ok(true) {
         let _ = fs::seek(&store, fs::SeekFrom::Start(0));
         dmesg_logs(&store, &mut |name| {
             let _ = fs::unlinkat(&store, name, AtFlags::empty());
         });
     }
+}
+
+/// Writes the file `name` in `dir` whole: `.tmp` through a buffer, filled
+/// by `fill`, then synced and renamed to `name` — unless `fill` says there
+/// is nothing to keep (false, then `.tmp` stays).
+#[inline(never)]
+fn record(
+    dir: &Fd,
+    name: &CStr,
+    fill: &mut dyn FnMut(&mut File<'_>) -> bool,
+) -> Result<bool, Errno> {
+    let mut out = Buf::<OUT_BYTES>::new();
+    let mut file = File::create(dir, &mut out)?;
+    if !fill(&mut file) {
+        return Ok(false);
+    }
+    file.finish(dir, name)?;
+    Ok(true)
 }
 
 /// Calls `each` with the name of every panic or oops log in pstore
@@ -268,8 +285,7 @@ impl Keep {
         now: u64,
     ) -> bool {
         self.ended |= tails;
-        let mut out = Buf::<OUT_BYTES>::new();
-        let written = File::create(&self.dir, &mut out).and_then(|mut file| {
+        let written = record(&self.dir, c"boot", &mut |file| {
             for part in end {
                 file.out.s(part);
             }
@@ -290,10 +306,10 @@ impl Keep {
                     file.tail(&slot.conf.name, &slot.ring);
                 }
             }
-            file.finish(&self.dir, c"boot")
+            true
         });
         match written {
-            Ok(()) => {
+            Ok(_) => {
                 for crash in slots.iter_mut().map(|s| &mut s.crash) {
                     if crash.recorded && !crash.kept {
                         crash.kept = true;
