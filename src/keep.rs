@@ -350,10 +350,13 @@ impl File<'_> {
 /// when nothing was kept.
 #[inline(never)]
 pub fn show(dir: &[u8]) -> i32 {
-    let opened = crate::load::open(dir, DIR_FLAGS)
-        .and_then(|d| Ok((sys::openat(&d, c"last-boot", READ_FLAGS, 0)?, d)));
-    let (record, d) = match opened {
-        Ok(both) => both,
+    let shown = crate::load::open(dir, DIR_FLAGS).and_then(|d| {
+        show_file(&d, c"last-boot")?;
+        let _ = show_file(&d, c"last-panic");
+        Ok(())
+    });
+    match shown {
+        Ok(()) => EXIT_OK,
         Err(Errno::NOENT) => {
             let parts: [&[u8]; 3] = [
                 b"last-boot: nothing kept in ",
@@ -361,22 +364,19 @@ pub fn show(dir: &[u8]) -> i32 {
                 b" from the previous boot",
             ];
             report::say(None, &parts);
-            return EXIT_FAILED;
+            EXIT_FAILED
         }
         Err(e) => {
             report::failed(None, b"last-boot: cannot read ", dir, e);
-            return EXIT_FAILED;
+            EXIT_FAILED
         }
-    };
-    show_file(record);
-    if let Ok(panic) = sys::openat(&d, c"last-panic", READ_FLAGS, 0) {
-        show_file(panic);
     }
-    EXIT_OK
 }
 
-/// Copies a file to stdout, its control bytes shown as `\xNN`.
-fn show_file(fd: Fd) {
+/// Copies the file `name` in `dir` to stdout, its control bytes shown as
+/// `\xNN`.
+fn show_file(dir: &Fd, name: &CStr) -> Result<(), Errno> {
+    let fd = sys::openat(dir, name, READ_FLAGS, 0)?;
     let mut buf = [0u8; 1024];
     let mut at = 0;
     // Read again from the first byte not shown: a character cut by the
@@ -387,6 +387,7 @@ fn show_file(fd: Fd) {
         write_all(sys::stdout(), out.as_bytes());
         at += took.max(1) as u64;
     }
+    Ok(())
 }
 
 #[cfg(test)]
