@@ -22,7 +22,6 @@ use rustix::fs::{self, AtFlags, OFlags};
 use rustix::io::Errno;
 
 use crate::conf::Pool;
-use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::ring::Ring;
 use crate::say::{Buf, Text};
@@ -39,10 +38,10 @@ const CRASH_EVERY_MS: u64 = 60_000;
 const TAIL_BYTES: usize = 1024;
 /// (A panic's stack trace alone takes 2 KiB.)
 const PSTORE_TAIL_BYTES: usize = 4096;
-/// What a record is written through: room for a header and a whole tail
-/// beyond what is flushed.
+/// What a record is written through: room for the first line, a header
+/// and a whole crash record or tail, a line longer than the tail's bytes
+/// included (each is flushed after it).
 const OUT_BYTES: usize = 4096;
-const FLUSH_AT: usize = OUT_BYTES - (CRASH_TAIL_BYTES + LINE_MAX_BYTES + 160);
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
@@ -338,9 +337,7 @@ impl File<'_> {
             let len = self.out.len();
             self.out.cut(start, len - start);
         }
-        if self.out.len() > FLUSH_AT {
-            self.flush();
-        }
+        self.flush();
     }
 }
 
