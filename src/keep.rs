@@ -106,7 +106,7 @@ fn move_pstore(dir: &Fd) {
     let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
         return;
     };
-    let kept = record(dir, c"last-panic", &mut |file| {
+    let kept = write_whole(dir, c"last-panic", &mut |file| {
         let mut found = false;
         dmesg_logs(&store, &mut |name| {
             found = true;
@@ -143,11 +143,12 @@ fn move_pstore(dir: &Fd) {
     }
 }
 
-/// Writes the file `name` in `dir` whole: `.tmp` through a buffer, filled
+/// Writes the file `name` in `dir` whole (a name link.ld counts as cold
+/// code): `.tmp` through a buffer, filled
 /// by `fill`, then synced and renamed to `name` — unless `fill` says there
 /// is nothing to keep (false, then `.tmp` stays).
 #[inline(never)]
-fn record(
+fn write_whole(
     dir: &Fd,
     name: &CStr,
     fill: &mut dyn FnMut(&mut File<'_>) -> bool,
@@ -284,7 +285,7 @@ impl Keep {
         now: u64,
     ) -> bool {
         self.ended |= tails;
-        let written = record(&self.dir, c"boot", &mut |file| {
+        let written = write_whole(&self.dir, c"boot", &mut |file| {
             for part in end {
                 file.out.s(part);
             }
