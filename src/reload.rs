@@ -460,8 +460,8 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
     // (A const: all zero bytes, one `memset`.)
     const NO_RINGS: [Piece; MAX_SERVICES] = [Piece::NONE; MAX_SERVICES];
     let mut rings = NO_RINGS;
-    let mut r = 0;
-    for (j, slot) in slots.iter_mut().enumerate() {
+    let n = slots.len();
+    for ((j, slot), ring) in slots.iter_mut().enumerate().zip(rings.iter_mut()) {
         if !slot.crash.has_store() {
             if let Some(store) = crash_free
                 .pop()
@@ -482,22 +482,20 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
             Some(b) => (b.as_ptr() as usize, len),
             None => (usize::MAX - MAX_SERVICES + j, 0),
         };
-        if let (Some(ring), true) = (rings.get_mut(r), size > 0) {
-            *ring = Piece {
-                from,
-                len: len as u32,
-                size: size as u32,
-                slot: j as u8,
-            };
-            r += 1;
-        }
+        // (A ring of no size is given an empty place: it keeps nothing.)
+        *ring = Piece {
+            from,
+            len: len as u32,
+            size: size as u32,
+            slot: j as u8,
+        };
         join.add(buf);
     }
     join.add(spare.take());
     let Some(whole) = join.whole() else {
         return; // Never: they are the arena's. The rings keep nothing.
     };
-    let rings = rings.get_mut(..r).unwrap_or(&mut []);
+    let rings = rings.get_mut(..n).unwrap_or(&mut []);
     let move_bytes = sys::arena::move_bytes;
     *spare = Some(arena::lay_out(whole, rings, move_bytes, |j, buf| {
         if let Some(slot) = slots.get_mut(usize::from(j)) {
