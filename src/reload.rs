@@ -71,10 +71,10 @@ impl Answer<'_> {
             self.out.s(verb).s(name).byte(b'\n');
             return;
         }
-        self.out
-            .s(if self.comma { b"," } else { b"" })
-            .json_str(name);
-        self.comma = true;
+        if core::mem::replace(&mut self.comma, true) {
+            self.out.byte(b',');
+        }
+        self.out.json_str(name);
     }
 
     /// JSON only: `text`, a list or the object opening or closing.
