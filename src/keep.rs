@@ -38,6 +38,7 @@ const CRASH_EVERY_MS: u64 = 60_000;
 const TAIL_BYTES: usize = 1024;
 /// (A panic's stack trace alone takes 2 KiB.)
 const PSTORE_TAIL_BYTES: usize = 4096;
+const _: () = assert!(PSTORE_TAIL_BYTES <= OUT_BYTES);
 /// What a record is written through: room for the first line, a header
 /// and a whole crash record or tail, a line longer than the tail's bytes
 /// included (each is flushed after it).
@@ -93,17 +94,18 @@ pub fn open(
         let _ = fs::unlinkat(dir, c"last-boot", AtFlags::empty());
     }
     let _ = fs::unlinkat(dir, c"last-panic", AtFlags::empty());
-    move_pstore(dir);
+    move_pstore(dir, c"/sys/fs/pstore");
     let first = keep.write(&mut [], own, &[UNKNOWN], false, now);
     first.then_some(keep)
 }
 
-/// Copies the last lines of each panic or oops log in pstore to
+/// Copies the last lines of each panic or oops log in pstore (mounted at
+/// `pstore`) to
 /// `last-panic`, then, once the copy is safe, removes the logs, so that
 /// each is shown once.
 #[inline(never)]
-fn move_pstore(dir: &Fd) {
-    let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
+fn move_pstore(dir: &Fd, pstore: &CStr) {
+    let Ok(store) = sys::open(pstore, DIR_FLAGS, 0) else {
         return;
     };
     let kept = write_whole(dir, c"last-panic", &mut |file| {
@@ -125,7 +127,9 @@ fn move_pstore(dir: &Fd) {
             }
             file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
             file.flush();
-            send(&file.fd, &mut file.failed, text);
+            // (The whole tail fits the buffer.)
+            file.out.s(text);
+            file.flush();
             // (Flushed with what follows.)
             // (Not `ends_with`: with the listen feature Rust 1.88, the MSRV,
             // leaves its bounds check in, a panic path.)
@@ -143,10 +147,10 @@ fn move_pstore(dir: &Fd) {
     }
 }
 
-/// Writes the file `name` in `dir` whole (a name link.ld counts as cold
-/// code): `.tmp` through a buffer, filled
+/// Writes the file `name` in `dir` whole: `.tmp` through a buffer, filled
 /// by `fill`, then synced and renamed to `name` — unless `fill` says there
-/// is nothing to keep (false, then `.tmp` stays).
+/// is nothing to keep (false, then `.tmp` stays). (Named so that link.ld
+/// counts it as cold code.)
 #[inline(never)]
 fn write_whole(
     dir: &Fd,
@@ -189,18 +193,6 @@ struct File<'b> {
     failed: Option<Errno>,
 }
 
-/// Writes all of `bytes` to `fd`, unless a write `failed` before.
-#[inline(never)]
-fn send(fd: &Fd, failed: &mut Option<Errno>, mut bytes: &[u8]) {
-    while !bytes.is_empty() && failed.is_none() {
-        match rustix::io::write(fd, bytes) {
-            Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
-            Err(Errno::INTR) => {}
-            Err(e) => *failed = Some(e),
-        }
-    }
-}
-
 impl<'b> File<'b> {
     fn create(dir: &Fd, out: &'b mut Text) -> Result<File<'b>, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
@@ -211,11 +203,18 @@ impl<'b> File<'b> {
         })
     }
 
-    /// Writes out what the buffer holds.
+    /// Writes out what the buffer holds, unless a write failed before.
+    #[inline(never)]
     fn flush(&mut self) {
-        let File { fd, out, failed } = self;
-        send(fd, failed, out.as_bytes());
-        out.clear();
+        let mut bytes = self.out.as_bytes();
+        while !bytes.is_empty() && self.failed.is_none() {
+            match rustix::io::write(&self.fd, bytes) {
+                Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
+                Err(Errno::INTR) => {}
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.out.clear();
     }
 
     /// Flushes, syncs and renames it to `name`: whole, or not at all.
@@ -391,6 +390,38 @@ fn show_file(dir: &Fd, name: &CStr) -> Result<(), Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last whole lines of each panic log go to `last-panic`, a log
+    /// without a last newline gets one, and the logs go once copied.
+    #[test]
+    fn pstore_logs_move_to_last_panic() {
+        let tmp = std::env::temp_dir().join(format!("tend-pstore-{}", std::process::id()));
+        let (store, keep) = (tmp.join("store"), tmp.join("keep"));
+        std::fs::create_dir_all(&store).unwrap();
+        std::fs::create_dir_all(&keep).unwrap();
+        let long: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(store.join("dmesg-ramoops-0"), &long).unwrap();
+        std::fs::write(store.join("dmesg-ramoops-1"), "oops").unwrap();
+        std::fs::write(store.join("console-ramoops-0"), "kept\n").unwrap();
+        let c = |p: &std::path::Path| std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        move_pstore(&sys::open(&c(&keep), DIR_FLAGS, 0).unwrap(), &c(&store));
+        let text = std::fs::read_to_string(keep.join("last-panic")).unwrap();
+        let tail = &long[long.len() - 4096..];
+        let tail = &tail[tail.find('\n').unwrap() + 1..];
+        let want0 = format!("pstore dmesg-ramoops-0:\n{tail}");
+        let want1 = "pstore dmesg-ramoops-1:\noops\n";
+        assert!(
+            text == format!("{want0}{want1}") || text == format!("{want1}{want0}"),
+            "{text}"
+        );
+        let mut left: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["console-ramoops-0"]);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn dmesg_logs_lists_each_panic_log_once() {
