@@ -13,13 +13,23 @@
 
 /// A ring in the new layout: the `len` bytes it keeps at address `from`,
 /// and the `size` of its new place; `slot` is the caller's.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 #[cfg_attr(test, derive(Debug))]
 pub struct Piece {
     pub from: usize,
     pub len: u32,
     pub size: u32,
     pub slot: u8,
+}
+
+impl Piece {
+    /// All zero bytes: an array of them is made by one `memset`.
+    pub const NONE: Piece = Piece {
+        from: 0,
+        len: 0,
+        size: 0,
+        slot: 0,
+    };
 }
 
 /// Sorts `pieces` by `from` and gives each its place, to `place` with

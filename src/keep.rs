@@ -22,7 +22,6 @@ use rustix::fs::{self, AtFlags, OFlags};
 use rustix::io::Errno;
 
 use crate::conf::Pool;
-use crate::limits::{CRASH_TAIL_BYTES, LINE_MAX_BYTES};
 use crate::report::{self, write_all, EXIT_FAILED, EXIT_OK};
 use crate::ring::Ring;
 use crate::say::{Buf, Text};
@@ -39,10 +38,11 @@ const CRASH_EVERY_MS: u64 = 60_000;
 const TAIL_BYTES: usize = 1024;
 /// (A panic's stack trace alone takes 2 KiB.)
 const PSTORE_TAIL_BYTES: usize = 4096;
-/// What a record is written through: room for a header and a whole tail
-/// beyond what is flushed.
+const _: () = assert!(PSTORE_TAIL_BYTES <= OUT_BYTES);
+/// What a record is written through: room for the first line, a header
+/// and a whole crash record or tail, a line longer than the tail's bytes
+/// included (each is flushed after it).
 const OUT_BYTES: usize = 4096;
-const FLUSH_AT: usize = OUT_BYTES - (CRASH_TAIL_BYTES + LINE_MAX_BYTES + 160);
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
@@ -94,55 +94,76 @@ pub fn open(
         let _ = fs::unlinkat(dir, c"last-boot", AtFlags::empty());
     }
     let _ = fs::unlinkat(dir, c"last-panic", AtFlags::empty());
-    move_pstore(dir);
+    move_pstore(dir, c"/sys/fs/pstore");
     let first = keep.write(&mut [], own, &[UNKNOWN], false, now);
     first.then_some(keep)
 }
 
-/// Copies the last lines of each panic or oops log in pstore to
+/// Copies the last lines of each panic or oops log in pstore (mounted at
+/// `pstore`) to
 /// `last-panic`, then, once the copy is safe, removes the logs, so that
 /// each is shown once.
 #[inline(never)]
-fn move_pstore(dir: &Fd) {
-    let Ok(store) = sys::open(c"/sys/fs/pstore", DIR_FLAGS, 0) else {
+fn move_pstore(dir: &Fd, pstore: &CStr) {
+    let Ok(store) = sys::open(pstore, DIR_FLAGS, 0) else {
         return;
     };
-    let mut out = Buf::<OUT_BYTES>::new();
-    let Ok(mut file) = File::create(dir, &mut out) else {
-        return;
-    };
-    let mut found = false;
-    dmesg_logs(&store, &mut |name| {
-        found = true;
-        let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
-            return;
-        };
-        let mut tail = [0u8; PSTORE_TAIL_BYTES];
-        let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
-        let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
-        let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
-        let mut text = tail.get(..n).unwrap_or(&[]);
-        if from > 0 {
-            // From the first whole line.
-            let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-            text = text.get(first..).unwrap_or(&[]);
-        }
-        file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
-        file.flush();
-        send(&file.fd, &mut file.failed, text);
-        // (Flushed with what follows.)
-        // (Not `ends_with`: with the listen feature Rust 1.88, the MSRV,
-        // leaves its bounds check in, a panic path.)
-        if text.last() != Some(&b'\n') {
-            file.out.byte(b'\n');
-        }
+    let kept = write_whole(dir, c"last-panic", &mut |file| {
+        let mut found = false;
+        dmesg_logs(&store, &mut |name| {
+            found = true;
+            let Ok(log) = sys::openat(&store, name, READ_FLAGS, 0) else {
+                return;
+            };
+            let mut tail = [0u8; PSTORE_TAIL_BYTES];
+            let size = fs::fstat(&log).map_or(0, |st| st.st_size as u64);
+            let from = size.saturating_sub(PSTORE_TAIL_BYTES as u64);
+            let n = rustix::io::pread(&log, &mut tail, from).unwrap_or(0);
+            let mut text = tail.get(..n).unwrap_or(&[]);
+            if from > 0 {
+                // From the first whole line.
+                let first = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+                text = text.get(first..).unwrap_or(&[]);
+            }
+            file.out.s(b"pstore ").s(name.to_bytes()).s(b":\n");
+            file.flush();
+            // (The whole tail fits the buffer.)
+            file.out.s(text);
+            file.flush();
+            // (Flushed with what follows.)
+            // (Not `ends_with`: with the listen feature Rust 1.88, the MSRV,
+            // leaves its bounds check in, a panic path.)
+            if text.last() != Some(&b'\n') {
+                file.out.byte(b'\n');
+            }
+        });
+        found
     });
-    if found && file.finish(dir, c"last-panic").is_ok() {
+    if kept == Ok(true) {
         let _ = fs::seek(&store, fs::SeekFrom::Start(0));
         dmesg_logs(&store, &mut |name| {
             let _ = fs::unlinkat(&store, name, AtFlags::empty());
         });
     }
+}
+
+/// Writes the file `name` in `dir` whole: `.tmp` through a buffer, filled
+/// by `fill`, then synced and renamed to `name` — unless `fill` says there
+/// is nothing to keep (false, then `.tmp` stays). (Named so that link.ld
+/// counts it as cold code.)
+#[inline(never)]
+fn write_whole(
+    dir: &Fd,
+    name: &CStr,
+    fill: &mut dyn FnMut(&mut File<'_>) -> bool,
+) -> Result<bool, Errno> {
+    let mut out = Buf::<OUT_BYTES>::new();
+    let mut file = File::create(dir, &mut out)?;
+    if !fill(&mut file) {
+        return Ok(false);
+    }
+    file.finish(dir, name)?;
+    Ok(true)
 }
 
 /// Calls `each` with the name of every panic or oops log in pstore
@@ -172,18 +193,6 @@ struct File<'b> {
     failed: Option<Errno>,
 }
 
-/// Writes all of `bytes` to `fd`, unless a write `failed` before.
-#[inline(never)]
-fn send(fd: &Fd, failed: &mut Option<Errno>, mut bytes: &[u8]) {
-    while !bytes.is_empty() && failed.is_none() {
-        match rustix::io::write(fd, bytes) {
-            Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
-            Err(Errno::INTR) => {}
-            Err(e) => *failed = Some(e),
-        }
-    }
-}
-
 impl<'b> File<'b> {
     fn create(dir: &Fd, out: &'b mut Text) -> Result<File<'b>, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
@@ -194,11 +203,18 @@ impl<'b> File<'b> {
         })
     }
 
-    /// Writes out what the buffer holds.
+    /// Writes out what the buffer holds, unless a write failed before.
+    #[inline(never)]
     fn flush(&mut self) {
-        let File { fd, out, failed } = self;
-        send(fd, failed, out.as_bytes());
-        out.clear();
+        let mut bytes = self.out.as_bytes();
+        while !bytes.is_empty() && self.failed.is_none() {
+            match rustix::io::write(&self.fd, bytes) {
+                Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
+                Err(Errno::INTR) => {}
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.out.clear();
     }
 
     /// Flushes, syncs and renames it to `name`: whole, or not at all.
@@ -268,8 +284,7 @@ impl Keep {
         now: u64,
     ) -> bool {
         self.ended |= tails;
-        let mut out = Buf::<OUT_BYTES>::new();
-        let written = File::create(&self.dir, &mut out).and_then(|mut file| {
+        let written = write_whole(&self.dir, c"boot", &mut |file| {
             for part in end {
                 file.out.s(part);
             }
@@ -290,10 +305,10 @@ impl Keep {
                     file.tail(&slot.conf.name, &slot.ring);
                 }
             }
-            file.finish(&self.dir, c"boot")
+            true
         });
         match written {
-            Ok(()) => {
+            Ok(_) => {
                 for crash in slots.iter_mut().map(|s| &mut s.crash) {
                     if crash.recorded && !crash.kept {
                         crash.kept = true;
@@ -322,9 +337,7 @@ impl File<'_> {
             let len = self.out.len();
             self.out.cut(start, len - start);
         }
-        if self.out.len() > FLUSH_AT {
-            self.flush();
-        }
+        self.flush();
     }
 }
 
@@ -334,10 +347,13 @@ impl File<'_> {
 /// when nothing was kept.
 #[inline(never)]
 pub fn show(dir: &[u8]) -> i32 {
-    let opened = crate::load::open(dir, DIR_FLAGS)
-        .and_then(|d| Ok((sys::openat(&d, c"last-boot", READ_FLAGS, 0)?, d)));
-    let (record, d) = match opened {
-        Ok(both) => both,
+    let shown = crate::load::open(dir, DIR_FLAGS).and_then(|d| {
+        show_file(&d, c"last-boot")?;
+        let _ = show_file(&d, c"last-panic");
+        Ok(())
+    });
+    match shown {
+        Ok(()) => EXIT_OK,
         Err(Errno::NOENT) => {
             let parts: [&[u8]; 3] = [
                 b"last-boot: nothing kept in ",
@@ -345,22 +361,19 @@ pub fn show(dir: &[u8]) -> i32 {
                 b" from the previous boot",
             ];
             report::say(None, &parts);
-            return EXIT_FAILED;
+            EXIT_FAILED
         }
         Err(e) => {
             report::failed(None, b"last-boot: cannot read ", dir, e);
-            return EXIT_FAILED;
+            EXIT_FAILED
         }
-    };
-    show_file(record);
-    if let Ok(panic) = sys::openat(&d, c"last-panic", READ_FLAGS, 0) {
-        show_file(panic);
     }
-    EXIT_OK
 }
 
-/// Copies a file to stdout, its control bytes shown as `\xNN`.
-fn show_file(fd: Fd) {
+/// Copies the file `name` in `dir` to stdout, its control bytes shown as
+/// `\xNN`.
+fn show_file(dir: &Fd, name: &CStr) -> Result<(), Errno> {
+    let fd = sys::openat(dir, name, READ_FLAGS, 0)?;
     let mut buf = [0u8; 1024];
     let mut at = 0;
     // Read again from the first byte not shown: a character cut by the
@@ -371,11 +384,44 @@ fn show_file(fd: Fd) {
         write_all(sys::stdout(), out.as_bytes());
         at += took.max(1) as u64;
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last whole lines of each panic log go to `last-panic`, a log
+    /// without a last newline gets one, and the logs go once copied.
+    #[test]
+    fn pstore_logs_move_to_last_panic() {
+        let tmp = std::env::temp_dir().join(format!("tend-pstore-{}", std::process::id()));
+        let (store, keep) = (tmp.join("store"), tmp.join("keep"));
+        std::fs::create_dir_all(&store).unwrap();
+        std::fs::create_dir_all(&keep).unwrap();
+        let long: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(store.join("dmesg-ramoops-0"), &long).unwrap();
+        std::fs::write(store.join("dmesg-ramoops-1"), "oops").unwrap();
+        std::fs::write(store.join("console-ramoops-0"), "kept\n").unwrap();
+        let c = |p: &std::path::Path| std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        move_pstore(&sys::open(&c(&keep), DIR_FLAGS, 0).unwrap(), &c(&store));
+        let text = std::fs::read_to_string(keep.join("last-panic")).unwrap();
+        let tail = &long[long.len() - 4096..];
+        let tail = &tail[tail.find('\n').unwrap() + 1..];
+        let want0 = format!("pstore dmesg-ramoops-0:\n{tail}");
+        let want1 = "pstore dmesg-ramoops-1:\noops\n";
+        assert!(
+            text == format!("{want0}{want1}") || text == format!("{want1}{want0}"),
+            "{text}"
+        );
+        let mut left: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["console-ramoops-0"]);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn dmesg_logs_lists_each_panic_log_once() {

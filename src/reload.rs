@@ -23,7 +23,7 @@ use core::mem::swap;
 use rustix::fd::AsFd;
 
 use crate::arena::{self, Piece};
-use crate::conf::{ServiceConf, SvcId};
+use crate::conf::{ServiceConf, Span, SvcId};
 use crate::ctl;
 use crate::limits::{CRASH_TAIL_BYTES, MAX_SERVICES};
 use crate::load;
@@ -31,7 +31,6 @@ use crate::reply::Out;
 use crate::report::{self, EXIT_FAILED, EXIT_OK, EXIT_SYSTEM};
 use crate::say::{nth, Buf};
 use crate::service::Event;
-use crate::settings;
 use crate::shell::Shell;
 use crate::sys::{self, Fd};
 use crate::table::Table;
@@ -72,10 +71,10 @@ impl Answer<'_> {
             self.out.s(verb).s(name).byte(b'\n');
             return;
         }
-        self.out
-            .s(if self.comma { b"," } else { b"" })
-            .json_str(name);
-        self.comma = true;
+        if core::mem::replace(&mut self.comma, true) {
+            self.out.byte(b',');
+        }
+        self.out.json_str(name);
     }
 
     /// JSON only: `text`, a list or the object opening or closing.
@@ -91,11 +90,12 @@ impl Answer<'_> {
 /// What a reload does to each service of the old table (`RESTARTED`,
 /// `REMOVED`, `UNCHANGED`, or `LEAVING` already) and of the new one
 /// (`ADDED`, or it stays, from an old service with a log pipe or not):
-/// the first three are the lists of the reply, in its order.
-const RESTARTED: u8 = 0;
-const REMOVED: u8 = 1;
-const ADDED: u8 = 2;
-const UNCHANGED: u8 = 3;
+/// the first four, XOR 2, are the lists of the reply and the count, in
+/// its order (`ADDED` is 0: a plan starts all zeros).
+const RESTARTED: u8 = 2;
+const REMOVED: u8 = 3;
+const ADDED: u8 = 0;
+const UNCHANGED: u8 = 1;
 const LEAVING: u8 = 4;
 const STAYS: u8 = 5;
 /// `STAYS` + 1.
@@ -109,13 +109,23 @@ struct Plan {
     map: [Option<u8>; MAX_SERVICES],
 }
 
+impl Plan {
+    /// Nothing planned yet: every service added (all zero bytes).
+    const NEW: Plan = Plan {
+        old: [ADDED; MAX_SERVICES],
+        new: [ADDED; MAX_SERVICES],
+        map: [None; MAX_SERVICES],
+    };
+}
+
 /// Reloads; returns the exit status of the reply.
 #[inline(never)]
 fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut Answer<'_>) -> i32 {
+    // A refusal's JSON reply, until the reload is applied.
+    answer.json(b"{\"ok\":false,\"errors\":[");
     if world.sup.shutting_down() {
         return refuse(world, now, answer, b"tend is shutting down", EXIT_FAILED);
     }
-    answer.json(b"{\"ok\":false,\"errors\":[");
     let World {
         next, own, scratch, ..
     } = &mut *world;
@@ -141,12 +151,7 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
         answer.json(b"]}\n");
         return EXIT_FAILED;
     }
-    answer.out.clear();
-    let mut plan = Plan {
-        old: [LEAVING; MAX_SERVICES],
-        new: [ADDED; MAX_SERVICES],
-        map: [None; MAX_SERVICES],
-    };
+    let mut plan = Plan::NEW;
     // Services matched by name (one leaving already stays leaving); room
     // for the new table's and for those removed still running.
     let (table, next) = (&world.table, &world.next);
@@ -189,9 +194,10 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
             }
         }
     }
+    answer.out.clear();
     let counts = tell(world, &plan, answer);
     let (table, next) = (&world.table, &world.next);
-    let tend_same = settings::same(&table.settings, &table.pool, &next.settings, &next.pool);
+    let tend_same = same_settings(table, next);
     apply(world, null, now, &plan);
     // The counts by kind, where a byte of the kind's number stands (`ADDED`
     // 2, `REMOVED` 1, `RESTARTED` 0, `UNCHANGED` 3).
@@ -218,13 +224,12 @@ fn conclude(world: &mut World, now: u64, answer: &mut Answer<'_>, msg: &[u8]) {
     }
 }
 
-/// Says why the table was not reloaded, to tend's log and to the client;
-/// returns `code`.
+/// Says why the table was not reloaded, to tend's log and to the client
+/// (the table had no error: the reply holds nothing yet, or its JSON
+/// opening); returns `code`.
 #[inline(never)]
 fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code: i32) -> i32 {
     report::say(Some((&mut world.own, now)), &[b"reload: ", why]);
-    answer.out.clear();
-    answer.json(b"{\"ok\":false,\"errors\":[");
     answer.item(b"tend: reload: ", why);
     answer.json(b"]}\n");
     code
@@ -234,49 +239,70 @@ fn refuse(world: &mut World, now: u64, answer: &mut Answer<'_>, why: &[u8], code
 /// are on aside (`after` compared by names).
 #[inline(never)]
 fn same<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
+    let spans = [
+        (a.argv, b.argv),
+        (a.env, b.env),
+        (a.chdir, b.chdir),
+        #[cfg(feature = "listen")]
+        (a.listen, b.listen),
+    ];
     key(a) == key(b)
         && a.ident.groups == b.ident.groups
-        && [(a.argv, b.argv), (a.env, b.env), (a.chdir, b.chdir)]
-            .into_iter()
-            .all(|(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
+        && same_strings(at, bt, &spans)
         && a.after.len() == b.after.len()
         && a.after
             .iter()
             .zip(&b.after)
             .all(|(&x, &y)| name(at, x) == name(bt, y))
-        && same_listen(a, at, b, bt)
 }
 
-/// Whether two services' `listen`, `accept` and `instances` are the same.
-#[cfg(feature = "listen")]
-fn same_listen<F>(a: &ServiceConf, at: &Table<F>, b: &ServiceConf, bt: &Table<F>) -> bool {
-    (a.accept, a.instances) == (b.accept, b.instances)
-        && at.pool.bytes(a.listen) == bt.pool.bytes(b.listen)
+/// Whether each pair of strings, the first in `at`'s pool, the second in
+/// `bt`'s, are the same.
+#[inline(never)]
+fn same_strings<F>(at: &Table<F>, bt: &Table<F>, spans: &[(Span, Span)]) -> bool {
+    spans
+        .iter()
+        .all(|&(x, y)| at.pool.bytes(x) == bt.pool.bytes(y))
 }
 
-#[cfg(not(feature = "listen"))]
-fn same_listen<F>(_: &ServiceConf, _: &Table<F>, _: &ServiceConf, _: &Table<F>) -> bool {
-    true
-}
+/// How many numbers a service's settings that are numbers make (`key`).
+const KEYS: usize = 14 + 2 * cfg!(feature = "listen") as usize;
 
 /// The settings of `c` that are numbers, as numbers.
 #[inline(never)]
-fn key(c: &ServiceConf) -> [u64; 12] {
-    let id = |v: Option<u32>| v.map_or(1 << 32, u64::from);
+fn key(c: &ServiceConf) -> [u32; KEYS] {
     [
-        c.kind as u64,
-        c.restart as u64,
+        c.kind as u32,
+        c.restart as u32,
         c.argc.into(),
         c.envc.into(),
-        c.ready_fd.map_or(256, u64::from),
-        c.log_bytes.into(),
+        c.ready_fd.map_or(256, u32::from),
+        c.log_bytes,
         c.console.into(),
-        id(c.ident.uid),
-        id(c.ident.gid),
+        c.ident.uid.is_some().into(),
+        c.ident.uid.unwrap_or(0),
+        c.ident.gid.is_some().into(),
+        c.ident.gid.unwrap_or(0),
         c.stop_signal.into(),
-        c.stop_timeout_ms.into(),
+        c.stop_timeout_ms,
         c.critical.into(),
+        #[cfg(feature = "listen")]
+        c.accept.into(),
+        #[cfg(feature = "listen")]
+        c.instances.into(),
     ]
+}
+
+/// Whether two tables' `[tend]` sections say the same.
+fn same_settings<F>(at: &Table<F>, bt: &Table<F>) -> bool {
+    let (a, b) = (&at.settings, &bt.settings);
+    let spans = [
+        (a.syslog, b.syslog),
+        (a.watchdog, b.watchdog),
+        (a.keep, b.keep),
+    ];
+    (a.watchdog_timeout, a.watchdog_grace) == (b.watchdog_timeout, b.watchdog_grace)
+        && same_strings(at, bt, &spans)
 }
 
 /// The name of service `id` of `t` (empty when there is none).
@@ -296,7 +322,7 @@ fn tell(world: &World, plan: &Plan, answer: &mut Answer<'_>) -> [u64; 4] {
             b"{\"ok\":true,\"restarted\":[\0],\"removed\":[\0],\"added\":[\0],\"unchanged\":",
             k,
         ));
-        for (slot, _) in all.clone().filter(|s| usize::from(*s.1) == k) {
+        for (slot, _) in all.clone().filter(|s| usize::from(*s.1 ^ 2) == k) {
             if k < 3 {
                 answer.item(nth(b"restarted \0removed \0added ", k), &slot.conf.name);
             }
@@ -349,10 +375,12 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
-    // From the last: the leaving ones are put after the new table last
-    // first, then turned round.
-    while let Some(mut slot) = table.slots.pop() {
-        let to = plan.map.get(table.slots.len()).copied().flatten();
+    // From the first: the leaving ones go after the new table in order.
+    for &to in plan.map.iter() {
+        if table.slots.is_empty() {
+            break;
+        }
+        let mut slot = table.slots.remove(0);
         match to.map(usize::from) {
             // It stays: the two trade everything, then the new slot takes
             // its conf back, and its log pipe if it had one (else the old
@@ -390,7 +418,6 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
-    arena::reverse(next.slots.get_mut(new_len..).unwrap_or(&mut []));
     lay_out_rings(world, join);
     swap(&mut world.table, &mut world.next);
     for c in world.clients.iter_mut() {
@@ -430,9 +457,11 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
         ..
     } = world;
     let slots = &mut next.slots;
-    let mut rings = [Piece::default(); MAX_SERVICES];
-    let mut r = 0;
-    for (j, slot) in slots.iter_mut().enumerate() {
+    // (A const: all zero bytes, one `memset`.)
+    const NO_RINGS: [Piece; MAX_SERVICES] = [Piece::NONE; MAX_SERVICES];
+    let mut rings = NO_RINGS;
+    let n = slots.len();
+    for ((j, slot), ring) in slots.iter_mut().enumerate().zip(rings.iter_mut()) {
         if !slot.crash.has_store() {
             if let Some(store) = crash_free
                 .pop()
@@ -453,22 +482,20 @@ fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
             Some(b) => (b.as_ptr() as usize, len),
             None => (usize::MAX - MAX_SERVICES + j, 0),
         };
-        if let (Some(ring), true) = (rings.get_mut(r), size > 0) {
-            *ring = Piece {
-                from,
-                len: len as u32,
-                size: size as u32,
-                slot: j as u8,
-            };
-            r += 1;
-        }
+        // (A ring of no size is given an empty place: it keeps nothing.)
+        *ring = Piece {
+            from,
+            len: len as u32,
+            size: size as u32,
+            slot: j as u8,
+        };
         join.add(buf);
     }
     join.add(spare.take());
     let Some(whole) = join.whole() else {
         return; // Never: they are the arena's. The rings keep nothing.
     };
-    let rings = rings.get_mut(..r).unwrap_or(&mut []);
+    let rings = rings.get_mut(..n).unwrap_or(&mut []);
     let move_bytes = sys::arena::move_bytes;
     *spare = Some(arena::lay_out(whole, rings, move_bytes, |j, buf| {
         if let Some(slot) = slots.get_mut(usize::from(j)) {

@@ -47,7 +47,7 @@ impl Feeder {
         if self.stopped || now < self.next_ms {
             return false;
         }
-        self.next_ms = now.saturating_add(self.every_ms);
+        self.next_ms = now + self.every_ms;
         true
     }
 }
@@ -75,21 +75,24 @@ fn good(kind: Kind, state: State) -> bool {
 /// Checks every critical service at `now`, noting in its slot since when
 /// it is out of its good state.
 pub fn check<F>(slots: &mut [Slot<F>], grace_ms: u64, now: u64) -> Health {
-    let mut first = None;
+    // The earliest a service out of its good state outlasts the grace
+    // (none: u64::MAX).
+    let mut first = u64::MAX;
     for (slot, i) in slots.iter_mut().zip(0u8..) {
         let counts = slot.conf.critical && slot.svc.state.wanted();
         if !counts || good(slot.conf.kind, slot.svc.state) {
             slot.unwell_since = None;
             continue;
         }
-        let since = *slot.unwell_since.get_or_insert(now);
-        let until = since.saturating_add(grace_ms);
+        // (Milliseconds since boot and a grace of at most a u32: no
+        // overflow.)
+        let until = *slot.unwell_since.get_or_insert(now) + grace_ms;
         if now >= until {
             return Health::Sick(SvcId(i));
         }
-        first = Some(first.map_or(until, |f: u64| f.min(until)));
+        first = first.min(until);
     }
-    Health::Fine(first)
+    Health::Fine((first < u64::MAX).then_some(first))
 }
 
 #[cfg(test)]

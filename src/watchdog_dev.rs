@@ -55,32 +55,30 @@ pub fn open(
             return None;
         }
     };
-    let asked = settings.watchdog_timeout_ms();
-    let secs = (asked / 1000).max(1) as i32;
+    let asked = u64::from(settings.watchdog_timeout_ms());
+    // (At least a second: tend.conf(5), `watchdog-timeout`.)
+    let secs = (asked / 1000) as i32;
     let in_force = sys::ioctl_int(&fd, WDIOC_SETTIMEOUT, secs)
         .and_then(|_| sys::ioctl_int(&fd, WDIOC_GETTIMEOUT, 0));
     let timeout_ms = match in_force {
-        Ok(s) if s > 0 => u64::from(asked).min(s as u64 * 1000),
-        Ok(_) => u64::from(asked),
-        Err(e) => {
-            let mut every = Buf::<24>::new();
-            every.dur(u64::from(asked / 3));
-            let parts: [&[u8]; 6] = [
-                b"watchdog: ",
-                path,
-                b": cannot set its timeout (",
-                report::why(e),
-                b"): feeding every ",
-                every.as_bytes(),
-            ];
-            report::say(Some((own, now)), &parts);
-            u64::from(asked)
-        }
+        Ok(s) if s > 0 => asked.min(s as u64 * 1000),
+        _ => asked,
     };
-    Some(Dog {
-        fd,
-        feeder: Feeder::new(timeout_ms, now),
-    })
+    let feeder = Feeder::new(timeout_ms, now);
+    if let Err(e) = in_force {
+        let mut every = Buf::<24>::new();
+        every.dur(feeder.every_ms);
+        let parts: [&[u8]; 6] = [
+            b"watchdog: ",
+            path,
+            b": cannot set its timeout (",
+            report::why(e),
+            b"): feeding every ",
+            every.as_bytes(),
+        ];
+        report::say(Some((own, now)), &parts);
+    }
+    Some(Dog { fd, feeder })
 }
 
 /// Feeds the watchdog when it is due at `now`.
