@@ -50,11 +50,14 @@ fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
 const SYSLOG: SvcId = SvcId(u8::MAX);
 const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
 
-/// Whether `log NAME` names one of tend's own rings, not a service's.
-fn own_log(name: &[u8]) -> bool {
-    match cfg!(feature = "syslog") {
-        true => crate::say::position(b"tend\0syslog\0", name).is_some(),
-        false => name == b"tend",
+/// The ring `log NAME` reads when NAME is one of tend's own: `Some(None)`
+/// for `tend`, `Some(Some(SYSLOG))` for `syslog`; `None` for any other
+/// name.
+fn own_log(name: &[u8]) -> Option<Option<SvcId>> {
+    match crate::say::position(b"tend\0syslog\0", name)? {
+        0 => Some(None),
+        _ if cfg!(feature = "syslog") => Some(Some(SYSLOG)),
+        _ => None,
     }
 }
 
@@ -344,15 +347,16 @@ fn begin<F>(
     wall_ms: u64,
 ) -> Option<Intent> {
     // Every name must be known before anything happens.
-    let set = match named(req, view.table) {
-        Ok(set) => set,
+    let (set, first) = match named(req, view.table) {
+        Ok(named) => named,
         Err(name) => return deny(r, req.verb, Why::Unknown, name),
     };
+    r.job.src = first;
     match req.verb {
         Verb::Status => begin_status(r, req, set, view),
-        Verb::Log => begin_log(r, req, set, view, wall_ms),
+        Verb::Log => begin_log(r, req, view, wall_ms),
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
-        Verb::Signal => begin_signal(r, req, set, view),
+        Verb::Signal => begin_signal(r, req, first, view),
         // Written by the loop once done.
         // `proto::parse` refuses it when tend is built without reload.
         Verb::Reload => Some(Intent::Reload { json: req.json }),
@@ -376,17 +380,25 @@ fn begin_last_boot<F>(r: &mut Reply, view: &View<'_, F>) -> Option<Intent> {
     }
 }
 
-/// The services `req` names (`log tend` names none), or the first name
-/// that is no service's.
-fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
+/// The services `req` names (`log tend` names none) and the first name's
+/// (for `log`: the ring it reads, see [`own_log`]), or the first name that
+/// is no service's.
+fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<(Set, Option<SvcId>), &'r [u8]> {
     let mut set = Set::default();
+    let mut first = None;
     for name in req.names() {
-        if req.verb == Verb::Log && own_log(name) {
-            continue;
-        }
-        set = set.with(table.find(name).ok_or(name)?);
+        let id = match own_log(name).filter(|_| req.verb == Verb::Log) {
+            Some(own) => own,
+            None => {
+                let id = table.find(name).ok_or(name)?;
+                set = set.with(id);
+                Some(id)
+            }
+        };
+        // `log` and `signal` name one; `status NAME` reads its first.
+        first = first.or(id);
     }
-    Ok(set)
+    Ok((set, first))
 }
 
 /// Why `begin` refuses a request; the index into [`WHY`] and [`WHY_CODE`].
@@ -455,7 +467,6 @@ fn begin_status<F>(
     j.json = req.json;
     j.w = w;
     j.first = true;
-    j.src = set.first(view.table);
     j.detail = req.count == 1;
     let json = json(j);
     status::opening(&mut r.out, view.dog, json);
@@ -469,17 +480,12 @@ fn begin_status<F>(
 fn begin_log<F>(
     r: &mut Reply,
     req: &Request<'_>,
-    set: Set,
     view: &View<'_, F>,
     wall_ms: u64,
 ) -> Option<Intent> {
     r.out.byte(EXIT_OK as u8);
     let j = &mut r.job;
     j.stage = Stage::LogStart;
-    j.src = match req.names().next() {
-        Some(b"syslog") if cfg!(feature = "syslog") => Some(SYSLOG),
-        _ => set.first(view.table),
-    };
     j.lines = req.lines;
     j.follow = req.follow;
     // The real-time clock's distance from boot time now, which turns
@@ -503,11 +509,11 @@ fn begin_change<F>(r: &mut Reply, verb: Verb, set: Set, view: &View<'_, F>) -> O
 fn begin_signal<F>(
     r: &mut Reply,
     req: &Request<'_>,
-    set: Set,
+    named: Option<SvcId>,
     view: &View<'_, F>,
 ) -> Option<Intent> {
     let verb = req.verb;
-    let Some(id) = set.first(view.table) else {
+    let Some(id) = named else {
         return deny(r, verb, Why::NoService, b"");
     };
     let (pid, running) = view
