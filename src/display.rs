@@ -52,26 +52,23 @@ pub fn piece(bytes: Two<'_>, i: usize) -> Piece {
     let Some(b) = bytes.get(i) else {
         return Piece::Pass(0);
     };
-    // The lead byte: how many continuation bytes follow,
-    let more = match b {
-        b'\t' | b'\n' | 0x20..=0x7e => return Piece::Pass(1),
-        0xc2..=0xdf => 1,
-        0xe0..=0xef => 2,
-        0xf0..=0xf4 => 3,
-        _ => return Piece::Escape(b),
-    };
+    if matches!(b, b'\t' | b'\n' | 0x20..=0x7e) {
+        return Piece::Pass(1);
+    }
+    // A lead byte (C2–F4), and how many continuation bytes follow it,
+    if !(0xc2..=0xf4).contains(&b) {
+        return Piece::Escape(b);
+    }
+    let more = 1 + usize::from(b >= 0xe0) + usize::from(b >= 0xf0);
     // and the range the first of them must be in (RFC 3629: no overlong
     // forms, no surrogates, nothing above U+10FFFF; and C2 80–C2 9F encode
     // the C1 controls, escaped as malformed bytes are).
-    let mut lo = match b {
-        0xc2 | 0xe0 => 0xa0,
-        0xf0 => 0x90,
-        _ => 0x80,
-    };
-    let mut hi = match b {
-        0xed => 0x9f,
-        0xf4 => 0x8f,
-        _ => 0xbf,
+    let (mut lo, mut hi) = match b {
+        0xc2 | 0xe0 => (0xa0, 0xbf),
+        0xf0 => (0x90, 0xbf),
+        0xed => (0x80, 0x9f),
+        0xf4 => (0x80, 0x8f),
+        _ => (0x80, 0xbf),
     };
     for k in 1..more + 1 {
         match bytes.get(i + k) {

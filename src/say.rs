@@ -237,20 +237,20 @@ impl Text {
     pub fn shown(&mut self, head: &[u8], tail: &[u8], skip: usize, hold: bool) -> usize {
         let bytes = Two { head, tail };
         let mut i = skip;
-        while i < bytes.len() {
+        while let Some(b) = bytes.get(i) {
             match piece(bytes, i) {
                 Piece::Pass(n) => {
-                    for j in i..i + n {
-                        self.byte(bytes.get(j).unwrap_or(b'?'));
+                    for _ in 0..n {
+                        self.byte(bytes.get(i).unwrap_or(b'?'));
+                        i += 1;
                     }
-                    i += n.max(1);
-                    continue;
                 }
                 Piece::Incomplete if hold => break,
-                Piece::Escape(_) | Piece::Incomplete => {}
+                Piece::Escape(_) | Piece::Incomplete => {
+                    self.hex(b"\\x", b);
+                    i += 1;
+                }
             }
-            self.hex(b"\\x", bytes.get(i).unwrap_or(0));
-            i += 1;
         }
         i
     }
