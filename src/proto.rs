@@ -84,8 +84,9 @@ pub struct Request<'a> {
     pub follow: bool,
     /// `-t`: wall-clock (UTC) stamps instead of seconds since boot (`log`).
     pub utc: bool,
-    /// `-n`: lines of log wanted (None: all).
-    pub lines: Option<u32>,
+    /// `-n`: lines of log wanted (`u32::MAX` without `-n`: all, as no
+    /// ring holds that many).
+    pub lines: u32,
     /// `signal NAME SIG`: the signal's number.
     pub signal: Option<u8>,
     /// How many service names [`Request::names`] gives.
@@ -153,7 +154,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
         json: false,
         follow: false,
         utc: false,
-        lines: None,
+        lines: u32::MAX,
         signal: None,
         count: 0,
         line,
@@ -172,7 +173,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             (Verb::Log, Some(4)) => req.utc = true,
             (Verb::Log, Some(5)) => {
                 req.lines = match words.next().and_then(parse_u64) {
-                    Some(n @ ..=0xffff_ffff) => Some(n as u32),
+                    Some(n @ ..=0xffff_ffff) => n as u32,
                     _ => return Err(b"log: -n takes a number of lines"),
                 };
             }
@@ -289,14 +290,11 @@ mod tests {
         let req = parse(b"log -f svc -n 20 -t").unwrap();
         assert_eq!(req.verb, Verb::Log);
         assert!(req.follow && req.utc && !req.json);
-        assert_eq!(req.lines, Some(20));
+        assert_eq!(req.lines, 20);
         assert_eq!(names_of(&req), [b"svc"]);
         // A number after -n is not a name, even one that could be.
         let req = parse(b"log -n 5 7").unwrap();
-        assert_eq!(
-            (req.lines, names_of(&req)),
-            (Some(5), vec![b"7".as_slice()])
-        );
+        assert_eq!((req.lines, names_of(&req)), (5, vec![b"7".as_slice()]));
 
         let req = parse(b"signal a-b_c.d@e HUP").unwrap();
         assert_eq!(req.signal, Some(1));

@@ -166,11 +166,13 @@ struct Job {
     /// row.
     detail: bool,
     /// LogStart: the last `lines` lines (or all).
-    lines: Option<u32>,
+    lines: u32,
     /// `-f`: keep the client for new lines.
     follow: bool,
+    /// `-t`: stamps as times of day.
+    utc: bool,
     /// `-t`: the real-time clock's offset from boot time, in ms.
-    utc: Option<u64>,
+    offset: u64,
     /// Lines: the position of the next line in the ring; Crash: the offset
     /// in the crash text.
     pos: u64,
@@ -189,9 +191,10 @@ impl Job {
         first: false,
         w: Widths::ZERO,
         detail: false,
-        lines: None,
+        lines: 0,
         follow: false,
-        utc: None,
+        utc: false,
+        offset: 0,
         pos: 0,
         shown: 0,
     };
@@ -490,7 +493,8 @@ fn begin_log<F>(
     j.follow = req.follow;
     // The real-time clock's distance from boot time now, which turns
     // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
-    j.utc = req.utc.then(|| wall_ms.saturating_sub(view.now));
+    j.utc = req.utc;
+    j.offset = wall_ms.saturating_sub(view.now);
     None
 }
 
@@ -546,7 +550,7 @@ fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
             Stage::Rows => put_row(j, out, view),
             Stage::LogStart => {
                 let ring = ring(view, j.src);
-                j.pos = ring.last_lines(j.lines.map_or(usize::MAX, |n| n as usize));
+                j.pos = ring.last_lines(j.lines as usize);
                 j.shown = 0;
                 j.stage = Stage::Lines;
                 true
@@ -591,7 +595,7 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
             }
             out.s(b"\nlast lines:\n");
             j.stage = Stage::LogStart;
-            j.lines = Some(10);
+            j.lines = 10;
         }
         return true;
     };
@@ -635,8 +639,8 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     // unstamped.
     if j.shown == 0 {
         match j.utc {
-            Some(offset) => out.utc_stamp(line.stamp_ms.saturating_add(offset)),
-            None => out.stamp(line.stamp_ms),
+            true => out.utc_stamp(line.stamp_ms.saturating_add(j.offset)),
+            false => out.stamp(line.stamp_ms),
         };
     }
     let hold = !whole && j.follow;
