@@ -80,10 +80,6 @@ impl Set {
         Set(self.0 | Set::bit(id))
     }
 
-    fn without(self, id: SvcId) -> Set {
-        Set(self.0 & !Set::bit(id))
-    }
-
     pub fn has(self, id: SvcId) -> bool {
         self.0 & Set::bit(id) != 0
     }
@@ -93,11 +89,11 @@ impl Set {
         table.ids().filter(move |&id| self.has(id))
     }
 
-    /// The first service of `table` in the set.
-    fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
+    /// Every service of `table`, and no bit past its end: the rows of a
+    /// set are its bits.
+    fn all<F>(table: &Table<F>) -> Set {
         let past = Set::bit(SvcId(u8::try_from(table.len()).unwrap_or(u8::MAX)));
-        let bits = self.0 & past.wrapping_sub(1);
-        (bits != 0).then(|| SvcId(bits.trailing_zeros() as u8))
+        Set(past.wrapping_sub(1))
     }
 }
 
@@ -454,7 +450,7 @@ fn begin_status<F>(
 ) -> Option<Intent> {
     // No name: every service (a set is read through the table).
     let set = match req.count == 0 {
-        true => Set(u64::MAX),
+        true => Set::all(view.table),
         false => named,
     };
     let shown = view.table.slots.iter().enumerate();
@@ -579,7 +575,8 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     if json && out.room() < JSON_SERVICE_MAX_BYTES + 64 {
         return false;
     }
-    let Some(id) = j.left.first(view.table) else {
+    let left = j.left.0;
+    if left == 0 {
         j.stage = Stage::Close;
         if json {
             out.s(b"]}\n");
@@ -598,7 +595,8 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
             j.lines = 10;
         }
         return true;
-    };
+    }
+    let id = SvcId(left.trailing_zeros() as u8);
     if json {
         if !j.first {
             out.byte(b',');
@@ -608,7 +606,8 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
         status::row(out, j.w, view, id);
     }
     j.first = false;
-    j.left = j.left.without(id);
+    // Without its lowest bit, this row's.
+    j.left = Set(left & left.wrapping_sub(1));
     true
 }
 
@@ -1066,12 +1065,10 @@ mod tests {
     fn a_set_is_read_through_the_table() {
         let f = Fixture::new("[a]\nrun = /bin/a\n[b]\nrun = /bin/b\n[c]\nrun = /bin/c\n");
         let t = &f.table;
-        assert_eq!(Set::default().first(t), None);
-        assert_eq!(Set(u64::MAX).first(t), Some(SvcId(0)));
-        assert_eq!(Set(0b110).first(t), Some(SvcId(1)));
+        assert_eq!(Set::all(t), Set(0b111));
+        assert_eq!(Set::all(&*Box::new(Table::<()>::new())), Set(0));
         // Bits past the table's end are no services.
-        assert_eq!(Set(0b1000).first(t), None);
-        assert_eq!(Set(1 << 63).first(t), None);
+        assert_eq!(Set(0b1010).ids(t).collect::<Vec<_>>(), [SvcId(1)]);
         let all: Vec<SvcId> = Set(u64::MAX).ids(t).collect();
         assert_eq!(all, [SvcId(0), SvcId(1), SvcId(2)]);
     }
