@@ -22,7 +22,7 @@
 
 use crate::conf::SvcId;
 use crate::ending::Power;
-use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
+use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME};
 use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
 use crate::proto::{Request, Verb};
 use crate::ring::Ring;
@@ -35,11 +35,11 @@ pub type Out = Buf<CLIENT_OUT_BYTES>;
 
 /// The ring a `log` reply reads: `src`'s, or tend's own.
 #[inline(never)]
-fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
-    if src == Some(SYSLOG) {
+fn ring<'a, F>(view: &View<'a, F>, src: SvcId) -> &'a Ring<'static> {
+    if src == SYSLOG {
         return view.syslog;
     }
-    match src.and_then(|id| view.table.get(id)) {
+    match view.table.get(src) {
         Some(s) => &s.ring,
         None => view.own,
     }
@@ -48,15 +48,17 @@ fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
 /// The source of `tend log syslog`: the ring of syslog messages from
 /// outside every service (tend(8), SYSLOG). No service has this number.
 const SYSLOG: SvcId = SvcId(u8::MAX);
-const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
+/// The source of `tend log tend`: tend's own ring. No service has this
+/// number either.
+const OWN: SvcId = SvcId(u8::MAX - 1);
+const _: () = assert!(MAX_SERVICES < OWN.0 as usize);
 
-/// The ring `log NAME` reads when NAME is one of tend's own: `Some(None)`
-/// for `tend`, `Some(Some(SYSLOG))` for `syslog`; `None` for any other
-/// name.
-fn own_log(name: &[u8]) -> Option<Option<SvcId>> {
+/// The ring `log NAME` reads when NAME is one of tend's own: [`OWN`] for
+/// `tend`, [`SYSLOG`] for `syslog`; `None` for any other name.
+fn own_log(name: &[u8]) -> Option<SvcId> {
     match crate::say::position(b"tend\0syslog\0", name)? {
-        0 => Some(None),
-        _ if cfg!(feature = "syslog") => Some(Some(SYSLOG)),
+        0 => Some(OWN),
+        _ if cfg!(feature = "syslog") => Some(SYSLOG),
         _ => None,
     }
 }
@@ -149,8 +151,9 @@ enum Stage {
 /// the stages use, changed in place as it goes.
 struct Job {
     stage: Stage,
-    /// Whose log (`log`, `status NAME`): a service's, or none for tend's own.
-    src: Option<SvcId>,
+    /// Whose log (`log`, `status NAME`): a service's, [`OWN`] or
+    /// [`SYSLOG`].
+    src: SvcId,
     /// Rows: the services not shown yet.
     left: Set,
     /// Rows: JSON objects, not rows.
@@ -181,7 +184,7 @@ impl Job {
     /// Waiting for a request: all zero bytes (see `Stage`).
     const IDLE: Job = Job {
         stage: Stage::Request,
-        src: None,
+        src: SvcId(0),
         left: Set(0),
         json: false,
         first: false,
@@ -302,10 +305,10 @@ impl Reply {
     pub fn remap(&mut self, map: &[Option<u8>]) {
         let job = &mut self.job;
         match (job.stage, job.src) {
-            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, None) => {}
-            (Stage::Lines | Stage::LogStart, Some(SYSLOG)) => {}
-            (Stage::Lines, Some(id)) if !job.detail => match map.get(id.index()) {
-                Some(&Some(j)) => job.src = Some(SvcId(j)),
+            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, OWN | SYSLOG) => {
+            }
+            (Stage::Lines, id) if !job.detail => match map.get(id.index()) {
+                Some(&Some(j)) => job.src = SvcId(j),
                 _ => job.stage = Stage::Close,
             },
             _ => job.stage = Stage::Close,
@@ -346,16 +349,16 @@ fn begin<F>(
     wall_ms: u64,
 ) -> Option<Intent> {
     // Every name must be known before anything happens.
-    let (set, first) = match named(req, view.table) {
+    let (set, src) = match named(req, view.table) {
         Ok(named) => named,
         Err(name) => return deny(r, req.verb, Why::Unknown, name),
     };
-    r.job.src = first;
+    r.job.src = src;
     match req.verb {
         Verb::Status => begin_status(r, req, set, view),
         Verb::Log => begin_log(r, req, view, wall_ms),
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
-        Verb::Signal => begin_signal(r, req, first, view),
+        Verb::Signal => begin_signal(r, req, src, view),
         // Written by the loop once done.
         // `proto::parse` refuses it when tend is built without reload.
         Verb::Reload => Some(Intent::Reload { json: req.json }),
@@ -379,25 +382,20 @@ fn begin_last_boot<F>(r: &mut Reply, view: &View<'_, F>) -> Option<Intent> {
     }
 }
 
-/// The services `req` names (`log tend` names none) and the first name's
-/// (for `log`: the ring it reads, see [`own_log`]), or the first name that
-/// is no service's.
-fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<(Set, Option<SvcId>), &'r [u8]> {
+/// The services `req` names (`log tend` names none) and the last name's
+/// (for `log`: the ring it reads, see [`own_log`]; `log`, `signal` and
+/// `status NAME` name one), or the first name that is no service's.
+fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<(Set, SvcId), &'r [u8]> {
     let mut set = Set::default();
-    let mut first = None;
+    let mut last = OWN;
     for name in req.names() {
-        let id = match own_log(name).filter(|_| req.verb == Verb::Log) {
+        last = match own_log(name).filter(|_| req.verb == Verb::Log) {
             Some(own) => own,
-            None => {
-                let id = table.find(name).ok_or(name)?;
-                set = set.with(id);
-                Some(id)
-            }
+            None => table.find(name).ok_or(name)?,
         };
-        // `log` and `signal` name one; `status NAME` reads its first.
-        first = first.or(id);
+        set = set.with(last);
     }
-    Ok((set, first))
+    Ok((set, last))
 }
 
 /// Why `begin` refuses a request; the index into [`WHY`] and [`WHY_CODE`].
@@ -405,21 +403,19 @@ fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<(Set, Option<SvcI
 enum Why {
     Unknown,
     ShuttingDown,
-    NoService,
     NotRunning,
     NotPid1,
     NoKeep,
 }
 
 /// The words of each [`Why`], each followed by a NUL byte.
-const WHY: &[u8] = b"no service named \"\0shutting down\0no service\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
+const WHY: &[u8] = b"no service named \"\0shutting down\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
 nothing kept: the table has no keep directory\0";
 
 /// The exit status of each [`Why`].
-const WHY_CODE: [u8; 6] = [
+const WHY_CODE: [u8; 5] = [
     EXIT_UNKNOWN_NAME as u8,
     EXIT_FAILED as u8,
-    EXIT_USAGE as u8,
     EXIT_NOT_AS_WANTED as u8,
     EXIT_FAILED as u8,
     EXIT_FAILED as u8,
@@ -509,13 +505,10 @@ fn begin_change<F>(r: &mut Reply, verb: Verb, set: Set, view: &View<'_, F>) -> O
 fn begin_signal<F>(
     r: &mut Reply,
     req: &Request<'_>,
-    named: Option<SvcId>,
+    id: SvcId,
     view: &View<'_, F>,
 ) -> Option<Intent> {
     let verb = req.verb;
-    let Some(id) = named else {
-        return deny(r, verb, Why::NoService, b"");
-    };
     let (pid, running) = view
         .table
         .get(id)
@@ -582,11 +575,7 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
             out.s(b"]}\n");
         } else if j.detail {
             #[cfg(feature = "listen")]
-            if let Some(s) = j
-                .src
-                .and_then(|id| view.table.get(id))
-                .filter(|s| s.conf.accept)
-            {
+            if let Some(s) = view.table.get(j.src).filter(|s| s.conf.accept) {
                 out.s(b"\ninstances: ").u(s.instances.into());
                 out.s(b" running, ").u(s.served.into()).s(b" served\n");
             }
@@ -661,7 +650,7 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
 #[inline(never)]
 fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
-    let slot = j.src.and_then(|id| view.table.get(id));
+    let slot = view.table.get(j.src);
     j.stage = Stage::Close;
     out.s(b"\nlast crash: ");
     let Some(crash) = slot.map(|s| &s.crash).filter(|c| c.recorded) else {
@@ -680,7 +669,7 @@ fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
 /// end waits. Whether the reply can go on at once.
 fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
-    let slot = j.src.and_then(|id| view.table.get(id));
+    let slot = view.table.get(j.src);
     let text = slot.map_or(&[][..], |s| s.crash.text());
     let rest = text.get(j.pos as usize..).unwrap_or(&[]);
     let took = out.shown_prefix(rest, out.room() / 4);
