@@ -158,8 +158,6 @@ struct Job {
     left: Set,
     /// Rows: JSON objects, not rows.
     json: bool,
-    /// Rows: none written yet (the first JSON object has no comma).
-    first: bool,
     w: Widths,
     /// `status NAME`: the last lines and the crash record of `src` follow the
     /// row.
@@ -187,7 +185,6 @@ impl Job {
         src: SvcId(0),
         left: Set(0),
         json: false,
-        first: false,
         w: Widths::ZERO,
         detail: false,
         lines: 0,
@@ -461,7 +458,6 @@ fn begin_status<F>(
     j.left = set;
     j.json = req.json;
     j.w = w;
-    j.first = true;
     j.detail = req.count == 1;
     let json = json(j);
     status::opening(&mut r.out, view.dog, json);
@@ -586,17 +582,18 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
         return true;
     }
     let id = SvcId(left.trailing_zeros() as u8);
+    // Without its lowest bit, this row's.
+    let left = left & left.wrapping_sub(1);
+    j.left = Set(left);
     if json {
-        if !j.first {
+        status::json_service(out, view, id);
+        // A comma between two objects.
+        if left != 0 {
             out.byte(b',');
         }
-        status::json_service(out, view, id);
     } else {
         status::row(out, j.w, view, id);
     }
-    j.first = false;
-    // Without its lowest bit, this row's.
-    j.left = Set(left & left.wrapping_sub(1));
     true
 }
 
