@@ -87,8 +87,9 @@ pub struct Request<'a> {
     /// `-n`: lines of log wanted (`u32::MAX` without `-n`: all, as no
     /// ring holds that many).
     pub lines: u32,
-    /// `signal NAME SIG`: the signal's number.
-    pub signal: Option<u8>,
+    /// `signal NAME SIG`: the signal's number (0: none given; no signal
+    /// has it).
+    pub signal: u8,
     /// How many service names [`Request::names`] gives.
     pub count: usize,
     line: &'a [u8],
@@ -155,7 +156,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
         follow: false,
         utc: false,
         lines: u32::MAX,
-        signal: None,
+        signal: 0,
         count: 0,
         line,
     };
@@ -179,7 +180,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             }
             (Verb::Signal, _) if req.count == 1 => {
                 let sig = crate::signal::number(a);
-                req.signal = Some(sig.ok_or(b"signal: unknown signal".as_slice())?);
+                req.signal = sig.ok_or(b"signal: unknown signal".as_slice())?;
             }
             // An option the verb does not take.
             _ if a.first() == Some(&b'-') => return Err(usage_of(verb)),
@@ -192,7 +193,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             _ => return Err(b"bad argument"),
         }
     }
-    if verb.fits(req.count, req.signal.is_some()) {
+    if verb.fits(req.count, req.signal != 0) {
         Ok(req)
     } else {
         Err(usage_of(verb))
@@ -297,10 +298,10 @@ mod tests {
         assert_eq!((req.lines, names_of(&req)), (5, vec![b"7".as_slice()]));
 
         let req = parse(b"signal a-b_c.d@e HUP").unwrap();
-        assert_eq!(req.signal, Some(1));
+        assert_eq!(req.signal, 1);
         assert_eq!(names_of(&req), [b"a-b_c.d@e"]);
-        assert_eq!(parse(b"signal x sigkill").unwrap().signal, Some(9));
-        assert_eq!(parse(b"signal x 64").unwrap().signal, Some(64));
+        assert_eq!(parse(b"signal x sigkill").unwrap().signal, 9);
+        assert_eq!(parse(b"signal x 64").unwrap().signal, 64);
 
         let req = parse(b"status a b").unwrap();
         assert_eq!(names_of(&req), [b"a", b"b"]);

@@ -513,8 +513,11 @@ fn begin_signal<F>(
         let name = view.table.conf(id).map_or(&[][..], |c| c.name.as_slice());
         return deny(r, verb, Why::NotRunning, name);
     }
-    let sig = req.signal.unwrap_or(15);
-    r.succeed(Intent::Signal { id, pid, sig })
+    r.succeed(Intent::Signal {
+        id,
+        pid,
+        sig: req.signal,
+    })
 }
 
 /// `halt|poweroff|reboot`: PID 1 only.
