@@ -54,19 +54,18 @@ impl Verb {
         VERBS.get(crate::say::position(WORDS, word)?).copied()
     }
 
-    /// Whether `names` names and a signal (`signal`) suit the verb: any
-    /// number for `status`, one for `log` and `signal` (which needs its
-    /// signal), one or more for `start`, `stop` and `restart`, none for the
+    /// Whether `words`, the names and a signal, suit the verb: any number
+    /// of names for `status`, one for `log`, one and its signal for
+    /// `signal`, one or more for `start`, `stop` and `restart`, none for the
     /// others. Tables indexed by the verb: smaller than a `match`.
-    pub fn fits(self, names: usize, signal: bool) -> bool {
-        const LEAST: [u8; 11] = [0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];
+    pub fn fits(self, words: usize) -> bool {
+        const LEAST: [u8; 11] = [0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0];
         const ALL: u8 = MAX_SERVICES as u8;
-        const MOST: [u8; 11] = [ALL, 1, ALL, ALL, ALL, 1, 0, 0, 0, 0, 0];
+        const MOST: [u8; 11] = [ALL, 1, ALL, ALL, ALL, 2, 0, 0, 0, 0, 0];
         let i = self as usize;
         let least = LEAST.get(i).copied().unwrap_or(0);
         let most = MOST.get(i).copied().unwrap_or(0);
-        (usize::from(least)..=usize::from(most)).contains(&names)
-            && (signal || self != Verb::Signal)
+        (usize::from(least)..=usize::from(most)).contains(&words)
     }
 }
 
@@ -193,7 +192,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             _ => return Err(b"bad argument"),
         }
     }
-    if verb.fits(req.count, req.signal != 0) {
+    // (Only `signal` takes a signal.)
+    if verb.fits(req.count + usize::from(req.signal != 0)) {
         Ok(req)
     } else {
         Err(usage_of(verb))
