@@ -109,8 +109,7 @@ pub fn opening(out: &mut Text, dog: Dog, json: bool) {
 pub fn header(out: &mut Text, w: Widths) {
     // `STATE` in its 9 bytes, `PID` right-aligned in its (of 3 or more).
     out.left(b"SERVICE", w.name)
-        .s(b"STATE")
-        .fill(b' ', w.pid + 1);
+        .left(b"STATE", b"STATE".len() + w.pid + 1);
     out.s(b"PID  UPTIME  RESTARTS  LAST EXIT\n");
 }
 
