@@ -217,7 +217,7 @@ impl Text {
     pub fn utc_stamp(&mut self, ms: u64) -> &mut Self {
         // Each field's width in digits, and the byte after it.
         const FORM: [[u8; 2]; 7] = [*b"4-", *b"2-", *b"2T", *b"2:", *b"2:", *b"2.", *b"3Z"];
-        for (v, [width, then]) in crate::display::utc_fields(ms).into_iter().zip(FORM) {
+        for (&v, &[width, then]) in crate::display::utc_fields(ms).iter().zip(&FORM) {
             self.num(v.into(), usize::from(width - b'0'), b'0')
                 .byte(then);
         }
