@@ -52,26 +52,23 @@ pub fn piece(bytes: Two<'_>, i: usize) -> Piece {
     let Some(b) = bytes.get(i) else {
         return Piece::Pass(0);
     };
-    // The lead byte: how many continuation bytes follow,
-    let more = match b {
-        b'\t' | b'\n' | 0x20..=0x7e => return Piece::Pass(1),
-        0xc2..=0xdf => 1,
-        0xe0..=0xef => 2,
-        0xf0..=0xf4 => 3,
-        _ => return Piece::Escape(b),
-    };
+    if matches!(b, b'\t' | b'\n' | 0x20..=0x7e) {
+        return Piece::Pass(1);
+    }
+    // A lead byte (C2–F4), and how many continuation bytes follow it,
+    if !(0xc2..=0xf4).contains(&b) {
+        return Piece::Escape(b);
+    }
+    let more = 1 + usize::from(b >= 0xe0) + usize::from(b >= 0xf0);
     // and the range the first of them must be in (RFC 3629: no overlong
     // forms, no surrogates, nothing above U+10FFFF; and C2 80–C2 9F encode
     // the C1 controls, escaped as malformed bytes are).
-    let mut lo = match b {
-        0xc2 | 0xe0 => 0xa0,
-        0xf0 => 0x90,
-        _ => 0x80,
-    };
-    let mut hi = match b {
-        0xed => 0x9f,
-        0xf4 => 0x8f,
-        _ => 0xbf,
+    let (mut lo, mut hi) = match b {
+        0xc2 | 0xe0 => (0xa0, 0xbf),
+        0xf0 => (0x90, 0xbf),
+        0xed => (0x80, 0x9f),
+        0xf4 => (0x80, 0x8f),
+        _ => (0x80, 0xbf),
     };
     for k in 1..more + 1 {
         match bytes.get(i + k) {
@@ -104,38 +101,43 @@ pub fn shown_len(bytes: Two<'_>) -> usize {
     n
 }
 
-/// The fields of `2026-12-05T18:40:12.345` for `ms` since 1970 (UTC), each
-/// with its width in digits and the byte that follows it.
-pub fn utc_fields(ms: u64) -> [(u32, u8, u8); 7] {
+/// The fields of `2026-12-05T18:40:12.345` for `ms` since 1970 (UTC): year,
+/// month, day, hours, minutes, seconds, milliseconds.
+pub fn utc_fields(ms: u64) -> [u32; 7] {
     let secs = ms / 1000;
+    let t = (secs % 86_400) as u32;
     // Days fit a u32 for 11 million years; u32 arithmetic is smaller code
     // on 32-bit targets.
-    let (y, m, d) = civil(u32::try_from(secs / 86_400).unwrap_or(u32::MAX));
-    let t = (secs % 86_400) as u32;
+    let days = u32::try_from(secs / 86_400).unwrap_or(u32::MAX);
+    // The proleptic Gregorian calendar repeats every 400 years (146,097
+    // days): whole cycles at once, then month by month, at most 4,800
+    // steps (a loop is less code than a closed form's divisions).
+    let mut y = 1970 + days / 146_097 * 400;
+    let mut days = days % 146_097;
+    let mut m = 0;
+    loop {
+        // A leap year: divisible by 4, or by 16 for a century (by 400).
+        let leap = y & if y % 100 == 0 { 15 } else { 3 } == 0;
+        // Each month's days less 28, two bits a month from January.
+        let len = 28 + (0xeefbb3 >> (2 * m) & 3) + u32::from(m == 1 && leap);
+        if days < len {
+            break;
+        }
+        days -= len;
+        m += 1;
+        if m == 12 {
+            (y, m) = (y + 1, 0);
+        }
+    }
     [
-        (y, 4, b'-'),
-        (m, 2, b'-'),
-        (d, 2, b'T'),
-        (t / 3600, 2, b':'),
-        (t / 60 % 60, 2, b':'),
-        (t % 60, 2, b'.'),
-        ((ms % 1000) as u32, 3, b'Z'),
+        y,
+        m + 1,
+        days + 1,
+        t / 3600,
+        t / 60 % 60,
+        t % 60,
+        (ms % 1000) as u32,
     ]
-}
-
-/// Year, month, day of the `days`-th day since 1970-01-01 (the proleptic
-/// Gregorian calendar: Howard Hinnant's `civil_from_days`).
-fn civil(days: u32) -> (u32, u32, u32) {
-    let z = days.saturating_add(719_468);
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u32::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -225,9 +227,10 @@ mod tests {
     fn utc_stamps() {
         let utc = |ms| {
             let mut out = String::new();
-            for (v, width, then) in utc_fields(ms) {
-                out += &format!("{v:0w$}", w = usize::from(width));
-                out.push(char::from(then));
+            let form = ["4-", "2-", "2T", "2:", "2:", "2.", "3Z"];
+            for (v, f) in utc_fields(ms).into_iter().zip(form) {
+                let w = usize::from(f.as_bytes()[0] - b'0');
+                out += &format!("{v:0w$}{}", &f[1..]);
             }
             out
         };
@@ -240,5 +243,8 @@ mod tests {
         assert_eq!(utc(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
         assert_eq!(utc(4_107_542_400_000 - 1), "2100-02-28T23:59:59.999Z"); // no leap day
         assert_eq!(utc(1_735_689_599_000), "2024-12-31T23:59:59.000Z"); // a leap year's last day
+        assert_eq!(utc(13_574_606_400_000), "2400-02-29T12:00:00.000Z"); // a leap century
+        assert_eq!(utc(13_569_465_599_000), "2399-12-31T23:59:59.000Z"); // a cycle's end
+        assert_eq!(utc(253_402_300_799_000), "9999-12-31T23:59:59.000Z");
     }
 }

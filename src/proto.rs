@@ -54,19 +54,18 @@ impl Verb {
         VERBS.get(crate::say::position(WORDS, word)?).copied()
     }
 
-    /// Whether `names` names and a signal (`signal`) suit the verb: any
-    /// number for `status`, one for `log` and `signal` (which needs its
-    /// signal), one or more for `start`, `stop` and `restart`, none for the
+    /// Whether `words`, the names and a signal, suit the verb: any number
+    /// of names for `status`, one for `log`, one and its signal for
+    /// `signal`, one or more for `start`, `stop` and `restart`, none for the
     /// others. Tables indexed by the verb: smaller than a `match`.
-    pub fn fits(self, names: usize, signal: bool) -> bool {
-        const LEAST: [u8; 11] = [0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];
+    pub fn fits(self, words: usize) -> bool {
+        const LEAST: [u8; 11] = [0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0];
         const ALL: u8 = MAX_SERVICES as u8;
-        const MOST: [u8; 11] = [ALL, 1, ALL, ALL, ALL, 1, 0, 0, 0, 0, 0];
+        const MOST: [u8; 11] = [ALL, 1, ALL, ALL, ALL, 2, 0, 0, 0, 0, 0];
         let i = self as usize;
         let least = LEAST.get(i).copied().unwrap_or(0);
         let most = MOST.get(i).copied().unwrap_or(0);
-        (usize::from(least)..=usize::from(most)).contains(&names)
-            && (signal || self != Verb::Signal)
+        (usize::from(least)..=usize::from(most)).contains(&words)
     }
 }
 
@@ -84,10 +83,12 @@ pub struct Request<'a> {
     pub follow: bool,
     /// `-t`: wall-clock (UTC) stamps instead of seconds since boot (`log`).
     pub utc: bool,
-    /// `-n`: lines of log wanted (None: all).
-    pub lines: Option<u32>,
-    /// `signal NAME SIG`: the signal's number.
-    pub signal: Option<u8>,
+    /// `-n`: lines of log wanted (`u32::MAX` without `-n`: all, as no
+    /// ring holds that many).
+    pub lines: u32,
+    /// `signal NAME SIG`: the signal's number (0: none given; no signal
+    /// has it).
+    pub signal: u8,
     /// How many service names [`Request::names`] gives.
     pub count: usize,
     line: &'a [u8],
@@ -153,8 +154,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
         json: false,
         follow: false,
         utc: false,
-        lines: None,
-        signal: None,
+        lines: u32::MAX,
+        signal: 0,
         count: 0,
         line,
     };
@@ -172,13 +173,13 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             (Verb::Log, Some(4)) => req.utc = true,
             (Verb::Log, Some(5)) => {
                 req.lines = match words.next().and_then(parse_u64) {
-                    Some(n @ ..=0xffff_ffff) => Some(n as u32),
+                    Some(n @ ..=0xffff_ffff) => n as u32,
                     _ => return Err(b"log: -n takes a number of lines"),
                 };
             }
             (Verb::Signal, _) if req.count == 1 => {
                 let sig = crate::signal::number(a);
-                req.signal = Some(sig.ok_or(b"signal: unknown signal".as_slice())?);
+                req.signal = sig.ok_or(b"signal: unknown signal".as_slice())?;
             }
             // An option the verb does not take.
             _ if a.first() == Some(&b'-') => return Err(usage_of(verb)),
@@ -191,7 +192,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             _ => return Err(b"bad argument"),
         }
     }
-    if verb.fits(req.count, req.signal.is_some()) {
+    // (Only `signal` takes a signal.)
+    if verb.fits(req.count + usize::from(req.signal != 0)) {
         Ok(req)
     } else {
         Err(usage_of(verb))
@@ -289,20 +291,17 @@ mod tests {
         let req = parse(b"log -f svc -n 20 -t").unwrap();
         assert_eq!(req.verb, Verb::Log);
         assert!(req.follow && req.utc && !req.json);
-        assert_eq!(req.lines, Some(20));
+        assert_eq!(req.lines, 20);
         assert_eq!(names_of(&req), [b"svc"]);
         // A number after -n is not a name, even one that could be.
         let req = parse(b"log -n 5 7").unwrap();
-        assert_eq!(
-            (req.lines, names_of(&req)),
-            (Some(5), vec![b"7".as_slice()])
-        );
+        assert_eq!((req.lines, names_of(&req)), (5, vec![b"7".as_slice()]));
 
         let req = parse(b"signal a-b_c.d@e HUP").unwrap();
-        assert_eq!(req.signal, Some(1));
+        assert_eq!(req.signal, 1);
         assert_eq!(names_of(&req), [b"a-b_c.d@e"]);
-        assert_eq!(parse(b"signal x sigkill").unwrap().signal, Some(9));
-        assert_eq!(parse(b"signal x 64").unwrap().signal, Some(64));
+        assert_eq!(parse(b"signal x sigkill").unwrap().signal, 9);
+        assert_eq!(parse(b"signal x 64").unwrap().signal, 64);
 
         let req = parse(b"status a b").unwrap();
         assert_eq!(names_of(&req), [b"a", b"b"]);

@@ -22,7 +22,7 @@
 
 use crate::conf::SvcId;
 use crate::ending::Power;
-use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME, EXIT_USAGE};
+use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME};
 use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
 use crate::proto::{Request, Verb};
 use crate::ring::Ring;
@@ -35,11 +35,11 @@ pub type Out = Buf<CLIENT_OUT_BYTES>;
 
 /// The ring a `log` reply reads: `src`'s, or tend's own.
 #[inline(never)]
-fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
-    if src == Some(SYSLOG) {
+fn ring<'a, F>(view: &View<'a, F>, src: SvcId) -> &'a Ring<'static> {
+    if src == SYSLOG {
         return view.syslog;
     }
-    match src.and_then(|id| view.table.get(id)) {
+    match view.table.get(src) {
         Some(s) => &s.ring,
         None => view.own,
     }
@@ -48,13 +48,18 @@ fn ring<'a, F>(view: &View<'a, F>, src: Option<SvcId>) -> &'a Ring<'static> {
 /// The source of `tend log syslog`: the ring of syslog messages from
 /// outside every service (tend(8), SYSLOG). No service has this number.
 const SYSLOG: SvcId = SvcId(u8::MAX);
-const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
+/// The source of `tend log tend`: tend's own ring. No service has this
+/// number either.
+const OWN: SvcId = SvcId(u8::MAX - 1);
+const _: () = assert!(MAX_SERVICES < OWN.0 as usize);
 
-/// Whether `log NAME` names one of tend's own rings, not a service's.
-fn own_log(name: &[u8]) -> bool {
-    match cfg!(feature = "syslog") {
-        true => crate::say::position(b"tend\0syslog\0", name).is_some(),
-        false => name == b"tend",
+/// The ring `log NAME` reads when NAME is one of tend's own: [`OWN`] for
+/// `tend`, [`SYSLOG`] for `syslog`; `None` for any other name.
+fn own_log(name: &[u8]) -> Option<SvcId> {
+    match crate::say::position(b"tend\0syslog\0", name)? {
+        0 => Some(OWN),
+        _ if cfg!(feature = "syslog") => Some(SYSLOG),
+        _ => None,
     }
 }
 
@@ -77,10 +82,6 @@ impl Set {
         Set(self.0 | Set::bit(id))
     }
 
-    fn without(self, id: SvcId) -> Set {
-        Set(self.0 & !Set::bit(id))
-    }
-
     pub fn has(self, id: SvcId) -> bool {
         self.0 & Set::bit(id) != 0
     }
@@ -90,11 +91,11 @@ impl Set {
         table.ids().filter(move |&id| self.has(id))
     }
 
-    /// The first service of `table` in the set.
-    fn first<F>(self, table: &Table<F>) -> Option<SvcId> {
+    /// Every service of `table`, and no bit past its end: the rows of a
+    /// set are its bits.
+    fn all<F>(table: &Table<F>) -> Set {
         let past = Set::bit(SvcId(u8::try_from(table.len()).unwrap_or(u8::MAX)));
-        let bits = self.0 & past.wrapping_sub(1);
-        (bits != 0).then(|| SvcId(bits.trailing_zeros() as u8))
+        Set(past.wrapping_sub(1))
     }
 }
 
@@ -150,24 +151,25 @@ enum Stage {
 /// the stages use, changed in place as it goes.
 struct Job {
     stage: Stage,
-    /// Whose log (`log`, `status NAME`): a service's, or none for tend's own.
-    src: Option<SvcId>,
+    /// Whose log (`log`, `status NAME`): a service's, [`OWN`] or
+    /// [`SYSLOG`].
+    src: SvcId,
     /// Rows: the services not shown yet.
     left: Set,
     /// Rows: JSON objects, not rows.
     json: bool,
-    /// Rows: none written yet (the first JSON object has no comma).
-    first: bool,
     w: Widths,
     /// `status NAME`: the last lines and the crash record of `src` follow the
     /// row.
     detail: bool,
     /// LogStart: the last `lines` lines (or all).
-    lines: Option<u32>,
+    lines: u32,
     /// `-f`: keep the client for new lines.
     follow: bool,
+    /// `-t`: stamps as times of day.
+    utc: bool,
     /// `-t`: the real-time clock's offset from boot time, in ms.
-    utc: Option<u64>,
+    offset: u64,
     /// Lines: the position of the next line in the ring; Crash: the offset
     /// in the crash text.
     pos: u64,
@@ -180,15 +182,15 @@ impl Job {
     /// Waiting for a request: all zero bytes (see `Stage`).
     const IDLE: Job = Job {
         stage: Stage::Request,
-        src: None,
+        src: SvcId(0),
         left: Set(0),
         json: false,
-        first: false,
         w: Widths::ZERO,
         detail: false,
-        lines: None,
+        lines: 0,
         follow: false,
-        utc: None,
+        utc: false,
+        offset: 0,
         pos: 0,
         shown: 0,
     };
@@ -300,10 +302,10 @@ impl Reply {
     pub fn remap(&mut self, map: &[Option<u8>]) {
         let job = &mut self.job;
         match (job.stage, job.src) {
-            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, None) => {}
-            (Stage::Lines | Stage::LogStart, Some(SYSLOG)) => {}
-            (Stage::Lines, Some(id)) if !job.detail => match map.get(id.index()) {
-                Some(&Some(j)) => job.src = Some(SvcId(j)),
+            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, OWN | SYSLOG) => {
+            }
+            (Stage::Lines, id) if !job.detail => match map.get(id.index()) {
+                Some(&Some(j)) => job.src = SvcId(j),
                 _ => job.stage = Stage::Close,
             },
             _ => job.stage = Stage::Close,
@@ -344,15 +346,16 @@ fn begin<F>(
     wall_ms: u64,
 ) -> Option<Intent> {
     // Every name must be known before anything happens.
-    let set = match named(req, view.table) {
-        Ok(set) => set,
+    let (set, src) = match named(req, view.table) {
+        Ok(named) => named,
         Err(name) => return deny(r, req.verb, Why::Unknown, name),
     };
+    r.job.src = src;
     match req.verb {
         Verb::Status => begin_status(r, req, set, view),
-        Verb::Log => begin_log(r, req, set, view, wall_ms),
+        Verb::Log => begin_log(r, req, view, wall_ms),
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
-        Verb::Signal => begin_signal(r, req, set, view),
+        Verb::Signal => begin_signal(r, req, src, view),
         // Written by the loop once done.
         // `proto::parse` refuses it when tend is built without reload.
         Verb::Reload => Some(Intent::Reload { json: req.json }),
@@ -376,17 +379,20 @@ fn begin_last_boot<F>(r: &mut Reply, view: &View<'_, F>) -> Option<Intent> {
     }
 }
 
-/// The services `req` names (`log tend` names none), or the first name
-/// that is no service's.
-fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
+/// The services `req` names (`log tend` names none) and the last name's
+/// (for `log`: the ring it reads, see [`own_log`]; `log`, `signal` and
+/// `status NAME` name one), or the first name that is no service's.
+fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<(Set, SvcId), &'r [u8]> {
     let mut set = Set::default();
+    let mut last = OWN;
     for name in req.names() {
-        if req.verb == Verb::Log && own_log(name) {
-            continue;
-        }
-        set = set.with(table.find(name).ok_or(name)?);
+        last = match own_log(name).filter(|_| req.verb == Verb::Log) {
+            Some(own) => own,
+            None => table.find(name).ok_or(name)?,
+        };
+        set = set.with(last);
     }
-    Ok(set)
+    Ok((set, last))
 }
 
 /// Why `begin` refuses a request; the index into [`WHY`] and [`WHY_CODE`].
@@ -394,21 +400,19 @@ fn named<'r, F>(req: &Request<'r>, table: &Table<F>) -> Result<Set, &'r [u8]> {
 enum Why {
     Unknown,
     ShuttingDown,
-    NoService,
     NotRunning,
     NotPid1,
     NoKeep,
 }
 
 /// The words of each [`Why`], each followed by a NUL byte.
-const WHY: &[u8] = b"no service named \"\0shutting down\0no service\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
+const WHY: &[u8] = b"no service named \"\0shutting down\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
 nothing kept: the table has no keep directory\0";
 
 /// The exit status of each [`Why`].
-const WHY_CODE: [u8; 6] = [
+const WHY_CODE: [u8; 5] = [
     EXIT_UNKNOWN_NAME as u8,
     EXIT_FAILED as u8,
-    EXIT_USAGE as u8,
     EXIT_NOT_AS_WANTED as u8,
     EXIT_FAILED as u8,
     EXIT_FAILED as u8,
@@ -439,7 +443,7 @@ fn begin_status<F>(
 ) -> Option<Intent> {
     // No name: every service (a set is read through the table).
     let set = match req.count == 0 {
-        true => Set(u64::MAX),
+        true => Set::all(view.table),
         false => named,
     };
     let shown = view.table.slots.iter().enumerate();
@@ -454,8 +458,6 @@ fn begin_status<F>(
     j.left = set;
     j.json = req.json;
     j.w = w;
-    j.first = true;
-    j.src = set.first(view.table);
     j.detail = req.count == 1;
     let json = json(j);
     status::opening(&mut r.out, view.dog, json);
@@ -469,22 +471,18 @@ fn begin_status<F>(
 fn begin_log<F>(
     r: &mut Reply,
     req: &Request<'_>,
-    set: Set,
     view: &View<'_, F>,
     wall_ms: u64,
 ) -> Option<Intent> {
     r.out.byte(EXIT_OK as u8);
     let j = &mut r.job;
     j.stage = Stage::LogStart;
-    j.src = match req.names().next() {
-        Some(b"syslog") if cfg!(feature = "syslog") => Some(SYSLOG),
-        _ => set.first(view.table),
-    };
     j.lines = req.lines;
     j.follow = req.follow;
     // The real-time clock's distance from boot time now, which turns
     // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
-    j.utc = req.utc.then(|| wall_ms.saturating_sub(view.now));
+    j.utc = req.utc;
+    j.offset = wall_ms.saturating_sub(view.now);
     None
 }
 
@@ -503,13 +501,10 @@ fn begin_change<F>(r: &mut Reply, verb: Verb, set: Set, view: &View<'_, F>) -> O
 fn begin_signal<F>(
     r: &mut Reply,
     req: &Request<'_>,
-    set: Set,
+    id: SvcId,
     view: &View<'_, F>,
 ) -> Option<Intent> {
     let verb = req.verb;
-    let Some(id) = set.first(view.table) else {
-        return deny(r, verb, Why::NoService, b"");
-    };
     let (pid, running) = view
         .table
         .get(id)
@@ -518,8 +513,11 @@ fn begin_signal<F>(
         let name = view.table.conf(id).map_or(&[][..], |c| c.name.as_slice());
         return deny(r, verb, Why::NotRunning, name);
     }
-    let sig = req.signal.unwrap_or(15);
-    r.succeed(Intent::Signal { id, pid, sig })
+    r.succeed(Intent::Signal {
+        id,
+        pid,
+        sig: req.signal,
+    })
 }
 
 /// `halt|poweroff|reboot`: PID 1 only.
@@ -540,7 +538,7 @@ fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
             Stage::Rows => put_row(j, out, view),
             Stage::LogStart => {
                 let ring = ring(view, j.src);
-                j.pos = ring.last_lines(j.lines.map_or(usize::MAX, |n| n as usize));
+                j.pos = ring.last_lines(j.lines as usize);
                 j.shown = 0;
                 j.stage = Stage::Lines;
                 true
@@ -569,36 +567,36 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     if json && out.room() < JSON_SERVICE_MAX_BYTES + 64 {
         return false;
     }
-    let Some(id) = j.left.first(view.table) else {
+    let left = j.left.0;
+    if left == 0 {
         j.stage = Stage::Close;
         if json {
             out.s(b"]}\n");
         } else if j.detail {
             #[cfg(feature = "listen")]
-            if let Some(s) = j
-                .src
-                .and_then(|id| view.table.get(id))
-                .filter(|s| s.conf.accept)
-            {
+            if let Some(s) = view.table.get(j.src).filter(|s| s.conf.accept) {
                 out.s(b"\ninstances: ").u(s.instances.into());
                 out.s(b" running, ").u(s.served.into()).s(b" served\n");
             }
             out.s(b"\nlast lines:\n");
             j.stage = Stage::LogStart;
-            j.lines = Some(10);
+            j.lines = 10;
         }
         return true;
-    };
+    }
+    let id = SvcId(left.trailing_zeros() as u8);
+    // Without its lowest bit, this row's.
+    let left = left & left.wrapping_sub(1);
+    j.left = Set(left);
     if json {
-        if !j.first {
+        status::json_service(out, view, id);
+        // A comma between two objects.
+        if left != 0 {
             out.byte(b',');
         }
-        status::json_service(out, view, id);
     } else {
         status::row(out, j.w, view, id);
     }
-    j.first = false;
-    j.left = j.left.without(id);
     true
 }
 
@@ -629,8 +627,8 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     // unstamped.
     if j.shown == 0 {
         match j.utc {
-            Some(offset) => out.utc_stamp(line.stamp_ms.saturating_add(offset)),
-            None => out.stamp(line.stamp_ms),
+            true => out.utc_stamp(line.stamp_ms.saturating_add(j.offset)),
+            false => out.stamp(line.stamp_ms),
         };
     }
     let hold = !whole && j.follow;
@@ -652,7 +650,7 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
 #[inline(never)]
 fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
-    let slot = j.src.and_then(|id| view.table.get(id));
+    let slot = view.table.get(j.src);
     j.stage = Stage::Close;
     out.s(b"\nlast crash: ");
     let Some(crash) = slot.map(|s| &s.crash).filter(|c| c.recorded) else {
@@ -671,7 +669,7 @@ fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// LOGS): up to four bytes out for each in; a character cut by the chunk's
 /// end waits. Whether the reply can go on at once.
 fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
-    let slot = j.src.and_then(|id| view.table.get(id));
+    let slot = view.table.get(j.src);
     let text = slot.map_or(&[][..], |s| s.crash.text());
     let rest = text.get(j.pos as usize..).unwrap_or(&[]);
     let took = out.shown_prefix(rest, out.room() / 4);
@@ -1056,12 +1054,10 @@ mod tests {
     fn a_set_is_read_through_the_table() {
         let f = Fixture::new("[a]\nrun = /bin/a\n[b]\nrun = /bin/b\n[c]\nrun = /bin/c\n");
         let t = &f.table;
-        assert_eq!(Set::default().first(t), None);
-        assert_eq!(Set(u64::MAX).first(t), Some(SvcId(0)));
-        assert_eq!(Set(0b110).first(t), Some(SvcId(1)));
+        assert_eq!(Set::all(t), Set(0b111));
+        assert_eq!(Set::all(&*Box::new(Table::<()>::new())), Set(0));
         // Bits past the table's end are no services.
-        assert_eq!(Set(0b1000).first(t), None);
-        assert_eq!(Set(1 << 63).first(t), None);
+        assert_eq!(Set(0b1010).ids(t).collect::<Vec<_>>(), [SvcId(1)]);
         let all: Vec<SvcId> = Set(u64::MAX).ids(t).collect();
         assert_eq!(all, [SvcId(0), SvcId(1), SvcId(2)]);
     }

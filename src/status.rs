@@ -86,35 +86,30 @@ pub struct Dog {
 pub fn opening(out: &mut Text, dog: Dog, json: bool) {
     // A tend built without the watchdog has none to show.
     let dog = Some(dog).filter(|d| cfg!(feature = "watchdog") && d.every_ms > 0);
-    if json {
-        out.s(b"{\"watchdog\":");
-        match dog {
-            Some(d) => out
-                .s(b"{\"fed\":")
-                .s(if d.fed { b"true" } else { b"false" })
-                .s(b",\"every_ms\":")
-                .u(d.every_ms)
-                .byte(b'}'),
-            None => out.s(b"null"),
-        };
-        out.s(b",\"services\":[");
-        return;
-    }
-    match dog {
-        Some(Dog {
-            fed: true,
-            every_ms,
-        }) => out.s(b"watchdog: fed every ").dur(every_ms).byte(b'\n'),
-        Some(Dog { fed: false, .. }) => out.s(b"watchdog: not fed: letting the board reset\n"),
-        None => out,
+    match (json, dog) {
+        (true, None) => out.s(b"{\"watchdog\":null,\"services\":["),
+        (true, Some(d)) => out
+            .s(b"{\"watchdog\":{\"fed\":")
+            .s(bool_word(d.fed))
+            .s(b",\"every_ms\":")
+            .u(d.every_ms)
+            .s(b"},\"services\":["),
+        (
+            false,
+            Some(Dog {
+                fed: true,
+                every_ms,
+            }),
+        ) => out.s(b"watchdog: fed every ").dur(every_ms).byte(b'\n'),
+        (false, Some(_)) => out.s(b"watchdog: not fed: letting the board reset\n"),
+        (false, None) => out,
     };
 }
 
 pub fn header(out: &mut Text, w: Widths) {
     // `STATE` in its 9 bytes, `PID` right-aligned in its (of 3 or more).
     out.left(b"SERVICE", w.name)
-        .s(b"STATE")
-        .fill(b' ', w.pid + 1);
+        .left(b"STATE", b"STATE".len() + w.pid + 1);
     out.s(b"PID  UPTIME  RESTARTS  LAST EXIT\n");
 }
 

@@ -17,8 +17,9 @@ use crate::say::{self, Text};
 /// four without a name in syslog.h are empty. The last, 16, stands for
 /// `local0` to `local7` (16 to 23): its digit is written after it.
 const FACILITIES: &[u8] = b"kern\0user\0mail\0daemon\0auth\0syslog\0lpr\0news\0uucp\0cron\0authpriv\0ftp\0\0\0\0\0local\0";
-/// Severity names by number (`LOG_PRI`).
-const SEVERITIES: &[u8] = b"emerg\0alert\0crit\0err\0warn\0notice\0info\0debug\0";
+/// Severity names by number (`LOG_PRI`), each between the dot after the
+/// facility and the space before the message.
+const SEVERITIES: &[u8] = b".emerg \0.alert \0.crit \0.err \0.warn \0.notice \0.info \0.debug \0";
 
 /// Appends the line to keep for datagram `msg` to `out`, at most
 /// [`LINE_MAX_BYTES`]; returns the bytes of the message that were cut.
@@ -29,15 +30,14 @@ pub fn line(msg: &[u8], out: &mut Text) -> usize {
     let fac = pri >> 3;
     let name = say::nth(FACILITIES, fac.min(16));
     if name.is_empty() {
-        out.byte(b'<').u(pri as u64).byte(b'>');
+        out.byte(b'<').u(pri as u64).s(b"> ");
     } else {
         out.s(name);
         if let Some(n) = fac.checked_sub(16) {
             out.byte(b'0' + n as u8);
         }
-        out.byte(b'.').s(say::nth(SEVERITIES, pri & 7));
+        out.s(say::nth(SEVERITIES, pri & 7));
     }
-    out.byte(b' ');
     let text = match rest {
         [b'1', b' ', fields @ ..] => {
             let mut fields = fields;
