@@ -122,7 +122,7 @@ pub fn signal_instances(inst: &crate::listen::Instances, id: SvcId, sig: u8, con
 
 /// Starts a service (see [`start`]), its `listen` socket first, bound
 /// unless it is (as root: the child drops its privileges after the fork)
-/// and handed to the child with its name. An `accept = yes` service has
+/// and handed to the child (see `spawn`). An `accept = yes` service has
 /// no process of its own: it is up at once (pid 0).
 #[cfg(feature = "listen")]
 fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result<i32, StartError> {
@@ -138,13 +138,7 @@ fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result
     if slot.conf.accept {
         return Ok(0);
     }
-    let mut env = Buf::<64>::new();
-    if slot.socket.is_some() {
-        env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
-            .s(&slot.conf.name)
-            .byte(0);
-    }
-    start(pool, null, slot, None, env.as_bytes())
+    start(pool, null, slot, None, &[])
 }
 
 /// Forks the child of service `slot` (see `spawn`), with `env` added to

@@ -64,6 +64,11 @@ pub struct Stdio<'a> {
 /// variables of `listen` (at most five, the UCSPI ones, or three).
 const ENV_MORE: usize = 1 + if cfg!(feature = "listen") { 5 } else { 0 };
 
+/// Room for the variables of `listen`: the UCSPI ones (an instance's), or
+/// `LISTEN_FDS`, `LISTEN_FDNAMES` and `LISTEN_PID`.
+#[cfg(feature = "listen")]
+const LISTEN_ENV_BYTES: usize = 256;
+
 /// A forked child whose exec is not confirmed yet.
 pub struct Child {
     pub pid: i32,
@@ -120,21 +125,8 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     if x.path.as_ptr() == DEFAULT_PATH.as_ptr() {
         if let Some(to) = x.envp.get_mut(n) {
             *to = DEFAULT_PATH_ENV.as_ptr();
-            n += 1;
         }
     }
-    #[cfg(feature = "listen")]
-    for var in crate::say::split(stdio.env, 0).filter(|v| !v.is_empty()) {
-        if let Some(to) = x
-            .envp
-            .get_mut(n..MAX_ENV + ENV_MORE)
-            .and_then(|a| a.first_mut())
-        {
-            *to = var.as_ptr();
-            n += 1;
-        }
-    }
-    let _ = n;
 
     let mut step = Step::Pipe;
     let forked = (|| {
@@ -213,17 +205,26 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
     if let Err(e) = set_up(conf, stdio) {
         return (Step::Setup, e);
     }
-    // `LISTEN_PID`: this child's pid, known only now (in the place left
-    // for it at the end of the environment).
+    // The variables of `listen`, in the places left for them at the end
+    // of the environment: an instance's (UCSPI), or those of the socket,
+    // with `LISTEN_PID`, this child's pid, known only now.
     #[cfg(feature = "listen")]
-    let mut pid = Buf::<24>::new();
+    let mut more = Buf::<{ LISTEN_ENV_BYTES }>::new();
     #[cfg(feature = "listen")]
-    if stdio.listen.is_some() {
-        let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
-        pid.s(b"LISTEN_PID=").u(me).byte(0);
-        let mut free = x.envp.iter_mut().take(MAX_ENV + ENV_MORE);
-        if let Some(to) = free.find(|p| p.is_null()) {
-            *to = pid.as_bytes().as_ptr();
+    {
+        more.s(stdio.env);
+        if stdio.listen.is_some() {
+            let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
+            more.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
+                .s(&conf.name)
+                .s(b"\0LISTEN_PID=")
+                .u(me)
+                .byte(0);
+        }
+        let mut vars = crate::say::split(more.as_bytes(), 0).filter(|v| !v.is_empty());
+        let free = x.envp.iter_mut().take(MAX_ENV + ENV_MORE);
+        for (to, var) in free.filter(|p| p.is_null()).zip(&mut vars) {
+            *to = var.as_ptr();
         }
     }
     if let Err(e) = set_identity(conf) {
