@@ -143,8 +143,8 @@ fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result
 
 /// Forks the child of service `slot` (see `spawn`), with `env` added to
 /// its environment; its pid. With `conn`, an instance of an `accept = yes`
-/// service on that connection: it has no readiness pipe, and its report
-/// pipe is closed unread (nothing waits for its exec).
+/// service on that connection: it has no readiness pipe, and no report
+/// pipe (nothing waits for its exec).
 #[inline(never)]
 pub fn start(
     pool: &Pool,
@@ -181,10 +181,9 @@ pub fn start(
     let _ = env;
     let child = spawn::spawn(pool, &slot.conf, &stdio)?;
     // Read by the loop: end-of-file once the exec happened, or the step
-    // that failed.
-    if own {
-        slot.exec = Some(child.report);
-    }
+    // that failed. (None for an instance: an `accept = yes` service has no
+    // report pipe of its own.)
+    slot.exec = child.report;
     if let Some((r, _w)) = ready {
         // The write end closes here (`_w` drops): only the child holds it.
         let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);

@@ -73,8 +73,8 @@ const LISTEN_ENV_BYTES: usize = 256;
 pub struct Child {
     pub pid: i32,
     /// The read end of its close-on-exec report pipe (nonblocking): read it
-    /// with [`read_report`] once it polls readable.
-    pub report: Fd,
+    /// with [`read_report`] once it polls readable. None for an instance.
+    pub report: Option<Fd>,
 }
 
 /// What a child's report pipe says.
@@ -128,38 +128,47 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
         }
     }
 
+    // Nothing waits for an instance's exec (tend(8), SOCKETS): it has no
+    // report pipe, and one that cannot exec just ends with status 127.
+    #[cfg(feature = "listen")]
+    let report = stdio.conn.is_none();
+    #[cfg(not(feature = "listen"))]
+    let report = true;
     let mut step = Step::Pipe;
     let forked = (|| {
         // Nonblocking on both ends: the loop must never wait on it, and the
         // child's one 4-byte write into an empty pipe cannot fill it.
-        let (report_r, mut report_w) =
-            sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
-        // The child dup2s onto its ready fd; the report pipe must not sit
-        // there.
-        if let Some(n) = conf.ready_fd {
-            if report_w.raw() == i32::from(n) {
-                report_w = sys::dup_at_least(&report_w, i32::from(n) + 1)?;
+        let mut pipe = None;
+        if report {
+            let (r, mut w) =
+                sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+            // The child dup2s onto its ready fd; the report pipe must not
+            // sit there.
+            if let Some(n) = conf.ready_fd {
+                if w.raw() == i32::from(n) {
+                    w = sys::dup_at_least(&w, i32::from(n) + 1)?;
+                }
             }
+            pipe = Some((r, w));
         }
         step = Step::Fork;
         match sys::fork()? {
             Fork::Child => {
-                // `report_r` is left to the exec (close-on-exec): one system
-                // call fewer before it.
+                // The read end is left to the exec (close-on-exec): one
+                // system call fewer before it.
                 let (step, e) = child(conf, stdio, &mut x);
                 let errno = errno::of(e).to_le_bytes();
-                let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
+                if let Some((_, w)) = &pipe {
+                    let _ = io::write(w, &[step as u8, 0, errno[0], errno[1]]);
+                }
                 sys::exit_group(CHILD_NO_EXEC)
             }
-            Fork::Parent(pid) => {
-                // Only the child holds the write end now: its exec (or exit)
-                // closes it.
-                drop(report_w);
-                Ok(Child {
-                    pid,
-                    report: report_r,
-                })
-            }
+            // Only the child holds the write end now (it drops here): its
+            // exec (or exit) closes it.
+            Fork::Parent(pid) => Ok(Child {
+                pid,
+                report: pipe.map(|(r, _)| r),
+            }),
         }
     })();
     forked.map_err(|e| StartError {
@@ -201,6 +210,8 @@ struct Exec<'a> {
 }
 
 /// Runs in the child: returns only on failure, with the step that failed.
+// Out of line: inlined into `spawn` it makes the binary bigger.
+#[inline(never)]
 fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errno) {
     if let Err(e) = set_up(conf, stdio) {
         return (Step::Setup, e);
