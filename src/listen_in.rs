@@ -49,7 +49,9 @@ pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
 /// control socket does.
 #[inline(never)]
 pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
-    let mut peer = [0u8; 112];
+    // Room for a `sockaddr_in6`: of a unix peer's address, cut short, only
+    // its family is read.
+    let mut peer = [0u8; 28];
     let conn = match sys::sock_name(slot.socket.as_ref()?, &mut peer, false) {
         Ok(conn) => conn?,
         Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => return None,
