@@ -101,7 +101,7 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<()> {
             *out.get_mut(n - 1)? = v as u8;
         }
         let end = i > text.len();
-        if !end && text.get(i) == Some(&b':') {
+        if b == b':' && text.get(i) == Some(&b':') {
             // `::`, once: at the start, or after a group written above.
             if gap != usize::MAX {
                 return None;
@@ -324,6 +324,8 @@ mod tests {
             "1::2::",
             "000001::",
             "1:2:3:4:5:6:7:8::",
+            "::1:2:3:4:5:6:7:8",
+            "1:2:3:4::5:6:7:8",
         ] {
             assert_eq!(v6(bad), None, "{bad}");
         }
@@ -357,6 +359,8 @@ mod tests {
             "80",
             "tcp:1.2.3.4:-1",
             "tcp:[1::2::3]:80",
+            "tcp:1.:2.3:80",
+            "tcp:1.2.3.4.:80",
         ] {
             assert!(parse(bad.as_bytes()).is_none(), "{bad}");
         }
