@@ -153,9 +153,9 @@ pub fn start(
     conn: Option<BorrowedFd<'_>>,
     env: &[u8],
 ) -> Result<i32, StartError> {
-    let own = conn.is_none();
+    // (No `ready` beside `accept = yes`: tend.conf(5) refuses it.)
     let ready = match slot.conf.ready_fd {
-        Some(_) if own => {
+        Some(_) => {
             slot.ready = None;
             Some(
                 sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError {
@@ -171,14 +171,18 @@ pub fn start(
         log: slot.log.as_ref().map(|p| p.write.as_fd()),
         ready: ready.as_ref().map(|(_, w)| w.as_fd()),
         #[cfg(feature = "listen")]
-        listen: slot.socket.as_ref().filter(|_| own).map(|s| s.as_fd()),
+        listen: slot
+            .socket
+            .as_ref()
+            .filter(|_| conn.is_none())
+            .map(|s| s.as_fd()),
         #[cfg(feature = "listen")]
         conn,
         #[cfg(feature = "listen")]
         env,
     };
     #[cfg(not(feature = "listen"))]
-    let _ = env;
+    let _ = (conn, env);
     let child = spawn::spawn(pool, &slot.conf, &stdio)?;
     // Read by the loop: end-of-file once the exec happened, or the step
     // that failed. (None for an instance: an `accept = yes` service has no
