@@ -7,8 +7,7 @@ use rustix::io::Errno;
 
 use crate::conf::SvcId;
 use crate::limits::ACCEPT_REST_MS;
-use crate::listen::{self, Instances};
-use crate::say::Text;
+use crate::listen::{self, Instances, Peer};
 use crate::service::{Exit, State};
 use crate::supervisor::{Effects, Supervisor};
 use crate::sys::{self, Fd};
@@ -42,17 +41,18 @@ pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
     Ok(fd)
 }
 
-/// Accepts a connection on the service's socket: the connection and the
-/// UCSPI environment of an instance to start on it.
+/// Accepts a connection on the service's socket: the connection, and in
+/// `peer` what the UCSPI environment of an instance started on it is made
+/// of.
 /// When accept(2) fails for want of descriptors or memory, the connection
 /// waits in the backlog and the socket rests [`ACCEPT_REST_MS`], as the
 /// control socket does.
 #[inline(never)]
-pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
+pub fn accept(slot: &mut Slot, peer: &mut Peer, now: u64) -> Option<Fd> {
     // Room for a `sockaddr_in6`: of a unix peer's address, cut short, only
     // its family is read.
-    let mut peer = [0u8; 28];
-    let conn = match sys::sock_name(slot.socket.as_ref()?, &mut peer, false) {
+    let [remote, local] = &mut peer.sa;
+    let conn = match sys::sock_name(slot.socket.as_ref()?, remote, false) {
         Ok(conn) => conn?,
         Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => return None,
         Err(_) => {
@@ -60,12 +60,10 @@ pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
             return None;
         }
     };
-    let unix = listen::family(&peer) == listen::AF_UNIX;
-    let mut local = [0u8; 28];
+    peer.unix = listen::family(remote) == listen::AF_UNIX;
     // (No descriptor comes back: nothing to drop.)
-    let _ = sys::sock_name(&conn, &mut local, true).map(core::mem::forget);
-    let cred = sys::peer_cred(&conn).unwrap_or_default();
-    listen::ucspi_env(env, unix, [&peer, &local], cred);
+    let _ = sys::sock_name(&conn, local, true).map(core::mem::forget);
+    peer.cred = sys::peer_cred(&conn).unwrap_or_default();
     Some(conn)
 }
 

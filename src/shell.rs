@@ -138,20 +138,19 @@ fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result
     if slot.conf.accept {
         return Ok(0);
     }
-    start(pool, null, slot, None, &[])
+    start(pool, null, slot, None)
 }
 
-/// Forks the child of service `slot` (see `spawn`), with `env` added to
-/// its environment; its pid. With `conn`, an instance of an `accept = yes`
-/// service on that connection: it has no readiness pipe, and no report
+/// Forks the child of service `slot` (see `spawn`); its pid. With `conn`,
+/// an instance of an `accept = yes` service on that connection, with the
+/// UCSPI environment of its peer: it has no readiness pipe, and no report
 /// pipe (nothing waits for its exec).
 #[inline(never)]
 pub fn start(
     pool: &Pool,
     null: BorrowedFd<'_>,
     slot: &mut Slot,
-    conn: Option<BorrowedFd<'_>>,
-    env: &[u8],
+    #[cfg(feature = "listen")] conn: Option<(BorrowedFd<'_>, &crate::listen::Peer)>,
 ) -> Result<i32, StartError> {
     // (No `ready` beside `accept = yes`: tend.conf(5) refuses it.)
     let ready = match slot.conf.ready_fd {
@@ -178,11 +177,7 @@ pub fn start(
             .map(|s| s.as_fd()),
         #[cfg(feature = "listen")]
         conn,
-        #[cfg(feature = "listen")]
-        env,
     };
-    #[cfg(not(feature = "listen"))]
-    let _ = (conn, env);
     let child = spawn::spawn(pool, &slot.conf, &stdio)?;
     // Read by the loop: end-of-file once the exec happened, or the step
     // that failed. (None for an instance: an `accept = yes` service has no
@@ -202,7 +197,7 @@ impl Effects<Fd> for Shell<'_> {
         #[cfg(feature = "listen")]
         return start_listening(self.pool, self.null, slot);
         #[cfg(not(feature = "listen"))]
-        start(self.pool, self.null, slot, None, &[])
+        start(self.pool, self.null, slot)
     }
 
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {

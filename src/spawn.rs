@@ -52,12 +52,10 @@ pub struct Stdio<'a> {
     /// child writes itself).
     #[cfg(feature = "listen")]
     pub listen: Option<BorrowedFd<'a>>,
-    /// An instance's connection, for stdin and stdout.
+    /// An instance's connection, for stdin and stdout, and what its UCSPI
+    /// environment is made of.
     #[cfg(feature = "listen")]
-    pub conn: Option<BorrowedFd<'a>>,
-    /// More environment entries, each followed by a NUL byte.
-    #[cfg(feature = "listen")]
-    pub env: &'a [u8],
+    pub conn: Option<(BorrowedFd<'a>, &'a crate::listen::Peer)>,
 }
 
 /// Entries the environment may have past the table's: `PATH`, and the
@@ -223,7 +221,10 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
     let mut more = Buf::<{ LISTEN_ENV_BYTES }>::new();
     #[cfg(feature = "listen")]
     {
-        more.s(stdio.env);
+        if let Some((_, p)) = stdio.conn {
+            let [remote, local] = &p.sa;
+            crate::listen::ucspi_env(&mut more, p.unix, [remote, local], p.cred);
+        }
         if stdio.listen.is_some() {
             let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
             more.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
@@ -256,7 +257,7 @@ fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
         #[allow(unused_mut)]
         let (mut input, mut output) = (stdio.null, out);
         #[cfg(feature = "listen")]
-        if let Some(conn) = stdio.conn {
+        if let Some((conn, _)) = stdio.conn {
             (input, output) = (conn, conn);
         }
         dup_onto(input, 0)?;
