@@ -819,7 +819,7 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
     // connection, and an instance started on it (closed if that fails).
     #[cfg(feature = "listen")]
     if slot.conf.accept && !ended {
-        let mut peer = crate::listen::Peer::default();
+        let mut peer = [0u8; 28];
         let Some(conn) = crate::listen_in::accept(slot, &mut peer, now) else {
             return;
         };

@@ -127,16 +127,6 @@ fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-/// What an instance's UCSPI environment is made of (see [`ucspi_env`]):
-/// whether the connection is a unix one, the peer's and the local
-/// `sockaddr_in(6)`, and the peer's credentials.
-#[derive(Default)]
-pub struct Peer {
-    pub unix: bool,
-    pub sa: [[u8; 28]; 2],
-    pub cred: [u32; 3],
-}
-
 /// The UCSPI variables of a TCP and of a unix connection, each followed by
 /// a NUL byte; a byte from 1 to 7 stands for a value (see [`ucspi_env`]).
 const TCP_ENV: &[u8] =

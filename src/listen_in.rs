@@ -7,7 +7,7 @@ use rustix::io::Errno;
 
 use crate::conf::SvcId;
 use crate::limits::ACCEPT_REST_MS;
-use crate::listen::{self, Instances, Peer};
+use crate::listen::{self, Instances};
 use crate::service::{Exit, State};
 use crate::supervisor::{Effects, Supervisor};
 use crate::sys::{self, Fd};
@@ -42,17 +42,14 @@ pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
 }
 
 /// Accepts a connection on the service's socket: the connection, and in
-/// `peer` what the UCSPI environment of an instance started on it is made
-/// of.
+/// `peer` the peer's address (a `sockaddr_in6`'s room: of a unix peer's,
+/// cut short, only the family is read).
 /// When accept(2) fails for want of descriptors or memory, the connection
 /// waits in the backlog and the socket rests [`ACCEPT_REST_MS`], as the
 /// control socket does.
 #[inline(never)]
-pub fn accept(slot: &mut Slot, peer: &mut Peer, now: u64) -> Option<Fd> {
-    // Room for a `sockaddr_in6`: of a unix peer's address, cut short, only
-    // its family is read.
-    let [remote, local] = &mut peer.sa;
-    let conn = match sys::sock_name(slot.socket.as_ref()?, remote, false) {
+pub fn accept(slot: &mut Slot, peer: &mut [u8; 28], now: u64) -> Option<Fd> {
+    let conn = match sys::sock_name(slot.socket.as_ref()?, peer, false) {
         Ok(conn) => conn?,
         Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => return None,
         Err(_) => {
@@ -60,10 +57,6 @@ pub fn accept(slot: &mut Slot, peer: &mut Peer, now: u64) -> Option<Fd> {
             return None;
         }
     };
-    peer.unix = listen::family(remote) == listen::AF_UNIX;
-    // (No descriptor comes back: nothing to drop.)
-    let _ = sys::sock_name(&conn, local, true).map(core::mem::forget);
-    peer.cred = sys::peer_cred(&conn).unwrap_or_default();
     Some(conn)
 }
 

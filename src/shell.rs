@@ -150,7 +150,7 @@ pub fn start(
     pool: &Pool,
     null: BorrowedFd<'_>,
     slot: &mut Slot,
-    #[cfg(feature = "listen")] conn: Option<(BorrowedFd<'_>, &crate::listen::Peer)>,
+    #[cfg(feature = "listen")] conn: Option<(BorrowedFd<'_>, &[u8; 28])>,
 ) -> Result<i32, StartError> {
     // (No `ready` beside `accept = yes`: tend.conf(5) refuses it.)
     let ready = match slot.conf.ready_fd {

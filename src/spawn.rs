@@ -52,10 +52,10 @@ pub struct Stdio<'a> {
     /// child writes itself).
     #[cfg(feature = "listen")]
     pub listen: Option<BorrowedFd<'a>>,
-    /// An instance's connection, for stdin and stdout, and what its UCSPI
-    /// environment is made of.
+    /// An instance's connection, for stdin and stdout, and its peer's
+    /// address (for the UCSPI environment).
     #[cfg(feature = "listen")]
-    pub conn: Option<(BorrowedFd<'a>, &'a crate::listen::Peer)>,
+    pub conn: Option<(BorrowedFd<'a>, &'a [u8; 28])>,
 }
 
 /// Entries the environment may have past the table's: `PATH`, and the
@@ -221,9 +221,14 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
     let mut more = Buf::<{ LISTEN_ENV_BYTES }>::new();
     #[cfg(feature = "listen")]
     {
-        if let Some((_, p)) = stdio.conn {
-            let [remote, local] = &p.sa;
-            crate::listen::ucspi_env(&mut more, p.unix, [remote, local], p.cred);
+        if let Some((conn, peer)) = stdio.conn {
+            use crate::listen::{family, AF_UNIX};
+            let mut local = [0u8; 28];
+            // (No descriptor comes back: nothing to drop.)
+            let _ = sys::sock_name(conn, &mut local, true).map(core::mem::forget);
+            let cred = sys::peer_cred(conn).unwrap_or_default();
+            let unix = family(peer) == AF_UNIX;
+            crate::listen::ucspi_env(&mut more, unix, [peer, &local], cred);
         }
         if stdio.listen.is_some() {
             let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
