@@ -140,7 +140,6 @@ const UNIX_ENV: &[u8] =
 /// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4, an IPv6
 /// address as RFC 5952 writes it (`fe80::a:0:1`). (`accept` hands whole
 /// `sockaddr` buffers: a TCP one always holds its port.)
-#[inline(never)]
 pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
     for &b in if unix { UNIX_ENV } else { TCP_ENV } {
         let k = usize::from(b.wrapping_sub(1));

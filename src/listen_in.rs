@@ -47,7 +47,6 @@ pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
 /// When accept(2) fails for want of descriptors or memory, the connection
 /// waits in the backlog and the socket rests [`ACCEPT_REST_MS`], as the
 /// control socket does.
-#[inline(never)]
 pub fn accept(slot: &mut Slot, peer: &mut [u8; 28], now: u64) -> Option<Fd> {
     let conn = match sys::sock_name(slot.socket.as_ref()?, peer, false) {
         Ok(conn) => conn?,
