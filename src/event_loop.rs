@@ -819,11 +819,11 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
     // connection, and an instance started on it (closed if that fails).
     #[cfg(feature = "listen")]
     if slot.conf.accept && !ended {
-        let mut env = crate::say::Buf::<200>::new();
-        let Some(conn) = crate::listen_in::accept(slot, &mut env, now) else {
+        let mut peer = [0u8; 28];
+        let Some(conn) = crate::listen_in::accept(slot, &mut peer, now) else {
             return;
         };
-        let started = shell::start(pool, null.as_fd(), slot, Some(conn.as_fd()), env.as_bytes());
+        let started = shell::start(pool, null.as_fd(), slot, Some((conn.as_fd(), &peer)));
         if let Ok(pid) = started {
             world.instances.add(pid, id);
             slot.instances += 1;

@@ -50,95 +50,81 @@ pub fn parse(text: &[u8]) -> Option<Addr> {
     let colon = rest.iter().rposition(|&b| b == b':')?;
     let (host, port) = rest.split_at_checked(colon)?;
     let raw = &mut a.raw;
-    if fields(port.get(1..)?, 0, raw.get_mut(2..4)?)? != 1 {
-        return None;
-    }
-    a.family = match host {
+    fields(port.get(1..)?, 0, raw.get_mut(2..4)?)?;
+    (a.family, a.len) = match host {
         [b'[', v6 @ .., b']'] => {
-            // The groups before `::`, then those after it, at the end.
-            // (Not `windows(2)`: Rust 1.88, the MSRV, leaves a bounds
-            // check of it in, a panic path the release build refuses.)
-            let next = v6.get(1..).unwrap_or_default();
-            let gap = v6
-                .iter()
-                .zip(next)
-                .position(|(a, b)| *a == b':' && *b == b':');
-            let (head, tail) = match gap {
-                Some(g) => (v6.get(..g)?, v6.get(g + 2..)),
-                None => (v6, None),
-            };
-            let ip = raw.get_mut(8..24)?;
-            let h = fields(head, b':', ip)?;
-            let t = match tail {
-                Some(tail) => {
-                    let mut back = [0u8; 16];
-                    let t = fields(tail, b':', &mut back)?;
-                    let to = ip.get_mut(16 - 2 * t..)?;
-                    crate::say::copy(to, &back);
-                    t + 1
-                }
-                None => 0,
-            };
-            if h + t > 8 || (h + t < 8) != gap.is_some() {
-                return None;
-            }
-            AF_INET6
+            fields(v6, b':', raw.get_mut(8..24)?)?;
+            (AF_INET6, 28)
         }
         _ => {
-            if fields(host, b'.', raw.get_mut(4..8)?)? != 4 {
-                return None;
-            }
-            AF_INET
+            fields(host, b'.', raw.get_mut(4..8)?)?;
+            (AF_INET, 16)
         }
     };
-    a.len = if a.family == AF_INET { 16 } else { 28 };
     crate::say::copy(raw, &a.family.to_ne_bytes());
     Some(a)
 }
 
-/// Reads the numbers of `text` separated by `sep` (none: one number):
-/// decimal bytes with `.`, hex pairs of bytes with `:`, a decimal pair
-/// (a port) otherwise, into `out` (big-endian); how many. Empty text has
-/// none.
-fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<usize> {
+/// Reads the numbers of `text` separated by `sep` into the whole of `out`
+/// (big-endian): decimal bytes with `.` (an IPv4 address), hex pairs of
+/// bytes with `:` (an IPv6 one, where one `::` stands for one or more
+/// zero pairs), else one decimal pair (a port).
+#[inline(never)]
+fn fields(text: &[u8], sep: u8, out: &mut [u8]) -> Option<()> {
     let (base, width) = match sep {
         b'.' => (10, 1),
         b':' => (16, 2),
         _ => (10, 2),
     };
-    if text.is_empty() {
-        return Some(0);
-    }
-    // Bytes written.
-    let mut n = 0;
-    for field in crate::say::split(text, sep) {
-        if field.is_empty() || field.len() > 5 {
-            return None;
-        }
-        let mut v = 0u32;
-        for &b in field {
-            // (Not `to_digit`, whose radix check could panic.)
-            let d = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' | b'A'..=b'F' => (b | 0x20) - b'a' + 10,
-                _ => return None,
-            };
-            if u32::from(d) >= base {
+    // Bytes written; where `::` stands, in bytes; the number being read
+    // and its digits.
+    let (mut n, mut gap, mut v, mut digits) = (0, usize::MAX, 0u32, 0);
+    let mut i = 0;
+    while i <= text.len() {
+        // The end of the text ends a number as `sep` does.
+        let b = text.get(i).copied().unwrap_or(sep);
+        i += 1;
+        if b != sep {
+            // (A constant radix: no check of it left to panic.)
+            let d = char::from(b).to_digit(16)?;
+            v = v * base + d;
+            digits += 1;
+            if d >= base || v >> (8 * width) != 0 || digits > 5 {
                 return None;
             }
-            v = v * base + u32::from(d);
+            continue;
         }
-        if v >> (8 * width) != 0 {
+        if digits > 0 {
+            // Big-endian: a pair's high byte first (a byte's is overwritten).
+            n += width;
+            *out.get_mut(n - width)? = (v >> 8) as u8;
+            *out.get_mut(n - 1)? = v as u8;
+        }
+        let end = i > text.len();
+        if b == b':' && text.get(i) == Some(&b':') {
+            // `::`, once: at the start, or after a group written above.
+            if gap != usize::MAX {
+                return None;
+            }
+            gap = n;
+            i += 1;
+        } else if digits == 0 && (!end || gap != n) {
+            // An empty number, but at the end right after `::`.
             return None;
         }
-        // Big-endian: a pair's high byte first.
-        n += width;
-        if width == 2 {
-            *out.get_mut(n - 2)? = (v >> 8) as u8;
-        }
-        *out.get_mut(n - 1)? = v as u8;
+        (v, digits) = (0, 0);
     }
-    Some(n / width)
+    let len = out.len();
+    // Without `::`, every number; with it, one missing at least.
+    if (gap == usize::MAX) != (n == len) || n > len {
+        return None;
+    }
+    // The groups after `::` go to the end.
+    for k in (gap.min(n)..n).rev() {
+        let b = core::mem::take(out.get_mut(k)?);
+        *out.get_mut(k + len - n)? = b;
+    }
+    Some(())
 }
 
 /// The UCSPI variables of a TCP and of a unix connection, each followed by
@@ -154,7 +140,6 @@ const UNIX_ENV: &[u8] =
 /// uid, gid). An IPv4 peer of an IPv6 socket is written as IPv4, an IPv6
 /// address as RFC 5952 writes it (`fe80::a:0:1`). (`accept` hands whole
 /// `sockaddr` buffers: a TCP one always holds its port.)
-#[inline(never)]
 pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
     for &b in if unix { UNIX_ENV } else { TCP_ENV } {
         let k = usize::from(b.wrapping_sub(1));
@@ -180,36 +165,45 @@ pub fn ucspi_env(out: &mut Text, unix: bool, sa: [&[u8]; 2], cred: [u32; 3]) {
 #[inline(never)]
 fn put_ip(out: &mut Text, sa: &[u8]) {
     let v6 = family(sa) == AF_INET6;
-    let mut ip = sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]);
-    if let Some((b"\0\0\0\0\0\0\0\0\0\0\xff\xff", v4)) = ip.split_at_checked(12) {
-        ip = v4;
+    // The address as an IPv6 one, an IPv4 one mapped (`::ffff:a.b.c.d`).
+    let mut ip = 0xffffu128;
+    for &b in sa.get(if v6 { 8..24 } else { 4..8 }).unwrap_or(&[]) {
+        ip = ip << 8 | u128::from(b);
     }
-    let (step, sep) = if ip.len() > 4 { (2, b':') } else { (1, b'.') };
+    if ip >> 32 == 0xffff {
+        for k in (0..4).rev() {
+            out.u(u64::from(ip as u32 >> (8 * k) & 255));
+            if k > 0 {
+                out.byte(b'.');
+            }
+        }
+        return;
+    }
+    let mut groups = [0u16; 8];
+    for g in groups.iter_mut().rev() {
+        *g = ip as u16;
+        ip >>= 16;
+    }
     // As RFC 5952 writes IPv6: the longest run of two or more zero groups
     // (the first of equal runs) as `::`.
     let (mut gap, mut gap_len, mut run) = (usize::MAX, 1, 0);
-    for (i, g) in ip.chunks(2).enumerate().filter(|_| step == 2) {
-        run = if g == [0, 0] { run + 1 } else { 0 };
+    for (i, &g) in groups.iter().enumerate() {
+        run = if g == 0 { run + 1 } else { 0 };
         if run > gap_len {
             (gap, gap_len) = (i + 1 - run, run);
         }
     }
     let (mut i, mut first) = (0, true);
-    while let Some(f) = ip.get(i * step..i * step + step) {
+    while let Some(&v) = groups.get(i) {
         if i == gap {
             out.s(b"::");
             (i, first) = (i + gap_len, true);
             continue;
         }
         if !first {
-            out.byte(sep);
+            out.byte(b':');
         }
         (i, first) = (i + 1, false);
-        let v = f.iter().fold(0u32, |v, &b| v << 8 | u32::from(b));
-        if step == 1 {
-            out.u(v.into());
-            continue;
-        }
         // Without leading zeros.
         for k in (0..4).rev() {
             let shift = 4 * k;
@@ -307,6 +301,9 @@ mod tests {
         assert_eq!(v6("fe80::1:2"), Some([0xfe80, 0, 0, 0, 0, 0, 1, 2]));
         assert_eq!(v6("1::"), Some([1, 0, 0, 0, 0, 0, 0, 0]));
         assert_eq!(v6("1:2:3:4:5:6:7:8"), Some([1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(v6("1:2:3:4:5:6:7::"), Some([1, 2, 3, 4, 5, 6, 7, 0]));
+        assert_eq!(v6("::2:3:4:5:6:7:8"), Some([0, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(v6("1:2::7:FFFF"), Some([1, 2, 0, 0, 0, 0, 7, 0xffff]));
         for bad in [
             "",
             ":",
@@ -319,6 +316,15 @@ mod tests {
             "g::",
             "1:2:3:4::5:6:7:8",
             "::1.2.3.4",
+            "1:::2",
+            ":::",
+            "1::2:",
+            ":1::",
+            "1::2::",
+            "000001::",
+            "1:2:3:4:5:6:7:8::",
+            "::1:2:3:4:5:6:7:8",
+            "1:2:3:4::5:6:7:8",
         ] {
             assert_eq!(v6(bad), None, "{bad}");
         }
@@ -352,6 +358,8 @@ mod tests {
             "80",
             "tcp:1.2.3.4:-1",
             "tcp:[1::2::3]:80",
+            "tcp:1.:2.3:80",
+            "tcp:1.2.3.4.:80",
         ] {
             assert!(parse(bad.as_bytes()).is_none(), "{bad}");
         }

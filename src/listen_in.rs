@@ -8,7 +8,6 @@ use rustix::io::Errno;
 use crate::conf::SvcId;
 use crate::limits::ACCEPT_REST_MS;
 use crate::listen::{self, Instances};
-use crate::say::Text;
 use crate::service::{Exit, State};
 use crate::supervisor::{Effects, Supervisor};
 use crate::sys::{self, Fd};
@@ -42,15 +41,14 @@ pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
     Ok(fd)
 }
 
-/// Accepts a connection on the service's socket: the connection and the
-/// UCSPI environment of an instance to start on it.
+/// Accepts a connection on the service's socket: the connection, and in
+/// `peer` the peer's address (a `sockaddr_in6`'s room: of a unix peer's,
+/// cut short, only the family is read).
 /// When accept(2) fails for want of descriptors or memory, the connection
 /// waits in the backlog and the socket rests [`ACCEPT_REST_MS`], as the
 /// control socket does.
-#[inline(never)]
-pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
-    let mut peer = [0u8; 112];
-    let conn = match sys::sock_name(slot.socket.as_ref()?, &mut peer, false) {
+pub fn accept(slot: &mut Slot, peer: &mut [u8; 28], now: u64) -> Option<Fd> {
+    let conn = match sys::sock_name(slot.socket.as_ref()?, peer, false) {
         Ok(conn) => conn?,
         Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => return None,
         Err(_) => {
@@ -58,12 +56,6 @@ pub fn accept(slot: &mut Slot, env: &mut Text, now: u64) -> Option<Fd> {
             return None;
         }
     };
-    let unix = listen::family(&peer) == listen::AF_UNIX;
-    let mut local = [0u8; 28];
-    // (No descriptor comes back: nothing to drop.)
-    let _ = sys::sock_name(&conn, &mut local, true).map(core::mem::forget);
-    let cred = sys::peer_cred(&conn).unwrap_or_default();
-    listen::ucspi_env(env, unix, [&peer, &local], cred);
     Some(conn)
 }
 

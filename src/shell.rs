@@ -122,7 +122,7 @@ pub fn signal_instances(inst: &crate::listen::Instances, id: SvcId, sig: u8, con
 
 /// Starts a service (see [`start`]), its `listen` socket first, bound
 /// unless it is (as root: the child drops its privileges after the fork)
-/// and handed to the child with its name. An `accept = yes` service has
+/// and handed to the child (see `spawn`). An `accept = yes` service has
 /// no process of its own: it is up at once (pid 0).
 #[cfg(feature = "listen")]
 fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result<i32, StartError> {
@@ -138,30 +138,23 @@ fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result
     if slot.conf.accept {
         return Ok(0);
     }
-    let mut env = Buf::<64>::new();
-    if slot.socket.is_some() {
-        env.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
-            .s(&slot.conf.name)
-            .byte(0);
-    }
-    start(pool, null, slot, None, env.as_bytes())
+    start(pool, null, slot, None)
 }
 
-/// Forks the child of service `slot` (see `spawn`), with `env` added to
-/// its environment; its pid. With `conn`, an instance of an `accept = yes`
-/// service on that connection: it has no readiness pipe, and its report
-/// pipe is closed unread (nothing waits for its exec).
+/// Forks the child of service `slot` (see `spawn`); its pid. With `conn`,
+/// an instance of an `accept = yes` service on that connection, with the
+/// UCSPI environment of its peer: it has no readiness pipe, and no report
+/// pipe (nothing waits for its exec).
 #[inline(never)]
 pub fn start(
     pool: &Pool,
     null: BorrowedFd<'_>,
     slot: &mut Slot,
-    conn: Option<BorrowedFd<'_>>,
-    env: &[u8],
+    #[cfg(feature = "listen")] conn: Option<(BorrowedFd<'_>, &[u8; 28])>,
 ) -> Result<i32, StartError> {
-    let own = conn.is_none();
+    // (No `ready` beside `accept = yes`: tend.conf(5) refuses it.)
     let ready = match slot.conf.ready_fd {
-        Some(_) if own => {
+        Some(_) => {
             slot.ready = None;
             Some(
                 sys::pipe(linux_raw_sys::general::O_CLOEXEC).map_err(|e| StartError {
@@ -177,20 +170,19 @@ pub fn start(
         log: slot.log.as_ref().map(|p| p.write.as_fd()),
         ready: ready.as_ref().map(|(_, w)| w.as_fd()),
         #[cfg(feature = "listen")]
-        listen: slot.socket.as_ref().filter(|_| own).map(|s| s.as_fd()),
+        listen: slot
+            .socket
+            .as_ref()
+            .filter(|_| conn.is_none())
+            .map(|s| s.as_fd()),
         #[cfg(feature = "listen")]
         conn,
-        #[cfg(feature = "listen")]
-        env,
     };
-    #[cfg(not(feature = "listen"))]
-    let _ = env;
     let child = spawn::spawn(pool, &slot.conf, &stdio)?;
     // Read by the loop: end-of-file once the exec happened, or the step
-    // that failed.
-    if own {
-        slot.exec = Some(child.report);
-    }
+    // that failed. (None for an instance: an `accept = yes` service has no
+    // report pipe of its own.)
+    slot.exec = child.report;
     if let Some((r, _w)) = ready {
         // The write end closes here (`_w` drops): only the child holds it.
         let _ = rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK);
@@ -205,7 +197,7 @@ impl Effects<Fd> for Shell<'_> {
         #[cfg(feature = "listen")]
         return start_listening(self.pool, self.null, slot);
         #[cfg(not(feature = "listen"))]
-        start(self.pool, self.null, slot, None, &[])
+        start(self.pool, self.null, slot)
     }
 
     fn signal_group(&mut self, _id: SvcId, pid: i32, sig: u8, reaped: bool) {

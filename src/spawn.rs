@@ -52,24 +52,27 @@ pub struct Stdio<'a> {
     /// child writes itself).
     #[cfg(feature = "listen")]
     pub listen: Option<BorrowedFd<'a>>,
-    /// An instance's connection, for stdin and stdout.
+    /// An instance's connection, for stdin and stdout, and its peer's
+    /// address (for the UCSPI environment).
     #[cfg(feature = "listen")]
-    pub conn: Option<BorrowedFd<'a>>,
-    /// More environment entries, each followed by a NUL byte.
-    #[cfg(feature = "listen")]
-    pub env: &'a [u8],
+    pub conn: Option<(BorrowedFd<'a>, &'a [u8; 28])>,
 }
 
 /// Entries the environment may have past the table's: `PATH`, and the
 /// variables of `listen` (at most five, the UCSPI ones, or three).
 const ENV_MORE: usize = 1 + if cfg!(feature = "listen") { 5 } else { 0 };
 
+/// Room for the variables of `listen`: the UCSPI ones (an instance's), or
+/// `LISTEN_FDS`, `LISTEN_FDNAMES` and `LISTEN_PID`.
+#[cfg(feature = "listen")]
+const LISTEN_ENV_BYTES: usize = 256;
+
 /// A forked child whose exec is not confirmed yet.
 pub struct Child {
     pub pid: i32,
     /// The read end of its close-on-exec report pipe (nonblocking): read it
-    /// with [`read_report`] once it polls readable.
-    pub report: Fd,
+    /// with [`read_report`] once it polls readable. None for an instance.
+    pub report: Option<Fd>,
 }
 
 /// What a child's report pipe says.
@@ -120,54 +123,50 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     if x.path.as_ptr() == DEFAULT_PATH.as_ptr() {
         if let Some(to) = x.envp.get_mut(n) {
             *to = DEFAULT_PATH_ENV.as_ptr();
-            n += 1;
         }
     }
-    #[cfg(feature = "listen")]
-    for var in crate::say::split(stdio.env, 0).filter(|v| !v.is_empty()) {
-        if let Some(to) = x
-            .envp
-            .get_mut(n..MAX_ENV + ENV_MORE)
-            .and_then(|a| a.first_mut())
-        {
-            *to = var.as_ptr();
-            n += 1;
-        }
-    }
-    let _ = n;
 
+    // Nothing waits for an instance's exec (tend(8), SOCKETS): it has no
+    // report pipe, and one that cannot exec just ends with status 127.
+    #[cfg(feature = "listen")]
+    let report = stdio.conn.is_none();
+    #[cfg(not(feature = "listen"))]
+    let report = true;
     let mut step = Step::Pipe;
     let forked = (|| {
         // Nonblocking on both ends: the loop must never wait on it, and the
         // child's one 4-byte write into an empty pipe cannot fill it.
-        let (report_r, mut report_w) =
-            sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
-        // The child dup2s onto its ready fd; the report pipe must not sit
-        // there.
-        if let Some(n) = conf.ready_fd {
-            if report_w.raw() == i32::from(n) {
-                report_w = sys::dup_at_least(&report_w, i32::from(n) + 1)?;
+        let mut pipe = None;
+        if report {
+            let (r, mut w) =
+                sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
+            // The child dup2s onto its ready fd; the report pipe must not
+            // sit there.
+            if let Some(n) = conf.ready_fd {
+                if w.raw() == i32::from(n) {
+                    w = sys::dup_at_least(&w, i32::from(n) + 1)?;
+                }
             }
+            pipe = Some((r, w));
         }
         step = Step::Fork;
         match sys::fork()? {
             Fork::Child => {
-                // `report_r` is left to the exec (close-on-exec): one system
-                // call fewer before it.
+                // The read end is left to the exec (close-on-exec): one
+                // system call fewer before it.
                 let (step, e) = child(conf, stdio, &mut x);
                 let errno = errno::of(e).to_le_bytes();
-                let _ = io::write(&report_w, &[step as u8, 0, errno[0], errno[1]]);
+                if let Some((_, w)) = &pipe {
+                    let _ = io::write(w, &[step as u8, 0, errno[0], errno[1]]);
+                }
                 sys::exit_group(CHILD_NO_EXEC)
             }
-            Fork::Parent(pid) => {
-                // Only the child holds the write end now: its exec (or exit)
-                // closes it.
-                drop(report_w);
-                Ok(Child {
-                    pid,
-                    report: report_r,
-                })
-            }
+            // Only the child holds the write end now (it drops here): its
+            // exec (or exit) closes it.
+            Fork::Parent(pid) => Ok(Child {
+                pid,
+                report: pipe.map(|(r, _)| r),
+            }),
         }
     })();
     forked.map_err(|e| StartError {
@@ -209,21 +208,40 @@ struct Exec<'a> {
 }
 
 /// Runs in the child: returns only on failure, with the step that failed.
+// Out of line: inlined into `spawn` it makes the binary bigger.
+#[inline(never)]
 fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errno) {
     if let Err(e) = set_up(conf, stdio) {
         return (Step::Setup, e);
     }
-    // `LISTEN_PID`: this child's pid, known only now (in the place left
-    // for it at the end of the environment).
+    // The variables of `listen`, in the places left for them at the end
+    // of the environment: an instance's (UCSPI), or those of the socket,
+    // with `LISTEN_PID`, this child's pid, known only now.
     #[cfg(feature = "listen")]
-    let mut pid = Buf::<24>::new();
+    let mut more = Buf::<{ LISTEN_ENV_BYTES }>::new();
     #[cfg(feature = "listen")]
-    if stdio.listen.is_some() {
-        let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
-        pid.s(b"LISTEN_PID=").u(me).byte(0);
-        let mut free = x.envp.iter_mut().take(MAX_ENV + ENV_MORE);
-        if let Some(to) = free.find(|p| p.is_null()) {
-            *to = pid.as_bytes().as_ptr();
+    {
+        if let Some((conn, peer)) = stdio.conn {
+            use crate::listen::{family, AF_UNIX};
+            let mut local = [0u8; 28];
+            // (No descriptor comes back: nothing to drop.)
+            let _ = sys::sock_name(conn, &mut local, true).map(core::mem::forget);
+            let cred = sys::peer_cred(conn).unwrap_or_default();
+            let unix = family(peer) == AF_UNIX;
+            crate::listen::ucspi_env(&mut more, unix, [peer, &local], cred);
+        }
+        if stdio.listen.is_some() {
+            let me = rustix::process::getpid().as_raw_nonzero().get() as u64;
+            more.s(b"LISTEN_FDS=1\0LISTEN_FDNAMES=")
+                .s(&conf.name)
+                .s(b"\0LISTEN_PID=")
+                .u(me)
+                .byte(0);
+        }
+        let mut vars = crate::say::split(more.as_bytes(), 0).filter(|v| !v.is_empty());
+        let free = x.envp.iter_mut().take(MAX_ENV + ENV_MORE);
+        for (to, var) in free.filter(|p| p.is_null()).zip(&mut vars) {
+            *to = var.as_ptr();
         }
     }
     if let Err(e) = set_identity(conf) {
@@ -244,7 +262,7 @@ fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
         #[allow(unused_mut)]
         let (mut input, mut output) = (stdio.null, out);
         #[cfg(feature = "listen")]
-        if let Some(conn) = stdio.conn {
+        if let Some((conn, _)) = stdio.conn {
             (input, output) = (conn, conn);
         }
         dup_onto(input, 0)?;
