@@ -215,13 +215,11 @@ fn after_waits_for_readiness() {
     assert!(row.ends_with("waiting for slow"), "{row}");
     sup.wait_state("slow", "ready");
     sup.wait_state("dep", "up");
-    let read = |f: &str| -> u128 {
-        fs::read_to_string(sup.path(f))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let stamp =
+        |f: &str| -> Option<u128> { fs::read_to_string(sup.path(f)).ok()?.trim().parse().ok() };
+    // `up` is the exec; the shell writes its stamp just after.
+    sup.wait_until("dep's stamp", || stamp("dep_at").is_some());
+    let read = |f: &str| stamp(f).unwrap();
     let (ready_at, dep_at) = (read("ready_at"), read("dep_at"));
     assert!(
         dep_at >= ready_at,
