@@ -73,7 +73,8 @@ impl Default for Client {
 pub struct Door {
     pub listener: Fd,
     spare: Option<Fd>,
-    rest_until: Option<u64>,
+    /// Until when it rests (0: it has not).
+    rest_until: u64,
     /// The failure that made it rest was told; not again until an accept
     /// works.
     told: bool,
@@ -84,7 +85,7 @@ impl Door {
         let mut door = Door {
             listener,
             spare: None,
-            rest_until: None,
+            rest_until: 0,
             told: false,
         };
         door.restock(null);
@@ -104,7 +105,7 @@ impl Door {
     /// Until when the listener stays out of the poll set, if it rests at
     /// `now`.
     pub fn resting(&self, now: u64) -> Option<u64> {
-        self.rest_until.filter(|&until| now < until)
+        (now < self.rest_until).then_some(self.rest_until)
     }
 }
 
@@ -128,7 +129,7 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
                     drop(spare);
                     continue;
                 }
-                door.rest_until = Some(now.saturating_add(ACCEPT_REST_MS));
+                door.rest_until = now.saturating_add(ACCEPT_REST_MS);
                 let untold = !door.told;
                 door.told = true;
                 return untold.then_some(e);
