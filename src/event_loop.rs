@@ -732,14 +732,17 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
         if crate::listen_in::reaped(&mut world.instances, &mut world.table.slots, pid) {
             continue;
         }
-        // A child that ended before its report was read: the report says
-        // whether this is an exec failure (exit 127) or a run that ended.
+        // Anything else is an orphan's end. A child that ended before its
+        // report was read: the report says whether this is an exec failure
+        // (exit 127: the service then forgot the pid, and its end is
+        // nobody's) or a run that ended.
         if let Some(id) = supervisor::service_of(&world.table.slots, pid) {
             on_exec_pipe(world, null, id, now, true);
+            let (sup, slots, mut sh) = parts(world, null);
+            if slots.get(id.index()).is_some_and(|s| s.svc.pid == pid) {
+                sup.on_end(slots, id, exit_of(status), now, &mut sh);
+            }
         }
-        let exit = exit_of(status);
-        let (sup, slots, mut sh) = parts(world, null);
-        sup.on_exit(slots, pid, exit, now, &mut sh);
     }
 }
 
