@@ -322,30 +322,25 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     }
 }
 
-/// The poll timeout: until the nearest deadline of all — the supervisor's
-/// (backoff retries, stop timeouts), the clients', the log pipes' and the
-/// control socket's rests, the flood buffer's release, the ending's grace —
-/// or none when nothing is due, so an idle tend makes no wakeups. 0 while a
-/// log pipe has more to read; a second at most without a signalfd, as PID 1
-/// then reaps once a second.
-fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
+/// The poll timeout, from `at`, the nearest deadline of the sources
+/// ([`entry`] has brought it down to theirs): until the nearest deadline of
+/// all — the supervisor's (backoff retries, stop timeouts), the clients',
+/// the log pipes' and the control socket's rests, the flood buffer's
+/// release, the ending's grace — or none when nothing is due, so an idle
+/// tend makes no wakeups. 0 while a log pipe has more to read; a second at
+/// most without a signalfd, as PID 1 then reaps once a second.
+fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
     }
-    // u64::MAX: nothing due.
-    let mut at = u64::MAX;
     let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
     due(lp.ending.poll_at());
     for slot in &world.table.slots {
-        due(slot.svc.deadline_ms);
-        due(slot.pace.resting(now));
         #[cfg(feature = "listen")]
         if slot.rest_until > now {
             due(Some(slot.rest_until));
         }
-    }
-    for c in &world.clients {
-        due(c.deadline());
+        let _ = slot;
     }
     due(Some(lp.flood_release_at));
     #[cfg(feature = "keep")]
@@ -355,8 +350,8 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
         due(dog.feeder.due());
         due(lp.unwell_until);
     }
-    due(lp.door.as_ref().and_then(|d| d.resting(now)));
     due(lp.signals.is_none().then(|| now.saturating_add(1000)));
+    // u64::MAX: nothing due.
     (at < u64::MAX).then(|| at.saturating_sub(now))
 }
 
@@ -624,8 +619,10 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
     // The source of each entry of the poll set.
     let mut polled = [0u8; POLL_MAX];
+    // The nearest of the sources' deadlines (u64::MAX: none).
+    let mut at = u64::MAX;
     for n in 0..SOURCES {
-        if let Some((fd, flags)) = entry(world, lp, now, n) {
+        if let Some((fd, flags)) = entry(world, lp, now, n, &mut at) {
             if let Some(at) = polled.get_mut(fds.len()) {
                 *at = n as u8;
                 // (Room: POLL_MAX is SOURCES.)
@@ -633,7 +630,7 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
             }
         }
     }
-    let ts = poll_timeout(world, lp, now).map(|ms| Timespec {
+    let ts = poll_timeout(world, lp, now, at).map(|ms| Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
@@ -647,27 +644,37 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
     Ok(())
 }
 
-/// Source `n`'s descriptor, if it is polled, and what for.
+/// Source `n`'s descriptor, if it is polled, and what for; brings `at`
+/// down to the source's deadline: a client's, a resting log pipe's or
+/// control socket's, and (with the log pipe) its service's.
 fn entry<'w>(
     world: &'w World,
     lp: &'w Loop<'_>,
     now: u64,
     n: usize,
+    at: &mut u64,
 ) -> Option<(&'w Fd, PollFlags)> {
     let slot = |i: u8| world.table.slots.get(usize::from(i));
+    let mut due = |d: Option<u64>| {
+        *at = (*at).min(d.unwrap_or(u64::MAX));
+        d.is_none()
+    };
     let mut flags = PollFlags::IN;
     let fd = match src(n) {
         Src::Signals => lp.signals.as_ref(),
         Src::Listener => lp
             .door
             .as_ref()
-            .filter(|d| d.resting(now).is_none())
+            .filter(|d| due(d.resting(now)))
             .map(|d| &d.listener),
         Src::Syslog if cfg!(feature = "syslog") => lp.syslog.as_ref(),
         // (Always None then: the compiler is told so.)
         Src::Syslog => None,
         Src::Log(i) => slot(i)
-            .filter(|s| s.pace.resting(now).is_none())
+            .filter(|s| {
+                due(s.svc.deadline_ms);
+                due(s.pace.resting(now))
+            })
             .and_then(|s| s.log.as_ref())
             .map(|p| &p.read),
         // Report pipes before readiness pipes: an exec is confirmed before
@@ -685,7 +692,10 @@ fn entry<'w>(
         Src::Client(i) => world
             .clients
             .get(usize::from(i))
-            .and_then(ctl::poll_fd)
+            .and_then(|c| {
+                due(c.deadline());
+                ctl::poll_fd(c)
+            })
             .map(|(fd, out)| {
                 if out {
                     flags |= PollFlags::OUT;
