@@ -141,7 +141,7 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
             refuse_stranger(&fd, me);
             continue;
         }
-        let Some(c) = slot_for_newcomer(clients).and_then(|i| clients.get_mut(i)) else {
+        let Some(c) = slot_for_newcomer(clients) else {
             let _ = net::send(
                 &fd,
                 b"\x01tend: busy: too many clients\n",
@@ -189,20 +189,20 @@ fn refuse_stranger(fd: &Fd, me: u32) {
 /// stuck longest, one still sending its request or one not reading its
 /// reply, so a flood of such clients cannot lock the operator out. `None`
 /// when every client is busy being served.
-fn slot_for_newcomer(clients: &[Client; MAX_CLIENTS]) -> Option<usize> {
+fn slot_for_newcomer(clients: &mut [Client; MAX_CLIENTS]) -> Option<&mut Client> {
     // One walk: the first free slot, else the first of the stuck clients
     // with the earliest deadline.
-    let mut stuck: Option<(usize, u64)> = None;
-    for (i, c) in clients.iter().enumerate() {
+    let mut stuck: Option<&mut Client> = None;
+    for c in clients.iter_mut() {
         if c.fd.is_none() {
-            return Some(i);
+            return Some(c);
         }
         let waits = c.reply.awaits_request() || c.wants_write();
-        if waits && stuck.is_none_or(|(_, d)| c.deadline_ms < d) {
-            stuck = Some((i, c.deadline_ms));
+        if waits && stuck.as_ref().is_none_or(|s| c.deadline_ms < s.deadline_ms) {
+            stuck = Some(c);
         }
     }
-    stuck.map(|(i, _)| i)
+    stuck
 }
 
 /// Drops clients whose deadline passed.
