@@ -221,25 +221,20 @@ pub fn expire(clients: &mut [Client; MAX_CLIENTS], now: u64) {
 pub fn on_readable(c: &mut Client, view: &View<'_, Fd>, pid1: bool) -> Option<Intent> {
     let fd = c.fd.as_ref()?;
     let mut buf = [0u8; 512];
-    match net::recv(fd, &mut buf, RecvFlags::DONTWAIT) {
-        Ok((0, _)) => {
-            c.drop_connection();
-            return None;
-        }
-        Ok((n, _)) => {
-            if c.reply.awaits_request() {
-                c.input.s(buf.get(..n).unwrap_or(&[]));
-            }
-        }
+    // Its end (or an error) drops it; what comes after its request is
+    // not read.
+    let n = match net::recv(fd, &mut buf, RecvFlags::DONTWAIT) {
         Err(Errno::AGAIN | Errno::INTR) => return None,
-        Err(_) => {
+        Ok((n, _)) if n > 0 => n,
+        _ => {
             c.drop_connection();
             return None;
         }
-    }
+    };
     if !c.reply.awaits_request() {
         return None;
     }
+    c.input.s(buf.get(..n).unwrap_or(&[]));
     let request = match proto::frame(c.input.as_bytes()) {
         Ok(None) => return None,
         Ok(Some(len)) => {
