@@ -342,10 +342,9 @@ impl Service {
                 }
                 S::Stopping | S::Restarting => self.state = S::Restarting,
                 S::Down | S::Held | S::Stopped => self.state = S::Down,
+                // (Of these, only a backoff has a deadline.)
                 S::Backoff | S::Done | S::DoneStopped | S::Failed => {
-                    if s == S::Backoff {
-                        self.deadline_ms = None;
-                    }
+                    self.deadline_ms = None;
                     return Action::Spawn;
                 }
             },
