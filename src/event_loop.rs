@@ -303,19 +303,17 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
                 fed: false,
             };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
-            // How this boot ends, as `tend last-boot` will say it.
+            // Why, said on the console and, after `watchdog: `, how this
+            // boot ends as `tend last-boot` will say it.
             let mut why = crate::say::Buf::<96>::new();
-            why.s(b"watchdog: ").s(name).s(b" not up for ");
-            why.u(grace / 1000).byte(b's');
+            why.s(name).s(b" not up for ").u(grace / 1000).byte(b's');
             let why = why.as_bytes();
-            let parts: [&[u8]; 2] = [
-                b"watchdog: letting the board reset: ",
-                why.get(10..).unwrap_or(&[]),
-            ];
+            let parts: [&[u8]; 2] = [b"watchdog: letting the board reset: ", why];
             report::say(Some((&mut world.own, now)), &parts);
             #[cfg(feature = "keep")]
             if let Some(keep) = lp.keep.as_mut() {
-                keep.write(&mut world.table.slots, &mut world.own, &[why], true, now);
+                let end: [&[u8]; 2] = [b"watchdog: ", why];
+                keep.write(&mut world.table.slots, &mut world.own, &end, true, now);
             }
             rustix::fs::sync();
         }
