@@ -41,7 +41,7 @@ use rustix::process::{WaitOptions, WaitStatus};
 use linux_raw_sys::general as sig;
 
 use crate::conf::SvcId;
-use crate::ctl::{self, Client, Door};
+use crate::ctl::{self, Client};
 use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
 use crate::load::c_path;
@@ -104,14 +104,9 @@ fn src(n: usize) -> Src {
 /// What the loop holds besides the world: its own descriptors, how it was
 /// started, and how far its ending has come.
 struct Loop<'a> {
-    /// None only when PID 1 could not make one: it then reaps once a second.
-    signals: Option<Fd>,
-    /// None when PID 1 could not listen: it runs on without clients.
-    door: Option<Door>,
-    /// The syslog socket, when the table asks for one and it could be
-    /// bound.
-    syslog: Option<Fd>,
-    null: Fd,
+    /// Its descriptors, as start-up opened them (kept as one, not moved
+    /// field by field).
+    fds: setup::Started,
     opt: &'a Options<'a>,
     ending: Ending,
     /// A log pipe had more to read than a round's budget: poll again at once.
@@ -145,10 +140,7 @@ struct Loop<'a> {
 pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
     let mut lp = match setup::start(world, arena, opt) {
         Ok(s) => Loop {
-            signals: s.signals,
-            door: s.door,
-            syslog: s.syslog,
-            null: s.null,
+            fds: s,
             opt,
             ending: Ending::Running,
             busy: false,
@@ -203,10 +195,10 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
-    if let Some(door) = lp.door.as_mut() {
-        door.restock(&lp.null);
+    if let Some(door) = lp.fds.door.as_mut() {
+        door.restock(&lp.fds.null);
     }
-    settle(world, &lp.null, now);
+    settle(world, &lp.fds.null, now);
     // A service a reload removed, gone after the reload was done.
     #[cfg(feature = "reload")]
     if reload::forget_left(world) {
@@ -348,7 +340,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u
         due(dog.feeder.due());
         due(lp.unwell_until);
     }
-    due(lp.signals.is_none().then(|| now.saturating_add(1000)));
+    due(lp.fds.signals.is_none().then(|| now.saturating_add(1000)));
     // u64::MAX: nothing due.
     (at < u64::MAX).then(|| at.saturating_sub(now))
 }
@@ -358,7 +350,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u
 #[inline(never)]
 fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     lp.busy = false;
-    if lp.signals.is_none() {
+    if lp.fds.signals.is_none() {
         reap_all(world, lp, now);
     }
     for &n in ready {
@@ -366,8 +358,8 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
-            Src::Ready(i) => on_ready_pipe(world, &lp.null, SvcId(i), now),
-            Src::Exec(i) => on_exec_pipe(world, &lp.null, SvcId(i), now, false),
+            Src::Ready(i) => on_ready_pipe(world, &lp.fds.null, SvcId(i), now),
+            Src::Exec(i) => on_exec_pipe(world, &lp.fds.null, SvcId(i), now, false),
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
@@ -385,7 +377,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
 fn reap_all(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     // (Services a reload removed are forgotten at the top of the next
     // round, with the deadlines.)
-    if reap(world, &lp.null, now) {
+    if reap(world, &lp.fds.null, now) {
         end(world, lp, ending::Event::ChildrenGone, now);
     }
 }
@@ -403,7 +395,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
                 Asked::Stop(_) => Event::Stop,
                 _ => Event::Restart,
             };
-            let (sup, slots, mut sh) = parts(world, &lp.null);
+            let (sup, slots, mut sh) = parts(world, &lp.fds.null);
             for id in (0..slots.len()).map(|i| SvcId(i as u8)) {
                 if set.has(id) {
                     sup.command(slots, id, event, now, &mut sh);
@@ -412,7 +404,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
         }
         #[cfg(feature = "reload")]
         Asked::Reload { json } => {
-            reload::reload(world, &lp.null, lp.opt.table, now, Some((i, json)));
+            reload::reload(world, &lp.fds.null, lp.opt.table, now, Some((i, json)));
             sys::drop_cold();
         }
         // Refused by the parser in a tend built without it.
@@ -476,7 +468,7 @@ fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<e
     }
     match act {
         Act::StopServices(_) => {
-            let (sup, slots, mut sh) = parts(world, &lp.null);
+            let (sup, slots, mut sh) = parts(world, &lp.fds.null);
             sup.shutdown(slots, now, &mut sh);
         }
         Act::TermEveryone => {
@@ -484,7 +476,7 @@ fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<e
             // With nothing left to end, no SIGCHLD will come to end the
             // grace: the loop's reap finds no child, and it ends now
             // (tend(8), PID 1).
-            if reap(world, &lp.null, now) {
+            if reap(world, &lp.fds.null, now) {
                 return Some(ending::Event::ChildrenGone);
             }
         }
@@ -659,13 +651,14 @@ fn entry<'w>(
     };
     let mut flags = PollFlags::IN;
     let fd = match src(n) {
-        Src::Signals => lp.signals.as_ref(),
+        Src::Signals => lp.fds.signals.as_ref(),
         Src::Listener => lp
+            .fds
             .door
             .as_ref()
             .filter(|d| due(d.resting(now)))
             .map(|d| &d.listener),
-        Src::Syslog if cfg!(feature = "syslog") => lp.syslog.as_ref(),
+        Src::Syslog if cfg!(feature = "syslog") => lp.fds.syslog.as_ref(),
         // (Always None then: the compiler is told so.)
         Src::Syslog => None,
         Src::Log(i) => slot(i)
@@ -709,12 +702,12 @@ fn entry<'w>(
 /// as PID 1").
 #[inline(never)]
 fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
-    while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
+    while let Some(signo) = lp.fds.signals.as_ref().and_then(sys::read_signal) {
         match signo {
             sig::SIGCHLD => reap_all(world, lp, now),
             #[cfg(feature = "reload")]
             sig::SIGHUP => {
-                reload::reload(world, &lp.null, lp.opt.table, now, None);
+                reload::reload(world, &lp.fds.null, lp.opt.table, now, None);
                 sys::drop_cold();
             }
             _ => {
@@ -757,7 +750,7 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
 /// A new client at the control socket.
 #[inline(never)]
 fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
-    let door = lp.door.as_mut();
+    let door = lp.fds.door.as_mut();
     if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
         let parts: [&[u8]; 3] = [
             b"control socket: ",
@@ -773,7 +766,7 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// round's budget.
 fn read_syslog(world: &mut World, lp: &mut Loop<'_>, now: u64) -> bool {
     #[cfg(feature = "syslog")]
-    if let Some(fd) = lp.syslog.as_ref() {
+    if let Some(fd) = lp.fds.syslog.as_ref() {
         lp.flood_release_at = now.saturating_add(LOG_BUF_KEEP_MS);
         let World {
             table,
