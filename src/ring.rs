@@ -389,13 +389,13 @@ impl<'a> Ring<'a> {
 
     /// The stamp and content length in the header at `pos`.
     fn header(&self, pos: u64) -> (u64, usize) {
-        let (head, tail) = self.slices(pos, RECORD_HEADER_BYTES);
-        let mut bytes = [0u8; RECORD_HEADER_BYTES];
-        // Wrapped around the end of the buffer, it is in two pieces.
-        for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
-            *dst = *src;
+        // Byte by byte, as it may wrap around the end of the buffer; the
+        // last (most significant) first.
+        let mut header = 0u64;
+        for k in (0..HEADER).rev() {
+            let byte = self.store().get(self.index(pos + k)).copied();
+            header = header << 8 | u64::from(byte.unwrap_or(0));
         }
-        let header = u64::from_le_bytes(bytes);
         (header & STAMP_MASK, (header >> 48) as usize)
     }
 
