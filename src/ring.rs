@@ -419,17 +419,10 @@ impl<'a> Ring<'a> {
     /// Copies `data` in at `pos`, in at most two slice copies.
     fn write(&mut self, pos: u64, data: &[u8]) {
         let at = self.index(pos);
-        let Some((before, after)) = self.store_mut().split_at_mut_checked(at) else {
-            return;
-        };
-        let first = data.len().min(after.len());
-        let Some((head, tail)) = data.split_at_checked(first) else {
-            return;
-        };
-        crate::say::copy(after, head);
-        if !tail.is_empty() {
-            crate::say::copy(before, tail);
-        }
+        let store = self.store_mut();
+        // Up to the end of the buffer, then what is left from its start.
+        let n = crate::say::copy(store.get_mut(at..).unwrap_or_default(), data);
+        crate::say::copy(store, data.get(n..).unwrap_or_default());
     }
 }
 
