@@ -70,7 +70,7 @@ const SOURCES: usize = 3 + 3 * MAX_SERVICES + MAX_CLIENTS;
 const _: () = assert!(SOURCES <= 256 && SOURCES == POLL_MAX);
 
 /// What poll found ready: the sources' numbers, in the poll set's order.
-type Ready = heapless::Vec<u8, POLL_MAX>;
+type Ready = heapless::Vec<u8, POLL_MAX, u8>;
 
 /// What a poll entry is.
 #[derive(Clone, Copy)]
