@@ -73,7 +73,8 @@ impl Default for Client {
 pub struct Door {
     pub listener: Fd,
     spare: Option<Fd>,
-    rest_until: Option<u64>,
+    /// Until when it rests (0: it has not).
+    rest_until: u64,
     /// The failure that made it rest was told; not again until an accept
     /// works.
     told: bool,
@@ -84,7 +85,7 @@ impl Door {
         let mut door = Door {
             listener,
             spare: None,
-            rest_until: None,
+            rest_until: 0,
             told: false,
         };
         door.restock(null);
@@ -104,7 +105,7 @@ impl Door {
     /// Until when the listener stays out of the poll set, if it rests at
     /// `now`.
     pub fn resting(&self, now: u64) -> Option<u64> {
-        self.rest_until.filter(|&until| now < until)
+        (now < self.rest_until).then_some(self.rest_until)
     }
 }
 
@@ -128,7 +129,7 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
                     drop(spare);
                     continue;
                 }
-                door.rest_until = Some(now.saturating_add(ACCEPT_REST_MS));
+                door.rest_until = now.saturating_add(ACCEPT_REST_MS);
                 let untold = !door.told;
                 door.told = true;
                 return untold.then_some(e);
@@ -140,7 +141,7 @@ pub fn accept(door: &mut Door, clients: &mut [Client; MAX_CLIENTS], now: u64) ->
             refuse_stranger(&fd, me);
             continue;
         }
-        let Some(c) = slot_for_newcomer(clients).and_then(|i| clients.get_mut(i)) else {
+        let Some(c) = slot_for_newcomer(clients) else {
             let _ = net::send(
                 &fd,
                 b"\x01tend: busy: too many clients\n",
@@ -188,20 +189,20 @@ fn refuse_stranger(fd: &Fd, me: u32) {
 /// stuck longest, one still sending its request or one not reading its
 /// reply, so a flood of such clients cannot lock the operator out. `None`
 /// when every client is busy being served.
-fn slot_for_newcomer(clients: &[Client; MAX_CLIENTS]) -> Option<usize> {
+fn slot_for_newcomer(clients: &mut [Client; MAX_CLIENTS]) -> Option<&mut Client> {
     // One walk: the first free slot, else the first of the stuck clients
     // with the earliest deadline.
-    let mut stuck: Option<(usize, u64)> = None;
-    for (i, c) in clients.iter().enumerate() {
+    let mut stuck: Option<&mut Client> = None;
+    for c in clients.iter_mut() {
         if c.fd.is_none() {
-            return Some(i);
+            return Some(c);
         }
         let waits = c.reply.awaits_request() || c.wants_write();
-        if waits && stuck.is_none_or(|(_, d)| c.deadline_ms < d) {
-            stuck = Some((i, c.deadline_ms));
+        if waits && stuck.as_ref().is_none_or(|s| c.deadline_ms < s.deadline_ms) {
+            stuck = Some(c);
         }
     }
-    stuck.map(|(i, _)| i)
+    stuck
 }
 
 /// Drops clients whose deadline passed.
@@ -220,25 +221,20 @@ pub fn expire(clients: &mut [Client; MAX_CLIENTS], now: u64) {
 pub fn on_readable(c: &mut Client, view: &View<'_, Fd>, pid1: bool) -> Option<Intent> {
     let fd = c.fd.as_ref()?;
     let mut buf = [0u8; 512];
-    match net::recv(fd, &mut buf, RecvFlags::DONTWAIT) {
-        Ok((0, _)) => {
-            c.drop_connection();
-            return None;
-        }
-        Ok((n, _)) => {
-            if c.reply.awaits_request() {
-                c.input.s(buf.get(..n).unwrap_or(&[]));
-            }
-        }
+    // Its end (or an error) drops it; what comes after its request is
+    // not read.
+    let n = match net::recv(fd, &mut buf, RecvFlags::DONTWAIT) {
         Err(Errno::AGAIN | Errno::INTR) => return None,
-        Err(_) => {
+        Ok((n, _)) if n > 0 => n,
+        _ => {
             c.drop_connection();
             return None;
         }
-    }
+    };
     if !c.reply.awaits_request() {
         return None;
     }
+    c.input.s(buf.get(..n).unwrap_or(&[]));
     let request = match proto::frame(c.input.as_bytes()) {
         Ok(None) => return None,
         Ok(Some(len)) => {

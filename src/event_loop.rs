@@ -41,7 +41,7 @@ use rustix::process::{WaitOptions, WaitStatus};
 use linux_raw_sys::general as sig;
 
 use crate::conf::SvcId;
-use crate::ctl::{self, Client, Door};
+use crate::ctl::{self, Client};
 use crate::ending::{self, Act, Ending, How};
 use crate::limits::*;
 use crate::load::c_path;
@@ -70,7 +70,7 @@ const SOURCES: usize = 3 + 3 * MAX_SERVICES + MAX_CLIENTS;
 const _: () = assert!(SOURCES <= 256 && SOURCES == POLL_MAX);
 
 /// What poll found ready: the sources' numbers, in the poll set's order.
-type Ready = heapless::Vec<u8, POLL_MAX>;
+type Ready = heapless::Vec<u8, POLL_MAX, u8>;
 
 /// What a poll entry is.
 #[derive(Clone, Copy)]
@@ -104,14 +104,9 @@ fn src(n: usize) -> Src {
 /// What the loop holds besides the world: its own descriptors, how it was
 /// started, and how far its ending has come.
 struct Loop<'a> {
-    /// None only when PID 1 could not make one: it then reaps once a second.
-    signals: Option<Fd>,
-    /// None when PID 1 could not listen: it runs on without clients.
-    door: Option<Door>,
-    /// The syslog socket, when the table asks for one and it could be
-    /// bound.
-    syslog: Option<Fd>,
-    null: Fd,
+    /// Its descriptors, as start-up opened them (kept as one, not moved
+    /// field by field).
+    fds: setup::Started,
     opt: &'a Options<'a>,
     ending: Ending,
     /// A log pipe had more to read than a round's budget: poll again at once.
@@ -145,10 +140,7 @@ struct Loop<'a> {
 pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>) -> i32 {
     let mut lp = match setup::start(world, arena, opt) {
         Ok(s) => Loop {
-            signals: s.signals,
-            door: s.door,
-            syslog: s.syslog,
-            null: s.null,
+            fds: s,
             opt,
             ending: Ending::Running,
             busy: false,
@@ -203,10 +195,10 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
 // Out of line: inlined into the loop it makes the binary bigger.
 #[inline(never)]
 fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
-    if let Some(door) = lp.door.as_mut() {
-        door.restock(&lp.null);
+    if let Some(door) = lp.fds.door.as_mut() {
+        door.restock(&lp.fds.null);
     }
-    settle(world, &lp.null, now);
+    settle(world, &lp.fds.null, now);
     // A service a reload removed, gone after the reload was done.
     #[cfg(feature = "reload")]
     if reload::forget_left(world) {
@@ -303,49 +295,42 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
                 fed: false,
             };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
-            // How this boot ends, as `tend last-boot` will say it.
+            // Why, said on the console and, after `watchdog: `, how this
+            // boot ends as `tend last-boot` will say it.
             let mut why = crate::say::Buf::<96>::new();
-            why.s(b"watchdog: ").s(name).s(b" not up for ");
-            why.u(grace / 1000).byte(b's');
+            why.s(name).s(b" not up for ").u(grace / 1000).byte(b's');
             let why = why.as_bytes();
-            let parts: [&[u8]; 2] = [
-                b"watchdog: letting the board reset: ",
-                why.get(10..).unwrap_or(&[]),
-            ];
+            let parts: [&[u8]; 2] = [b"watchdog: letting the board reset: ", why];
             report::say(Some((&mut world.own, now)), &parts);
             #[cfg(feature = "keep")]
             if let Some(keep) = lp.keep.as_mut() {
-                keep.write(&mut world.table.slots, &mut world.own, &[why], true, now);
+                let end: [&[u8]; 2] = [b"watchdog: ", why];
+                keep.write(&mut world.table.slots, &mut world.own, &end, true, now);
             }
             rustix::fs::sync();
         }
     }
 }
 
-/// The poll timeout: until the nearest deadline of all — the supervisor's
-/// (backoff retries, stop timeouts), the clients', the log pipes' and the
-/// control socket's rests, the flood buffer's release, the ending's grace —
-/// or none when nothing is due, so an idle tend makes no wakeups. 0 while a
-/// log pipe has more to read; a second at most without a signalfd, as PID 1
-/// then reaps once a second.
-fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
+/// The poll timeout, from `at`, the nearest deadline of the sources
+/// ([`entry`] has brought it down to theirs): until the nearest deadline of
+/// all — the supervisor's (backoff retries, stop timeouts), the clients',
+/// the log pipes' and the control socket's rests, the flood buffer's
+/// release, the ending's grace — or none when nothing is due, so an idle
+/// tend makes no wakeups. 0 while a log pipe has more to read; a second at
+/// most without a signalfd, as PID 1 then reaps once a second.
+fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
     }
-    // u64::MAX: nothing due.
-    let mut at = u64::MAX;
     let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
     due(lp.ending.poll_at());
     for slot in &world.table.slots {
-        due(slot.svc.deadline_ms);
-        due(slot.pace.resting(now));
         #[cfg(feature = "listen")]
         if slot.rest_until > now {
             due(Some(slot.rest_until));
         }
-    }
-    for c in &world.clients {
-        due(c.deadline());
+        let _ = slot;
     }
     due(Some(lp.flood_release_at));
     #[cfg(feature = "keep")]
@@ -355,8 +340,8 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
         due(dog.feeder.due());
         due(lp.unwell_until);
     }
-    due(lp.door.as_ref().and_then(|d| d.resting(now)));
-    due(lp.signals.is_none().then(|| now.saturating_add(1000)));
+    due(lp.fds.signals.is_none().then(|| now.saturating_add(1000)));
+    // u64::MAX: nothing due.
     (at < u64::MAX).then(|| at.saturating_sub(now))
 }
 
@@ -365,7 +350,7 @@ fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64) -> Option<u64> {
 #[inline(never)]
 fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
     lp.busy = false;
-    if lp.signals.is_none() {
+    if lp.fds.signals.is_none() {
         reap_all(world, lp, now);
     }
     for &n in ready {
@@ -373,8 +358,8 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
-            Src::Ready(i) => on_ready_pipe(world, &lp.null, SvcId(i), now),
-            Src::Exec(i) => on_exec_pipe(world, &lp.null, SvcId(i), now, false),
+            Src::Ready(i) => on_ready_pipe(world, &lp.fds.null, SvcId(i), now),
+            Src::Exec(i) => on_exec_pipe(world, &lp.fds.null, SvcId(i), now, false),
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
@@ -392,7 +377,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
 fn reap_all(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     // (Services a reload removed are forgotten at the top of the next
     // round, with the deadlines.)
-    if reap(world, &lp.null, now) {
+    if reap(world, &lp.fds.null, now) {
         end(world, lp, ending::Event::ChildrenGone, now);
     }
 }
@@ -410,7 +395,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
                 Asked::Stop(_) => Event::Stop,
                 _ => Event::Restart,
             };
-            let (sup, slots, mut sh) = parts(world, &lp.null);
+            let (sup, slots, mut sh) = parts(world, &lp.fds.null);
             for id in (0..slots.len()).map(|i| SvcId(i as u8)) {
                 if set.has(id) {
                     sup.command(slots, id, event, now, &mut sh);
@@ -419,7 +404,7 @@ fn obey(world: &mut World, lp: &mut Loop<'_>, i: usize, asked: reply::Intent, no
         }
         #[cfg(feature = "reload")]
         Asked::Reload { json } => {
-            reload::reload(world, &lp.null, lp.opt.table, now, Some((i, json)));
+            reload::reload(world, &lp.fds.null, lp.opt.table, now, Some((i, json)));
             sys::drop_cold();
         }
         // Refused by the parser in a tend built without it.
@@ -483,7 +468,7 @@ fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<e
     }
     match act {
         Act::StopServices(_) => {
-            let (sup, slots, mut sh) = parts(world, &lp.null);
+            let (sup, slots, mut sh) = parts(world, &lp.fds.null);
             sup.shutdown(slots, now, &mut sh);
         }
         Act::TermEveryone => {
@@ -491,7 +476,7 @@ fn act_out(world: &mut World, lp: &mut Loop<'_>, act: Act, now: u64) -> Option<e
             // With nothing left to end, no SIGCHLD will come to end the
             // grace: the loop's reap finds no child, and it ends now
             // (tend(8), PID 1).
-            if reap(world, &lp.null, now) {
+            if reap(world, &lp.fds.null, now) {
                 return Some(ending::Event::ChildrenGone);
             }
         }
@@ -624,8 +609,10 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
     let mut fds: heapless::Vec<PollFd<'_>, POLL_MAX> = heapless::Vec::new();
     // The source of each entry of the poll set.
     let mut polled = [0u8; POLL_MAX];
+    // The nearest of the sources' deadlines (u64::MAX: none).
+    let mut at = u64::MAX;
     for n in 0..SOURCES {
-        if let Some((fd, flags)) = entry(world, lp, now, n) {
+        if let Some((fd, flags)) = entry(world, lp, now, n, &mut at) {
             if let Some(at) = polled.get_mut(fds.len()) {
                 *at = n as u8;
                 // (Room: POLL_MAX is SOURCES.)
@@ -633,7 +620,7 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
             }
         }
     }
-    let ts = poll_timeout(world, lp, now).map(|ms| Timespec {
+    let ts = poll_timeout(world, lp, now, at).map(|ms| Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
@@ -647,27 +634,38 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
     Ok(())
 }
 
-/// Source `n`'s descriptor, if it is polled, and what for.
+/// Source `n`'s descriptor, if it is polled, and what for; brings `at`
+/// down to the source's deadline: a client's, a resting log pipe's or
+/// control socket's, and (with the log pipe) its service's.
 fn entry<'w>(
     world: &'w World,
     lp: &'w Loop<'_>,
     now: u64,
     n: usize,
+    at: &mut u64,
 ) -> Option<(&'w Fd, PollFlags)> {
     let slot = |i: u8| world.table.slots.get(usize::from(i));
+    let mut due = |d: Option<u64>| {
+        *at = (*at).min(d.unwrap_or(u64::MAX));
+        d.is_none()
+    };
     let mut flags = PollFlags::IN;
     let fd = match src(n) {
-        Src::Signals => lp.signals.as_ref(),
+        Src::Signals => lp.fds.signals.as_ref(),
         Src::Listener => lp
+            .fds
             .door
             .as_ref()
-            .filter(|d| d.resting(now).is_none())
+            .filter(|d| due(d.resting(now)))
             .map(|d| &d.listener),
-        Src::Syslog if cfg!(feature = "syslog") => lp.syslog.as_ref(),
+        Src::Syslog if cfg!(feature = "syslog") => lp.fds.syslog.as_ref(),
         // (Always None then: the compiler is told so.)
         Src::Syslog => None,
         Src::Log(i) => slot(i)
-            .filter(|s| s.pace.resting(now).is_none())
+            .filter(|s| {
+                due(s.svc.deadline_ms);
+                due(s.pace.resting(now))
+            })
             .and_then(|s| s.log.as_ref())
             .map(|p| &p.read),
         // Report pipes before readiness pipes: an exec is confirmed before
@@ -685,7 +683,10 @@ fn entry<'w>(
         Src::Client(i) => world
             .clients
             .get(usize::from(i))
-            .and_then(ctl::poll_fd)
+            .and_then(|c| {
+                due(c.deadline());
+                ctl::poll_fd(c)
+            })
             .map(|(fd, out)| {
                 if out {
                     flags |= PollFlags::OUT;
@@ -701,12 +702,12 @@ fn entry<'w>(
 /// as PID 1").
 #[inline(never)]
 fn read_signals(world: &mut World, lp: &mut Loop<'_>, now: u64) {
-    while let Some(signo) = lp.signals.as_ref().and_then(sys::read_signal) {
+    while let Some(signo) = lp.fds.signals.as_ref().and_then(sys::read_signal) {
         match signo {
             sig::SIGCHLD => reap_all(world, lp, now),
             #[cfg(feature = "reload")]
             sig::SIGHUP => {
-                reload::reload(world, &lp.null, lp.opt.table, now, None);
+                reload::reload(world, &lp.fds.null, lp.opt.table, now, None);
                 sys::drop_cold();
             }
             _ => {
@@ -732,21 +733,24 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
         if crate::listen_in::reaped(&mut world.instances, &mut world.table.slots, pid) {
             continue;
         }
-        // A child that ended before its report was read: the report says
-        // whether this is an exec failure (exit 127) or a run that ended.
+        // Anything else is an orphan's end. A child that ended before its
+        // report was read: the report says whether this is an exec failure
+        // (exit 127: the service then forgot the pid, and its end is
+        // nobody's) or a run that ended.
         if let Some(id) = supervisor::service_of(&world.table.slots, pid) {
             on_exec_pipe(world, null, id, now, true);
+            let (sup, slots, mut sh) = parts(world, null);
+            if slots.get(id.index()).is_some_and(|s| s.svc.pid == pid) {
+                sup.on_end(slots, id, exit_of(status), now, &mut sh);
+            }
         }
-        let exit = exit_of(status);
-        let (sup, slots, mut sh) = parts(world, null);
-        sup.on_exit(slots, pid, exit, now, &mut sh);
     }
 }
 
 /// A new client at the control socket.
 #[inline(never)]
 fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
-    let door = lp.door.as_mut();
+    let door = lp.fds.door.as_mut();
     if let Some(e) = door.and_then(|d| ctl::accept(d, &mut world.clients, now)) {
         let parts: [&[u8]; 3] = [
             b"control socket: ",
@@ -762,7 +766,7 @@ fn accept_client(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// round's budget.
 fn read_syslog(world: &mut World, lp: &mut Loop<'_>, now: u64) -> bool {
     #[cfg(feature = "syslog")]
-    if let Some(fd) = lp.syslog.as_ref() {
+    if let Some(fd) = lp.fds.syslog.as_ref() {
         lp.flood_release_at = now.saturating_add(LOG_BUF_KEEP_MS);
         let World {
             table,

@@ -43,10 +43,9 @@ pub struct Ring<'a> {
     open_len: usize,
     /// Complete records held.
     lines: usize,
-    /// Content bytes of the complete records held.
-    complete_bytes: u64,
+    /// All bytes ever pushed. What is not kept was dropped: the dropped
+    /// count is derived, not kept.
     written: u64,
-    dropped: u64,
 }
 
 /// One complete record, its content in at most two slices.
@@ -85,9 +84,7 @@ impl<'a> Ring<'a> {
             open_stamp: 0,
             open_len: 0,
             lines: 0,
-            complete_bytes: 0,
             written: 0,
-            dropped: 0,
         }
     }
 
@@ -117,8 +114,8 @@ impl<'a> Ring<'a> {
     /// Appends bytes read from the service's pipe, stamped `now_ms`.
     pub fn push(&mut self, now_ms: u64, data: &[u8]) {
         self.written = self.written.wrapping_add(data.len() as u64);
+        // (What a ring that keeps nothing is given counts as dropped.)
         if self.store().is_empty() {
-            self.dropped = self.dropped.wrapping_add(data.len() as u64);
             return;
         }
         let mut rest = data;
@@ -160,7 +157,6 @@ impl<'a> Ring<'a> {
     /// (a syslog message cut to a line's size).
     pub fn count_dropped(&mut self, n: u64) {
         self.written = self.written.wrapping_add(n);
-        self.dropped = self.dropped.wrapping_add(n);
     }
 
     /// All bytes ever pushed.
@@ -171,12 +167,13 @@ impl<'a> Ring<'a> {
     /// Bytes lost: content of evicted records, and everything pushed into a
     /// ring that keeps nothing.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.written.wrapping_sub(self.kept())
     }
 
-    /// Content bytes held now, the open record's included.
+    /// Content bytes held now, the open record's included: the complete
+    /// records' span less their headers, and the open record's content.
     pub fn kept(&self) -> u64 {
-        self.complete_bytes + self.open_len as u64
+        (self.end - self.oldest) - self.lines as u64 * HEADER + self.open_len as u64
     }
 
     /// Complete records held now.
@@ -342,9 +339,7 @@ impl<'a> Ring<'a> {
         let limit = line_limit(buf.len());
         if limit == 0 || self.span() > buf.len() as u64 {
             self.open = false;
-            self.dropped = self.dropped.wrapping_add(self.kept());
             self.open_len = 0;
-            self.complete_bytes = 0;
             self.lines = 0;
             self.oldest = self.end;
             return;
@@ -372,7 +367,6 @@ impl<'a> Ring<'a> {
         let header = (stamp & STAMP_MASK) | (len as u64) << 48;
         self.write(self.end, &header.to_le_bytes());
         self.end += HEADER + len as u64;
-        self.complete_bytes += len as u64;
         self.lines += 1;
     }
 
@@ -389,21 +383,19 @@ impl<'a> Ring<'a> {
         while self.oldest < self.end && self.span() + n > cap {
             let (_, len) = self.header(self.oldest);
             self.oldest = (self.oldest + HEADER + len as u64).min(self.end);
-            self.complete_bytes = self.complete_bytes.saturating_sub(len as u64);
-            self.dropped = self.dropped.wrapping_add(len as u64);
             self.lines = self.lines.saturating_sub(1);
         }
     }
 
     /// The stamp and content length in the header at `pos`.
     fn header(&self, pos: u64) -> (u64, usize) {
-        let (head, tail) = self.slices(pos, RECORD_HEADER_BYTES);
-        let mut bytes = [0u8; RECORD_HEADER_BYTES];
-        // Wrapped around the end of the buffer, it is in two pieces.
-        for (dst, src) in bytes.iter_mut().zip(head.iter().chain(tail)) {
-            *dst = *src;
+        // Byte by byte, as it may wrap around the end of the buffer; the
+        // last (most significant) first.
+        let mut header = 0u64;
+        for k in (0..HEADER).rev() {
+            let byte = self.store().get(self.index(pos + k)).copied();
+            header = header << 8 | u64::from(byte.unwrap_or(0));
         }
-        let header = u64::from_le_bytes(bytes);
         (header & STAMP_MASK, (header >> 48) as usize)
     }
 
@@ -427,17 +419,10 @@ impl<'a> Ring<'a> {
     /// Copies `data` in at `pos`, in at most two slice copies.
     fn write(&mut self, pos: u64, data: &[u8]) {
         let at = self.index(pos);
-        let Some((before, after)) = self.store_mut().split_at_mut_checked(at) else {
-            return;
-        };
-        let first = data.len().min(after.len());
-        let Some((head, tail)) = data.split_at_checked(first) else {
-            return;
-        };
-        crate::say::copy(after, head);
-        if !tail.is_empty() {
-            crate::say::copy(before, tail);
-        }
+        let store = self.store_mut();
+        // Up to the end of the buffer, then what is left from its start.
+        let n = crate::say::copy(store.get_mut(at..).unwrap_or_default(), data);
+        crate::say::copy(store, data.get(n..).unwrap_or_default());
     }
 }
 

@@ -303,7 +303,7 @@ pub struct Service {
     pub restarts: u32,
     /// The delay the next too-early death will wait (0 before the first:
     /// RESTART_MIN_DELAY_MS).
-    pub delay_ms: u64,
+    pub delay_ms: u32,
     /// Backoff retry time, or SIGKILL time while stopping.
     pub deadline_ms: Option<u64>,
     pub last: Outcome,
@@ -342,10 +342,9 @@ impl Service {
                 }
                 S::Stopping | S::Restarting => self.state = S::Restarting,
                 S::Down | S::Held | S::Stopped => self.state = S::Down,
+                // (Of these, only a backoff has a deadline.)
                 S::Backoff | S::Done | S::DoneStopped | S::Failed => {
-                    if s == S::Backoff {
-                        self.deadline_ms = None;
-                    }
+                    self.deadline_ms = None;
                     return Action::Spawn;
                 }
             },
@@ -520,10 +519,11 @@ impl Service {
     }
 
     fn back_off(&mut self, now: u64) {
-        let delay = self.delay_ms.max(RESTART_MIN_DELAY_MS);
+        // (The delays fit a u32: a minute at most.)
+        let delay = self.delay_ms.max(RESTART_MIN_DELAY_MS as u32);
         self.state = State::Backoff;
-        self.deadline_ms = Some(now.saturating_add(delay));
-        self.delay_ms = delay.saturating_mul(2).min(RESTART_MAX_DELAY_MS);
+        self.deadline_ms = Some(now.saturating_add(u64::from(delay)));
+        self.delay_ms = delay.saturating_mul(2).min(RESTART_MAX_DELAY_MS as u32);
     }
 
     /// In the state it should be in, for `tend status`'s exit code: daemons

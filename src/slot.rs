@@ -124,16 +124,18 @@ impl<F> LogPipe<F> {
 /// [`LOG_FLOOD_PIPE_BYTES`]: crate::limits::LOG_FLOOD_PIPE_BYTES
 #[derive(Clone, Copy, Default)]
 pub struct LogPace {
-    read_at: Option<u64>,
-    /// Readable again too soon after `read_at`: out of the poll set until
-    /// `read_at + LOG_BATCH_MS`.
+    /// `LOG_BATCH_MS` after the last read (0 before the first): readable
+    /// again before then, the pipe rests until then.
+    until: u64,
+    /// Readable again too soon after the last read: out of the poll set
+    /// until `until`.
     resting: bool,
 }
 
 impl LogPace {
     pub const fn new() -> LogPace {
         LogPace {
-            read_at: None,
+            until: 0,
             resting: false,
         }
     }
@@ -141,19 +143,16 @@ impl LogPace {
     /// The pipe is readable at `now`: whether to read it now (and remember
     /// when), or let it rest while a batch gathers.
     pub fn read_now(&mut self, now: u64) -> bool {
-        self.resting = self
-            .read_at
-            .is_some_and(|at| now < at.saturating_add(LOG_BATCH_MS));
+        self.resting = now < self.until;
         if !self.resting {
-            self.read_at = Some(now);
+            self.until = now.saturating_add(LOG_BATCH_MS);
         }
         !self.resting
     }
 
     /// Until when the pipe stays out of the poll set, if it rests at `now`.
     pub fn resting(&self, now: u64) -> Option<u64> {
-        let until = self.read_at?.saturating_add(LOG_BATCH_MS);
-        (self.resting && now < until).then_some(until)
+        (self.resting && now < self.until).then_some(self.until)
     }
 }
 
