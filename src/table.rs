@@ -638,9 +638,10 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
             errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
         }
-        // `accept` needs a stream socket to accept on.
+        // `accept` needs a stream socket to accept on (of `tcp:`, `udp:`
+        // and `unix:`, `udp:` alone has a `d` second).
         #[cfg(feature = "listen")]
-        if conf.accept && sec.listen.is_none_or(|l| l.starts_with(b"udp")) {
+        if conf.accept && sec.listen.is_none_or(|l| l.get(1) == Some(&b'd')) {
             errs.put(sec.accept_line, msg::ACCEPT_LISTEN, b"", 0);
         }
         // Instances are not the service's own process: nothing of theirs

@@ -428,14 +428,16 @@ impl<'a> Section<'a> {
     }
 
     pub(super) fn ready(&mut self, value: &[u8], errs: &mut Errs) {
-        let fd = crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64);
-        match fd {
-            _ if choice(value, b"none\0").is_some() => self.conf.ready_fd = None,
+        if choice(value, b"none\0").is_some() {
+            self.conf.ready_fd = None;
+            return;
+        }
+        match crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64) {
             Some(0..=2) => errs.at(msg::READY_STDIO, b""),
-            Some(fd) => match u8::try_from(fd) {
-                Ok(fd) => (self.conf.ready_fd, self.ready_line) = (Some(fd), errs.line),
-                Err(_) => errs.at(msg::READY_FD, b""),
-            },
+            Some(fd @ 3..=255) => {
+                (self.conf.ready_fd, self.ready_line) = (Some(fd as u8), errs.line)
+            }
+            Some(_) => errs.at(msg::READY_FD, b""),
             None => errs.at(msg::READY, value),
         }
     }
