@@ -76,6 +76,15 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8], keep: bool) -> usize {
     )
 }
 
+/// The file `root` then `path` (an account file) as read into `out`, or
+/// nothing.
+#[inline(never)]
+fn read_etc<'b>(root: &[u8], path: &[u8], out: &'b mut [u8]) -> &'b [u8] {
+    let mut p = Buf::<256>::new();
+    p.s(root).s(path);
+    read_file(p.as_bytes(), out).unwrap_or(&[])
+}
+
 /// Reads the table at `path` into `table` through `scratch`, resolving
 /// users and groups from `root`/etc; each error goes to `error` as one
 /// `FILE:LINE: message` (a file that cannot be read, as `cannot read
@@ -98,12 +107,8 @@ pub fn read_into(
             return 1;
         }
     };
-    let mut p = Buf::<256>::new();
-    p.s(root).s(b"/etc/passwd");
-    let passwd = read_file(p.as_bytes(), passwd).unwrap_or(&[]);
-    p.clear();
-    p.s(root).s(b"/etc/group");
-    let group = read_file(p.as_bytes(), group).unwrap_or(&[]);
+    let passwd = read_etc(root, b"/etc/passwd", passwd);
+    let group = read_etc(root, b"/etc/group", group);
     let accounts = EtcAccounts { passwd, group };
     let mut report = |line: u32, text: &[u8]| {
         let mut msg = Buf::<512>::new();
