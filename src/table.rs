@@ -702,10 +702,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         ];
         for (path, to) in paths {
             let Some(path) = path else { continue };
-            let start = pool.len();
-            if add(pool, path) {
-                *to = span(pool, start);
-            } else {
+            if !add_all(pool, &[path], to) {
                 once(
                     &mut self.said_pool,
                     &mut self.errs,
@@ -850,6 +847,20 @@ fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: u
 #[inline(never)]
 fn add(pool: &mut heapless::Vec<u8, POOL_BYTES>, text: &[u8]) -> bool {
     pool.extend_from_slice(text).is_ok() && pool.push(0).is_ok()
+}
+
+/// Adds each of `texts` and a NUL byte to `pool`, their span to `to`
+/// (what fitted, when not all did: the table then has an error); false
+/// when they do not fit.
+#[inline(never)]
+fn add_all(pool: &mut heapless::Vec<u8, POOL_BYTES>, texts: &[&[u8]], to: &mut Span) -> bool {
+    let start = pool.len();
+    let mut fits = true;
+    for text in texts {
+        fits &= add(pool, text);
+    }
+    *to = span(pool, start);
+    fits
 }
 
 /// The span of `pool` from `start` to its end.

@@ -482,25 +482,16 @@ impl<'a> Section<'a> {
             let _ = words(run, &mut |b| fits &= pool.push(b.unwrap_or(0)).is_ok());
         }
         conf.argv = span(pool, start);
-        let start = pool.len();
-        for entry in &self.env {
-            fits &= add(pool, entry);
-        }
-        conf.env = span(pool, start);
+        fits &= add_all(pool, &self.env, &mut conf.env);
         conf.envc = u8::try_from(self.env.len()).unwrap_or(u8::MAX);
         #[cfg(feature = "listen")]
         if let Some(listen) = self.listen {
-            let start = pool.len();
-            fits &= add(pool, listen);
-            conf.listen = span(pool, start);
+            fits &= add_all(pool, &[listen], &mut conf.listen);
         }
+        // The `/` at the start of every pool, unless the table says.
+        conf.chdir = Span { off: 0, len: 2 };
         if let Some(dir) = self.chdir {
-            let start = pool.len();
-            fits &= add(pool, dir);
-            conf.chdir = span(pool, start);
-        } else {
-            // The `/` at the start of every pool.
-            conf.chdir = Span { off: 0, len: 2 };
+            fits &= add_all(pool, &[dir], &mut conf.chdir);
         }
         fits
     }
