@@ -31,6 +31,9 @@ pub struct Table<F> {
     pub pool: Pool,
 }
 
+// A slot's index is a `SvcId`, a byte.
+const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
+
 impl<F> Default for Table<F> {
     fn default() -> Self {
         Self::new()
@@ -72,13 +75,12 @@ impl<F> Table<F> {
     /// The service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<SvcId> {
         let at = self.slots.iter().position(|s| s.conf.name == name)?;
-        u8::try_from(at).ok().map(SvcId)
+        Some(SvcId(at as u8))
     }
 
     /// Every service, in table order.
     pub fn ids(&self) -> impl Iterator<Item = SvcId> {
-        let ids = 0..u8::try_from(self.slots.len()).unwrap_or(u8::MAX);
-        ids.map(SvcId)
+        (0..self.slots.len() as u8).map(SvcId)
     }
 }
 
@@ -598,7 +600,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         } else if own.is_some() {
             errs.at(msg::RESERVED, name);
         } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
-            let first = usize::try_from(first.line).unwrap_or(usize::MAX);
+            let first = first.line as usize;
             errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
             once(
@@ -843,6 +845,8 @@ fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: u
     errs.put(line, msg::CYCLE, text.as_bytes(), 0);
 }
 
+const _: () = assert!(POOL_BYTES <= u16::MAX as usize);
+
 /// Adds `text` and a NUL byte to `pool`; false when they do not fit.
 #[inline(never)]
 fn add(pool: &mut heapless::Vec<u8, POOL_BYTES>, text: &[u8]) -> bool {
@@ -866,8 +870,9 @@ fn add_all(pool: &mut heapless::Vec<u8, POOL_BYTES>, texts: &[&[u8]], to: &mut S
 /// The span of `pool` from `start` to its end.
 #[inline(never)]
 fn span(pool: &heapless::Vec<u8, POOL_BYTES>, start: usize) -> Span {
-    let off = u16::try_from(start).unwrap_or(0);
-    let len = u16::try_from(pool.len().saturating_sub(start)).unwrap_or(0);
+    // (The pool's offsets fit 16 bits.)
+    let off = start as u16;
+    let len = pool.len().saturating_sub(start) as u16;
     Span { off, len }
 }
 

@@ -125,7 +125,8 @@ const MAX_INSTANCES_U64: u64 = MAX_INSTANCES as u64;
 /// Longest `watchdog-grace`: a day.
 #[cfg(feature = "watchdog")]
 pub(super) const WATCHDOG_GRACE_MAX_MS: u64 = 86_400_000;
-// One bit of `seen` per key.
+// One bit of `seen` per key; `envc` is a byte.
+const _: () = assert!(MAX_ENV <= 255);
 const _: () = assert!(DEFS.len() <= 32);
 
 /// The names of the keys, each followed by a NUL byte, for
@@ -354,9 +355,7 @@ impl<'a> Section<'a> {
                 None => errs.at(msg::SIGNAL, value),
             },
             Key::StopTimeout => match parse_duration(value) {
-                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => {
-                    conf.stop_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX)
-                }
+                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => conf.stop_timeout_ms = ms as u32,
                 Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
                 None => errs.at(msg::DURATION, value),
             },
@@ -483,7 +482,7 @@ impl<'a> Section<'a> {
         }
         conf.argv = span(pool, start);
         fits &= add_all(pool, &self.env, &mut conf.env);
-        conf.envc = u8::try_from(self.env.len()).unwrap_or(u8::MAX);
+        conf.envc = self.env.len() as u8;
         #[cfg(feature = "listen")]
         if let Some(listen) = self.listen {
             fits &= add_all(pool, &[listen], &mut conf.listen);
