@@ -723,7 +723,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// what the arena holds, an error, once per table.
     #[inline(never)]
     fn count_log(&mut self, bytes: u64, line: u32) {
-        self.log_total = self.log_total.saturating_add(bytes);
+        // (At most 65 rings of at most 4 GiB each: no overflow.)
+        self.log_total += bytes;
         if self.log_total > LOG_ARENA_BYTES as u64 {
             let (said, errs) = (&mut self.said_log, &mut self.errs);
             once(said, errs, line, msg::LOG_ARENA, LOG_ARENA_BYTES);
@@ -872,7 +873,7 @@ fn add_all(pool: &mut heapless::Vec<u8, POOL_BYTES>, texts: &[&[u8]], to: &mut S
 fn span(pool: &heapless::Vec<u8, POOL_BYTES>, start: usize) -> Span {
     // (The pool's offsets fit 16 bits.)
     let off = start as u16;
-    let len = pool.len().saturating_sub(start) as u16;
+    let len = (pool.len() - start) as u16;
     Span { off, len }
 }
 

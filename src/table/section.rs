@@ -419,7 +419,8 @@ impl<'a> Section<'a> {
                 errs.at(msg::AFTER_SELF, name);
                 continue;
             }
-            self.after = self.after.saturating_add(1);
+            // (A name takes two bytes of a table: no overflow.)
+            self.after += 1;
             if self.after == MAX_AFTER + 1 {
                 errs.say(msg::AFTER_MANY, b"", MAX_AFTER);
             }
