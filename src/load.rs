@@ -37,14 +37,15 @@ pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> 
     let mut len = 0;
     let mut one = [0u8; 1];
     loop {
-        // Full: only the end of the file may come now.
-        let (rest, full) = match out.get_mut(len..) {
-            Some(rest) if !rest.is_empty() => (rest, false),
-            _ => (&mut one[..], true),
+        // Full: only the end of the file may come now, and a byte read
+        // past `out` says it does not fit.
+        let rest = match out.get_mut(len..) {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => &mut one[..],
         };
         match io::read(&fd, rest) {
             Ok(0) => return Ok(out.get(..len).unwrap_or(&[])),
-            Ok(_) if full => return Err(Errno::FBIG),
+            Ok(_) if len >= out.len() => return Err(Errno::FBIG),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
             Err(e) => return Err(e),
