@@ -446,14 +446,12 @@ impl<'a> Section<'a> {
     /// that of its entry, else the uid).
     pub(super) fn user(&mut self, value: &[u8], acc: &EtcAccounts, errs: &mut Errs) {
         let uid = id_number(value);
-        match (acc.user(value, uid), uid) {
-            (Some(found), None) => {
-                self.user = Some(found);
-                acc.groups_of(value, &mut self.groups);
-            }
-            (Some(found), Some(_)) => self.user = Some(found),
-            (None, Some(uid)) => self.user = Some((uid, uid)),
-            (None, None) => errs.at(msg::USER, value),
+        let Some(found) = acc.user(value, uid).or(uid.map(|uid| (uid, uid))) else {
+            return errs.at(msg::USER, value);
+        };
+        self.user = Some(found);
+        if uid.is_none() {
+            acc.groups_of(value, &mut self.groups);
         }
     }
 
