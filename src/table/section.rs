@@ -242,6 +242,8 @@ const fn mask(defs: &[KeyDef], pick: Mask) -> u32 {
 pub(crate) const KINDS: &[u8] = b"daemon\0oneshot\0";
 pub(super) const RESTARTS: &[u8] = b"always\0on-failure\0never\0";
 pub(super) const YES_NO: &[u8] = b"yes\0no\0";
+/// The `restart` of each of [`RESTARTS`].
+const RESTART_OF: [Restart; 3] = [Restart::Always, Restart::OnFailure, Restart::Never];
 
 /// A section as read so far: the service's conf, filled in as its keys
 /// come, and what it needs until the section ends. Its strings point into
@@ -320,10 +322,8 @@ impl<'a> Section<'a> {
                 Some(_) => conf.kind = Kind::Oneshot,
                 None => errs.at(msg::TYPE, value),
             },
-            Key::Restart => match choice(value, RESTARTS) {
-                Some(0) => conf.restart = Restart::Always,
-                Some(1) => conf.restart = Restart::OnFailure,
-                Some(_) => conf.restart = Restart::Never,
+            Key::Restart => match choice(value, RESTARTS).and_then(|i| RESTART_OF.get(i)) {
+                Some(&restart) => conf.restart = restart,
                 None => errs.at(msg::RESTART, value),
             },
             Key::After => self.after(value, errs),
