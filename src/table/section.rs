@@ -318,8 +318,7 @@ impl<'a> Section<'a> {
                 Err(why) => errs.say(Msg::of(why), b"", MAX_ARGS),
             },
             Key::Type => match choice(value, KINDS) {
-                Some(0) => conf.kind = Kind::Daemon,
-                Some(_) => conf.kind = Kind::Oneshot,
+                Some(i) => conf.kind = if i == 0 { Kind::Daemon } else { Kind::Oneshot },
                 None => errs.at(msg::TYPE, value),
             },
             Key::Restart => match choice(value, RESTARTS).and_then(|i| RESTART_OF.get(i)) {
