@@ -762,10 +762,9 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             return;
         };
         match target {
-            // The first pass reported a service naming itself, and a list
-            // that overflows.
-            _ if sec.name == name => {}
-            Some(id) if sec.after.contains(&id) => {}
+            // The first pass reported a service naming itself (names are
+            // unique: it is the one found), and a list that overflows.
+            Some(id) if Some(id.index()) == at || sec.after.contains(&id) => {}
             Some(id) => {
                 let _ = sec.after.push(id);
             }
