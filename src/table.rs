@@ -778,27 +778,33 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let mut search = Search {
             slots: &self.table.slots,
             errs: &mut self.errs,
-            state: [NEW; MAX_SERVICES],
+            seen: 0,
+            on_path: 0,
             path: heapless::Vec::new(),
         };
         for root in 0..search.slots.len() {
-            if search.state.get(root) == Some(&NEW) {
+            if search.seen & bit(root) == 0 {
                 search.visit(root);
             }
         }
     }
 }
 
-/// Not visited yet, on the path being explored, or explored.
-const NEW: u8 = 0;
-const ON_PATH: u8 = 1;
-const DONE: u8 = 2;
+// A service is a bit of a `u64` (see `Search`).
+const _: () = assert!(MAX_SERVICES <= 64);
+
+/// The bit of service `n` in [`Search`]'s sets.
+fn bit(n: usize) -> u64 {
+    1 << (n & 63)
+}
 
 /// The depth-first search for dependency cycles.
 struct Search<'s, 'e, F> {
     slots: &'s [Slot<F>],
     errs: &'s mut Errs<'e>,
-    state: [u8; MAX_SERVICES],
+    /// The services visited, and those on the path explored, a bit each.
+    seen: u64,
+    on_path: u64,
     /// The services on the path explored, from its root.
     path: heapless::Vec<SvcId, MAX_SERVICES>,
 }
@@ -810,24 +816,19 @@ impl<F> Search<'_, '_, F> {
         let Some(slot) = self.slots.get(node) else {
             return;
         };
-        self.set(node, ON_PATH);
+        self.seen |= bit(node);
+        self.on_path |= bit(node);
         // (`node` is below MAX_SERVICES: its slot is there.)
         let _ = self.path.push(SvcId(node as u8));
         for next in slot.conf.after.iter().map(|id| id.index()) {
-            match self.state.get(next) {
-                Some(&NEW) => self.visit(next),
-                Some(&ON_PATH) => report_cycle(self.errs, self.slots, &self.path, next),
-                _ => {}
+            if self.on_path & bit(next) != 0 {
+                report_cycle(self.errs, self.slots, &self.path, next);
+            } else if self.seen & bit(next) == 0 {
+                self.visit(next);
             }
         }
         self.path.pop();
-        self.set(node, DONE);
-    }
-
-    fn set(&mut self, node: usize, to: u8) {
-        if let Some(s) = self.state.get_mut(node) {
-            *s = to;
-        }
+        self.on_path &= !bit(node);
     }
 }
 
