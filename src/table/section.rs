@@ -345,7 +345,7 @@ impl<'a> Section<'a> {
                 None => errs.at(msg::GROUP, value),
             },
             Key::Env => self.env(value, errs),
-            Key::Chdir => match value.starts_with(b"/") {
+            Key::Chdir => match value.first() == Some(&b'/') {
                 true => self.chdir = Some(value),
                 false => errs.at(msg::CHDIR, value),
             },
@@ -392,7 +392,7 @@ impl<'a> Section<'a> {
             #[cfg(feature = "watchdog")]
             Key::Watchdog => self.watchdog = Some(value),
             #[cfg(feature = "keep")]
-            Key::Keep => match value.starts_with(b"/") {
+            Key::Keep => match value.first() == Some(&b'/') {
                 true => self.keep = Some(value),
                 false => errs.at(msg::KEEP, value),
             },
