@@ -117,8 +117,8 @@ impl Pool {
     /// The NUL-terminated strings of `span`, without their NULs.
     pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
         // (`split_inclusive` would keep a panic path.)
-        let body = match self.bytes(span).split_last() {
-            Some((0, body)) => Some(body),
+        let body = match self.bytes(span) {
+            [body @ .., 0] => Some(body),
             _ => None,
         };
         body.into_iter().flat_map(|b| crate::say::split(b, 0))
