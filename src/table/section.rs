@@ -528,9 +528,9 @@ pub(super) fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// A size in bytes: digits, then optionally `k` or `m` (in either case).
 pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
-    let (digits, unit) = match text.split_last() {
-        Some((b'k' | b'K', digits)) => (digits, 1 << 10),
-        Some((b'm' | b'M', digits)) => (digits, 1 << 20),
+    let (digits, unit) = match text {
+        [digits @ .., b'k' | b'K'] => (digits, 1 << 10),
+        [digits @ .., b'm' | b'M'] => (digits, 1 << 20),
         _ => (text, 1),
     };
     crate::say::parse_u64(digits)?.checked_mul(unit)
@@ -538,12 +538,10 @@ pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
 
 /// A duration in milliseconds: digits, then `ms`, `s` or `m`.
 pub(super) fn parse_duration(text: &[u8]) -> Option<u64> {
-    let (digits, unit) = match text.split_last()? {
-        (b's', rest) => match rest.split_last() {
-            Some((b'm', digits)) => (digits, 1),
-            _ => (rest, 1000),
-        },
-        (b'm', digits) => (digits, 60_000),
+    let (digits, unit) = match text {
+        [digits @ .., b'm', b's'] => (digits, 1),
+        [digits @ .., b's'] => (digits, 1000),
+        [digits @ .., b'm'] => (digits, 60_000),
         _ => return None,
     };
     crate::say::parse_u64(digits)?.checked_mul(unit)
