@@ -697,22 +697,18 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let line = settings.line;
         settings.watchdog_timeout = sec.watchdog_timeout;
         settings.watchdog_grace = sec.watchdog_grace;
-        let paths = [
-            (sec.syslog, &mut settings.syslog),
-            (sec.watchdog, &mut settings.watchdog),
-            (sec.keep, &mut settings.keep),
-        ];
-        for (path, to) in paths {
-            let Some(path) = path else { continue };
-            if !add_all(pool, &[path], to) {
-                once(
-                    &mut self.said_pool,
-                    &mut self.errs,
-                    line,
-                    msg::POOL,
-                    POOL_BYTES,
-                );
-            }
+        // (One not given gets an empty span, as good as none.)
+        let fits = add_all(pool, sec.syslog.as_slice(), &mut settings.syslog)
+            & add_all(pool, sec.watchdog.as_slice(), &mut settings.watchdog)
+            & add_all(pool, sec.keep.as_slice(), &mut settings.keep);
+        if !fits {
+            once(
+                &mut self.said_pool,
+                &mut self.errs,
+                line,
+                msg::POOL,
+                POOL_BYTES,
+            );
         }
         if sec.syslog.is_some() {
             self.count_log(SYSLOG_RING_BYTES as u64, line);

@@ -431,7 +431,11 @@ impl<'a> Section<'a> {
             self.conf.ready_fd = None;
             return;
         }
-        match crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64) {
+        let fd = match value {
+            [b'f', b'd', b':', n @ ..] => crate::say::parse_u64(n),
+            _ => None,
+        };
+        match fd {
             Some(0..=2) => errs.at(msg::READY_STDIO, b""),
             Some(fd @ 3..=255) => {
                 (self.conf.ready_fd, self.ready_line) = (Some(fd as u8), errs.line)
@@ -481,14 +485,15 @@ impl<'a> Section<'a> {
         conf.argv = span(pool, start);
         fits &= add_all(pool, &self.env, &mut conf.env);
         conf.envc = self.env.len() as u8;
+        // (Without `listen`, an empty span, as good as none.)
         #[cfg(feature = "listen")]
-        if let Some(listen) = self.listen {
-            fits &= add_all(pool, &[listen], &mut conf.listen);
+        {
+            fits &= add_all(pool, self.listen.as_slice(), &mut conf.listen);
         }
-        // The `/` at the start of every pool, unless the table says.
-        conf.chdir = Span { off: 0, len: 2 };
-        if let Some(dir) = self.chdir {
-            fits &= add_all(pool, &[dir], &mut conf.chdir);
+        fits &= add_all(pool, self.chdir.as_slice(), &mut conf.chdir);
+        // Without `chdir`, the `/` at the start of every pool.
+        if conf.chdir.len == 0 {
+            conf.chdir = Span { off: 0, len: 2 };
         }
         fits
     }
