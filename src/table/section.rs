@@ -543,10 +543,12 @@ pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
 
 /// A duration in milliseconds: digits, then `ms`, `s` or `m`.
 pub(super) fn parse_duration(text: &[u8]) -> Option<u64> {
-    let (digits, unit) = match text {
-        [digits @ .., b'm', b's'] => (digits, 1),
-        [digits @ .., b's'] => (digits, 1000),
-        [digits @ .., b'm'] => (digits, 60_000),
+    let (digits, unit) = match text.split_last()? {
+        (b's', rest) => match rest.split_last() {
+            Some((b'm', digits)) => (digits, 1),
+            _ => (rest, 1000),
+        },
+        (b'm', digits) => (digits, 60_000),
         _ => return None,
     };
     crate::say::parse_u64(digits)?.checked_mul(unit)
