@@ -760,7 +760,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         match target {
             // The first pass reported a service naming itself (names are
             // unique: it is the one found), and a list that overflows.
-            Some(id) if Some(id.index()) == at || sec.after.contains(&id) => {}
+            Some(id) if Some(id.index()) == at || sec.after.iter().any(|&a| a == id) => {}
             Some(id) => {
                 let _ = sec.after.push(id);
             }
