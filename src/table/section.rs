@@ -431,11 +431,7 @@ impl<'a> Section<'a> {
             self.conf.ready_fd = None;
             return;
         }
-        let fd = match value {
-            [b'f', b'd', b':', n @ ..] => crate::say::parse_u64(n),
-            _ => None,
-        };
-        match fd {
+        match crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64) {
             Some(0..=2) => errs.at(msg::READY_STDIO, b""),
             Some(fd @ 3..=255) => {
                 (self.conf.ready_fd, self.ready_line) = (Some(fd as u8), errs.line)
