@@ -749,6 +749,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
     }
 
+    // A plain loop, where `contains` brings in an unrolled search.
+    #[allow(clippy::manual_contains)]
     fn add_after(&mut self, at: Option<usize>, name: &[u8]) {
         let target = self.table.find(name);
         let Some(sec) = at
