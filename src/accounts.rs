@@ -68,7 +68,7 @@ pub type Groups = heapless::Vec<u32, MAX_GROUPS, u8>;
 /// Adds `gid` to `groups` unless it is there (or there is no room).
 #[inline(never)]
 pub fn add_group(groups: &mut Groups, gid: u32) {
-    if !groups.contains(&gid) {
+    if groups.iter().all(|&g| g != gid) {
         let _ = groups.push(gid);
     }
 }

@@ -31,17 +31,19 @@ pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Bad> {
     let mut open = false;
     // The quote being read (`'` or `"`), or 0.
     let mut quote = 0u8;
-    // The program's first byte, and whether it holds a `/`.
-    let mut program: Option<(u8, bool)> = None;
+    // The program's first byte (0: none yet; a table line holds no NUL),
+    // and whether it holds a `/`.
+    let (mut lead, mut slash) = (0u8, false);
     let mut bytes = text.iter().copied();
     loop {
         let b = bytes.next();
         if quote == 0 && matches!(b, None | Some(b' ' | b'\t')) {
             if open {
-                if argc == 0 && !matches!(program, Some((b'/', _) | (_, false))) {
+                if argc == 0 && lead != b'/' && (lead == 0 || slash) {
                     return Err(Bad::Program);
                 }
-                (open, argc) = (false, argc.saturating_add(1));
+                // (Below MAX_ARGS: no overflow.)
+                (open, argc) = (false, argc + 1);
                 out(None);
             }
             if b.is_none() {
@@ -84,8 +86,10 @@ pub fn words(text: &[u8], out: &mut dyn FnMut(Option<u8>)) -> Result<u8, Bad> {
             c = bytes.next().ok_or(end)?;
         }
         if argc == 0 {
-            let (lead, slash) = program.unwrap_or((c, false));
-            program = Some((lead, slash || c == b'/'));
+            if lead == 0 {
+                lead = c;
+            }
+            slash |= c == b'/';
         }
         out(Some(c));
     }

@@ -116,11 +116,17 @@ impl Pool {
 
     /// The NUL-terminated strings of `span`, without their NULs.
     pub fn strings(&self, span: Span) -> impl Iterator<Item = &[u8]> {
-        // (`split_inclusive` would keep a panic path.)
-        let body = match self.bytes(span).split_last() {
-            Some((0, body)) => Some(body),
-            _ => None,
-        };
-        body.into_iter().flat_map(|b| crate::say::split(b, 0))
+        let mut rest = self.bytes(span);
+        core::iter::from_fn(move || next_string(&mut rest))
     }
+}
+
+/// The first NUL-ended string of `rest`, without its NUL; `rest` then
+/// starts after it. (`split_inclusive` would keep a panic path.)
+#[inline(never)]
+fn next_string<'p>(rest: &mut &'p [u8]) -> Option<&'p [u8]> {
+    let at = rest.iter().position(|&b| b == 0)?;
+    let (string, tail) = rest.split_at_checked(at)?;
+    *rest = tail.get(1..)?;
+    Some(string)
 }

@@ -37,14 +37,15 @@ pub fn read_file<'a>(path: &[u8], out: &'a mut [u8]) -> Result<&'a [u8], Errno> 
     let mut len = 0;
     let mut one = [0u8; 1];
     loop {
-        // Full: only the end of the file may come now.
-        let (rest, full) = match out.get_mut(len..) {
-            Some(rest) if !rest.is_empty() => (rest, false),
-            _ => (&mut one[..], true),
+        // Full: only the end of the file may come now, and a byte read
+        // past `out` says it does not fit.
+        let rest = match out.get_mut(len..) {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => &mut one[..],
         };
         match io::read(&fd, rest) {
             Ok(0) => return Ok(out.get(..len).unwrap_or(&[])),
-            Ok(_) if full => return Err(Errno::FBIG),
+            Ok(_) if len >= out.len() => return Err(Errno::FBIG),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
             Err(e) => return Err(e),
@@ -76,6 +77,15 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8], keep: bool) -> usize {
     )
 }
 
+/// The file `root` then `path` (an account file) as read into `out`, or
+/// nothing.
+#[inline(never)]
+fn read_etc<'b>(root: &[u8], path: &[u8], out: &'b mut [u8]) -> &'b [u8] {
+    let mut p = Buf::<256>::new();
+    p.s(root).s(path);
+    read_file(p.as_bytes(), out).unwrap_or(&[])
+}
+
 /// Reads the table at `path` into `table` through `scratch`, resolving
 /// users and groups from `root`/etc; each error goes to `error` as one
 /// `FILE:LINE: message` (a file that cannot be read, as `cannot read
@@ -98,12 +108,8 @@ pub fn read_into(
             return 1;
         }
     };
-    let mut p = Buf::<256>::new();
-    p.s(root).s(b"/etc/passwd");
-    let passwd = read_file(p.as_bytes(), passwd).unwrap_or(&[]);
-    p.clear();
-    p.s(root).s(b"/etc/group");
-    let group = read_file(p.as_bytes(), group).unwrap_or(&[]);
+    let passwd = read_etc(root, b"/etc/passwd", passwd);
+    let group = read_etc(root, b"/etc/group", group);
     let accounts = EtcAccounts { passwd, group };
     let mut report = |line: u32, text: &[u8]| {
         let mut msg = Buf::<512>::new();

@@ -51,7 +51,10 @@ impl Settings {
     #[inline(never)]
     pub fn path(pool: &Pool, span: Span) -> &[u8] {
         let path = pool.bytes(span);
-        path.strip_suffix(b"\0").unwrap_or(path)
+        match path {
+            [body @ .., 0] => body,
+            _ => path,
+        }
     }
 
     /// `watchdog-timeout`, or its default.

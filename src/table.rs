@@ -31,6 +31,9 @@ pub struct Table<F> {
     pub pool: Pool,
 }
 
+// A slot's index is a `SvcId`, a byte.
+const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
+
 impl<F> Default for Table<F> {
     fn default() -> Self {
         Self::new()
@@ -72,13 +75,12 @@ impl<F> Table<F> {
     /// The service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<SvcId> {
         let at = self.slots.iter().position(|s| s.conf.name == name)?;
-        u8::try_from(at).ok().map(SvcId)
+        Some(SvcId(at as u8))
     }
 
     /// Every service, in table order.
     pub fn ids(&self) -> impl Iterator<Item = SvcId> {
-        let ids = 0..u8::try_from(self.slots.len()).unwrap_or(u8::MAX);
-        ids.map(SvcId)
+        (0..self.slots.len() as u8).map(SvcId)
     }
 }
 
@@ -598,7 +600,7 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         } else if own.is_some() {
             errs.at(msg::RESERVED, name);
         } else if let Some(first) = self.table.find(name).and_then(|id| self.table.conf(id)) {
-            let first = usize::try_from(first.line).unwrap_or(usize::MAX);
+            let first = first.line as usize;
             errs.say(msg::DUP_SERVICE, name, first);
         } else if slots.is_full() {
             once(
@@ -638,9 +640,10 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if conf.kind == Kind::Oneshot && conf.ready_fd.is_some() {
             errs.put(sec.ready_line, msg::READY_ONESHOT, b"", 0);
         }
-        // `accept` needs a stream socket to accept on.
+        // `accept` needs a stream socket to accept on (of `tcp:`, `udp:`
+        // and `unix:`, `udp:` alone has a `d` second).
         #[cfg(feature = "listen")]
-        if conf.accept && sec.listen.is_none_or(|l| l.starts_with(b"udp")) {
+        if conf.accept && sec.listen.is_none_or(|l| l.get(1) == Some(&b'd')) {
             errs.put(sec.accept_line, msg::ACCEPT_LISTEN, b"", 0);
         }
         // Instances are not the service's own process: nothing of theirs
@@ -694,25 +697,18 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let line = settings.line;
         settings.watchdog_timeout = sec.watchdog_timeout;
         settings.watchdog_grace = sec.watchdog_grace;
-        let paths = [
-            (sec.syslog, &mut settings.syslog),
-            (sec.watchdog, &mut settings.watchdog),
-            (sec.keep, &mut settings.keep),
-        ];
-        for (path, to) in paths {
-            let Some(path) = path else { continue };
-            let start = pool.len();
-            if add(pool, path) {
-                *to = span(pool, start);
-            } else {
-                once(
-                    &mut self.said_pool,
-                    &mut self.errs,
-                    line,
-                    msg::POOL,
-                    POOL_BYTES,
-                );
-            }
+        // (One not given gets an empty span, as good as none.)
+        let fits = add_all(pool, sec.syslog.as_slice(), &mut settings.syslog)
+            & add_all(pool, sec.watchdog.as_slice(), &mut settings.watchdog)
+            & add_all(pool, sec.keep.as_slice(), &mut settings.keep);
+        if !fits {
+            once(
+                &mut self.said_pool,
+                &mut self.errs,
+                line,
+                msg::POOL,
+                POOL_BYTES,
+            );
         }
         if sec.syslog.is_some() {
             self.count_log(SYSLOG_RING_BYTES as u64, line);
@@ -723,7 +719,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// what the arena holds, an error, once per table.
     #[inline(never)]
     fn count_log(&mut self, bytes: u64, line: u32) {
-        self.log_total = self.log_total.saturating_add(bytes);
+        // (At most 65 rings of at most 4 GiB each: no overflow.)
+        self.log_total += bytes;
         if self.log_total > LOG_ARENA_BYTES as u64 {
             let (said, errs) = (&mut self.said_log, &mut self.errs);
             once(said, errs, line, msg::LOG_ARENA, LOG_ARENA_BYTES);
@@ -752,6 +749,8 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
     }
 
+    // A plain loop, where `contains` brings in an unrolled search.
+    #[allow(clippy::manual_contains)]
     fn add_after(&mut self, at: Option<usize>, name: &[u8]) {
         let target = self.table.find(name);
         let Some(sec) = at
@@ -761,10 +760,9 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             return;
         };
         match target {
-            // The first pass reported a service naming itself, and a list
-            // that overflows.
-            _ if sec.name == name => {}
-            Some(id) if sec.after.contains(&id) => {}
+            // The first pass reported a service naming itself (names are
+            // unique: it is the one found), and a list that overflows.
+            Some(id) if Some(id.index()) == at || sec.after.iter().any(|&a| a == id) => {}
             Some(id) => {
                 let _ = sec.after.push(id);
             }
@@ -778,27 +776,33 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         let mut search = Search {
             slots: &self.table.slots,
             errs: &mut self.errs,
-            state: [NEW; MAX_SERVICES],
+            seen: 0,
+            on_path: 0,
             path: heapless::Vec::new(),
         };
         for root in 0..search.slots.len() {
-            if search.state.get(root) == Some(&NEW) {
+            if search.seen & bit(root) == 0 {
                 search.visit(root);
             }
         }
     }
 }
 
-/// Not visited yet, on the path being explored, or explored.
-const NEW: u8 = 0;
-const ON_PATH: u8 = 1;
-const DONE: u8 = 2;
+// A service is a bit of a `u64` (see `Search`).
+const _: () = assert!(MAX_SERVICES <= 64);
+
+/// The bit of service `n` in [`Search`]'s sets.
+fn bit(n: usize) -> u64 {
+    1 << (n & 63)
+}
 
 /// The depth-first search for dependency cycles.
 struct Search<'s, 'e, F> {
     slots: &'s [Slot<F>],
     errs: &'s mut Errs<'e>,
-    state: [u8; MAX_SERVICES],
+    /// The services visited, and those on the path explored, a bit each.
+    seen: u64,
+    on_path: u64,
     /// The services on the path explored, from its root.
     path: heapless::Vec<SvcId, MAX_SERVICES>,
 }
@@ -810,24 +814,19 @@ impl<F> Search<'_, '_, F> {
         let Some(slot) = self.slots.get(node) else {
             return;
         };
-        self.set(node, ON_PATH);
+        self.seen |= bit(node);
+        self.on_path |= bit(node);
         // (`node` is below MAX_SERVICES: its slot is there.)
         let _ = self.path.push(SvcId(node as u8));
         for next in slot.conf.after.iter().map(|id| id.index()) {
-            match self.state.get(next) {
-                Some(&NEW) => self.visit(next),
-                Some(&ON_PATH) => report_cycle(self.errs, self.slots, &self.path, next),
-                _ => {}
+            if self.on_path & bit(next) != 0 {
+                report_cycle(self.errs, self.slots, &self.path, next);
+            } else if self.seen & bit(next) == 0 {
+                self.visit(next);
             }
         }
         self.path.pop();
-        self.set(node, DONE);
-    }
-
-    fn set(&mut self, node: usize, to: u8) {
-        if let Some(s) = self.state.get_mut(node) {
-            *s = to;
-        }
+        self.on_path &= !bit(node);
     }
 }
 
@@ -845,17 +844,34 @@ fn report_cycle<F>(errs: &mut Errs<'_>, slots: &[Slot<F>], path: &[SvcId], to: u
     errs.put(line, msg::CYCLE, text.as_bytes(), 0);
 }
 
+const _: () = assert!(POOL_BYTES <= u16::MAX as usize);
+
 /// Adds `text` and a NUL byte to `pool`; false when they do not fit.
 #[inline(never)]
 fn add(pool: &mut heapless::Vec<u8, POOL_BYTES>, text: &[u8]) -> bool {
     pool.extend_from_slice(text).is_ok() && pool.push(0).is_ok()
 }
 
+/// Adds each of `texts` and a NUL byte to `pool`, their span to `to`
+/// (what fitted, when not all did: the table then has an error); false
+/// when they do not fit.
+#[inline(never)]
+fn add_all(pool: &mut heapless::Vec<u8, POOL_BYTES>, texts: &[&[u8]], to: &mut Span) -> bool {
+    let start = pool.len();
+    let mut fits = true;
+    for text in texts {
+        fits &= add(pool, text);
+    }
+    *to = span(pool, start);
+    fits
+}
+
 /// The span of `pool` from `start` to its end.
 #[inline(never)]
 fn span(pool: &heapless::Vec<u8, POOL_BYTES>, start: usize) -> Span {
-    let off = u16::try_from(start).unwrap_or(0);
-    let len = u16::try_from(pool.len().saturating_sub(start)).unwrap_or(0);
+    // (The pool's offsets fit 16 bits.)
+    let off = start as u16;
+    let len = (pool.len() - start) as u16;
     Span { off, len }
 }
 

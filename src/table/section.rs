@@ -125,7 +125,8 @@ const MAX_INSTANCES_U64: u64 = MAX_INSTANCES as u64;
 /// Longest `watchdog-grace`: a day.
 #[cfg(feature = "watchdog")]
 pub(super) const WATCHDOG_GRACE_MAX_MS: u64 = 86_400_000;
-// One bit of `seen` per key.
+// One bit of `seen` per key; `envc` is a byte.
+const _: () = assert!(MAX_ENV <= 255);
 const _: () = assert!(DEFS.len() <= 32);
 
 /// The names of the keys, each followed by a NUL byte, for
@@ -241,6 +242,8 @@ const fn mask(defs: &[KeyDef], pick: Mask) -> u32 {
 pub(crate) const KINDS: &[u8] = b"daemon\0oneshot\0";
 pub(super) const RESTARTS: &[u8] = b"always\0on-failure\0never\0";
 pub(super) const YES_NO: &[u8] = b"yes\0no\0";
+/// The `restart` of each of [`RESTARTS`].
+const RESTART_OF: [Restart; 3] = [Restart::Always, Restart::OnFailure, Restart::Never];
 
 /// A section as read so far: the service's conf, filled in as its keys
 /// come, and what it needs until the section ends. Its strings point into
@@ -315,14 +318,11 @@ impl<'a> Section<'a> {
                 Err(why) => errs.say(Msg::of(why), b"", MAX_ARGS),
             },
             Key::Type => match choice(value, KINDS) {
-                Some(0) => conf.kind = Kind::Daemon,
-                Some(_) => conf.kind = Kind::Oneshot,
+                Some(i) => conf.kind = if i == 0 { Kind::Daemon } else { Kind::Oneshot },
                 None => errs.at(msg::TYPE, value),
             },
-            Key::Restart => match choice(value, RESTARTS) {
-                Some(0) => conf.restart = Restart::Always,
-                Some(1) => conf.restart = Restart::OnFailure,
-                Some(_) => conf.restart = Restart::Never,
+            Key::Restart => match choice(value, RESTARTS).and_then(|i| RESTART_OF.get(i)) {
+                Some(&restart) => conf.restart = restart,
                 None => errs.at(msg::RESTART, value),
             },
             Key::After => self.after(value, errs),
@@ -345,7 +345,7 @@ impl<'a> Section<'a> {
                 None => errs.at(msg::GROUP, value),
             },
             Key::Env => self.env(value, errs),
-            Key::Chdir => match value.starts_with(b"/") {
+            Key::Chdir => match value.first() == Some(&b'/') {
                 true => self.chdir = Some(value),
                 false => errs.at(msg::CHDIR, value),
             },
@@ -354,9 +354,7 @@ impl<'a> Section<'a> {
                 None => errs.at(msg::SIGNAL, value),
             },
             Key::StopTimeout => match parse_duration(value) {
-                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => {
-                    conf.stop_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX)
-                }
+                Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => conf.stop_timeout_ms = ms as u32,
                 Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
                 None => errs.at(msg::DURATION, value),
             },
@@ -394,7 +392,7 @@ impl<'a> Section<'a> {
             #[cfg(feature = "watchdog")]
             Key::Watchdog => self.watchdog = Some(value),
             #[cfg(feature = "keep")]
-            Key::Keep => match value.starts_with(b"/") {
+            Key::Keep => match value.first() == Some(&b'/') {
                 true => self.keep = Some(value),
                 false => errs.at(msg::KEEP, value),
             },
@@ -420,7 +418,8 @@ impl<'a> Section<'a> {
                 errs.at(msg::AFTER_SELF, name);
                 continue;
             }
-            self.after = self.after.saturating_add(1);
+            // (A name takes two bytes of a table: no overflow.)
+            self.after += 1;
             if self.after == MAX_AFTER + 1 {
                 errs.say(msg::AFTER_MANY, b"", MAX_AFTER);
             }
@@ -428,14 +427,16 @@ impl<'a> Section<'a> {
     }
 
     pub(super) fn ready(&mut self, value: &[u8], errs: &mut Errs) {
-        let fd = crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64);
-        match fd {
-            _ if choice(value, b"none\0").is_some() => self.conf.ready_fd = None,
+        if choice(value, b"none\0").is_some() {
+            self.conf.ready_fd = None;
+            return;
+        }
+        match crate::say::strip(value, b"fd:").and_then(crate::say::parse_u64) {
             Some(0..=2) => errs.at(msg::READY_STDIO, b""),
-            Some(fd) => match u8::try_from(fd) {
-                Ok(fd) => (self.conf.ready_fd, self.ready_line) = (Some(fd), errs.line),
-                Err(_) => errs.at(msg::READY_FD, b""),
-            },
+            Some(fd @ 3..=255) => {
+                (self.conf.ready_fd, self.ready_line) = (Some(fd as u8), errs.line)
+            }
+            Some(_) => errs.at(msg::READY_FD, b""),
             None => errs.at(msg::READY, value),
         }
     }
@@ -444,14 +445,12 @@ impl<'a> Section<'a> {
     /// that of its entry, else the uid).
     pub(super) fn user(&mut self, value: &[u8], acc: &EtcAccounts, errs: &mut Errs) {
         let uid = id_number(value);
-        match (acc.user(value, uid), uid) {
-            (Some(found), None) => {
-                self.user = Some(found);
-                acc.groups_of(value, &mut self.groups);
-            }
-            (Some(found), Some(_)) => self.user = Some(found),
-            (None, Some(uid)) => self.user = Some((uid, uid)),
-            (None, None) => errs.at(msg::USER, value),
+        let Some(found) = acc.user(value, uid).or(uid.map(|uid| (uid, uid))) else {
+            return errs.at(msg::USER, value);
+        };
+        self.user = Some(found);
+        if uid.is_none() {
+            acc.groups_of(value, &mut self.groups);
         }
     }
 
@@ -480,24 +479,16 @@ impl<'a> Section<'a> {
             let _ = words(run, &mut |b| fits &= pool.push(b.unwrap_or(0)).is_ok());
         }
         conf.argv = span(pool, start);
-        let start = pool.len();
-        for entry in &self.env {
-            fits &= add(pool, entry);
-        }
-        conf.env = span(pool, start);
-        conf.envc = u8::try_from(self.env.len()).unwrap_or(u8::MAX);
+        fits &= add_all(pool, &self.env, &mut conf.env);
+        conf.envc = self.env.len() as u8;
+        // (Without `listen`, an empty span, as good as none.)
         #[cfg(feature = "listen")]
-        if let Some(listen) = self.listen {
-            let start = pool.len();
-            fits &= add(pool, listen);
-            conf.listen = span(pool, start);
+        {
+            fits &= add_all(pool, self.listen.as_slice(), &mut conf.listen);
         }
-        if let Some(dir) = self.chdir {
-            let start = pool.len();
-            fits &= add(pool, dir);
-            conf.chdir = span(pool, start);
-        } else {
-            // The `/` at the start of every pool.
+        fits &= add_all(pool, self.chdir.as_slice(), &mut conf.chdir);
+        // Without `chdir`, the `/` at the start of every pool.
+        if conf.chdir.len == 0 {
             conf.chdir = Span { off: 0, len: 2 };
         }
         fits
@@ -538,9 +529,9 @@ pub(super) fn after_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// A size in bytes: digits, then optionally `k` or `m` (in either case).
 pub(super) fn parse_size(text: &[u8]) -> Option<u64> {
-    let (digits, unit) = match text.split_last() {
-        Some((b'k' | b'K', digits)) => (digits, 1 << 10),
-        Some((b'm' | b'M', digits)) => (digits, 1 << 20),
+    let (digits, unit) = match text {
+        [digits @ .., b'k' | b'K'] => (digits, 1 << 10),
+        [digits @ .., b'm' | b'M'] => (digits, 1 << 20),
         _ => (text, 1),
     };
     crate::say::parse_u64(digits)?.checked_mul(unit)
