@@ -180,7 +180,7 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     }
     // Log pipes for the services that need one and inherit none: a failure
     // here still changes nothing.
-    if let Err(e) = crate::spawn::log_pipes(&mut world.next.slots, &plan.new, STAYS_WITH_PIPE) {
+    if let Err(e) = crate::setup::log_pipes(&mut world.next.slots, &plan.new, STAYS_WITH_PIPE) {
         msg.s(b"log pipe: ").s(report::why(e));
         return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);
     }

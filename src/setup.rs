@@ -18,9 +18,10 @@ use crate::pid1;
 use crate::report::{self, EXIT_SYSTEM, EXIT_USAGE};
 use crate::ring::Ring;
 use crate::say::decimal;
+use crate::slot::LogPipe;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::{self, EtcAccounts};
-use crate::world::World;
+use crate::world::{Slot, World};
 
 /// How this supervisor was started.
 pub struct Options<'a> {
@@ -226,7 +227,7 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         world.ring_spare = Some(rings);
         world.crash_spare = Some(crashes);
         lay_out_rings(world, sys::arena::Join::new());
-        crate::spawn::log_pipes(&mut world.table.slots, &[], 0)?;
+        log_pipes(&mut world.table.slots, &[], 0)?;
     }
     #[cfg(not(feature = "reload"))]
     for slot in world.table.slots.iter_mut() {
@@ -243,7 +244,7 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
             );
         }
         // A slot just read has no pipe: no drop code for the None.
-        core::mem::forget(slot.log.replace(crate::spawn::log_pipe()?));
+        core::mem::forget(slot.log.replace(log_pipe()?));
     }
     Ok(())
 }
@@ -335,6 +336,29 @@ pub fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
 #[inline(never)]
 fn ring_in(ring: &mut Ring<'static>, buf: &'static mut [u8]) {
     *ring = Ring::new(buf);
+}
+
+/// A service's log pipe: both ends close-on-exec, the read end
+/// non-blocking (the loop never waits on it).
+pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
+    let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
+    rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
+    Ok(LogPipe::new(read, write))
+}
+
+/// Opens a log pipe for each of `slots` whose output does not go to the
+/// console, but those whose kind in `kinds` is `keeps` (a reload's
+/// services that bring theirs): start-up's and a reload's.
+pub fn log_pipes(slots: &mut [Slot], kinds: &[u8], keeps: u8) -> Result<(), Errno> {
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if slot.conf.console || kinds.get(i) == Some(&keeps) {
+            continue;
+        }
+        // `log = 0` still gets a pipe, into an empty ring that counts what
+        // it drops. A slot just read has no pipe: no drop code for the None.
+        core::mem::forget(slot.log.replace(log_pipe()?));
+    }
+    Ok(())
 }
 
 /// The syslog socket, with its deep queue; in a tend built without syslog,

@@ -351,29 +351,6 @@ fn exec(program: &[u8], argv: &[*const u8], envp: &[*const u8], path: &[u8]) -> 
     err
 }
 
-/// A service's log pipe: both ends close-on-exec, the read end
-/// non-blocking (the loop never waits on it).
-pub fn log_pipe() -> Result<crate::slot::LogPipe<Fd>, Errno> {
-    let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
-    rustix::fs::fcntl_setfl(&read, rustix::fs::OFlags::NONBLOCK)?;
-    Ok(crate::slot::LogPipe::new(read, write))
-}
-
-/// Opens a log pipe for each of `slots` whose output does not go to the
-/// console, but those whose kind in `kinds` is `keeps` (a reload's
-/// services that bring theirs): start-up's and a reload's.
-pub fn log_pipes(slots: &mut [crate::world::Slot], kinds: &[u8], keeps: u8) -> Result<(), Errno> {
-    for (i, slot) in slots.iter_mut().enumerate() {
-        if slot.conf.console || kinds.get(i) == Some(&keeps) {
-            continue;
-        }
-        // `log = 0` still gets a pipe, into an empty ring that counts what
-        // it drops. A slot just read has no pipe: no drop code for the None.
-        core::mem::forget(slot.log.replace(log_pipe()?));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
