@@ -64,9 +64,6 @@ pub fn start(
     arena: &'static mut [u8],
     opt: &Options<'_>,
 ) -> Result<Started, i32> {
-    // Descriptors inherited from whoever started tend must not leak into
-    // the services: tend's own are all close-on-exec.
-    sys::cloexec_from(3);
     // tend's own ring first, so that everything said from here on, the
     // table's errors included, can be read again with `tend log tend`.
     let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
@@ -76,8 +73,17 @@ pub fn start(
         early_setup(&mut world.own, now);
     }
     // With 0–2 closed, the first descriptors tend opens would become a
-    // service's stdio or take tend's own messages.
-    while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
+    // service's stdio or take tend's own messages. The first /dev/null
+    // above them is the one tend keeps.
+    let null = loop {
+        match sys::open(c"/dev/null", OFlags::RDWR, 0) {
+            Ok(fd) if fd.raw() <= 2 => _ = fd.leak(),
+            other => break other,
+        }
+    };
+    // Descriptors inherited from whoever started tend must not leak into
+    // the services: tend's own are all close-on-exec (that /dev/null too).
+    sys::cloexec_from(3);
     let errors = load::load(world, opt.table, b"", true);
     if errors > 0 {
         let mut digits = [0u8; 20];
@@ -112,7 +118,7 @@ pub fn start(
             report::failed(Some((&mut world.own, now)), what, b"", e);
         }
     }
-    let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
+    let null = match null {
         Ok(fd) => fd,
         Err(e) if !opt.pid1 => return Err(fatal(world, now, b"/dev/null", e)),
         // PID 1 without /dev/null: services get the console as stdin.
