@@ -22,10 +22,9 @@ use core::mem::swap;
 
 use rustix::fd::AsFd;
 
-use crate::arena::{self, Piece};
 use crate::conf::{ServiceConf, Span, SvcId};
 use crate::ctl;
-use crate::limits::{CRASH_TAIL_BYTES, MAX_SERVICES};
+use crate::limits::MAX_SERVICES;
 use crate::load;
 use crate::reply::Out;
 use crate::report::{self, EXIT_FAILED, EXIT_OK, EXIT_SYSTEM};
@@ -181,18 +180,9 @@ fn try_reload(world: &mut World, null: &Fd, path: &[u8], now: u64, answer: &mut 
     }
     // Log pipes for the services that need one and inherit none: a failure
     // here still changes nothing.
-    for (slot, &kind) in world.next.slots.iter_mut().zip(&plan.new) {
-        if slot.conf.console || kind == STAYS_WITH_PIPE {
-            continue;
-        }
-        match crate::setup::log_pipe() {
-            // A slot just read has no pipe: no drop code for the None.
-            Ok(pipe) => core::mem::forget(slot.log.replace(pipe)),
-            Err(e) => {
-                msg.s(b"log pipe: ").s(report::why(e));
-                return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);
-            }
-        }
+    if let Err(e) = crate::setup::log_pipes(&mut world.next.slots, &plan.new, STAYS_WITH_PIPE) {
+        msg.s(b"log pipe: ").s(report::why(e));
+        return refuse(world, now, answer, msg.as_bytes(), EXIT_SYSTEM);
     }
     answer.out.clear();
     let counts = tell(world, &plan, answer);
@@ -418,8 +408,8 @@ fn apply(world: &mut World, null: &Fd, now: u64, plan: &Plan) {
             }
         }
     }
-    lay_out_rings(world, join);
     swap(&mut world.table, &mut world.next);
+    crate::setup::lay_out_rings(world, join);
     for c in world.clients.iter_mut() {
         ctl::remap(c, &plan.map);
     }
@@ -432,76 +422,6 @@ fn give_back(crash: &mut crate::crash::Crash<'static>, free: &mut CrashFree) {
     if let Some(s) = crash.take_store() {
         let _ = free.push(s);
     }
-}
-
-/// The first `n` bytes of `spare`, if it has them.
-fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
-    let all = spare.take()?;
-    let (mine, rest) = all.split_at_mut_checked(n)?;
-    *spare = Some(rest);
-    Some(mine)
-}
-
-/// The rings laid out anew for the combined table in `next`: its rings,
-/// those that went (in `join`) and the spare are joined back into one
-/// stretch of the arena; the rings that stay are placed in the order
-/// they lay in, what each keeps moved there, new rings after them; the
-/// rest is the spare. And room for its crash record's lines for every
-/// service added (those that stay brought theirs).
-fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
-    let World {
-        next,
-        ring_spare: spare,
-        crash_free,
-        crash_spare,
-        ..
-    } = world;
-    let slots = &mut next.slots;
-    // (A const: all zero bytes, one `memset`.)
-    const NO_RINGS: [Piece; MAX_SERVICES] = [Piece::NONE; MAX_SERVICES];
-    let mut rings = NO_RINGS;
-    let n = slots.len();
-    for ((j, slot), ring) in slots.iter_mut().enumerate().zip(rings.iter_mut()) {
-        if !slot.crash.has_store() {
-            if let Some(store) = crash_free
-                .pop()
-                .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
-            {
-                slot.crash.adopt(store);
-            }
-        }
-        // No ring for a service leaving or whose output goes to the console.
-        let size = match slot.leaving || slot.conf.console {
-            true => 0,
-            false => slot.conf.log_bytes as usize,
-        };
-        slot.ring.shrink_to(size);
-        let (buf, len) = slot.ring.take_store();
-        // A new ring comes after every old one, in table order.
-        let (from, len) = match &buf {
-            Some(b) => (b.as_ptr() as usize, len),
-            None => (usize::MAX - MAX_SERVICES + j, 0),
-        };
-        // (A ring of no size is given an empty place: it keeps nothing.)
-        *ring = Piece {
-            from,
-            len: len as u32,
-            size: size as u32,
-            slot: j as u8,
-        };
-        join.add(buf);
-    }
-    join.add(spare.take());
-    let Some(whole) = join.whole() else {
-        return; // Never: they are the arena's. The rings keep nothing.
-    };
-    let rings = rings.get_mut(..n).unwrap_or(&mut []);
-    let move_bytes = sys::arena::move_bytes;
-    *spare = Some(arena::lay_out(whole, rings, move_bytes, |j, buf| {
-        if let Some(slot) = slots.get_mut(usize::from(j)) {
-            slot.ring.adopt(buf);
-        }
-    }));
 }
 
 /// Forgets the leaving services once the processes of all of them are

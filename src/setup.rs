@@ -9,6 +9,7 @@ use rustix::net;
 
 use linux_raw_sys::general as sig;
 
+#[cfg(not(feature = "reload"))]
 use crate::crash::Crash;
 use crate::ctl::Door;
 use crate::limits::*;
@@ -20,7 +21,7 @@ use crate::say::decimal;
 use crate::slot::LogPipe;
 use crate::sys::{self, Fd, SigSet};
 use crate::table::{self, EtcAccounts};
-use crate::world::World;
+use crate::world::{Slot, World};
 
 /// How this supervisor was started.
 pub struct Options<'a> {
@@ -63,9 +64,6 @@ pub fn start(
     arena: &'static mut [u8],
     opt: &Options<'_>,
 ) -> Result<Started, i32> {
-    // Descriptors inherited from whoever started tend must not leak into
-    // the services: tend's own are all close-on-exec.
-    sys::cloexec_from(3);
     // tend's own ring first, so that everything said from here on, the
     // table's errors included, can be read again with `tend log tend`.
     let (own, arena) = arena.split_at_mut((LOG_SELF_BYTES as usize).min(arena.len()));
@@ -75,8 +73,17 @@ pub fn start(
         early_setup(&mut world.own, now);
     }
     // With 0–2 closed, the first descriptors tend opens would become a
-    // service's stdio or take tend's own messages.
-    while sys::open(c"/dev/null", OFlags::RDWR, 0).is_ok_and(|fd| fd.raw() <= 2 && fd.leak()) {}
+    // service's stdio or take tend's own messages. The first /dev/null
+    // above them is the one tend keeps.
+    let null = loop {
+        match sys::open(c"/dev/null", OFlags::RDWR, 0) {
+            Ok(fd) if fd.raw() <= 2 => _ = fd.leak(),
+            other => break other,
+        }
+    };
+    // Descriptors inherited from whoever started tend must not leak into
+    // the services: tend's own are all close-on-exec (that /dev/null too).
+    sys::cloexec_from(3);
     let errors = load::load(world, opt.table, b"", true);
     if errors > 0 {
         let mut digits = [0u8; 20];
@@ -111,7 +118,7 @@ pub fn start(
             report::failed(Some((&mut world.own, now)), what, b"", e);
         }
     }
-    let null = match sys::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0) {
+    let null = match null {
         Ok(fd) => fd,
         Err(e) if !opt.pid1 => return Err(fatal(world, now, b"/dev/null", e)),
         // PID 1 without /dev/null: services get the console as stdin.
@@ -210,27 +217,26 @@ fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
 /// Carves the rest of the arena (tend's own ring is taken) into rings and
 /// the crash records' lines, and opens a log pipe per service with one.
 fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno> {
-    let take = |rest: &mut &'static mut [u8], n: usize| -> &'static mut [u8] {
-        let all = core::mem::take(rest);
-        let n = n.min(all.len());
-        let (mine, others) = all.split_at_mut(n);
-        *rest = others;
-        mine
-    };
     // The crash records' lines at the end, apart from the rings: their
     // pages are touched only by a crash.
-    let mut crashes = arena;
-    let rings_len = crashes
-        .len()
-        .saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
-    let mut rings = take(&mut crashes, rings_len);
+    let rings_len = arena.len().saturating_sub(MAX_SERVICES * CRASH_TAIL_BYTES);
+    #[allow(unused_mut)]
+    let (mut rings, mut crashes) = arena.split_at_mut(rings_len);
     #[cfg(feature = "syslog")]
     if world.table.settings.syslog.len > 0 {
         ring_in(&mut world.syslog, take(&mut rings, SYSLOG_RING_BYTES));
     }
+    // With reload, its layout places the rings, as for the services a
+    // reload adds (one copy of the code).
+    #[cfg(feature = "reload")]
+    {
+        world.ring_spare = Some(rings);
+        world.crash_spare = Some(crashes);
+        lay_out_rings(world, sys::arena::Join::new());
+        log_pipes(&mut world.table.slots, &[], 0)?;
+    }
+    #[cfg(not(feature = "reload"))]
     for slot in world.table.slots.iter_mut() {
-        // Every service has room for its crash record's lines (untouched
-        // until it crashes), so that a reload moves them with the service.
         slot.crash = Crash::with_store(take(&mut crashes, CRASH_TAIL_BYTES));
         if slot.conf.console {
             continue;
@@ -246,10 +252,89 @@ fn set_up_logs(world: &mut World, arena: &'static mut [u8]) -> Result<(), Errno>
         // A slot just read has no pipe: no drop code for the None.
         core::mem::forget(slot.log.replace(log_pipe()?));
     }
-    // Kept for the rings and records a reload adds.
-    world.ring_spare = Some(rings);
-    world.crash_spare = Some(crashes);
     Ok(())
+}
+
+/// The first `n` bytes of `rest` (all of it, when shorter), the rest left
+/// there.
+fn take(rest: &mut &'static mut [u8], n: usize) -> &'static mut [u8] {
+    let all = core::mem::take(rest);
+    let (mine, others) = all.split_at_mut(n.min(all.len()));
+    *rest = others;
+    mine
+}
+
+/// The first `n` bytes of `spare`, if it has them.
+#[cfg(feature = "reload")]
+fn carve(spare: &mut Option<&'static mut [u8]>, n: usize) -> Option<&'static mut [u8]> {
+    let all = spare.take()?;
+    let (mine, rest) = all.split_at_mut_checked(n)?;
+    *spare = Some(rest);
+    Some(mine)
+}
+
+/// The rings laid out anew for the table (after a reload, the combined
+/// one): its rings, those that went (in `join`) and the spare are joined
+/// back into one stretch of the arena; the rings that stay are placed in
+/// the order they lay in, what each keeps moved there, new rings after
+/// them; the rest is the spare. And room for its crash record's lines for
+/// every service added (those that stay brought theirs). Start-up lays
+/// its first rings out with it too (every service new, no ring yet).
+#[cfg(feature = "reload")]
+pub fn lay_out_rings(world: &mut World, mut join: sys::arena::Join) {
+    let World {
+        table: next,
+        ring_spare: spare,
+        crash_free,
+        crash_spare,
+        ..
+    } = world;
+    let slots = &mut next.slots;
+    // (A const: all zero bytes, one `memset`.)
+    const NO_RINGS: [crate::arena::Piece; MAX_SERVICES] = [crate::arena::Piece::NONE; MAX_SERVICES];
+    let mut rings = NO_RINGS;
+    let n = slots.len();
+    for ((j, slot), ring) in slots.iter_mut().enumerate().zip(rings.iter_mut()) {
+        if !slot.crash.has_store() {
+            if let Some(store) = crash_free
+                .pop()
+                .or_else(|| carve(crash_spare, CRASH_TAIL_BYTES))
+            {
+                slot.crash.adopt(store);
+            }
+        }
+        // No ring for a service leaving or whose output goes to the console.
+        let size = match slot.leaving || slot.conf.console {
+            true => 0,
+            false => slot.conf.log_bytes as usize,
+        };
+        slot.ring.shrink_to(size);
+        let (buf, len) = slot.ring.take_store();
+        // A new ring comes after every old one, in table order.
+        let (from, len) = match &buf {
+            Some(b) => (b.as_ptr() as usize, len),
+            None => (usize::MAX - MAX_SERVICES + j, 0),
+        };
+        // (A ring of no size is given an empty place: it keeps nothing.)
+        *ring = crate::arena::Piece {
+            from,
+            len: len as u32,
+            size: size as u32,
+            slot: j as u8,
+        };
+        join.add(buf);
+    }
+    join.add(spare.take());
+    let Some(whole) = join.whole() else {
+        return; // Never: they are the arena's. The rings keep nothing.
+    };
+    let rings = rings.get_mut(..n).unwrap_or(&mut []);
+    let move_bytes = sys::arena::move_bytes;
+    *spare = Some(crate::arena::lay_out(whole, rings, move_bytes, |j, buf| {
+        if let Some(slot) = slots.get_mut(usize::from(j)) {
+            slot.ring.adopt(buf);
+        }
+    }));
 }
 
 /// A ring over `buf` in `ring`'s place. Out of line: the binary is then
@@ -265,6 +350,21 @@ pub fn log_pipe() -> Result<LogPipe<Fd>, Errno> {
     let (read, write) = sys::pipe(linux_raw_sys::general::O_CLOEXEC)?;
     rustix::fs::fcntl_setfl(&read, OFlags::NONBLOCK)?;
     Ok(LogPipe::new(read, write))
+}
+
+/// Opens a log pipe for each of `slots` whose output does not go to the
+/// console, but those whose kind in `kinds` is `keeps` (a reload's
+/// services that bring theirs): start-up's and a reload's.
+pub fn log_pipes(slots: &mut [Slot], kinds: &[u8], keeps: u8) -> Result<(), Errno> {
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if slot.conf.console || kinds.get(i) == Some(&keeps) {
+            continue;
+        }
+        // `log = 0` still gets a pipe, into an empty ring that counts what
+        // it drops. A slot just read has no pipe: no drop code for the None.
+        core::mem::forget(slot.log.replace(log_pipe()?));
+    }
+    Ok(())
 }
 
 /// The syslog socket, with its deep queue; in a tend built without syslog,
