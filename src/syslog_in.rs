@@ -60,7 +60,7 @@ pub fn read(
     // costs one getsid(2), not one a message.
     let mut last: Option<(i32, Option<usize>)> = None;
     let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
-    let mut got = [(0, 0); sys::BATCH];
+    let mut got = sys::Received::new();
     let part = buf.len() / sys::BATCH;
     for _ in 0..SYSLOG_READ_BUDGET / sys::BATCH {
         let n = match sys::recv_many(fd, buf, &mut got) {
@@ -68,7 +68,8 @@ pub fn read(
             Err(Errno::INTR) => continue,
             Err(_) => return false,
         };
-        for (i, &(len, pid)) in got.iter().enumerate().take(n) {
+        for i in 0..n {
+            let (len, pid) = got.got(i);
             let got = buf.get(i * part..).unwrap_or(&[]);
             let got = got.get(..len.min(part)).unwrap_or(got);
             line.clear();
