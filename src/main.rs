@@ -207,6 +207,7 @@ extern "C" fn getauxval(_type: usize) -> usize {
 // comparisons. With no libc they must come from here. Volatile accesses keep
 // LLVM from turning these very loops back into calls to themselves.
 
+#[cfg(not(target_arch = "x86_64"))]
 const WORD: usize = core::mem::size_of::<usize>();
 
 /// # Safety
