@@ -727,9 +727,11 @@ impl Received {
 
     /// The `i`th datagram of the last [`recv_many`]: its whole length (more
     /// than its part of the buffer holds when it was cut) and its sender's
-    /// pid, as the kernel vouches for it (0 if it did not say).
+    /// pid, as the kernel vouches for it (0 if it did not say). `i` is
+    /// below [`BATCH`].
     pub fn got(&self, i: usize) -> (usize, i32) {
-        match (self.msgs.get(i), self.creds.get(i)) {
+        // (Modulo BATCH: always there, so no branch for a miss is left.)
+        match (self.msgs.get(i % BATCH), self.creds.get(i % BATCH)) {
             (Some(m), Some(c)) => {
                 let told = m.hdr.controllen >= size_of::<Creds>()
                     && c.level == linux_raw_sys::net::SOL_SOCKET as i32
