@@ -66,14 +66,15 @@ pub fn open(
     };
     let feeder = Feeder::new(asked.min(in_force_ms), now);
     if let Err(e) = in_force {
+        // (At most 23 bytes: a timeout is a u32 of ms, a third of it at
+        // most `16d13h`.)
         let mut every = Buf::<24>::new();
-        every.dur(feeder.every_ms);
-        let parts: [&[u8]; 6] = [
+        every.s(b"): feeding every ").dur(feeder.every_ms);
+        let parts: [&[u8]; 5] = [
             b"watchdog: ",
             path,
             b": cannot set its timeout (",
             report::why(e),
-            b"): feeding every ",
             every.as_bytes(),
         ];
         report::say(Some((own, now)), &parts);
