@@ -38,6 +38,8 @@
 //!   and raw pointers, for which zero bytes are valid (null pointers).
 //! - `CStr::from_bytes_with_nul_unchecked` in [`c_str`]: on a slice that
 //!   ends with its first NUL byte, which it has just found.
+//! - `hint::assert_unchecked` in [`Fd::raw`]: that the number is not
+//!   negative, as every `Fd` is made masked below 2^31.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
 //!   descriptors 0–2, which tend never closes.
 #![allow(unsafe_code)]
@@ -179,7 +181,13 @@ impl Fd {
     }
 
     pub fn raw(&self) -> i32 {
-        (self.0 & 0x7fff_ffff) as i32
+        let fd = self.0 as i32;
+        // SAFETY: `from_ret`, the only maker of an `Fd`, masks the number
+        // below 2^31: it is never negative (so never -1, which rustix's
+        // borrow asserts against), and the compiler is told so here rather
+        // than made to mask it again at every use.
+        unsafe { core::hint::assert_unchecked(fd >= 0) };
+        fd
     }
 
     /// Gives the descriptor up without closing it (it stays open for the
