@@ -10,7 +10,8 @@
 //! - The release panic handler calls a symbol nobody defines, so a build that
 //!   keeps any panic path fails to link (see scripts/find-panics).
 //! - The C memory functions read and write through the raw pointers the
-//!   compiler's calls vouch for; on x86_64 `memmove` is `rep movsb`.
+//!   compiler's calls vouch for; on x86_64 they are the string instructions
+//!   (`rep movsb`, `rep stosb`, `repe cmpsb`).
 #![no_std]
 #![no_main]
 #![allow(unsafe_code)]
@@ -206,6 +207,7 @@ extern "C" fn getauxval(_type: usize) -> usize {
 // comparisons. With no libc they must come from here. Volatile accesses keep
 // LLVM from turning these very loops back into calls to themselves.
 
+#[cfg(not(target_arch = "x86_64"))]
 const WORD: usize = core::mem::size_of::<usize>();
 
 /// # Safety
@@ -226,6 +228,7 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
 /// `dst` and `src` are valid for `n` bytes; they may overlap.
 #[cfg(target_arch = "x86_64")]
 #[no_mangle]
+#[inline(never)]
 unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     let last = n.wrapping_sub(1);
     // SAFETY: rep movsb copies rcx bytes from rsi to rdi, within the n bytes
@@ -303,8 +306,30 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
     dst
 }
 
+/// On x86_64 `rep stosb`, as `memmove`.
+///
 /// # Safety
 /// `dst` is valid for `n` bytes.
+#[cfg(target_arch = "x86_64")]
+#[no_mangle]
+#[inline(never)]
+unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: rep stosb writes al to the rcx bytes upwards from rdi, the n
+    // bytes the caller vouches for (the direction flag is clear, as the
+    // System V ABI wants).
+    unsafe {
+        core::arch::asm!(
+            "rep stosb",
+            inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8,
+            options(nostack, preserves_flags),
+        );
+    }
+    dst
+}
+
+/// # Safety
+/// `dst` is valid for `n` bytes.
+#[cfg(not(target_arch = "x86_64"))]
 #[no_mangle]
 unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     let byte = c as u8;
@@ -329,8 +354,40 @@ unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     dst
 }
 
+/// On x86_64 `repe cmpsb`, as `memmove`.
+///
 /// # Safety
 /// `a` and `b` are valid for `n` bytes.
+#[cfg(target_arch = "x86_64")]
+#[no_mangle]
+#[inline(never)]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let d: i32;
+    // SAFETY: repe cmpsb compares the bytes at rsi and rdi upwards while they
+    // are equal, at most rcx of them: within the n bytes the caller vouches
+    // for. The xor sets ZF, so that n = 0 (no comparison) counts as equal;
+    // else the last bytes compared, just below rsi and rdi, are the first
+    // that differ, if any do.
+    unsafe {
+        core::arch::asm!(
+            "xor eax, eax",
+            "repe cmpsb",
+            "je 2f",
+            "movzx eax, byte ptr [rsi - 1]",
+            "movzx ecx, byte ptr [rdi - 1]",
+            "sub eax, ecx",
+            "2:",
+            inout("rcx") n => _, inout("rsi") a => _, inout("rdi") b => _,
+            out("eax") d,
+            options(nostack, readonly),
+        );
+    }
+    d
+}
+
+/// # Safety
+/// `a` and `b` are valid for `n` bytes.
+#[cfg(not(target_arch = "x86_64"))]
 #[no_mangle]
 unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;

@@ -32,14 +32,19 @@ const QUEUE: &[u8] = b"512";
 pub fn socket(flags: u32) -> Result<Fd, Errno> {
     let knob = sys::open(QUEUE_KNOB, OFlags::RDWR | OFlags::CLOEXEC, 0);
     let mut was = [0u8; 12];
-    let raised = knob.as_ref().ok().and_then(|k| {
-        let n = rustix::io::read(k, &mut was).ok()?;
-        let old = was.get(..n)?.trim_ascii();
-        let low = crate::say::parse_u64(old)? < 512;
-        (low && rustix::io::pwrite(k, QUEUE, 0).is_ok()).then_some((k, old))
-    });
+    // The queue to set back: none when it was not raised.
+    let mut old: &[u8] = &[];
+    if let Ok(k) = &knob {
+        let n = rustix::io::read(k, &mut was).unwrap_or(0);
+        let v = was.get(..n).unwrap_or(&[]).trim_ascii();
+        if crate::say::parse_u64(v).is_some_and(|q| q < 512)
+            && rustix::io::pwrite(k, QUEUE, 0).is_ok()
+        {
+            old = v;
+        }
+    }
     let fd = sys::unix_dgram_socket(flags);
-    if let Some((k, old)) = raised {
+    if let (Ok(k), false) = (&knob, old.is_empty()) {
         let _ = rustix::io::pwrite(k, old, 0);
     }
     fd
@@ -60,7 +65,7 @@ pub fn read(
     // costs one getsid(2), not one a message.
     let mut last: Option<(i32, Option<usize>)> = None;
     let mut line = Buf::<{ LINE_MAX_BYTES + 1 }>::new();
-    let mut got = [(0, 0); sys::BATCH];
+    let mut got = sys::Received::new();
     let part = buf.len() / sys::BATCH;
     for _ in 0..SYSLOG_READ_BUDGET / sys::BATCH {
         let n = match sys::recv_many(fd, buf, &mut got) {
@@ -68,7 +73,8 @@ pub fn read(
             Err(Errno::INTR) => continue,
             Err(_) => return false,
         };
-        for (i, &(len, pid)) in got.iter().enumerate().take(n) {
+        for i in 0..n {
+            let (len, pid) = got.got(i);
             let got = buf.get(i * part..).unwrap_or(&[]);
             let got = got.get(..len.min(part)).unwrap_or(got);
             line.clear();

@@ -60,20 +60,21 @@ pub fn open(
     let secs = (asked / 1000) as i32;
     let in_force = sys::ioctl_int(&fd, WDIOC_SETTIMEOUT, secs)
         .and_then(|_| sys::ioctl_int(&fd, WDIOC_GETTIMEOUT, 0));
-    let timeout_ms = match in_force {
-        Ok(s) if s > 0 => asked.min(s as u64 * 1000),
-        _ => asked,
+    let in_force_ms = match in_force {
+        Ok(s @ 1..) => s as u64 * 1000,
+        _ => u64::MAX,
     };
-    let feeder = Feeder::new(timeout_ms, now);
+    let feeder = Feeder::new(asked.min(in_force_ms), now);
     if let Err(e) = in_force {
+        // (At most 23 bytes: a timeout is a u32 of ms, a third of it at
+        // most `16d13h`.)
         let mut every = Buf::<24>::new();
-        every.dur(feeder.every_ms);
-        let parts: [&[u8]; 6] = [
+        every.s(b"): feeding every ").dur(feeder.every_ms);
+        let parts: [&[u8]; 5] = [
             b"watchdog: ",
             path,
             b": cannot set its timeout (",
             report::why(e),
-            b"): feeding every ",
             every.as_bytes(),
         ];
         report::say(Some((own, now)), &parts);

@@ -34,10 +34,12 @@
 //!   leave as it is (its storage is `MaybeUninit`, its lengths 0).
 //! - `socket`, `accept4`, `fcntl`, `dup3`, `kill`, `close_range`: no
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
-//! - `mem::zeroed` in [`recv_many`]: of `recvmmsg`'s headers, integers and
-//!   raw pointers, for which zero bytes are valid (null pointers).
+//! - `mem::zeroed` in [`Received::new`]: of `recvmmsg`'s headers, integers
+//!   and raw pointers, for which zero bytes are valid (null pointers).
 //! - `CStr::from_bytes_with_nul_unchecked` in [`c_str`]: on a slice that
 //!   ends with its first NUL byte, which it has just found.
+//! - `hint::assert_unchecked` in [`Fd::raw`]: that the number is not
+//!   negative, as every `Fd` is made masked below 2^31.
 //! - `BorrowedFd::borrow_raw`: for [`Fd`] (open while the value lives) and for
 //!   descriptors 0–2, which tend never closes.
 #![allow(unsafe_code)]
@@ -179,7 +181,13 @@ impl Fd {
     }
 
     pub fn raw(&self) -> i32 {
-        (self.0 & 0x7fff_ffff) as i32
+        let fd = self.0 as i32;
+        // SAFETY: `from_ret`, the only maker of an `Fd`, masks the number
+        // below 2^31: it is never negative (so never -1, which rustix's
+        // borrow asserts against), and the compiler is told so here rather
+        // than made to mask it again at every use.
+        unsafe { core::hint::assert_unchecked(fd >= 0) };
+        fd
     }
 
     /// Gives the descriptor up without closing it (it stays open for the
@@ -710,24 +718,59 @@ struct MMsgHdr {
     len: u32,
 }
 
+/// The headers of one [`recv_many`], kept by its caller across calls (made
+/// once, not once a call), and what each datagram came with.
+pub struct Received {
+    msgs: [MMsgHdr; BATCH],
+    iov: [IoVec; BATCH],
+    creds: [Creds; BATCH],
+}
+
+impl Received {
+    pub fn new() -> Received {
+        // SAFETY: all integers and raw pointers, for which zero bytes are a
+        // valid value (null pointers).
+        unsafe { core::mem::zeroed() }
+    }
+
+    /// The `i`th datagram of the last [`recv_many`]: its whole length (more
+    /// than its part of the buffer holds when it was cut) and its sender's
+    /// pid, as the kernel vouches for it (0 if it did not say). `i` is
+    /// below [`BATCH`].
+    pub fn got(&self, i: usize) -> (usize, i32) {
+        // (Modulo BATCH: always there, so no branch for a miss is left.)
+        match (self.msgs.get(i % BATCH), self.creds.get(i % BATCH)) {
+            (Some(m), Some(c)) => {
+                let told = m.hdr.controllen >= size_of::<Creds>()
+                    && c.level == linux_raw_sys::net::SOL_SOCKET as i32
+                    && c.kind == linux_raw_sys::net::SCM_CREDENTIALS as i32;
+                (m.len as usize, if told { c.pid } else { 0 })
+            }
+            _ => (0, 0),
+        }
+    }
+}
+
+impl Default for Received {
+    fn default() -> Received {
+        Received::new()
+    }
+}
+
 /// Receives up to [`BATCH`] datagrams in one `recvmmsg(2)` from a socket
 /// with `SO_PASSCRED` set, without waiting, the `i`th into the `i`th
-/// [`BATCH`]th of `buf`: how many came, and for each in `got` its whole
-/// length (more than its part holds when it was cut) and its sender's pid,
-/// as the kernel vouches for it (0 if it did not say). One call for eight:
-/// a flood costs fewer system calls.
-pub fn recv_many(
-    fd: impl AsFd,
-    buf: &mut [u8],
-    got: &mut [(usize, i32); BATCH],
-) -> Result<usize, Errno> {
+/// [`BATCH`]th of `buf`: how many came, each described by `r`'s
+/// [`Received::got`]. One call for eight: a flood costs fewer system calls.
+pub fn recv_many(fd: impl AsFd, buf: &mut [u8], r: &mut Received) -> Result<usize, Errno> {
     let part = buf.len() / BATCH;
-    // SAFETY: all three are plain integers and raw pointers, for which
-    // zero bytes are a valid value (a null pointer).
-    let (mut msgs, mut iov, mut creds): ([MMsgHdr; BATCH], [IoVec; BATCH], [Creds; BATCH]) =
-        unsafe { core::mem::zeroed() };
     let base = buf.as_mut_ptr();
-    for (i, ((m, v), c)) in msgs.iter_mut().zip(&mut iov).zip(&mut creds).enumerate() {
+    for (i, ((m, v), c)) in r
+        .msgs
+        .iter_mut()
+        .zip(&mut r.iov)
+        .zip(&mut r.creds)
+        .enumerate()
+    {
         *v = IoVec {
             base: base.wrapping_add(i * part),
             len: part,
@@ -738,16 +781,16 @@ pub fn recv_many(
         m.hdr.controllen = size_of::<Creds>();
     }
     let flags = linux_raw_sys::net::MSG_DONTWAIT | linux_raw_sys::net::MSG_TRUNC;
-    // SAFETY: each of `msgs` points at one iovec over its own `part` of
-    // `buf` and at its own `creds`, with their exact lengths; all live
-    // across the call, and the kernel writes at most those lengths, into
-    // at most `BATCH` headers.
+    // SAFETY: each of `r.msgs` points at one iovec over its own `part` of
+    // `buf` and at its own `r.creds`, with their exact lengths (no name);
+    // all live across the call, and the kernel writes at most those
+    // lengths, into at most `BATCH` headers.
     let ret = unsafe {
         arch::syscall6(
             nr::__NR_recvmmsg,
             [
                 fd.as_fd().as_raw_fd() as usize,
-                msgs.as_mut_ptr() as usize,
+                r.msgs.as_mut_ptr() as usize,
                 BATCH,
                 flags as usize,
                 0,
@@ -755,14 +798,7 @@ pub fn recv_many(
             ],
         )
     };
-    let n = check(ret)?.min(BATCH);
-    for ((g, m), c) in got.iter_mut().zip(&msgs).zip(&creds).take(n) {
-        let told = m.hdr.controllen >= size_of::<Creds>()
-            && c.level == linux_raw_sys::net::SOL_SOCKET as i32
-            && c.kind == linux_raw_sys::net::SCM_CREDENTIALS as i32;
-        *g = (m.len as usize, if told { c.pid } else { 0 });
-    }
-    Ok(n)
+    Ok(check(ret)?.min(BATCH))
 }
 
 /// Standard output. Descriptors 0–2 are never closed by tend (as PID 1 it
