@@ -315,23 +315,17 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// The poll timeout, from `at`, the nearest deadline of the sources
 /// ([`entry`] has brought it down to theirs): until the nearest deadline of
 /// all — the supervisor's (backoff retries, stop timeouts), the clients',
-/// the log pipes' and the control socket's rests, the flood buffer's
+/// the log pipes', the control socket's and an `accept = yes`
+/// socket's rests, the flood buffer's
 /// release, the ending's grace — or none when nothing is due, so an idle
 /// tend makes no wakeups. 0 while a log pipe has more to read; a second at
 /// most without a signalfd, as PID 1 then reaps once a second.
-fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
+fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
     }
     let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
     due(lp.ending.poll_at());
-    for slot in &world.table.slots {
-        #[cfg(feature = "listen")]
-        if slot.rest_until > now {
-            due(Some(slot.rest_until));
-        }
-        let _ = slot;
-    }
     due(Some(lp.flood_release_at));
     #[cfg(feature = "keep")]
     due(lp.keep_due);
@@ -620,7 +614,7 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
             }
         }
     }
-    let ts = poll_timeout(world, lp, now, at).map(|ms| Timespec {
+    let ts = poll_timeout(lp, now, at).map(|ms| Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
     });
@@ -635,8 +629,9 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
 }
 
 /// Source `n`'s descriptor, if it is polled, and what for; brings `at`
-/// down to the source's deadline: a client's, a resting log pipe's or
-/// control socket's, and (with the log pipe) its service's.
+/// down to the source's deadline: a client's, a resting log pipe's,
+/// control socket's or (with its report pipe) `accept = yes` socket's, and
+/// (with the log pipe) its service's.
 fn entry<'w>(
     world: &'w World,
     lp: &'w Loop<'_>,
@@ -675,6 +670,8 @@ fn entry<'w>(
         // instances.
         #[cfg(feature = "listen")]
         Src::Exec(i) => slot(i).and_then(|s| {
+            // A resting socket's rest ends then.
+            due((s.rest_until > now).then_some(s.rest_until));
             (s.exec.as_ref()).or_else(|| crate::listen_in::ready_socket(s, &world.instances, now))
         }),
         #[cfg(not(feature = "listen"))]
