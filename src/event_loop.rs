@@ -315,10 +315,9 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// The poll timeout, from `at`, the nearest deadline of the sources
 /// ([`entry`] has brought it down to theirs): until the nearest deadline of
 /// all — the supervisor's (backoff retries, stop timeouts), the clients',
-/// the log pipes', the control socket's and an `accept = yes`
-/// socket's rests, the flood buffer's
-/// release, the ending's grace — or none when nothing is due, so an idle
-/// tend makes no wakeups. 0 while a log pipe has more to read; a second at
+/// the log pipes', the control socket's and an `accept = yes` socket's
+/// rests, the flood buffer's release, the ending's grace — or none when
+/// nothing is due, so an idle tend makes no wakeups. 0 while a log pipe has more to read; a second at
 /// most without a signalfd, as PID 1 then reaps once a second.
 fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     if lp.busy {
