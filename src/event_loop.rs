@@ -119,15 +119,15 @@ struct Loop<'a> {
     #[cfg(feature = "watchdog")]
     dog: Option<crate::watchdog_dev::Dog>,
     /// When a critical service out of its good state would outlast the
-    /// watchdog's grace.
+    /// watchdog's grace (u64::MAX: none is).
     #[cfg(feature = "watchdog")]
-    unwell_until: Option<u64>,
+    unwell_until: u64,
     /// The directory evidence is kept in, when the table names one and it
-    /// opened; when a crash record waits to be kept.
+    /// opened; when a crash record waits to be kept (u64::MAX: none does).
     #[cfg(feature = "keep")]
     keep: Option<crate::keep::Keep>,
     #[cfg(feature = "keep")]
-    keep_due: Option<u64>,
+    keep_due: u64,
     /// Oneshots done when the watchdog and the keep directory were last
     /// tried: they are tried again when one more is (it may have loaded
     /// the driver or mounted the disk).
@@ -148,11 +148,11 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             #[cfg(feature = "watchdog")]
             dog: None,
             #[cfg(feature = "watchdog")]
-            unwell_until: None,
+            unwell_until: u64::MAX,
             #[cfg(feature = "keep")]
             keep: None,
             #[cfg(feature = "keep")]
-            keep_due: None,
+            keep_due: u64::MAX,
             #[cfg(any(feature = "watchdog", feature = "keep"))]
             done: 0,
         },
@@ -214,7 +214,9 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     watch(world, lp, now);
     #[cfg(feature = "keep")]
     if let Some(keep) = lp.keep.as_mut() {
-        lp.keep_due = keep.crashes(&mut world.table.slots, &mut world.own, now);
+        lp.keep_due = keep
+            .crashes(&mut world.table.slots, &mut world.own, now)
+            .unwrap_or(u64::MAX);
     }
     if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
@@ -282,10 +284,10 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         return;
     };
     let grace = u64::from(world.table.settings.watchdog_grace_ms());
-    lp.unwell_until = None;
+    lp.unwell_until = u64::MAX;
     match watchdog::check(&mut world.table.slots, grace, now) {
         Health::Fine(until) => {
-            lp.unwell_until = until;
+            lp.unwell_until = until.unwrap_or(u64::MAX);
             crate::watchdog_dev::feed(dog, now);
         }
         Health::Sick(id) => {
@@ -327,11 +329,11 @@ fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     due(lp.ending.poll_at());
     due(Some(lp.flood_release_at));
     #[cfg(feature = "keep")]
-    due(lp.keep_due);
+    due(Some(lp.keep_due));
     #[cfg(feature = "watchdog")]
     if let Some(dog) = lp.dog.as_ref() {
         due(dog.feeder.due());
-        due(lp.unwell_until);
+        due(Some(lp.unwell_until));
     }
     due(lp.fds.signals.is_none().then(|| now.saturating_add(1000)));
     // u64::MAX: nothing due.
