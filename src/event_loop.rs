@@ -319,8 +319,9 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// all — the supervisor's (backoff retries, stop timeouts), the clients',
 /// the log pipes', the control socket's and an `accept = yes` socket's
 /// rests, the flood buffer's release, the ending's grace — or none when
-/// nothing is due, so an idle tend makes no wakeups. 0 while a log pipe has more to read; a second at
-/// most without a signalfd, as PID 1 then reaps once a second.
+/// nothing is due, so an idle tend makes no wakeups. 0 while a log pipe
+/// has more to read; a second at most without a signalfd, as PID 1 then
+/// reaps once a second.
 fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     if lp.busy {
         return Some(0);
