@@ -321,10 +321,10 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// rests, the flood buffer's release, the ending's grace — or none when
 /// nothing is due, so an idle tend makes no wakeups. 0 while a log pipe
 /// has more to read; a second at most without a signalfd, as PID 1 then
-/// reaps once a second.
-fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
+/// reaps once a second. u64::MAX for none.
+fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> u64 {
     if lp.busy {
-        return Some(0);
+        return 0;
     }
     let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
     due(lp.ending.poll_at());
@@ -338,7 +338,11 @@ fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
     }
     due(lp.fds.signals.is_none().then(|| now.saturating_add(1000)));
     // u64::MAX: nothing due.
-    (at < u64::MAX).then(|| at.saturating_sub(now))
+    if at < u64::MAX {
+        at.saturating_sub(now)
+    } else {
+        at
+    }
 }
 
 /// Handles what poll found ready, in the poll set's order.
@@ -616,11 +620,12 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
             }
         }
     }
-    let ts = poll_timeout(lp, now, at).map(|ms| Timespec {
+    let ms = poll_timeout(lp, now, at);
+    let ts = Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
-    });
-    poll(&mut fds, ts.as_ref())?;
+    };
+    poll(&mut fds, (ms < u64::MAX).then_some(&ts))?;
     for (fd, &n) in fds.iter().zip(&polled) {
         // Anything but POLLOUT, which only a client asks for.
         if fd.revents().intersects(!PollFlags::OUT) {
