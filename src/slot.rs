@@ -60,9 +60,6 @@ pub struct Slot<F> {
 impl<F> Slot<F> {
     /// The slot of a service just read from the table: never run, with no
     /// ring or pipe yet.
-    // Out of line: inlined into the parser, the slot is built field by
-    // field there and copied once more (16 B with listen).
-    #[inline(never)]
     pub fn new(conf: ServiceConf) -> Slot<F> {
         Slot {
             conf,
