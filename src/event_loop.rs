@@ -119,15 +119,15 @@ struct Loop<'a> {
     #[cfg(feature = "watchdog")]
     dog: Option<crate::watchdog_dev::Dog>,
     /// When a critical service out of its good state would outlast the
-    /// watchdog's grace.
+    /// watchdog's grace (u64::MAX: none is).
     #[cfg(feature = "watchdog")]
-    unwell_until: Option<u64>,
+    unwell_until: u64,
     /// The directory evidence is kept in, when the table names one and it
-    /// opened; when a crash record waits to be kept.
+    /// opened; when a crash record waits to be kept (u64::MAX: none does).
     #[cfg(feature = "keep")]
     keep: Option<crate::keep::Keep>,
     #[cfg(feature = "keep")]
-    keep_due: Option<u64>,
+    keep_due: u64,
     /// Oneshots done when the watchdog and the keep directory were last
     /// tried: they are tried again when one more is (it may have loaded
     /// the driver or mounted the disk).
@@ -148,11 +148,11 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
             #[cfg(feature = "watchdog")]
             dog: None,
             #[cfg(feature = "watchdog")]
-            unwell_until: None,
+            unwell_until: u64::MAX,
             #[cfg(feature = "keep")]
             keep: None,
             #[cfg(feature = "keep")]
-            keep_due: None,
+            keep_due: u64::MAX,
             #[cfg(any(feature = "watchdog", feature = "keep"))]
             done: 0,
         },
@@ -214,7 +214,9 @@ fn fire_deadlines(world: &mut World, lp: &mut Loop<'_>, now: u64) {
     watch(world, lp, now);
     #[cfg(feature = "keep")]
     if let Some(keep) = lp.keep.as_mut() {
-        lp.keep_due = keep.crashes(&mut world.table.slots, &mut world.own, now);
+        lp.keep_due = keep
+            .crashes(&mut world.table.slots, &mut world.own, now)
+            .unwrap_or(u64::MAX);
     }
     if world.sup.finished(&world.table.slots) {
         end(world, lp, ending::Event::ServicesStopped, now);
@@ -282,10 +284,10 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         return;
     };
     let grace = u64::from(world.table.settings.watchdog_grace_ms());
-    lp.unwell_until = None;
+    lp.unwell_until = u64::MAX;
     match watchdog::check(&mut world.table.slots, grace, now) {
         Health::Fine(until) => {
-            lp.unwell_until = until;
+            lp.unwell_until = until.unwrap_or(u64::MAX);
             crate::watchdog_dev::feed(dog, now);
         }
         Health::Sick(id) => {
@@ -315,34 +317,32 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
 /// The poll timeout, from `at`, the nearest deadline of the sources
 /// ([`entry`] has brought it down to theirs): until the nearest deadline of
 /// all — the supervisor's (backoff retries, stop timeouts), the clients',
-/// the log pipes' and the control socket's rests, the flood buffer's
-/// release, the ending's grace — or none when nothing is due, so an idle
-/// tend makes no wakeups. 0 while a log pipe has more to read; a second at
-/// most without a signalfd, as PID 1 then reaps once a second.
-fn poll_timeout(world: &World, lp: &Loop<'_>, now: u64, mut at: u64) -> Option<u64> {
+/// the log pipes', the control socket's and an `accept = yes` socket's
+/// rests, the flood buffer's release, the ending's grace — or none when
+/// nothing is due, so an idle tend makes no wakeups. 0 while a log pipe
+/// has more to read; a second at most without a signalfd, as PID 1 then
+/// reaps once a second. u64::MAX for none.
+fn poll_timeout(lp: &Loop<'_>, now: u64, mut at: u64) -> u64 {
     if lp.busy {
-        return Some(0);
+        return 0;
     }
     let mut due = |d: Option<u64>| at = at.min(d.unwrap_or(u64::MAX));
     due(lp.ending.poll_at());
-    for slot in &world.table.slots {
-        #[cfg(feature = "listen")]
-        if slot.rest_until > now {
-            due(Some(slot.rest_until));
-        }
-        let _ = slot;
-    }
     due(Some(lp.flood_release_at));
     #[cfg(feature = "keep")]
-    due(lp.keep_due);
+    due(Some(lp.keep_due));
     #[cfg(feature = "watchdog")]
     if let Some(dog) = lp.dog.as_ref() {
         due(dog.feeder.due());
-        due(lp.unwell_until);
+        due(Some(lp.unwell_until));
     }
     due(lp.fds.signals.is_none().then(|| now.saturating_add(1000)));
     // u64::MAX: nothing due.
-    (at < u64::MAX).then(|| at.saturating_sub(now))
+    if at < u64::MAX {
+        at.saturating_sub(now)
+    } else {
+        at
+    }
 }
 
 /// Handles what poll found ready, in the poll set's order.
@@ -620,11 +620,12 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
             }
         }
     }
-    let ts = poll_timeout(world, lp, now, at).map(|ms| Timespec {
+    let ms = poll_timeout(lp, now, at);
+    let ts = Timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
-    });
-    poll(&mut fds, ts.as_ref())?;
+    };
+    poll(&mut fds, (ms < u64::MAX).then_some(&ts))?;
     for (fd, &n) in fds.iter().zip(&polled) {
         // Anything but POLLOUT, which only a client asks for.
         if fd.revents().intersects(!PollFlags::OUT) {
@@ -635,8 +636,9 @@ fn wait(world: &World, lp: &Loop<'_>, now: u64, ready: &mut Ready) -> Result<(),
 }
 
 /// Source `n`'s descriptor, if it is polled, and what for; brings `at`
-/// down to the source's deadline: a client's, a resting log pipe's or
-/// control socket's, and (with the log pipe) its service's.
+/// down to the source's deadline: a client's, a resting log pipe's,
+/// control socket's or (with its report pipe) `accept = yes` socket's, and
+/// (with the log pipe) its service's.
 fn entry<'w>(
     world: &'w World,
     lp: &'w Loop<'_>,
@@ -675,6 +677,8 @@ fn entry<'w>(
         // instances.
         #[cfg(feature = "listen")]
         Src::Exec(i) => slot(i).and_then(|s| {
+            // A resting socket's rest ends then.
+            due((s.rest_until > now).then_some(s.rest_until));
             (s.exec.as_ref()).or_else(|| crate::listen_in::ready_socket(s, &world.instances, now))
         }),
         #[cfg(not(feature = "listen"))]

@@ -163,7 +163,8 @@ impl Supervisor {
                 let Some((svc, leaving)) = slots.get(i).map(|s| (&s.svc, s.leaving)) else {
                     continue;
                 };
-                let (state, due) = (svc.state, svc.deadline_ms.is_some_and(|d| d <= now));
+                // (None as u64::MAX: never due, `now` being ms since boot.)
+                let (state, due) = (svc.state, svc.deadline_ms.unwrap_or(u64::MAX) <= now);
                 let event = if due {
                     Some(Event::Timer)
                 } else if self.shutting_down || leaving {

@@ -804,7 +804,7 @@ struct Search<'s, 'e, F> {
     seen: u64,
     on_path: u64,
     /// The services on the path explored, from its root.
-    path: heapless::Vec<SvcId, MAX_SERVICES>,
+    path: heapless::Vec<SvcId, MAX_SERVICES, u8>,
 }
 
 impl<F> Search<'_, '_, F> {
