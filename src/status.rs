@@ -200,6 +200,9 @@ const JSON_KEYS: &[u8] = b"{\"name\":\0,\"type\":\0,\"state\":\0,\"ok\":\0,\"wan
 ,\"log\":{\"size\":\0,\"kept\":\0,\"dropped\":\0,\"written\":\0},\"last_crash\":\0\
 {\"what\":\"\0\",\"ago_ms\":\0,\"lines\":\0}\0,\"instances\":\0,\"served\":\0}\0";
 
+/// [`Keys::opt`]'s `null`: a sentinel, one register fewer than an Option.
+const NONE: u64 = u64::MAX;
+
 /// Writes [`JSON_KEYS`] one at a time, each before its value.
 struct Keys<'o> {
     out: &'o mut Text,
@@ -229,12 +232,13 @@ impl Keys<'_> {
         self.key().u(n);
     }
 
-    /// The next key with a number, or `null`.
+    /// The next key with a number, or `null` for [`NONE`] (no pid,
+    /// uptime or delay comes near it).
     #[inline(never)]
-    fn opt(&mut self, n: Option<u64>) {
+    fn opt(&mut self, n: u64) {
         match n {
-            Some(n) => self.num(n),
-            None => self.null(0),
+            NONE => self.null(0),
+            n => self.num(n),
         }
     }
 
@@ -269,8 +273,14 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     // While tend shuts down, nothing is wanted any more.
     j.bool(svc.state.wanted() && !view.sup.shutting_down());
     let running = svc.state.running();
-    j.opt((running && svc.pid != 0).then(|| svc.pid.unsigned_abs().into()));
-    j.opt(running.then(|| now.saturating_sub(svc.started_ms)));
+    j.opt(match running && svc.pid != 0 {
+        true => svc.pid.unsigned_abs().into(),
+        false => NONE,
+    });
+    j.opt(match running {
+        true => now.saturating_sub(svc.started_ms),
+        false => NONE,
+    });
     j.num(svc.restarts.into());
     let at = match svc.last {
         Outcome::None => {
@@ -310,8 +320,8 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
         j.key();
     }
     j.opt(match (svc.state, svc.deadline_ms) {
-        (State::Backoff, Some(d)) => Some(d.saturating_sub(now)),
-        _ => None,
+        (State::Backoff, Some(d)) => d.saturating_sub(now),
+        _ => NONE,
     });
     let ring = &slot.ring;
     j.num(ring.capacity() as u64);
