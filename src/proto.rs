@@ -69,6 +69,9 @@ impl Verb {
     }
 }
 
+// A request's count of names, and `fits`'s bounds, are u8s.
+const _: () = assert!(MAX_SERVICES <= u8::MAX as usize);
+
 /// The options of the client commands, by index: --json, -j, -f, --follow,
 /// -t, -n.
 pub const OPTIONS: &[u8] = b"--json\0-j\0-f\0--follow\0-t\0-n\0";
@@ -89,8 +92,9 @@ pub struct Request<'a> {
     /// `signal NAME SIG`: the signal's number (0: none given; no signal
     /// has it).
     pub signal: u8,
-    /// How many service names [`Request::names`] gives.
-    pub count: usize,
+    /// How many service names [`Request::names`] gives (a u8: at most
+    /// MAX_SERVICES, see `parse`).
+    pub count: u8,
     line: &'a [u8],
 }
 
@@ -108,7 +112,7 @@ impl<'a> Request<'a> {
                 skip = w == b"-n";
                 name
             })
-            .take(self.count)
+            .take(self.count.into())
     }
 }
 
@@ -184,7 +188,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             // An option the verb does not take.
             _ if a.first() == Some(&b'-') => return Err(usage_of(verb)),
             _ if valid_name(a) => {
-                if req.count == MAX_SERVICES {
+                if usize::from(req.count) == MAX_SERVICES {
                     return Err(b"too many names");
                 }
                 req.count += 1;
@@ -193,7 +197,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
         }
     }
     // (Only `signal` takes a signal.)
-    if verb.fits(req.count + usize::from(req.signal != 0)) {
+    if verb.fits(usize::from(req.count) + usize::from(req.signal != 0)) {
         Ok(req)
     } else {
         Err(usage_of(verb))
