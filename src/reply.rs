@@ -449,10 +449,13 @@ fn begin_status<F>(
         true => Set::all(view.table),
         false => named,
     };
-    let shown = view.table.slots.iter().enumerate();
-    let shown = shown
-        .filter(|&(i, _)| set.has(SvcId(i as u8)))
-        .map(|(_, s)| s);
+    // The set's bits, lowest first, one a slot.
+    let mut bits = set.0;
+    let shown = view.table.slots.iter().filter(|_| {
+        let has = bits & 1 != 0;
+        bits >>= 1;
+        has
+    });
     let (w, all_ok) = Widths::measure(shown);
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
