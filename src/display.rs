@@ -117,7 +117,7 @@ pub fn utc_fields(ms: u64) -> [u32; 7] {
     let mut m = 0;
     loop {
         // A leap year: divisible by 4, or by 16 for a century (by 400).
-        let leap = y & if y % 100 == 0 { 15 } else { 3 } == 0;
+        let leap = y & if y.is_multiple_of(100) { 15 } else { 3 } == 0;
         // Each month's days less 28, two bits a month from January.
         let len = 28 + (0xeefbb3 >> (2 * m) & 3) + u32::from(m == 1 && leap);
         if days < len {
