@@ -106,9 +106,9 @@ pub fn shown_len(bytes: Two<'_>) -> usize {
 pub fn utc_fields(ms: u64) -> [u32; 7] {
     let secs = ms / 1000;
     let t = (secs % 86_400) as u32;
-    // Days fit a u32 for 11 million years; u32 arithmetic is smaller code
-    // on 32-bit targets.
-    let days = u32::try_from(secs / 86_400).unwrap_or(u32::MAX);
+    // Days fit a u32 for 11 million years (Linux's clock ends in 2262);
+    // u32 arithmetic is smaller code on 32-bit targets.
+    let days = (secs / 86_400) as u32;
     // The proleptic Gregorian calendar repeats every 400 years (146,097
     // days): whole cycles at once, then month by month, at most 4,800
     // steps (a loop is less code than a closed form's divisions).
@@ -117,7 +117,7 @@ pub fn utc_fields(ms: u64) -> [u32; 7] {
     let mut m = 0;
     loop {
         // A leap year: divisible by 4, or by 16 for a century (by 400).
-        let leap = y & if y % 100 == 0 { 15 } else { 3 } == 0;
+        let leap = y & if y.is_multiple_of(100) { 15 } else { 3 } == 0;
         // Each month's days less 28, two bits a month from January.
         let len = 28 + (0xeefbb3 >> (2 * m) & 3) + u32::from(m == 1 && leap);
         if days < len {

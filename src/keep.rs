@@ -176,9 +176,12 @@ fn dmesg_logs(store: &Fd, each: &mut dyn FnMut(&CStr)) {
         // type, then the NUL-ended name.
         while let Some(&[lo, hi]) = rest.get(16..18) {
             let len = usize::from(u16::from_ne_bytes([lo, hi]));
-            let name = rest.get(19..len).and_then(sys::c_str);
+            let name = match rest.get(19..len) {
+                Some(n @ [b'd', b'm', b'e', b's', b'g', b'-', ..]) => sys::c_str(n),
+                _ => None,
+            };
             rest = rest.get(len.max(1)..).unwrap_or(&[]);
-            if let Some(name) = name.filter(|n| n.to_bytes().starts_with(b"dmesg-")) {
+            if let Some(name) = name {
                 each(name);
             }
         }

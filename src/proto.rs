@@ -58,16 +58,19 @@ impl Verb {
     /// of names for `status`, one for `log`, one and its signal for
     /// `signal`, one or more for `start`, `stop` and `restart`, none for the
     /// others. Tables indexed by the verb: smaller than a `match`.
-    pub fn fits(self, words: usize) -> bool {
+    pub fn fits(self, words: u8) -> bool {
         const LEAST: [u8; 11] = [0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 0];
         const ALL: u8 = MAX_SERVICES as u8;
         const MOST: [u8; 11] = [ALL, 1, ALL, ALL, ALL, 2, 0, 0, 0, 0, 0];
         let i = self as usize;
         let least = LEAST.get(i).copied().unwrap_or(0);
         let most = MOST.get(i).copied().unwrap_or(0);
-        (usize::from(least)..=usize::from(most)).contains(&words)
+        least <= words && words <= most
     }
 }
+
+// A request's count of names, with its signal, and `fits`'s bounds are u8s.
+const _: () = assert!(MAX_SERVICES < u8::MAX as usize);
 
 /// The options of the client commands, by index: --json, -j, -f, --follow,
 /// -t, -n.
@@ -89,8 +92,9 @@ pub struct Request<'a> {
     /// `signal NAME SIG`: the signal's number (0: none given; no signal
     /// has it).
     pub signal: u8,
-    /// How many service names [`Request::names`] gives.
-    pub count: usize,
+    /// How many service names [`Request::names`] gives (a u8: at most
+    /// MAX_SERVICES, see `parse`).
+    pub count: u8,
     line: &'a [u8],
 }
 
@@ -108,7 +112,7 @@ impl<'a> Request<'a> {
                 skip = w == b"-n";
                 name
             })
-            .take(self.count)
+            .take(self.count.into())
     }
 }
 
@@ -184,7 +188,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             // An option the verb does not take.
             _ if a.first() == Some(&b'-') => return Err(usage_of(verb)),
             _ if valid_name(a) => {
-                if req.count == MAX_SERVICES {
+                if usize::from(req.count) == MAX_SERVICES {
                     return Err(b"too many names");
                 }
                 req.count += 1;
@@ -193,7 +197,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
         }
     }
     // (Only `signal` takes a signal.)
-    if verb.fits(req.count + usize::from(req.signal != 0)) {
+    if verb.fits(req.count + u8::from(req.signal != 0)) {
         Ok(req)
     } else {
         Err(usage_of(verb))

@@ -94,7 +94,8 @@ impl Set {
     /// Every service of `table`, and no bit past its end: the rows of a
     /// set are its bits.
     fn all<F>(table: &Table<F>) -> Set {
-        let past = Set::bit(SvcId(u8::try_from(table.len()).unwrap_or(u8::MAX)));
+        // (A plain cast: MAX_SERVICES is below `OWN`, see there.)
+        let past = Set::bit(SvcId(table.len() as u8));
         Set(past.wrapping_sub(1))
     }
 }
@@ -334,6 +335,8 @@ const LINE_SHOWN_MAX_BYTES: usize = 4 * LINE_MAX_BYTES + 48;
 // Under OUT_SOFT_BYTES queued, a whole row or log line fits.
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES);
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= ROW_MAX_BYTES + 64);
+// A line's bytes taken fit `Job::shown`.
+const _: () = assert!(LINE_MAX_BYTES <= u16::MAX as usize);
 
 /// Starts the reply to `req`: writes its exit byte (or the whole refusal)
 /// and sets the job that produces the rest; returns what the client asks
@@ -446,10 +449,13 @@ fn begin_status<F>(
         true => Set::all(view.table),
         false => named,
     };
-    let shown = view.table.slots.iter().enumerate();
-    let shown = shown
-        .filter(|&(i, _)| set.has(SvcId(i as u8)))
-        .map(|(_, s)| s);
+    // The set's bits, lowest first, one a slot.
+    let mut bits = set.0;
+    let shown = view.table.slots.iter().filter(|_| {
+        let has = bits & 1 != 0;
+        bits >>= 1;
+        has
+    });
     let (w, all_ok) = Widths::measure(shown);
     let code = if all_ok { EXIT_OK } else { EXIT_NOT_AS_WANTED };
     r.out.byte(code as u8);
@@ -634,7 +640,9 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let hold = !whole && j.follow;
     let took = out.shown(line.head, line.tail, usize::from(j.shown), hold);
     if hold {
-        j.shown = u16::try_from(took).unwrap_or(u16::MAX);
+        // (A plain cast: a line's bytes fit a u16, see `LINE_MAX_BYTES`'s
+        // assert below.)
+        j.shown = took as u16;
         return false;
     }
     if !line.ends_with_newline() {

@@ -271,13 +271,23 @@ impl Text {
         self.byte(b'"');
         for &b in text {
             // `"`, `\`, newline, return and tab as `\"`, `\\`, `\n`, `\r`, `\t`.
-            match b"\"\\\n\r\t".iter().position(|&e| e == b) {
-                Some(i) => self.s(b"\\\"\\\\\\n\\r\\t".get(2 * i..2 * i + 2).unwrap_or(&[])),
+            let e = match b {
+                b'"' | b'\\' => b,
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                0x20..0x7f => {
+                    self.byte(b);
+                    continue;
+                }
                 // Control bytes and non-ASCII (which may not be UTF-8) are
                 // escaped one byte at a time, so the output is always valid.
-                None if !(0x20..0x7f).contains(&b) => self.hex(b"\\u00", b),
-                None => self.byte(b),
+                _ => {
+                    self.hex(b"\\u00", b);
+                    continue;
+                }
             };
+            self.byte(b'\\').byte(e);
         }
         self.byte(b'"')
     }

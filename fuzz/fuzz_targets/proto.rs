@@ -35,8 +35,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let names: Vec<&[u8]> = req.names().collect();
-    assert_eq!(names.len(), req.count, "{line:?}");
-    assert!(req.count <= MAX_SERVICES);
+    assert_eq!(names.len(), usize::from(req.count), "{line:?}");
+    assert!(usize::from(req.count) <= MAX_SERVICES);
     let mut words = line.split(|&b| b == b' ').skip(1);
     for name in &names {
         assert!(proto::valid_name(name) && name[0] != b'-', "{line:?}");
