@@ -74,18 +74,6 @@ impl Settings {
     }
 }
 
-/// Whether `a` (its strings in `pa`) and `b` (in `pb`) say the same.
-#[cfg(feature = "reload")]
-pub fn same(a: &Settings, pa: &Pool, b: &Settings, pb: &Pool) -> bool {
-    let paths = |s: &Settings| [s.syslog, s.watchdog, s.keep];
-    let numbers = |s: &Settings| [s.watchdog_timeout, s.watchdog_grace];
-    numbers(a) == numbers(b)
-        && paths(a)
-            .iter()
-            .zip(paths(b))
-            .all(|(&x, y)| pa.bytes(x) == pb.bytes(y))
-}
-
 impl Default for Settings {
     fn default() -> Self {
         Self::new()
