@@ -56,6 +56,7 @@ pub type LogBuf = Pages<{ LOG_READ_BYTES + PAGE }>;
 
 /// Storage for crash records' lines that services removed by a reload gave
 /// back, for those a reload adds.
+#[cfg(feature = "reload")]
 pub type CrashFree = heapless::Vec<&'static mut [u8], MAX_SERVICES>;
 
 // In this order (`repr(C)`), for the pages a running tend touches: the
@@ -76,11 +77,14 @@ pub struct World {
     pub dog: crate::status::Dog,
     /// The part of the arena no ring uses, and of the crash records'
     /// part, kept for the rings and records a reload adds.
+    #[cfg(feature = "reload")]
     pub ring_spare: Option<&'static mut [u8]>,
+    #[cfg(feature = "reload")]
     pub crash_spare: Option<&'static mut [u8]>,
     pub table: Table<Fd>,
     /// Storage for crash records' lines given back by services a reload
     /// removed, for those it adds. (After the table: only a reload uses it.)
+    #[cfg(feature = "reload")]
     pub crash_free: CrashFree,
     /// The instances of `accept = yes` services that run.
     #[cfg(feature = "listen")]
@@ -106,9 +110,12 @@ impl World {
                 every_ms: 0,
                 fed: false,
             },
+            #[cfg(feature = "reload")]
             ring_spare: None,
+            #[cfg(feature = "reload")]
             crash_spare: None,
             table: Table::new(),
+            #[cfg(feature = "reload")]
             crash_free: heapless::Vec::new(),
             #[cfg(feature = "listen")]
             instances: crate::listen::Instances::new(),
