@@ -1,9 +1,10 @@
 //! Link settings for the binary only (never for the library's tests).
 //!
-//! The cross targets link with rust-lld (see .cargo/config.toml), which needs
-//! nothing here. When the linker is a C compiler driver — the host's `cc`, or
-//! a cross gcc as Buildroot uses — it must not add the C runtime's start files
-//! or libc: tend brings its own `_start` and calls the kernel directly.
+//! The cross targets link with rust-lld (see .cargo/config.toml and
+//! scripts/link/rust-lld), which needs nothing here but the flags below.
+//! When the linker is a C compiler driver — the host's `cc`, or a cross gcc
+//! as Buildroot uses — it must not add the C runtime's start files or libc:
+//! tend brings its own `_start` and calls the kernel directly.
 //!
 //! Every linker gets link.ld, which drops the unwind tables (tend aborts on
 //! panic and never unwinds), and `-z norelro`: a static binary has no
@@ -42,6 +43,13 @@ fn main() {
         for arg in ["-z", "nosectionheader"] {
             println!("cargo:rustc-link-arg-bins={arg}");
         }
+    }
+    // The read-only data in the code's segment, as GNU ld laid out every
+    // program before 2.31: rust-lld's own layout gives it a segment of its
+    // own, one more program header (56 B on x86_64) and a page boundary
+    // shared between two mappings.
+    if is_lld {
+        println!("cargo:rustc-link-arg-bins=--no-rosegment");
     }
     if !is_lld {
         for arg in ["-nostartfiles", "-nostdlib", "-static", "-no-pie"] {
