@@ -4,16 +4,25 @@
 use linux_raw_sys::errno::*;
 
 /// Builds [`NUMBERS`] and [`TEXT`] from `SYMBOL "description"` rows: one
-/// string and one small number per error, not a table of pointers.
+/// string and one small number per error, not a table of pointers. A build
+/// without `verbose` (tend(8), BUILD PROFILES) keeps only the symbols, and
+/// describes an error by its symbol.
 macro_rules! errors {
     ($($sym:ident $text:literal,)*) => {
         /// The errors a supervisor meets, by number.
         const NUMBERS: &[u16] = &[$($sym as u16),*];
         /// For each of [`NUMBERS`], its symbol and its description, each
         /// followed by a NUL byte.
+        #[cfg(feature = "verbose")]
         const TEXT: &[u8] = concat!($(stringify!($sym), "\0", $text, "\0"),*).as_bytes();
+        /// For each of [`NUMBERS`], its symbol, followed by a NUL byte.
+        #[cfg(not(feature = "verbose"))]
+        const TEXT: &[u8] = concat!($(stringify!($sym), "\0"),*).as_bytes();
     };
 }
+
+/// The entries of [`TEXT`] per error: the symbol, and the description.
+const PARTS: usize = if cfg!(feature = "verbose") { 2 } else { 1 };
 
 errors! {
     EPERM "operation not permitted",
@@ -56,7 +65,7 @@ errors! {
 /// Part `part` (0 the symbol, 1 the description) of `errno`'s entry.
 fn entry(errno: u16, part: usize) -> Option<&'static [u8]> {
     let i = NUMBERS.iter().position(|&n| n == errno)?;
-    Some(crate::say::nth(TEXT, 2 * i + part))
+    Some(crate::say::nth(TEXT, PARTS * i + part))
 }
 
 /// The symbol, like `ENOENT`, or `E?` for one tend does not know.
@@ -64,9 +73,17 @@ pub fn symbol(errno: u16) -> &'static [u8] {
     entry(errno, 0).unwrap_or(b"E?")
 }
 
-/// The description, like `no such file or directory`.
+/// The description, like `no such file or directory` (`ENOENT` in a build
+/// without `verbose`).
+#[cfg(feature = "verbose")]
 pub fn describe(errno: u16) -> &'static [u8] {
     entry(errno, 1).unwrap_or(b"unknown error")
+}
+
+/// The symbol, like `ENOENT`: a build without `verbose` has no descriptions.
+#[cfg(not(feature = "verbose"))]
+pub fn describe(errno: u16) -> &'static [u8] {
+    symbol(errno)
 }
 
 /// The number of a rustix error.
@@ -81,13 +98,25 @@ mod tests {
     #[test]
     fn known_and_unknown() {
         assert_eq!(symbol(ENOENT as u16), b"ENOENT");
-        assert_eq!(describe(EACCES as u16), b"permission denied");
         assert_eq!(symbol(4000), b"E?");
-        assert_eq!(of(rustix::io::Errno::NOENT), ENOENT as u16);
         assert_eq!(symbol(ENOBUFS as u16), b"ENOBUFS");
+        assert_eq!(TEXT.split(|&b| b == 0).count(), PARTS * NUMBERS.len() + 1);
+    }
+
+    #[cfg(feature = "verbose")]
+    #[test]
+    fn described() {
+        assert_eq!(describe(EACCES as u16), b"permission denied");
+        assert_eq!(of(rustix::io::Errno::NOENT), ENOENT as u16);
         assert_eq!(describe(ENOBUFS as u16), b"no buffer space available");
         assert_eq!(describe(EPERM as u16), b"operation not permitted");
         assert_eq!(describe(4000), b"unknown error");
-        assert_eq!(TEXT.split(|&b| b == 0).count(), 2 * NUMBERS.len() + 1);
+    }
+
+    #[cfg(not(feature = "verbose"))]
+    #[test]
+    fn symbols_only() {
+        assert_eq!(describe(ENOENT as u16), b"ENOENT");
+        assert_eq!(describe(4000), b"E?");
     }
 }

@@ -446,7 +446,8 @@ def test_kconfig_parses_without_warnings():
                               "BR2_PACKAGE_TEND_LOCAL_SRC", "BR2_PACKAGE_TEND_RELOAD", "BR2_PACKAGE_TEND_SBIN_INIT",
                               "BR2_PACKAGE_TEND_TABLE", "BR2_PACKAGE_TEND_JSON",
                               "BR2_PACKAGE_TEND_SYSLOG", "BR2_PACKAGE_TEND_WATCHDOG",
-                              "BR2_PACKAGE_TEND_KEEP", "BR2_PACKAGE_TEND_LISTEN"]),
+                              "BR2_PACKAGE_TEND_KEEP", "BR2_PACKAGE_TEND_LISTEN",
+                              "BR2_PACKAGE_TEND_VERBOSE"]),
        "symbols the tree defines")
     for s in ours:
         assert s in k.syms and k.syms[s].nodes, s
@@ -758,7 +759,7 @@ def test_mk_build_profile():
     select(k, "BR2_PACKAGE_TEND")
     # listen is off by default, in the cargo build and here alike (tend(8),
     # BUILD PROFILES: it does not fit the default build's size yet).
-    features = ["json", "syslog", "watchdog", "keep", "listen", "reload"]
+    features = ["json", "syslog", "watchdog", "keep", "listen", "reload", "verbose"]
     for f in features:
         eq(k.syms["BR2_PACKAGE_TEND_" + f.upper()].tri_value, 0 if f == "listen" else 2,
            "BR2_PACKAGE_TEND_%s by default" % f.upper())
@@ -777,9 +778,12 @@ def test_mk_build_profile():
         return shlex.split(got["TEND_CARGO_BUILD_OPTS"])
     eq(opts(k), ["--no-default-features", "--features", ",".join(features)], "every feature")
     k.syms["BR2_PACKAGE_TEND_RELOAD"].set_value(0)
-    eq(opts(k), ["--no-default-features", "--features", "json,syslog,watchdog,keep,listen"], "without reload")
+    eq(opts(k), ["--no-default-features", "--features", "json,syslog,watchdog,keep,listen,verbose"],
+       "without reload")
     k.syms["BR2_PACKAGE_TEND_JSON"].set_value(0)
-    eq(opts(k), ["--no-default-features", "--features", "syslog,watchdog,keep,listen"], "without json")
+    eq(opts(k), ["--no-default-features", "--features", "syslog,watchdog,keep,listen,verbose"], "without json")
+    k.syms["BR2_PACKAGE_TEND_VERBOSE"].set_value(0)
+    eq(opts(k), ["--no-default-features", "--features", "syslog,watchdog,keep,listen"], "without verbose")
     for f in features:
         k.syms["BR2_PACKAGE_TEND_" + f.upper()].set_value(0)
     eq(opts(k), ["--no-default-features", "--features", ""], "the minimal tend")

@@ -62,7 +62,8 @@ TEND_FEATURES = $(strip \
 	$(if $(BR2_PACKAGE_TEND_WATCHDOG),watchdog) \
 	$(if $(BR2_PACKAGE_TEND_KEEP),keep) \
 	$(if $(BR2_PACKAGE_TEND_LISTEN),listen) \
-	$(if $(BR2_PACKAGE_TEND_RELOAD),reload))
+	$(if $(BR2_PACKAGE_TEND_RELOAD),reload) \
+	$(if $(BR2_PACKAGE_TEND_VERBOSE),verbose))
 TEND_CARGO_FEATURE_OPTS = --no-default-features --features '$(subst $(space),$(comma),$(TEND_FEATURES))'
 TEND_CARGO_BUILD_OPTS = $(TEND_CARGO_FEATURE_OPTS)
 TEND_CARGO_INSTALL_OPTS = $(TEND_CARGO_FEATURE_OPTS)
