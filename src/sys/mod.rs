@@ -384,19 +384,23 @@ pub struct UnixAddr {
 /// The address of the socket at `path`; `NAMETOOLONG` when it does not fit
 /// `sun_path` with its NUL.
 pub fn unix_addr(path: &CStr) -> Result<UnixAddr, Errno> {
-    let mut addr = linux_raw_sys::net::sockaddr_un {
-        sun_family: linux_raw_sys::net::AF_UNIX as _,
-        sun_path: [0; 108],
-    };
     let bytes = path.to_bytes();
-    if bytes.len() >= addr.sun_path.len() {
+    // (Checked before the address is made: made in the caller's place, not
+    // on this frame and copied there.)
+    if bytes.len() >= 108 {
         return Err(Errno::NAMETOOLONG);
     }
-    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
+    let mut a = UnixAddr {
+        addr: linux_raw_sys::net::sockaddr_un {
+            sun_family: linux_raw_sys::net::AF_UNIX as _,
+            sun_path: [0; 108],
+        },
+        len: size_of::<u16>() + bytes.len() + 1,
+    };
+    for (dst, &src) in a.addr.sun_path.iter_mut().zip(bytes) {
         *dst = src as _;
     }
-    let len = size_of::<u16>() + bytes.len() + 1;
-    Ok(UnixAddr { addr, len })
+    Ok(a)
 }
 
 fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
