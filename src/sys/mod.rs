@@ -385,22 +385,24 @@ pub struct UnixAddr {
 /// `sun_path` with its NUL.
 pub fn unix_addr(path: &CStr) -> Result<UnixAddr, Errno> {
     let bytes = path.to_bytes();
-    // (Checked before the address is made: made in the caller's place, not
-    // on this frame and copied there.)
     if bytes.len() >= 108 {
         return Err(Errno::NAMETOOLONG);
     }
-    let mut a = UnixAddr {
+    // (Made in the caller's place and filled there, not made on this frame
+    // and copied.)
+    let mut made = Ok(UnixAddr {
         addr: linux_raw_sys::net::sockaddr_un {
             sun_family: linux_raw_sys::net::AF_UNIX as _,
             sun_path: [0; 108],
         },
         len: size_of::<u16>() + bytes.len() + 1,
-    };
-    for (dst, &src) in a.addr.sun_path.iter_mut().zip(bytes) {
-        *dst = src as _;
+    });
+    if let Ok(a) = &mut made {
+        for (dst, &src) in a.addr.sun_path.iter_mut().zip(bytes) {
+            *dst = src as _;
+        }
     }
-    Ok(a)
+    made
 }
 
 fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
