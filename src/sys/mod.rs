@@ -336,8 +336,15 @@ pub fn bind_raw(fd: impl AsFd, addr: &[u8]) -> Result<(), Errno> {
 /// addr, &len)`, and no descriptor): the peer's (or the local) address
 /// goes into `addr`, cut to its size.
 #[cfg(feature = "listen")]
-#[inline(never)]
 pub fn sock_name(fd: impl AsFd, addr: &mut [u8], local: bool) -> Result<Option<Fd>, Errno> {
+    sock_name_of(fd.as_fd().as_raw_fd(), addr, local)
+}
+
+/// [`sock_name`] of a descriptor number: one copy of the call whatever
+/// descriptor type its callers hold.
+#[cfg(feature = "listen")]
+#[inline(never)]
+fn sock_name_of(fd: i32, addr: &mut [u8], local: bool) -> Result<Option<Fd>, Errno> {
     let mut len = addr.len() as u32;
     let call = if local {
         nr::__NR_getsockname
@@ -350,7 +357,7 @@ pub fn sock_name(fd: impl AsFd, addr: &mut [u8], local: bool) -> Result<Option<F
         arch::syscall6(
             call,
             [
-                fd.as_fd().as_raw_fd() as usize,
+                fd as usize,
                 addr.as_mut_ptr() as usize,
                 &mut len as *mut u32 as usize,
                 nr::O_CLOEXEC as usize,
