@@ -382,46 +382,43 @@ pub fn accept(fd: impl AsFd, flags: u32) -> Result<Fd, Errno> {
     check(ret).map(Fd::from_ret)
 }
 
-/// A Unix socket address: `sockaddr_un` and the length to pass with it.
-pub struct UnixAddr {
-    addr: linux_raw_sys::net::sockaddr_un,
-    len: usize,
+/// A Unix socket address: the path, short enough for `sun_path` with its
+/// NUL. The `sockaddr_un` is made only by the call that passes it: a
+/// short value to return and move, where the whole structure (110 bytes)
+/// was copied at each step.
+pub struct UnixAddr<'a> {
+    path: &'a [u8],
 }
 
 /// The address of the socket at `path`; `NAMETOOLONG` when it does not fit
 /// `sun_path` with its NUL.
-pub fn unix_addr(path: &CStr) -> Result<UnixAddr, Errno> {
-    let bytes = path.to_bytes();
-    if bytes.len() >= 108 {
+pub fn unix_addr(path: &CStr) -> Result<UnixAddr<'_>, Errno> {
+    let path = path.to_bytes();
+    if path.len() >= 108 {
         return Err(Errno::NAMETOOLONG);
     }
-    // (Made in the caller's place and filled there, not made on this frame
-    // and copied.)
-    let mut made = Ok(UnixAddr {
-        addr: linux_raw_sys::net::sockaddr_un {
-            sun_family: linux_raw_sys::net::AF_UNIX as _,
-            sun_path: [0; 108],
-        },
-        len: size_of::<u16>() + bytes.len() + 1,
-    });
-    if let Ok(a) = &mut made {
-        for (dst, &src) in a.addr.sun_path.iter_mut().zip(bytes) {
-            *dst = src as _;
-        }
-    }
-    made
+    Ok(UnixAddr { path })
 }
 
-fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
-    // SAFETY: `addr.addr` is a whole `sockaddr_un`; `addr.len` is at most its
-    // size (unix_addr keeps the path and its NUL inside sun_path).
+#[inline(never)]
+fn sock_call(call: u32, fd: i32, addr: &UnixAddr<'_>) -> Result<(), Errno> {
+    let mut sa = linux_raw_sys::net::sockaddr_un {
+        sun_family: linux_raw_sys::net::AF_UNIX as _,
+        sun_path: [0; 108],
+    };
+    for (dst, &src) in sa.sun_path.iter_mut().zip(addr.path) {
+        *dst = src as _;
+    }
+    // SAFETY: `sa` is a whole `sockaddr_un` that lives across the call; the
+    // length passed is at most its size (unix_addr keeps the path and its
+    // NUL inside sun_path).
     let ret = unsafe {
         arch::syscall3(
             call,
             [
-                fd.as_fd().as_raw_fd() as usize,
-                &addr.addr as *const _ as usize,
-                addr.len,
+                fd as usize,
+                &sa as *const _ as usize,
+                size_of::<u16>() + addr.path.len() + 1,
             ],
         )
     };
@@ -429,13 +426,13 @@ fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
 }
 
 /// `bind(2)` to a Unix socket address.
-pub fn bind(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
-    sock_call(nr::__NR_bind, fd, addr)
+pub fn bind(fd: impl AsFd, addr: &UnixAddr<'_>) -> Result<(), Errno> {
+    sock_call(nr::__NR_bind, fd.as_fd().as_raw_fd(), addr)
 }
 
 /// `connect(2)` to a Unix socket address.
-pub fn connect(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
-    sock_call(nr::__NR_connect, fd, addr)
+pub fn connect(fd: impl AsFd, addr: &UnixAddr<'_>) -> Result<(), Errno> {
+    sock_call(nr::__NR_connect, fd.as_fd().as_raw_fd(), addr)
 }
 
 /// Gives the whole pages inside `buf` back to the kernel: they stop counting
