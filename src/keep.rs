@@ -221,7 +221,8 @@ impl<'b> File<'b> {
     }
 
     /// Flushes, syncs and renames it to `name`: whole, or not at all.
-    fn finish(mut self, dir: &Fd, name: &CStr) -> Result<(), Errno> {
+    /// (Borrowed, not taken: a `File` taken by value is copied first.)
+    fn finish(&mut self, dir: &Fd, name: &CStr) -> Result<(), Errno> {
         self.flush();
         if let Some(e) = self.failed {
             return Err(e);

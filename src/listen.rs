@@ -34,18 +34,29 @@ pub fn family(sa: &[u8]) -> u16 {
 /// Parses `tcp:ADDR:PORT`, `udp:ADDR:PORT` (ADDR an IPv4 address, or an
 /// IPv6 one in brackets) or `unix:/PATH` (below 108 bytes).
 pub fn parse(text: &[u8]) -> Option<Addr> {
+    // (Made as the value returned and filled in place: not made on this
+    // frame and copied out.)
+    let mut made = Some(Addr {
+        dgram: false,
+        family: AF_UNIX,
+        raw: [0; 28],
+        len: 0,
+    });
+    if let Some(a) = &mut made {
+        fill(text, a)?;
+    }
+    made
+}
+
+/// [`parse`] into `a`, which holds a unix socket's.
+fn fill(text: &[u8], a: &mut Addr) -> Option<()> {
     let at = text.iter().position(|&b| b == b':')?;
     let (proto, rest) = text.split_at_checked(at)?;
     let kind = crate::say::position(b"tcp\0udp\0unix\0", proto)?;
     let rest = rest.get(1..)?;
-    let mut a = Addr {
-        dgram: kind == 1,
-        family: AF_UNIX,
-        raw: [0; 28],
-        len: 0,
-    };
+    a.dgram = kind == 1;
     if kind == 2 {
-        return (rest.first() == Some(&b'/') && rest.len() < 108).then_some(a);
+        return (rest.first() == Some(&b'/') && rest.len() < 108).then_some(());
     }
     let colon = rest.iter().rposition(|&b| b == b':')?;
     let (host, port) = rest.split_at_checked(colon)?;
@@ -62,7 +73,7 @@ pub fn parse(text: &[u8]) -> Option<Addr> {
         }
     };
     crate::say::copy(raw, &a.family.to_ne_bytes());
-    Some(a)
+    Some(())
 }
 
 /// Reads the numbers of `text` separated by `sep` into the whole of `out`

@@ -20,7 +20,10 @@ use crate::world::Slot;
 pub fn bind_to(text: &[u8], accept: bool) -> Result<Fd, Errno> {
     use linux_raw_sys::general::{O_CLOEXEC, O_NONBLOCK};
     use linux_raw_sys::net::{SOCK_DGRAM, SOCK_STREAM};
-    let a = listen::parse(text).ok_or(Errno::INVAL)?;
+    // (Borrowed where it was made: not moved out of its `Option`.)
+    let Some(a) = &listen::parse(text) else {
+        return Err(Errno::INVAL);
+    };
     let fd = if a.family == listen::AF_UNIX {
         // Mode 0666: the service checks who connects (UNIXREMOTEEUID).
         crate::setup::bind_at(text.get(5..).unwrap_or(&[]), false, 0o666)?

@@ -336,8 +336,15 @@ pub fn bind_raw(fd: impl AsFd, addr: &[u8]) -> Result<(), Errno> {
 /// addr, &len)`, and no descriptor): the peer's (or the local) address
 /// goes into `addr`, cut to its size.
 #[cfg(feature = "listen")]
-#[inline(never)]
 pub fn sock_name(fd: impl AsFd, addr: &mut [u8], local: bool) -> Result<Option<Fd>, Errno> {
+    sock_name_of(fd.as_fd().as_raw_fd(), addr, local)
+}
+
+/// [`sock_name`] of a descriptor number: one copy of the call whatever
+/// descriptor type its callers hold.
+#[cfg(feature = "listen")]
+#[inline(never)]
+fn sock_name_of(fd: i32, addr: &mut [u8], local: bool) -> Result<Option<Fd>, Errno> {
     let mut len = addr.len() as u32;
     let call = if local {
         nr::__NR_getsockname
@@ -350,7 +357,7 @@ pub fn sock_name(fd: impl AsFd, addr: &mut [u8], local: bool) -> Result<Option<F
         arch::syscall6(
             call,
             [
-                fd.as_fd().as_raw_fd() as usize,
+                fd as usize,
                 addr.as_mut_ptr() as usize,
                 &mut len as *mut u32 as usize,
                 nr::O_CLOEXEC as usize,
@@ -375,40 +382,43 @@ pub fn accept(fd: impl AsFd, flags: u32) -> Result<Fd, Errno> {
     check(ret).map(Fd::from_ret)
 }
 
-/// A Unix socket address: `sockaddr_un` and the length to pass with it.
-pub struct UnixAddr {
-    addr: linux_raw_sys::net::sockaddr_un,
-    len: usize,
+/// A Unix socket address: the path, short enough for `sun_path` with its
+/// NUL. The `sockaddr_un` is made only by the call that passes it: a
+/// short value to return and move, where the whole structure (110 bytes)
+/// was copied at each step.
+pub struct UnixAddr<'a> {
+    path: &'a [u8],
 }
 
 /// The address of the socket at `path`; `NAMETOOLONG` when it does not fit
 /// `sun_path` with its NUL.
-pub fn unix_addr(path: &CStr) -> Result<UnixAddr, Errno> {
-    let mut addr = linux_raw_sys::net::sockaddr_un {
+pub fn unix_addr(path: &CStr) -> Result<UnixAddr<'_>, Errno> {
+    let path = path.to_bytes();
+    if path.len() >= 108 {
+        return Err(Errno::NAMETOOLONG);
+    }
+    Ok(UnixAddr { path })
+}
+
+#[inline(never)]
+fn sock_call(call: u32, fd: i32, addr: &UnixAddr<'_>) -> Result<(), Errno> {
+    let mut sa = linux_raw_sys::net::sockaddr_un {
         sun_family: linux_raw_sys::net::AF_UNIX as _,
         sun_path: [0; 108],
     };
-    let bytes = path.to_bytes();
-    if bytes.len() >= addr.sun_path.len() {
-        return Err(Errno::NAMETOOLONG);
-    }
-    for (dst, &src) in addr.sun_path.iter_mut().zip(bytes) {
+    for (dst, &src) in sa.sun_path.iter_mut().zip(addr.path) {
         *dst = src as _;
     }
-    let len = size_of::<u16>() + bytes.len() + 1;
-    Ok(UnixAddr { addr, len })
-}
-
-fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
-    // SAFETY: `addr.addr` is a whole `sockaddr_un`; `addr.len` is at most its
-    // size (unix_addr keeps the path and its NUL inside sun_path).
+    // SAFETY: `sa` is a whole `sockaddr_un` that lives across the call; the
+    // length passed is at most its size (unix_addr keeps the path and its
+    // NUL inside sun_path).
     let ret = unsafe {
         arch::syscall3(
             call,
             [
-                fd.as_fd().as_raw_fd() as usize,
-                &addr.addr as *const _ as usize,
-                addr.len,
+                fd as usize,
+                &sa as *const _ as usize,
+                size_of::<u16>() + addr.path.len() + 1,
             ],
         )
     };
@@ -416,13 +426,13 @@ fn sock_call(call: u32, fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
 }
 
 /// `bind(2)` to a Unix socket address.
-pub fn bind(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
-    sock_call(nr::__NR_bind, fd, addr)
+pub fn bind(fd: impl AsFd, addr: &UnixAddr<'_>) -> Result<(), Errno> {
+    sock_call(nr::__NR_bind, fd.as_fd().as_raw_fd(), addr)
 }
 
 /// `connect(2)` to a Unix socket address.
-pub fn connect(fd: impl AsFd, addr: &UnixAddr) -> Result<(), Errno> {
-    sock_call(nr::__NR_connect, fd, addr)
+pub fn connect(fd: impl AsFd, addr: &UnixAddr<'_>) -> Result<(), Errno> {
+    sock_call(nr::__NR_connect, fd.as_fd().as_raw_fd(), addr)
 }
 
 /// Gives the whole pages inside `buf` back to the kernel: they stop counting
