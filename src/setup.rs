@@ -107,11 +107,10 @@ pub fn start(
     let set = handled();
     let signals = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
         Ok(fd) => Some(fd),
-        Err(e) if opt.pid1 => {
-            report::failed(Some((&mut world.own, now)), b"signalfd", b"", e);
+        Err(e) => {
+            failed(world, now, opt.pid1, b"signalfd", b"", e);
             None
         }
-        Err(e) => fatal(world, now, b"signalfd", e),
     };
     if !opt.pid1 {
         // (Any pid: the kernel takes it as a flag.)
@@ -130,10 +129,7 @@ pub fn start(
         },
     };
     if let Err(e) = set_up_logs(world, arena) {
-        report::failed(Some((&mut world.own, now)), b"log pipes", b"", e);
-        if !opt.pid1 {
-            sys::exit_group(EXIT_SYSTEM);
-        }
+        failed(world, now, opt.pid1, b"log pipes", b"", e);
     }
     // The control socket, mode 0600.
     let door = match bind_at(opt.socket, false, 0o600) {
@@ -144,10 +140,7 @@ pub fn start(
             } else {
                 CANNOT_LISTEN
             };
-            report::failed(Some((&mut world.own, now)), why, opt.socket, e);
-            if !opt.pid1 {
-                sys::exit_group(EXIT_SYSTEM);
-            }
+            failed(world, now, opt.pid1, why, opt.socket, e);
             None
         }
     };
@@ -210,6 +203,16 @@ const CANNOT_LISTEN: &[u8] = match cfg!(feature = "syslog") {
     true => LISTEN.split_at(8).1,
     false => b"cannot listen on ",
 };
+
+/// Says that `what` failed; unless tend is PID 1 (which goes on without
+/// it), for good: it exits.
+#[inline(never)]
+fn failed(world: &mut World, now: u64, pid1: bool, what: &[u8], detail: &[u8], e: Errno) {
+    report::failed(Some((&mut world.own, now)), what, detail, e);
+    if !pid1 {
+        sys::exit_group(EXIT_SYSTEM);
+    }
+}
 
 /// Says that `what` failed, for good, and exits.
 fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> ! {
