@@ -116,7 +116,7 @@ pub fn start(
         // (Any pid: the kernel takes it as a flag.)
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::Pid::INIT)) {
             let what = b"warning: cannot become the child subreaper";
-            report::failed(Some((&mut world.own, now)), what, b"", e);
+            failed(world, now, true, what, b"", e);
         }
     }
     let null = match null {
