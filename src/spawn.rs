@@ -245,7 +245,9 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
                 .byte(0);
         }
         let mut vars = crate::say::split(more.as_bytes(), 0).filter(|v| !v.is_empty());
-        let free = x.ptrs.iter_mut().skip(ENVP).take(MAX_ENV + ENV_MORE);
+        // (At most ENV_MORE - 1 of them, beside at most MAX_ENV and PATH:
+        // the last place stays null.)
+        let free = x.ptrs.iter_mut().skip(ENVP);
         for (to, var) in free.filter(|p| p.is_null()).zip(&mut vars) {
             *to = var.as_ptr();
         }
