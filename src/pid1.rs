@@ -78,19 +78,19 @@ pub fn early_setup(own: &mut Ring<'static>, now: u64) {
         let path = next_c_str(&mut rest);
         let fstype = next_c_str(&mut rest);
         let data = next_c_str(&mut rest);
-        if mounted(path) {
-            continue;
+        if !mounted(path) {
+            let _ = rustix::fs::mkdir(path, Mode::from_raw_mode(0o755));
+            if let Err(e) = rustix::mount::mount(fstype, path, fstype, flags, Some(data)) {
+                let what = b"warning: cannot mount ";
+                report::failed(Some((&mut *own, now)), what, path.to_bytes(), e);
+            }
         }
-        let _ = rustix::fs::mkdir(path, Mode::from_raw_mode(0o755));
-        if let Err(e) = rustix::mount::mount(fstype, path, fstype, flags, Some(data)) {
-            let what = b"warning: cannot mount ";
-            report::failed(Some((&mut *own, now)), what, path.to_bytes(), e);
-        }
+        // Once /dev is there (mounted now or before), the console can be
+        // opened: the warnings after it are seen.
         if i == DEV {
             console_on_stdio();
         }
     }
-    console_on_stdio();
     // The kernel's pstore, where a panic's log waits for the next boot
     // (tend(8), KEPT EVIDENCE), when the kernel has one: its directory
     // exists in /sys only then. Quietly passed over otherwise. (Not found
@@ -107,6 +107,7 @@ pub fn early_setup(own: &mut Ring<'static>, now: u64) {
 }
 
 /// Points descriptors 0–2 at /dev/console unless 0 already is a terminal.
+#[inline(never)]
 fn console_on_stdio() {
     if rustix::termios::isatty(sys::stdin()) {
         return;

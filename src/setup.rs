@@ -56,8 +56,9 @@ pub fn handled() -> SigSet {
 }
 
 /// Everything before the loop: PID 1's set-up, the table (or the rescue
-/// table), signals, the log pipes, the control socket. `Err` holds the exit
-/// status when tend cannot supervise (never as PID 1).
+/// table), signals, the log pipes, the control socket. When tend cannot
+/// supervise (never as PID 1), it exits here, with the status tend(8)
+/// gives: nothing it opened needs closing first. (Never `Err`.)
 #[inline(never)]
 pub fn start(
     world: &mut World,
@@ -91,7 +92,7 @@ pub fn start(
         let own = Some((&mut world.own, now));
         report::say(own, &[opt.table, b": not started: ", n, b" error(s)"]);
         if !opt.pid1 {
-            return Err(EXIT_USAGE);
+            sys::exit_group(EXIT_USAGE);
         }
         report::say(
             Some((&mut world.own, now)),
@@ -106,31 +107,29 @@ pub fn start(
     let set = handled();
     let signals = match sys::set_signal_mask(set).and_then(|()| sys::signalfd(set)) {
         Ok(fd) => Some(fd),
-        Err(e) if opt.pid1 => {
-            report::failed(Some((&mut world.own, now)), b"signalfd", b"", e);
+        Err(e) => {
+            failed(world, now, opt.pid1, b"signalfd", b"", e);
             None
         }
-        Err(e) => return Err(fatal(world, now, b"signalfd", e)),
     };
     if !opt.pid1 {
-        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+        // (Any pid: the kernel takes it as a flag.)
+        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::Pid::INIT)) {
             let what = b"warning: cannot become the child subreaper";
-            report::failed(Some((&mut world.own, now)), what, b"", e);
+            failed(world, now, true, what, b"", e);
         }
     }
     let null = match null {
         Ok(fd) => fd,
-        Err(e) if !opt.pid1 => return Err(fatal(world, now, b"/dev/null", e)),
+        Err(e) if !opt.pid1 => fatal(world, now, b"/dev/null", e),
         // PID 1 without /dev/null: services get the console as stdin.
-        Err(_) => {
-            sys::dup_at_least(sys::stdin(), 3).map_err(|e| fatal(world, now, b"/dev/null", e))?
-        }
+        Err(_) => match sys::dup_at_least(sys::stdin(), 3) {
+            Ok(fd) => fd,
+            Err(e) => fatal(world, now, b"/dev/null", e),
+        },
     };
     if let Err(e) = set_up_logs(world, arena) {
-        report::failed(Some((&mut world.own, now)), b"log pipes", b"", e);
-        if !opt.pid1 {
-            return Err(EXIT_SYSTEM);
-        }
+        failed(world, now, opt.pid1, b"log pipes", b"", e);
     }
     // The control socket, mode 0600.
     let door = match bind_at(opt.socket, false, 0o600) {
@@ -141,10 +140,7 @@ pub fn start(
             } else {
                 CANNOT_LISTEN
             };
-            report::failed(Some((&mut world.own, now)), why, opt.socket, e);
-            if !opt.pid1 {
-                return Err(EXIT_SYSTEM);
-            }
+            failed(world, now, opt.pid1, why, opt.socket, e);
             None
         }
     };
@@ -208,10 +204,20 @@ const CANNOT_LISTEN: &[u8] = match cfg!(feature = "syslog") {
     false => b"cannot listen on ",
 };
 
-/// Says that `what` failed, for good: the exit status of `supervise`.
-fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> i32 {
+/// Says that `what` failed; unless tend is PID 1 (which goes on without
+/// it), for good: it exits.
+#[inline(never)]
+fn failed(world: &mut World, now: u64, pid1: bool, what: &[u8], detail: &[u8], e: Errno) {
+    report::failed(Some((&mut world.own, now)), what, detail, e);
+    if !pid1 {
+        sys::exit_group(EXIT_SYSTEM);
+    }
+}
+
+/// Says that `what` failed, for good, and exits.
+fn fatal(world: &mut World, now: u64, what: &[u8], e: Errno) -> ! {
     report::failed(Some((&mut world.own, now)), what, b"", e);
-    EXIT_SYSTEM
+    sys::exit_group(EXIT_SYSTEM)
 }
 
 /// Carves the rest of the arena (tend's own ring is taken) into rings and

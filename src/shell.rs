@@ -144,8 +144,8 @@ fn start_listening(pool: &Pool, null: BorrowedFd<'_>, slot: &mut Slot) -> Result
 /// Forks the child of service `slot` (see `spawn`); its pid. With `conn`,
 /// an instance of an `accept = yes` service on that connection, with the
 /// UCSPI environment of its peer: it has no readiness pipe, and no report
-/// pipe (nothing waits for its exec).
-#[inline(never)]
+/// pipe (nothing waits for its exec). (Out of line where two call it.)
+#[cfg_attr(feature = "listen", inline(never))]
 pub fn start(
     pool: &Pool,
     null: BorrowedFd<'_>,

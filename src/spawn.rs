@@ -67,6 +67,9 @@ const ENV_MORE: usize = 1 + if cfg!(feature = "listen") { 5 } else { 0 };
 #[cfg(feature = "listen")]
 const LISTEN_ENV_BYTES: usize = 256;
 
+/// Where the envp starts in [`Exec::ptrs`]: after the argv and its null.
+const ENVP: usize = MAX_ARGS + 1;
+
 /// A forked child whose exec is not confirmed yet.
 pub struct Child {
     pub pid: i32,
@@ -96,8 +99,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     // (tend.conf(5)), so these always have room for them, the default
     // PATH and the null pointers that end them.
     let mut x = Exec {
-        argv: [core::ptr::null(); MAX_ARGS + 1],
-        envp: [core::ptr::null(); MAX_ENV + ENV_MORE + 1],
+        ptrs: [core::ptr::null(); ENVP + MAX_ENV + ENV_MORE + 1],
         program: b"",
         path: DEFAULT_PATH,
         dir: sys::c_str(pool.bytes(conf.chdir)).unwrap_or(c"/"),
@@ -106,7 +108,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
         if n == 0 {
             x.program = arg;
         }
-        if let Some(to) = x.argv.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
+        if let Some(to) = x.ptrs.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
             *to = arg.as_ptr();
         }
     }
@@ -115,13 +117,17 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
         if let Some(p) = crate::say::strip(var, b"PATH=") {
             x.path = p;
         }
-        if let Some(to) = x.envp.get_mut(n..MAX_ENV).and_then(|a| a.first_mut()) {
+        if let Some(to) = x
+            .ptrs
+            .get_mut(ENVP + n..ENVP + MAX_ENV)
+            .and_then(|a| a.first_mut())
+        {
             *to = var.as_ptr();
             n += 1;
         }
     }
     if x.path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        if let Some(to) = x.envp.get_mut(n) {
+        if let Some(to) = x.ptrs.get_mut(ENVP + n) {
             *to = DEFAULT_PATH_ENV.as_ptr();
         }
     }
@@ -200,8 +206,8 @@ pub fn read_report(fd: &Fd) -> Report {
 /// (null-ended), the program, the `PATH` to search for a bare name, and
 /// the directory to start in.
 struct Exec<'a> {
-    argv: [*const u8; MAX_ARGS + 1],
-    envp: [*const u8; MAX_ENV + ENV_MORE + 1],
+    /// The argv, then from [`ENVP`] on the envp (one array: one fill).
+    ptrs: [*const u8; ENVP + MAX_ENV + ENV_MORE + 1],
     program: &'a [u8],
     path: &'a [u8],
     dir: &'a CStr,
@@ -239,7 +245,9 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
                 .byte(0);
         }
         let mut vars = crate::say::split(more.as_bytes(), 0).filter(|v| !v.is_empty());
-        let free = x.envp.iter_mut().take(MAX_ENV + ENV_MORE);
+        // (At most ENV_MORE - 1 of them, beside at most MAX_ENV and PATH:
+        // the last place stays null.)
+        let free = x.ptrs.iter_mut().skip(ENVP);
         for (to, var) in free.filter(|p| p.is_null()).zip(&mut vars) {
             *to = var.as_ptr();
         }
@@ -250,7 +258,8 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
     if let Err(e) = rustix::process::chdir(x.dir) {
         return (Step::Chdir, e);
     }
-    (Step::Exec, exec(x.program, &x.argv, &x.envp, x.path))
+    let (argv, envp) = x.ptrs.split_at(ENVP);
+    (Step::Exec, exec(x.program, argv, envp, x.path))
 }
 
 /// The child's signal mask, session and descriptors.
