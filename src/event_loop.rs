@@ -358,8 +358,8 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
-            Src::Ready(i) => on_ready_pipe(world, &lp.fds.null, SvcId(i), now),
-            Src::Exec(i) => on_exec_pipe(world, &lp.fds.null, SvcId(i), now, false),
+            Src::Ready(i) => on_pipe(world, &lp.fds.null, SvcId(i), now, false, false),
+            Src::Exec(i) => on_pipe(world, &lp.fds.null, SvcId(i), now, true, false),
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
                 let pid1 = lp.opt.pid1;
@@ -742,7 +742,7 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
         // (exit 127: the service then forgot the pid, and its end is
         // nobody's) or a run that ended.
         if let Some(id) = supervisor::service_of(&world.table.slots, pid) {
-            on_exec_pipe(world, null, id, now, true);
+            on_pipe(world, null, id, now, true, true);
             let (sup, slots, mut sh) = parts(world, null);
             if slots.get(id.index()).is_some_and(|s| s.svc.pid == pid) {
                 sup.on_end(slots, id, exit_of(status), now, &mut sh);
@@ -813,10 +813,12 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
     false
 }
 
-/// Reads the report pipe of a service's child, if it still has one, and
-/// tells the supervisor once it has told. `ended`: the child is reaped, so
-/// what the pipe holds is all it will ever hold.
-fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
+/// Reads the report pipe (`exec`) of a service's child or its readiness
+/// pipe, if it still has that pipe, and tells the supervisor once the pipe
+/// has told: the exec, or the step that failed before it; the readiness
+/// newline. `ended`: the child is reaped, so what its report pipe holds is
+/// all it will ever hold.
+fn on_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, exec: bool, ended: bool) {
     let Table { slots, pool, .. } = &mut world.table;
     #[cfg(not(feature = "listen"))]
     let _ = pool;
@@ -826,7 +828,7 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
     // An `accept = yes` service's socket, in place of a report pipe: a
     // connection, and an instance started on it (closed if that fails).
     #[cfg(feature = "listen")]
-    if slot.conf.accept && !ended {
+    if exec && slot.conf.accept && !ended {
         let mut peer = [0u8; 28];
         let Some(conn) = crate::listen_in::accept(slot, &mut peer, now) else {
             return;
@@ -839,16 +841,36 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
         }
         return;
     }
-    let exec = &mut slot.exec;
-    let Some(fd) = exec.as_ref() else { return };
-    let result = match spawn::read_report(fd) {
-        Report::Pending if !ended => return,
-        Report::Pending | Report::Execd => Ok(()),
-        Report::Failed(err) => Err(err),
+    let pipe = if exec {
+        &mut slot.exec
+    } else {
+        &mut slot.ready
     };
-    *exec = None;
-    let (sup, slots, mut sh) = parts(world, null);
-    sup.on_exec(slots, id, result, now, &mut sh);
+    let Some(fd) = pipe.as_ref() else { return };
+    let event = if exec {
+        match spawn::read_report(fd) {
+            Report::Pending if !ended => return,
+            Report::Pending | Report::Execd => Some(Event::Execd),
+            Report::Failed(err) => Some(Event::SpawnFailed(err)),
+        }
+    } else {
+        // Only the newline counts; the pipe's end (or an error) is no
+        // readiness, and the pipe goes all the same.
+        let mut buf = [0u8; 64];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(n @ 1..) => match buf.get(..n).is_some_and(|b| crate::say::has(b, b'\n')) {
+                true => Some(Event::Ready),
+                false => return,
+            },
+            Err(Errno::AGAIN | Errno::INTR) => return,
+            Ok(0) | Err(_) => None,
+        }
+    };
+    *pipe = None;
+    if let Some(event) = event {
+        let (sup, slots, mut sh) = parts(world, null);
+        sup.on_child(slots, id, event, now, &mut sh);
+    }
 }
 
 fn exit_of(status: WaitStatus) -> Exit {
@@ -856,32 +878,6 @@ fn exit_of(status: WaitStatus) -> Exit {
         (Some(code), _) => Exit::Code(code as u8),
         (None, Some(s)) => Exit::Signal(s as u8),
         (None, None) => Exit::Code(255),
-    }
-}
-
-#[inline(never)]
-fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
-    let Some(slot) = world.table.slots.get_mut(id.index()).map(|s| &mut s.ready) else {
-        return;
-    };
-    let Some(fd) = slot.as_ref() else { return };
-    let mut buf = [0u8; 64];
-    let ready = match rustix::io::read(fd, &mut buf) {
-        Ok(0) => {
-            *slot = None;
-            false
-        }
-        Ok(n) => buf.get(..n).is_some_and(|b| crate::say::has(b, b'\n')),
-        Err(Errno::AGAIN | Errno::INTR) => false,
-        Err(_) => {
-            *slot = None;
-            false
-        }
-    };
-    if ready {
-        *slot = None;
-        let (sup, slots, mut sh) = parts(world, null);
-        sup.on_ready(slots, id, now, &mut sh);
     }
 }
 

@@ -118,6 +118,20 @@ impl Supervisor {
         apply(slots, id, event, now, fx);
     }
 
+    /// The service's child told, through its pipes, how its start went
+    /// ([`Event::Execd`], [`Event::SpawnFailed`]) or that it is ready
+    /// ([`Event::Ready`]).
+    pub fn on_child<F>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        id: SvcId,
+        event: Event,
+        now: u64,
+        fx: &mut dyn Effects<F>,
+    ) {
+        apply(slots, id, event, now, fx);
+    }
+
     /// The service wrote its readiness newline.
     pub fn on_ready<F>(
         &mut self,
