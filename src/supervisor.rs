@@ -234,14 +234,16 @@ fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut d
     }
 }
 
-/// The service whose child is `pid`, while that child is not reaped.
+/// The service whose child is `pid`, while that child is not reaped. (A
+/// service keeps its child's pid exactly while it runs: [`Service::step`]
+/// sets it on a spawn and clears it on every way out of the running states.)
+///
+/// [`Service::step`]: crate::service::Service::step
 pub fn service_of<F>(slots: &[Slot<F>], pid: i32) -> Option<SvcId> {
     if pid <= 0 {
         return None;
     }
-    let at = slots
-        .iter()
-        .position(|s| s.svc.pid == pid && s.svc.state.running())?;
+    let at = slots.iter().position(|s| s.svc.pid == pid)?;
     Some(SvcId(at as u8))
 }
 
