@@ -168,7 +168,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     loop {
         let now = sys::now_ms();
         fire_deadlines(world, &mut lp, now);
-        serve_clients(world, now);
+        serve_clients(world, &lp, now);
         if let Some(code) = lp.ending.exit_status() {
             // A `supervise` that is not PID 1 disarms the watchdog.
             #[cfg(feature = "watchdog")]
@@ -261,13 +261,6 @@ fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {
     #[cfg(feature = "watchdog")]
     if lp.dog.is_none() {
         lp.dog = crate::watchdog_dev::open(settings, pool, own, now, first);
-        // What `tend status` says of the watchdog, until it lets go.
-        if let Some(dog) = lp.dog.as_ref() {
-            world.dog = crate::status::Dog {
-                every_ms: dog.feeder.every_ms,
-                fed: true,
-            };
-        }
     }
     sys::drop_cold();
 }
@@ -292,10 +285,6 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         }
         Health::Sick(id) => {
             dog.feeder.stopped = true;
-            world.dog = crate::status::Dog {
-                every_ms: dog.feeder.every_ms,
-                fed: false,
-            };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
             // Why, said on the console and, after `watchdog: `, how this
             // boot ends as `tend last-boot` will say it.
@@ -362,8 +351,7 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
             Src::Exec(i) => on_pipe(world, &lp.fds.null, SvcId(i), now, true, false),
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
-                let pid1 = lp.opt.pid1;
-                if let Some(asked) = read_client(world, i, now, pid1) {
+                if let Some(asked) = read_client(world, lp, i, now) {
                     obey(world, lp, usize::from(i), asked, now);
                 }
             }
@@ -570,30 +558,44 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
 
 /// Sends each client as much of its reply as it takes.
 #[inline(never)]
-fn serve_clients(world: &mut World, now: u64) {
-    let (view, clients) = view(world, now);
+fn serve_clients(world: &mut World, lp: &Loop<'_>, now: u64) {
+    let (view, clients) = view(world, lp, now);
     for c in clients.iter_mut() {
         ctl::pump(c, &view);
     }
 }
 
 /// What the clients' replies read, and the clients.
-fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS]) {
+fn view<'w>(
+    world: &'w mut World,
+    lp: &Loop<'_>,
+    now: u64,
+) -> (View<'w, Fd>, &'w mut [Client; MAX_CLIENTS]) {
     let World {
         table,
         sup,
         own,
         syslog,
         clients,
-        dog,
         ..
     } = world;
+    // What `tend status` says of the watchdog: fed, until it lets go.
+    #[cfg(feature = "watchdog")]
+    let dog = lp.dog.as_ref().map(|d| crate::status::Dog {
+        every_ms: d.feeder.every_ms,
+        fed: !d.feeder.stopped,
+    });
+    #[cfg(not(feature = "watchdog"))]
+    let dog = {
+        let _ = lp;
+        None
+    };
     let view = View {
         table,
         sup,
         own,
         syslog,
-        dog: *dog,
+        dog: dog.unwrap_or_default(),
         now,
     };
     (view, clients)
@@ -883,7 +885,7 @@ fn exit_of(status: WaitStatus) -> Exit {
 
 /// Reads a client's request and begins its reply; what it asks tend to do,
 /// if anything.
-fn read_client(world: &mut World, i: u8, now: u64, pid1: bool) -> Option<reply::Intent> {
-    let (view, clients) = view(world, now);
-    ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)
+fn read_client(world: &mut World, lp: &Loop<'_>, i: u8, now: u64) -> Option<reply::Intent> {
+    let (view, clients) = view(world, lp, now);
+    ctl::on_readable(clients.get_mut(usize::from(i))?, &view, lp.opt.pid1)
 }
