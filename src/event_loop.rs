@@ -533,11 +533,6 @@ fn parts<'w>(
 fn settle(world: &mut World, null: &Fd, now: u64) {
     let (sup, slots, mut sh) = parts(world, null);
     sup.settle(slots, now, &mut sh);
-    // What an `accept = yes` service's moves make possible, at once.
-    #[cfg(feature = "listen")]
-    if crate::listen_in::settle(sup, slots, now, &mut sh) {
-        sup.settle(slots, now, &mut sh);
-    }
     // A readiness pipe is only of use while its service starts, a report
     // pipe while its child lives (it is closed once read, in any case), a
     // `listen` socket while it is to run again.

@@ -174,9 +174,10 @@ impl Supervisor {
             let mut acted = false;
             for i in 0..slots.len() {
                 let id = SvcId(i as u8);
-                let Some((svc, leaving)) = slots.get(i).map(|s| (&s.svc, s.leaving)) else {
+                let Some(slot) = slots.get(i) else {
                     continue;
                 };
+                let (svc, leaving) = (&slot.svc, slot.leaving);
                 // (None as u64::MAX: never due, `now` being ms since boot.)
                 let (state, due) = (svc.state, svc.deadline_ms.unwrap_or(u64::MAX) <= now);
                 let event = if due {
@@ -191,6 +192,8 @@ impl Supervisor {
                     let waits = state == State::Down;
                     (waits && after_met(slots, id)).then_some(Event::AfterMet)
                 };
+                #[cfg(feature = "listen")]
+                let event = event.or_else(|| accept_move(slot, self.shutting_down || leaving));
                 if let Some(event) = event {
                     apply(slots, id, event, now, fx);
                     acted = true;
@@ -201,6 +204,23 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// What moves an `accept = yes` service, which has no child of its own
+/// (tend(8), SOCKETS): forked (its socket bound) is up at once; stopping,
+/// it ends once its last instance has. `ending`: while tend shuts down, or
+/// `tend reload` removed it.
+#[cfg(feature = "listen")]
+fn accept_move<F>(slot: &Slot<F>, ending: bool) -> Option<Event> {
+    let state = slot.svc.state;
+    if !slot.conf.accept {
+        return None;
+    }
+    if state == State::Forked {
+        return Some(Event::Execd);
+    }
+    let exit = Exit::Code(0);
+    (state.stopping() && slot.instances == 0).then_some(Event::Exited { exit, ending })
 }
 
 /// Feeds one event to one service and carries out what it decides.
