@@ -17,7 +17,8 @@ use crate::service::{Action, Event, Exit, StartError, State};
 use crate::slot::Slot;
 
 /// What the supervisor asks of the world, for services whose descriptors
-/// are `F`.
+/// are `F`. (Taken as a type parameter, not `dyn`: tend has one, whose
+/// calls are then direct.)
 pub trait Effects<F> {
     /// Fork the service's child (and keep in its slot the pipes it will
     /// tell through); its pid, or why it could not. Whether the child's
@@ -65,13 +66,13 @@ impl Supervisor {
 
     /// A child ended. Returns false when it was none of the services (an
     /// orphan that was reaped).
-    pub fn on_exit<F>(
+    pub fn on_exit<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         pid: i32,
         exit: Exit,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) -> bool {
         let Some(id) = service_of(slots, pid) else {
             return false;
@@ -82,13 +83,13 @@ impl Supervisor {
 
     /// Service `id`'s process ended (or, for an `accept = yes` service,
     /// which has none, its last instance once it was stopped).
-    pub fn on_end<F>(
+    pub fn on_end<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         exit: Exit,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         let mut ending = self.shutting_down;
         if let Some(slot) = slots.get_mut(id.index()) {
@@ -103,13 +104,13 @@ impl Supervisor {
 
     /// The service's child told how its start went: `Ok` once its exec
     /// happened, or the step that failed before it.
-    pub fn on_exec<F>(
+    pub fn on_exec<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         result: Result<(), StartError>,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         let event = match result {
             Ok(()) => Event::Execd,
@@ -121,37 +122,37 @@ impl Supervisor {
     /// The service's child told, through its pipes, how its start went
     /// ([`Event::Execd`], [`Event::SpawnFailed`]) or that it is ready
     /// ([`Event::Ready`]).
-    pub fn on_child<F>(
+    pub fn on_child<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         event: Event,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         apply(slots, id, event, now, fx);
     }
 
     /// The service wrote its readiness newline.
-    pub fn on_ready<F>(
+    pub fn on_ready<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         apply(slots, id, Event::Ready, now, fx);
     }
 
     /// `tend start`, `stop` or `restart` (`event`) of one service. Only
     /// `stop` while shutting down.
-    pub fn command<F>(
+    pub fn command<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         event: Event,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         if matches!(event, Event::Stop) || !self.shutting_down {
             apply(slots, id, event, now, fx);
@@ -159,7 +160,12 @@ impl Supervisor {
     }
 
     /// Stop everything in reverse dependency order; see [`Self::finished`].
-    pub fn shutdown<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
+    pub fn shutdown<F, E: Effects<F> + ?Sized>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        now: u64,
+        fx: &mut E,
+    ) {
         self.shutting_down = true;
         for i in 0..slots.len() {
             apply(slots, SvcId(i as u8), Event::Shutdown, now, fx);
@@ -169,7 +175,12 @@ impl Supervisor {
 
     /// Fires due deadlines and starts (or, in shutdown, stops) whatever can
     /// go now. Call after every batch of events.
-    pub fn settle<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
+    pub fn settle<F, E: Effects<F> + ?Sized>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        now: u64,
+        fx: &mut E,
+    ) {
         for _ in 0..slots.len() + 1 {
             let mut acted = false;
             for i in 0..slots.len() {
@@ -224,7 +235,13 @@ fn accept_move<F>(slot: &Slot<F>, ending: bool) -> Option<Event> {
 }
 
 /// Feeds one event to one service and carries out what it decides.
-fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut dyn Effects<F>) {
+fn apply<F, E: Effects<F> + ?Sized>(
+    slots: &mut [Slot<F>],
+    id: SvcId,
+    event: Event,
+    now: u64,
+    fx: &mut E,
+) {
     let Some(slot) = slots.get_mut(id.index()) else {
         return;
     };
