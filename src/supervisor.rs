@@ -174,7 +174,8 @@ impl Supervisor {
     }
 
     /// Fires due deadlines and starts (or, in shutdown, stops) whatever can
-    /// go now. Call after every batch of events.
+    /// go now; last, moves `accept = yes` services on (see `accept_move`).
+    /// Call after every batch of events.
     pub fn settle<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
