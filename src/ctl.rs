@@ -81,15 +81,15 @@ pub struct Door {
 }
 
 impl Door {
-    pub fn new(listener: Fd, null: &Fd) -> Door {
-        let mut door = Door {
+    /// A door at `listener`. Its spare is taken by the loop's first round
+    /// ([`Door::restock`]), before it first polls the listener.
+    pub fn new(listener: Fd, _null: &Fd) -> Door {
+        Door {
             listener,
             spare: None,
             rest_until: 0,
             told: false,
-        };
-        door.restock(null);
-        door
+        }
     }
 
     /// Takes a descriptor for the spare again once one is free.

@@ -168,7 +168,7 @@ pub fn supervise(world: &mut World, arena: &'static mut [u8], opt: &Options<'_>)
     loop {
         let now = sys::now_ms();
         fire_deadlines(world, &mut lp, now);
-        serve_clients(world, now);
+        serve_clients(world, &lp, now);
         if let Some(code) = lp.ending.exit_status() {
             // A `supervise` that is not PID 1 disarms the watchdog.
             #[cfg(feature = "watchdog")]
@@ -261,13 +261,6 @@ fn open_late(world: &mut World, lp: &mut Loop<'_>, now: u64, first: bool) {
     #[cfg(feature = "watchdog")]
     if lp.dog.is_none() {
         lp.dog = crate::watchdog_dev::open(settings, pool, own, now, first);
-        // What `tend status` says of the watchdog, until it lets go.
-        if let Some(dog) = lp.dog.as_ref() {
-            world.dog = crate::status::Dog {
-                every_ms: dog.feeder.every_ms,
-                fed: true,
-            };
-        }
     }
     sys::drop_cold();
 }
@@ -292,10 +285,6 @@ fn watch(world: &mut World, lp: &mut Loop<'_>, now: u64) {
         }
         Health::Sick(id) => {
             dog.feeder.stopped = true;
-            world.dog = crate::status::Dog {
-                every_ms: dog.feeder.every_ms,
-                fed: false,
-            };
             let name = world.table.conf(id).map_or(&b""[..], |c| &c.name);
             // Why, said on the console and, after `watchdog: `, how this
             // boot ends as `tend last-boot` will say it.
@@ -358,12 +347,11 @@ fn handle(world: &mut World, lp: &mut Loop<'_>, ready: &Ready, now: u64) {
             Src::Signals => read_signals(world, lp, now),
             Src::Listener => accept_client(world, lp, now),
             Src::Log(i) => lp.busy |= drain_log(world, lp, usize::from(i), now),
-            Src::Ready(i) => on_ready_pipe(world, &lp.fds.null, SvcId(i), now),
-            Src::Exec(i) => on_exec_pipe(world, &lp.fds.null, SvcId(i), now, false),
+            Src::Ready(i) => on_pipe(world, &lp.fds.null, SvcId(i), now, false, false),
+            Src::Exec(i) => on_pipe(world, &lp.fds.null, SvcId(i), now, true, false),
             Src::Syslog => lp.busy |= read_syslog(world, lp, now),
             Src::Client(i) => {
-                let pid1 = lp.opt.pid1;
-                if let Some(asked) = read_client(world, i, now, pid1) {
+                if let Some(asked) = read_client(world, lp, i, now) {
                     obey(world, lp, usize::from(i), asked, now);
                 }
             }
@@ -545,11 +533,6 @@ fn parts<'w>(
 fn settle(world: &mut World, null: &Fd, now: u64) {
     let (sup, slots, mut sh) = parts(world, null);
     sup.settle(slots, now, &mut sh);
-    // What an `accept = yes` service's moves make possible, at once.
-    #[cfg(feature = "listen")]
-    if crate::listen_in::settle(sup, slots, now, &mut sh) {
-        sup.settle(slots, now, &mut sh);
-    }
     // A readiness pipe is only of use while its service starts, a report
     // pipe while its child lives (it is closed once read, in any case), a
     // `listen` socket while it is to run again.
@@ -570,30 +553,44 @@ fn settle(world: &mut World, null: &Fd, now: u64) {
 
 /// Sends each client as much of its reply as it takes.
 #[inline(never)]
-fn serve_clients(world: &mut World, now: u64) {
-    let (view, clients) = view(world, now);
+fn serve_clients(world: &mut World, lp: &Loop<'_>, now: u64) {
+    let (view, clients) = view(world, lp, now);
     for c in clients.iter_mut() {
         ctl::pump(c, &view);
     }
 }
 
 /// What the clients' replies read, and the clients.
-fn view(world: &mut World, now: u64) -> (View<'_, Fd>, &mut [Client; MAX_CLIENTS]) {
+fn view<'w>(
+    world: &'w mut World,
+    lp: &Loop<'_>,
+    now: u64,
+) -> (View<'w, Fd>, &'w mut [Client; MAX_CLIENTS]) {
     let World {
         table,
         sup,
         own,
         syslog,
         clients,
-        dog,
         ..
     } = world;
+    // What `tend status` says of the watchdog: fed, until it lets go.
+    #[cfg(feature = "watchdog")]
+    let dog = lp.dog.as_ref().map(|d| crate::status::Dog {
+        every_ms: d.feeder.every_ms,
+        fed: !d.feeder.stopped,
+    });
+    #[cfg(not(feature = "watchdog"))]
+    let dog = {
+        let _ = lp;
+        None
+    };
     let view = View {
         table,
         sup,
         own,
         syslog,
-        dog: *dog,
+        dog: dog.unwrap_or_default(),
         now,
     };
     (view, clients)
@@ -742,7 +739,7 @@ fn reap(world: &mut World, null: &Fd, now: u64) -> bool {
         // (exit 127: the service then forgot the pid, and its end is
         // nobody's) or a run that ended.
         if let Some(id) = supervisor::service_of(&world.table.slots, pid) {
-            on_exec_pipe(world, null, id, now, true);
+            on_pipe(world, null, id, now, true, true);
             let (sup, slots, mut sh) = parts(world, null);
             if slots.get(id.index()).is_some_and(|s| s.svc.pid == pid) {
                 sup.on_end(slots, id, exit_of(status), now, &mut sh);
@@ -813,10 +810,12 @@ fn drain_log(world: &mut World, lp: &mut Loop<'_>, i: usize, now: u64) -> bool {
     false
 }
 
-/// Reads the report pipe of a service's child, if it still has one, and
-/// tells the supervisor once it has told. `ended`: the child is reaped, so
-/// what the pipe holds is all it will ever hold.
-fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) {
+/// Reads the report pipe (`exec`) of a service's child or its readiness
+/// pipe, if it still has that pipe, and tells the supervisor once the pipe
+/// has told: the exec, or the step that failed before it; the readiness
+/// newline. `ended`: the child is reaped, so what its report pipe holds is
+/// all it will ever hold.
+fn on_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, exec: bool, ended: bool) {
     let Table { slots, pool, .. } = &mut world.table;
     #[cfg(not(feature = "listen"))]
     let _ = pool;
@@ -826,7 +825,7 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
     // An `accept = yes` service's socket, in place of a report pipe: a
     // connection, and an instance started on it (closed if that fails).
     #[cfg(feature = "listen")]
-    if slot.conf.accept && !ended {
+    if exec && slot.conf.accept && !ended {
         let mut peer = [0u8; 28];
         let Some(conn) = crate::listen_in::accept(slot, &mut peer, now) else {
             return;
@@ -839,16 +838,36 @@ fn on_exec_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64, ended: bool) 
         }
         return;
     }
-    let exec = &mut slot.exec;
-    let Some(fd) = exec.as_ref() else { return };
-    let result = match spawn::read_report(fd) {
-        Report::Pending if !ended => return,
-        Report::Pending | Report::Execd => Ok(()),
-        Report::Failed(err) => Err(err),
+    let pipe = if exec {
+        &mut slot.exec
+    } else {
+        &mut slot.ready
     };
-    *exec = None;
-    let (sup, slots, mut sh) = parts(world, null);
-    sup.on_exec(slots, id, result, now, &mut sh);
+    let Some(fd) = pipe.as_ref() else { return };
+    let event = if exec {
+        match spawn::read_report(fd) {
+            Report::Pending if !ended => return,
+            Report::Pending | Report::Execd => Some(Event::Execd),
+            Report::Failed(err) => Some(Event::SpawnFailed(err)),
+        }
+    } else {
+        // Only the newline counts; the pipe's end (or an error) is no
+        // readiness, and the pipe goes all the same.
+        let mut buf = [0u8; 64];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(n @ 1..) => match buf.get(..n).is_some_and(|b| crate::say::has(b, b'\n')) {
+                true => Some(Event::Ready),
+                false => return,
+            },
+            Err(Errno::AGAIN | Errno::INTR) => return,
+            Ok(0) | Err(_) => None,
+        }
+    };
+    *pipe = None;
+    if let Some(event) = event {
+        let (sup, slots, mut sh) = parts(world, null);
+        sup.on_child(slots, id, event, now, &mut sh);
+    }
 }
 
 fn exit_of(status: WaitStatus) -> Exit {
@@ -859,35 +878,9 @@ fn exit_of(status: WaitStatus) -> Exit {
     }
 }
 
-#[inline(never)]
-fn on_ready_pipe(world: &mut World, null: &Fd, id: SvcId, now: u64) {
-    let Some(slot) = world.table.slots.get_mut(id.index()).map(|s| &mut s.ready) else {
-        return;
-    };
-    let Some(fd) = slot.as_ref() else { return };
-    let mut buf = [0u8; 64];
-    let ready = match rustix::io::read(fd, &mut buf) {
-        Ok(0) => {
-            *slot = None;
-            false
-        }
-        Ok(n) => buf.get(..n).is_some_and(|b| crate::say::has(b, b'\n')),
-        Err(Errno::AGAIN | Errno::INTR) => false,
-        Err(_) => {
-            *slot = None;
-            false
-        }
-    };
-    if ready {
-        *slot = None;
-        let (sup, slots, mut sh) = parts(world, null);
-        sup.on_ready(slots, id, now, &mut sh);
-    }
-}
-
 /// Reads a client's request and begins its reply; what it asks tend to do,
 /// if anything.
-fn read_client(world: &mut World, i: u8, now: u64, pid1: bool) -> Option<reply::Intent> {
-    let (view, clients) = view(world, now);
-    ctl::on_readable(clients.get_mut(usize::from(i))?, &view, pid1)
+fn read_client(world: &mut World, lp: &Loop<'_>, i: u8, now: u64) -> Option<reply::Intent> {
+    let (view, clients) = view(world, lp, now);
+    ctl::on_readable(clients.get_mut(usize::from(i))?, &view, lp.opt.pid1)
 }

@@ -260,8 +260,7 @@ impl<'a> Ring<'a> {
             // Each rendered line has one newline, at its end.
             while out.len() - start > most {
                 let lines = out.as_bytes().get(start..).unwrap_or(&[]);
-                let first = lines.iter().position(|&b| b == b'\n');
-                out.cut(start, first.map_or(lines.len(), |i| i + 1));
+                out.cut(start, newline(lines).map_or(lines.len(), |i| i + 1));
                 count -= 1;
             }
         }

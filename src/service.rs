@@ -752,6 +752,9 @@ pub(crate) mod tests {
                     (want_state, want_action),
                     "{state:?} + {event:?}"
                 );
+                // A pid is kept only while running (supervisor::service_of
+                // counts on it).
+                assert!(s.pid == 0 || s.state.running(), "{state:?} + {event:?}");
                 pairs += 1;
             }
         }

@@ -17,7 +17,8 @@ use crate::service::{Action, Event, Exit, StartError, State};
 use crate::slot::Slot;
 
 /// What the supervisor asks of the world, for services whose descriptors
-/// are `F`.
+/// are `F`. (Taken as a type parameter, not `dyn`: tend has one, whose
+/// calls are then direct.)
 pub trait Effects<F> {
     /// Fork the service's child (and keep in its slot the pipes it will
     /// tell through); its pid, or why it could not. Whether the child's
@@ -65,13 +66,13 @@ impl Supervisor {
 
     /// A child ended. Returns false when it was none of the services (an
     /// orphan that was reaped).
-    pub fn on_exit<F>(
+    pub fn on_exit<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         pid: i32,
         exit: Exit,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) -> bool {
         let Some(id) = service_of(slots, pid) else {
             return false;
@@ -82,13 +83,13 @@ impl Supervisor {
 
     /// Service `id`'s process ended (or, for an `accept = yes` service,
     /// which has none, its last instance once it was stopped).
-    pub fn on_end<F>(
+    pub fn on_end<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         exit: Exit,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         let mut ending = self.shutting_down;
         if let Some(slot) = slots.get_mut(id.index()) {
@@ -103,13 +104,13 @@ impl Supervisor {
 
     /// The service's child told how its start went: `Ok` once its exec
     /// happened, or the step that failed before it.
-    pub fn on_exec<F>(
+    pub fn on_exec<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         result: Result<(), StartError>,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         let event = match result {
             Ok(()) => Event::Execd,
@@ -118,26 +119,40 @@ impl Supervisor {
         apply(slots, id, event, now, fx);
     }
 
+    /// The service's child told, through its pipes, how its start went
+    /// ([`Event::Execd`], [`Event::SpawnFailed`]) or that it is ready
+    /// ([`Event::Ready`]).
+    pub fn on_child<F, E: Effects<F> + ?Sized>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        id: SvcId,
+        event: Event,
+        now: u64,
+        fx: &mut E,
+    ) {
+        apply(slots, id, event, now, fx);
+    }
+
     /// The service wrote its readiness newline.
-    pub fn on_ready<F>(
+    pub fn on_ready<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         apply(slots, id, Event::Ready, now, fx);
     }
 
     /// `tend start`, `stop` or `restart` (`event`) of one service. Only
     /// `stop` while shutting down.
-    pub fn command<F>(
+    pub fn command<F, E: Effects<F> + ?Sized>(
         &mut self,
         slots: &mut [Slot<F>],
         id: SvcId,
         event: Event,
         now: u64,
-        fx: &mut dyn Effects<F>,
+        fx: &mut E,
     ) {
         if matches!(event, Event::Stop) || !self.shutting_down {
             apply(slots, id, event, now, fx);
@@ -145,7 +160,12 @@ impl Supervisor {
     }
 
     /// Stop everything in reverse dependency order; see [`Self::finished`].
-    pub fn shutdown<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
+    pub fn shutdown<F, E: Effects<F> + ?Sized>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        now: u64,
+        fx: &mut E,
+    ) {
         self.shutting_down = true;
         for i in 0..slots.len() {
             apply(slots, SvcId(i as u8), Event::Shutdown, now, fx);
@@ -154,15 +174,22 @@ impl Supervisor {
     }
 
     /// Fires due deadlines and starts (or, in shutdown, stops) whatever can
-    /// go now. Call after every batch of events.
-    pub fn settle<F>(&mut self, slots: &mut [Slot<F>], now: u64, fx: &mut dyn Effects<F>) {
+    /// go now; last, moves `accept = yes` services on (see `accept_move`).
+    /// Call after every batch of events.
+    pub fn settle<F, E: Effects<F> + ?Sized>(
+        &mut self,
+        slots: &mut [Slot<F>],
+        now: u64,
+        fx: &mut E,
+    ) {
         for _ in 0..slots.len() + 1 {
             let mut acted = false;
             for i in 0..slots.len() {
                 let id = SvcId(i as u8);
-                let Some((svc, leaving)) = slots.get(i).map(|s| (&s.svc, s.leaving)) else {
+                let Some(slot) = slots.get(i) else {
                     continue;
                 };
+                let (svc, leaving) = (&slot.svc, slot.leaving);
                 // (None as u64::MAX: never due, `now` being ms since boot.)
                 let (state, due) = (svc.state, svc.deadline_ms.unwrap_or(u64::MAX) <= now);
                 let event = if due {
@@ -177,6 +204,8 @@ impl Supervisor {
                     let waits = state == State::Down;
                     (waits && after_met(slots, id)).then_some(Event::AfterMet)
                 };
+                #[cfg(feature = "listen")]
+                let event = event.or_else(|| accept_move(slot, self.shutting_down || leaving));
                 if let Some(event) = event {
                     apply(slots, id, event, now, fx);
                     acted = true;
@@ -189,8 +218,31 @@ impl Supervisor {
     }
 }
 
+/// What moves an `accept = yes` service, which has no child of its own
+/// (tend(8), SOCKETS): forked (its socket bound) is up at once; stopping,
+/// it ends once its last instance has. `ending`: while tend shuts down, or
+/// `tend reload` removed it.
+#[cfg(feature = "listen")]
+fn accept_move<F>(slot: &Slot<F>, ending: bool) -> Option<Event> {
+    let state = slot.svc.state;
+    if !slot.conf.accept {
+        return None;
+    }
+    if state == State::Forked {
+        return Some(Event::Execd);
+    }
+    let exit = Exit::Code(0);
+    (state.stopping() && slot.instances == 0).then_some(Event::Exited { exit, ending })
+}
+
 /// Feeds one event to one service and carries out what it decides.
-fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut dyn Effects<F>) {
+fn apply<F, E: Effects<F> + ?Sized>(
+    slots: &mut [Slot<F>],
+    id: SvcId,
+    event: Event,
+    now: u64,
+    fx: &mut E,
+) {
     let Some(slot) = slots.get_mut(id.index()) else {
         return;
     };
@@ -220,14 +272,16 @@ fn apply<F>(slots: &mut [Slot<F>], id: SvcId, event: Event, now: u64, fx: &mut d
     }
 }
 
-/// The service whose child is `pid`, while that child is not reaped.
+/// The service whose child is `pid`, while that child is not reaped. (A
+/// service keeps its child's pid exactly while it runs: [`Service::step`]
+/// sets it on a spawn and clears it on every way out of the running states.)
+///
+/// [`Service::step`]: crate::service::Service::step
 pub fn service_of<F>(slots: &[Slot<F>], pid: i32) -> Option<SvcId> {
     if pid <= 0 {
         return None;
     }
-    let at = slots
-        .iter()
-        .position(|s| s.svc.pid == pid && s.svc.state.running())?;
+    let at = slots.iter().position(|s| s.svc.pid == pid)?;
     Some(SvcId(at as u8))
 }
 

@@ -73,8 +73,6 @@ pub struct World {
     /// Messages to the syslog socket from outside every service (`tend log
     /// syslog`); keeps nothing without one.
     pub syslog: Ring<'static>,
-    /// The watchdog as `tend status` shows it.
-    pub dog: crate::status::Dog,
     /// The part of the arena no ring uses, and of the crash records'
     /// part, kept for the rings and records a reload adds.
     #[cfg(feature = "reload")]
@@ -106,10 +104,6 @@ impl World {
             sup: Supervisor::new(),
             own: Ring::empty(),
             syslog: Ring::empty(),
-            dog: crate::status::Dog {
-                every_ms: 0,
-                fed: false,
-            },
             #[cfg(feature = "reload")]
             ring_spare: None,
             #[cfg(feature = "reload")]
