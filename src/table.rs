@@ -91,7 +91,8 @@ impl<F> Table<F> {
 /// With any error the table's content is unspecified.
 ///
 /// The first pass reads every line; the second resolves `after` names, which
-/// may name later services; the last looks for dependency cycles.
+/// may name later services (past too many errors, neither goes on); the
+/// last looks for dependency cycles.
 pub fn parse<F>(
     src: &[u8],
     acc: &EtcAccounts,
@@ -115,17 +116,21 @@ pub fn parse<F>(
         said_log: false,
         said_pool: false,
         said_full: false,
+        second: false,
+        at: None,
     };
     // Each line numbered from 1, without outer blanks (nor `\r`).
-    for text in lines(src) {
-        if p.errs.done() {
-            break;
+    for second in [false, true] {
+        (p.second, p.errs.line) = (second, 0);
+        for text in lines(src) {
+            if p.errs.done() {
+                break;
+            }
+            p.errs.line += 1;
+            p.line(text.trim_ascii());
         }
-        p.errs.line += 1;
-        p.line(text.trim_ascii());
+        p.end_section();
     }
-    p.end_section();
-    p.resolve_after(src);
     p.check_cycles();
     p.errs.count
 }
@@ -490,6 +495,10 @@ struct Parser<'t, 'a, 'e, F> {
     said_log: bool,
     said_pool: bool,
     said_full: bool,
+    /// The second pass, and the slot of the section it reads (none for one
+    /// refused, or the `[tend]` section).
+    second: bool,
+    at: Option<usize>,
 }
 
 enum Line<'a> {
@@ -549,13 +558,28 @@ fn once(said: &mut bool, errs: &mut Errs<'_>, line: u32, msg: Msg, n: usize) {
 }
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
+    /// Reads a line; in the second pass, only headers and `after`.
     #[inline(never)]
     fn line(&mut self, text: &'a [u8]) {
+        let second = self.second;
         if crate::say::has(text, 0) {
-            return self.errs.at(msg::NUL, b"");
+            if !second {
+                self.errs.at(msg::NUL, b"");
+            }
+            return;
         }
         let errs = &mut self.errs;
         match (classify(text), &mut self.sec) {
+            (Line::Header(_), _) if second => {
+                let line = errs.line;
+                self.at = self.table.slots.iter().position(|s| s.conf.line == line);
+            }
+            (Line::Pair(b"after", value), _) if second => {
+                for name in after_names(value) {
+                    self.add_after(name);
+                }
+            }
+            _ if second => {}
             (Line::Blank, _) => {}
             (Line::Header(inner), _) => {
                 self.end_section();
@@ -727,31 +751,11 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
     }
 
-    /// The second pass: fills in each service's `after` now that every name
-    /// is known, reporting unknown ones on their `after` line.
-    fn resolve_after(&mut self, src: &[u8]) {
-        let mut at = None;
-        let mut line = 0;
-        for text in lines(src) {
-            let text = text.trim_ascii();
-            line += 1;
-            match classify(text) {
-                _ if crate::say::has(text, 0) => {}
-                Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
-                Line::Pair(b"after", value) => {
-                    for name in after_names(value) {
-                        self.errs.line = line;
-                        self.add_after(at, name);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
     // A plain loop, where `contains` brings in an unrolled search.
     #[allow(clippy::manual_contains)]
-    fn add_after(&mut self, at: Option<usize>, name: &[u8]) {
+    /// In the second pass, adds `name` to the `after` of the section read.
+    fn add_after(&mut self, name: &[u8]) {
+        let at = self.at;
         let target = self.table.find(name);
         let Some(sec) = at
             .and_then(|at| self.table.slots.get_mut(at))
