@@ -574,7 +574,10 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
                 let line = errs.line;
                 self.at = self.table.slots.iter().position(|s| s.conf.line == line);
             }
-            (Line::Pair(b"after", value), _) if second => {
+            // (A list: smaller than a match on the bytes.)
+            (Line::Pair(key, value), _)
+                if second && crate::say::position(b"after\0", key).is_some() =>
+            {
                 for name in after_names(value) {
                     self.add_after(name);
                 }
