@@ -118,6 +118,7 @@ pub fn parse<F>(
         said_full: false,
         second: false,
         at: None,
+        next: 0,
     };
     // Each line numbered from 1, without outer blanks (nor `\r`).
     for second in [false, true] {
@@ -495,10 +496,11 @@ struct Parser<'t, 'a, 'e, F> {
     said_log: bool,
     said_pool: bool,
     said_full: bool,
-    /// The second pass, and the slot of the section it reads (none for one
-    /// refused, or the `[tend]` section).
+    /// The second pass, the slot of the section it reads (none for one
+    /// refused, or the `[tend]` section), and that of the next service.
     second: bool,
     at: Option<usize>,
+    next: usize,
 }
 
 enum Line<'a> {
@@ -570,9 +572,15 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
         let errs = &mut self.errs;
         match (classify(text), &mut self.sec) {
+            // The slots are in the order of their headers: the next one's
+            // header, if this header was not refused.
             (Line::Header(_), _) if second => {
-                let line = errs.line;
-                self.at = self.table.slots.iter().position(|s| s.conf.line == line);
+                let next = self.next;
+                let slot = self.table.slots.get(next);
+                self.at = slot
+                    .is_some_and(|s| s.conf.line == errs.line)
+                    .then_some(next);
+                self.next += self.at.is_some() as usize;
             }
             // (A list: smaller than a match on the bytes.)
             (Line::Pair(key, value), _)
