@@ -647,8 +647,11 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             );
         } else {
             let sec = open(&mut self.sec, errs.line);
-            // Cannot fail: the name is shorter than NAME_MAX_BYTES.
-            let _ = sec.conf.name.extend_from_slice(name);
+            // Cannot fail: the name is shorter than NAME_MAX_BYTES. (Byte by
+            // byte: smaller than `extend_from_slice`.)
+            for &b in name {
+                let _ = sec.conf.name.push(b);
+            }
         }
     }
 
