@@ -1138,7 +1138,9 @@ console = yes
         // Only listen's keys are left out by default.
         let listen = 1 << slot(Key::Listen) | 1 << slot(Key::Accept) | 1 << slot(Key::Instances);
         assert_eq!(LEFT_OUT, if cfg!(feature = "listen") { 0 } else { listen });
-        let features: Vec<&[u8]> = FEATURES.split(|&b| b == 0).collect();
+        // The feature of each key this tend is built without, up to the
+        // last one.
+        let features: Vec<&[u8]> = (0..22).map(|i| crate::say::nth(&FEATURES, i)).collect();
         let want: Vec<&[u8]> = [&b""[..]; 13]
             .into_iter()
             .chain([
@@ -1152,8 +1154,13 @@ console = yes
                 b"watchdog",
                 b"keep",
             ])
+            .enumerate()
+            .map(|(i, f)| if LEFT_OUT >> i & 1 != 0 { f } else { b"" })
             .collect();
-        assert_eq!(features[..22], want[..]);
+        assert_eq!(features, want);
+        let last = (0..22).filter(|i| LEFT_OUT >> i & 1 != 0).max();
+        let end = last.map_or(0, |i| want[..=i].iter().map(|f| f.len() + 1).sum());
+        assert_eq!(FEATURES.len(), end);
         // The keys of the [tend] section, and only they, are marked so.
         let tend = [
             Key::Syslog,

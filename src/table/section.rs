@@ -139,8 +139,8 @@ pub(super) const REPEAT: u32 = mask(&DEFS, Mask::Repeat);
 /// The keys of the `[tend]` section, one bit each.
 pub(super) const TEND: u32 = mask(&DEFS, Mask::Tend);
 /// The keys of the cargo features this tend is built without, one bit
-/// each, and the feature of each key (or nothing), each followed by a NUL
-/// byte.
+/// each, and the feature of each of those keys (nothing for the others),
+/// each followed by a NUL byte, up to the last such key's.
 pub(super) const LEFT_OUT: u32 = mask(&DEFS, Mask::LeftOut);
 pub(super) const FEATURES: [u8; joined_len(&DEFS, true)] = joined(&DEFS, true);
 /// The bit of `run` in [`Section::seen`].
@@ -148,24 +148,29 @@ pub(super) const RUN_SEEN: u32 = 1 << Key::Run as u32;
 /// The bit of `restart` in [`Section::seen`].
 pub(super) const RESTART_SEEN: u32 = 1 << Key::Restart as u32;
 
-/// A row's name, or with `feature` the name of the feature it needs.
+/// A row's name, or with `feature` the name of the feature it needs when
+/// this tend is built without it.
 const fn name_of(def: &KeyDef, feature: bool) -> &'static [u8] {
     match (feature, def.feature) {
         (false, _) => def.name,
-        (true, Some((name, _))) => name,
-        (true, None) => b"",
+        (true, Some((name, false))) => name,
+        (true, _) => b"",
     }
 }
 
-/// The bytes of [`joined`].
+/// The bytes of [`joined`]: with `feature`, up to the last name.
 const fn joined_len(defs: &[KeyDef], feature: bool) -> usize {
-    let mut n = 0;
+    let (mut n, mut end) = (0, 0);
     let mut rest = defs;
     while let [def, tail @ ..] = rest {
-        n += name_of(def, feature).len() + 1;
+        let len = name_of(def, feature).len();
+        n += len + 1;
+        if len > 0 || !feature {
+            end = n;
+        }
         rest = tail;
     }
-    n
+    end
 }
 
 /// The names of `defs` (see [`name_of`]), each followed by a NUL byte.
