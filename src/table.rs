@@ -117,7 +117,7 @@ pub fn parse<F>(
         said_pool: false,
         said_full: false,
         second: false,
-        at: None,
+        at: usize::MAX,
         next: 0,
     };
     // Each line numbered from 1, without outer blanks (nor `\r`).
@@ -496,10 +496,11 @@ struct Parser<'t, 'a, 'e, F> {
     said_log: bool,
     said_pool: bool,
     said_full: bool,
-    /// The second pass, the slot of the section it reads (none for one
-    /// refused, or the `[tend]` section), and that of the next service.
+    /// The second pass, the slot of the section it reads (`usize::MAX`,
+    /// none, for one refused, or the `[tend]` section), and that of the
+    /// next service.
     second: bool,
-    at: Option<usize>,
+    at: usize,
     next: usize,
 }
 
@@ -577,10 +578,9 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             (Line::Header(_), _) if second => {
                 let next = self.next;
                 let slot = self.table.slots.get(next);
-                self.at = slot
-                    .is_some_and(|s| s.conf.line == errs.line)
-                    .then_some(next);
-                self.next += self.at.is_some() as usize;
+                let ours = slot.is_some_and(|s| s.conf.line == errs.line);
+                self.at = if ours { next } else { usize::MAX };
+                self.next += ours as usize;
             }
             // (A list: smaller than a match on the bytes.)
             (Line::Pair(key, value), _)
@@ -771,16 +771,13 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     fn add_after(&mut self, name: &[u8]) {
         let at = self.at;
         let target = self.table.find(name);
-        let Some(sec) = at
-            .and_then(|at| self.table.slots.get_mut(at))
-            .map(|s| &mut s.conf)
-        else {
+        let Some(sec) = self.table.slots.get_mut(at).map(|s| &mut s.conf) else {
             return;
         };
         match target {
             // The first pass reported a service naming itself (names are
             // unique: it is the one found), and a list that overflows.
-            Some(id) if Some(id.index()) == at || sec.after.iter().any(|&a| a == id) => {}
+            Some(id) if id.index() == at || sec.after.iter().any(|&a| a == id) => {}
             Some(id) => {
                 let _ = sec.after.push(id);
             }
