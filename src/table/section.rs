@@ -500,10 +500,16 @@ impl<'a> Section<'a> {
             return errs.at(msg::ENV, value);
         };
         let name = value.get(..eq).unwrap_or(&[]);
+        // `NAME=`, which another entry for the same variable starts with.
+        let prefix = value.get(..=eq).unwrap_or(value);
         let lead = name.first().is_some_and(|b| !b.is_ascii_digit());
         if !lead || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
             errs.at(msg::ENV_NAME, name);
-        } else if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
+        } else if self
+            .env
+            .iter()
+            .any(|e| crate::say::strip(e, prefix).is_some())
+        {
             errs.at(msg::ENV_TWICE, name);
         } else if self.env.push(value).is_err() {
             errs.say(msg::ENV_MANY, b"", MAX_ENV);
