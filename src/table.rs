@@ -91,7 +91,8 @@ impl<F> Table<F> {
 /// With any error the table's content is unspecified.
 ///
 /// The first pass reads every line; the second resolves `after` names, which
-/// may name later services; the last looks for dependency cycles.
+/// may name later services (past too many errors, neither goes on); the
+/// last looks for dependency cycles.
 pub fn parse<F>(
     src: &[u8],
     acc: &EtcAccounts,
@@ -115,17 +116,22 @@ pub fn parse<F>(
         said_log: false,
         said_pool: false,
         said_full: false,
+        second: false,
+        at: usize::MAX,
+        next: 0,
     };
     // Each line numbered from 1, without outer blanks (nor `\r`).
-    for text in lines(src) {
-        if p.errs.done() {
-            break;
+    for second in [false, true] {
+        (p.second, p.errs.line) = (second, 0);
+        for text in lines(src) {
+            if p.errs.done() {
+                break;
+            }
+            p.errs.line += 1;
+            p.line(text.trim_ascii());
         }
-        p.errs.line += 1;
-        p.line(text.trim_ascii());
+        p.end_section();
     }
-    p.end_section();
-    p.resolve_after(src);
     p.check_cycles();
     p.errs.count
 }
@@ -490,6 +496,12 @@ struct Parser<'t, 'a, 'e, F> {
     said_log: bool,
     said_pool: bool,
     said_full: bool,
+    /// The second pass, the slot of the section it reads (`usize::MAX`,
+    /// none, for one refused, or the `[tend]` section), and that of the
+    /// next service.
+    second: bool,
+    at: usize,
+    next: usize,
 }
 
 enum Line<'a> {
@@ -549,13 +561,36 @@ fn once(said: &mut bool, errs: &mut Errs<'_>, line: u32, msg: Msg, n: usize) {
 }
 
 impl<'a, F> Parser<'_, 'a, '_, F> {
+    /// Reads a line; in the second pass, only headers and `after`.
     #[inline(never)]
     fn line(&mut self, text: &'a [u8]) {
+        let second = self.second;
         if crate::say::has(text, 0) {
-            return self.errs.at(msg::NUL, b"");
+            if !second {
+                self.errs.at(msg::NUL, b"");
+            }
+            return;
         }
         let errs = &mut self.errs;
         match (classify(text), &mut self.sec) {
+            // The slots are in the order of their headers: the next one's
+            // header, if this header was not refused.
+            (Line::Header(_), _) if second => {
+                let next = self.next;
+                let slot = self.table.slots.get(next);
+                let ours = slot.is_some_and(|s| s.conf.line == errs.line);
+                self.at = if ours { next } else { usize::MAX };
+                self.next += ours as usize;
+            }
+            // (A list: smaller than a match on the bytes.)
+            (Line::Pair(key, value), _)
+                if second && crate::say::position(b"after\0", key).is_some() =>
+            {
+                for name in after_names(value) {
+                    self.add_after(name);
+                }
+            }
+            _ if second => {}
             (Line::Blank, _) => {}
             (Line::Header(inner), _) => {
                 self.end_section();
@@ -612,8 +647,11 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             );
         } else {
             let sec = open(&mut self.sec, errs.line);
-            // Cannot fail: the name is shorter than NAME_MAX_BYTES.
-            let _ = sec.conf.name.extend_from_slice(name);
+            // Cannot fail: the name is shorter than NAME_MAX_BYTES. (Byte by
+            // byte: smaller than `extend_from_slice`.)
+            for &b in name {
+                let _ = sec.conf.name.push(b);
+            }
         }
     }
 
@@ -727,42 +765,19 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         }
     }
 
-    /// The second pass: fills in each service's `after` now that every name
-    /// is known, reporting unknown ones on their `after` line.
-    fn resolve_after(&mut self, src: &[u8]) {
-        let mut at = None;
-        let mut line = 0;
-        for text in lines(src) {
-            let text = text.trim_ascii();
-            line += 1;
-            match classify(text) {
-                _ if crate::say::has(text, 0) => {}
-                Line::Header(_) => at = self.table.slots.iter().position(|s| s.conf.line == line),
-                Line::Pair(b"after", value) => {
-                    for name in after_names(value) {
-                        self.errs.line = line;
-                        self.add_after(at, name);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
     // A plain loop, where `contains` brings in an unrolled search.
     #[allow(clippy::manual_contains)]
-    fn add_after(&mut self, at: Option<usize>, name: &[u8]) {
+    /// In the second pass, adds `name` to the `after` of the section read.
+    fn add_after(&mut self, name: &[u8]) {
+        let at = self.at;
         let target = self.table.find(name);
-        let Some(sec) = at
-            .and_then(|at| self.table.slots.get_mut(at))
-            .map(|s| &mut s.conf)
-        else {
+        let Some(sec) = self.table.slots.get_mut(at).map(|s| &mut s.conf) else {
             return;
         };
         match target {
             // The first pass reported a service naming itself (names are
             // unique: it is the one found), and a list that overflows.
-            Some(id) if Some(id.index()) == at || sec.after.iter().any(|&a| a == id) => {}
+            Some(id) if id.index() == at || sec.after.iter().any(|&a| a == id) => {}
             Some(id) => {
                 let _ = sec.after.push(id);
             }
@@ -1120,7 +1135,9 @@ console = yes
         // Only listen's keys are left out by default.
         let listen = 1 << slot(Key::Listen) | 1 << slot(Key::Accept) | 1 << slot(Key::Instances);
         assert_eq!(LEFT_OUT, if cfg!(feature = "listen") { 0 } else { listen });
-        let features: Vec<&[u8]> = FEATURES.split(|&b| b == 0).collect();
+        // The feature of each key this tend is built without, up to the
+        // last one.
+        let features: Vec<&[u8]> = (0..22).map(|i| crate::say::nth(&FEATURES, i)).collect();
         let want: Vec<&[u8]> = [&b""[..]; 13]
             .into_iter()
             .chain([
@@ -1134,8 +1151,13 @@ console = yes
                 b"watchdog",
                 b"keep",
             ])
+            .enumerate()
+            .map(|(i, f)| if LEFT_OUT >> i & 1 != 0 { f } else { b"" })
             .collect();
-        assert_eq!(features[..22], want[..]);
+        assert_eq!(features, want);
+        let last = (0..22).filter(|i| LEFT_OUT >> i & 1 != 0).max();
+        let end = last.map_or(0, |i| want[..=i].iter().map(|f| f.len() + 1).sum());
+        assert_eq!(FEATURES.len(), end);
         // The keys of the [tend] section, and only they, are marked so.
         let tend = [
             Key::Syslog,

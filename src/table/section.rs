@@ -11,9 +11,9 @@ pub(super) const STOP_TIMEOUT_MAX_MS: u64 = 3_600_000;
 pub(super) const LOG_MIN_BYTES: u64 = 256;
 
 /// A key of a service section. Adding one: a variant here, its row in
-/// [`DEFS`] (at the same place), its arm in [`Section::apply`] (the match
-/// has no wildcard, so a key without an arm does not build), and its entry
-/// in tend.conf(5).
+/// [`DEFS`] (at the same place) and in [`row`], its arm in
+/// [`Section::apply`] (the match covers every row up to the last, so a key
+/// without an arm does not build), and its entry in tend.conf(5).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub(super) enum Key {
@@ -40,6 +40,38 @@ pub(super) enum Key {
     WatchdogTimeout,
     WatchdogGrace,
     Keep,
+}
+
+/// The row of each key in [`DEFS`], for a `match` on it (a key's row is
+/// the key as a number: [`keys`] checks it), which spares a table of the
+/// key of each row.
+#[allow(non_upper_case_globals)]
+pub(super) mod row {
+    use super::Key;
+    /// Past the last row.
+    pub const END: usize = super::DEFS.len();
+    pub const Run: usize = Key::Run as usize;
+    pub const Type: usize = Key::Type as usize;
+    pub const Restart: usize = Key::Restart as usize;
+    pub const After: usize = Key::After as usize;
+    pub const Ready: usize = Key::Ready as usize;
+    pub const Log: usize = Key::Log as usize;
+    pub const Console: usize = Key::Console as usize;
+    pub const User: usize = Key::User as usize;
+    pub const Group: usize = Key::Group as usize;
+    pub const Env: usize = Key::Env as usize;
+    pub const Chdir: usize = Key::Chdir as usize;
+    pub const StopSignal: usize = Key::StopSignal as usize;
+    pub const StopTimeout: usize = Key::StopTimeout as usize;
+    pub const Critical: usize = Key::Critical as usize;
+    pub const Listen: usize = Key::Listen as usize;
+    pub const Accept: usize = Key::Accept as usize;
+    pub const Instances: usize = Key::Instances as usize;
+    pub const Syslog: usize = Key::Syslog as usize;
+    pub const Watchdog: usize = Key::Watchdog as usize;
+    pub const WatchdogTimeout: usize = Key::WatchdogTimeout as usize;
+    pub const WatchdogGrace: usize = Key::WatchdogGrace as usize;
+    pub const Keep: usize = Key::Keep as usize;
 }
 
 /// How a key is written in the table, and what the parser knows of it.
@@ -132,15 +164,18 @@ const _: () = assert!(DEFS.len() <= 32);
 /// The names of the keys, each followed by a NUL byte, for
 /// `say::position`.
 pub(super) const KEY_NAMES: [u8; joined_len(&DEFS, false)] = joined(&DEFS, false);
-/// The key of each row.
+/// The key of each row, checked (at build time) to be the row's number:
+/// the parser matches rows (see [`row`]).
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) const KEYS: [Key; DEFS.len()] = keys(&DEFS);
+const _: [Key; DEFS.len()] = KEYS;
 /// The keys whose values add up, one bit each.
 pub(super) const REPEAT: u32 = mask(&DEFS, Mask::Repeat);
 /// The keys of the `[tend]` section, one bit each.
 pub(super) const TEND: u32 = mask(&DEFS, Mask::Tend);
 /// The keys of the cargo features this tend is built without, one bit
-/// each, and the feature of each key (or nothing), each followed by a NUL
-/// byte.
+/// each, and the feature of each of those keys (nothing for the others),
+/// each followed by a NUL byte, up to the last such key's.
 pub(super) const LEFT_OUT: u32 = mask(&DEFS, Mask::LeftOut);
 pub(super) const FEATURES: [u8; joined_len(&DEFS, true)] = joined(&DEFS, true);
 /// The bit of `run` in [`Section::seen`].
@@ -148,24 +183,29 @@ pub(super) const RUN_SEEN: u32 = 1 << Key::Run as u32;
 /// The bit of `restart` in [`Section::seen`].
 pub(super) const RESTART_SEEN: u32 = 1 << Key::Restart as u32;
 
-/// A row's name, or with `feature` the name of the feature it needs.
+/// A row's name, or with `feature` the name of the feature it needs when
+/// this tend is built without it.
 const fn name_of(def: &KeyDef, feature: bool) -> &'static [u8] {
     match (feature, def.feature) {
         (false, _) => def.name,
-        (true, Some((name, _))) => name,
-        (true, None) => b"",
+        (true, Some((name, false))) => name,
+        (true, _) => b"",
     }
 }
 
-/// The bytes of [`joined`].
+/// The bytes of [`joined`]: with `feature`, up to the last name.
 const fn joined_len(defs: &[KeyDef], feature: bool) -> usize {
-    let mut n = 0;
+    let (mut n, mut end) = (0, 0);
     let mut rest = defs;
     while let [def, tail @ ..] = rest {
-        n += name_of(def, feature).len() + 1;
+        let len = name_of(def, feature).len();
+        n += len + 1;
+        if len > 0 || !feature {
+            end = n;
+        }
         rest = tail;
     }
-    n
+    end
 }
 
 /// The names of `defs` (see [`name_of`]), each followed by a NUL byte.
@@ -289,9 +329,8 @@ impl<'a> Section<'a> {
         }
         // A key of the other kind of section is as unknown as any.
         let found = crate::say::position(&KEY_NAMES, key)
-            .filter(|&index| (TEND >> index & 1 != 0) == self.tend)
-            .and_then(|index| Some((index, *KEYS.get(index)?)));
-        let Some((index, def)) = found else {
+            .filter(|&index| (TEND >> index & 1 != 0) == self.tend);
+        let Some(index) = found else {
             return errs.at(msg::KEY, key);
         };
         let bit = 1u32 << index;
@@ -306,28 +345,28 @@ impl<'a> Section<'a> {
         if value.is_empty() {
             return errs.at(msg::NO_VALUE, key);
         }
-        self.apply(def, value, acc, errs);
+        self.apply(index, value, acc, errs);
     }
 
     /// Checks and keeps `value`, given to `key` on the current line.
-    fn apply(&mut self, key: Key, value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
+    fn apply(&mut self, key: usize, value: &'a [u8], acc: &EtcAccounts, errs: &mut Errs) {
         let conf = &mut self.conf;
         match key {
-            Key::Run => match words(value, &mut |_| {}) {
+            row::Run => match words(value, &mut |_| {}) {
                 Ok(argc) => (self.run, conf.argc) = (Some(value), argc),
                 Err(why) => errs.say(Msg::of(why), b"", MAX_ARGS),
             },
-            Key::Type => match choice(value, KINDS) {
+            row::Type => match choice(value, KINDS) {
                 Some(i) => conf.kind = if i == 0 { Kind::Daemon } else { Kind::Oneshot },
                 None => errs.at(msg::TYPE, value),
             },
-            Key::Restart => match choice(value, RESTARTS).and_then(|i| RESTART_OF.get(i)) {
+            row::Restart => match choice(value, RESTARTS).and_then(|i| RESTART_OF.get(i)) {
                 Some(&restart) => conf.restart = restart,
                 None => errs.at(msg::RESTART, value),
             },
-            Key::After => self.after(value, errs),
-            Key::Ready => self.ready(value, errs),
-            Key::Log => match parse_size(value) {
+            row::After => self.after(value, errs),
+            row::Ready => self.ready(value, errs),
+            row::Log => match parse_size(value) {
                 Some(1..LOG_MIN_BYTES) => errs.at(msg::LOG_MIN, b""),
                 Some(n) => {
                     conf.log_bytes = u32::try_from(n).unwrap_or(u32::MAX);
@@ -335,80 +374,82 @@ impl<'a> Section<'a> {
                 }
                 None => errs.at(msg::SIZE, value),
             },
-            Key::Console => match choice(value, YES_NO) {
+            row::Console => match choice(value, YES_NO) {
                 Some(i) => conf.console = i == 0,
                 None => errs.at(msg::CONSOLE, value),
             },
-            Key::User => self.user(value, acc, errs),
-            Key::Group => match id_number(value).or_else(|| acc.group(value)) {
+            row::User => self.user(value, acc, errs),
+            row::Group => match id_number(value).or_else(|| acc.group(value)) {
                 Some(gid) => self.group = Some(gid),
                 None => errs.at(msg::GROUP, value),
             },
-            Key::Env => self.env(value, errs),
-            Key::Chdir => match value.first() == Some(&b'/') {
+            row::Env => self.env(value, errs),
+            row::Chdir => match value.first() == Some(&b'/') {
                 true => self.chdir = Some(value),
                 false => errs.at(msg::CHDIR, value),
             },
-            Key::StopSignal => match crate::signal::number(value) {
+            row::StopSignal => match crate::signal::number(value) {
                 Some(sig) => conf.stop_signal = sig,
                 None => errs.at(msg::SIGNAL, value),
             },
-            Key::StopTimeout => match parse_duration(value) {
+            row::StopTimeout => match parse_duration(value) {
                 Some(ms @ 0..=STOP_TIMEOUT_MAX_MS) => conf.stop_timeout_ms = ms as u32,
                 Some(_) => errs.at(msg::TIMEOUT_MAX, b""),
                 None => errs.at(msg::DURATION, value),
             },
             #[cfg(feature = "watchdog")]
-            Key::Critical => match choice(value, YES_NO) {
+            row::Critical => match choice(value, YES_NO) {
                 Some(i) => conf.critical = i == 0,
                 None => errs.at(msg::CRITICAL, value),
             },
             #[cfg(feature = "listen")]
-            Key::Listen => match crate::listen::parse(value) {
+            row::Listen => match crate::listen::parse(value) {
                 Some(_) => self.listen = Some(value),
                 None => errs.at(msg::LISTEN, value),
             },
             #[cfg(feature = "listen")]
-            Key::Accept => match choice(value, YES_NO) {
+            row::Accept => match choice(value, YES_NO) {
                 Some(i) => (conf.accept, self.accept_line) = (i == 0, errs.line),
                 None => errs.at(msg::ACCEPT, value),
             },
             #[cfg(feature = "listen")]
-            Key::Instances => match crate::say::parse_u64(value) {
+            row::Instances => match crate::say::parse_u64(value) {
                 Some(n @ 1..=MAX_INSTANCES_U64) => conf.instances = n as u8,
                 _ => errs.say(msg::INSTANCES, b"", MAX_INSTANCES),
             },
             // Refused before this in a tend built without them.
             #[cfg(not(feature = "listen"))]
-            Key::Listen | Key::Accept | Key::Instances => {}
+            row::Listen | row::Accept | row::Instances => {}
             #[cfg(not(feature = "watchdog"))]
-            Key::Critical | Key::Watchdog | Key::WatchdogTimeout | Key::WatchdogGrace => {}
+            row::Critical | row::Watchdog | row::WatchdogTimeout | row::WatchdogGrace => {}
             #[cfg(not(feature = "syslog"))]
-            Key::Syslog => {}
+            row::Syslog => {}
             #[cfg(not(feature = "keep"))]
-            Key::Keep => {}
+            row::Keep => {}
             #[cfg(feature = "syslog")]
-            Key::Syslog => self.syslog = Some(value),
+            row::Syslog => self.syslog = Some(value),
             #[cfg(feature = "watchdog")]
-            Key::Watchdog => self.watchdog = Some(value),
+            row::Watchdog => self.watchdog = Some(value),
             #[cfg(feature = "keep")]
-            Key::Keep => match value.first() == Some(&b'/') {
+            row::Keep => match value.first() == Some(&b'/') {
                 true => self.keep = Some(value),
                 false => errs.at(msg::KEEP, value),
             },
             #[cfg(feature = "watchdog")]
-            Key::WatchdogTimeout => match parse_duration(value) {
+            row::WatchdogTimeout => match parse_duration(value) {
                 Some(ms) if WATCHDOG_TIMEOUT_MS.contains(&ms) => self.watchdog_timeout = ms as u32,
                 Some(_) => errs.at(msg::WATCHDOG_TIMEOUT, b""),
                 None => errs.at(msg::DURATION, value),
             },
             // Kept one more than given: 0 stands for "not given".
             #[cfg(feature = "watchdog")]
-            Key::WatchdogGrace => match parse_duration(value) {
+            row::WatchdogGrace => match parse_duration(value) {
                 Some(ms @ 0..=WATCHDOG_GRACE_MAX_MS) => self.watchdog_grace = ms as u32 + 1,
                 Some(_) => errs.at(msg::WATCHDOG_GRACE, b""),
                 None => errs.at(msg::DURATION, value),
             },
+            // No row: every one below has its arm (else this does not build).
+            row::END.. => {}
         }
     }
 
@@ -459,10 +500,16 @@ impl<'a> Section<'a> {
             return errs.at(msg::ENV, value);
         };
         let name = value.get(..eq).unwrap_or(&[]);
+        // `NAME=`, which another entry for the same variable starts with.
+        let prefix = value.get(..=eq).unwrap_or(value);
         let lead = name.first().is_some_and(|b| !b.is_ascii_digit());
         if !lead || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
             errs.at(msg::ENV_NAME, name);
-        } else if self.env.iter().any(|e| e.get(..=eq) == value.get(..=eq)) {
+        } else if self
+            .env
+            .iter()
+            .any(|e| crate::say::strip(e, prefix).is_some())
+        {
             errs.at(msg::ENV_TWICE, name);
         } else if self.env.push(value).is_err() {
             errs.say(msg::ENV_MANY, b"", MAX_ENV);
