@@ -230,6 +230,7 @@ fn usage_of(verb: Verb) -> &'static [u8] {
 
 /// `tend help`. The usage lines, the default table and socket are parts
 /// of it ([`part`]): one copy of each in the binary.
+#[cfg(feature = "verbose")]
 pub const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
   supervise [-c FILE]        supervise FILE's services (default /etc/tend.conf)
   check [-r ROOT] [FILE]     check a table offline (users, groups from ROOT/etc)
@@ -240,6 +241,22 @@ pub const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
   reload [--json]            read the table again and apply what changed
   last-boot                  how the previous boot ended, and what it kept
   reboot|poweroff|halt       ask tend as PID 1 to shut down
+Control socket: /run/tend.sock, or $TEND_SOCKET.
+";
+
+/// `tend help` without `verbose` (tend(8), BUILD PROFILES): the commands
+/// and their arguments, without a description of each.
+#[cfg(not(feature = "verbose"))]
+pub const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
+  supervise [-c FILE]  (default /etc/tend.conf)
+  check [-r ROOT] [FILE]
+  status [NAME...] [--json]
+  log NAME [-n N] [-f] [-t]
+  start|stop|restart NAME...
+  signal NAME SIG
+  reload [--json]
+  last-boot
+  reboot|poweroff|halt
 Control socket: /run/tend.sock, or $TEND_SOCKET.
 ";
 
