@@ -88,7 +88,14 @@ mod tests {
             got,
             [
                 (1234, b"cannot do it\n".to_vec()),
-                (1300, b"poll: invalid argument\n".to_vec()),
+                (
+                    1300,
+                    if cfg!(feature = "verbose") {
+                        b"poll: invalid argument\n".to_vec()
+                    } else {
+                        b"poll: EINVAL\n".to_vec()
+                    }
+                ),
                 (1400, b"/etc/tend.conf:3: bad\n".to_vec()),
             ]
         );
