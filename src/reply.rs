@@ -13,11 +13,11 @@
 //! through its stages:
 //!
 //! ```text
-//! Request ─begin─▶ Rows ──────────────────────────▶ Close   status [--json]
-//!                  Rows ─▶ LogStart ─▶ Lines ─▶ Crash ─▶ Close   status NAME
-//!                  LogStart ─▶ Lines ─▶ Close                    log [-n N] [-t]
-//!                  LogStart ─▶ Lines (for ever)                  log -f
-//!                  Close                                         everything else
+//! Request ─begin─▶ Rows ─────────────────────▶ Close   status [--json]
+//!                  Rows ─▶ Lines ─▶ Crash ─▶ Close      status NAME
+//!                  Lines ─▶ Close                       log [-n N] [-t]
+//!                  Lines (for ever)                     log -f
+//!                  Close                                everything else
 //! ```
 
 use crate::conf::SvcId;
@@ -140,8 +140,6 @@ enum Stage {
     Request,
     /// Rows of the status table, or JSON objects.
     Rows,
-    /// A `log` reply (or the last lines of `status NAME`) about to start.
-    LogStart,
     /// Log lines.
     Lines,
     /// The frozen crash text of a service.
@@ -165,8 +163,6 @@ struct Job {
     /// `status NAME`: the last lines and the crash record of `src` follow the
     /// row.
     detail: bool,
-    /// LogStart: the last `lines` lines (or all).
-    lines: u32,
     /// `-f`: keep the client for new lines.
     follow: bool,
     /// `-t`: stamps as times of day.
@@ -190,7 +186,6 @@ impl Job {
         json: false,
         w: Widths::ZERO,
         detail: false,
-        lines: 0,
         follow: false,
         utc: false,
         offset: 0,
@@ -305,8 +300,7 @@ impl Reply {
     pub fn remap(&mut self, map: &[Option<u8>]) {
         let job = &mut self.job;
         match (job.stage, job.src) {
-            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, OWN | SYSLOG) => {
-            }
+            (Stage::Request | Stage::Close, _) | (Stage::Lines, OWN | SYSLOG) => {}
             (Stage::Lines, id) if !job.detail => match map.get(id.index()) {
                 Some(&Some(j)) => job.src = SvcId(j),
                 _ => job.stage = Stage::Close,
@@ -484,8 +478,7 @@ fn begin_log<F>(
 ) -> Option<Intent> {
     r.out.byte(EXIT_OK as u8);
     let j = &mut r.job;
-    j.stage = Stage::LogStart;
-    j.lines = req.lines;
+    start_lines(j, view, req.lines);
     j.follow = req.follow;
     // The real-time clock's distance from boot time now, which turns
     // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
@@ -544,13 +537,6 @@ fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
         let go_on = match j.stage {
             Stage::Request | Stage::Close => return,
             Stage::Rows => put_row(j, out, view),
-            Stage::LogStart => {
-                let ring = ring(view, j.src);
-                j.pos = ring.last_lines(j.lines as usize);
-                j.shown = 0;
-                j.stage = Stage::Lines;
-                true
-            }
             Stage::Lines => put_line(j, out, view),
             Stage::Crash => put_crash_text(j, out, view),
         };
@@ -558,6 +544,13 @@ fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
             return;
         }
     }
+}
+
+/// The log's lines begin: the last `lines` of the ring of `j.src` (all for
+/// u32::MAX, as no ring holds that many).
+fn start_lines<F>(j: &mut Job, view: &View<'_, F>, lines: u32) {
+    j.pos = ring(view, j.src).last_lines(lines as usize);
+    j.stage = Stage::Lines;
 }
 
 /// Whether the rows are JSON objects. Without the json feature its code
@@ -587,8 +580,7 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
                 out.s(b" running, ").u(s.served.into()).s(b" served\n");
             }
             out.s(b"\nlast lines:\n");
-            j.stage = Stage::LogStart;
-            j.lines = 10;
+            start_lines(j, view, 10);
         }
         return true;
     }
