@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! Request ─begin─▶ Rows ─────────────────────▶ Close   status [--json]
-//!                  Rows ─▶ Lines ─▶ Crash ─▶ Close      status NAME
+//!                  Rows ─▶ Lines ─▶ Close               status NAME
 //!                  Lines ─▶ Close                       log [-n N] [-t]
 //!                  Lines (for ever)                     log -f
 //!                  Close                                everything else
@@ -23,7 +23,7 @@
 use crate::conf::SvcId;
 use crate::ending::Power;
 use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME};
-use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
+use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
 use crate::proto::{Request, Verb};
 use crate::ring::Ring;
 use crate::say::Buf;
@@ -142,8 +142,6 @@ enum Stage {
     Rows,
     /// Log lines.
     Lines,
-    /// The frozen crash text of a service.
-    Crash,
     /// Everything produced: close once the buffer is sent.
     Close,
 }
@@ -169,8 +167,7 @@ struct Job {
     utc: bool,
     /// `-t`: the real-time clock's offset from boot time, in ms.
     offset: u64,
-    /// Lines: the position of the next line in the ring; Crash: the offset
-    /// in the crash text.
+    /// Lines: the position of the next line in the ring.
     pos: u64,
     /// Lines: bytes of the line at `pos` already shown while it was still
     /// being written (a follower sees the rest when it is ended).
@@ -331,6 +328,11 @@ const LINE_SHOWN_MAX_BYTES: usize = 4 * LINE_MAX_BYTES + 48;
 // Under OUT_SOFT_BYTES queued, a whole row or log line fits.
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES);
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= ROW_MAX_BYTES + 64);
+/// The most a crash record takes once shown: its head, and every byte of
+/// its text as `\xNN`.
+const CRASH_SHOWN_MAX_BYTES: usize = 4 * CRASH_TAIL_BYTES + 64;
+// Under OUT_SOFT_BYTES queued, a whole crash record fits.
+const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= CRASH_SHOWN_MAX_BYTES);
 // A line's bytes taken fit `Job::shown`.
 const _: () = assert!(LINE_MAX_BYTES <= u16::MAX as usize);
 
@@ -538,7 +540,6 @@ fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
             Stage::Request | Stage::Close => return,
             Stage::Rows => put_row(j, out, view),
             Stage::Lines => put_line(j, out, view),
-            Stage::Crash => put_crash_text(j, out, view),
         };
         if !go_on {
             return;
@@ -616,7 +617,7 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
         {
             Some(p) => (p, false),
             None if j.follow => return false,
-            None if j.detail => return put_crash_head(j, out, view),
+            None if j.detail => return put_crash(j, out, view),
             None => {
                 j.stage = Stage::Close;
                 return true;
@@ -649,9 +650,11 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     true
 }
 
-/// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
+/// `last crash: signal SEGV 2m05s ago` and its text, shown escaped
+/// (tend(8), LOGS); or `none`. Whole: it always fits (see
+/// CRASH_SHOWN_MAX_BYTES). Whether the reply can go on at once.
 #[inline(never)]
-fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
+fn put_crash<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let slot = view.table.get(j.src);
     j.stage = Stage::Close;
     out.s(b"\nlast crash: ");
@@ -662,24 +665,7 @@ fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     status::exit_words(out, crash.exit);
     let ago = view.now.saturating_sub(crash.at_ms);
     out.byte(b' ').dur(ago).s(b" ago\n");
-    j.stage = Stage::Crash;
-    j.pos = 0;
-    true
-}
-
-/// As much of the crash record's text as fits, shown escaped (tend(8),
-/// LOGS): up to four bytes out for each in; a character cut by the chunk's
-/// end waits. Whether the reply can go on at once.
-fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
-    let slot = view.table.get(j.src);
-    let text = slot.map_or(&[][..], |s| s.crash.text());
-    let rest = text.get(j.pos as usize..).unwrap_or(&[]);
-    let took = out.shown_prefix(rest, out.room() / 4);
-    j.pos += took as u64;
-    if took < rest.len() {
-        return false;
-    }
-    j.stage = Stage::Close;
+    out.shown(crash.text(), &[], 0, false);
     true
 }
 
