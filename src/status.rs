@@ -134,15 +134,13 @@ pub fn row<F>(out: &mut Text, w: Widths, view: &View<'_, F>, id: SvcId) {
     }
     out.s(b"  ").right(uptime.as_bytes(), 6).s(b"  ");
     out.num(svc.restarts.into(), 8, b' ').s(b"  ");
-    last_exit(out, view, id);
+    last_exit(out, view, slot, id);
     out.byte(b'\n');
 }
 
-/// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`.
-pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
-    let Some(slot) = view.table.get(id) else {
-        return;
-    };
+/// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`:
+/// of `slot`, service `id`.
+fn last_exit<F>(out: &mut Text, view: &View<'_, F>, slot: &Slot<F>, id: SvcId) {
     let svc = &slot.svc;
     let slots = &view.table.slots;
     let at = match svc.last {
