@@ -426,11 +426,9 @@ fn deny(r: &mut Reply, verb: Verb, why: Why, detail: &[u8]) -> Option<Intent> {
     let i = why as usize;
     let code = WHY_CODE.get(i).copied().unwrap_or(0);
     let out = r.refusal(code.into(), verb.word(), crate::say::nth(WHY, i));
-    out.s(detail);
-    if why == Why::Unknown {
-        out.byte(b'"');
-    }
-    out.byte(b'\n');
+    // The name's closing quote, for an unknown one.
+    let end = b"\"\n".get(usize::from(why != Why::Unknown)..);
+    out.s(detail).s(end.unwrap_or_default());
     None
 }
 
@@ -507,20 +505,17 @@ fn begin_signal<F>(
     id: SvcId,
     view: &View<'_, F>,
 ) -> Option<Intent> {
-    let verb = req.verb;
-    let (pid, running) = view
-        .table
-        .get(id)
-        .map_or((0, false), |s| (s.svc.pid, s.svc.state.running()));
-    if !running {
-        let name = view.table.conf(id).map_or(&[][..], |c| c.name.as_slice());
-        return deny(r, verb, Why::NotRunning, name);
+    match view.table.get(id) {
+        Some(s) if s.svc.state.running() => r.succeed(Intent::Signal {
+            id,
+            pid: s.svc.pid,
+            sig: req.signal,
+        }),
+        s => {
+            let name = s.map_or(&[][..], |s| s.conf.name.as_slice());
+            deny(r, req.verb, Why::NotRunning, name)
+        }
     }
-    r.succeed(Intent::Signal {
-        id,
-        pid,
-        sig: req.signal,
-    })
 }
 
 /// `halt|poweroff|reboot`: PID 1 only.
