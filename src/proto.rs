@@ -108,9 +108,8 @@ impl<'a> Request<'a> {
         let mut skip = true;
         words(self.line)
             .filter(move |&w| {
-                let name = !skip && w.first() != Some(&b'-');
-                skip = w == b"-n";
-                name
+                let after = core::mem::replace(&mut skip, w == b"-n");
+                !after && w.first() != Some(&b'-')
             })
             .take(self.count.into())
     }
