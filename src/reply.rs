@@ -601,23 +601,24 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// once.
 fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let ring = ring(view, j.src);
-    let (line, whole) = match ring.read(&mut j.pos) {
-        Some(line) => (line, true),
-        // Output not yet ended by a newline, shown as the last line; a
-        // follower gets the rest as it comes (tend(8), COMMANDS, `log`).
-        // Not in `status NAME`'s last lines, which are whole lines only.
-        None => match ring
-            .pending()
+    let read = ring.read(&mut j.pos);
+    let whole = read.is_some();
+    // Output not yet ended by a newline, shown as the last line; a
+    // follower gets the rest as it comes (tend(8), COMMANDS, `log`).
+    // Not in `status NAME`'s last lines, which are whole lines only.
+    let pending = || {
+        ring.pending()
             .filter(|p| !j.detail && p.len() > usize::from(j.shown))
-        {
-            Some(p) => (p, false),
-            None if j.follow => return false,
-            None if j.detail => return put_crash(j, out, view),
-            None => {
-                j.stage = Stage::Close;
-                return true;
-            }
-        },
+    };
+    let Some(line) = read.or_else(pending) else {
+        if j.follow {
+            return false;
+        }
+        if j.detail {
+            return put_crash(j, out, view);
+        }
+        j.stage = Stage::Close;
+        return true;
     };
     // A line partly shown while pending goes on where it stopped,
     // unstamped.
