@@ -323,9 +323,12 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     });
     let ring = &slot.ring;
     j.num(ring.capacity() as u64);
-    j.num(ring.kept());
-    j.num(ring.dropped());
-    j.num(ring.written());
+    // (Dropped is written less kept, as `Ring::dropped` has it: `kept` read
+    // once.)
+    let (kept, written) = (ring.kept(), ring.written());
+    j.num(kept);
+    j.num(written.wrapping_sub(kept));
+    j.num(written);
     let crash = &slot.crash;
     if crash.recorded {
         j.key();
