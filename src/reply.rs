@@ -358,12 +358,12 @@ fn begin<F>(
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
         Verb::Signal => begin_signal(r, req, src, view),
         // Written by the loop once done.
-        // `proto::parse` refuses it when tend is built without reload.
-        Verb::Reload => Some(Intent::Reload { json: req.json }),
+        Verb::Reload if cfg!(feature = "reload") => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
-        // `proto::parse` refuses it when tend is built without keep.
         Verb::LastBoot if cfg!(feature = "keep") => begin_last_boot(r, view),
-        Verb::LastBoot => None,
+        // `proto::parse` refuses them when tend is built without reload or
+        // keep.
+        Verb::Reload | Verb::LastBoot => None,
     }
 }
 
@@ -372,7 +372,10 @@ fn begin<F>(
 fn begin_last_boot<F>(r: &mut Reply, view: &View<'_, F>) -> Option<Intent> {
     let table = view.table;
     match crate::settings::Settings::path(&table.pool, table.settings.keep) {
-        b"" => deny(r, Verb::LastBoot, Why::NoKeep, b""),
+        b"" => {
+            let why = b"nothing kept: the table has no keep directory";
+            deny(r, Verb::LastBoot, Why::NoKeep, why)
+        }
         dir => {
             r.answer(EXIT_OK, dir);
             None
@@ -406,9 +409,11 @@ enum Why {
     NoKeep,
 }
 
-/// The words of each [`Why`], each followed by a NUL byte.
-const WHY: &[u8] = b"no service named \"\0shutting down\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
-nothing kept: the table has no keep directory\0";
+/// The words of each [`Why`], each followed by a NUL byte. `NoKeep` has
+/// none here (past the end: empty): its words come as its detail, from
+/// code only a tend built with keep has.
+const WHY: &[u8] =
+    b"no service named \"\0shutting down\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0";
 
 /// The exit status of each [`Why`].
 const WHY_CODE: [u8; 5] = [
