@@ -343,12 +343,13 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     }
     // An `accept = yes` service's instances running, connections served.
     #[cfg(feature = "listen")]
-    if conf.accept {
-        j.num(slot.instances.into());
-        j.num(slot.served.into());
-    } else {
-        j.null(0);
-        j.null(0);
+    {
+        let (instances, served) = match conf.accept {
+            true => (slot.instances.into(), slot.served.into()),
+            false => (NONE, NONE),
+        };
+        j.opt(instances);
+        j.opt(served);
     }
     #[cfg(not(feature = "listen"))]
     {
