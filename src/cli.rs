@@ -99,13 +99,11 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
         Some(1) => {
             // `-r ROOT` first, if given; then FILE, which only after it may
             // start with `-`.
-            let (root, rest) = match (a2, a3) {
-                (Some(b"-r"), Some(root)) => (Some(root), [a4, a5]),
-                _ => (None, [a2, a3]),
-            };
-            let file = match rest {
-                [None, _] => DEFAULT_TABLE,
-                [Some(file), None] if root.is_some() || file.first() != Some(&b'-') => file,
+            let r = matches!((a2, a3), (Some(b"-r"), Some(_)));
+            let [root, file, more] = if r { [a3, a4, a5] } else { [None, a2, a3] };
+            let file = match (file, more) {
+                (None, _) => DEFAULT_TABLE,
+                (Some(file), None) if r || file.first() != Some(&b'-') => file,
                 _ => return usage(const { part(b"check [-r ROOT] [FILE]") }),
             };
             let root = root.unwrap_or_default();

@@ -42,12 +42,12 @@ pub enum Piece {
     Pass(usize),
     /// One byte shown as `\xNN`.
     Escape(u8),
-    /// The start of a UTF-8 character whose end has not arrived yet (only
-    /// at the end of the bytes).
-    Incomplete,
+    /// The start of a UTF-8 character (its lead byte) whose end has not
+    /// arrived yet (only at the end of the bytes).
+    Incomplete(u8),
 }
 
-/// The piece at `i` of `bytes` (`i` < `bytes.len()`).
+/// The piece at `i` of `bytes`; `Pass(0)` past the end.
 pub fn piece(bytes: Two<'_>, i: usize) -> Piece {
     let Some(b) = bytes.get(i) else {
         return Piece::Pass(0);
@@ -74,7 +74,7 @@ pub fn piece(bytes: Two<'_>, i: usize) -> Piece {
         match bytes.get(i + k) {
             Some(c) if lo <= c && c <= hi => {}
             Some(_) => return Piece::Escape(b),
-            None => return Piece::Incomplete,
+            None => return Piece::Incomplete(b),
         }
         (lo, hi) = (0x80, 0xbf);
     }
@@ -92,7 +92,7 @@ pub fn shown_len(bytes: Two<'_>) -> usize {
                 i += k.max(1);
                 n += k.max(1);
             }
-            Piece::Escape(_) | Piece::Incomplete => {
+            Piece::Escape(_) | Piece::Incomplete(_) => {
                 i += 1;
                 n += 4;
             }
@@ -163,8 +163,8 @@ mod tests {
                         got.extend(format!("\\x{b:02x}").bytes());
                         i += 1;
                     }
-                    Piece::Incomplete => {
-                        got.extend(format!("\\x{:02x}", two.get(i).unwrap()).bytes());
+                    Piece::Incomplete(b) => {
+                        got.extend(format!("\\x{b:02x}").bytes());
                         i += 1;
                     }
                 }
@@ -215,7 +215,7 @@ mod tests {
             head: b"ab\xf0\x9f",
             tail: b"",
         };
-        assert_eq!(piece(two, 2), Piece::Incomplete);
+        assert_eq!(piece(two, 2), Piece::Incomplete(0xf0));
         let two = Two {
             head: b"ab\xf0\x9f",
             tail: b"\xa6\x80",

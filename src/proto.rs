@@ -108,9 +108,8 @@ impl<'a> Request<'a> {
         let mut skip = true;
         words(self.line)
             .filter(move |&w| {
-                let name = !skip && w.first() != Some(&b'-');
-                skip = w == b"-n";
-                name
+                let after = core::mem::replace(&mut skip, w == b"-n");
+                !after && w.first() != Some(&b'-')
             })
             .take(self.count.into())
     }
@@ -170,7 +169,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, &'static [u8]> {
             (Verb::Status, Some(0 | 1)) => {
                 return Err(b"status: --json: this tend is built without json");
             }
-            (Verb::Reload, Some(0 | 1)) => {
+            // (A tend without reload refused the verb above: its words go.)
+            (Verb::Reload, Some(0 | 1)) if cfg!(feature = "reload") => {
                 return Err(b"reload: --json: this tend is built without json");
             }
             (Verb::Log, Some(2 | 3)) => req.follow = true,

@@ -13,17 +13,17 @@
 //! through its stages:
 //!
 //! ```text
-//! Request ─begin─▶ Rows ──────────────────────────▶ Close   status [--json]
-//!                  Rows ─▶ LogStart ─▶ Lines ─▶ Crash ─▶ Close   status NAME
-//!                  LogStart ─▶ Lines ─▶ Close                    log [-n N] [-t]
-//!                  LogStart ─▶ Lines (for ever)                  log -f
-//!                  Close                                         everything else
+//! Request ─begin─▶ Rows ─────────────────────▶ Close   status [--json]
+//!                  Rows ─▶ Lines ─▶ Close               status NAME
+//!                  Lines ─▶ Close                       log [-n N] [-t]
+//!                  Lines (for ever)                     log -f
+//!                  Close                                everything else
 //! ```
 
 use crate::conf::SvcId;
 use crate::ending::Power;
 use crate::exit::{EXIT_FAILED, EXIT_NOT_AS_WANTED, EXIT_OK, EXIT_UNKNOWN_NAME};
-use crate::limits::{CLIENT_OUT_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
+use crate::limits::{CLIENT_OUT_BYTES, CRASH_TAIL_BYTES, LINE_MAX_BYTES, MAX_SERVICES};
 use crate::proto::{Request, Verb};
 use crate::ring::Ring;
 use crate::say::Buf;
@@ -140,12 +140,8 @@ enum Stage {
     Request,
     /// Rows of the status table, or JSON objects.
     Rows,
-    /// A `log` reply (or the last lines of `status NAME`) about to start.
-    LogStart,
     /// Log lines.
     Lines,
-    /// The frozen crash text of a service.
-    Crash,
     /// Everything produced: close once the buffer is sent.
     Close,
 }
@@ -165,16 +161,13 @@ struct Job {
     /// `status NAME`: the last lines and the crash record of `src` follow the
     /// row.
     detail: bool,
-    /// LogStart: the last `lines` lines (or all).
-    lines: u32,
     /// `-f`: keep the client for new lines.
     follow: bool,
     /// `-t`: stamps as times of day.
     utc: bool,
     /// `-t`: the real-time clock's offset from boot time, in ms.
     offset: u64,
-    /// Lines: the position of the next line in the ring; Crash: the offset
-    /// in the crash text.
+    /// Lines: the position of the next line in the ring.
     pos: u64,
     /// Lines: bytes of the line at `pos` already shown while it was still
     /// being written (a follower sees the rest when it is ended).
@@ -190,7 +183,6 @@ impl Job {
         json: false,
         w: Widths::ZERO,
         detail: false,
-        lines: 0,
         follow: false,
         utc: false,
         offset: 0,
@@ -305,8 +297,7 @@ impl Reply {
     pub fn remap(&mut self, map: &[Option<u8>]) {
         let job = &mut self.job;
         match (job.stage, job.src) {
-            (Stage::Request | Stage::Close, _) | (Stage::Lines | Stage::LogStart, OWN | SYSLOG) => {
-            }
+            (Stage::Request | Stage::Close, _) | (Stage::Lines, OWN | SYSLOG) => {}
             (Stage::Lines, id) if !job.detail => match map.get(id.index()) {
                 Some(&Some(j)) => job.src = SvcId(j),
                 _ => job.stage = Stage::Close,
@@ -337,6 +328,11 @@ const LINE_SHOWN_MAX_BYTES: usize = 4 * LINE_MAX_BYTES + 48;
 // Under OUT_SOFT_BYTES queued, a whole row or log line fits.
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= LINE_SHOWN_MAX_BYTES);
 const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= ROW_MAX_BYTES + 64);
+/// The most a crash record takes once shown: its head, and every byte of
+/// its text as `\xNN`.
+const CRASH_SHOWN_MAX_BYTES: usize = 4 * CRASH_TAIL_BYTES + 64;
+// Under OUT_SOFT_BYTES queued, a whole crash record fits.
+const _: () = assert!(CLIENT_OUT_BYTES - OUT_SOFT_BYTES >= CRASH_SHOWN_MAX_BYTES);
 // A line's bytes taken fit `Job::shown`.
 const _: () = assert!(LINE_MAX_BYTES <= u16::MAX as usize);
 
@@ -362,12 +358,12 @@ fn begin<F>(
         Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
         Verb::Signal => begin_signal(r, req, src, view),
         // Written by the loop once done.
-        // `proto::parse` refuses it when tend is built without reload.
-        Verb::Reload => Some(Intent::Reload { json: req.json }),
+        Verb::Reload if cfg!(feature = "reload") => Some(Intent::Reload { json: req.json }),
         Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
-        // `proto::parse` refuses it when tend is built without keep.
         Verb::LastBoot if cfg!(feature = "keep") => begin_last_boot(r, view),
-        Verb::LastBoot => None,
+        // `proto::parse` refuses them when tend is built without reload or
+        // keep.
+        Verb::Reload | Verb::LastBoot => None,
     }
 }
 
@@ -376,7 +372,10 @@ fn begin<F>(
 fn begin_last_boot<F>(r: &mut Reply, view: &View<'_, F>) -> Option<Intent> {
     let table = view.table;
     match crate::settings::Settings::path(&table.pool, table.settings.keep) {
-        b"" => deny(r, Verb::LastBoot, Why::NoKeep, b""),
+        b"" => {
+            let why = b"nothing kept: the table has no keep directory";
+            deny(r, Verb::LastBoot, Why::NoKeep, why)
+        }
         dir => {
             r.answer(EXIT_OK, dir);
             None
@@ -410,9 +409,11 @@ enum Why {
     NoKeep,
 }
 
-/// The words of each [`Why`], each followed by a NUL byte.
-const WHY: &[u8] = b"no service named \"\0shutting down\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0\
-nothing kept: the table has no keep directory\0";
+/// The words of each [`Why`], each followed by a NUL byte. `NoKeep` has
+/// none here (past the end: empty): its words come as its detail, from
+/// code only a tend built with keep has.
+const WHY: &[u8] =
+    b"no service named \"\0shutting down\0not running: \0tend is not PID 1 here; stop it with SIGTERM\0";
 
 /// The exit status of each [`Why`].
 const WHY_CODE: [u8; 5] = [
@@ -430,11 +431,9 @@ fn deny(r: &mut Reply, verb: Verb, why: Why, detail: &[u8]) -> Option<Intent> {
     let i = why as usize;
     let code = WHY_CODE.get(i).copied().unwrap_or(0);
     let out = r.refusal(code.into(), verb.word(), crate::say::nth(WHY, i));
-    out.s(detail);
-    if why == Why::Unknown {
-        out.byte(b'"');
-    }
-    out.byte(b'\n');
+    // The name's closing quote, for an unknown one.
+    let end = b"\"\n".get(usize::from(why != Why::Unknown)..);
+    out.s(detail).s(end.unwrap_or_default());
     None
 }
 
@@ -484,8 +483,7 @@ fn begin_log<F>(
 ) -> Option<Intent> {
     r.out.byte(EXIT_OK as u8);
     let j = &mut r.job;
-    j.stage = Stage::LogStart;
-    j.lines = req.lines;
+    start_lines(j, view, req.lines);
     j.follow = req.follow;
     // The real-time clock's distance from boot time now, which turns
     // every stamp into a time of day (tend(8), COMMANDS, `log -t`).
@@ -512,20 +510,17 @@ fn begin_signal<F>(
     id: SvcId,
     view: &View<'_, F>,
 ) -> Option<Intent> {
-    let verb = req.verb;
-    let (pid, running) = view
-        .table
-        .get(id)
-        .map_or((0, false), |s| (s.svc.pid, s.svc.state.running()));
-    if !running {
-        let name = view.table.conf(id).map_or(&[][..], |c| c.name.as_slice());
-        return deny(r, verb, Why::NotRunning, name);
+    match view.table.get(id) {
+        Some(s) if s.svc.state.running() => r.succeed(Intent::Signal {
+            id,
+            pid: s.svc.pid,
+            sig: req.signal,
+        }),
+        s => {
+            let name = s.map_or(&[][..], |s| s.conf.name.as_slice());
+            deny(r, req.verb, Why::NotRunning, name)
+        }
     }
-    r.succeed(Intent::Signal {
-        id,
-        pid,
-        sig: req.signal,
-    })
 }
 
 /// `halt|poweroff|reboot`: PID 1 only.
@@ -544,20 +539,19 @@ fn produce<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) {
         let go_on = match j.stage {
             Stage::Request | Stage::Close => return,
             Stage::Rows => put_row(j, out, view),
-            Stage::LogStart => {
-                let ring = ring(view, j.src);
-                j.pos = ring.last_lines(j.lines as usize);
-                j.shown = 0;
-                j.stage = Stage::Lines;
-                true
-            }
             Stage::Lines => put_line(j, out, view),
-            Stage::Crash => put_crash_text(j, out, view),
         };
         if !go_on {
             return;
         }
     }
+}
+
+/// The log's lines begin: the last `lines` of the ring of `j.src` (all for
+/// u32::MAX, as no ring holds that many).
+fn start_lines<F>(j: &mut Job, view: &View<'_, F>, lines: u32) {
+    j.pos = ring(view, j.src).last_lines(lines as usize);
+    j.stage = Stage::Lines;
 }
 
 /// Whether the rows are JSON objects. Without the json feature its code
@@ -587,8 +581,7 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
                 out.s(b" running, ").u(s.served.into()).s(b" served\n");
             }
             out.s(b"\nlast lines:\n");
-            j.stage = Stage::LogStart;
-            j.lines = 10;
+            start_lines(j, view, 10);
         }
         return true;
     }
@@ -613,23 +606,24 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
 /// once.
 fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let ring = ring(view, j.src);
-    let (line, whole) = match ring.read(&mut j.pos) {
-        Some(line) => (line, true),
-        // Output not yet ended by a newline, shown as the last line; a
-        // follower gets the rest as it comes (tend(8), COMMANDS, `log`).
-        // Not in `status NAME`'s last lines, which are whole lines only.
-        None => match ring
-            .pending()
+    let read = ring.read(&mut j.pos);
+    let whole = read.is_some();
+    // Output not yet ended by a newline, shown as the last line; a
+    // follower gets the rest as it comes (tend(8), COMMANDS, `log`).
+    // Not in `status NAME`'s last lines, which are whole lines only.
+    let pending = || {
+        ring.pending()
             .filter(|p| !j.detail && p.len() > usize::from(j.shown))
-        {
-            Some(p) => (p, false),
-            None if j.follow => return false,
-            None if j.detail => return put_crash_head(j, out, view),
-            None => {
-                j.stage = Stage::Close;
-                return true;
-            }
-        },
+    };
+    let Some(line) = read.or_else(pending) else {
+        if j.follow {
+            return false;
+        }
+        if j.detail {
+            return put_crash(j, out, view);
+        }
+        j.stage = Stage::Close;
+        return true;
     };
     // A line partly shown while pending goes on where it stopped,
     // unstamped.
@@ -657,9 +651,11 @@ fn put_line<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     true
 }
 
-/// `last crash: signal SEGV 2m05s ago` (its text follows), or `none`.
+/// `last crash: signal SEGV 2m05s ago` and its text, shown escaped
+/// (tend(8), LOGS); or `none`. Whole: it always fits (see
+/// CRASH_SHOWN_MAX_BYTES). Whether the reply can go on at once.
 #[inline(never)]
-fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
+fn put_crash<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let slot = view.table.get(j.src);
     j.stage = Stage::Close;
     out.s(b"\nlast crash: ");
@@ -670,24 +666,7 @@ fn put_crash_head<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     status::exit_words(out, crash.exit);
     let ago = view.now.saturating_sub(crash.at_ms);
     out.byte(b' ').dur(ago).s(b" ago\n");
-    j.stage = Stage::Crash;
-    j.pos = 0;
-    true
-}
-
-/// As much of the crash record's text as fits, shown escaped (tend(8),
-/// LOGS): up to four bytes out for each in; a character cut by the chunk's
-/// end waits. Whether the reply can go on at once.
-fn put_crash_text<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
-    let slot = view.table.get(j.src);
-    let text = slot.map_or(&[][..], |s| s.crash.text());
-    let rest = text.get(j.pos as usize..).unwrap_or(&[]);
-    let took = out.shown_prefix(rest, out.room() / 4);
-    j.pos += took as u64;
-    if took < rest.len() {
-        return false;
-    }
-    j.stage = Stage::Close;
+    out.shown(crash.text(), &[], 0, false);
     true
 }
 

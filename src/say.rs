@@ -239,16 +239,18 @@ impl Text {
     pub fn shown(&mut self, head: &[u8], tail: &[u8], skip: usize, hold: bool) -> usize {
         let bytes = Two { head, tail };
         let mut i = skip;
-        while let Some(b) = bytes.get(i) {
+        loop {
             match piece(bytes, i) {
+                // Past the end.
+                Piece::Pass(0) => break,
                 Piece::Pass(n) => {
                     for _ in 0..n {
                         self.byte(bytes.get(i).unwrap_or(b'?'));
                         i += 1;
                     }
                 }
-                Piece::Incomplete if hold => break,
-                Piece::Escape(_) | Piece::Incomplete => {
+                Piece::Incomplete(_) if hold => break,
+                Piece::Escape(b) | Piece::Incomplete(b) => {
                     self.hex(b"\\x", b);
                     i += 1;
                 }

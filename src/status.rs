@@ -134,15 +134,13 @@ pub fn row<F>(out: &mut Text, w: Widths, view: &View<'_, F>, id: SvcId) {
     }
     out.s(b"  ").right(uptime.as_bytes(), 6).s(b"  ");
     out.num(svc.restarts.into(), 8, b' ').s(b"  ");
-    last_exit(out, view, id);
+    last_exit(out, view, slot, id);
     out.byte(b'\n');
 }
 
-/// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`.
-pub fn last_exit<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
-    let Some(slot) = view.table.get(id) else {
-        return;
-    };
+/// `exit 1, retry in 8s`, `signal SEGV 2m05s ago`, `exec: ENOENT`, `-`:
+/// of `slot`, service `id`.
+fn last_exit<F>(out: &mut Text, view: &View<'_, F>, slot: &Slot<F>, id: SvcId) {
     let svc = &slot.svc;
     let slots = &view.table.slots;
     let at = match svc.last {
@@ -325,9 +323,12 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     });
     let ring = &slot.ring;
     j.num(ring.capacity() as u64);
-    j.num(ring.kept());
-    j.num(ring.dropped());
-    j.num(ring.written());
+    // (Dropped is written less kept, as `Ring::dropped` has it: `kept` read
+    // once.)
+    let (kept, written) = (ring.kept(), ring.written());
+    j.num(kept);
+    j.num(written.wrapping_sub(kept));
+    j.num(written);
     let crash = &slot.crash;
     if crash.recorded {
         j.key();
@@ -342,12 +343,13 @@ pub fn json_service<F>(out: &mut Text, view: &View<'_, F>, id: SvcId) {
     }
     // An `accept = yes` service's instances running, connections served.
     #[cfg(feature = "listen")]
-    if conf.accept {
-        j.num(slot.instances.into());
-        j.num(slot.served.into());
-    } else {
-        j.null(0);
-        j.null(0);
+    {
+        let (instances, served) = match conf.accept {
+            true => (slot.instances.into(), slot.served.into()),
+            false => (NONE, NONE),
+        };
+        j.opt(instances);
+        j.opt(served);
     }
     #[cfg(not(feature = "listen"))]
     {
