@@ -1,8 +1,8 @@
 //! Sockets handed to services (tend(8), SOCKETS): `listen` with and
 //! without `accept`, the UCSPI environment, the instance cap, restarts
 //! that refuse no connection, a port in use, a flood, and who gets the
-//! socket. Only in a tend built with the `listen` feature (not in the
-//! default build yet: tend(8), BUILD PROFILES); scripts/test runs them.
+//! socket. Only in a tend built with the `listen` feature (tend(8), BUILD
+//! PROFILES).
 #![cfg(feature = "listen")]
 
 mod common;

@@ -84,8 +84,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("TEND_BENCH_CACHE", "/var/cache/tend-bench")
 TEND = os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/tend")
-# tend with the listen feature (`accept = yes`), built by tests/bench/peers.
-TEND_LISTEN = os.path.join(ROOT, "target/listen/x86_64-unknown-linux-musl/release/tend")
 CLIENT = os.path.join(CACHE, "client")
 DAEMON = os.path.join(CACHE, "daemon")
 BUSYBOX = os.path.join(CACHE, "busybox")
@@ -300,7 +298,7 @@ class Run:
         table = os.path.join(self.dir, "tend.conf")
         with open(table, "w") as f:
             f.write("".join(lines))
-        self.cmd = [TEND_LISTEN if self.accept else TEND, "supervise", "-c", table]
+        self.cmd = [TEND, "supervise", "-c", table]
 
     def _servicedirs(self, logger):
         svc = os.path.join(self.dir, "svc")

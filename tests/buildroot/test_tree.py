@@ -757,17 +757,12 @@ def test_mk_build_profile():
     host-tend that checks the table alike."""
     k = system("x86_64")
     select(k, "BR2_PACKAGE_TEND")
-    # listen is off by default, in the cargo build and here alike (tend(8),
-    # BUILD PROFILES: it does not fit the default build's size yet).
     features = ["json", "syslog", "watchdog", "keep", "listen", "reload", "verbose"]
     for f in features:
-        eq(k.syms["BR2_PACKAGE_TEND_" + f.upper()].tri_value, 0 if f == "listen" else 2,
-           "BR2_PACKAGE_TEND_%s by default" % f.upper())
+        eq(k.syms["BR2_PACKAGE_TEND_" + f.upper()].tri_value, 2, "BR2_PACKAGE_TEND_%s by default" % f.upper())
     cargo_toml = (REPO / "Cargo.toml").read_text()
     default = re.search(r'^default = \[(.*)\]$', cargo_toml, re.M)
-    eq(sorted(re.findall(r'"([^"]+)"', default.group(1))), sorted(f for f in features if f != "listen"),
-       "Cargo.toml's default features")
-    k.syms["BR2_PACKAGE_TEND_LISTEN"].set_value(2)
+    eq(sorted(re.findall(r'"([^"]+)"', default.group(1))), sorted(features), "Cargo.toml's default features")
 
     def opts(k):
         with tempfile.TemporaryDirectory() as tmp:
