@@ -635,9 +635,6 @@ def test_defconfigs_form():
         eq(len(keys), len(set(keys)), name + ": a symbol twice")
         assert "BR2_INIT_TEND=y" in lines, name
         assert 'BR2_PACKAGE_TEND_LOCAL_SRC="$(BR2_EXTERNAL_TEND_PATH)/.."' in lines, name
-        # The demo images' tend has listen (off by default), as the QEMU
-        # boards' (qemu/build).
-        assert "BR2_PACKAGE_TEND_LISTEN=y" in lines, name
         assert not any(l.startswith("BR2_INIT_") and l != "BR2_INIT_TEND=y" for l in lines), name
     x86 = (EXT / "configs" / DEFCONFIGS[0]).read_text().splitlines()
     arm = (EXT / "configs" / DEFCONFIGS[1]).read_text().splitlines()
@@ -1127,10 +1124,8 @@ def test_br_defconfigs_survive():
             added = {"tend_qemu_x86_64_defconfig": ['BR2_TARGET_GENERIC_GETTY_PORT="ttyS0"']}
             eq([l for l in upstream if l not in ours], dropped.get(name, []),
                name + ": lines of Buildroot's own defconfig missing")
-            # (listen, off by default, is on in the demo images, as in
-            # qemu/build's.)
             eq(sorted(l for l in ours if l not in upstream),
-               sorted(["BR2_INIT_TEND=y", "BR2_PACKAGE_TEND_LISTEN=y",
+               sorted(["BR2_INIT_TEND=y",
                        'BR2_PACKAGE_TEND_LOCAL_SRC="$(BR2_EXTERNAL_TEND_PATH)/.."']
                       + added.get(name, [])),
                name + ": lines beyond Buildroot's own defconfig")
