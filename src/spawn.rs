@@ -304,12 +304,7 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
     if id.uid.is_none() && id.gid.is_none() {
         return Ok(());
     }
-    let mut gids: heapless::Vec<rustix::process::Gid, { crate::limits::MAX_GROUPS }> =
-        heapless::Vec::new();
-    for &g in &id.groups {
-        let _ = gids.push(rustix::process::Gid::from_raw(g));
-    }
-    rustix::thread::set_thread_groups(&gids).map_err(|e| (Step::Setgroups, e))?;
+    rustix::thread::set_thread_groups(sys::gids(&id.groups)).map_err(|e| (Step::Setgroups, e))?;
     if let Some(g) = id.gid {
         rustix::thread::set_thread_res_gid(
             rustix::process::Gid::from_raw(g),

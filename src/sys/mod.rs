@@ -36,6 +36,8 @@
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
 //! - `mem::zeroed` in [`Received::new`]: of `recvmmsg`'s headers, integers
 //!   and raw pointers, for which zero bytes are valid (null pointers).
+//! - `slice::from_raw_parts` in [`gids`]: the same slice, of a
+//!   `repr(transparent)` type over its element type.
 //! - `CStr::from_bytes_with_nul_unchecked` in [`c_str`]: on a slice that
 //!   ends with its first NUL byte, which it has just found.
 //! - `hint::assert_unchecked` in [`Fd::raw`]: that the number is not
@@ -117,6 +119,15 @@ pub fn execve(path: &CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
         Err(e) => e,
         Ok(_) => Errno::INVAL,
     }
+}
+
+/// Group numbers as rustix's `Gid`s, in place (not copied one by one).
+pub fn gids(groups: &[u32]) -> &[rustix::process::Gid] {
+    const _: () = assert!(size_of::<rustix::process::Gid>() == size_of::<u32>());
+    // SAFETY: `Gid` is `repr(transparent)` over the `u32` `gid_t` (as
+    // asserted): the same size, alignment and valid values, so the same
+    // slice.
+    unsafe { core::slice::from_raw_parts(groups.as_ptr().cast(), groups.len()) }
 }
 
 /// `exit_group(2)`.
