@@ -22,7 +22,7 @@ use crate::errno;
 use crate::limits::{MAX_ARGS, MAX_ENV};
 use crate::say::Buf;
 use crate::service::{StartError, Step};
-use crate::sys::{self, Fd, Fork};
+use crate::sys::{self, Fd};
 
 /// The exit status of a child that could not exec (as a shell's 127); tend
 /// reads the failed step and errno from the report pipe, not this.
@@ -119,7 +119,7 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
         }
         step = Step::Fork;
         match sys::fork()? {
-            Fork::Child => {
+            0 => {
                 // The read end is left to the exec (close-on-exec): one
                 // system call fewer before it.
                 let (step, e) = child(pool, conf, stdio);
@@ -131,8 +131,8 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
             }
             // Only the child holds the write end now (it drops here): its
             // exec (or exit) closes it.
-            Fork::Parent(pid) => Ok(Child {
-                pid,
+            pid => Ok(Child {
+                pid: pid as i32,
                 report: pipe.map(|(r, _)| r),
             }),
         }

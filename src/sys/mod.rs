@@ -76,23 +76,14 @@ fn check(ret: isize) -> Result<usize, Errno> {
     }
 }
 
-/// What [`fork`] returns on each side.
-pub enum Fork {
-    Child,
-    Parent(i32),
-}
-
-/// `clone(SIGCHLD, 0)`—the classic `fork(2)`.
-pub fn fork() -> Result<Fork, Errno> {
+/// `clone(SIGCHLD, 0)`—the classic `fork(2)`: the child's pid in the
+/// parent, 0 in the child.
+pub fn fork() -> Result<u32, Errno> {
     // SAFETY: no new stack, no shared memory (see the inventory): with one
     // thread this is fork(2). The flags word is SIGCHLD so the parent is told.
     let ret =
         check(unsafe { arch::syscall6(nr::__NR_clone, [nr::SIGCHLD as usize, 0, 0, 0, 0, 0]) })?;
-    Ok(if ret == 0 {
-        Fork::Child
-    } else {
-        Fork::Parent(ret as i32)
-    })
+    Ok(ret as u32)
 }
 
 /// `execve(2)`: returns only on failure, with the error.
