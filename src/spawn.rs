@@ -250,7 +250,7 @@ fn child(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> (Step, Errno) {
 /// The child's signal mask, session and descriptors.
 fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
     sys::set_signal_mask(sys::SigSet::EMPTY)?;
-    rustix::process::setsid()?;
+    sys::setsid()?;
     if !conf.console {
         let out = stdio.log.unwrap_or(stdio.null);
         #[allow(unused_mut)]

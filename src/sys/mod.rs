@@ -121,6 +121,12 @@ pub fn gids(groups: &[u32]) -> &[rustix::process::Gid] {
     unsafe { core::slice::from_raw_parts(groups.as_ptr().cast(), groups.len()) }
 }
 
+/// `setsid(2)`: a new session and process group, led by this process.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: no arguments.
+    check(unsafe { arch::syscall3(nr::__NR_setsid, [0, 0, 0]) }).map(drop)
+}
+
 /// `exit_group(2)`.
 pub fn exit_group(code: i32) -> ! {
     loop {
