@@ -65,8 +65,8 @@ fn mounted(path: &CStr) -> bool {
     } else {
         c"/"
     };
-    match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
-        (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
+    match (sys::dev_of(path), sys::dev_of(parent)) {
+        (Some(a), Some(b)) => a != b,
         _ => false,
     }
 }
@@ -189,6 +189,18 @@ pub fn unmount_all(buf: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_point_is_on_another_device_than_its_parent() {
+        for path in [c"/", c"/proc", c"/dev"] {
+            let st = rustix::fs::stat(path).unwrap();
+            assert_eq!(sys::dev_of(path), Some(st.st_dev as usize), "{path:?}");
+        }
+        assert_eq!(sys::dev_of(c"/no/such/file"), None);
+        // (The host running the tests has /proc mounted.)
+        assert!(mounted(c"/proc"));
+        assert!(!mounted(c"/no/such/dir"));
+    }
 
     #[test]
     fn every_mount_has_a_point_a_type_and_options() {

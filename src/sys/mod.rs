@@ -20,6 +20,8 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
+//!   `newfstatat` (`fstatat64`: into `MaybeUninit` room larger than the
+//!   structure, of which only the first word is read, once written),
 //!   `openat`, `getdents64`, `bind`, `connect`, `recvmmsg`, `getsockname`,
 //!   `accept4` (with an address), `ioctl` (of one `int`):
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
@@ -284,6 +286,40 @@ pub fn getdents(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
         )
     };
     check(ret)
+}
+
+/// The device the file at `path` lives on (`st_dev` of its `stat`; on a
+/// 32-bit target, its low word), None if it cannot be stat'ed: rustix's
+/// `stat` returns the whole structure (through `statx` and a conversion
+/// on 32-bit targets) where only this is wanted.
+pub fn dev_of(path: &CStr) -> Option<usize> {
+    #[cfg(target_pointer_width = "64")]
+    const STAT_AT: u32 = nr::__NR_newfstatat;
+    #[cfg(target_pointer_width = "32")]
+    const STAT_AT: u32 = nr::__NR_fstatat64;
+    // Room for the largest of the targets' `struct stat` (x86_64's 144
+    // bytes) and `struct stat64`; each starts with `st_dev` (a `long long`
+    // on 32-bit ARM, a `long` elsewhere).
+    let mut st = core::mem::MaybeUninit::<[usize; 192 / size_of::<usize>()]>::uninit();
+    // SAFETY: `path` is NUL-terminated and `st` is writable for more than
+    // the structure the kernel writes; both live across the call.
+    let ret = unsafe {
+        arch::syscall6(
+            STAT_AT,
+            [
+                nr::AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                st.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    check(ret).ok()?;
+    // SAFETY: the call succeeded, so the kernel wrote the structure, whose
+    // first word is (the low word of) `st_dev`.
+    Some(unsafe { st.as_ptr().cast::<usize>().read() })
 }
 
 /// `pipe2(fds, flags)`: `(read end, write end)`.
