@@ -129,6 +129,14 @@ pub fn setsid() -> Result<(), Errno> {
     check(unsafe { arch::syscall3(nr::__NR_setsid, [0, 0, 0]) }).map(drop)
 }
 
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below this process are
+/// reparented to it, not to PID 1.
+pub fn set_child_subreaper() -> Result<(), Errno> {
+    const PR_SET_CHILD_SUBREAPER: usize = 36;
+    // SAFETY: no pointer arguments.
+    check(unsafe { arch::syscall3(nr::__NR_prctl, [PR_SET_CHILD_SUBREAPER, 1, 0]) }).map(drop)
+}
+
 /// `exit_group(2)`.
 pub fn exit_group(code: i32) -> ! {
     loop {
