@@ -57,14 +57,13 @@ fn next_c_str(rest: &mut &'static [u8]) -> &'static CStr {
     s
 }
 
+/// Which of [`MOUNTS`] are below /dev (the others are the root's).
+const IN_DEV: core::ops::RangeInclusive<usize> = DEV + 1..=DEV + 2;
+
 /// `path`, one of [`MOUNTS`], is a mount point: it lives on another device
-/// than its parent, which for these is /dev or the root.
-fn mounted(path: &CStr) -> bool {
-    let parent = if path.to_bytes().starts_with(b"/dev/") {
-        c"/dev"
-    } else {
-        c"/"
-    };
+/// than its parent, /dev for those [`IN_DEV`], else the root.
+fn mounted(path: &CStr, in_dev: bool) -> bool {
+    let parent = if in_dev { c"/dev" } else { c"/" };
     match (sys::dev_of(path), sys::dev_of(parent)) {
         (Some(a), Some(b)) => a != b,
         _ => false,
@@ -78,7 +77,7 @@ pub fn early_setup(own: &mut Ring<'static>, now: u64) {
         let path = next_c_str(&mut rest);
         let fstype = next_c_str(&mut rest);
         let data = next_c_str(&mut rest);
-        if !mounted(path) {
+        if !mounted(path, IN_DEV.contains(&i)) {
             let _ = rustix::fs::mkdir(path, Mode::from_raw_mode(0o755));
             if let Err(e) = rustix::mount::mount(fstype, path, fstype, flags, Some(data)) {
                 let what = b"warning: cannot mount ";
@@ -198,8 +197,8 @@ mod tests {
         }
         assert_eq!(sys::dev_of(c"/no/such/file"), None);
         // (The host running the tests has /proc mounted.)
-        assert!(mounted(c"/proc"));
-        assert!(!mounted(c"/no/such/dir"));
+        assert!(mounted(c"/proc", false));
+        assert!(!mounted(c"/no/such/dir", false));
     }
 
     #[test]
@@ -212,6 +211,9 @@ mod tests {
             points.push((point.to_bytes(), data.to_bytes()));
         }
         assert!(rest.is_empty(), "one flags entry per mount");
+        for (i, (point, _)) in points.iter().enumerate() {
+            assert_eq!(IN_DEV.contains(&i), point.starts_with(b"/dev/"));
+        }
         assert_eq!(points[0], (&b"/proc"[..], &b""[..]));
         assert_eq!(points[DEV].0, b"/dev");
         assert_eq!(
