@@ -73,7 +73,7 @@ fn mounted(path: &CStr, in_dev: bool) -> bool {
 /// Everything PID 1 does before it reads its table. Never fails.
 pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     let mut rest = MOUNTS;
-    for (i, flags) in MOUNT_FLAGS.into_iter().enumerate() {
+    for (i, &flags) in MOUNT_FLAGS.iter().enumerate() {
         let path = next_c_str(&mut rest);
         let fstype = next_c_str(&mut rest);
         let data = next_c_str(&mut rest);
