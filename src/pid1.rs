@@ -37,12 +37,13 @@ const MOUNTS: &[u8] = b"/proc\0proc\0\0\
 /run\0tmpfs\0mode=0755\0\
 /tmp\0tmpfs\0mode=1777\0";
 
-/// The flags of each of [`MOUNTS`].
-const MOUNT_FLAGS: [MountFlags; 7] = {
-    const NOSUID: MountFlags = MountFlags::NOSUID;
-    let nodev = NOSUID.union(MountFlags::NODEV);
-    let noexec = NOSUID.union(MountFlags::NOEXEC);
-    let all = nodev.union(MountFlags::NOEXEC);
+/// The flags of each of [`MOUNTS`] (a byte each: they are all below 256).
+const MOUNT_FLAGS: [u8; 7] = {
+    const _: () = assert!(MountFlags::NOEXEC.bits() < 256 && MountFlags::NODEV.bits() < 256);
+    const NOSUID: u8 = MountFlags::NOSUID.bits() as u8;
+    let nodev = NOSUID | MountFlags::NODEV.bits() as u8;
+    let noexec = NOSUID | MountFlags::NOEXEC.bits() as u8;
+    let all = nodev | MountFlags::NOEXEC.bits() as u8;
     [all, all, NOSUID, noexec, nodev, nodev, nodev]
 };
 
@@ -74,6 +75,7 @@ fn mounted(path: &CStr, in_dev: bool) -> bool {
 pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     let mut rest = MOUNTS;
     for (i, &flags) in MOUNT_FLAGS.iter().enumerate() {
+        let flags = MountFlags::from_bits_retain(flags.into());
         let path = next_c_str(&mut rest);
         let fstype = next_c_str(&mut rest);
         let data = next_c_str(&mut rest);
@@ -96,7 +98,7 @@ pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     // mounted: nothing but PID 1 mounts it, once.)
     #[cfg(feature = "keep")]
     {
-        let flags = MOUNT_FLAGS.first().copied().unwrap_or(MountFlags::empty());
+        let flags = MountFlags::from_bits_retain(MOUNT_FLAGS.first().map_or(0, |&f| f.into()));
         let pstore = c"pstore";
         let _ = rustix::mount::mount(pstore, c"/sys/fs/pstore", pstore, flags, Some(c""));
     }
