@@ -104,19 +104,22 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     let forked = (|| {
         // Nonblocking on both ends: the loop must never wait on it, and the
         // child's one 4-byte write into an empty pipe cannot fill it.
-        let mut pipe = None;
-        if report {
-            let (r, mut w) =
-                sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
-            // The child dup2s onto its ready fd; the report pipe must not
-            // sit there.
-            if let Some(n) = conf.ready_fd {
-                if w.raw() == i32::from(n) {
-                    w = sys::dup_at_least(&w, i32::from(n) + 1)?;
+        let pipe = match report {
+            true => {
+                let (r, mut w) = sys::pipe(
+                    linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
+                )?;
+                // The child dup2s onto its ready fd; the report pipe must
+                // not sit there.
+                if let Some(n) = conf.ready_fd {
+                    if w.raw() == i32::from(n) {
+                        w = sys::dup_at_least(&w, i32::from(n) + 1)?;
+                    }
                 }
+                Some((r, w))
             }
-            pipe = Some((r, w));
-        }
+            false => None,
+        };
         step = Step::Fork;
         match sys::fork()? {
             0 => {
