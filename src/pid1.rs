@@ -130,10 +130,9 @@ fn set_hostname(own: &mut Ring<'static>, now: u64) {
     let Ok(text) = read_file(b"/etc/hostname", &mut buf) else {
         return;
     };
-    let name = crate::say::split(text, b'\n')
-        .next()
-        .unwrap_or(b"")
-        .trim_ascii();
+    // Its first line.
+    let end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
+    let name = text.get(..end).unwrap_or(b"").trim_ascii();
     if !name.is_empty() {
         if let Err(e) = rustix::system::sethostname(name) {
             let what = b"warning: cannot set the hostname";
