@@ -37,12 +37,13 @@ const MOUNTS: &[u8] = b"/proc\0proc\0\0\
 /run\0tmpfs\0mode=0755\0\
 /tmp\0tmpfs\0mode=1777\0";
 
-/// The flags of each of [`MOUNTS`].
-const MOUNT_FLAGS: [MountFlags; 7] = {
-    const NOSUID: MountFlags = MountFlags::NOSUID;
-    let nodev = NOSUID.union(MountFlags::NODEV);
-    let noexec = NOSUID.union(MountFlags::NOEXEC);
-    let all = nodev.union(MountFlags::NOEXEC);
+/// The flags of each of [`MOUNTS`] (a byte each: they are all below 256).
+const MOUNT_FLAGS: [u8; 7] = {
+    const _: () = assert!(MountFlags::NOEXEC.bits() < 256 && MountFlags::NODEV.bits() < 256);
+    const NOSUID: u8 = MountFlags::NOSUID.bits() as u8;
+    let nodev = NOSUID | MountFlags::NODEV.bits() as u8;
+    let noexec = NOSUID | MountFlags::NOEXEC.bits() as u8;
+    let all = nodev | MountFlags::NOEXEC.bits() as u8;
     [all, all, NOSUID, noexec, nodev, nodev, nodev]
 };
 
@@ -57,16 +58,15 @@ fn next_c_str(rest: &mut &'static [u8]) -> &'static CStr {
     s
 }
 
+/// Which of [`MOUNTS`] are below /dev (the others are the root's).
+const IN_DEV: core::ops::RangeInclusive<usize> = DEV + 1..=DEV + 2;
+
 /// `path`, one of [`MOUNTS`], is a mount point: it lives on another device
-/// than its parent, which for these is /dev or the root.
-fn mounted(path: &CStr) -> bool {
-    let parent = if path.to_bytes().starts_with(b"/dev/") {
-        c"/dev"
-    } else {
-        c"/"
-    };
-    match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
-        (Ok(a), Ok(b)) => a.st_dev != b.st_dev,
+/// than its parent, /dev for those [`IN_DEV`], else the root.
+fn mounted(path: &CStr, in_dev: bool) -> bool {
+    let parent = if in_dev { c"/dev" } else { c"/" };
+    match (sys::dev_of(path), sys::dev_of(parent)) {
+        (Some(a), Some(b)) => a != b,
         _ => false,
     }
 }
@@ -74,11 +74,12 @@ fn mounted(path: &CStr) -> bool {
 /// Everything PID 1 does before it reads its table. Never fails.
 pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     let mut rest = MOUNTS;
-    for (i, flags) in MOUNT_FLAGS.into_iter().enumerate() {
+    for (i, &flags) in MOUNT_FLAGS.iter().enumerate() {
+        let flags = MountFlags::from_bits_retain(flags.into());
         let path = next_c_str(&mut rest);
         let fstype = next_c_str(&mut rest);
         let data = next_c_str(&mut rest);
-        if !mounted(path) {
+        if !mounted(path, IN_DEV.contains(&i)) {
             let _ = rustix::fs::mkdir(path, Mode::from_raw_mode(0o755));
             if let Err(e) = rustix::mount::mount(fstype, path, fstype, flags, Some(data)) {
                 let what = b"warning: cannot mount ";
@@ -97,7 +98,7 @@ pub fn early_setup(own: &mut Ring<'static>, now: u64) {
     // mounted: nothing but PID 1 mounts it, once.)
     #[cfg(feature = "keep")]
     {
-        let flags = MOUNT_FLAGS.first().copied().unwrap_or(MountFlags::empty());
+        let flags = MountFlags::from_bits_retain(MOUNT_FLAGS.first().map_or(0, |&f| f.into()));
         let pstore = c"pstore";
         let _ = rustix::mount::mount(pstore, c"/sys/fs/pstore", pstore, flags, Some(c""));
     }
@@ -129,10 +130,9 @@ fn set_hostname(own: &mut Ring<'static>, now: u64) {
     let Ok(text) = read_file(b"/etc/hostname", &mut buf) else {
         return;
     };
-    let name = crate::say::split(text, b'\n')
-        .next()
-        .unwrap_or(b"")
-        .trim_ascii();
+    // Its first line.
+    let end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
+    let name = text.get(..end).unwrap_or(b"").trim_ascii();
     if !name.is_empty() {
         if let Err(e) = rustix::system::sethostname(name) {
             let what = b"warning: cannot set the hostname";
@@ -191,6 +191,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mount_point_is_on_another_device_than_its_parent() {
+        for path in [c"/", c"/proc", c"/dev"] {
+            let st = rustix::fs::stat(path).unwrap();
+            assert_eq!(sys::dev_of(path), Some(st.st_dev as usize), "{path:?}");
+        }
+        assert_eq!(sys::dev_of(c"/no/such/file"), None);
+        // (The host running the tests has /proc mounted.)
+        assert!(mounted(c"/proc", false));
+        assert!(!mounted(c"/no/such/dir", false));
+    }
+
+    #[test]
     fn every_mount_has_a_point_a_type_and_options() {
         let mut rest = MOUNTS;
         let mut points = Vec::new();
@@ -200,6 +212,9 @@ mod tests {
             points.push((point.to_bytes(), data.to_bytes()));
         }
         assert!(rest.is_empty(), "one flags entry per mount");
+        for (i, (point, _)) in points.iter().enumerate() {
+            assert_eq!(IN_DEV.contains(&i), point.starts_with(b"/dev/"));
+        }
         assert_eq!(points[0], (&b"/proc"[..], &b""[..]));
         assert_eq!(points[DEV].0, b"/dev");
         assert_eq!(

@@ -113,8 +113,7 @@ pub fn start(
         }
     };
     if !opt.pid1 {
-        // (Any pid: the kernel takes it as a flag.)
-        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::Pid::INIT)) {
+        if let Err(e) = sys::set_child_subreaper() {
             let what = b"warning: cannot become the child subreaper";
             failed(world, now, true, what, b"", e);
         }

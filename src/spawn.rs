@@ -7,14 +7,12 @@
 //! [`read_report`], so a child that is slow to be scheduled holds up
 //! nothing else (see the README, "The loop never waits").
 //!
-//! Everything that can be done before the fork is: the argv and envp arrays
-//! are built in the parent, and tend's own descriptors are all
-//! close-on-exec, so the child closes nothing itself. The child makes only
-//! the system calls that must be its own (mask, session, dup2s, identity,
-//! directory), then execs; a bare program name costs one `execve` per
-//! `PATH` entry tried.
-
-use core::ffi::CStr;
+//! tend's own descriptors are all close-on-exec, so the child closes
+//! nothing itself. The child builds its argv and envp arrays from its copy
+//! of the table (nothing to carry across the fork, and the parent is back
+//! in its loop sooner) and makes only the system calls that must be its
+//! own (mask, session, dup2s, identity, directory), then execs; a bare
+//! program name costs one `execve` per `PATH` entry tried.
 
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
 use rustix::io::{self, Errno};
@@ -24,7 +22,7 @@ use crate::errno;
 use crate::limits::{MAX_ARGS, MAX_ENV};
 use crate::say::Buf;
 use crate::service::{StartError, Step};
-use crate::sys::{self, Fd, Fork};
+use crate::sys::{self, Fd};
 
 /// The exit status of a child that could not exec (as a shell's 127); tend
 /// reads the failed step and errno from the report pipe, not this.
@@ -67,7 +65,8 @@ const ENV_MORE: usize = 1 + if cfg!(feature = "listen") { 5 } else { 0 };
 #[cfg(feature = "listen")]
 const LISTEN_ENV_BYTES: usize = 256;
 
-/// Where the envp starts in [`Exec::ptrs`]: after the argv and its null.
+/// Where the envp starts in the child's array of pointers: after the argv
+/// and its null (one array: one fill).
 const ENVP: usize = MAX_ARGS + 1;
 
 /// A forked child whose exec is not confirmed yet.
@@ -95,43 +94,6 @@ pub enum Report {
 /// once, without waiting for the child to be scheduled; its report follows
 /// through [`Child::report`].
 pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child, StartError> {
-    // The table allows at most MAX_ARGS arguments and MAX_ENV entries
-    // (tend.conf(5)), so these always have room for them, the default
-    // PATH and the null pointers that end them.
-    let mut x = Exec {
-        ptrs: [core::ptr::null(); ENVP + MAX_ENV + ENV_MORE + 1],
-        program: b"",
-        path: DEFAULT_PATH,
-        dir: sys::c_str(pool.bytes(conf.chdir)).unwrap_or(c"/"),
-    };
-    for (n, arg) in pool.strings(conf.argv).enumerate() {
-        if n == 0 {
-            x.program = arg;
-        }
-        if let Some(to) = x.ptrs.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
-            *to = arg.as_ptr();
-        }
-    }
-    let mut n = 0;
-    for var in pool.strings(conf.env) {
-        if let Some(p) = crate::say::strip(var, b"PATH=") {
-            x.path = p;
-        }
-        if let Some(to) = x
-            .ptrs
-            .get_mut(ENVP + n..ENVP + MAX_ENV)
-            .and_then(|a| a.first_mut())
-        {
-            *to = var.as_ptr();
-            n += 1;
-        }
-    }
-    if x.path.as_ptr() == DEFAULT_PATH.as_ptr() {
-        if let Some(to) = x.ptrs.get_mut(ENVP + n) {
-            *to = DEFAULT_PATH_ENV.as_ptr();
-        }
-    }
-
     // Nothing waits for an instance's exec (tend(8), SOCKETS): it has no
     // report pipe, and one that cannot exec just ends with status 127.
     #[cfg(feature = "listen")]
@@ -142,25 +104,28 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
     let forked = (|| {
         // Nonblocking on both ends: the loop must never wait on it, and the
         // child's one 4-byte write into an empty pipe cannot fill it.
-        let mut pipe = None;
-        if report {
-            let (r, mut w) =
-                sys::pipe(linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK)?;
-            // The child dup2s onto its ready fd; the report pipe must not
-            // sit there.
-            if let Some(n) = conf.ready_fd {
-                if w.raw() == i32::from(n) {
-                    w = sys::dup_at_least(&w, i32::from(n) + 1)?;
+        let pipe = match report {
+            true => {
+                let (r, mut w) = sys::pipe(
+                    linux_raw_sys::general::O_CLOEXEC | linux_raw_sys::general::O_NONBLOCK,
+                )?;
+                // The child dup2s onto its ready fd; the report pipe must
+                // not sit there.
+                if let Some(n) = conf.ready_fd {
+                    if w.raw() == i32::from(n) {
+                        w = sys::dup_at_least(&w, i32::from(n) + 1)?;
+                    }
                 }
+                Some((r, w))
             }
-            pipe = Some((r, w));
-        }
+            false => None,
+        };
         step = Step::Fork;
         match sys::fork()? {
-            Fork::Child => {
+            0 => {
                 // The read end is left to the exec (close-on-exec): one
                 // system call fewer before it.
-                let (step, e) = child(conf, stdio, &mut x);
+                let (step, e) = child(pool, conf, stdio);
                 let errno = errno::of(e).to_le_bytes();
                 if let Some((_, w)) = &pipe {
                     let _ = io::write(w, &[step as u8, 0, errno[0], errno[1]]);
@@ -169,8 +134,8 @@ pub fn spawn(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<Child
             }
             // Only the child holds the write end now (it drops here): its
             // exec (or exit) closes it.
-            Fork::Parent(pid) => Ok(Child {
-                pid,
+            pid => Ok(Child {
+                pid: pid as i32,
                 report: pipe.map(|(r, _)| r),
             }),
         }
@@ -202,24 +167,46 @@ pub fn read_report(fd: &Fd) -> Report {
     }
 }
 
-/// What the child execs, worked out before the fork: its argv and envp
-/// (null-ended), the program, the `PATH` to search for a bare name, and
-/// the directory to start in.
-struct Exec<'a> {
-    /// The argv, then from [`ENVP`] on the envp (one array: one fill).
-    ptrs: [*const u8; ENVP + MAX_ENV + ENV_MORE + 1],
-    program: &'a [u8],
-    path: &'a [u8],
-    dir: &'a CStr,
-}
-
 /// Runs in the child: returns only on failure, with the step that failed.
 // Out of line: inlined into `spawn` it makes the binary bigger.
 #[inline(never)]
-fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errno) {
+fn child(pool: &Pool, conf: &ServiceConf, stdio: &Stdio<'_>) -> (Step, Errno) {
     if let Err(e) = set_up(conf, stdio) {
         return (Step::Setup, e);
     }
+    // The table allows at most MAX_ARGS arguments and MAX_ENV entries
+    // (tend.conf(5)), so these always have room for them, the default
+    // PATH and the null pointers that end them.
+    let mut ptrs = [core::ptr::null(); ENVP + MAX_ENV + ENV_MORE + 1];
+    let mut program: &[u8] = b"";
+    for (n, arg) in pool.strings(conf.argv).enumerate() {
+        if n == 0 {
+            program = arg;
+        }
+        if let Some(to) = ptrs.get_mut(n..MAX_ARGS).and_then(|a| a.first_mut()) {
+            *to = arg.as_ptr();
+        }
+    }
+    let mut path = DEFAULT_PATH;
+    let mut n = 0;
+    for var in pool.strings(conf.env) {
+        if let Some(p) = crate::say::strip(var, b"PATH=") {
+            path = p;
+        }
+        if let Some(to) = ptrs
+            .get_mut(ENVP + n..ENVP + MAX_ENV)
+            .and_then(|a| a.first_mut())
+        {
+            *to = var.as_ptr();
+            n += 1;
+        }
+    }
+    if path.as_ptr() == DEFAULT_PATH.as_ptr() {
+        if let Some(to) = ptrs.get_mut(ENVP + n) {
+            *to = DEFAULT_PATH_ENV.as_ptr();
+        }
+    }
+
     // The variables of `listen`, in the places left for them at the end
     // of the environment: an instance's (UCSPI), or those of the socket,
     // with `LISTEN_PID`, this child's pid, known only now.
@@ -247,7 +234,7 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
         let mut vars = crate::say::split(more.as_bytes(), 0).filter(|v| !v.is_empty());
         // (At most ENV_MORE - 1 of them, beside at most MAX_ENV and PATH:
         // the last place stays null.)
-        let free = x.ptrs.iter_mut().skip(ENVP);
+        let free = ptrs.iter_mut().skip(ENVP);
         for (to, var) in free.filter(|p| p.is_null()).zip(&mut vars) {
             *to = var.as_ptr();
         }
@@ -255,17 +242,18 @@ fn child(conf: &ServiceConf, stdio: &Stdio<'_>, x: &mut Exec<'_>) -> (Step, Errn
     if let Err(e) = set_identity(conf) {
         return e;
     }
-    if let Err(e) = rustix::process::chdir(x.dir) {
+    let dir = sys::c_str(pool.bytes(conf.chdir)).unwrap_or(c"/");
+    if let Err(e) = rustix::process::chdir(dir) {
         return (Step::Chdir, e);
     }
-    let (argv, envp) = x.ptrs.split_at(ENVP);
-    (Step::Exec, exec(x.program, argv, envp, x.path))
+    let (argv, envp) = ptrs.split_at(ENVP);
+    (Step::Exec, exec(program, argv, envp, path))
 }
 
 /// The child's signal mask, session and descriptors.
 fn set_up(conf: &ServiceConf, stdio: &Stdio<'_>) -> Result<(), Errno> {
     sys::set_signal_mask(sys::SigSet::EMPTY)?;
-    rustix::process::setsid()?;
+    sys::setsid()?;
     if !conf.console {
         let out = stdio.log.unwrap_or(stdio.null);
         #[allow(unused_mut)]
@@ -304,12 +292,7 @@ fn set_identity(conf: &ServiceConf) -> Result<(), (Step, Errno)> {
     if id.uid.is_none() && id.gid.is_none() {
         return Ok(());
     }
-    let mut gids: heapless::Vec<rustix::process::Gid, { crate::limits::MAX_GROUPS }> =
-        heapless::Vec::new();
-    for &g in &id.groups {
-        let _ = gids.push(rustix::process::Gid::from_raw(g));
-    }
-    rustix::thread::set_thread_groups(&gids).map_err(|e| (Step::Setgroups, e))?;
+    rustix::thread::set_thread_groups(sys::gids(&id.groups)).map_err(|e| (Step::Setgroups, e))?;
     if let Some(g) = id.gid {
         rustix::thread::set_thread_res_gid(
             rustix::process::Gid::from_raw(g),

@@ -20,6 +20,8 @@
 //!   that outlive the call (the kernel copies them).
 //! - `exit_group`: never returns.
 //! - `rt_sigprocmask`, `signalfd4`, `clock_gettime`, `getsockopt`, `pipe2`,
+//!   `newfstatat` (`fstatat64`: into `MaybeUninit` room larger than the
+//!   structure, of which only the first word is read, once written),
 //!   `openat`, `getdents64`, `bind`, `connect`, `recvmmsg`, `getsockname`,
 //!   `accept4` (with an address), `ioctl` (of one `int`):
 //!   plain-old-data buffers or C strings owned by the caller, of the exact
@@ -36,6 +38,8 @@
 //!   pointers; descriptors are owned by [`Fd`] values, closed once on drop.
 //! - `mem::zeroed` in [`Received::new`]: of `recvmmsg`'s headers, integers
 //!   and raw pointers, for which zero bytes are valid (null pointers).
+//! - `slice::from_raw_parts` in [`gids`]: the same slice, of a
+//!   `repr(transparent)` type over its element type.
 //! - `CStr::from_bytes_with_nul_unchecked` in [`c_str`]: on a slice that
 //!   ends with its first NUL byte, which it has just found.
 //! - `hint::assert_unchecked` in [`Fd::raw`]: that the number is not
@@ -74,23 +78,14 @@ fn check(ret: isize) -> Result<usize, Errno> {
     }
 }
 
-/// What [`fork`] returns on each side.
-pub enum Fork {
-    Child,
-    Parent(i32),
-}
-
-/// `clone(SIGCHLD, 0)`—the classic `fork(2)`.
-pub fn fork() -> Result<Fork, Errno> {
+/// `clone(SIGCHLD, 0)`—the classic `fork(2)`: the child's pid in the
+/// parent, 0 in the child.
+pub fn fork() -> Result<u32, Errno> {
     // SAFETY: no new stack, no shared memory (see the inventory): with one
     // thread this is fork(2). The flags word is SIGCHLD so the parent is told.
     let ret =
         check(unsafe { arch::syscall6(nr::__NR_clone, [nr::SIGCHLD as usize, 0, 0, 0, 0, 0]) })?;
-    Ok(if ret == 0 {
-        Fork::Child
-    } else {
-        Fork::Parent(ret as i32)
-    })
+    Ok(ret as u32)
 }
 
 /// `execve(2)`: returns only on failure, with the error.
@@ -117,6 +112,29 @@ pub fn execve(path: &CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
         Err(e) => e,
         Ok(_) => Errno::INVAL,
     }
+}
+
+/// Group numbers as rustix's `Gid`s, in place (not copied one by one).
+pub fn gids(groups: &[u32]) -> &[rustix::process::Gid] {
+    const _: () = assert!(size_of::<rustix::process::Gid>() == size_of::<u32>());
+    // SAFETY: `Gid` is `repr(transparent)` over the `u32` `gid_t` (as
+    // asserted): the same size, alignment and valid values, so the same
+    // slice.
+    unsafe { core::slice::from_raw_parts(groups.as_ptr().cast(), groups.len()) }
+}
+
+/// `setsid(2)`: a new session and process group, led by this process.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: no arguments.
+    check(unsafe { arch::syscall3(nr::__NR_setsid, [0, 0, 0]) }).map(drop)
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below this process are
+/// reparented to it, not to PID 1.
+pub fn set_child_subreaper() -> Result<(), Errno> {
+    const PR_SET_CHILD_SUBREAPER: usize = 36;
+    // SAFETY: no pointer arguments.
+    check(unsafe { arch::syscall3(nr::__NR_prctl, [PR_SET_CHILD_SUBREAPER, 1, 0]) }).map(drop)
 }
 
 /// `exit_group(2)`.
@@ -276,6 +294,40 @@ pub fn getdents(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
         )
     };
     check(ret)
+}
+
+/// The device the file at `path` lives on (`st_dev` of its `stat`; on a
+/// 32-bit target, its low word), None if it cannot be stat'ed: rustix's
+/// `stat` returns the whole structure (through `statx` and a conversion
+/// on 32-bit targets) where only this is wanted.
+pub fn dev_of(path: &CStr) -> Option<usize> {
+    #[cfg(target_pointer_width = "64")]
+    const STAT_AT: u32 = nr::__NR_newfstatat;
+    #[cfg(target_pointer_width = "32")]
+    const STAT_AT: u32 = nr::__NR_fstatat64;
+    // Room for the largest of the targets' `struct stat` (x86_64's 144
+    // bytes) and `struct stat64`; each starts with `st_dev` (a `long long`
+    // on 32-bit ARM, a `long` elsewhere).
+    let mut st = core::mem::MaybeUninit::<[usize; 192 / size_of::<usize>()]>::uninit();
+    // SAFETY: `path` is NUL-terminated and `st` is writable for more than
+    // the structure the kernel writes; both live across the call.
+    let ret = unsafe {
+        arch::syscall6(
+            STAT_AT,
+            [
+                nr::AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                st.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    check(ret).ok()?;
+    // SAFETY: the call succeeded, so the kernel wrote the structure, whose
+    // first word is (the low word of) `st_dev`.
+    Some(unsafe { st.as_ptr().cast::<usize>().read() })
 }
 
 /// `pipe2(fds, flags)`: `(read end, write end)`.
