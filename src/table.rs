@@ -84,7 +84,9 @@ impl<F> Table<F> {
     }
 }
 
-/// Reads a table from `src` into `table`, resolving `user` and `group`
+/// Reads a table from `src` into `table`, an empty one (new, or emptied by
+/// [`Table::clear`]: every caller has one, and emptying it here would add a
+/// loop dropping slots to every build), resolving `user` and `group`
 /// through `acc`. Each error goes to `err` as its 1-based line and the
 /// text of its message; the number of errors reported is returned. After
 /// [`MAX_TABLE_ERRORS`] errors, a last `too many errors` ends the parse.
@@ -99,7 +101,7 @@ pub fn parse<F>(
     table: &mut Table<F>,
     err: &mut dyn FnMut(u32, &[u8]),
 ) -> usize {
-    table.clear();
+    debug_assert!(table.is_empty() && table.pool.0.is_empty());
     // Every default `chdir` shares this one string.
     add(&mut table.pool.0, b"/");
     let mut p = Parser {
@@ -2177,6 +2179,7 @@ audio:x:45:www,sensorx
         let mut none = |_: u32, _: &[u8]| panic!("no error expected");
         assert_eq!(parse(EXAMPLE.as_bytes(), &FAKE, &mut table, &mut none), 0);
         assert_eq!(table.len(), 5);
+        table.clear();
         assert_eq!(
             parse(b"[x]\nrun = /bin/x\n", &FAKE, &mut table, &mut none),
             0
