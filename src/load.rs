@@ -66,15 +66,14 @@ pub fn load(world: &mut World, path: &[u8], root: &[u8], keep: bool) -> usize {
         scratch,
         ..
     } = world;
-    read_into(
-        scratch,
-        path,
-        root,
-        table,
-        &mut |prefix: &[u8], line: &[u8]| {
-            report::line(keep.then_some((&mut *own, now)), prefix, &[line]);
-        },
-    )
+    let error = &mut |prefix: &[u8], line: &[u8]| {
+        report::line(keep.then_some((&mut *own, now)), prefix, &[line]);
+    };
+    // One copy of the reading with `reload`, which reads through it too;
+    // without, the printing is inlined into it.
+    #[cfg(feature = "reload")]
+    let error: &mut dyn FnMut(&[u8], &[u8]) = error;
+    read_with(scratch, path, root, table, error)
 }
 
 /// The file `root` then `path` (an account file) as read into `out`, or
@@ -90,12 +89,24 @@ fn read_etc<'b>(root: &[u8], path: &[u8], out: &'b mut [u8]) -> &'b [u8] {
 /// users and groups from `root`/etc; each error goes to `error` as one
 /// `FILE:LINE: message` (a file that cannot be read, as `cannot read
 /// FILE: …` with the prefix `tend: `). Returns the number of errors.
+#[cfg(feature = "reload")]
 pub fn read_into(
     scratch: &mut Scratch,
     path: &[u8],
     root: &[u8],
     table: &mut Table<Fd>,
     error: &mut dyn FnMut(&[u8], &[u8]),
+) -> usize {
+    read_with(scratch, path, root, table, error)
+}
+
+/// [`read_into`], to `error` of any type.
+fn read_with<E: FnMut(&[u8], &[u8]) + ?Sized>(
+    scratch: &mut Scratch,
+    path: &[u8],
+    root: &[u8],
+    table: &mut Table<Fd>,
+    error: &mut E,
 ) -> usize {
     let (conf, accounts) = scratch.pages().split_at_mut(TABLE_MAX_BYTES);
     let (passwd, group) = accounts.split_at_mut(ACCOUNTS_MAX_BYTES);

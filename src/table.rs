@@ -84,7 +84,9 @@ impl<F> Table<F> {
     }
 }
 
-/// Reads a table from `src` into `table`, resolving `user` and `group`
+/// Reads a table from `src` into `table`, an empty one (new, or emptied by
+/// [`Table::clear`]: every caller has one, and emptying it here would add a
+/// loop dropping slots to every build), resolving `user` and `group`
 /// through `acc`. Each error goes to `err` as its 1-based line and the
 /// text of its message; the number of errors reported is returned. After
 /// [`MAX_TABLE_ERRORS`] errors, a last `too many errors` ends the parse.
@@ -99,7 +101,7 @@ pub fn parse<F>(
     table: &mut Table<F>,
     err: &mut dyn FnMut(u32, &[u8]),
 ) -> usize {
-    table.clear();
+    debug_assert!(table.is_empty() && table.pool.0.is_empty());
     // Every default `chdir` shares this one string.
     add(&mut table.pool.0, b"/");
     let mut p = Parser {
@@ -658,12 +660,31 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
     /// Checks the section just read, applies its defaults and adds it to the
     /// table.
     fn end_section(&mut self) {
-        let Some(mut sec) = self.sec.take() else {
-            return;
+        let add = self.close_section();
+        let slots = &mut self.table.slots;
+        // A header is refused when the table is full (this check spares
+        // the code of a failed push; what a push that cannot fail hands
+        // back, a slot with no descriptor, needs no drop code).
+        if add && slots.len() < MAX_SERVICES {
+            if let Some(sec) = self.sec.take() {
+                core::mem::forget(slots.push(Slot::new(sec.conf)));
+            }
+        }
+        self.sec = None;
+    }
+
+    /// Checks the section just read where it is, in `sec`, and applies
+    /// its defaults; whether it is a service's, to be added. (Taking it
+    /// out of `sec` first copied it whole, and its conf twice more on the
+    /// way to its slot; now only the conf moves, once.)
+    fn close_section(&mut self) -> bool {
+        let Some(sec) = &mut self.sec else {
+            return false;
         };
         let errs = &mut self.errs;
         if sec.tend {
-            return self.end_tend(&sec);
+            self.end_tend();
+            return false;
         }
         let conf = &mut sec.conf;
         // A `run` line that was wrong has been reported already.
@@ -695,7 +716,11 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         if !conf.accept && sec.listen.is_some() && conf.ready_fd == Some(3) {
             errs.put(sec.ready_line, msg::READY_LISTEN, b"", 0);
         }
-        self.count_log(conf.log_bytes.into(), sec.log_line);
+        let (bytes, line) = (conf.log_bytes.into(), sec.log_line);
+        self.count_log(bytes, line);
+        let Some(sec) = &mut self.sec else {
+            return false;
+        };
         let pool = &mut self.table.pool.0;
         let mark = pool.len();
         if !sec.store(pool) {
@@ -709,19 +734,13 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
             );
         }
         sec.resolve_identity();
-        let slots = &mut self.table.slots;
-        // A header is refused when the table is full (this check spares
-        // the code of a failed push; what a push that cannot fail hands
-        // back, a slot with no descriptor, needs no drop code).
-        if slots.len() < MAX_SERVICES {
-            core::mem::forget(slots.push(Slot::new(sec.conf)));
-        }
+        true
     }
 
     /// The `[tend]` section just read: its paths into the pool, with a NUL
     /// byte (tend opens them), and the ring `syslog` counted with the
     /// services' rings.
-    fn end_tend(&mut self, sec: &Section<'a>) {
+    fn end_tend(&mut self) {
         // A tend built without them has no key of the section to keep.
         if !cfg!(any(
             feature = "syslog",
@@ -730,6 +749,9 @@ impl<'a, F> Parser<'_, 'a, '_, F> {
         )) {
             return;
         }
+        let Some(sec) = &self.sec else {
+            return;
+        };
         let pool = &mut self.table.pool.0;
         let settings = &mut self.table.settings;
         let line = settings.line;
@@ -2177,6 +2199,7 @@ audio:x:45:www,sensorx
         let mut none = |_: u32, _: &[u8]| panic!("no error expected");
         assert_eq!(parse(EXAMPLE.as_bytes(), &FAKE, &mut table, &mut none), 0);
         assert_eq!(table.len(), 5);
+        table.clear();
         assert_eq!(
             parse(b"[x]\nrun = /bin/x\n", &FAKE, &mut table, &mut none),
             0
