@@ -654,7 +654,7 @@ def test_defconfigs_form():
 
 @test
 def test_mk_cargo_env_per_toolchain():
-    jt = ["-C", "llvm-args=-min-jump-table-entries=10000"]
+    jt = ["-C", "llvm-args=-min-jump-table-entries=10000", "-C", "no-redzone=yes"]
     cases = [("x86_64", "BR2_TOOLCHAIN_USES_GLIBC", False, "x86_64-unknown-linux-gnu", jt),
              ("armv7", "BR2_TOOLCHAIN_USES_GLIBC", False, "armv7-unknown-linux-gnueabihf",
               ["-Clink-arg=-Wl,--allow-multiple-definition"]),

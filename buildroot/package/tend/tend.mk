@@ -75,11 +75,11 @@ HOST_TEND_CARGO_INSTALL_OPTS = $(TEND_CARGO_FEATURE_OPTS)
 # ones tend's .cargo/config.toml gives its cross targets, which Buildroot's
 # vendoring replaces: code for a fixed address, and (musl) none of rustc's
 # own C runtime objects, and on x86_64 matches as compares rather than jump
-# tables (smaller there). This variable is also the one pkg-cargo.mk sets on
+# tables and no red zone (smaller there). This variable is also the one pkg-cargo.mk sets on
 # ARM, so its flag is kept.
 TEND_RUSTFLAGS = -C relocation-model=static
 ifeq ($(BR2_x86_64),y)
-TEND_RUSTFLAGS += -C llvm-args=-min-jump-table-entries=10000
+TEND_RUSTFLAGS += -C llvm-args=-min-jump-table-entries=10000 -C no-redzone=yes
 endif
 ifeq ($(BR2_TOOLCHAIN_USES_MUSL),y)
 TEND_RUSTFLAGS += -C link-self-contained=no
