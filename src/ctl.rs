@@ -83,7 +83,7 @@ pub struct Door {
 impl Door {
     /// A door at `listener`. Its spare is taken by the loop's first round
     /// ([`Door::restock`]), before it first polls the listener.
-    pub fn new(listener: Fd, _null: &Fd) -> Door {
+    pub fn new(listener: Fd) -> Door {
         Door {
             listener,
             spare: None,

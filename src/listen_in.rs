@@ -1,15 +1,13 @@
-//! The shell of `listen` (tend(8), SOCKETS): binds a service's socket,
+//! The shell of `listen` (tend(8), SOCKETS): binds a service's socket, and
 //! accepts a connection of an `accept = yes` service and starts an
-//! instance of `run` on it, and moves such a service, which has no process
-//! of its own, through its machine.
+//! instance of `run` on it. (The supervisor's settle moves such a service,
+//! which has no process of its own, through its machine.)
 
 use rustix::io::Errno;
 
-use crate::conf::SvcId;
 use crate::limits::ACCEPT_REST_MS;
 use crate::listen::{self, Instances};
-use crate::service::{Exit, State};
-use crate::supervisor::{Effects, Supervisor};
+use crate::service::State;
 use crate::sys::{self, Fd};
 use crate::world::Slot;
 
@@ -72,34 +70,6 @@ pub fn ready_socket<'s>(slot: &'s Slot, inst: &Instances, now: u64) -> Option<&'
         && slot.instances < slot.conf.instances
         && slot.rest_until <= now;
     slot.socket.as_ref().filter(|_| open && inst.room())
-}
-
-/// Moves the `accept = yes` services through their machine: bound
-/// (forked) is up at once; stopping, ended once their last instance is.
-/// True when one moved.
-pub fn settle(
-    sup: &mut Supervisor,
-    slots: &mut [Slot],
-    now: u64,
-    fx: &mut dyn Effects<Fd>,
-) -> bool {
-    let mut moved = false;
-    for i in 0..slots.len() {
-        let id = SvcId(i as u8);
-        let Some(slot) = slots.get(i).filter(|s| s.conf.accept) else {
-            continue;
-        };
-        let state = slot.svc.state;
-        if state == State::Forked {
-            sup.on_exec(slots, id, Ok(()), now, fx);
-        } else if state.stopping() && slot.instances == 0 {
-            sup.on_end(slots, id, Exit::Code(0), now, fx);
-        } else {
-            continue;
-        }
-        moved = true;
-    }
-    moved
 }
 
 /// An instance ended: its service has one fewer. False when `pid` was no

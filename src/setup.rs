@@ -132,7 +132,7 @@ pub fn start(
     }
     // The control socket, mode 0600.
     let door = match bind_at(opt.socket, false, 0o600) {
-        Ok(fd) => Some(Door::new(fd, &null)),
+        Ok(fd) => Some(Door::new(fd)),
         Err(e) => {
             let why = if e == Errno::ADDRINUSE {
                 b"another tend is already running on ".as_slice()
