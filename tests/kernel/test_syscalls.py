@@ -123,6 +123,10 @@ def census(funcs):
                 r = reg(m.group(1))
                 j -= 1
                 continue
+            # A conditional move: either value the register could hold.
+            m = re.match(r"cmov\w+\s+%(\w+),%(\w+)$", t)
+            if m and reg(m.group(2)) == r:
+                return trace(func, j, reg(m.group(1)), depth) | trace(func, j, r, depth)
             m = re.match(r"\S+\s+.*,%(\w+)$", t)
             if m and reg(m.group(1)) == r and not t.startswith(("cmp", "test", "bt ")):
                 return {f"{func}+{addr:#x}: {t}"}
