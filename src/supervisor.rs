@@ -133,17 +133,6 @@ impl Supervisor {
         apply(slots, id, event, now, fx);
     }
 
-    /// The service wrote its readiness newline.
-    pub fn on_ready<F, E: Effects<F> + ?Sized>(
-        &mut self,
-        slots: &mut [Slot<F>],
-        id: SvcId,
-        now: u64,
-        fx: &mut E,
-    ) {
-        apply(slots, id, Event::Ready, now, fx);
-    }
-
     /// `tend start`, `stop` or `restart` (`event`) of one service. Only
     /// `stop` while shutting down.
     pub fn command<F, E: Effects<F> + ?Sized>(
@@ -418,7 +407,7 @@ mod tests {
         settle(&mut sup, &mut t, 10, &mut fx);
         assert_eq!(state(&t, 0), State::Done);
         assert_eq!(state(&t, 2), State::Down, "daemon 1 is not ready yet");
-        sup.on_ready(&mut t.slots, SvcId(1), 20, &mut fx);
+        sup.on_child(&mut t.slots, SvcId(1), Event::Ready, 20, &mut fx);
         settle(&mut sup, &mut t, 20, &mut fx);
         assert_eq!(state(&t, 2), State::Up);
         assert_eq!(fx.calls.last().unwrap(), "spawn 2");
