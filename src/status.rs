@@ -159,22 +159,22 @@ fn last_exit<F>(out: &mut Text, view: &View<'_, F>, slot: &Slot<F>, id: SvcId) {
         }
     };
     let now = view.now;
+    if svc.state == State::Down && !supervisor::after_met(slots, id) {
+        if at.is_some() {
+            out.s(b", ");
+        }
+        out.s(b"waiting for");
+        let waiting = slot.conf.after.iter();
+        for &dep in waiting.filter(|&&d| !supervisor::dep_met(slots, d)) {
+            if let Some(dep) = view.table.conf(dep) {
+                out.byte(b' ').s(&dep.name);
+            }
+        }
+        return;
+    }
     let (before, ms, after): (&[u8], u64, &[u8]) = match (svc.state, at, svc.deadline_ms) {
         (State::Backoff, _, Some(deadline)) => (b", retry in ", deadline.saturating_sub(now), b""),
         (state, Some(at), _) if state.running() => (b" ", now.saturating_sub(at), b" ago"),
-        (State::Down, _, _) if !supervisor::after_met(slots, id) => {
-            if at.is_some() {
-                out.s(b", ");
-            }
-            out.s(b"waiting for");
-            let waiting = slot.conf.after.iter();
-            for &dep in waiting.filter(|&&d| !supervisor::dep_met(slots, d)) {
-                if let Some(dep) = view.table.conf(dep) {
-                    out.byte(b' ').s(&dep.name);
-                }
-            }
-            return;
-        }
         (_, None, _) => {
             out.byte(b'-');
             return;
