@@ -65,8 +65,11 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool, last_boot: bool) -> i32 {
         }
     }
     let mut buf = [0u8; 4096];
-    let mut status: Option<i32> = None;
-    let mut to_stdout: Option<bool> = None;
+    // The exit byte, once read; NONE before.
+    const NONE: i32 = -1;
+    let mut status = NONE;
+    // Where the text goes, chosen at its first byte.
+    let mut to = None;
     let mut dir = crate::say::Buf::<256>::new();
     loop {
         let n = match rustix::io::read(&fd, &mut buf) {
@@ -74,13 +77,13 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool, last_boot: bool) -> i32 {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
             // A reset after the reply began (a refusal) ends the reply.
-            Err(_) if status.is_some() => break,
+            Err(_) if status != NONE => break,
             Err(e) => return unreachable(socket, send_error.unwrap_or(e)),
         };
         let mut data = buf.get(..n).unwrap_or(&[]);
-        if status.is_none() {
+        if status == NONE {
             if let Some((&code, tail)) = data.split_first() {
-                status = Some(i32::from(code));
+                status = i32::from(code);
                 data = tail;
             }
         }
@@ -88,27 +91,27 @@ pub fn run(socket: &[u8], line: &mut Text, json: bool, last_boot: bool) -> i32 {
             continue;
         }
         // (Only a tend built with keep has `last-boot`.)
-        if cfg!(feature = "keep") && last_boot && status == Some(0) {
+        if cfg!(feature = "keep") && last_boot && status == 0 {
             dir.s(data);
             continue;
         }
         // JSON goes to stdout whatever the status (a refusal is text).
-        let json = *to_stdout.get_or_insert(json && data.first() == Some(&b'{'));
-        let out = match status {
-            Some(0 | 3) => sys::stdout(),
-            _ if json => sys::stdout(),
-            _ => sys::stderr(),
-        };
+        let out = *to.get_or_insert_with(|| {
+            match status == 0 || status == 3 || json && data.first() == Some(&b'{') {
+                true => sys::stdout(),
+                false => sys::stderr(),
+            }
+        });
         write_all(out, data);
     }
     match status {
         #[cfg(feature = "keep")]
-        Some(0) if last_boot => crate::keep::show(dir.as_bytes()),
-        Some(code) => code,
-        None => {
+        0 if last_boot => crate::keep::show(dir.as_bytes()),
+        NONE => {
             let why = b"the supervisor closed the connection without a reply";
             report::say(None, &[why]);
             UNREACHABLE
         }
+        code => code,
     }
 }
