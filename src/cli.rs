@@ -125,7 +125,9 @@ pub fn main(args: &dyn Argv, env: &dyn Argv, world: &mut World, arena: &'static 
 #[inline(never)]
 fn pid1_table(args: &dyn Argv) -> &[u8] {
     let mut table = DEFAULT_TABLE;
-    let mut said = false;
+    // What goes before the next word passed over: the head of the line
+    // before the first, a space after.
+    let mut sep: &[u8] = b"tend: as PID 1, ignoring arguments: ";
     let mut i = 1;
     while let Some(a) = args.get(i) {
         i += 1;
@@ -137,16 +139,13 @@ fn pid1_table(args: &dyn Argv) -> &[u8] {
                 i += 1;
             }
             _ => {
-                if !said {
-                    write_all(sys::stderr(), b"tend: as PID 1, ignoring arguments:");
-                    said = true;
-                }
-                write_all(sys::stderr(), b" ");
+                write_all(sys::stderr(), sep);
+                sep = b" ";
                 write_all(sys::stderr(), a);
             }
         }
     }
-    if said {
+    if sep.len() == 1 {
         write_all(sys::stderr(), b" (only supervise -c FILE is taken)\n");
     }
     table

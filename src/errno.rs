@@ -10,7 +10,9 @@ use linux_raw_sys::errno::*;
 macro_rules! errors {
     ($($sym:ident $text:literal,)*) => {
         /// The errors a supervisor meets, by number.
-        const NUMBERS: &[u16] = &[$($sym as u16),*];
+        // One byte each: every number listed is below 256.
+        const NUMBERS: &[u8] = &[$($sym as u8),*];
+        const _: () = assert!($($sym < 256)&&*);
         /// For each of [`NUMBERS`], its symbol and its description, each
         /// followed by a NUL byte.
         #[cfg(feature = "verbose")]
@@ -64,7 +66,7 @@ errors! {
 
 /// Part `part` (0 the symbol, 1 the description) of `errno`'s entry.
 fn entry(errno: u16, part: usize) -> Option<&'static [u8]> {
-    let i = NUMBERS.iter().position(|&n| n == errno)?;
+    let i = NUMBERS.iter().position(|&n| u16::from(n) == errno)?;
     Some(crate::say::nth(TEXT, PARTS * i + part))
 }
 

@@ -347,25 +347,37 @@ fn begin<F>(
     wall_ms: u64,
 ) -> Option<Intent> {
     // Every name must be known before anything happens.
-    let (set, src) = match named(req, view.table) {
-        Ok(named) => named,
-        Err(name) => return deny(r, req.verb, Why::Unknown, name),
+    let asked = match named(req, view.table) {
+        Err(name) => Err((Why::Unknown, name)),
+        Ok((set, src)) => {
+            r.job.src = src;
+            match req.verb {
+                Verb::Status => return begin_status(r, req, set, view),
+                Verb::Log => return begin_log(r, req, view, wall_ms),
+                Verb::Start | Verb::Stop | Verb::Restart => change(req.verb, set, view),
+                Verb::Signal => signal(req, src, view),
+                // Written by the loop once done.
+                Verb::Reload if cfg!(feature = "reload") => {
+                    return Some(Intent::Reload { json: req.json })
+                }
+                Verb::Halt | Verb::Poweroff | Verb::Reboot => power(req.verb, pid1),
+                Verb::LastBoot if cfg!(feature = "keep") => return begin_last_boot(r, view),
+                // `proto::parse` refuses them when tend is built without
+                // reload or keep.
+                Verb::Reload | Verb::LastBoot => return None,
+            }
+        }
     };
-    r.job.src = src;
-    match req.verb {
-        Verb::Status => begin_status(r, req, set, view),
-        Verb::Log => begin_log(r, req, view, wall_ms),
-        Verb::Start | Verb::Stop | Verb::Restart => begin_change(r, req.verb, set, view),
-        Verb::Signal => begin_signal(r, req, src, view),
-        // Written by the loop once done.
-        Verb::Reload if cfg!(feature = "reload") => Some(Intent::Reload { json: req.json }),
-        Verb::Halt | Verb::Poweroff | Verb::Reboot => begin_power(r, req.verb, pid1),
-        Verb::LastBoot if cfg!(feature = "keep") => begin_last_boot(r, view),
-        // `proto::parse` refuses them when tend is built without reload or
-        // keep.
-        Verb::Reload | Verb::LastBoot => None,
+    // One place answers what is done at once, or refuses it.
+    match asked {
+        Ok(intent) => r.succeed(intent),
+        Err((why, detail)) => deny(r, req.verb, why, detail),
     }
 }
+
+/// What `begin` asks the loop to do, or why it refuses, with the detail
+/// that follows the reason.
+type Asked<'a> = Result<Intent, (Why, &'a [u8])>;
 
 /// `last-boot`: where the records are kept, for the client to read
 /// (`keep::show`).
@@ -493,41 +505,35 @@ fn begin_log<F>(
 }
 
 /// `start|stop|restart NAME…`; while tend shuts down, only `stop`.
-fn begin_change<F>(r: &mut Reply, verb: Verb, set: Set, view: &View<'_, F>) -> Option<Intent> {
-    let intent = match verb {
+fn change<'v, F>(verb: Verb, set: Set, view: &View<'v, F>) -> Asked<'v> {
+    Ok(match verb {
         Verb::Stop => Intent::Stop(set),
-        _ if view.sup.shutting_down() => return deny(r, verb, Why::ShuttingDown, b""),
+        _ if view.sup.shutting_down() => return Err((Why::ShuttingDown, b"")),
         Verb::Start => Intent::Start(set),
         _ => Intent::Restart(set),
-    };
-    r.succeed(intent)
+    })
 }
 
 /// `signal NAME SIG`: exit status 3 when the service is not running.
-fn begin_signal<F>(
-    r: &mut Reply,
-    req: &Request<'_>,
-    id: SvcId,
-    view: &View<'_, F>,
-) -> Option<Intent> {
+fn signal<'v, F>(req: &Request<'_>, id: SvcId, view: &View<'v, F>) -> Asked<'v> {
     match view.table.get(id) {
-        Some(s) if s.svc.state.running() => r.succeed(Intent::Signal {
+        Some(s) if s.svc.state.running() => Ok(Intent::Signal {
             id,
             pid: s.svc.pid,
             sig: req.signal,
         }),
         s => {
             let name = s.map_or(&[][..], |s| s.conf.name.as_slice());
-            deny(r, req.verb, Why::NotRunning, name)
+            Err((Why::NotRunning, name))
         }
     }
 }
 
 /// `halt|poweroff|reboot`: PID 1 only.
-fn begin_power(r: &mut Reply, verb: Verb, pid1: bool) -> Option<Intent> {
+fn power(verb: Verb, pid1: bool) -> Asked<'static> {
     match (pid1, Power::of_verb(verb)) {
-        (true, Some(power)) => r.succeed(Intent::Power(power)),
-        _ => deny(r, verb, Why::NotPid1, b""),
+        (true, Some(power)) => Ok(Intent::Power(power)),
+        _ => Err((Why::NotPid1, b"")),
     }
 }
 

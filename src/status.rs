@@ -50,18 +50,20 @@ impl Widths {
     /// The widths of the rows of `ids`, and whether every one of those
     /// services is as it should be.
     pub fn measure<'s, F: 's>(slots: impl Iterator<Item = &'s Slot<F>>) -> (Widths, bool) {
-        let mut w = (b"SERVICE".len(), 2);
+        let mut name = b"SERVICE".len();
+        // The widest pid is the largest: its digits are counted once.
+        let mut most = 0u32;
         let mut all_ok = true;
         for slot in slots {
             all_ok &= slot.svc.as_expected(&slot.conf);
-            w.0 = w.0.max(slot.conf.name.len());
-            let mut d = [0u8; 20];
-            let pid = slot.svc.pid.unsigned_abs().into();
-            w.1 = w.1.max(decimal(pid, &mut d).len());
+            name = name.max(slot.conf.name.len());
+            most = most.max(slot.svc.pid.unsigned_abs());
         }
+        let mut d = [0u8; 20];
+        let pid = decimal(most.into(), &mut d).len().max(2);
         let w = Widths {
-            name: w.0 as u32 + 2,
-            pid: w.1 as u32 + 1,
+            name: name as u32 + 2,
+            pid: pid as u32 + 1,
         };
         (w, all_ok)
     }
@@ -157,22 +159,22 @@ fn last_exit<F>(out: &mut Text, view: &View<'_, F>, slot: &Slot<F>, id: SvcId) {
         }
     };
     let now = view.now;
+    if svc.state == State::Down && !supervisor::after_met(slots, id) {
+        if at.is_some() {
+            out.s(b", ");
+        }
+        out.s(b"waiting for");
+        let waiting = slot.conf.after.iter();
+        for &dep in waiting.filter(|&&d| !supervisor::dep_met(slots, d)) {
+            if let Some(dep) = view.table.conf(dep) {
+                out.byte(b' ').s(&dep.name);
+            }
+        }
+        return;
+    }
     let (before, ms, after): (&[u8], u64, &[u8]) = match (svc.state, at, svc.deadline_ms) {
         (State::Backoff, _, Some(deadline)) => (b", retry in ", deadline.saturating_sub(now), b""),
         (state, Some(at), _) if state.running() => (b" ", now.saturating_sub(at), b" ago"),
-        (State::Down, _, _) if !supervisor::after_met(slots, id) => {
-            if at.is_some() {
-                out.s(b", ");
-            }
-            out.s(b"waiting for");
-            let waiting = slot.conf.after.iter();
-            for &dep in waiting.filter(|&&d| !supervisor::dep_met(slots, d)) {
-                if let Some(dep) = view.table.conf(dep) {
-                    out.byte(b' ').s(&dep.name);
-                }
-            }
-            return;
-        }
         (_, None, _) => {
             out.byte(b'-');
             return;
