@@ -167,7 +167,8 @@ struct Job {
     utc: bool,
     /// `-t`: the real-time clock's offset from boot time, in ms.
     offset: u64,
-    /// Lines: the position of the next line in the ring.
+    /// Lines: the position of the next line in the ring. Rows: not zero
+    /// once a JSON object is written (a comma goes before the next).
     pos: u64,
     /// Lines: bytes of the line at `pos` already shown while it was still
     /// being written (a follower sees the rest when it is ended).
@@ -293,7 +294,8 @@ impl Reply {
 
     /// The services moved (`tend reload`): `map[old]` is each one's new
     /// index, or none when it went. A `log -f` follows its service (and
-    /// ends when it went); any other reply about a service under way ends.
+    /// ends when it went), a status of every service goes on without the
+    /// ones that went; any other reply about a service under way ends.
     pub fn remap(&mut self, map: &[Option<u8>]) {
         let job = &mut self.job;
         match (job.stage, job.src) {
@@ -302,6 +304,18 @@ impl Reply {
                 Some(&Some(j)) => job.src = SvcId(j),
                 _ => job.stage = Stage::Close,
             },
+            // A status under way goes on with the services still there (a
+            // forgotten one not shown yet is left out): its JSON stays
+            // whole.
+            (Stage::Rows, _) if !job.detail => {
+                let mut left = Set::default();
+                for (i, to) in map.iter().enumerate() {
+                    if let (true, Some(j)) = (job.left.has(SvcId(i as u8)), to) {
+                        left = left.with(SvcId(*j));
+                    }
+                }
+                job.left = left;
+            }
             _ => job.stage = Stage::Close,
         }
     }
@@ -596,11 +610,13 @@ fn put_row<F>(j: &mut Job, out: &mut Out, view: &View<'_, F>) -> bool {
     let left = left & left.wrapping_sub(1);
     j.left = Set(left);
     if json {
-        status::json_service(out, view, id);
-        // A comma between two objects.
-        if left != 0 {
+        // A comma between two objects: before the next one, since a
+        // service not shown yet may be forgotten before its turn (remap).
+        if j.pos != 0 {
             out.byte(b',');
         }
+        j.pos = 1;
+        status::json_service(out, view, id);
     } else {
         status::row(out, j.w, view, id);
     }
@@ -900,6 +916,38 @@ mod tests {
                 assert_eq!(s["last_crash"]["ago_ms"], 100, "{s}");
                 let lines = s["last_crash"]["lines"].as_str().unwrap();
                 assert!(lines.contains(&"\u{1}".repeat(900)), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(all(feature = "json", feature = "reload"))]
+    fn a_status_under_way_goes_on_without_the_services_a_reload_forgot() {
+        // Enough services that the reply takes several rounds.
+        const N: usize = 60;
+        let conf: String = (0..N)
+            .map(|i| format!("[svc{i:02}]\nrun = /bin/sleep 1000\n"))
+            .collect();
+        for json in [true, false] {
+            let mut f = Fixture::new(&conf);
+            let (mut r, _) = f.begin(if json { "status -j" } else { "status" }, 300, 0, false);
+            r.produce(&f.view(300));
+            let mut got = r.queued().to_vec();
+            r.sent(got.len());
+            // The services shown so far stay; every other one is forgotten
+            // (the last slots of the table, as a reload leaves them).
+            let shown = String::from_utf8_lossy(&got).matches("svc").count();
+            assert!((1..N).contains(&shown), "{shown} shown at once");
+            let map: Vec<Option<u8>> = (0..N).map(|i| (i < shown).then_some(i as u8)).collect();
+            r.remap(&map);
+            f.table.slots.truncate(shown);
+            got.extend(f.drain(&mut r, 300, usize::MAX));
+            assert!(r.finished());
+            let text = String::from_utf8(got[1..].to_vec()).unwrap();
+            assert_eq!(text.matches("svc").count(), shown, "{text}");
+            if json {
+                let doc: Value = serde_json::from_str(&text).expect("whole JSON");
+                assert_eq!(doc["services"].as_array().unwrap().len(), shown);
             }
         }
     }
