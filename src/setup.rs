@@ -102,6 +102,9 @@ pub fn start(
             passwd: b"",
             group: b"",
         };
+        // What the broken table's sections left goes first (parse takes
+        // an empty table).
+        world.table.clear();
         table::parse(pid1::RESCUE_TABLE, &none, &mut world.table, &mut |_, _| {});
     }
     let set = handled();
