@@ -235,37 +235,44 @@ fn usage_of(verb: Verb) -> &'static [u8] {
     HELP.get(at..at + len).unwrap_or(&[])
 }
 
-/// `tend help`. The usage lines, the default table and socket are parts
-/// of it ([`part`]): one copy of each in the binary.
-#[cfg(feature = "verbose")]
-pub const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
-  supervise [-c FILE]        supervise FILE's services (default /etc/tend.conf)
-  check [-r ROOT] [FILE]     check a table offline (users, groups from ROOT/etc)
-  status [NAME...] [--json]  show services: exit 0 all as wanted, 3 not, 4 unknown
-  log NAME [-n N] [-f] [-t]  show a log (tend: tend's own); -f follow, -t UTC
-  start|stop|restart NAME... start and keep running, stop until started, restart
-  signal NAME SIG            send SIG to the service's process group
-  reload [--json]            read the table again and apply what changed
-  last-boot                  how the previous boot ended, and what it kept
-  reboot|poweroff|halt       ask tend as PID 1 to shut down
-Control socket: /run/tend.sock, or $TEND_SOCKET.
-";
+/// Builds [`HELP`] from its rows: a command's usage, the spaces to the
+/// description column, the description, and what a build without
+/// `verbose` (tend(8), BUILD PROFILES) shows after the usage instead.
+macro_rules! help {
+    ($(($usage:literal, $pad:literal, $what:literal, $terse:literal),)*) => {
+        /// `tend help`. The usage lines, the default table and socket are
+        /// parts of it ([`part`]): one copy of each in the binary.
+        #[cfg(feature = "verbose")]
+        pub const HELP: &[u8] = concat!(
+            "usage: tend COMMAND [ARGS]  (see tend(8))\n",
+            $("  ", $usage, $pad, $what, "\n",)*
+            "Control socket: /run/tend.sock, or $TEND_SOCKET.\n",
+        )
+        .as_bytes();
+        /// `tend help` without `verbose`: the commands and their
+        /// arguments, without a description of each.
+        #[cfg(not(feature = "verbose"))]
+        pub const HELP: &[u8] = concat!(
+            "usage: tend COMMAND [ARGS]  (see tend(8))\n",
+            $("  ", $usage, $terse, "\n",)*
+            "Control socket: /run/tend.sock, or $TEND_SOCKET.\n",
+        )
+        .as_bytes();
+    };
+}
 
-/// `tend help` without `verbose` (tend(8), BUILD PROFILES): the commands
-/// and their arguments, without a description of each.
-#[cfg(not(feature = "verbose"))]
-pub const HELP: &[u8] = b"usage: tend COMMAND [ARGS]  (see tend(8))
-  supervise [-c FILE]  (default /etc/tend.conf)
-  check [-r ROOT] [FILE]
-  status [NAME...] [--json]
-  log NAME [-n N] [-f] [-t]
-  start|stop|restart NAME...
-  signal NAME SIG
-  reload [--json]
-  last-boot
-  reboot|poweroff|halt
-Control socket: /run/tend.sock, or $TEND_SOCKET.
-";
+help! {
+    ("supervise [-c FILE]", "        ", "supervise FILE's services (default /etc/tend.conf)",
+        "  (default /etc/tend.conf)"),
+    ("check [-r ROOT] [FILE]", "     ", "check a table offline (users, groups from ROOT/etc)", ""),
+    ("status [NAME...] [--json]", "  ", "show services: exit 0 all as wanted, 3 not, 4 unknown", ""),
+    ("log NAME [-n N] [-f] [-t]", "  ", "show a log (tend: tend's own); -f follow, -t UTC", ""),
+    ("start|stop|restart NAME...", " ", "start and keep running, stop until started, restart", ""),
+    ("signal NAME SIG", "            ", "send SIG to the service's process group", ""),
+    ("reload [--json]", "            ", "read the table again and apply what changed", ""),
+    ("last-boot", "                  ", "how the previous boot ended, and what it kept", ""),
+    ("reboot|poweroff|halt", "       ", "ask tend as PID 1 to shut down", ""),
+}
 
 /// `text`, as the bytes of [`HELP`] it is found at (the build fails when
 /// it is not there).
